@@ -1,0 +1,262 @@
+"""Input validation shared by every stage of sklearn_miro.
+
+Every public function and estimator funnels user input through these helpers
+so that bad input fails early, with a message that says what was wrong and what
+was expected, instead of as a torch or scipy traceback from deep inside.
+None of the helpers modifies its argument: they return new arrays.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+
+import numpy as np
+from sklearn.utils.validation import check_array, validate_data
+
+__all__ = [
+    "select_xy",
+    "check_coordinates",
+    "check_cluster_labels",
+    "check_groups",
+    "split_by_group",
+    "check_positive",
+]
+
+# Column names that mean "x coordinate" / "y coordinate" in common SMLM files:
+# the benchmark's `x`, ThunderSTORM's `x [nm]`, Picasso's `x`, SMAP's `xnm`, ...
+_X_NAMES = re.compile(r"^\s*x(\s*[\[(]?\s*nm\s*[\])]?|_nm|nm|_?position)?\s*$", re.IGNORECASE)
+_Y_NAMES = re.compile(r"^\s*y(\s*[\[(]?\s*nm\s*[\])]?|_nm|nm|_?position)?\s*$", re.IGNORECASE)
+
+
+def _find_column(columns, pattern):
+    matches = [c for c in columns if isinstance(c, str) and pattern.match(c)]
+    return matches[0] if matches else None
+
+
+def select_xy(X):
+    """Return the two coordinate columns of a DataFrame, or ``X`` unchanged.
+
+    A pandas DataFrame may carry extra columns (frame, uncertainty, photons,
+    labels ...). The x and y columns are recognised case-insensitively, with or
+    without a unit suffix (``x``, ``X``, ``x [nm]``, ``x_nm``, ``xnm``). A
+    DataFrame with exactly two columns is taken as (x, y) whatever its column
+    names. Anything that is not a DataFrame is returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is a DataFrame with more than two columns and no recognisable
+        x and y columns.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return X
+    xcol = _find_column(columns, _X_NAMES)
+    ycol = _find_column(columns, _Y_NAMES)
+    if xcol is not None and ycol is not None:
+        if list(columns) == [xcol, ycol]:
+            return X
+        return X[[xcol, ycol]]
+    if len(columns) == 2:
+        return X
+    raise ValueError(
+        "Could not find the coordinate columns in the DataFrame: expected columns "
+        f"named 'x' and 'y' (any case, optionally with a unit such as 'x [nm]'), "
+        f"got columns {list(columns)}."
+    )
+
+
+def check_coordinates(
+    X,
+    *,
+    estimator=None,
+    reset=True,
+    min_points=1,
+    name="X",
+):
+    """Validate localisation coordinates and return them as a new float64 array.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_localizations, 2) or pandas.DataFrame
+        Coordinates (x, y), usually in nm. DataFrames are reduced to their x
+        and y columns first (see :func:`select_xy`).
+    estimator : BaseEstimator, optional
+        When given, scikit-learn's ``validate_data`` is used so that
+        ``n_features_in_`` and ``feature_names_in_`` are set (``reset=True``)
+        or checked (``reset=False``).
+    reset : bool, default=True
+        Passed to ``validate_data``.
+    min_points : int, default=1
+        Smallest acceptable number of localisations.
+    name : str, default="X"
+        Name used in error messages.
+
+    Returns
+    -------
+    coordinates : ndarray of shape (n_localizations, 2), dtype float64
+        Always a fresh array: the caller's data is never modified.
+    """
+    X = select_xy(X)
+    kwargs = dict(
+        dtype=np.float64,
+        ensure_all_finite=True,
+        ensure_min_samples=1,
+        copy=True,
+        input_name=name,
+    )
+    try:
+        if estimator is not None:
+            arr = validate_data(estimator, X, reset=reset, **kwargs)
+        else:
+            arr = check_array(X, **kwargs)
+    except ValueError as exc:
+        msg = str(exc)
+        if "could not convert" in msg or "convert string" in msg:
+            raise ValueError(
+                f"{name} must hold numeric (x, y) coordinates; found non-numeric "
+                f"values ({msg})."
+            ) from exc
+        raise
+    except TypeError as exc:
+        raise ValueError(
+            f"{name} must be an array-like of shape (n_localizations, 2) with numeric "
+            f"coordinates; got {type(X).__name__} ({exc})."
+        ) from exc
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(
+            f"{name} must have shape (n_localizations, 2): one (x, y) coordinate pair "
+            f"per localisation; got an array of shape {arr.shape}."
+        )
+    if arr.shape[0] < min_points:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} localisation(s); at least {min_points} "
+            "are needed."
+        )
+    return arr
+
+
+def check_cluster_labels(y, n_samples, *, name="y", background=-1, require_cluster=True):
+    """Validate per-localisation cluster labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_localizations,)
+        Integer cluster labels; ``background`` marks localisations that belong
+        to no cluster (scikit-learn's noise convention is -1).
+    n_samples : int
+        Expected length.
+    name : str, default="y"
+        Name used in error messages.
+    background : int, default=-1
+        Label of non-clustered localisations.
+    require_cluster : bool, default=True
+        Raise if no localisation belongs to a cluster.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_localizations,), dtype int64
+        A fresh array.
+    """
+    if y is None:
+        raise ValueError(
+            f"{name} is required: pass the cluster label of every localisation "
+            f"({background} for background)."
+        )
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of cluster labels, one per localisation; "
+            f"got shape {arr.shape}."
+        )
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} labels but X has {n_samples} localisations; "
+            "they must have the same length."
+        )
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinite labels.")
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(
+                f"{name} must hold integer cluster labels; got non-integer values "
+                "(did you pass coordinates or a continuous target?)."
+            )
+    elif arr.dtype.kind not in "iub":
+        raise ValueError(
+            f"{name} must hold integer cluster labels ({background} = background); "
+            f"got dtype {arr.dtype}."
+        )
+    arr = arr.astype(np.int64, copy=True)
+    if require_cluster and not np.any(arr != background):
+        raise ValueError(
+            f"{name} contains no cluster: every label is the background label "
+            f"{background}. Label at least one cluster to train on."
+        )
+    return arr
+
+
+def check_groups(groups, n_samples, *, name="groups"):
+    """Validate FOV ids; ``None`` means that all localisations form one FOV.
+
+    Returns
+    -------
+    groups : ndarray of shape (n_localizations,) or None
+    """
+    if groups is None:
+        return None
+    arr = np.asarray(groups)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array with the field-of-view id of every "
+            f"localisation; got shape {arr.shape}."
+        )
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries but X has {n_samples} localisations; "
+            "they must have the same length."
+        )
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite FOV ids.")
+    return arr.copy()
+
+
+def split_by_group(groups, n_samples):
+    """Indices of each FOV, in order of first appearance.
+
+    Parameters
+    ----------
+    groups : ndarray of shape (n_samples,) or None
+    n_samples : int
+
+    Returns
+    -------
+    list of (group_id, indices)
+        ``indices`` are sorted int64 arrays. With ``groups=None`` a single entry
+        ``(None, arange(n_samples))`` is returned.
+    """
+    if groups is None:
+        return [(None, np.arange(n_samples))]
+    uniques, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(uniques))
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    by_label = [order[bounds[k] : bounds[k + 1]] for k in range(len(uniques))]
+    return [(uniques[k], by_label[k]) for k in np.argsort(first, kind="stable")]
+
+
+def check_positive(value, name, *, allow_zero=False, integer=False, allow_none=False):
+    """Check a scalar hyper-parameter and return it; raise a clear error otherwise."""
+    if value is None and allow_none:
+        return value
+    kinds = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind}; got {value!r}.")
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}; got {value!r}.")
+    return value
