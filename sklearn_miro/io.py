@@ -1,0 +1,739 @@
+"""Reading and writing localisation files.
+
+* :func:`read_localizations` reads the CSV/TSV tables written by common SMLM
+  software (ThunderSTORM, SMAP, the Nieves et al. benchmark, generic x/y
+  tables) and Picasso HDF5 files, and returns a DataFrame with canonical column
+  names (``x``, ``y`` in nm, then ``frame``, ``uncertainty``, ... and
+  ``label``) whose units are recorded in ``df.attrs["units"]``.
+* :func:`load_benchmark` loads one scenario folder of the benchmark of Nieves
+  et al. (2023) with the reference implementation's training/test split.
+* :func:`write_labels` writes coordinates and cluster labels to a CSV file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import Bunch
+
+from ._validation import check_cluster_labels, check_coordinates, check_positive
+
+__all__ = ["read_localizations", "load_benchmark", "write_labels"]
+
+# --------------------------------------------------------------------------- #
+# Column recognition
+# --------------------------------------------------------------------------- #
+# Canonical name -> accepted spellings, after lower-casing, removing a unit in
+# brackets and turning spaces/dashes into underscores. Order = output order.
+_CANONICAL = {
+    "x": ("x", "x_position", "position_x", "pos_x", "x_coordinate", "xpos"),
+    "y": ("y", "y_position", "position_y", "pos_y", "y_coordinate", "ypos"),
+    "z": ("z", "z_position", "position_z", "pos_z"),
+    "frame": ("frame", "frames", "frame_number", "framenumber", "frame_index"),
+    "uncertainty": (
+        "uncertainty", "uncertainty_xy", "precision", "localization_precision",
+        "localisation_precision", "loc_precision", "locprec",
+    ),
+    "uncertainty_x": ("uncertainty_x", "lpx", "locprecx", "precision_x"),
+    "uncertainty_y": ("uncertainty_y", "lpy", "locprecy", "precision_y"),
+    "uncertainty_z": ("uncertainty_z", "locprecz", "precision_z"),
+    "intensity": ("intensity", "photons", "phot", "photon_count", "photon"),
+    "background": ("background", "bg", "bkg"),
+    "background_std": ("bkgstd", "bkg_std", "background_std"),
+    "offset": ("offset",),
+    "sigma": ("sigma", "psf_sigma", "psf_width"),
+    "sigma_x": ("sigma_x", "sx", "psfx"),
+    "sigma_y": ("sigma_y", "sy", "psfy"),
+    "label": (
+        "label", "labels", "index", "cluster", "cluster_id", "clusterid", "cluster_label",
+        "cluster_index", "group",
+    ),
+}  # fmt: skip
+_SPELLING_TO_CANONICAL = {s: c for c, spellings in _CANONICAL.items() for s in spellings}
+_LENGTH_COLUMNS = {
+    "x", "y", "z", "uncertainty", "uncertainty_x", "uncertainty_y", "uncertainty_z",
+    "sigma", "sigma_x", "sigma_y",
+}  # fmt: skip
+# Columns that must hold numbers when present (labels may be anything).
+_NUMERIC_COLUMNS = set(_CANONICAL) - {"label"}
+
+_UNIT_IN_BRACKETS = re.compile(r"^(?P<name>.*?)\s*[\[(]\s*(?P<unit>[^\])]*?)\s*[\])]\s*$")
+# Unit glued to the name, as in SMAP's "xnm", "locprecnm" or "x_nm", "x_px".
+_UNIT_SUFFIX = re.compile(r"^(?P<name>.+?)_?(?P<unit>nm|px|pix|um)$")
+_UNIT_ALIASES = {
+    "nm": "nm",
+    "px": "px",
+    "pix": "px",
+    "pixel": "px",
+    "pixels": "px",
+    "um": "um",
+    "µm": "um",
+    "μm": "um",
+    "micron": "um",
+    "microns": "um",
+    "photon": "photon",
+    "photons": "photon",
+    "frame": "frame",
+    "frames": "frame",
+}
+_TO_NM = {"nm": 1.0, "um": 1000.0}
+
+
+def _parse_header(column):
+    """Split a header into (canonical name or None, unit or None)."""
+    text = str(column).strip().strip('"').strip()
+    unit = None
+    match = _UNIT_IN_BRACKETS.match(text)
+    if match:
+        text, unit = match["name"], match["unit"].strip().lower()
+    key = re.sub(r"[\s\-]+", "_", text.lower())
+    if key in _SPELLING_TO_CANONICAL:
+        canonical = _SPELLING_TO_CANONICAL[key]
+    else:
+        canonical = None
+        match = _UNIT_SUFFIX.match(key)
+        if match and match["name"] in _SPELLING_TO_CANONICAL:
+            canonical = _SPELLING_TO_CANONICAL[match["name"]]
+            unit = unit or match["unit"]
+    if unit is not None:
+        unit = _UNIT_ALIASES.get(unit, unit)
+    return canonical, unit
+
+
+# --------------------------------------------------------------------------- #
+# Text files
+# --------------------------------------------------------------------------- #
+def _sniff_text(path):
+    """Return (encoding, delimiter) of a delimited text file, or raise ValueError."""
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if not head.strip():
+        raise ValueError(f"{path} is empty: it contains no header and no localisations.")
+    if b"\x00" in head:
+        raise ValueError(
+            f"{path} is not a text table (it contains binary data). Localisation "
+            "files must be CSV/TSV text, or Picasso HDF5 with the .hdf5/.h5 extension."
+        )
+    for encoding in ("utf-8-sig", "latin-1"):
+        try:
+            text = head.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = re.sub(r'"[^"]*"', "_", lines[0])  # ignore delimiters inside quotes
+    counts = {d: header.count(d) for d in ("\t", ",", ";", "|")}
+    delimiter = max(counts, key=counts.get)
+    if counts[delimiter] == 0:
+        if len(header.split()) > 1:
+            delimiter = r"\s+"
+        else:
+            delimiter = ","  # a single column: reported below as missing x/y
+    return encoding, delimiter
+
+
+def _looks_numeric(token):
+    try:
+        float(str(token).strip().strip('"'))
+    except ValueError:
+        return False
+    return True
+
+
+def _to_numeric(df, column, path, *, allow_missing):
+    """The column as numbers; raise naming the first offending row otherwise."""
+    values = df[column]
+    if values.dtype.kind in "iuf":
+        converted = values
+    else:
+        converted = pd.to_numeric(values, errors="coerce")
+    bad = converted.isna().to_numpy().copy()
+    if allow_missing:
+        bad &= values.notna().to_numpy()  # only text that is not a number
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = values.iloc[row]
+        what = "a missing value" if pd.isna(value) else f"the non-numeric value {value!r}"
+        raise ValueError(
+            f"{path}: column {column!r} has {what} at data row {row + 1} (line "
+            f"{row + 2} of the file); this column must be numeric."
+        )
+    return converted
+
+
+def _read_text(path, sep):
+    encoding, delimiter = _sniff_text(path) if sep is None else (_sniff_text(path)[0], sep)
+    try:
+        table = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True)
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"{path} is empty: it contains no header and no localisations.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"Could not parse {path} as a delimited text table: {exc}") from exc
+    if all(_looks_numeric(c) for c in table.columns):
+        raise ValueError(
+            f"{path} has no header row: its first line {list(table.columns)} holds "
+            "numbers. Add a header with the column names (e.g. x,y)."
+        )
+    return table
+
+
+# --------------------------------------------------------------------------- #
+# Picasso HDF5
+# --------------------------------------------------------------------------- #
+_PICASSO_PIXEL_COLUMNS = ("x", "y", "lpx", "lpy", "sx", "sy")
+
+
+def _read_hdf5(path, key):
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"Reading {path} (Picasso HDF5) needs h5py, which is not installed. "
+            "Install it with `pip install sklearn-miro[hdf5]` (or `pip install h5py`)."
+        ) from exc
+    try:
+        with h5py.File(path, "r") as handle:
+            if key not in handle:
+                raise ValueError(
+                    f"{path} has no dataset {key!r} (Picasso stores localisations in "
+                    f"'locs'); datasets found: {list(handle.keys())}."
+                )
+            records = handle[key][...]
+    except OSError as exc:
+        raise ValueError(f"Could not read {path} as an HDF5 file: {exc}") from exc
+    if records.dtype.names is None:
+        raise ValueError(f"{path}: dataset {key!r} is not a table with named columns.")
+    return pd.DataFrame({name: records[name] for name in records.dtype.names})
+
+
+# --------------------------------------------------------------------------- #
+# Public reader
+# --------------------------------------------------------------------------- #
+def read_localizations(path, *, pixel_size=None, coordinate_unit=None, columns=None, sep=None, hdf5_key="locs"):
+    """Read a localisation table into a DataFrame with canonical columns.
+
+    Recognised layouts include the benchmark's ``x,y,index``, ThunderSTORM
+    (``"x [nm]","y [nm]",frame,"uncertainty [nm]"`` or ``"uncertainty_xy [nm]"``,
+    ``"intensity [photon]"``, ``"sigma [nm]"``, ``"offset [photon]"``,
+    ``"bkgstd [photon]"``), SMAP (``xnm``, ``ynm``, ``locprecnm``, ``phot``),
+    generic tables with x/y columns in any case, and Picasso HDF5 files
+    (``.hdf5``/``.h5``, table ``locs``, needs h5py). The delimiter (comma,
+    tab, semicolon, pipe or whitespace) is detected from the header.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    pixel_size : float, default=None
+        Camera pixel size in nm, used to convert length columns given in
+        pixels (Picasso's x, y, lpx, lpy, sx, sy; headers such as ``x [px]``).
+        Required for such files.
+    coordinate_unit : {"nm", "um", "px"}, default=None
+        Unit of length columns whose header names none. By default they are
+        taken to be nm (Picasso HDF5: pixels).
+    columns : dict, default=None
+        Explicit mapping from canonical names to the file's column names, e.g.
+        ``{"x": "Xc", "y": "Yc"}``, overriding the automatic recognition.
+    sep : str, default=None
+        Delimiter; detected when None.
+    hdf5_key : str, default="locs"
+        Dataset holding the localisations in an HDF5 file.
+
+    Returns
+    -------
+    df : pandas.DataFrame
+        Columns ``x`` and ``y`` (float64, nm) first, then the recognised
+        columns present among ``z``, ``frame``, ``uncertainty``,
+        ``uncertainty_x``/``_y``/``_z``, ``intensity``, ``background``,
+        ``background_std``, ``offset``, ``sigma``, ``sigma_x``/``_y`` (lengths
+        converted to nm), then ``label`` for a label/cluster/index column
+        (values as in the file: the benchmark's background stays 0), then any
+        other column under its original name. ``df.attrs`` holds ``"units"``
+        (canonical column -> unit, e.g. ``{"x": "nm", ...}``), ``"source"`` (the
+        path) and ``"original_columns"`` (canonical -> original name).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is empty, not a readable table, lacks x/y columns (the
+        message lists the columns found) or has non-numeric or missing values
+        in a numeric column (the message names the column and the row).
+    ImportError
+        For an HDF5 file when h5py is not installed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Localisation file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a localisation file.")
+    if pixel_size is not None:
+        pixel_size = float(check_positive(pixel_size, "pixel_size"))
+    if coordinate_unit is not None:
+        coordinate_unit = _UNIT_ALIASES.get(str(coordinate_unit).lower())
+        if coordinate_unit not in ("nm", "um", "px"):
+            raise ValueError(f"coordinate_unit must be 'nm', 'um' or 'px'; got {coordinate_unit!r}.")
+
+    is_hdf5 = path.suffix.lower() in (".hdf5", ".h5", ".hdf")
+    if is_hdf5:
+        raw = _read_hdf5(path, hdf5_key)
+        default_length_unit = coordinate_unit or "px"
+    else:
+        raw = _read_text(path, sep)
+        default_length_unit = coordinate_unit or "nm"
+    if raw.shape[0] == 0:
+        raise ValueError(
+            f"{path} has a header ({list(raw.columns)}) but no localisations."
+        )
+
+    # Map every column to a canonical name (first match wins).
+    mapping, units = {}, {}
+    explicit = dict(columns or {})
+    for canonical, original in explicit.items():
+        if original not in raw.columns:
+            raise ValueError(
+                f"columns maps {canonical!r} to {original!r}, which is not a column of "
+                f"{path}; columns found: {list(raw.columns)}."
+            )
+    taken = set(explicit.values())
+    for original in raw.columns:
+        canonical, unit = _parse_header(original)
+        if original in taken:
+            canonical = next(c for c, o in explicit.items() if o == original)
+        elif canonical in explicit or canonical in mapping:
+            canonical = None  # a second spelling of an already-found column
+        if canonical is None:
+            continue
+        mapping[canonical] = original
+        if unit is not None:
+            units[canonical] = unit
+
+    missing = [c for c in ("x", "y") if c not in mapping]
+    if missing:
+        raise ValueError(
+            f"{path}: no {' and no '.join(repr(c) for c in missing)} coordinate column. "
+            f"Columns found: {list(raw.columns)}. Expected names such as x/y, "
+            "'x [nm]'/'y [nm]' (ThunderSTORM) or xnm/ynm (SMAP); pass "
+            "columns={'x': ..., 'y': ...} to name them explicitly."
+        )
+
+    out = {}
+    for canonical in _CANONICAL:
+        if canonical not in mapping:
+            continue
+        original = mapping[canonical]
+        values = raw[original]
+        if canonical in _NUMERIC_COLUMNS:
+            values = _to_numeric(raw, original, path, allow_missing=canonical not in ("x", "y"))
+        if canonical in _LENGTH_COLUMNS:
+            unit = units.get(canonical, default_length_unit)
+            if is_hdf5 and original not in _PICASSO_PIXEL_COLUMNS and canonical not in units:
+                unit = "nm"  # Picasso's z is already in nm
+            if unit == "px":
+                if pixel_size is None:
+                    raise ValueError(
+                        f"{path}: column {original!r} is in camera pixels; pass "
+                        "pixel_size (nm per pixel) to convert it to nm."
+                    )
+                values = values.astype(np.float64) * pixel_size
+            elif unit in _TO_NM:
+                values = values.astype(np.float64) * _TO_NM[unit]
+            else:
+                raise ValueError(
+                    f"{path}: column {original!r} has the unit {unit!r}; supported "
+                    "length units are nm, um and px."
+                )
+            units[canonical] = "nm"
+        elif canonical == "frame" and values.dtype.kind == "f":
+            if values.notna().all() and np.all(values == np.round(values)):
+                values = values.astype(np.int64)
+        out[canonical] = values.to_numpy(copy=True)
+        if canonical in ("x", "y"):
+            out[canonical] = out[canonical].astype(np.float64)
+            finite = np.isfinite(out[canonical])
+            if not finite.all():
+                row = int(np.flatnonzero(~finite)[0])
+                raise ValueError(
+                    f"{path}: column {original!r} has a non-finite value at data row "
+                    f"{row + 1} (line {row + 2} of the file)."
+                )
+    if "frame" in out and "frame" not in units:
+        units["frame"] = "frame"
+    for original in raw.columns:
+        if original not in mapping.values():
+            name = str(original)
+            while name in out:
+                name = f"{name}_"
+            out[name] = raw[original].to_numpy(copy=True)
+
+    df = pd.DataFrame(out)
+    df.attrs["units"] = {c: units[c] for c in df.columns if c in units}
+    df.attrs["source"] = str(path)
+    df.attrs["original_columns"] = {c: str(o) for c, o in mapping.items()}
+    return df
+
+
+# --------------------------------------------------------------------------- #
+# Benchmark of Nieves et al. (2023)
+# --------------------------------------------------------------------------- #
+_METADATA_NAME = "benchmark_metadata.json"
+_KIND_NAMES = {
+    "ground_truth": "Ground Truth",
+    "groundtruth": "Ground Truth",
+    "gt": "Ground Truth",
+    "blinking": "Multiple Blinking",
+    "multiple_blinking": "Multiple Blinking",
+    "mb": "Multiple Blinking",
+}
+
+
+def _scenario_key(folder):
+    """'Ground Truth - Scenario 6' style key from the folder layout, or None."""
+    name = folder.name
+    if re.fullmatch(r"(Ground Truth|Multiple Blinking) - Scenario \d+", name):
+        return name
+    match = re.fullmatch(r"scenario[\s_\-]*(\d+)", name, flags=re.IGNORECASE)
+    kind = _KIND_NAMES.get(re.sub(r"[\s\-]+", "_", folder.parent.name.lower()))
+    if match and kind:
+        return f"{kind} - Scenario {int(match[1])}"
+    return None
+
+
+def _find_metadata(folder):
+    for ancestor in [folder, *folder.parents]:
+        for candidate in (ancestor / _METADATA_NAME, ancestor / "reference" / _METADATA_NAME):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _metadata_entry(metadata, key, folder):
+    """The scenario's metadata dict (or None) from a path, a dict or a search."""
+    source = metadata
+    if metadata is None:
+        source = _find_metadata(folder)
+        if source is None:
+            return None
+    if isinstance(source, (str, Path)):
+        source = Path(source)
+        if not source.is_file():
+            raise FileNotFoundError(f"Benchmark metadata file not found: {source}")
+        with open(source, encoding="utf-8") as handle:
+            source = json.load(handle)
+    if not isinstance(source, dict):
+        raise ValueError(f"metadata must be a path or a dict; got {type(metadata).__name__}.")
+    if "training_indices" in source:
+        return source
+    if key is None:
+        raise ValueError(
+            f"Cannot tell which scenario {folder} is (expected a folder named "
+            "'scenario_N' inside 'ground_truth' or 'blinking', or 'Ground Truth - "
+            "Scenario N'); pass scenario='Ground Truth - Scenario N'."
+        )
+    if key not in source:
+        if metadata is None:
+            return None  # a metadata file found by searching may just lack it
+        raise ValueError(f"metadata has no entry {key!r}; entries: {sorted(source)}.")
+    return source[key]
+
+
+def _fov_number(name):
+    numbers = re.findall(r"\d+", Path(name).stem)
+    return int(numbers[-1]) if numbers else None
+
+
+def _training_fovs(indices, ordered_numbers):
+    n_files = len(ordered_numbers)
+    indices = np.asarray(indices)
+    if (
+        indices.ndim != 1
+        or indices.dtype.kind not in "iu"
+        or np.any(indices < 1)
+        or np.any(indices > n_files)
+        or len(set(indices.tolist())) != indices.size
+    ):
+        raise ValueError(
+            f"training_indices must be distinct 1-based positions in 1..{n_files}; "
+            f"got {indices.tolist()}."
+        )
+    return [ordered_numbers[i - 1] for i in indices]
+
+
+def load_benchmark(
+    folder,
+    *,
+    training_indices=None,
+    metadata=None,
+    scenario=None,
+    fov_numbers=None,
+    file_order="numeric",
+):
+    """Load one scenario of the SMLM clustering benchmark of Nieves et al. (2023).
+
+    The layout is that of ``shared/data/nieves2023/<ground_truth|blinking>/
+    scenario_N``: one CSV per FOV with columns ``x``, ``y`` (nm) and ``index``
+    (cluster id, 0 = background). Files are ordered by their FOV number, the
+    *last* integer in the file name; the 1-based ``training_indices`` of the
+    reference implementation are positions in that order (3 training FOVs,
+    the other 47 are the test set).
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The scenario folder.
+    training_indices : sequence of int, default=None
+        1-based positions of the training FOVs in the file order. When None,
+        they are read from the scenario's entry of ``benchmark_metadata.json``
+        (see ``metadata``); when no metadata is found, no split is returned.
+    metadata : str, path-like or dict, default=None
+        The metadata: a path to ``benchmark_metadata.json``, its parsed
+        content, or one scenario's entry. When None, a file named
+        ``benchmark_metadata.json`` is looked for in the folder, its parents,
+        and their ``reference/`` subfolders (which finds
+        ``shared/reference/benchmark_metadata.json``).
+    scenario : str, default=None
+        Metadata key such as ``"Ground Truth - Scenario 6"`` or
+        ``"Multiple Blinking - Scenario 5"``; derived from the folder names
+        (``ground_truth``/``blinking`` and ``scenario_N``) when None.
+    fov_numbers : sequence of int, default=None
+        Load only these FOVs (the split is still defined on all files).
+    file_order : {"numeric", "lexicographic"}, default="numeric"
+        How to order files before applying ``training_indices``: by FOV number
+        (the data's README), or by file name as a string. Scenarios 2 and 3
+        have file names that start with a constant number
+        (``normal_50single_...``), so the reference code's sort key was
+        constant there and its order was the directory listing, probably
+        lexicographic (Windows). For those scenarios the two orders select
+        different training FOVs (GT-S2 [32, 19, 46] means FOVs 32, 19, 46
+        numerically but 38, 26, 50 lexicographically): when evaluating the
+        authors' checkpoints, use ``strict_test_mask``, which leaves out both
+        candidate training sets.
+
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        - ``X`` : ndarray (n, 2), float64, nm.
+        - ``y`` : ndarray (n,), int64. Background (0 in the files) is -1;
+          clusters are renumbered 0..n_clusters-1 uniquely across the loaded
+          FOVs (FOV order, then the file's id order).
+        - ``original_index`` : ndarray (n,), the file's ``index`` column.
+        - ``groups`` : ndarray (n,), the FOV number of every localisation.
+        - ``filenames`` : list of str, the loaded files in order.
+        - ``fov_numbers`` : ndarray, the FOV number of each loaded file.
+        - ``scenario`` : str or None, the metadata key.
+        - ``training_indices`` : list of int or None (1-based).
+        - ``train_fov_numbers``, ``test_fov_numbers`` : lists (or None).
+        - ``train_mask``, ``test_mask`` : boolean ndarrays (n,) (or None), so
+          that ``X[train_mask]`` are the training localisations.
+        - ``alternative_train_fov_numbers`` : list or None: the FOVs the
+          other plausible file order would select when the reference code's
+          order is ambiguous (scenarios 2 and 3), else None.
+        - ``strict_test_mask`` : boolean ndarray (or None): test FOVs that are
+          in neither candidate training set (equal to ``test_mask`` when the
+          order is unambiguous).
+        - ``metadata`` : dict or None, the scenario's metadata entry.
+        - ``units`` : ``{"x": "nm", "y": "nm"}``; ``DESCR`` : str.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Benchmark folder not found: {folder}")
+    if file_order not in ("numeric", "lexicographic"):
+        raise ValueError(f"file_order must be 'numeric' or 'lexicographic'; got {file_order!r}.")
+    names = [p.name for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file()]
+    if not names:
+        raise ValueError(f"{folder} contains no .csv file.")
+    numbers = {}
+    for name in names:
+        number = _fov_number(name)
+        if number is None:
+            raise ValueError(f"{folder / name}: the file name holds no FOV number.")
+        if number in numbers:
+            raise ValueError(
+                f"{folder}: files {numbers[number]!r} and {name!r} have the same FOV number {number}."
+            )
+        numbers[number] = name
+    numeric = sorted(numbers)
+    by_name = [_fov_number(n) for n in sorted(names)]
+    ordered = numeric if file_order == "numeric" else by_name
+
+    key = scenario if scenario is not None else _scenario_key(folder)
+    entry = None
+    if training_indices is None:
+        entry = _metadata_entry(metadata, key, folder)
+        if entry is not None:
+            training_indices = entry["training_indices"]
+    elif metadata is not None:
+        entry = _metadata_entry(metadata, key, folder)
+
+    train_fovs = test_fovs = alternative = None
+    if training_indices is not None:
+        training_indices = [int(i) for i in np.asarray(training_indices).ravel()]
+        train_fovs = _training_fovs(training_indices, ordered)
+        test_fovs = [n for n in ordered if n not in train_fovs]
+        # The reference code sorted by the *first* integer of the file name;
+        # when that is not the FOV number its order was undefined.
+        first_integers = [int(re.findall(r"\d+", Path(n).stem)[0]) for n in names]
+        if first_integers != [_fov_number(n) for n in names]:
+            other = by_name if file_order == "numeric" else numeric
+            alternative = _training_fovs(training_indices, other)
+
+    if fov_numbers is None:
+        selected = ordered
+    else:
+        selected = [int(n) for n in np.asarray(fov_numbers).ravel()]
+        unknown = [n for n in selected if n not in numbers]
+        if unknown:
+            raise ValueError(f"FOV number(s) {unknown} not in {folder}; available: {numeric}.")
+        selected = [n for n in ordered if n in set(selected)]
+
+    Xs, indices, groups = [], [], []
+    for number in selected:
+        path = folder / numbers[number]
+        table = read_localizations(path)
+        if "label" not in table.columns:
+            raise ValueError(
+                f"{path} has no 'index' (cluster id) column; columns found: "
+                f"{table.attrs['original_columns']}."
+            )
+        index = table["label"].to_numpy()
+        if index.dtype.kind not in "iu":
+            raise ValueError(f"{path}: the 'index' column must hold integer cluster ids.")
+        Xs.append(table[["x", "y"]].to_numpy())
+        indices.append(index.astype(np.int64))
+        groups.append(np.full(len(table), number, dtype=np.int64))
+    X = np.concatenate(Xs)
+    original_index = np.concatenate(indices)
+    group = np.concatenate(groups)
+
+    # Unique cluster ids across FOVs: (FOV position, file id) -> 0..k-1.
+    y = np.full(X.shape[0], -1, dtype=np.int64)
+    clustered = original_index != 0
+    position = np.concatenate([np.full(len(i), k, dtype=np.int64) for k, i in enumerate(indices)])
+    pair = position[clustered] * (original_index.max() + 1) + original_index[clustered]
+    _, y[clustered] = np.unique(pair, return_inverse=True)
+
+    train_mask = test_mask = strict_test_mask = None
+    if train_fovs is not None:
+        train_mask = np.isin(group, train_fovs)
+        test_mask = ~train_mask
+        excluded = set(train_fovs) | set(alternative or ())
+        strict_test_mask = ~np.isin(group, sorted(excluded))
+
+    descr = (
+        f"Benchmark of Nieves et al. (2023), {key or folder.name}: {len(selected)} FOV(s) of "
+        f"{len(numbers)} from {folder}, {X.shape[0]} localisations, "
+        f"{int(y.max()) + 1} clusters. Coordinates in nm; background label -1."
+    )
+    if train_fovs is not None:
+        descr += (
+            f" Training FOVs (1-based positions {training_indices} in {file_order} order): "
+            f"{train_fovs}."
+        )
+        if alternative is not None:
+            descr += (
+                f" Ambiguous reference order: the {('lexicographic' if file_order == 'numeric' else 'numeric')}"
+                f" order would select FOVs {alternative}; strict_test_mask leaves out both."
+            )
+    else:
+        descr += " No training_indices given or found: no train/test split."
+    return Bunch(
+        X=X,
+        y=y,
+        original_index=original_index,
+        groups=group,
+        filenames=[numbers[n] for n in selected],
+        fov_numbers=np.asarray(selected, dtype=np.int64),
+        scenario=key,
+        training_indices=training_indices,
+        train_fov_numbers=train_fovs,
+        test_fov_numbers=test_fovs,
+        train_mask=train_mask,
+        test_mask=test_mask,
+        alternative_train_fov_numbers=alternative,
+        strict_test_mask=strict_test_mask,
+        metadata=entry,
+        file_order=file_order,
+        units={"x": "nm", "y": "nm"},
+        feature_names=["x", "y"],
+        DESCR=descr,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Writing
+# --------------------------------------------------------------------------- #
+def write_labels(path, X, labels, *, groups=None, extra_columns=None, label_name="cluster", float_format=None):
+    """Write coordinates and cluster labels to a CSV file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file; its folder must exist. Overwritten if present.
+    X : array-like of shape (n, 2) or DataFrame
+        Coordinates (nm); a DataFrame is reduced to its x/y columns.
+    labels : array-like of shape (n,) or (n, k)
+        Integer cluster labels (-1 = background). A 2-D array (e.g. the two
+        scales of :func:`~sklearn_miro.datasets.make_npc`) gives one column
+        per scale.
+    groups : array-like of shape (n,), default=None
+        FOV ids, written as a ``fov`` column after x and y.
+    extra_columns : dict or DataFrame, default=None
+        Further columns (name -> values of length n), e.g. shape classes or
+        MIRO's collapsed coordinates, written after the labels.
+    label_name : str or list of str, default="cluster"
+        Name of the label column; for 2-D labels a list of k names, or a
+        prefix (``cluster_0``, ``cluster_1``, ...).
+    float_format : str, default=None
+        Format of floats (e.g. ``"%.3f"``); full precision when None.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The written file; :func:`read_localizations` reads it back with the
+        labels in a ``label`` column.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    X = check_coordinates(X, name="X")
+    n = X.shape[0]
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        columns = [check_cluster_labels(labels[:, k], n, name="labels", require_cluster=False) for k in range(labels.shape[1])]
+        if isinstance(label_name, str):
+            names = [f"{label_name}_{k}" for k in range(len(columns))]
+        else:
+            names = list(label_name)
+            if len(names) != len(columns):
+                raise ValueError(f"label_name has {len(names)} names for {len(columns)} label columns.")
+    else:
+        columns = [check_cluster_labels(labels, n, name="labels", require_cluster=False)]
+        if not isinstance(label_name, str):
+            raise ValueError("label_name must be a string for 1-D labels.")
+        names = [label_name]
+    table = {"x": X[:, 0], "y": X[:, 1]}
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups must have shape ({n},); got {groups.shape}.")
+        table["fov"] = groups
+    table.update(zip(names, columns))
+    if extra_columns is not None:
+        items = extra_columns.items() if isinstance(extra_columns, dict) else extra_columns.items()
+        for name, values in items:
+            values = np.asarray(values)
+            if values.shape[:1] != (n,):
+                raise ValueError(
+                    f"extra column {name!r} has {values.shape[0] if values.ndim else 0} "
+                    f"values; expected {n}."
+                )
+            if name in table:
+                raise ValueError(f"extra column {name!r} clashes with an existing column.")
+            table[name] = values
+    pd.DataFrame(table).to_csv(path, index=False, float_format=float_format)
+    return path

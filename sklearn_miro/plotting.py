@@ -1,0 +1,433 @@
+"""Pictures of localisations, MIRO displacements and per-FOV metrics.
+
+matplotlib is an optional dependency (``pip install sklearn-miro[plot]``); it
+is imported only when a function here is called. Every function builds a
+:class:`matplotlib.figure.Figure` directly (no pyplot state, safe with the
+non-interactive Agg backend and in scripts), returns it and never calls
+``plt.show()``: save it with ``fig.savefig(...)``, or let Jupyter display it.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._validation import check_coordinates
+
+__all__ = ["plot_clusters", "plot_displacements", "plot_metrics", "cluster_colors"]
+
+BACKGROUND_COLOR = "#bdbdbd"
+
+
+def _matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "sklearn_miro.plotting needs matplotlib, which is not installed. "
+            "Install it with `pip install sklearn-miro[plot]` (or `pip install matplotlib`)."
+        ) from exc
+    return Figure
+
+
+def _palette():
+    """Qualitative colours without greys (grey means background)."""
+    from matplotlib import colormaps
+
+    colors = []
+    for name in ("tab10", "Dark2", "Set1", "tab20b", "tab20c"):
+        cmap = colormaps[name]
+        for rgba in cmap(np.arange(cmap.N)):
+            r, g, b = rgba[:3]
+            if max(r, g, b) - min(r, g, b) < 0.08:  # drop greys
+                continue
+            colors.append(rgba)
+    return np.array(colors)
+
+
+def cluster_colors(labels, *, background_label=-1, background_color=BACKGROUND_COLOR):
+    """RGBA colour of every localisation, cycling a qualitative palette.
+
+    Clusters are coloured by the rank of their label among the distinct
+    labels, so any integer labels work; with more clusters than colours (about
+    60) colours repeat, but rarely for neighbouring clusters because labels are
+    usually assigned in no spatial order. Background is grey.
+    """
+    _matplotlib()
+    from matplotlib.colors import to_rgba
+
+    labels = np.asarray(labels)
+    colors = np.empty((labels.shape[0], 4))
+    is_background = labels == background_label
+    colors[is_background] = to_rgba(background_color)
+    if np.any(~is_background):
+        _, rank = np.unique(labels[~is_background], return_inverse=True)
+        palette = _palette()
+        colors[~is_background] = palette[rank % len(palette)]
+    return colors
+
+
+def _check_labels(labels, n, name):
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(
+            f"{name} must have one entry per localisation ({n}); got shape {labels.shape}."
+        )
+    if labels.dtype.kind == "f" and not np.all(labels[np.isfinite(labels)] == np.round(labels[np.isfinite(labels)])):
+        raise ValueError(f"{name} must hold integer cluster labels or class names; got non-integer floats.")
+    return labels
+
+
+def _is_categorical(labels):
+    return labels.dtype.kind in "OUSb"
+
+
+def _default_marker_size(n):
+    # Small markers for dense clouds, larger for sparse ones (points^2).
+    return float(np.clip(3000.0 / max(n, 1), 0.5, 12.0))
+
+
+def _draw_labels(ax, X, labels, *, marker_size, background_label, background_color, legend):
+    """Scatter one panel: background first and underneath, then the clusters."""
+    if labels is None:
+        ax.scatter(X[:, 0], X[:, 1], s=marker_size, c="#3b6ea5", linewidths=0)
+        return
+    if _is_categorical(labels):
+        text = labels.astype(str)
+        background = np.isin(text, ["background", str(background_label)])
+        ax.scatter(
+            X[background, 0], X[background, 1], s=marker_size, c=background_color,
+            linewidths=0, zorder=1, label="background" if background.any() else None,
+        )  # fmt: skip
+        palette = _palette()
+        for k, name in enumerate(sorted(set(text[~background]))):
+            members = text == name
+            ax.scatter(
+                X[members, 0], X[members, 1], s=marker_size, color=palette[k % len(palette)],
+                linewidths=0, zorder=2, label=name,
+            )  # fmt: skip
+        if legend:
+            ax.legend(loc="upper right", fontsize="small", markerscale=max(1.0, 6 / np.sqrt(marker_size)))
+        return
+    background = labels == background_label
+    colors = cluster_colors(labels, background_label=background_label, background_color=background_color)
+    ax.scatter(X[background, 0], X[background, 1], s=marker_size, c=colors[background], linewidths=0, zorder=1)
+    ax.scatter(X[~background, 0], X[~background, 1], s=marker_size, c=colors[~background], linewidths=0, zorder=2)
+
+
+def _panels(labels, n):
+    """Normalise ``labels`` to a list of (title, labels or None)."""
+    if labels is None:
+        return [(None, None)]
+    if isinstance(labels, dict):
+        if not labels:
+            raise ValueError("labels is an empty dict: give at least one {title: labels} panel.")
+        return [(str(title), _check_labels(value, n, f"labels[{title!r}]")) for title, value in labels.items()]
+    array = np.asarray(labels)
+    if isinstance(labels, (list, tuple)) and array.ndim == 2 and array.shape[0] != n:
+        return [(None, _check_labels(value, n, f"labels[{k}]")) for k, value in enumerate(labels)]
+    return [(None, _check_labels(labels, n, "labels"))]
+
+
+def _new_figure(n_panels, panel_size, ncols=None):
+    Figure = _matplotlib()
+    ncols = n_panels if ncols is None else min(ncols, n_panels)
+    nrows = int(np.ceil(n_panels / ncols))
+    fig = Figure(figsize=(panel_size * ncols, panel_size * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n_panels:]:
+        fig.delaxes(ax)
+    return fig, list(axes[:n_panels])
+
+
+def _check_axes(ax, n_panels):
+    axes = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+    if len(axes) != n_panels:
+        raise ValueError(f"ax holds {len(axes)} Axes but {n_panels} panel(s) are to be drawn.")
+    return axes[0].figure, axes
+
+
+def plot_clusters(
+    X,
+    labels=None,
+    *,
+    ax=None,
+    title=None,
+    marker_size=None,
+    background_label=-1,
+    background_color=BACKGROUND_COLOR,
+    panel_size=4.0,
+    legend=True,
+    units="nm",
+):
+    """Scatter plot of localisations coloured by cluster (or by shape class).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, 2) or DataFrame
+        Coordinates.
+    labels : array-like of shape (n,), dict or list, default=None
+        - integer cluster labels: one colour per cluster (a qualitative
+          palette, cycled), background (``background_label``) in grey, drawn
+          first and underneath;
+        - strings (e.g. shape classes from
+          :func:`~sklearn_miro.datasets.make_multishape`): one colour per
+          class with a legend, ``"background"`` in grey;
+        - a dict ``{title: labels}`` or a list of label arrays: side-by-side
+          panels sharing the axes, e.g.
+          ``{"DBSCAN": l1, "MIRO": l2, "ground truth": y}`` as in the paper's
+          Fig. 2;
+        - None: all points in one colour.
+    ax : Axes or sequence of Axes, default=None
+        Where to draw (one per panel); a new figure is made when None.
+    title : str, default=None
+        Title of a single panel (dict keys title multiple panels).
+    marker_size : float, default=None
+        Marker area in points^2; by default smaller for bigger clouds.
+    background_label : int, default=-1
+    background_color : color, default light grey
+    panel_size : float, default=4.0
+        Size of each panel in inches (new figures only).
+    legend : bool, default=True
+        Legend for class (string) labels.
+    units : str, default="nm"
+        Unit in the axis labels.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    X = check_coordinates(X, name="X")
+    panels = _panels(labels, X.shape[0])
+    if ax is None:
+        fig, axes = _new_figure(len(panels), panel_size)
+        for other in axes[1:]:
+            other.sharex(axes[0])
+            other.sharey(axes[0])
+    else:
+        fig, axes = _check_axes(ax, len(panels))
+    size = _default_marker_size(X.shape[0]) if marker_size is None else marker_size
+    for axis, (panel_title, panel_labels) in zip(axes, panels):
+        _draw_labels(
+            axis, X, panel_labels, marker_size=size, background_label=background_label,
+            background_color=background_color, legend=legend,
+        )  # fmt: skip
+        axis.set_aspect("equal", adjustable="box")
+        axis.set_xlabel(f"x ({units})")
+        axis.set_ylabel(f"y ({units})")
+        if panel_title is not None:
+            axis.set_title(panel_title)
+    if title is not None:
+        if len(panels) == 1:
+            axes[0].set_title(title)
+        else:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_displacements(
+    X,
+    X_collapsed,
+    labels=None,
+    *,
+    ax=None,
+    max_arrows=1500,
+    min_displacement=0.0,
+    marker_size=None,
+    background_label=-1,
+    random_state=0,
+    title=None,
+    panel_size=6.0,
+    units="nm",
+):
+    """Original and collapsed localisations, joined by displacement arrows.
+
+    Shows what MIRO does: localisations of a cluster move towards its centre,
+    background stays put. Original points are drawn faint (coloured by
+    ``labels`` when given), collapsed points solid and small, and arrows go
+    from each original point to its collapsed position.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, 2)
+        Original coordinates.
+    X_collapsed : array-like of shape (n, 2)
+        Coordinates after MIRO's displacements.
+    labels : array-like of shape (n,), default=None
+        Cluster labels used to colour both clouds.
+    ax : Axes, default=None
+    max_arrows : int, default=1500
+        At most this many arrows, a random subset of the points that move,
+        so that big clouds stay readable.
+    min_displacement : float, default=0.0
+        Points that move less than this (same units) get no arrow.
+    marker_size : float, default=None
+    background_label : int, default=-1
+    random_state : int or None, default=0
+        Seed of the arrow subsample.
+    title : str, default=None
+    panel_size : float, default=6.0
+    units : str, default="nm"
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    X = check_coordinates(X, name="X")
+    X_collapsed = check_coordinates(X_collapsed, name="X_collapsed")
+    if X_collapsed.shape != X.shape:
+        raise ValueError(
+            f"X_collapsed must have the shape of X {X.shape}, one moved point per "
+            f"localisation; got {X_collapsed.shape}."
+        )
+    if not isinstance(max_arrows, numbers.Integral) or max_arrows < 0:
+        raise ValueError(f"max_arrows must be a non-negative integer; got {max_arrows!r}.")
+    n = X.shape[0]
+    if labels is not None:
+        labels = _check_labels(labels, n, "labels")
+        if _is_categorical(labels):
+            raise ValueError("labels must be integer cluster labels for plot_displacements.")
+        colors = cluster_colors(labels, background_label=background_label)
+    else:
+        colors = np.tile(np.array([[0.23, 0.43, 0.65, 1.0]]), (n, 1))
+    if ax is None:
+        fig, (ax,) = _new_figure(1, panel_size)
+    else:
+        fig, (ax,) = _check_axes(ax, 1)
+    size = _default_marker_size(n) if marker_size is None else marker_size
+    faint = colors.copy()
+    faint[:, 3] = 0.35
+    ax.scatter(X[:, 0], X[:, 1], s=size, c=faint, linewidths=0, zorder=1, label="original")
+    displacement = X_collapsed - X
+    moving = np.flatnonzero(np.hypot(displacement[:, 0], displacement[:, 1]) > min_displacement)
+    if moving.size > max_arrows:
+        moving = np.sort(np.random.default_rng(random_state).choice(moving, max_arrows, replace=False))
+    if moving.size:
+        ax.quiver(
+            X[moving, 0], X[moving, 1], displacement[moving, 0], displacement[moving, 1],
+            angles="xy", scale_units="xy", scale=1, color=colors[moving], alpha=0.6,
+            width=0.002, headwidth=4, headlength=5, zorder=2,
+        )  # fmt: skip
+    ax.scatter(X_collapsed[:, 0], X_collapsed[:, 1], s=max(size / 3, 0.3), c=colors, linewidths=0, zorder=3, label="collapsed")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel(f"x ({units})")
+    ax.set_ylabel(f"y ({units})")
+    ax.legend(loc="upper right", fontsize="small", markerscale=max(1.0, 6 / np.sqrt(size)))
+    if title is not None:
+        ax.set_title(title)
+    return fig
+
+
+def _metric_tables(table):
+    """Normalise ``table`` to {method: DataFrame}."""
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        if "method" not in table.columns:
+            raise ValueError(
+                "A single DataFrame needs a 'method' column naming the method of each "
+                "row; otherwise pass a dict {method: DataFrame}."
+            )
+        return {str(m): group.drop(columns="method") for m, group in table.groupby("method", sort=False)}
+    if not isinstance(table, dict) or not table:
+        raise ValueError(
+            "table must be a non-empty dict {method: DataFrame with one row per FOV and "
+            f"one column per metric}} or a DataFrame with a 'method' column; got {type(table).__name__}."
+        )
+    tables = {}
+    for method, frame in table.items():
+        if not isinstance(frame, pd.DataFrame):
+            frame = pd.DataFrame(frame)
+        tables[str(method)] = frame
+    return tables
+
+
+def plot_metrics(
+    table,
+    *,
+    metrics=None,
+    show_points=True,
+    ncols=4,
+    panel_size=3.0,
+    random_state=0,
+    title=None,
+):
+    """Box plots of per-FOV metrics, one panel per metric, one box per method.
+
+    Like the bottom rows of the paper's Figs. 2, 3 and 5: every FOV is a
+    point (with a little horizontal jitter), over a box-and-whisker plot
+    (median, quartiles, whiskers at 1.5 IQR, outliers as empty circles).
+
+    Parameters
+    ----------
+    table : dict or DataFrame
+        ``{method: DataFrame}`` with one row per FOV and one column per metric
+        (e.g. the per-FOV table of a clustering report), or one long
+        DataFrame with a ``method`` column.
+    metrics : sequence of str, default=None
+        Metrics to show, in order; by default every numeric column present
+        for all methods, in the order of the first method.
+    show_points : bool, default=True
+        Overlay the per-FOV values.
+    ncols : int, default=4
+        Panels per row.
+    panel_size : float, default=3.0
+    random_state : int or None, default=0
+        Seed of the jitter.
+    title : str, default=None
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One Axes per metric.
+    """
+    tables = _metric_tables(table)
+    methods = list(tables)
+    if metrics is None:
+        first = tables[methods[0]]
+        metrics = [
+            c for c in first.columns
+            if first[c].dtype.kind in "iuf" and all(c in t.columns and t[c].dtype.kind in "iuf" for t in tables.values())
+        ]  # fmt: skip
+        if not metrics:
+            raise ValueError(
+                "No numeric metric column is shared by all methods; columns: "
+                f"{ {m: list(t.columns) for m, t in tables.items()} }."
+            )
+    else:
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        if not metrics:
+            raise ValueError("metrics is empty: name at least one metric column.")
+        for method, frame in tables.items():
+            missing = [m for m in metrics if m not in frame.columns]
+            if missing:
+                raise ValueError(
+                    f"Method {method!r} has no column(s) {missing}; its columns: {list(frame.columns)}."
+                )
+            non_numeric = [m for m in metrics if frame[m].dtype.kind not in "iufb"]
+            if non_numeric:
+                raise ValueError(f"Column(s) {non_numeric} of method {method!r} are not numeric.")
+    fig, axes = _new_figure(len(metrics), panel_size, ncols=ncols)
+    rng = np.random.default_rng(random_state)
+    palette = _palette()
+    positions = np.arange(1, len(methods) + 1)
+    for ax, metric in zip(axes, metrics):
+        values = [tables[m][metric].to_numpy(dtype=float) for m in methods]
+        values = [v[np.isfinite(v)] for v in values]
+        ax.boxplot(
+            values, positions=positions, widths=0.55, showfliers=not show_points,
+            medianprops=dict(color="black"), flierprops=dict(marker="o", markerfacecolor="none"),
+        )  # fmt: skip
+        if show_points:
+            for k, v in enumerate(values):
+                jitter = rng.uniform(-0.15, 0.15, size=v.size)
+                ax.scatter(positions[k] + jitter, v, s=10, color=palette[k % len(palette)], alpha=0.7, zorder=3)
+        ax.set_xticks(positions, methods, rotation=30 if len(methods) > 3 else 0)
+        ax.set_title(metric)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
