@@ -396,7 +396,7 @@ def assemble(parts, rng, *, blinking=None, crop_size=None):
             shape = None if shape is None else shape[inside]
         order = rng.permutation(X.shape[0])
         X, y = X[order], y[order]
-        y2 = y.reshape(y.shape[0], -1)
+        y2 = y[:, None] if y.ndim == 1 else y
         if offset is None:
             offset = np.zeros(y2.shape[1], dtype=np.int64)
         # Make FOV-local ids globally unique; gaps are removed by compact_labels.
