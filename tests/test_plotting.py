@@ -1,0 +1,163 @@
+"""Tests of sklearn_miro.plotting (skipped when matplotlib is missing)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from sklearn_miro.datasets import make_multishape, make_rings  # noqa: E402
+from sklearn_miro.plotting import (  # noqa: E402
+    BACKGROUND_COLOR,
+    cluster_colors,
+    plot_clusters,
+    plot_displacements,
+    plot_metrics,
+)
+
+
+@pytest.fixture(autouse=True)
+def no_pyplot(monkeypatch):
+    """The functions must neither show figures nor leave pyplot figures behind."""
+    import matplotlib.pyplot as plt
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("plt.show() must not be called")
+
+    monkeypatch.setattr(plt, "show", forbidden)
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before
+
+
+@pytest.fixture(scope="module")
+def rings():
+    return make_rings(n_fovs=1, n_clusters=5, n_localizations=30, fov_size=2000.0, random_state=0)
+
+
+def saved_png(fig, path):
+    fig.savefig(path, dpi=40)
+    data = path.read_bytes()
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_plot_clusters_single_panel(rings, tmp_path):
+    X, y, _ = rings
+    fig = plot_clusters(X, y, title="rings")
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_title() == "rings" and ax.get_xlabel() == "x (nm)"
+    assert ax.get_aspect() == 1.0
+    # Background first (underneath) and grey; then every clustered point.
+    background, clusters = ax.collections
+    assert background.get_zorder() < clusters.get_zorder()
+    assert len(background.get_offsets()) == np.sum(y == -1)
+    assert len(clusters.get_offsets()) == np.sum(y >= 0)
+    np.testing.assert_allclose(background.get_facecolors()[0], to_rgba(BACKGROUND_COLOR))
+    assert saved_png(fig, tmp_path / "rings.png")
+
+
+def test_side_by_side_panels(rings, tmp_path):
+    X, y, _ = rings
+    noisy = np.where(np.arange(len(y)) % 7 == 0, -1, y)
+    fig = plot_clusters(X, {"DBSCAN": noisy, "MIRO": y, "ground truth": y})
+    assert [ax.get_title() for ax in fig.axes] == ["DBSCAN", "MIRO", "ground truth"]
+    assert saved_png(fig, tmp_path / "panels.png")
+    fig = plot_clusters(X, [y, noisy])
+    assert len(fig.axes) == 2
+
+
+def test_shape_classes_get_a_legend(tmp_path):
+    X, y, _, shape = make_multishape(("spot", "ring"), n_clusters=3, random_state=1)
+    fig = plot_clusters(X, shape)
+    legend = fig.axes[0].get_legend()
+    assert sorted(t.get_text() for t in legend.get_texts()) == ["background", "ring", "spot"]
+    assert saved_png(fig, tmp_path / "shapes.png")
+
+
+def test_many_clusters_get_many_colours_and_never_grey():
+    labels = np.r_[np.arange(200), -1]
+    colors = cluster_colors(labels)
+    clustered = colors[:-1]
+    assert len({tuple(c) for c in clustered[:50]}) == 50  # 50 first clusters all distinct
+    grey = np.abs(clustered[:, :3].max(axis=1) - clustered[:, :3].min(axis=1)) < 0.08
+    assert not grey.any()
+    np.testing.assert_allclose(colors[-1], to_rgba(BACKGROUND_COLOR))
+
+
+def test_draws_into_given_axes(rings):
+    X, y, _ = rings
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    assert plot_clusters(X, {"a": y, "b": y}, ax=axes) is fig
+    with pytest.raises(ValueError, match="holds 1 Axes but 2 panel"):
+        plot_clusters(X, {"a": y, "b": y}, ax=axes[0])
+
+
+def test_plot_clusters_errors(rings):
+    X, y, _ = rings
+    with pytest.raises(ValueError, match="one entry per localisation"):
+        plot_clusters(X, y[:-1])
+    with pytest.raises(ValueError, match="empty dict"):
+        plot_clusters(X, {})
+    with pytest.raises(ValueError, match="shape"):
+        plot_clusters(np.zeros((5, 3)), None)
+    with pytest.raises(ValueError, match="non-integer"):
+        plot_clusters(X, y + 0.5)
+
+
+def test_plot_displacements(rings, tmp_path):
+    X, y, _ = rings
+    centers = np.array([X[y == k].mean(axis=0) for k in range(y.max() + 1)])
+    X_collapsed = np.where((y >= 0)[:, None], centers[np.maximum(y, 0)], X)
+    before = X.copy()
+    fig = plot_displacements(X, X_collapsed, y, max_arrows=40)
+    np.testing.assert_array_equal(X, before)
+    quiver = [c for c in fig.axes[0].collections if isinstance(c, matplotlib.quiver.Quiver)]
+    assert len(quiver) == 1 and quiver[0].N == 40
+    fig = plot_displacements(X, X_collapsed, min_displacement=1e-9)
+    quiver = [c for c in fig.axes[0].collections if isinstance(c, matplotlib.quiver.Quiver)][0]
+    assert quiver.N == np.sum(y >= 0)  # background does not move: no arrow
+    assert saved_png(fig, tmp_path / "disp.png")
+    with pytest.raises(ValueError, match="X_collapsed must have the shape"):
+        plot_displacements(X, X_collapsed[:-1])
+    with pytest.raises(ValueError, match="max_arrows"):
+        plot_displacements(X, X_collapsed, max_arrows=-1)
+
+
+@pytest.fixture
+def metric_tables():
+    rng = np.random.default_rng(0)
+    return {
+        "MIRO": pd.DataFrame({"ARI": rng.uniform(0.7, 0.9, 47), "IoU": rng.uniform(0.6, 0.8, 47), "fov": np.arange(47)}),
+        "DBSCAN": pd.DataFrame({"ARI": rng.uniform(0.6, 0.8, 47), "IoU": rng.uniform(0.5, 0.7, 47), "fov": np.arange(47)}),
+    }
+
+
+def test_plot_metrics(metric_tables, tmp_path):
+    fig = plot_metrics(metric_tables, metrics=["ARI", "IoU"])
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == ["ARI", "IoU"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["MIRO", "DBSCAN"]
+    # One point per FOV and method over the boxes.
+    points = [c for c in fig.axes[0].collections if len(c.get_offsets()) == 47]
+    assert len(points) == 2
+    assert saved_png(fig, tmp_path / "metrics.png")
+    # Default: every shared numeric column; long format with a 'method' column.
+    assert len(plot_metrics(metric_tables).axes) == 3
+    long = pd.concat([t.assign(method=m) for m, t in metric_tables.items()])
+    assert len(plot_metrics(long, metrics="ARI").axes) == 1
+
+
+def test_plot_metrics_errors(metric_tables):
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plot_metrics({})
+    with pytest.raises(ValueError, match=r"no column\(s\) \['JI_c'\]"):
+        plot_metrics(metric_tables, metrics=["ARI", "JI_c"])
+    with pytest.raises(ValueError, match="'method' column"):
+        plot_metrics(metric_tables["MIRO"])
+    with pytest.raises(ValueError, match="not numeric"):
+        plot_metrics({"a": pd.DataFrame({"ARI": ["high"]})}, metrics=["ARI"])
