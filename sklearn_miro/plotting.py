@@ -301,7 +301,7 @@ def plot_displacements(
     size = _default_marker_size(n) if marker_size is None else marker_size
     faint = colors.copy()
     faint[:, 3] = 0.35
-    ax.scatter(X[:, 0], X[:, 1], s=size, c=faint, linewidths=0, zorder=1, label="original")
+    ax.scatter(X[:, 0], X[:, 1], s=size, c=faint, linewidths=0, zorder=1)
     displacement = X_collapsed - X
     moving = np.flatnonzero(np.hypot(displacement[:, 0], displacement[:, 1]) > min_displacement)
     if moving.size > max_arrows:
@@ -312,11 +312,18 @@ def plot_displacements(
             angles="xy", scale_units="xy", scale=1, color=colors[moving], alpha=0.6,
             width=0.002, headwidth=4, headlength=5, zorder=2,
         )  # fmt: skip
-    ax.scatter(X_collapsed[:, 0], X_collapsed[:, 1], s=max(size / 3, 0.3), c=colors, linewidths=0, zorder=3, label="collapsed")
+    ax.scatter(X_collapsed[:, 0], X_collapsed[:, 1], s=max(size / 3, 0.3), c=colors, linewidths=0, zorder=3)
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel(f"x ({units})")
     ax.set_ylabel(f"y ({units})")
-    ax.legend(loc="upper right", fontsize="small", markerscale=max(1.0, 6 / np.sqrt(size)))
+    from matplotlib.lines import Line2D
+
+    # Neutral legend entries: the scatter colours vary by cluster.
+    handles = [
+        Line2D([], [], ls="", marker="o", color="0.4", alpha=0.35, label="original"),
+        Line2D([], [], ls="", marker="o", markersize=3, color="0.1", label="collapsed"),
+    ]
+    ax.legend(handles=handles, loc="upper right", fontsize="small")
     if title is not None:
         ax.set_title(title)
     return fig
