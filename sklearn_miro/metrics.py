@@ -48,6 +48,7 @@ __all__ = [
     "iou",
     "compression_index",
     "clustering_report",
+    "REPORT_COLUMNS",
     "make_clustering_scorer",
     "get_scorer",
     "get_scorer_names",

@@ -507,6 +507,7 @@ def test_tiny_and_collinear_clusters_have_no_area():
         (lambda: ari([[0, 1], [1, 0]], [0, 1]), "1-D"),
         (lambda: ari([], []), "empty"),
         (lambda: ari([0, None, 1], [0, 1, 1]), "missing"),
+        (lambda: ari(np.array([1, "a", 2], dtype=object), [0, 1, 1]), "mixes"),
         (lambda: ari_dagger([0, 1], [0, 1], variant="published"), "variant"),
         (lambda: iou([[0, 0], [1, np.inf]], [0, 0], [0, 0]), "infinity"),
         (lambda: iou([[0, 0, 0], [1, 1, 1]], [0, 0], [0, 0]), "shape"),
