@@ -190,7 +190,7 @@ _PICASSO_PIXEL_COLUMNS = ("x", "y", "lpx", "lpy", "sx", "sy")
 def _read_hdf5(path, key):
     try:
         import h5py
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(
             f"Reading {path} (Picasso HDF5) needs h5py, which is not installed. "
             "Install it with `pip install sklearn-miro[hdf5]` (or `pip install h5py`)."
@@ -213,7 +213,9 @@ def _read_hdf5(path, key):
 # --------------------------------------------------------------------------- #
 # Public reader
 # --------------------------------------------------------------------------- #
-def read_localizations(path, *, pixel_size=None, coordinate_unit=None, columns=None, sep=None, hdf5_key="locs"):
+def read_localizations(
+    path, *, pixel_size=None, coordinate_unit=None, columns=None, sep=None, hdf5_key="locs"
+):
     """Read a localisation table into a DataFrame with canonical columns.
 
     Recognised layouts include the benchmark's ``x,y,index``, ThunderSTORM
@@ -417,8 +419,8 @@ def _metadata_entry(metadata, key, folder):
     source = metadata
     if metadata is None:
         source = _find_metadata(folder)
-        if source is None:
-            return None
+        if source is None or key is None:
+            return None  # nothing found, or no way to tell which entry applies
     if isinstance(source, (str, Path)):
         source = Path(source)
         if not source.is_file():
@@ -562,13 +564,9 @@ def load_benchmark(
     ordered = numeric if file_order == "numeric" else by_name
 
     key = scenario if scenario is not None else _scenario_key(folder)
-    entry = None
-    if training_indices is None:
-        entry = _metadata_entry(metadata, key, folder)
-        if entry is not None:
-            training_indices = entry["training_indices"]
-    elif metadata is not None:
-        entry = _metadata_entry(metadata, key, folder)
+    entry = _metadata_entry(metadata, key, folder)
+    if training_indices is None and entry is not None:
+        training_indices = entry["training_indices"]
 
     train_fovs = test_fovs = alternative = None
     if training_indices is not None:
@@ -635,9 +633,10 @@ def load_benchmark(
             f"{train_fovs}."
         )
         if alternative is not None:
+            other_order = "lexicographic" if file_order == "numeric" else "numeric"
             descr += (
-                f" Ambiguous reference order: the {('lexicographic' if file_order == 'numeric' else 'numeric')}"
-                f" order would select FOVs {alternative}; strict_test_mask leaves out both."
+                f" Ambiguous reference order: the {other_order} order would select "
+                f"FOVs {alternative}; strict_test_mask leaves out both."
             )
     else:
         descr += " No training_indices given or found: no train/test split."
@@ -667,7 +666,9 @@ def load_benchmark(
 # --------------------------------------------------------------------------- #
 # Writing
 # --------------------------------------------------------------------------- #
-def write_labels(path, X, labels, *, groups=None, extra_columns=None, label_name="cluster", float_format=None):
+def write_labels(
+    path, X, labels, *, groups=None, extra_columns=None, label_name="cluster", float_format=None
+):
     """Write coordinates and cluster labels to a CSV file.
 
     Parameters
@@ -704,7 +705,10 @@ def write_labels(path, X, labels, *, groups=None, extra_columns=None, label_name
     n = X.shape[0]
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] > 1:
-        columns = [check_cluster_labels(labels[:, k], n, name="labels", require_cluster=False) for k in range(labels.shape[1])]
+        columns = [
+            check_cluster_labels(labels[:, k], n, name="labels", require_cluster=False)
+            for k in range(labels.shape[1])
+        ]
         if isinstance(label_name, str):
             names = [f"{label_name}_{k}" for k in range(len(columns))]
         else:

@@ -24,7 +24,7 @@ def _matplotlib():
     try:
         import matplotlib  # noqa: F401
         from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(
             "sklearn_miro.plotting needs matplotlib, which is not installed. "
             "Install it with `pip install sklearn-miro[plot]` (or `pip install matplotlib`)."
@@ -77,8 +77,12 @@ def _check_labels(labels, n, name):
         raise ValueError(
             f"{name} must have one entry per localisation ({n}); got shape {labels.shape}."
         )
-    if labels.dtype.kind == "f" and not np.all(labels[np.isfinite(labels)] == np.round(labels[np.isfinite(labels)])):
-        raise ValueError(f"{name} must hold integer cluster labels or class names; got non-integer floats.")
+    if labels.dtype.kind == "f":
+        finite = labels[np.isfinite(labels)]
+        if not np.all(finite == np.round(finite)):
+            raise ValueError(
+                f"{name} must hold integer cluster labels or class names; got non-integer floats."
+            )
     return labels
 
 
@@ -111,12 +115,15 @@ def _draw_labels(ax, X, labels, *, marker_size, background_label, background_col
                 linewidths=0, zorder=2, label=name,
             )  # fmt: skip
         if legend:
-            ax.legend(loc="upper right", fontsize="small", markerscale=max(1.0, 6 / np.sqrt(marker_size)))
+            scale = max(1.0, 6 / np.sqrt(marker_size))
+            ax.legend(loc="upper right", fontsize="small", markerscale=scale)
         return
     background = labels == background_label
     colors = cluster_colors(labels, background_label=background_label, background_color=background_color)
-    ax.scatter(X[background, 0], X[background, 1], s=marker_size, c=colors[background], linewidths=0, zorder=1)
-    ax.scatter(X[~background, 0], X[~background, 1], s=marker_size, c=colors[~background], linewidths=0, zorder=2)
+    for members, zorder in ((background, 1), (~background, 2)):
+        ax.scatter(
+            X[members, 0], X[members, 1], s=marker_size, c=colors[members], linewidths=0, zorder=zorder
+        )
 
 
 def _panels(labels, n):
@@ -126,7 +133,10 @@ def _panels(labels, n):
     if isinstance(labels, dict):
         if not labels:
             raise ValueError("labels is an empty dict: give at least one {title: labels} panel.")
-        return [(str(title), _check_labels(value, n, f"labels[{title!r}]")) for title, value in labels.items()]
+        return [
+            (str(title), _check_labels(value, n, f"labels[{title!r}]"))
+            for title, value in labels.items()
+        ]
     array = np.asarray(labels)
     if isinstance(labels, (list, tuple)) and array.ndim == 2 and array.shape[0] != n:
         return [(None, _check_labels(value, n, f"labels[{k}]")) for k, value in enumerate(labels)]
@@ -312,7 +322,9 @@ def plot_displacements(
             angles="xy", scale_units="xy", scale=1, color=colors[moving], alpha=0.6,
             width=0.002, headwidth=4, headlength=5, zorder=2,
         )  # fmt: skip
-    ax.scatter(X_collapsed[:, 0], X_collapsed[:, 1], s=max(size / 3, 0.3), c=colors, linewidths=0, zorder=3)
+    ax.scatter(
+        X_collapsed[:, 0], X_collapsed[:, 1], s=max(size / 3, 0.3), c=colors, linewidths=0, zorder=3
+    )
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel(f"x ({units})")
     ax.set_ylabel(f"y ({units})")
@@ -397,9 +409,10 @@ def plot_metrics(
     if metrics is None:
         first = tables[methods[0]]
         metrics = [
-            c for c in first.columns
-            if first[c].dtype.kind in "iuf" and all(c in t.columns and t[c].dtype.kind in "iuf" for t in tables.values())
-        ]  # fmt: skip
+            c
+            for c in first.columns
+            if all(c in t.columns and t[c].dtype.kind in "iuf" for t in tables.values())
+        ]
         if not metrics:
             raise ValueError(
                 "No numeric metric column is shared by all methods; columns: "
@@ -432,7 +445,8 @@ def plot_metrics(
         if show_points:
             for k, v in enumerate(values):
                 jitter = rng.uniform(-0.15, 0.15, size=v.size)
-                ax.scatter(positions[k] + jitter, v, s=10, color=palette[k % len(palette)], alpha=0.7, zorder=3)
+                color = palette[k % len(palette)]
+                ax.scatter(positions[k] + jitter, v, s=10, color=color, alpha=0.7, zorder=3)
         ax.set_xticks(positions, methods, rotation=30 if len(methods) > 3 else 0)
         ax.set_title(metric)
     if title is not None:

@@ -136,7 +136,8 @@ def test_multiscale_rings_follow_the_paper_recipe():
     assert sizes.min() >= 6 and sizes.max() <= 30
     assert abs(np.mean(rings == -1) - 0.015) < 0.002
     # Spot spread: pooled within-spot standard deviation per axis ~ 15 nm.
-    residuals = X[spots >= 0] - np.array([X[spots == s].mean(axis=0) for s in range(spots.max() + 1)])[spots[spots >= 0]]
+    centers = np.array([X[spots == s].mean(axis=0) for s in range(spots.max() + 1)])
+    residuals = X[spots >= 0] - centers[spots[spots >= 0]]
     dof = 2 * (np.sum(spots >= 0) - (spots.max() + 1))
     assert abs(np.sqrt(np.sum(residuals**2) / dof) - 15) < 1.0
 
@@ -229,7 +230,9 @@ def test_margin_keeps_clusters_inside_and_default_spills():
 
 
 def test_min_center_distance_is_respected():
-    X, y, _ = make_rings(n_fovs=1, n_clusters=30, min_center_distance=700.0, radial_std=1e-9, random_state=13)
+    X, y, _ = make_rings(
+        n_fovs=1, n_clusters=30, min_center_distance=700.0, radial_std=1e-9, random_state=13
+    )
     centers = np.array([fit_circle(X[y == k])[0] for k in range(30)])
     d = np.hypot(*(centers[:, None] - centers[None]).transpose(2, 0, 1))
     assert d[np.triu_indices(30, 1)].min() >= 699

@@ -1,11 +1,15 @@
 """Tests of sklearn_miro.io: file formats, errors, the benchmark loader."""
 
 import json
+import sys
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from sklearn_miro.io import load_benchmark, read_localizations, write_labels
 
@@ -92,8 +96,10 @@ def test_explicit_column_mapping(tmp_path):
 
 def test_reads_picasso_hdf5(tmp_path):
     h5py = pytest.importorskip("h5py")
-    dtype = [("frame", "u4"), ("x", "f4"), ("y", "f4"), ("photons", "f4"), ("lpx", "f4"), ("lpy", "f4"), ("group", "i4")]
-    locs = np.array([(0, 10.0, 20.0, 500.0, 0.1, 0.2, 3), (1, 11.0, 21.0, 400.0, 0.1, 0.1, 4)], dtype=dtype)
+    names = ["frame", "x", "y", "photons", "lpx", "lpy", "group"]
+    dtype = list(zip(names, ["u4", "f4", "f4", "f4", "f4", "f4", "i4"]))
+    rows = [(0, 10.0, 20.0, 500.0, 0.1, 0.2, 3), (1, 11.0, 21.0, 400.0, 0.1, 0.1, 4)]
+    locs = np.array(rows, dtype=dtype)
     path = tmp_path / "locs.hdf5"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("locs", data=locs)
@@ -106,6 +112,14 @@ def test_reads_picasso_hdf5(tmp_path):
     np.testing.assert_allclose(df["intensity"], [500.0, 400.0])  # photons are not lengths
     with pytest.raises(ValueError, match="no dataset 'picks'"):
         read_localizations(path, pixel_size=130.0, hdf5_key="picks")
+
+
+def test_hdf5_without_h5py_says_what_to_install(tmp_path, monkeypatch):
+    path = tmp_path / "locs.hdf5"
+    path.write_bytes(b"not really hdf5")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # makes `import h5py` fail
+    with pytest.raises(ImportError, match=r"pip install sklearn-miro\[hdf5\]"):
+        read_localizations(path, pixel_size=100.0)
 
 
 # --------------------------------------------------------------------------- #
@@ -162,7 +176,10 @@ def test_write_labels_round_trip(tmp_path):
     X = np.array([[1.25, 2.5], [3.0, 4.0], [5.0, 6.0]])
     labels = np.array([0, -1, 0])
     before = X.copy()
-    path = write_labels(tmp_path / "out.csv", X, labels, groups=[0, 0, 1], extra_columns={"shape": ["spot", "background", "spot"]})
+    shapes = ["spot", "background", "spot"]
+    path = write_labels(
+        tmp_path / "out.csv", X, labels, groups=[0, 0, 1], extra_columns={"shape": shapes}
+    )
     np.testing.assert_array_equal(X, before)
     raw = pd.read_csv(path)
     assert list(raw.columns) == ["x", "y", "fov", "cluster", "shape"]
@@ -170,6 +187,23 @@ def test_write_labels_round_trip(tmp_path):
     np.testing.assert_allclose(df[["x", "y"]].to_numpy(), X)
     np.testing.assert_array_equal(df["label"], labels)
     np.testing.assert_array_equal(df["shape"], ["spot", "background", "spot"])
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    X=arrays(
+        np.float64,
+        st.tuples(st.integers(1, 30), st.just(2)),
+        elements=st.floats(-1e6, 1e6, allow_nan=False),
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_write_read_round_trip_is_exact(tmp_path_factory, X, seed):
+    labels = np.random.default_rng(seed).integers(-1, 5, size=X.shape[0])
+    path = write_labels(tmp_path_factory.mktemp("rt") / "rt.csv", X, labels)
+    df = read_localizations(path)
+    np.testing.assert_array_equal(df[["x", "y"]].to_numpy(), X)
+    np.testing.assert_array_equal(df["label"].to_numpy(), labels)
 
 
 def test_write_two_scale_labels(tmp_path):
@@ -199,7 +233,8 @@ def make_fake_benchmark(root, pattern="sim_MoleculeList_{}.csv", n_files=6, kind
     for number in range(1, n_files + 1):
         # FOV `number` holds `number` clusters of 2 points (ids 1..number) and 3 background points.
         index = np.r_[np.repeat(np.arange(1, number + 1), 2), [0, 0, 0]]
-        frame = pd.DataFrame({"x": rng.uniform(0, 2000, index.size) + number * 1e4, "y": rng.uniform(0, 2000, index.size), "index": index})
+        x = rng.uniform(0, 2000, index.size) + number * 1e4
+        frame = pd.DataFrame({"x": x, "y": rng.uniform(0, 2000, index.size), "index": index})
         frame.to_csv(folder / pattern.format(number), index=False)
     return folder
 
@@ -231,7 +266,8 @@ def test_load_benchmark_layout_and_split(tmp_path):
 
 
 def test_load_benchmark_orders_by_last_integer_and_takes_explicit_indices(tmp_path):
-    folder = make_fake_benchmark(tmp_path, pattern="normal_50single_MoleculeList_{}.csv", n_files=12, scenario=2)
+    pattern = "normal_50single_MoleculeList_{}.csv"
+    folder = make_fake_benchmark(tmp_path, pattern=pattern, n_files=12, scenario=2)
     bench = load_benchmark(folder, training_indices=[10, 1, 12])
     assert bench.train_fov_numbers == [10, 1, 12]
     # The first integer (50) is constant: the reference order was ambiguous;
@@ -254,6 +290,14 @@ def test_load_benchmark_subset_and_no_split(tmp_path):
     assert "no train/test split" in bench.DESCR.lower()
     bench = load_benchmark(folder, metadata={"training_indices": [1, 2, 3]}, fov_numbers=[1, 6])
     np.testing.assert_array_equal(np.unique(bench.groups[bench.train_mask]), [1])
+
+
+def test_explicit_indices_win_over_metadata(tmp_path):
+    folder = make_fake_benchmark(tmp_path)
+    entry = {"training_indices": [1, 2, 3], "recurrent_iterations": 12}
+    bench = load_benchmark(folder, training_indices=[4, 5, 6], metadata=entry)
+    assert bench.train_fov_numbers == [4, 5, 6]
+    assert bench.metadata["recurrent_iterations"] == 12
 
 
 def test_load_benchmark_errors(tmp_path):

@@ -152,6 +152,15 @@ def test_plot_metrics(metric_tables, tmp_path):
     assert len(plot_metrics(long, metrics="ARI").axes) == 1
 
 
+def test_missing_matplotlib_says_what_to_install(rings, monkeypatch):
+    import sys
+
+    X, y, _ = rings
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    with pytest.raises(ImportError, match=r"pip install sklearn-miro\[plot\]"):
+        plot_clusters(X, y)
+
+
 def test_plot_metrics_errors(metric_tables):
     with pytest.raises(ValueError, match="non-empty dict"):
         plot_metrics({})

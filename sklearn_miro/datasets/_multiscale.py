@@ -22,7 +22,9 @@ from ._base import (
 )
 
 
-def _check_common(n_fovs, background_fraction, n_background, fov_size, margin, min_center_distance, blinking):
+def _check_common(
+    n_fovs, background_fraction, n_background, fov_size, margin, min_center_distance, blinking
+):
     check_positive(n_background, "n_background", allow_zero=True, integer=True, allow_none=True)
     check_positive(margin, "margin", allow_zero=True)
     check_positive(min_center_distance, "min_center_distance", allow_zero=True)
@@ -227,7 +229,8 @@ def make_multiscale_rings(
         ring_of_spot = np.repeat(np.arange(n), folds)
         # Position of each spot within its ring: 0..fold-1.
         rank = np.arange(ring_of_spot.size) - np.repeat(np.cumsum(folds) - folds, folds)
-        angle = rng.uniform(0.0, 2 * np.pi, size=n)[ring_of_spot] + 2 * np.pi * rank / folds[ring_of_spot]
+        phase = rng.uniform(0.0, 2 * np.pi, size=n)[ring_of_spot]
+        angle = phase + 2 * np.pi * rank / folds[ring_of_spot]
         spot_centers = centers[ring_of_spot] + radius * np.column_stack((np.cos(angle), np.sin(angle)))
         sizes = draw_counts(rng, n_localizations, ring_of_spot.size, "n_localizations")
         spot = np.repeat(np.arange(ring_of_spot.size), sizes)

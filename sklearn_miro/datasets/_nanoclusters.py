@@ -8,7 +8,6 @@ import numpy as np
 
 from .._validation import check_positive
 from ._base import (
-    FOVPart,
     assemble,
     check_blinking,
     check_count_spec,

@@ -73,7 +73,9 @@ def _check_shape_params(shape, overrides):
             f"Unknown parameter(s) {sorted(unknown)} for shape {shape!r}; accepted: "
             f"{sorted(SHAPE_DEFAULTS[shape])}."
         )
-    checked = {"n_localizations": check_count_spec(params["n_localizations"], f"{shape} n_localizations")}
+    checked = {
+        "n_localizations": check_count_spec(params["n_localizations"], f"{shape} n_localizations")
+    }
     for key, value in params.items():
         if key == "n_localizations":
             continue
@@ -136,7 +138,9 @@ def _simulate_shapes(
             raise ValueError(f"n_clusters has no entry for shape(s) {missing}.")
     else:
         n_clusters = {s: n_clusters for s in shapes}
-    counts_spec = {s: check_count_spec(n_clusters[s], f"n_clusters[{s!r}]", allow_zero=True) for s in shapes}
+    counts_spec = {
+        s: check_count_spec(n_clusters[s], f"n_clusters[{s!r}]", allow_zero=True) for s in shapes
+    }
     shape_params = shape_params or {}
     shape_params = {_canonical_shape(k): v for k, v in shape_params.items()}
     for s in shape_params:
@@ -165,7 +169,10 @@ def _simulate_shapes(
         n_bg = n_background_for(owner.size, background_fraction, n_background)
         parts.append(
             with_background(
-                np.concatenate(points), owner, draw_background(rng, n_bg, fov_size), np.concatenate(classes)
+                np.concatenate(points),
+                owner,
+                draw_background(rng, n_bg, fov_size),
+                np.concatenate(classes),
             )
         )
     return assemble(parts, rng, blinking=blinking, crop_size=fov_size if crop else None)
