@@ -118,12 +118,14 @@ def _sniff_text(path):
             f"{path} is not a text table (it contains binary data). Localisation "
             "files must be CSV/TSV text, or Picasso HDF5 with the .hdf5/.h5 extension."
         )
-    for encoding in ("utf-8-sig", "latin-1"):
-        try:
-            text = head.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
+    try:
+        text, encoding = head.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if len(head) == 65536 and exc.start >= len(head) - 3:
+            # A multi-byte character cut by the 64 KiB read: still UTF-8.
+            text, encoding = head[: exc.start].decode("utf-8-sig"), "utf-8-sig"
+        else:
+            text, encoding = head.decode("latin-1"), "latin-1"
     lines = [line for line in text.splitlines() if line.strip()]
     header = re.sub(r'"[^"]*"', "_", lines[0])  # ignore delimiters inside quotes
     counts = {d: header.count(d) for d in ("\t", ",", ";", "|")}
