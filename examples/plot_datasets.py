@@ -4,14 +4,20 @@ Draws one field of view (FOV) of each simulator of ``sklearn_miro.datasets``
 into ``datasets.png`` and prints, for rings, C-shapes, NPC-like structures and
 multiscale rings, the measured statistics next to the paper's recipe.
 
+With ``--validate`` it also runs plain DBSCAN (the benchmark's parameters)
+on the 47 test FOVs of four real benchmark scenarios and on 47 simulated FOVs
+of the same scenarios, and prints the mean metrics side by side (needs the
+shared paper data at ``../shared``; about 20 s more).
+
 Usage::
 
-    python examples/plot_datasets.py [OUTPUT_DIR] [--n-fovs N]
+    python examples/plot_datasets.py [OUTPUT_DIR] [--n-fovs N] [--validate]
 
 Runs in a few seconds on a CPU.
 """
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -33,6 +39,49 @@ from sklearn_miro.datasets import (  # noqa: E402
     make_rings,
 )
 from sklearn_miro.plotting import plot_clusters  # noqa: E402
+
+SHARED = Path(os.environ.get("SKLEARN_MIRO_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+# (folder, scenario, DBSCAN eps, min_samples): the benchmark's parameters (paper Table S1).
+VALIDATION = [
+    ("ground_truth", 8, 50, 4),
+    ("ground_truth", 6, 30, 6),
+    ("blinking", 5, 35, 34),
+    ("blinking", 8, 50, 27),
+]
+
+
+def validate_against_benchmark():
+    """Plain DBSCAN on real and simulated FOVs of the same scenarios."""
+    from sklearn.cluster import DBSCAN
+
+    from sklearn_miro.io import load_benchmark
+    from sklearn_miro.metrics import clustering_report
+
+    if not (SHARED / "data" / "nieves2023").is_dir():
+        print(f"\n--validate needs the shared paper data, not found at {SHARED}.")
+        return
+    columns = ["ari_dagger", "iou", "ji_c", "rmsre_n", "ami"]
+
+    def dbscan_report(X, y, groups, eps, min_samples):
+        predicted = np.empty_like(y)
+        for group in np.unique(groups):
+            in_group = groups == group
+            predicted[in_group] = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(X[in_group])
+        return clustering_report(X, y, predicted, groups=groups)[columns].mean()
+
+    print("\nPlain DBSCAN, mean over 47 FOVs: real benchmark test FOVs vs simulated FOVs")
+    print(f"{'scenario':<32}{'data':<11}" + "".join(f"{c:>12}" for c in columns))
+    for folder, scenario, eps, min_samples in VALIDATION:
+        bench = load_benchmark(SHARED / "data" / "nieves2023" / folder / f"scenario_{scenario}")
+        test = bench.test_mask
+        real = dbscan_report(bench.X[test], bench.y[test], bench.groups[test], eps, min_samples)
+        X, y, fov = make_benchmark_scenario(
+            scenario, blinking=folder == "blinking", n_fovs=47, random_state=0
+        )
+        simulated = dbscan_report(X, y, fov, eps, min_samples)
+        for name, values in (("real", real), ("simulated", simulated)):
+            label = bench.scenario if name == "real" else ""
+            print(f"{label:<32}{name:<11}" + "".join(f"{v:>12.3f}" for v in values))
 
 
 def fit_circle(points):
@@ -89,6 +138,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", nargs="?", default=".", help="where to write datasets.png")
     parser.add_argument("--n-fovs", type=int, default=10, help="FOVs per simulator for the statistics")
+    parser.add_argument("--validate", action="store_true", help="compare with the real benchmark")
     args = parser.parse_args()
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +210,8 @@ def main():
     path = output_dir / "datasets.png"
     fig.savefig(path, dpi=80)
     print(f"\nWrote {path} in {time.perf_counter() - start:.1f} s")
+    if args.validate:
+        validate_against_benchmark()
 
 
 if __name__ == "__main__":

@@ -341,6 +341,22 @@ def plot_displacements(
     return fig
 
 
+# Display names of the paper's metrics (columns of a per-FOV clustering report).
+_METRIC_TITLES = {
+    "ari_dagger": "ARI$^\\dagger$",
+    "iou": "IoU",
+    "ji_c": "JI$_c$",
+    "rmsre_n": "RMSRE$_N$",
+    "rmse_xy": "RMSE$_{x,y}$",
+    "ami": "AMI",
+    "ari_c": "ARI$_c$",
+    "ari": "ARI",
+    "compression_index": "compression index",
+}
+# The four metrics of the paper's Figs. 2, 3 and 5.
+_FIGURE_METRICS = ("ari_dagger", "iou", "ji_c", "rmsre_n")
+
+
 def _metric_tables(table):
     """Normalise ``table`` to {method: DataFrame}."""
     import pandas as pd
@@ -388,8 +404,11 @@ def plot_metrics(
         (e.g. the per-FOV table of a clustering report), or one long
         DataFrame with a ``method`` column.
     metrics : sequence of str, default=None
-        Metrics to show, in order; by default every numeric column present
-        for all methods, in the order of the first method.
+        Metrics to show, in order. By default the four metrics of the
+        paper's figures (``ari_dagger``, ``iou``, ``ji_c``, ``rmsre_n``) when
+        all are present, as in a per-FOV clustering report; otherwise every
+        numeric column present for all methods except counts named ``n_*``.
+        Known metric names get the paper's symbols as panel titles.
     show_points : bool, default=True
         Overlay the per-FOV values.
     ncols : int, default=4
@@ -408,11 +427,15 @@ def plot_metrics(
     methods = list(tables)
     if metrics is None:
         first = tables[methods[0]]
-        metrics = [
+        shared = [
             c
             for c in first.columns
             if all(c in t.columns and t[c].dtype.kind in "iuf" for t in tables.values())
         ]
+        if all(m in shared for m in _FIGURE_METRICS):
+            metrics = list(_FIGURE_METRICS)
+        else:
+            metrics = [c for c in shared if not str(c).startswith("n_")]
         if not metrics:
             raise ValueError(
                 "No numeric metric column is shared by all methods; columns: "
@@ -448,7 +471,7 @@ def plot_metrics(
                 color = palette[k % len(palette)]
                 ax.scatter(positions[k] + jitter, v, s=10, color=color, alpha=0.7, zorder=3)
         ax.set_xticks(positions, methods, rotation=30 if len(methods) > 3 else 0)
-        ax.set_title(metric)
+        ax.set_title(_METRIC_TITLES.get(metric, str(metric)))
     if title is not None:
         fig.suptitle(title)
     return fig

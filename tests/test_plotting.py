@@ -161,6 +161,17 @@ def test_missing_matplotlib_says_what_to_install(rings, monkeypatch):
         plot_clusters(X, y)
 
 
+def test_plot_metrics_defaults_to_the_paper_figure_metrics():
+    rng = np.random.default_rng(1)
+    columns = ["ari_dagger", "iou", "ji_c", "rmsre_n", "rmse_xy", "ami", "ari_c", "ari", "n_matched"]
+    report = pd.DataFrame(rng.random((5, len(columns))), columns=columns)
+    fig = plot_metrics({"MIRO": report, "DBSCAN": report * 0.9})
+    assert [ax.get_title() for ax in fig.axes] == ["ARI$^\\dagger$", "IoU", "JI$_c$", "RMSRE$_N$"]
+    # Without the full set, counts are left out.
+    fig = plot_metrics({"MIRO": report[["ari", "ami", "n_matched"]]})
+    assert [ax.get_title() for ax in fig.axes] == ["ARI", "AMI"]
+
+
 def test_plot_metrics_errors(metric_tables):
     with pytest.raises(ValueError, match="non-empty dict"):
         plot_metrics({})
