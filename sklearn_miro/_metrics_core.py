@@ -232,7 +232,8 @@ def cluster_table(coords, encoded):
         return ClusterTable(np.empty(0, np.intp), np.empty(0, np.int64), empty, empty)
     sizes = sizes_all[present]
     centroids = np.column_stack(
-        [np.bincount(codes, weights=points[:, axis], minlength=n_classes)[present] for axis in (0, 1)]
+        [np.bincount(codes, weights=points[:, axis], minlength=n_classes)[present]
+         for axis in (0, 1)]
     ) / sizes[:, None]
     order = np.argsort(codes, kind="stable")
     sorted_points = points[order]

@@ -16,6 +16,7 @@ import inspect
 import warnings
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
@@ -139,9 +140,7 @@ class ClusteringScorer:
         -------
         self : ClusteringScorer
         """
-        from sklearn.utils.metadata_routing import _routing_enabled
-
-        if not _routing_enabled():
+        if not get_config()["enable_metadata_routing"]:
             raise RuntimeError(
                 "set_score_request is only available when metadata routing is enabled: "
                 "sklearn.set_config(enable_metadata_routing=True)."

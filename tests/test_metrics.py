@@ -629,6 +629,19 @@ def test_cross_validate_with_routing_and_multimetric_scorer(rng):
     assert results["test_neg_rmsre_n"][0] == pytest.approx(-report.loc[fovs, "rmsre_n"].mean())
 
 
+def test_dict_of_scorers_is_routed_to_each_scorer(rng):
+    X, y, groups = stacked_fovs(rng, n_fovs=4)
+    scoring = {"ari_dagger": ari_dagger_scorer, "iou": metrics.iou_scorer}
+    combined = make_clustering_scorer(["ari_dagger", "iou"])
+    with sklearn.config_context(enable_metadata_routing=True), no_stack_warning():
+        separate = cross_validate(DBSCAN(eps=25, min_samples=4), X, y, scoring=scoring,
+                                  cv=GroupKFold(2), params={"groups": groups})
+        together = cross_validate(DBSCAN(eps=25, min_samples=4), X, y, scoring=combined,
+                                  cv=GroupKFold(2), params={"groups": groups})
+    for name in scoring:
+        np.testing.assert_allclose(separate[f"test_{name}"], together[f"test_{name}"])
+
+
 class ScaleByTrainingSpread(TransformerMixin, BaseEstimator):
     """Divides coordinates by a scale learnt in fit; counts its fits."""
 
@@ -653,7 +666,8 @@ def test_pipeline_ending_in_dbscan_reuses_fitted_steps(rng):
     test = groups == 100
     score = ari_dagger_scorer(pipe, X[test], y[test], groups=groups[test])
     assert ScaleByTrainingSpread.n_fits == fits_before  # transformer not refitted
-    expected = ari_dagger(y[test], DBSCAN(eps=25 / scale, min_samples=4).fit_predict(X[test] / scale))
+    labels = DBSCAN(eps=25 / scale, min_samples=4).fit_predict(X[test] / scale)
+    expected = ari_dagger(y[test], labels)
     assert score == pytest.approx(expected)
 
 
