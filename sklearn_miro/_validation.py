@@ -104,13 +104,12 @@ def check_coordinates(
         ensure_all_finite=True,
         ensure_min_samples=1,
         copy=True,
-        input_name=name,
     )
     try:
         if estimator is not None:
             arr = validate_data(estimator, X, reset=reset, **kwargs)
         else:
-            arr = check_array(X, **kwargs)
+            arr = check_array(X, input_name=name, **kwargs)
     except ValueError as exc:
         msg = str(exc)
         if "could not convert" in msg or "convert string" in msg:

@@ -1,0 +1,455 @@
+"""Graph representation of a field of view (FOV) of localisations.
+
+MIRO works on a graph whose nodes are localisations and whose edges are the
+Delaunay edges shorter than a connectivity radius ``r`` (paper, "MIRO graph
+representation"; reference implementation, MIRO-REFERENCE.md §1):
+
+* **edges** are kept when their length is strictly below ``r`` and are stored
+  in both directions, sorted by (source, target);
+* **edge features** are ``[x_s - x_t, y_s - y_t, |p_s - p_t|] / r`` (source
+  minus target, all three columns divided by ``r``), so they are dimensionless
+  whatever the user's units;
+* **node features** are the absolute values of the 5 eigenvectors of the
+  symmetric normalised Laplacian ``I - D^-1/2 A D^-1/2`` with the smallest
+  non-trivial eigenvalues.
+
+Everything is computed in the user's units (nm): ``r`` is a length in the same
+units as the coordinates.
+
+Degenerate inputs are handled explicitly rather than producing arbitrary
+numbers (the reference code has no special handling, see §1.4 there):
+
+* **Duplicate points** (exactly equal coordinates) are triangulated once; every
+  copy receives the edges of that location, and the copies are joined to each
+  other by zero-length edges, so all copies are equivalent nodes.
+* **Collinear points** (and clouds of 2 points), for which no triangulation
+  exists, are joined along the line to their neighbours in order, which is the
+  one-dimensional Delaunay graph.
+* **Several connected components**: the Laplacian eigenvectors are computed
+  for each component on its own. On a connected graph this is exactly the
+  usual computation; on a disconnected one it avoids the degenerate null space
+  whose basis would otherwise be arbitrary.
+* **Degenerate eigenvalues** (symmetric structures) make single eigenvectors
+  arbitrary within their eigenspace. Within a group of (numerically) equal
+  eigenvalues every node gets the basis-independent value
+  ``sqrt(sum_j U_ij^2 / m)`` in each of the ``m`` columns; for a simple
+  eigenvalue this is exactly ``|U_i|``.
+* **Small components** with fewer than 6 nodes have fewer than 5 non-trivial
+  eigenvectors: the missing columns are 0. Isolated nodes (no neighbour closer
+  than ``r``) have all-zero node features and no edges; MIRO then predicts the
+  same displacement for all of them, so choose ``r`` large enough that
+  clusters are connected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import eigsh
+from scipy.spatial import Delaunay, QhullError
+
+from ._validation import check_coordinates, check_positive
+
+__all__ = [
+    "Graph",
+    "build_graph",
+    "delaunay_edges",
+    "laplacian_eigenvector_features",
+    "default_connectivity_radius",
+]
+
+N_EIGENVECTORS = 5
+# Components up to this size are solved with a dense, batched eigh; larger ones
+# with sparse shift-invert Lanczos.
+_DENSE_MAX_NODES = 256
+# Eigenvalues closer than this are treated as one degenerate eigenspace.
+_DEGENERACY_TOL = 1e-6
+
+
+@dataclass
+class Graph:
+    """A field of view as MIRO sees it.
+
+    Attributes
+    ----------
+    positions : ndarray of shape (n_nodes, 2), float64
+        Coordinates in the user's units.
+    edge_index : ndarray of shape (2, n_edges), int64
+        Directed edges (row 0 = source, row 1 = target), both directions of
+        every undirected edge, sorted by (source, target).
+    edge_attr : ndarray of shape (n_edges, 3), float32
+        ``[dx, dy, distance] / connectivity_radius`` with ``dx = x_source - x_target``.
+    node_attr : ndarray of shape (n_nodes, n_eigenvectors), float32
+        Absolute Laplacian eigenvector features.
+    connectivity_radius : float
+        The radius ``r`` used, in the units of ``positions``.
+    """
+
+    positions: np.ndarray
+    edge_index: np.ndarray
+    edge_attr: np.ndarray
+    node_attr: np.ndarray
+    connectivity_radius: float
+
+    @property
+    def n_nodes(self):
+        return self.positions.shape[0]
+
+    @property
+    def n_edges(self):
+        return self.edge_index.shape[1]
+
+    def to_pyg(self):
+        """Return the graph as a ``torch_geometric.data.Data`` object.
+
+        ``x`` holds the node features, ``edge_index``/``edge_attr`` the edges and
+        ``position`` the coordinates, the attribute names of the reference code.
+        """
+        import torch
+        from torch_geometric.data import Data
+
+        return Data(
+            x=torch.from_numpy(self.node_attr),
+            edge_index=torch.from_numpy(self.edge_index),
+            edge_attr=torch.from_numpy(self.edge_attr),
+            position=torch.from_numpy(self.positions),
+        )
+
+
+def _chain_edges(points):
+    """Edges between consecutive points along the principal axis (1-D Delaunay)."""
+    centred = points - points.mean(axis=0)
+    # The principal direction of a (near-)collinear set; for 2 points it is the
+    # segment itself.
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    order = np.argsort(centred @ vt[0], kind="stable")
+    return np.stack([order[:-1], order[1:]])
+
+
+def _unique_edges_of_triangulation(points):
+    """Undirected Delaunay edges (u < v) of distinct points."""
+    n = points.shape[0]
+    if n < 2:
+        return np.empty((2, 0), dtype=np.int64)
+    if n == 2:
+        return np.array([[0], [1]], dtype=np.int64)
+    try:
+        tri = Delaunay(points)
+    except QhullError:
+        # Qhull refuses flat input: the points are collinear (to its precision).
+        edges = _chain_edges(points)
+    else:
+        indptr, indices = tri.vertex_neighbor_vertices
+        source = np.repeat(np.arange(n), np.diff(indptr))
+        edges = np.stack([source, indices])
+        # Qhull leaves out points it considers coplanar (numerically
+        # coincident with a vertex): join each to its nearest vertex.
+        if len(tri.coplanar):
+            edges = np.concatenate(
+                [edges, np.stack([tri.coplanar[:, 0], tri.coplanar[:, 2]])], axis=1
+            )
+    edges = np.sort(edges, axis=0)
+    edges = edges[:, edges[0] != edges[1]]
+    return np.unique(edges, axis=1).astype(np.int64)
+
+
+def _expand_to_copies(u, v, starts, counts, order, *, strict_upper=False):
+    """All pairs (copy of u, copy of v) for every pair (u, v), vectorised.
+
+    ``order[starts[k]:starts[k] + counts[k]]`` are the original indices of the
+    copies of unique point ``k``. With ``strict_upper`` only pairs whose local
+    copy indices satisfy ``a < b`` are kept (used for u == v).
+    """
+    cu, cv = counts[u], counts[v]
+    n_pairs = cu * cv
+    pair_edge = np.repeat(np.arange(len(u)), n_pairs)
+    offsets = np.cumsum(n_pairs) - n_pairs
+    local = np.arange(n_pairs.sum()) - np.repeat(offsets, n_pairs)
+    a_local = local // cv[pair_edge]
+    b_local = local % cv[pair_edge]
+    if strict_upper:
+        keep = a_local < b_local
+        pair_edge, a_local, b_local = pair_edge[keep], a_local[keep], b_local[keep]
+    a = order[starts[u][pair_edge] + a_local]
+    b = order[starts[v][pair_edge] + b_local]
+    return np.stack([a, b])
+
+
+def delaunay_edges(X):
+    """Undirected Delaunay edges of a point cloud, robust to degeneracies.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, 2)
+        Coordinates.
+
+    Returns
+    -------
+    edges : ndarray of shape (2, n_edges), int64
+        Each undirected edge once, with ``edges[0] < edges[1]``. Exact
+        duplicates are triangulated once; every copy is joined to the
+        neighbours of its location and to the other copies. Collinear clouds
+        (and 2-point clouds) are joined consecutively along their line.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    if n < 2:
+        return np.empty((2, 0), dtype=np.int64)
+    unique, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if unique.shape[0] == n:
+        # Fast path, no duplicates: triangulate in the caller's order so that
+        # the result does not depend on np.unique's lexicographic reordering.
+        edges = _unique_edges_of_triangulation(X)
+        return edges
+    unique_edges = _unique_edges_of_triangulation(unique)
+    counts = np.bincount(inverse, minlength=unique.shape[0])
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    between = _expand_to_copies(unique_edges[0], unique_edges[1], starts, counts, order)
+    dup = np.flatnonzero(counts > 1)
+    within = _expand_to_copies(dup, dup, starts, counts, order, strict_upper=True)
+    edges = np.sort(np.concatenate([between, within], axis=1), axis=0)
+    return np.unique(edges, axis=1).astype(np.int64)
+
+
+def _symmetric_normalised_laplacian_blocks(n_nodes, edge_index):
+    """Degree-normalised adjacency weights ``1/sqrt(d_i d_j)`` of every edge."""
+    degree = np.bincount(edge_index[1], minlength=n_nodes).astype(np.float64)
+    inv_sqrt = np.zeros(n_nodes)
+    nz = degree > 0
+    inv_sqrt[nz] = 1.0 / np.sqrt(degree[nz])
+    return inv_sqrt[edge_index[0]] * inv_sqrt[edge_index[1]]
+
+
+def _invariant_features(eigenvalues, eigenvectors, k):
+    """Basis-independent |eigenvector| features of the first ``k`` columns.
+
+    Batched over components: ``eigenvalues`` (b, m) sorted ascending and
+    ``eigenvectors`` (b, n, m), both without the trivial pair. Columns whose
+    eigenvalues form a degenerate group share the root-mean-square of the
+    group's squared entries, which does not depend on the arbitrary basis of a
+    degenerate eigenspace; for a simple eigenvalue it is ``|U_ij|``.
+
+    Returns
+    -------
+    features : ndarray of shape (b, n, k); columns beyond ``m`` are 0.
+    """
+    b, n, m = eigenvectors.shape
+    out = np.zeros((b, n, k))
+    kk = min(k, m)
+    if kk == 0:
+        return out
+    # A new group starts wherever the gap to the previous eigenvalue is larger
+    # than the tolerance.
+    gaps = np.diff(eigenvalues, axis=1) > _DEGENERACY_TOL * np.maximum(1.0, np.abs(eigenvalues[:, 1:]))
+    group = np.concatenate([np.zeros((b, 1), dtype=np.int64), np.cumsum(gaps, axis=1)], axis=1)
+    one_hot = (group[:, :, None] == np.arange(m)[None, None, :]).astype(np.float64)  # (b, m, g)
+    sums = np.matmul(eigenvectors**2, one_hot)  # (b, n, g)
+    sizes = one_hot.sum(axis=1)  # (b, g)
+    g = group[:, :kk]
+    group_sums = np.take_along_axis(sums, np.broadcast_to(g[:, None, :], (b, n, kk)), axis=2)
+    group_sizes = np.take_along_axis(sizes, g, axis=1)
+    out[:, :, :kk] = np.sqrt(group_sums / group_sizes[:, None, :])
+    return out
+
+
+def _dense_component_features(n_nodes, edge_index, weights, members, size, k):
+    """Features for many components of equal ``size``, with one batched eigh."""
+    n_comp = members.shape[0]
+    local = np.empty(n_nodes, dtype=np.int64)
+    local[members.ravel()] = np.tile(np.arange(size), n_comp)
+    slot = np.full(n_nodes, -1, dtype=np.int64)
+    slot[members.ravel()] = np.repeat(np.arange(n_comp), size)
+    out = np.zeros((n_comp, size, k))
+    # Process in chunks to bound memory (n_comp * size^2 doubles).
+    chunk = max(1, int(4e6 // (size * size)))
+    in_members = slot[edge_index[0]] >= 0
+    e_src, e_tgt, e_w = edge_index[0][in_members], edge_index[1][in_members], weights[in_members]
+    e_slot = slot[e_src]
+    for start in range(0, n_comp, chunk):
+        stop = min(start + chunk, n_comp)
+        lap = np.zeros((stop - start, size, size))
+        idx = np.arange(size)
+        lap[:, idx, idx] = 1.0
+        sel = (e_slot >= start) & (e_slot < stop)
+        lap[e_slot[sel] - start, local[e_src[sel]], local[e_tgt[sel]]] -= e_w[sel]
+        values, vectors = np.linalg.eigh(lap)
+        # Column 0 is the trivial eigenvector of each connected component.
+        out[start:stop] = _invariant_features(values[:, 1:], vectors[:, :, 1:], k)
+    return out
+
+
+def _sparse_component_features(edge_index, weights, nodes, k):
+    """Features of one large component, by shift-invert Lanczos."""
+    size = nodes.shape[0]
+    local = np.full(edge_index.max() + 1 if edge_index.size else 0, -1, dtype=np.int64)
+    local[nodes] = np.arange(size)
+    sel = local[edge_index[0]] >= 0
+    rows, cols = local[edge_index[0][sel]], local[edge_index[1][sel]]
+    lap = sp.csc_matrix(
+        (np.concatenate([-weights[sel], np.ones(size)]),
+         (np.concatenate([rows, np.arange(size)]), np.concatenate([cols, np.arange(size)]))),
+        shape=(size, size),
+    )
+    # A few extra eigenpairs so that a degenerate group straddling the k-th
+    # column is seen whole.
+    n_eig = min(k + 4, size - 1)
+    # Deterministic start vector: results do not depend on global RNG state.
+    v0 = np.random.default_rng(size).uniform(0.5, 1.5, size)
+    values, vectors = eigsh(lap, k=n_eig, sigma=-1e-3, which="LM", v0=v0)
+    order = np.argsort(values, kind="stable")
+    values, vectors = values[order], vectors[:, order]
+    return _invariant_features(values[None, 1:], vectors[None, :, 1:], k)[0]
+
+
+def laplacian_eigenvector_features(n_nodes, edge_index, k=N_EIGENVECTORS, *, normalization="unit"):
+    """Absolute eigenvectors of the symmetric normalised Laplacian, per component.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of nodes.
+    edge_index : ndarray of shape (2, n_edges)
+        Directed edges, both directions present (symmetric graph).
+    k : int, default=5
+        Number of non-trivial eigenvectors.
+    normalization : {"unit", "rms"}, default="unit"
+        ``"unit"``: eigenvectors have unit L2 norm over their component, as in
+        the reference implementation (entries then shrink like
+        ``1/sqrt(component size)``). ``"rms"``: multiplied by
+        ``sqrt(component size)`` so that entries are O(1) whatever the size of
+        the field of view.
+
+    Returns
+    -------
+    features : ndarray of shape (n_nodes, k), float64
+        Non-negative. Isolated nodes get zeros; see the module docstring for
+        disconnected graphs and degenerate eigenvalues.
+    """
+    if normalization not in ("unit", "rms"):
+        raise ValueError(f"normalization must be 'unit' or 'rms'; got {normalization!r}.")
+    features = np.zeros((n_nodes, k))
+    if n_nodes == 0 or edge_index.shape[1] == 0:
+        return features
+    weights = _symmetric_normalised_laplacian_blocks(n_nodes, edge_index)
+    adjacency = sp.csr_matrix(
+        (np.ones(edge_index.shape[1]), (edge_index[0], edge_index[1])), shape=(n_nodes, n_nodes)
+    )
+    n_comp, comp = connected_components(adjacency, directed=False)
+    sizes = np.bincount(comp, minlength=n_comp)
+    by_comp = np.argsort(comp, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    for size in np.unique(sizes):
+        if size < 2:
+            continue  # isolated nodes keep zero features
+        comps = np.flatnonzero(sizes == size)
+        if size <= _DENSE_MAX_NODES:
+            members = np.stack([by_comp[bounds[c] : bounds[c + 1]] for c in comps])
+            block = _dense_component_features(n_nodes, edge_index, weights, members, size, k)
+            features[members.ravel()] = block.reshape(-1, k)
+            if normalization == "rms":
+                features[members.ravel()] *= np.sqrt(size)
+        else:
+            for c in comps:
+                nodes = by_comp[bounds[c] : bounds[c + 1]]
+                features[nodes] = _sparse_component_features(edge_index, weights, nodes, k)
+                if normalization == "rms":
+                    features[nodes] *= np.sqrt(size)
+    return features
+
+
+def default_connectivity_radius(X, groups=None, factor=8.0):
+    """Data-driven connectivity radius, in the units of ``X``.
+
+    ``factor`` times the mean inter-localisation spacing ``sqrt(area / n)`` of a
+    field of view, where ``area`` is the area of its bounding box; the median
+    over FOVs when ``groups`` is given. For the benchmark of Nieves et al.
+    (2000 x 2000 nm FOVs) this gives about 360 nm for 2,000 localisations per
+    FOV and 180 nm for 8,000, close to the radii the MIRO authors chose by hand
+    (400 and 200 nm).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, 2)
+    groups : array-like of shape (n,), optional
+        FOV id of each localisation.
+    factor : float, default=8.0
+
+    Returns
+    -------
+    radius : float
+    """
+    from ._validation import split_by_group
+
+    X = np.asarray(X, dtype=np.float64)
+    spacings = []
+    for _, idx in split_by_group(groups, X.shape[0]):
+        pts = X[idx]
+        if pts.shape[0] < 2:
+            continue
+        extent = pts.max(axis=0) - pts.min(axis=0)
+        # A degenerate (collinear) FOV has zero area: fall back to its length.
+        area = extent[0] * extent[1] if np.all(extent > 0) else max(extent.max(), 0.0) ** 2
+        if area > 0:
+            spacings.append(np.sqrt(area / pts.shape[0]))
+    if not spacings:
+        raise ValueError(
+            "Cannot derive a connectivity radius: every field of view has fewer than 2 "
+            "distinct localisations. Pass connectivity_radius explicitly."
+        )
+    return float(factor * np.median(spacings))
+
+
+def build_graph(X, connectivity_radius, *, n_eigenvectors=N_EIGENVECTORS, normalization="unit"):
+    """Build the MIRO graph of one field of view.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_localizations, 2)
+        Coordinates of one FOV, in any length unit (usually nm).
+    connectivity_radius : float
+        Delaunay edges with length ``>= connectivity_radius`` are dropped; the
+        same length scales the edge features. Same units as ``X``.
+    n_eigenvectors : int, default=5
+        Number of Laplacian eigenvector node features.
+    normalization : {"unit", "rms"}, default="unit"
+        Scaling of the eigenvector features, see
+        :func:`laplacian_eigenvector_features`.
+
+    Returns
+    -------
+    Graph
+        See the module docstring for how degenerate inputs are treated.
+    """
+    X = check_coordinates(X, min_points=1)
+    r = float(check_positive(connectivity_radius, "connectivity_radius"))
+    if normalization not in ("unit", "rms"):
+        raise ValueError(f"normalization must be 'unit' or 'rms'; got {normalization!r}.")
+    edges = delaunay_edges(X)
+    delta = X[edges[0]] - X[edges[1]]
+    dist = np.sqrt((delta**2).sum(axis=1))
+    keep = dist < r
+    edges, delta, dist = edges[:, keep], delta[keep], dist[keep]
+    # Both directions; the reverse edge has the opposite displacement.
+    source = np.concatenate([edges[0], edges[1]])
+    target = np.concatenate([edges[1], edges[0]])
+    attr = np.concatenate(
+        [np.column_stack([delta, dist]), np.column_stack([-delta, dist])], axis=0
+    )
+    order = np.lexsort((target, source))
+    edge_index = np.stack([source[order], target[order]]).astype(np.int64)
+    edge_attr = (attr[order] / r).astype(np.float32)
+    node_attr = laplacian_eigenvector_features(
+        X.shape[0], edge_index, n_eigenvectors, normalization=normalization
+    ).astype(np.float32)
+    return Graph(
+        positions=X,
+        edge_index=edge_index,
+        edge_attr=edge_attr,
+        node_attr=node_attr,
+        connectivity_radius=r,
+    )
