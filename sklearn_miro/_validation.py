@@ -39,9 +39,10 @@ def select_xy(X):
 
     A pandas DataFrame may carry extra columns (frame, uncertainty, photons,
     labels ...). The x and y columns are recognised case-insensitively, with or
-    without a unit suffix (``x``, ``X``, ``x [nm]``, ``x_nm``, ``xnm``). A
-    DataFrame with exactly two columns is taken as (x, y) whatever its column
-    names. Anything that is not a DataFrame is returned unchanged.
+    without a unit suffix (``x``, ``X``, ``x [nm]``, ``x_nm``, ``xnm``) and
+    returned as a new DataFrame with columns named ``x`` and ``y``. A DataFrame
+    with exactly two other columns is taken as (x, y) whatever their names.
+    Anything that is not a DataFrame is returned unchanged.
 
     Raises
     ------
@@ -55,9 +56,9 @@ def select_xy(X):
     xcol = _find_column(columns, _X_NAMES)
     ycol = _find_column(columns, _Y_NAMES)
     if xcol is not None and ycol is not None:
-        if list(columns) == [xcol, ycol]:
-            return X
-        return X[[xcol, ycol]]
+        # Canonical names, so that a model fitted on a ThunderSTORM table
+        # ("x [nm]") accepts a benchmark table ("x") and vice versa.
+        return X[[xcol, ycol]].set_axis(["x", "y"], axis=1)
     if len(columns) == 2:
         return X
     raise ValueError(
@@ -123,15 +124,16 @@ def check_coordinates(
             f"{name} must be an array-like of shape (n_localizations, 2) with numeric "
             f"coordinates; got {type(X).__name__} ({exc})."
         ) from exc
+    if arr.shape[0] < min_points:
+        # "n_samples" wording: scikit-learn's conventions for too-few-samples errors.
+        raise ValueError(
+            f"{name} has {arr.shape[0]} localisation(s) (n_samples = {arr.shape[0]}); "
+            f"at least {min_points} are needed."
+        )
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ValueError(
-            f"{name} must have shape (n_localizations, 2): one (x, y) coordinate pair "
-            f"per localisation; got an array of shape {arr.shape}."
-        )
-    if arr.shape[0] < min_points:
-        raise ValueError(
-            f"{name} has {arr.shape[0]} localisation(s); at least {min_points} "
-            "are needed."
+            f"{name} must have shape (n_localizations, 2): one (x, y) coordinate pair per "
+            f"localisation; got n_features = {arr.shape[1]} (an array of shape {arr.shape})."
         )
     return arr
 
@@ -160,8 +162,8 @@ def check_cluster_labels(y, n_samples, *, name="y", background=-1, require_clust
     """
     if y is None:
         raise ValueError(
-            f"{name} is required: pass the cluster label of every localisation "
-            f"({background} for background)."
+            f"This estimator requires y to be passed, but the target y is None: pass the "
+            f"cluster label of every localisation ({background} for background) as {name}."
         )
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:

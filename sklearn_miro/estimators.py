@@ -13,6 +13,7 @@ every localisation as ``groups``.
 
 from __future__ import annotations
 
+import copy
 import numbers
 import time
 import warnings
@@ -36,6 +37,7 @@ from .graph import build_graph, default_connectivity_radius
 from .network import MIRONetwork
 from .training import (
     AugmentationOptions,
+    default_length_scale,
     fit_network,
     make_training_graphs,
     prepare_training_set,
@@ -113,6 +115,8 @@ class _BaseMIRO(BaseEstimator):
         hidden_size=64,
         n_steps=15,
         connectivity_radius="auto",
+        length_scale="auto",
+        eigenvector_normalization="rms",
         alpha=10.0,
         learning_rate=1e-3,
         lr_schedule="cosine",
@@ -129,6 +133,8 @@ class _BaseMIRO(BaseEstimator):
         self.hidden_size = hidden_size
         self.n_steps = n_steps
         self.connectivity_radius = connectivity_radius
+        self.length_scale = length_scale
+        self.eigenvector_normalization = eigenvector_normalization
         self.alpha = alpha
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
@@ -163,6 +169,13 @@ class _BaseMIRO(BaseEstimator):
         check_positive(self.n_steps, "n_steps", integer=True)
         if not (isinstance(self.connectivity_radius, str) and self.connectivity_radius == "auto"):
             check_positive(self.connectivity_radius, "connectivity_radius")
+        if not (isinstance(self.length_scale, str) and self.length_scale in ("auto", "radius")):
+            check_positive(self.length_scale, "length_scale")
+        if self.eigenvector_normalization not in ("rms", "unit"):
+            raise ValueError(
+                "eigenvector_normalization must be 'rms' or 'unit'; "
+                f"got {self.eigenvector_normalization!r}."
+            )
         check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.learning_rate, "learning_rate")
         if self.lr_schedule not in ("constant", "cosine"):
@@ -201,6 +214,14 @@ class _BaseMIRO(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         rng = np.random.default_rng(seed)
         training_set = prepare_training_set(X, labels, groups, classes)
+        if self.length_scale == "radius":
+            unit = radius
+        elif self.length_scale == "auto":
+            unit = default_length_scale(training_set) or radius
+        else:
+            unit = float(self.length_scale)
+        self.connectivity_radius_ = radius
+        self.length_scale_ = unit
         n_validation = (
             max(1, int(round(self.validation_fraction * self.n_augmented)))
             if self.validation_fraction > 0
@@ -210,7 +231,14 @@ class _BaseMIRO(BaseEstimator):
         with _progress(self.n_augmented + n_validation, "MIRO: building training graphs",
                        self.verbose) as bar:
             graphs = make_training_graphs(
-                training_set, self.n_augmented + n_validation, radius, options, rng, progress=bar
+                training_set,
+                self.n_augmented + n_validation,
+                radius,
+                options,
+                rng,
+                length_scale=unit,
+                normalization=self.eigenvector_normalization,
+                progress=bar,
             )
         train_graphs, validation_graphs = graphs[: self.n_augmented], graphs[self.n_augmented :]
 
@@ -228,7 +256,7 @@ class _BaseMIRO(BaseEstimator):
                 # The distance term is measured in units of the FOV side, as in
                 # the reference where every FOV is normalised to [0, 1]; this
                 # keeps alpha on the paper's scale.
-                distance_scale=radius / side,
+                distance_scale=unit / side,
                 beta=float(self.beta),
                 learning_rate=float(self.learning_rate),
                 lr_schedule=self.lr_schedule,
@@ -243,7 +271,6 @@ class _BaseMIRO(BaseEstimator):
         # Fitted models always live on the CPU, so that a model trained on a
         # GPU pickles and loads on machines without one.
         self.network_ = network.cpu().eval()
-        self.connectivity_radius_ = radius
         self.distance_unit_ = side
         self.fov_density_ = density
         self.n_fovs_ = len(split_by_group(groups, X.shape[0]))
@@ -265,7 +292,7 @@ class _BaseMIRO(BaseEstimator):
         if area <= 0:
             return
         ratio = (X.shape[0] / area) / self.fov_density_
-        if ratio > 2.5:
+        if ratio > 1.8:
             warnings.warn(
                 f"X has {ratio:.1f} times the localisation density of the training FOVs. "
                 "If it holds several fields of view stacked together, pass groups= (the FOV "
@@ -279,34 +306,76 @@ class _BaseMIRO(BaseEstimator):
         """Raw outputs of the requested steps for every FOV.
 
         Returns an array of shape (len(steps), n, n_outputs) in network units
-        (displacements in units of the connectivity radius) and a boolean mask
+        (displacements in units of ``length_scale_``) and a boolean mask
         of localisations without any neighbour (isolated nodes).
         """
         device = resolve_device(self.device)
+        network = self._inference_network(device)
         n = X.shape[0]
         outputs = np.zeros((len(steps), n, self.network_.n_outputs))
         isolated = np.zeros(n, dtype=bool)
         last = max(steps) + 1
-        network = self.network_.to(device)
-        try:
-            with torch.inference_mode():
-                for _, idx in split_by_group(groups, n):
-                    graph = build_graph(X[idx], self.connectivity_radius_)
-                    has_edge = np.zeros(len(idx), dtype=bool)
-                    has_edge[graph.edge_index[1]] = True
-                    isolated[idx] = ~has_edge
-                    if graph.n_edges == 0:
-                        continue
-                    out = network(
-                        torch.from_numpy(graph.node_attr).to(device),
-                        torch.from_numpy(graph.edge_index).to(device),
-                        torch.from_numpy(graph.edge_attr).to(device),
-                        last,
-                    )
-                    outputs[:, idx] = out[list(steps)].double().cpu().numpy()
-        finally:
-            self.network_ = network.cpu()
+        with torch.inference_mode():
+            for _, idx in split_by_group(groups, n):
+                graph = build_graph(
+                    X[idx],
+                    self.connectivity_radius_,
+                    length_scale=self.length_scale_,
+                    normalization=self.eigenvector_normalization,
+                )
+                has_edge = np.zeros(len(idx), dtype=bool)
+                has_edge[graph.edge_index[1]] = True
+                isolated[idx] = ~has_edge
+                if graph.n_edges == 0:
+                    continue
+                out = network(
+                    torch.from_numpy(graph.node_attr).to(device),
+                    torch.from_numpy(graph.edge_index).to(device),
+                    torch.from_numpy(graph.edge_attr).to(device),
+                    last,
+                )
+                outputs[:, idx] = out[list(steps)].double().cpu().numpy()
         return outputs, isolated
+
+    def _inference_network(self, device):
+        """The fitted network on ``device``.
+
+        The fitted ``network_`` always stays on the CPU (so the estimator
+        pickles the same everywhere and is never mutated by inference); a copy
+        on another device is cached outside the pickled state.
+        """
+        if device.type == "cpu":
+            return self.network_
+        cache = self.__dict__.get("_device_network")
+        if cache is None or cache[0] != device or cache[1] is not self.network_:
+            moved = copy.deepcopy(self.network_).to(device).eval()
+            cache = (device, self.network_, moved)
+            self.__dict__["_device_network"] = cache
+        return cache[2]
+
+    def __getstate__(self):
+        # The network is pickled as its configuration and numpy weights: the
+        # file then loads with any torch build and device, and the pickle of a
+        # model is deterministic (joblib.hash, deepcopy).
+        # (BaseEstimator returns the live __dict__: copy before editing.)
+        state = dict(super().__getstate__())
+        state.pop("_device_network", None)
+        network = state.pop("network_", None)
+        if network is not None:
+            state["_network_state"] = {
+                "config": network.config(),
+                "weights": {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()},
+            }
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        saved = state.pop("_network_state", None)
+        super().__setstate__(state)
+        if saved is not None:
+            network = MIRONetwork(**saved["config"])
+            network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in saved["weights"].items()})
+            self.network_ = network.eval()
 
     def _collapse(self, X, groups, steps):
         """Collapsed coordinates (len(steps), n, 2) in the units of X.
@@ -316,7 +385,7 @@ class _BaseMIRO(BaseEstimator):
         a cluster and are returned unmoved.
         """
         outputs, isolated = self._network_outputs(X, groups, steps)
-        moved = X[None] - outputs[..., :2] * self.connectivity_radius_
+        moved = X[None] - outputs[..., :2] * self.length_scale_
         moved[:, isolated] = X[isolated]
         return moved, outputs
 
@@ -510,6 +579,56 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         return Xt
 
 
+# Candidate DBSCAN parameters for eps="auto" / min_samples="auto": eps as a
+# fraction of the connectivity radius (collapsed clusters are much tighter than
+# the graph's edges), min_samples up to the typical training cluster size.
+_EPS_FRACTIONS = np.geomspace(0.01, 1.0, 18)
+_MIN_SAMPLES_GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 130, 160, 200])
+
+
+def _tuning_score(X, labels_true, labels_pred):
+    """Mean of ARI-dagger (membership) and JI_c (cluster detection).
+
+    ARI-dagger alone rewards splitting the background into many tiny "pure"
+    clusters (a two-point background cluster has a perfect index); JI_c
+    counts those as false positives.
+    """
+    from .metrics import ari_dagger, jaccard_cluster_index
+
+    return 0.5 * (
+        ari_dagger(labels_true, labels_pred) + jaccard_cluster_index(X, labels_true, labels_pred)
+    )
+
+
+def tune_dbscan(fovs, eps_grid, min_samples_grid):
+    """Grid search of DBSCAN parameters on labelled, collapsed FOVs.
+
+    Parameters
+    ----------
+    fovs : list of (X, X_collapsed, labels_true)
+    eps_grid, min_samples_grid : array-like
+
+    Returns
+    -------
+    best : (eps, min_samples, score)
+    scores : ndarray of shape (len(eps_grid), len(min_samples_grid))
+        Mean :func:`_tuning_score` over FOVs.
+    """
+    from sklearn.neighbors import radius_neighbors_graph
+
+    scores = np.zeros((len(eps_grid), len(min_samples_grid)))
+    for i, eps in enumerate(eps_grid):
+        # One neighbourhood graph per eps, shared by every min_samples.
+        graphs = [radius_neighbors_graph(Xc, eps, mode="distance") for _, Xc, _ in fovs]
+        for j, min_samples in enumerate(min_samples_grid):
+            dbscan = DBSCAN(eps=eps, min_samples=int(min_samples), metric="precomputed")
+            scores[i, j] = np.mean(
+                [_tuning_score(X, y, dbscan.fit_predict(g)) for g, (X, _, y) in zip(graphs, fovs)]
+            )
+    i, j = np.unravel_index(np.argmax(scores), scores.shape)
+    return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
+
+
 def _is_fitted(estimator):
     try:
         check_is_fitted(estimator)
@@ -531,9 +650,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     """MIRO followed by DBSCAN (or any scikit-learn clusterer), per field of view.
 
     ``fit`` trains the MIRO transformer on labelled FOVs (unless an already
-    fitted transformer is given), then clusters the collapsed training FOVs;
-    ``predict`` collapses and clusters new FOVs. Every FOV is clustered on its
-    own, because FOVs share one coordinate range.
+    fitted transformer is given), chooses the DBSCAN parameters on the
+    collapsed training FOVs when asked to (``eps="auto"``), and clusters the
+    training FOVs; ``predict`` collapses and clusters new FOVs. Every FOV is
+    clustered on its own, because FOVs share one coordinate range.
 
     Parameters
     ----------
@@ -545,14 +665,15 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         used as is and never retrained, so changing ``eps`` or
         ``min_samples`` (also inside ``GridSearchCV``) costs only the
         clustering. Pass ``clone(transformer)`` to retrain one.
-    eps : float, default=None
+    eps : float or "auto", default="auto"
         DBSCAN radius in the units of X, applied to the collapsed coordinates.
-        Required unless ``clusterer`` is given.
-    min_samples : int, default=5
-        DBSCAN ``min_samples``.
+        ``"auto"`` chooses it on the labelled training FOVs (see Notes).
+    min_samples : int or "auto", default="auto"
+        DBSCAN ``min_samples``; ``"auto"`` as for ``eps``.
     clusterer : estimator, default=None
         Any scikit-learn clusterer with ``fit_predict``, used instead of
-        ``DBSCAN(eps, min_samples)``; it is cloned for every FOV.
+        DBSCAN; it is cloned for every FOV. ``eps`` and ``min_samples`` are then
+        ignored.
 
     Attributes
     ----------
@@ -560,38 +681,50 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         The fitted transformer used.
     clusterer_ : estimator
         Unfitted template of the clusterer applied to every FOV.
+    eps_, min_samples_ : float, int
+        DBSCAN parameters used (``None`` with a custom ``clusterer``).
+    tuning_scores_ : ndarray of shape (n_eps, n_min_samples) or None
+        Training score of every candidate when parameters were chosen
+        automatically; the candidates are ``eps_grid_`` and
+        ``min_samples_grid_``.
     labels_ : ndarray of shape (n_localizations,)
         Cluster labels of the training data, -1 for background; unique across
         FOVs.
     n_features_in_ : int
         Always 2.
+
+    Notes
+    -----
+    With ``eps="auto"`` or ``min_samples="auto"`` the parameters maximise, over
+    the training FOVs, the mean of ARI-dagger and JI_c (ARI-dagger alone
+    rewards cutting the background into many tiny clusters). Candidates: 18
+    values of ``eps`` from 1 % to 100 % of the connectivity radius
+    (geometric), and ``min_samples`` from 2 up to the median training cluster
+    size. This needs the labels ``y``; the training FOVs were also used to
+    train the network, so the choice is slightly optimistic.
+
+    Examples
+    --------
+    >>> from sklearn_miro import MIROClusterer, MIROTransformer
+    >>> clu = MIROClusterer(MIROTransformer(random_state=0))  # doctest: +SKIP
+    >>> clu.fit(X_train, y_train, groups=fov_train)  # doctest: +SKIP
+    >>> labels = clu.predict(X_new, groups=fov_new)  # doctest: +SKIP
     """
 
     __metadata_request__fit = {"groups": True}
     __metadata_request__predict = {"groups": True}
 
-    def __init__(self, transformer=None, *, eps=None, min_samples=5, clusterer=None):
+    def __init__(self, transformer=None, *, eps="auto", min_samples="auto", clusterer=None):
         self.transformer = transformer
         self.eps = eps
         self.min_samples = min_samples
         self.clusterer = clusterer
 
-    def _make_clusterer(self):
-        if self.clusterer is not None:
-            if not hasattr(self.clusterer, "fit_predict"):
-                raise ValueError(
-                    "clusterer must be a scikit-learn clusterer with a fit_predict method; "
-                    f"got {self.clusterer!r}."
-                )
-            return clone(self.clusterer)
-        if self.eps is None:
-            raise ValueError(
-                "eps is required: the DBSCAN radius applied to the collapsed coordinates, in "
-                "the units of X (or pass clusterer=...)."
-            )
-        check_positive(self.eps, "eps")
-        check_positive(self.min_samples, "min_samples", integer=True)
-        return DBSCAN(eps=self.eps, min_samples=self.min_samples)
+    def _check_dbscan_params(self):
+        if not (isinstance(self.eps, str) and self.eps == "auto"):
+            check_positive(self.eps, "eps")
+        if not (isinstance(self.min_samples, str) and self.min_samples == "auto"):
+            check_positive(self.min_samples, "min_samples", integer=True)
 
     def fit(self, X, y=None, groups=None):
         """Train the transformer (if needed) and cluster the training FOVs.
@@ -600,8 +733,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_localizations, 2) or DataFrame
         y : array-like of shape (n_localizations,), optional
-            Cluster labels (-1 = background), needed unless the transformer is
-            already fitted.
+            Cluster labels (-1 = background). Needed to train the transformer
+            and to choose ``eps="auto"``/``min_samples="auto"``.
         groups : array-like of shape (n_localizations,), optional
             FOV id of every localisation.
 
@@ -609,32 +742,77 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         -------
         self : MIROClusterer
         """
-        self.clusterer_ = self._make_clusterer()
-        X = check_coordinates(X, estimator=self, reset=True, min_points=1)
+        if self.clusterer is not None and not hasattr(self.clusterer, "fit_predict"):
+            raise ValueError(
+                "clusterer must be a scikit-learn clusterer with a fit_predict method; "
+                f"got {self.clusterer!r}."
+            )
+        if self.clusterer is None:
+            self._check_dbscan_params()
+        X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
+        auto = self.clusterer is None and "auto" in (str(self.eps), str(self.min_samples))
+        labels = None
+        if y is not None:
+            labels = check_cluster_labels(y, X.shape[0], name="y", require_cluster=auto)
         transformer = MIROTransformer() if self.transformer is None else self.transformer
         if _is_fitted(transformer):
             self.transformer_ = transformer
         else:
-            if y is None:
+            if labels is None:
                 raise ValueError(
-                    "MIROClusterer needs the cluster labels y (-1 = background) to train its "
-                    "MIRO transformer, or an already fitted transformer "
-                    "(e.g. transformer=FrozenEstimator(fitted_miro))."
+                    "MIROClusterer requires y to be passed, but the target y is None: it needs "
+                    "the cluster labels (-1 = background) to train its MIRO transformer, or an "
+                    "already fitted transformer (e.g. transformer=FrozenEstimator(fitted_miro))."
                 )
-            self.transformer_ = clone(transformer).fit(X, y, groups=groups)
-        self.labels_ = self._cluster(X, groups)
+            self.transformer_ = clone(transformer).fit(X, labels, groups=groups)
+
+        fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
+        collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
+        self.tuning_scores_ = None
+        if self.clusterer is not None:
+            self.eps_ = self.min_samples_ = None
+            self.clusterer_ = clone(self.clusterer)
+        else:
+            self.eps_, self.min_samples_ = self.eps, self.min_samples
+            if auto:
+                if labels is None:
+                    raise ValueError(
+                        "eps='auto' and min_samples='auto' choose the DBSCAN parameters on "
+                        "labelled FOVs: pass y, or give eps and min_samples explicitly."
+                    )
+                self._tune(X, labels, fov_indices, collapsed)
+            self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=self.min_samples_)
+        self.labels_ = self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
         return self
+
+    def _tune(self, X, labels, fov_indices, collapsed):
+        radius = _transformer_radius(self.transformer_)
+        eps_grid = (
+            _EPS_FRACTIONS * radius if self.eps == "auto" else np.array([float(self.eps)])
+        )
+        if self.min_samples == "auto":
+            sizes = np.bincount(labels[labels >= 0])
+            typical = max(2, int(np.median(sizes[sizes > 0])))
+            ms_grid = _MIN_SAMPLES_GRID[_MIN_SAMPLES_GRID <= typical]
+            if len(ms_grid) == 0:
+                ms_grid = _MIN_SAMPLES_GRID[:1]
+        else:
+            ms_grid = np.array([int(self.min_samples)])
+        fovs = [(X[idx], c, labels[idx]) for idx, c in zip(fov_indices, collapsed)]
+        (eps, min_samples, _), scores = tune_dbscan(fovs, eps_grid, ms_grid)
+        self.eps_, self.min_samples_ = eps, min_samples
+        self.tuning_scores_ = scores
+        self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid
 
     def _transform_fov(self, X_fov):
         return self.transformer_.transform(X_fov)
 
-    def _cluster(self, X, groups):
-        labels = np.full(X.shape[0], -1, dtype=np.int64)
+    def _cluster_collapsed(self, fov_indices, collapsed, n):
+        labels = np.full(n, -1, dtype=np.int64)
         offset = 0
-        for _, idx in split_by_group(groups, X.shape[0]):
-            collapsed = self._transform_fov(X[idx])
-            fov_labels = np.asarray(clone(self.clusterer_).fit_predict(collapsed))
+        for idx, points in zip(fov_indices, collapsed):
+            fov_labels = np.asarray(clone(self.clusterer_).fit_predict(points))
             labels[idx] = _offset_labels(fov_labels, offset)
             if (fov_labels >= 0).any():
                 offset += int(fov_labels.max()) + 1
@@ -658,7 +836,12 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         check_is_fitted(self, "labels_")
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         groups = check_groups(groups, X.shape[0])
-        return self._cluster(X, groups)
+        fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
+        if groups is None:
+            collapsed = [self.transformer_.transform(X)]
+        else:
+            collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
+        return self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
 
     def fit_predict(self, X, y=None, groups=None):
         """Fit and return the labels of the training data (``labels_``)."""
@@ -668,3 +851,15 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def _transformer_radius(transformer):
+    """Connectivity radius of a (possibly wrapped) fitted MIRO transformer."""
+    inner = getattr(transformer, "estimator", transformer)
+    radius = getattr(inner, "connectivity_radius_", None)
+    if radius is None:
+        raise ValueError(
+            "eps='auto' needs a MIRO transformer (its connectivity radius sets the scale of "
+            f"the candidates); got {type(inner).__name__}. Pass eps explicitly."
+        )
+    return float(radius)

@@ -81,11 +81,13 @@ class Graph:
         Directed edges (row 0 = source, row 1 = target), both directions of
         every undirected edge, sorted by (source, target).
     edge_attr : ndarray of shape (n_edges, 3), float32
-        ``[dx, dy, distance] / connectivity_radius`` with ``dx = x_source - x_target``.
+        ``[dx, dy, distance] / length_scale`` with ``dx = x_source - x_target``.
     node_attr : ndarray of shape (n_nodes, n_eigenvectors), float32
         Absolute Laplacian eigenvector features.
     connectivity_radius : float
         The radius ``r`` used, in the units of ``positions``.
+    length_scale : float
+        Length unit of the edge features (by default ``r``).
     """
 
     positions: np.ndarray
@@ -93,6 +95,7 @@ class Graph:
     edge_attr: np.ndarray
     node_attr: np.ndarray
     connectivity_radius: float
+    length_scale: float
 
     @property
     def n_nodes(self):
@@ -404,7 +407,9 @@ def default_connectivity_radius(X, groups=None, factor=8.0):
     return float(factor * np.median(spacings))
 
 
-def build_graph(X, connectivity_radius, *, n_eigenvectors=N_EIGENVECTORS, normalization="unit"):
+def build_graph(
+    X, connectivity_radius, *, length_scale=None, n_eigenvectors=N_EIGENVECTORS, normalization="unit"
+):
     """Build the MIRO graph of one field of view.
 
     Parameters
@@ -412,8 +417,11 @@ def build_graph(X, connectivity_radius, *, n_eigenvectors=N_EIGENVECTORS, normal
     X : array-like of shape (n_localizations, 2)
         Coordinates of one FOV, in any length unit (usually nm).
     connectivity_radius : float
-        Delaunay edges with length ``>= connectivity_radius`` are dropped; the
-        same length scales the edge features. Same units as ``X``.
+        Delaunay edges with length ``>= connectivity_radius`` are dropped. Same
+        units as ``X``.
+    length_scale : float, optional
+        Length unit of the edge features (``[dx, dy, distance] / length_scale``).
+        Defaults to ``connectivity_radius``, as in the reference implementation.
     n_eigenvectors : int, default=5
         Number of Laplacian eigenvector node features.
     normalization : {"unit", "rms"}, default="unit"
@@ -427,6 +435,7 @@ def build_graph(X, connectivity_radius, *, n_eigenvectors=N_EIGENVECTORS, normal
     """
     X = check_coordinates(X, min_points=1)
     r = float(check_positive(connectivity_radius, "connectivity_radius"))
+    unit = r if length_scale is None else float(check_positive(length_scale, "length_scale"))
     if normalization not in ("unit", "rms"):
         raise ValueError(f"normalization must be 'unit' or 'rms'; got {normalization!r}.")
     edges = delaunay_edges(X)
@@ -442,7 +451,7 @@ def build_graph(X, connectivity_radius, *, n_eigenvectors=N_EIGENVECTORS, normal
     )
     order = np.lexsort((target, source))
     edge_index = np.stack([source[order], target[order]]).astype(np.int64)
-    edge_attr = (attr[order] / r).astype(np.float32)
+    edge_attr = (attr[order] / unit).astype(np.float32)
     node_attr = laplacian_eigenvector_features(
         X.shape[0], edge_index, n_eigenvectors, normalization=normalization
     ).astype(np.float32)
@@ -452,4 +461,5 @@ def build_graph(X, connectivity_radius, *, n_eigenvectors=N_EIGENVECTORS, normal
         edge_attr=edge_attr,
         node_attr=node_attr,
         connectivity_radius=r,
+        length_scale=unit,
     )

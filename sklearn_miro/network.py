@@ -74,6 +74,8 @@ class MIRONetwork(nn.Module):
         h = hidden_size
         self.hidden_size = hidden_size
         self.n_outputs = n_outputs
+        self.n_node_features = n_node_features
+        self.n_edge_features = n_edge_features
         self.node_encoder = nn.Linear(n_node_features, h)  # W1
         self.edge_encoder = nn.Linear(n_edge_features, h)  # W2
         self.node_dense = nn.Linear(2 * h, h)  # W3 on [hidden | encoded]
@@ -81,6 +83,15 @@ class MIRONetwork(nn.Module):
         self.message = nn.Linear(3 * h, h)  # W5 on [source | target | edge]
         self.update = nn.Linear(h, h)  # W6 on the summed messages
         self.head = nn.Linear(h, n_outputs)  # W7
+
+    def config(self):
+        """Constructor arguments, to rebuild the network from a state dict."""
+        return dict(
+            hidden_size=self.hidden_size,
+            n_outputs=self.n_outputs,
+            n_node_features=self.n_node_features,
+            n_edge_features=self.n_edge_features,
+        )
 
     def forward(self, node_attr, edge_index, edge_attr, n_steps):
         """Run ``n_steps`` recurrent steps.

@@ -1,0 +1,425 @@
+"""Tests of MIROTransformer and MIROClusterer (tiny models, tiny point clouds)."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.cluster import DBSCAN
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import Pipeline
+
+from sklearn_miro import MIROClusterer, MIROTransformer
+from sklearn_miro.datasets import make_gaussian_clusters
+from sklearn_miro.estimators import resolve_device
+
+TINY = dict(
+    hidden_size=8,
+    n_steps=3,
+    n_augmented=6,
+    max_epochs=1,
+    batch_size=3,
+    validation_fraction=0.0,
+    verbose=0,
+)
+
+
+def tiny(**kwargs):
+    return MIROTransformer(**{**TINY, "random_state": 0, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, fov = make_gaussian_clusters(
+        n_fovs=3, n_clusters=4, n_localizations=15, fov_size=500, random_state=0
+    )
+    return X, y, fov
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, fov = data
+    return tiny().fit(X, y, groups=fov)
+
+
+# ------------------------------------------------------------- transformer
+
+
+def test_transform_returns_collapsed_coordinates_in_input_units(data, fitted):
+    X, y, fov = data
+    Xc = fitted.transform(X[fov == 0])
+    assert Xc.shape == (np.sum(fov == 0), 2)
+    assert Xc.dtype == np.float64
+    # Displacements are of the size of the clusters, not of the FOV.
+    assert np.median(np.linalg.norm(Xc - X[fov == 0], axis=1)) < 200
+    assert fitted.n_features_in_ == 2
+    assert fitted.connectivity_radius_ > 0 and fitted.length_scale_ > 0
+    assert fitted.n_fovs_ == 3
+    assert len(fitted.loss_curve_) == fitted.n_epochs_ == 1
+
+
+def test_groups_process_each_fov_on_its_own(data, fitted):
+    X, y, fov = data
+    together = fitted.transform(X, groups=fov)
+    for k in range(3):
+        np.testing.assert_allclose(together[fov == k], fitted.transform(X[fov == k]), atol=1e-9)
+
+
+def test_step_selects_an_intermediate_prediction(data, fitted):
+    X, _, fov = data
+    first = fitted.transform(X[fov == 0], step=0)
+    last = fitted.transform(X[fov == 0], step=-1)
+    assert not np.allclose(first, last)
+    np.testing.assert_allclose(last, fitted.transform(X[fov == 0]))
+    with pytest.raises(ValueError, match="step must be an integer"):
+        fitted.transform(X[fov == 0], step=3)
+
+
+def test_input_is_never_modified(data):
+    X, y, fov = data
+    X0, y0, fov0 = X.copy(), y.copy(), fov.copy()
+    model = tiny().fit(X, y, groups=fov)
+    model.transform(X, groups=fov)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(fov, fov0)
+
+
+def test_dataframe_input_uses_its_x_y_columns(data):
+    X, y, fov = data
+    thunderstorm = pd.DataFrame({"frame": np.arange(len(X)), "x [nm]": X[:, 0], "y [nm]": X[:, 1]})
+    model = tiny().fit(thunderstorm, y, groups=fov)
+    np.testing.assert_array_equal(model.feature_names_in_, ["x", "y"])
+    benchmark = pd.DataFrame({"x": X[:, 0], "y": X[:, 1], "index": y})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_df = model.transform(benchmark[fov == 0])
+    np.testing.assert_allclose(from_df, tiny().fit(X, y, groups=fov).transform(X[fov == 0]))
+    with pytest.raises(ValueError, match="Could not find the coordinate columns"):
+        model.transform(pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0]}))
+
+
+def test_isolated_and_single_localisations_are_not_moved(fitted):
+    X = np.array([[0.0, 0.0], [1e6, 1e6]])
+    np.testing.assert_array_equal(fitted.transform(X), X)
+    np.testing.assert_array_equal(fitted.transform(X[:1]), X[:1])
+
+
+def test_same_random_state_gives_the_same_model(data):
+    X, y, fov = data
+    a = tiny(random_state=3).fit(X, y, groups=fov)
+    b = tiny(random_state=3).fit(X, y, groups=fov)
+    c = tiny(random_state=4).fit(X, y, groups=fov)
+    for (name, pa), pb in zip(a.network_.state_dict().items(), b.network_.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    np.testing.assert_array_equal(a.transform(X[fov == 1]), b.transform(X[fov == 1]))
+    assert not np.allclose(a.transform(X[fov == 1]), c.transform(X[fov == 1]))
+
+
+def test_random_state_does_not_touch_global_rng_state(data):
+    X, y, fov = data
+    torch.manual_seed(123)
+    np.random.seed(123)
+    expected_torch, expected_np = torch.rand(1), np.random.rand()
+    torch.manual_seed(123)
+    np.random.seed(123)
+    tiny().fit(X, y, groups=fov)
+    assert torch.equal(torch.rand(1), expected_torch)
+    assert np.random.rand() == expected_np
+
+
+def test_fitted_model_pickles_and_lives_on_the_cpu(data, fitted, tmp_path):
+    X, _, fov = data
+    assert all(p.device.type == "cpu" for p in fitted.network_.parameters())
+    path = tmp_path / "miro.joblib"
+    joblib.dump(fitted, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(loaded.transform(X[fov == 2]), fitted.transform(X[fov == 2]))
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.transform(X[fov == 2]), fitted.transform(X[fov == 2]))
+
+
+def test_progress_bar_follows_verbose(data, capsys):
+    X, y, fov = data
+    tiny(verbose=1).fit(X, y, groups=fov)
+    assert "MIRO: training" in capsys.readouterr().err
+    tiny(verbose=0).fit(X, y, groups=fov)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_validation_fraction_keeps_the_best_epoch(data):
+    X, y, fov = data
+    model = tiny(validation_fraction=0.5, max_epochs=3).fit(X, y, groups=fov)
+    assert len(model.validation_loss_curve_) == 3
+    assert model.best_epoch_ == int(np.argmin(model.validation_loss_curve_))
+
+
+def test_stacked_fovs_without_groups_warn(data, fitted):
+    X, _, fov = data
+    stacked = np.concatenate([X[fov == 0]] * 4)
+    with pytest.warns(UserWarning, match="pass groups="):
+        fitted.transform(stacked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.transform(X[fov == 0])
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        resolve_device("tpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_trained_model_runs_on_cpu(data):
+    X, y, fov = data
+    model = tiny(device="cuda").fit(X, y, groups=fov)
+    assert model.device_.startswith("cuda")
+    assert all(p.device.type == "cpu" for p in model.network_.parameters())
+    on_gpu = model.transform(X[fov == 0])
+    cpu = clone(model).set_params(device="cpu")
+    cpu.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    np.testing.assert_allclose(cpu.transform(X[fov == 0]), on_gpu, atol=1e-3)
+
+
+# ------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), "infinity"),
+        (np.zeros((3, 3)), "shape \\(n_localizations, 2\\)"),
+        (np.zeros((3,)), "2D array"),
+        (np.zeros((1, 2)), "at least 2"),
+        (np.empty((0, 2)), "0 sample"),
+    ],
+)
+def test_bad_coordinates_are_rejected(X, message):
+    with pytest.raises(ValueError, match=message):
+        tiny().fit(X, np.zeros(len(X), dtype=int))
+
+
+def test_bad_labels_and_groups_are_rejected(data):
+    X, y, fov = data
+    with pytest.raises(ValueError, match="same length"):
+        tiny().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="no cluster"):
+        tiny().fit(X, np.full(len(X), -1))
+    with pytest.raises(ValueError, match="integer cluster labels"):
+        tiny().fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        tiny().fit(X, None)
+    with pytest.raises(ValueError, match="groups has"):
+        tiny().fit(X, y, groups=fov[:-1])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(hidden_size=0), "hidden_size must be > 0"),
+        (dict(n_steps=2.5), "n_steps must be an integer"),
+        (dict(connectivity_radius=-1.0), "connectivity_radius must be > 0"),
+        (dict(length_scale="big"), "length_scale must be a number"),
+        (dict(alpha=-1), "alpha must be >= 0"),
+        (dict(learning_rate=0), "learning_rate must be > 0"),
+        (dict(lr_schedule="step"), "lr_schedule"),
+        (dict(validation_fraction=1.0), "validation_fraction"),
+        (dict(device="tpu"), "device must be"),
+        (dict(augmentation={"rotation": True}), "Unknown augmentation option"),
+        (dict(augmentation={"dropout": 1.5}), "dropout"),
+        (dict(eigenvector_normalization="l2"), "eigenvector_normalization"),
+        (dict(verbose="yes"), "verbose"),
+    ],
+)
+def test_bad_parameters_are_rejected_at_fit(data, params, message):
+    X, y, fov = data
+    model = tiny(**params)  # constructing never validates
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, groups=fov)
+
+
+def test_unfitted_transform_raises(data):
+    with pytest.raises(NotFittedError):
+        tiny().transform(data[0])
+    with pytest.raises(NotFittedError):
+        MIROClusterer().predict(data[0])
+
+
+def test_transform_checks_the_number_of_features(fitted):
+    with pytest.raises(ValueError, match="shape \\(n_localizations, 2\\)|features"):
+        fitted.transform(np.zeros((5, 3)))
+
+
+# --------------------------------------------------------------- properties
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_permuting_a_fov_permutes_the_output(fitted, seed, data):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 300, (60, 2))
+    perm = np.array(data.draw(st.permutations(range(60))))
+    np.testing.assert_allclose(fitted.transform(X[perm]), fitted.transform(X)[perm], atol=1e-3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shift=st.tuples(st.floats(-5e4, 5e4), st.floats(-5e4, 5e4)),
+)
+def test_translating_a_fov_translates_the_output(fitted, seed, shift):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 300, (60, 2))
+    shift = np.array(shift)
+    np.testing.assert_allclose(fitted.transform(X + shift), fitted.transform(X) + shift, atol=1e-3)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_same_random_state_same_model_property(data, seed):
+    X, y, fov = data
+    a = tiny(random_state=seed, n_augmented=3).fit(X, y, groups=fov)
+    b = tiny(random_state=seed, n_augmented=3).fit(X, y, groups=fov)
+    np.testing.assert_array_equal(a.transform(X[fov == 0]), b.transform(X[fov == 0]))
+
+
+# ---------------------------------------------------------------- clusterer
+
+
+def test_clusterer_trains_and_predicts_per_fov(data):
+    X, y, fov = data
+    clu = MIROClusterer(tiny(), eps=20.0, min_samples=3).fit(X, y, groups=fov)
+    assert clu.labels_.shape == (len(X),)
+    assert clu.eps_ == 20.0 and clu.min_samples_ == 3
+    labels = clu.predict(X, groups=fov)
+    np.testing.assert_array_equal(labels, clu.labels_)
+    # Cluster ids are unique across FOVs.
+    for k in range(3):
+        for j in range(k + 1, 3):
+            shared = set(labels[(fov == k) & (labels >= 0)]) & set(labels[(fov == j) & (labels >= 0)])
+            assert not shared
+    # One FOV on its own gives the same partition as inside the batch.
+    alone = clu.predict(X[fov == 1])
+    inside = labels[fov == 1]
+    assert sklearn.metrics.adjusted_rand_score(alone, inside) == 1.0
+
+
+def test_clusterer_chooses_dbscan_parameters_on_training_fovs(data):
+    X, y, fov = data
+    clu = MIROClusterer(tiny()).fit(X, y, groups=fov)
+    assert clu.eps_ in clu.eps_grid_ and clu.min_samples_ in clu.min_samples_grid_
+    i = list(clu.eps_grid_).index(clu.eps_)
+    j = list(clu.min_samples_grid_).index(clu.min_samples_)
+    assert clu.tuning_scores_[i, j] == clu.tuning_scores_.max()
+    # min_samples candidates stop at the median training cluster size (15).
+    assert clu.min_samples_grid_.max() <= 15
+
+
+def test_frozen_transformer_is_used_as_is(data, fitted):
+    X, y, fov = data
+    weights = {k: v.clone() for k, v in fitted.network_.state_dict().items()}
+    clu = MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3).fit(X, y, groups=fov)
+    assert clu.transformer_.estimator is fitted
+    for k, v in fitted.network_.state_dict().items():
+        assert torch.equal(v, weights[k])
+    # Cloning a clusterer with a frozen transformer keeps the trained network.
+    assert clone(clu).transformer.estimator is fitted
+    # Without y, a fitted transformer still works when eps is given.
+    MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3).fit(X, groups=fov)
+
+
+def test_plain_fitted_transformer_is_not_retrained(data, fitted):
+    X, y, fov = data
+    clu = MIROClusterer(fitted, eps=20.0, min_samples=3).fit(X, y, groups=fov)
+    assert clu.transformer_ is fitted
+
+
+def test_custom_clusterer(data, fitted):
+    from sklearn.cluster import AgglomerativeClustering
+
+    X, y, fov = data
+    clu = MIROClusterer(fitted, clusterer=AgglomerativeClustering(n_clusters=4)).fit(
+        X, y, groups=fov
+    )
+    assert clu.eps_ is None
+    assert set(np.unique(clu.labels_)) == set(range(12))
+
+
+def test_clusterer_errors(data, fitted):
+    X, y, fov = data
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        MIROClusterer(tiny(), eps=10.0, min_samples=3).fit(X)
+    with pytest.raises(ValueError, match="eps='auto'"):
+        MIROClusterer(FrozenEstimator(fitted)).fit(X, groups=fov)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        MIROClusterer(fitted, eps=0.0).fit(X, y)
+    with pytest.raises(ValueError, match="fit_predict"):
+        MIROClusterer(fitted, clusterer="dbscan").fit(X, y)
+
+
+def test_clusterer_joblib_round_trip(data, fitted, tmp_path):
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3).fit(X, y, groups=fov)
+    joblib.dump(clu, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    assert (loaded.predict(X, groups=fov) == clu.predict(X, groups=fov)).all()
+
+
+# ------------------------------------------------------- sklearn integration
+
+
+def test_pipeline_with_dbscan(data, fitted):
+    X, y, fov = data
+    labels = Pipeline(
+        [("miro", FrozenEstimator(fitted)), ("dbscan", DBSCAN(eps=20, min_samples=3))]
+    ).fit_predict(X[fov == 0])
+    assert labels.shape == (np.sum(fov == 0),)
+    pipe = Pipeline([("miro", tiny()), ("dbscan", DBSCAN(eps=20, min_samples=3))])
+    with pytest.warns(UserWarning, match="MIROClusterer"):
+        train_labels = pipe.fit_predict(X, y, miro__groups=fov)
+    assert train_labels.shape == (len(X),)
+
+
+def test_grid_search_over_eps_with_frozen_transformer(data, fitted):
+    from sklearn_miro.metrics import ari_dagger_scorer
+
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted))
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(
+            clu, {"eps": [10.0, 30.0], "min_samples": [3, 5]}, scoring=ari_dagger_scorer,
+            cv=GroupKFold(3),
+        ).fit(X, y, groups=fov)
+    assert search.best_params_["eps"] in (10.0, 30.0)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    # The network was never retrained.
+    assert search.best_estimator_.transformer_.estimator is fitted
+
+
+def test_get_set_params_and_clone():
+    model = MIROTransformer(hidden_size=32, n_steps=4)
+    assert model.get_params()["hidden_size"] == 32
+    model.set_params(n_steps=7)
+    assert clone(model).n_steps == 7
+    clu = MIROClusterer(model, eps=5.0)
+    assert clu.get_params()["transformer__n_steps"] == 7
+    clu.set_params(transformer__hidden_size=16)
+    assert clu.transformer.hidden_size == 16
+    assert repr(MIROTransformer()) == "MIROTransformer()"

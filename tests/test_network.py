@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+
+from sklearn_miro.graph import build_graph
+from sklearn_miro.network import MIRONetwork, naive_forward
+
+
+def _graph_tensors(seed=0, n=150, radius=30.0):
+    rng = np.random.default_rng(seed)
+    graph = build_graph(rng.uniform(0, 200, (n, 2)), radius)
+    return (
+        torch.from_numpy(graph.node_attr),
+        torch.from_numpy(graph.edge_index),
+        torch.from_numpy(graph.edge_attr),
+    )
+
+
+def test_parameter_count_matches_the_paper():
+    assert sum(p.numel() for p in MIRONetwork(256, 2).parameters()) == 528_386
+    # The multishape checkpoint: 2 displacement outputs + 3 class logits.
+    assert sum(p.numel() for p in MIRONetwork(256, 5).parameters()) == 529_157
+
+
+def test_layer_shapes_follow_the_reference():
+    shapes = {k: tuple(v.shape) for k, v in MIRONetwork(256, 2).state_dict().items()}
+    assert shapes == {
+        "node_encoder.weight": (256, 5),
+        "node_encoder.bias": (256,),
+        "edge_encoder.weight": (256, 3),
+        "edge_encoder.bias": (256,),
+        "node_dense.weight": (256, 512),
+        "node_dense.bias": (256,),
+        "edge_dense.weight": (256, 512),
+        "edge_dense.bias": (256,),
+        "message.weight": (256, 768),
+        "message.bias": (256,),
+        "update.weight": (256, 256),
+        "update.bias": (256,),
+        "head.weight": (2, 256),
+        "head.bias": (2,),
+    }
+
+
+@pytest.mark.parametrize("hidden", [8, 64])
+def test_efficient_forward_equals_naive_formulation(hidden):
+    torch.manual_seed(0)
+    network = MIRONetwork(hidden, 5)
+    inputs = _graph_tensors()
+    with torch.no_grad():
+        fast = network(*inputs, 12)
+        naive = naive_forward(network, *inputs, 12)
+    assert fast.shape == (12, inputs[0].shape[0], 5)
+    scale = naive.abs().max()
+    torch.testing.assert_close(fast, naive, atol=1e-5 * float(scale), rtol=1e-4)
+
+
+def test_efficient_gradients_equal_naive_gradients():
+    torch.manual_seed(1)
+    network = MIRONetwork(16, 2)
+    inputs = _graph_tensors(seed=3)
+    target = torch.randn(inputs[0].shape[0], 2)
+    grads = []
+    for forward in (network.forward, lambda *a: naive_forward(network, *a)):
+        loss = (forward(*inputs, 6) - target).abs().mean()
+        grads.append(torch.autograd.grad(loss, list(network.parameters())))
+    for fast, naive in zip(*grads):
+        torch.testing.assert_close(fast, naive, atol=1e-6, rtol=1e-4)
+
+
+def test_steps_are_causal():
+    torch.manual_seed(0)
+    network = MIRONetwork(16, 2)
+    inputs = _graph_tensors()
+    with torch.no_grad():
+        long = network(*inputs, 10)
+        short = network(*inputs, 4)
+    torch.testing.assert_close(long[:4], short)
+
+
+def test_messages_are_summed_at_the_target():
+    # A star: three leaves -> centre, only directed edges into node 0. The
+    # leaves receive nothing, so their state is that of an isolated node.
+    torch.manual_seed(0)
+    network = MIRONetwork(8, 2)
+    node_attr = torch.rand(4, 5)
+    edge_index = torch.tensor([[1, 2, 3], [0, 0, 0]])
+    edge_attr = torch.rand(3, 3)
+    with torch.no_grad():
+        out = network(node_attr, edge_index, edge_attr, 1)[0]
+        isolated = network.head(torch.relu(network.update.bias))
+    torch.testing.assert_close(out[1:], isolated.expand(3, 2))
+    assert not torch.allclose(out[0], isolated)
+
+
+def test_graph_without_edges():
+    network = MIRONetwork(8, 2)
+    with torch.no_grad():
+        out = network(torch.rand(3, 5), torch.zeros((2, 0), dtype=torch.long), torch.zeros(0, 3), 3)
+    assert out.shape == (3, 3, 2)
+    assert torch.isfinite(out).all()
