@@ -83,6 +83,32 @@ def _progress(total, desc, verbose):
                 dynamic_ncols=True)
 
 
+_FOV_NORMALIZATIONS = (None, "minmax", "reference")
+
+
+def _to_model_space(X, fov_normalization):
+    """Coordinates the network sees, and the map from them back to output units.
+
+    ``None``: the coordinates as given. ``"minmax"`` and ``"reference"``: each
+    axis of the FOV scaled to [0, 1] with its minimum and maximum, as the
+    reference implementation does (the aspect ratio is not kept). The inverse
+    map of ``"minmax"`` returns to the units of X; that of ``"reference"``
+    multiplies by the per-axis maximum of X and adds nothing, which is the
+    space in which the authors tuned their DBSCAN ``eps`` (MIRO-REFERENCE.md
+    §3.3): roughly nm, scaled by ``max / (max - min)`` and shifted.
+    """
+    if fov_normalization is None:
+        return X, lambda Q: Q
+    low = X.min(axis=0)
+    extent = X.max(axis=0) - low
+    extent = np.where(extent > 0, extent, 1.0)  # a flat axis stays as it is
+    positions = (X - low) / extent
+    if fov_normalization == "minmax":
+        return positions, lambda Q: Q * extent + low
+    high = X.max(axis=0)
+    return positions, lambda Q: Q * high
+
+
 def _median_fov_stats(X, groups):
     """Median side length and localisation density of the FOVs."""
     sides, densities = [], []
@@ -117,6 +143,7 @@ class _BaseMIRO(BaseEstimator):
         connectivity_radius="auto",
         length_scale="auto",
         eigenvector_normalization="rms",
+        fov_normalization=None,
         alpha=10.0,
         learning_rate=1e-3,
         lr_schedule="cosine",
@@ -135,6 +162,7 @@ class _BaseMIRO(BaseEstimator):
         self.connectivity_radius = connectivity_radius
         self.length_scale = length_scale
         self.eigenvector_normalization = eigenvector_normalization
+        self.fov_normalization = fov_normalization
         self.alpha = alpha
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
@@ -176,6 +204,11 @@ class _BaseMIRO(BaseEstimator):
                 "eigenvector_normalization must be 'rms' or 'unit'; "
                 f"got {self.eigenvector_normalization!r}."
             )
+        if self.fov_normalization not in _FOV_NORMALIZATIONS:
+            raise ValueError(
+                "fov_normalization must be None, 'minmax' or 'reference'; "
+                f"got {self.fov_normalization!r}."
+            )
         check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.learning_rate, "learning_rate")
         if self.lr_schedule not in ("constant", "cosine"):
@@ -204,12 +237,19 @@ class _BaseMIRO(BaseEstimator):
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
         labels, classes = self._validate_targets(y, X.shape[0], **target_kwargs)
+        # Density in the user's units: used to detect stacked FOVs later.
+        _, density = _median_fov_stats(X, groups)
+        if self.fov_normalization is not None:
+            # Train in the space the network will see at transform time.
+            X = X.copy()
+            for _, idx in split_by_group(groups, X.shape[0]):
+                X[idx] = _to_model_space(X[idx], self.fov_normalization)[0]
 
         if isinstance(self.connectivity_radius, str):
             radius = default_connectivity_radius(X, groups)
         else:
             radius = float(self.connectivity_radius)
-        side, density = _median_fov_stats(X, groups)
+        side, _ = _median_fov_stats(X, groups)
 
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         rng = np.random.default_rng(seed)
@@ -303,39 +343,48 @@ class _BaseMIRO(BaseEstimator):
             )
 
     def _network_outputs(self, X, groups, steps):
-        """Raw outputs of the requested steps for every FOV.
+        """Network outputs of the requested steps and collapsed positions, per FOV.
 
-        Returns an array of shape (len(steps), n, n_outputs) in network units
-        (displacements in units of ``length_scale_``) and a boolean mask
-        of localisations without any neighbour (isolated nodes).
+        Returns
+        -------
+        outputs : ndarray of shape (len(steps), n, n_outputs)
+            Raw outputs (displacements in units of ``length_scale_``, in the
+            model's coordinate space); 0 for isolated localisations.
+        moved : ndarray of shape (len(steps), n, 2)
+            Collapsed coordinates, mapped back from the model's space (see
+            ``fov_normalization``).
         """
         device = resolve_device(self.device)
         network = self._inference_network(device)
         n = X.shape[0]
         outputs = np.zeros((len(steps), n, self.network_.n_outputs))
-        isolated = np.zeros(n, dtype=bool)
+        moved = np.empty((len(steps), n, 2))
         last = max(steps) + 1
         with torch.inference_mode():
             for _, idx in split_by_group(groups, n):
+                positions, back = _to_model_space(X[idx], self.fov_normalization)
                 graph = build_graph(
-                    X[idx],
+                    positions,
                     self.connectivity_radius_,
                     length_scale=self.length_scale_,
                     normalization=self.eigenvector_normalization,
                 )
-                has_edge = np.zeros(len(idx), dtype=bool)
-                has_edge[graph.edge_index[1]] = True
-                isolated[idx] = ~has_edge
-                if graph.n_edges == 0:
-                    continue
-                out = network(
-                    torch.from_numpy(graph.node_attr).to(device),
-                    torch.from_numpy(graph.edge_index).to(device),
-                    torch.from_numpy(graph.edge_attr).to(device),
-                    last,
-                )
-                outputs[:, idx] = out[list(steps)].double().cpu().numpy()
-        return outputs, isolated
+                if graph.n_edges:
+                    out = network(
+                        torch.from_numpy(graph.node_attr).to(device),
+                        torch.from_numpy(graph.edge_index).to(device),
+                        torch.from_numpy(graph.edge_attr).to(device),
+                        last,
+                    )
+                    out = out[list(steps)].double().cpu().numpy()
+                    # Isolated localisations (no neighbour closer than the
+                    # radius) carry no information about a cluster: unmoved.
+                    has_edge = np.zeros(len(idx), dtype=bool)
+                    has_edge[graph.edge_index[1]] = True
+                    out[:, ~has_edge] = 0.0
+                    outputs[:, idx] = out
+                moved[:, idx] = back(positions[None] - outputs[:, idx, :2] * self.length_scale_)
+        return outputs, moved
 
     def _inference_network(self, device):
         """The fitted network on ``device``.
@@ -378,15 +427,8 @@ class _BaseMIRO(BaseEstimator):
             self.network_ = network.eval()
 
     def _collapse(self, X, groups, steps):
-        """Collapsed coordinates (len(steps), n, 2) in the units of X.
-
-        Isolated localisations (no neighbour closer than the connectivity
-        radius, including single-localisation FOVs) carry no information about
-        a cluster and are returned unmoved.
-        """
-        outputs, isolated = self._network_outputs(X, groups, steps)
-        moved = X[None] - outputs[..., :2] * self.length_scale_
-        moved[:, isolated] = X[isolated]
+        """Collapsed coordinates (len(steps), n, 2) and raw outputs."""
+        outputs, moved = self._network_outputs(X, groups, steps)
         return moved, outputs
 
     def _resolve_step(self, step):
@@ -443,6 +485,30 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         ``sqrt(FOV area / n)`` of the training FOVs (median over FOVs), see
         :func:`sklearn_miro.graph.default_connectivity_radius`. The value used
         is ``connectivity_radius_``.
+    length_scale : float, "auto" or "radius", default="auto"
+        Length unit of the network's edge features and displacement outputs.
+        ``"radius"``: the connectivity radius, as in the reference
+        implementation. ``"auto"``: 0.4 times the median root-mean-square
+        radius of the training clusters, which makes the targets of order 1;
+        training then leaves the trivial "move nothing" solution several times
+        sooner (see ``benchmarks/README.md``). The value used is
+        ``length_scale_``.
+    eigenvector_normalization : {"rms", "unit"}, default="rms"
+        Scale of the Laplacian eigenvector node features: ``"unit"`` (unit
+        norm over the graph, the reference's choice) makes them shrink like
+        ``1/sqrt(n)`` with the size of the FOV; ``"rms"`` keeps them of order 1,
+        so a model trained on small synthetic FOVs sees the same feature scale
+        on large real ones.
+    fov_normalization : {None, "minmax", "reference"}, default=None
+        ``None``: work in the units of X. ``"minmax"``: scale each axis of
+        every FOV to [0, 1] (by its minimum and maximum) before building the
+        graph, as the reference implementation does, and map the output back
+        to the units of X; ``connectivity_radius`` is then in those
+        normalised units. ``"reference"``: as ``"minmax"``, but ``transform``
+        returns the reference's clustering space (normalised output times the
+        per-axis maximum of the FOV), in which the authors' published DBSCAN
+        ``eps`` values apply. Used by
+        :func:`sklearn_miro.load_reference_checkpoint`.
     alpha : float, default=10.0
         Weight of the distance-preservation term of the loss (paper Eq. 6).
         Distances are measured in units of the training FOVs' side length, as

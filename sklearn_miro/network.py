@@ -144,9 +144,11 @@ class MIRONetwork(nn.Module):
                 source_part = torch.addmm(source_const, node_state, source_from_hidden.t())
                 target_part = torch.addmm(target_const, node_state, target_from_hidden.t())
                 pre = torch.addmm(edge_term_const, edge_state, edge_from_hidden.t())
-            pre = pre + source_part.index_select(0, source)
-            pre = pre + target_part.index_select(0, target)
-            edge_state = torch.relu(pre)
+            # In place: the gathered terms are added into the fresh tensor
+            # returned by addmm/clone, saving two (E, H) allocations per step.
+            pre.add_(source_part.index_select(0, source))
+            pre.add_(target_part.index_select(0, target))
+            edge_state = torch.relu_(pre)
             aggregated = edge_state.new_zeros((n_nodes, h_size)).index_add_(0, target, edge_state)
             node_state = torch.relu(self.update(aggregated))
             outputs.append(self.head(node_state))
