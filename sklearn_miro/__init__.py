@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 # first use so that `import sklearn_miro.metrics` or `.io` stays light.
 _LAZY = {
     "MIROTransformer": "sklearn_miro.estimators",
+    "load_reference_checkpoint": "sklearn_miro.reference",
     "MIROClusterer": "sklearn_miro.estimators",
 }
 

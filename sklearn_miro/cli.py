@@ -47,7 +47,8 @@ def _demo(args):
     from sklearn.cluster import DBSCAN
 
     from .datasets import make_benchmark_scenario
-    from .estimators import MIROClusterer, MIROTransformer, _EPS_FRACTIONS, _MIN_SAMPLES_GRID, tune_dbscan
+    from .estimators import MIROClusterer, MIROTransformer, tune_dbscan
+    from .estimators._clusterer import _EPS_FRACTIONS, _MIN_SAMPLES_GRID
     from .metrics import clustering_report
 
     out = Path(args.output_dir)

@@ -129,7 +129,7 @@ def load_reference_checkpoint(
         For a file that is not a MIRO checkpoint: unknown or missing keys and
         shape mismatches are named.
     """
-    from .estimators import MIROTransformer, _BaseMIRO
+    from .estimators import MIROTransformer
 
     path = Path(path)
     if not path.is_file():

@@ -1,0 +1,199 @@
+"""MIROTransformer: collapse the clusters of SMLM point clouds onto their centres."""
+
+from __future__ import annotations
+
+import warnings
+
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin
+
+from ._base import _BaseMIRO
+
+__all__ = ["MIROTransformer"]
+
+
+class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
+    """Collapse the clusters of SMLM point clouds onto their centres with MIRO.
+
+    MIRO (Pineda et al., Nat. Commun. 16, 9693, 2025) is a recurrent graph
+    neural network that predicts, for every localisation, the displacement to
+    the centre of its cluster (zero for background). It is trained few-shot:
+    ``fit`` cuts the labelled clusters out of a few fields of view (FOVs),
+    builds ``n_augmented`` synthetic FOVs from them (random rotations,
+    reflections, localisation dropout and addition, jitter, random placement,
+    background), and trains the network on those. ``transform`` returns the
+    moved coordinates, in which clusters are compact and well separated, ready
+    for DBSCAN.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Width of the hidden node and edge representations (the paper uses 256;
+        64 trains about 10 times faster on a CPU at a small cost in quality,
+        paper Table S8).
+    n_steps : int, default=15
+        Number of recurrent message-passing steps ``K``: the receptive field,
+        in graph hops. Clusters larger than ``n_steps`` hops need more steps.
+    connectivity_radius : float or "auto", default="auto"
+        Delaunay edges at least this long are dropped; in the units of X
+        (usually nm). ``"auto"``: 8 times the mean localisation spacing
+        ``sqrt(FOV area / n)`` of the training FOVs (median over FOVs), see
+        :func:`sklearn_miro.graph.default_connectivity_radius`. The value used
+        is ``connectivity_radius_``.
+    length_scale : float, "auto" or "radius", default="auto"
+        Length unit of the network's edge features and displacement outputs.
+        ``"radius"``: the connectivity radius, as in the reference
+        implementation. ``"auto"``: 0.4 times the median root-mean-square
+        radius of the training clusters, which makes the targets of order 1;
+        training then leaves the trivial "move nothing" solution several times
+        sooner (see ``benchmarks/README.md``). The value used is
+        ``length_scale_``.
+    eigenvector_normalization : {"rms", "unit"}, default="rms"
+        Scale of the Laplacian eigenvector node features: ``"unit"`` (unit
+        norm over the graph, the reference's choice) makes them shrink like
+        ``1/sqrt(n)`` with the size of the FOV; ``"rms"`` keeps them of order 1,
+        so a model trained on small synthetic FOVs sees the same feature scale
+        on large real ones.
+    fov_normalization : {None, "minmax", "reference"}, default=None
+        ``None``: work in the units of X. ``"minmax"``: scale each axis of
+        every FOV to [0, 1] (by its minimum and maximum) before building the
+        graph, as the reference implementation does, and map the output back
+        to the units of X; ``connectivity_radius`` is then in those
+        normalised units. ``"reference"``: as ``"minmax"``, but ``transform``
+        returns the reference's clustering space (normalised output times the
+        per-axis maximum of the FOV), in which the authors' published DBSCAN
+        ``eps`` values apply. Used by
+        :func:`sklearn_miro.load_reference_checkpoint`.
+    alpha : float, default=10.0
+        Weight of the distance-preservation term of the loss (paper Eq. 6).
+        Distances are measured in units of the training FOVs' side length, as
+        in the reference implementation where FOVs are normalised to [0, 1].
+    learning_rate : float, default=1e-3
+        Adam learning rate.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        ``"cosine"`` decays the learning rate to 5 % over the training.
+    max_epochs : int, default=20
+        Passes over the synthetic training FOVs.
+    n_augmented : int, default=1000
+        Number of synthetic training FOVs (graphs).
+    batch_size : int, default=8
+        Graphs per optimisation step.
+    augmentation : dict or None, default=None
+        Options of the synthetic FOVs, see
+        :class:`sklearn_miro.training.AugmentationOptions` (for example
+        ``{"fov_size": 1000, "background": "uniform"}``).
+    validation_fraction : float, default=0.1
+        Extra synthetic FOVs, as a fraction of ``n_augmented``, held out to
+        keep the weights of the best epoch. 0 disables it.
+    n_iter_no_change : int or None, default=None
+        Stop early when the validation loss has not improved for this many
+        epochs.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where to train and run the network: ``"auto"`` uses CUDA when
+        available. The fitted network is stored on the CPU, so a model
+        trained on a GPU loads and runs on a CPU-only machine.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the augmentation, the initial weights and the shuffling: the
+        same value gives the same model on the CPU.
+    verbose : int, default=1
+        0: silent; 1: progress bars while training.
+
+    Attributes
+    ----------
+    network_ : MIRONetwork
+        The trained network (on the CPU).
+    connectivity_radius_ : float
+        Connectivity radius used, in the units of X.
+    distance_unit_ : float
+        Median side of the training FOVs (the unit of the distance loss).
+    fov_density_ : float
+        Median localisation density of the training FOVs, used to warn when
+        several FOVs are passed without ``groups``.
+    n_fovs_ : int
+        Number of training FOVs.
+    loss_curve_, validation_loss_curve_ : list of float
+        Mean loss per epoch.
+    n_epochs_, best_epoch_ : int
+        Epochs run and the (0-based) epoch whose weights were kept.
+    training_time_ : float
+        Seconds spent building the training graphs and training.
+    device_ : str
+        Device used for training.
+    n_features_in_ : int
+        Always 2.
+    feature_names_in_ : ndarray of str
+        Column names of X when it was a DataFrame.
+
+    See Also
+    --------
+    MIROClusterer : MIROTransformer followed by DBSCAN, per FOV.
+
+    Examples
+    --------
+    >>> from sklearn_miro import MIROTransformer
+    >>> from sklearn_miro.datasets import make_benchmark_scenario
+    >>> X, y, fov = make_benchmark_scenario(6, n_fovs=3, random_state=0)
+    >>> miro = MIROTransformer(random_state=0, verbose=0).fit(X, y, groups=fov)  # doctest: +SKIP
+    >>> X_collapsed = miro.transform(X_new)  # doctest: +SKIP
+    """
+
+    def fit(self, X, y, groups=None):
+        """Train MIRO on labelled FOVs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_localizations, 2) or DataFrame
+            Coordinates (usually nm). A DataFrame is reduced to its x and y columns.
+        y : array-like of shape (n_localizations,)
+            Integer cluster label of every localisation, -1 for background
+            (scikit-learn's noise convention). At least one cluster is needed.
+        groups : array-like of shape (n_localizations,), optional
+            FOV id of every localisation; absent means one FOV.
+
+        Returns
+        -------
+        self : MIROTransformer
+        """
+        return self._fit(X, y, groups)
+
+    def transform(self, X, groups=None, step=None):
+        """Move every localisation towards the centre of its cluster.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_localizations, 2) or DataFrame
+            Coordinates in the units used for training.
+        groups : array-like of shape (n_localizations,), optional
+            FOV id of every localisation: each FOV is processed as its own graph.
+        step : int, optional
+            Recurrent step whose prediction is used (default: the last one).
+
+        Returns
+        -------
+        X_collapsed : ndarray of shape (n_localizations, 2)
+            Collapsed coordinates in the units of X. Localisations without any
+            neighbour closer than the connectivity radius are not moved.
+        """
+        X, groups = self._prepare_predict_input(X, groups)
+        moved, _ = self._collapse(X, groups, [self._resolve_step(step)])
+        return moved[0]
+
+    def fit_transform(self, X, y=None, groups=None):
+        """Fit, then transform the training data (each FOV on its own).
+
+        When several FOVs are given, the output of each FOV keeps its own
+        coordinates, so the FOVs overlap: a clusterer applied to the stacked
+        output (for example DBSCAN as the next step of a Pipeline) mixes them.
+        :class:`MIROClusterer` clusters each FOV separately.
+        """
+        self.fit(X, y, groups=groups)
+        Xt = self.transform(X, groups=groups)
+        if self.n_fovs_ > 1:
+            warnings.warn(
+                f"fit_transform got {self.n_fovs_} FOVs; their collapsed coordinates share one "
+                "coordinate range, so a clusterer fitted on this output (e.g. DBSCAN after "
+                "MIROTransformer in a Pipeline) sees the FOVs on top of each other. Use "
+                "MIROClusterer, which clusters every FOV on its own.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return Xt
