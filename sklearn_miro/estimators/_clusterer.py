@@ -28,7 +28,7 @@ def _tuning_score(X, labels_true, labels_pred):
     clusters (a two-point background cluster has a perfect index); JI_c
     counts those as false positives.
     """
-    from .metrics import ari_dagger, jaccard_cluster_index
+    from ..metrics import ari_dagger, jaccard_cluster_index
 
     return 0.5 * (
         ari_dagger(labels_true, labels_pred) + jaccard_cluster_index(X, labels_true, labels_pred)
