@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .graph import N_EIGENVECTORS
 from .network import MIRONetwork
 
 __all__ = ["load_reference_checkpoint", "REFERENCE_KEY_MAP"]
@@ -39,6 +40,21 @@ REFERENCE_KEY_MAP = {
     "model.backbone.layer.1.blocks.0.update.blocks.0.layer": "update",
     "model.backbone.head.blocks.0.layer": "head",
 }
+
+
+# Edge features of the reference graphs: [dx, dy, distance] / r.
+N_EDGE_FEATURES = 3
+# our parameter name -> the reference's key, for error messages.
+_REFERENCE_NAMES = {
+    f"{name}.{p}": f"{prefix}.{p}"
+    for prefix, name in REFERENCE_KEY_MAP.items()
+    for p in ("weight", "bias")
+}
+
+
+def _leading_dim(tensor):
+    """First dimension of a tensor, or None for a scalar."""
+    return int(tensor.shape[0]) if tensor.dim() >= 1 else None
 
 
 def _convert_state_dict(state, path):
@@ -67,19 +83,31 @@ def _convert_state_dict(state, path):
             if not isinstance(tensor, torch.Tensor):
                 raise ValueError(f"{path}: {prefix}.{p} is not a tensor.")
             converted[f"{name}.{p}"] = tensor.detach().to("cpu", torch.float32)
-    hidden = converted["update.weight"].shape[0]
-    n_outputs = converted["head.weight"].shape[0]
-    n_node = converted["node_encoder.weight"].shape[1]
-    n_edge = converted["edge_encoder.weight"].shape[1]
-    network = MIRONetwork(hidden, n_outputs, n_node, n_edge)
+    # The hidden size and the number of outputs are read from the update and
+    # head layers; the input widths are fixed by the graph features (5
+    # Laplacian eigenvectors, 3 edge columns), so a checkpoint with other
+    # widths cannot run on our graphs and is reported as a shape mismatch.
+    hidden = _leading_dim(converted["update.weight"]) or _leading_dim(converted["update.bias"])
+    n_outputs = _leading_dim(converted["head.weight"]) or _leading_dim(converted["head.bias"])
+    if not hidden or not n_outputs:
+        raise ValueError(
+            f"{path}: cannot read the hidden size and the number of outputs from "
+            f"{_REFERENCE_NAMES['update.weight']} {tuple(converted['update.weight'].shape)} and "
+            f"{_REFERENCE_NAMES['head.weight']} {tuple(converted['head.weight'].shape)}."
+        )
+    network = MIRONetwork(hidden, n_outputs, N_EIGENVECTORS, N_EDGE_FEATURES)
     wanted = {k: tuple(v.shape) for k, v in network.state_dict().items()}
     mismatched = [
-        f"{k}: checkpoint {tuple(v.shape)}, expected {wanted[k]}"
+        f"{_REFERENCE_NAMES[k]}: checkpoint {tuple(v.shape)}, expected {wanted[k]}"
         for k, v in converted.items()
         if tuple(v.shape) != wanted[k]
     ]
     if mismatched:
-        raise ValueError(f"{path}: tensor shapes do not fit a MIRO network: {mismatched}.")
+        raise ValueError(
+            f"{path}: tensor shapes do not fit a MIRO network with hidden size {hidden}, "
+            f"{n_outputs} outputs, {N_EIGENVECTORS} node and {N_EDGE_FEATURES} edge features: "
+            f"{mismatched}."
+        )
     network.load_state_dict(converted)
     return network.eval()
 

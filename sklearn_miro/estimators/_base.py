@@ -280,10 +280,13 @@ class _BaseMIRO(BaseEstimator):
                 n_steps=self.n_steps,
                 step_scales=self._step_scales(),
                 alpha=float(self.alpha),
-                # The distance term is measured in units of the FOV side, as in
-                # the reference where every FOV is normalised to [0, 1]; this
-                # keeps alpha on the paper's scale.
-                distance_scale=unit / side,
+                # Both loss terms are computed in units of length_scale. The
+                # reference measures displacements in units of r and edge
+                # lengths in units of the FOV side (FOVs normalised to [0, 1]),
+                # i.e. the distance term weighs alpha * r / side relative to
+                # the displacement term; keep that ratio so that alpha has the
+                # paper's meaning whatever length unit the network uses.
+                distance_scale=radius / side,
                 beta=float(self.beta),
                 learning_rate=float(self.learning_rate),
                 lr_schedule=self.lr_schedule,

@@ -64,9 +64,12 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         ``eps`` values apply. Used by
         :func:`sklearn_miro.load_reference_checkpoint`.
     alpha : float, default=10.0
-        Weight of the distance-preservation term of the loss (paper Eq. 6).
-        Distances are measured in units of the training FOVs' side length, as
-        in the reference implementation where FOVs are normalised to [0, 1].
+        Weight of the distance-preservation term of the loss (paper Eq. 6),
+        on the reference implementation's scale: there, displacements are
+        measured in units of the connectivity radius and edge lengths in units
+        of the FOV side (FOVs normalised to [0, 1]), so the distance term
+        weighs ``alpha * connectivity_radius_ / distance_unit_`` relative to the
+        displacement term; sklearn_miro keeps that ratio.
     learning_rate : float, default=1e-3
         Adam learning rate.
     lr_schedule : {"cosine", "constant"}, default="cosine"
