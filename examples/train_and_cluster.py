@@ -75,7 +75,7 @@ def main():
         ),
         "DBSCAN (30, 6)": clustering_report(Xt, yt, labels_dbscan, groups=gt),
     }
-    columns = ["ari_dagger", "iou", "jaccard_cluster", "rmsre_n"]
+    columns = ["ari_dagger", "iou", "ji_c", "rmsre_n"]
     print(f"\nmean over {len(test_fovs)} test FOVs:")
     for name, report in reports.items():
         print(f"  {name:<36}" + "  ".join(f"{c}={report[c].mean():.3f}" for c in columns))

@@ -65,6 +65,8 @@ def _demo(args):
     params = dict(DEMO_MODEL, random_state=args.seed, device=args.device, verbose=1)
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
+    if args.n_augmented is not None:
+        params["n_augmented"] = args.n_augmented
     print(f"Training MIRO on the {n_train} labelled FOVs ({int(train.sum())} localisations) ...")
     clusterer = MIROClusterer(MIROTransformer(**params)).fit(X[train], y[train], groups=fov[train])
     miro = clusterer.transformer_
@@ -90,7 +92,7 @@ def _demo(args):
         ),
         "MIRO + DBSCAN": clustering_report(X_test, y_test, labels_miro, X_collapsed=X_collapsed),
     }
-    columns = ["ari_dagger", "iou", "jaccard_cluster", "rmsre_n", "ami", "ari_c", "ari"]
+    columns = ["ari_dagger", "iou", "ji_c", "rmsre_n", "ami", "ari_c", "ari"]
     header = ["ARI-dagger", "IoU", "JI_c", "RMSRE_N", "AMI", "ARI_c", "ARI"]
     print(f"\nScores on a new FOV ({len(X_test)} localisations, {len(set(y_test[y_test >= 0]))} clusters):")
     width = max(len(k) for k in rows)
@@ -242,6 +244,8 @@ def _parser():
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
     demo.add_argument("--max-epochs", type=int, default=None, help="override the training length")
+    demo.add_argument("--n-augmented", type=int, default=None,
+                      help="override the number of synthetic training FOVs")
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser("train", help="labelled localisation files -> model file")

@@ -66,7 +66,7 @@ def _convert_state_dict(state, path):
         )
     expected = {f"{prefix}.{p}" for prefix in REFERENCE_KEY_MAP for p in ("weight", "bias")}
     missing = sorted(expected - set(state))
-    unknown = sorted(set(state) - expected)
+    unknown = sorted((k for k in state if k not in expected), key=str)
     if missing or unknown:
         parts = []
         if missing:
@@ -83,6 +83,9 @@ def _convert_state_dict(state, path):
             if not isinstance(tensor, torch.Tensor):
                 raise ValueError(f"{path}: {prefix}.{p} is not a tensor.")
             converted[f"{name}.{p}"] = tensor.detach().to("cpu", torch.float32)
+    not_finite = [_REFERENCE_NAMES[k] for k, v in converted.items() if not torch.isfinite(v).all()]
+    if not_finite:
+        raise ValueError(f"{path}: non-finite (NaN or infinite) values in {not_finite}.")
     # The hidden size and the number of outputs are read from the update and
     # head layers; the input widths are fixed by the graph features (5
     # Laplacian eigenvectors, 3 edge columns), so a checkpoint with other

@@ -1,0 +1,90 @@
+"""The sklearn-miro command line, on tiny data and tiny models."""
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_miro.cli import main
+from sklearn_miro.datasets import make_gaussian_clusters
+
+TINY = ["--hidden-size", "8", "--n-steps", "2", "--max-epochs", "1", "--n-augmented", "4", "-q"]
+
+
+@pytest.fixture(scope="module")
+def labelled_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fovs")
+    X, y, fov = make_gaussian_clusters(
+        n_fovs=2, n_clusters=4, n_localizations=15, fov_size=500, random_state=0
+    )
+    paths = []
+    for k in range(2):
+        # The benchmark's layout: 0 = background, ids restart in every file.
+        labels = y[fov == k]
+        labels = np.where(labels >= 0, labels - labels[labels >= 0].min() + 1, 0)
+        path = folder / f"fov_{k}.csv"
+        pd.DataFrame({"x": X[fov == k, 0], "y": X[fov == k, 1], "index": labels}).to_csv(
+            path, index=False
+        )
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def model_path(labelled_files, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "model.joblib"
+    assert main(["train", *map(str, labelled_files), "-o", str(path), *TINY]) == 0
+    return path
+
+
+def test_train_writes_a_fitted_clusterer(model_path, capsys):
+    model = joblib.load(model_path)
+    assert model.labels_.shape[0] > 0
+    assert model.eps_ > 0 and model.min_samples_ >= 2
+
+
+def test_train_reports_the_background_label(labelled_files, tmp_path, capsys):
+    out = tmp_path / "m.joblib"
+    main(["train", *map(str, labelled_files), "-o", str(out), *TINY])
+    assert "Treating label 0 as background" in capsys.readouterr().out
+
+
+def test_cluster_writes_a_cluster_column(model_path, labelled_files, tmp_path):
+    out = tmp_path / "clusters.csv"
+    assert main(["cluster", str(model_path), str(labelled_files[0]), "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns[:3]) == ["x", "y", "cluster"]
+    original = pd.read_csv(labelled_files[0])
+    np.testing.assert_allclose(df[["x", "y"]].to_numpy(), original[["x", "y"]].to_numpy())
+    assert df["cluster"].min() >= -1
+
+
+def test_cluster_several_files_into_a_folder(model_path, labelled_files, tmp_path):
+    assert main(["cluster", str(model_path), *map(str, labelled_files),
+                 "--output-dir", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*_clusters.csv")) == [
+        "fov_0_clusters.csv", "fov_1_clusters.csv"]
+
+
+def test_errors_are_one_line_messages(model_path, labelled_files, tmp_path, capsys):
+    assert main(["cluster", str(tmp_path / "nope.joblib"), str(labelled_files[0])]) == 2
+    assert "Model file not found" in capsys.readouterr().err
+    assert main(["train", str(labelled_files[0]), "--label-column", "cluster_id", *TINY]) == 2
+    assert "no label column 'cluster_id'" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert main(["cluster", str(model_path), str(bad)]) == 2
+    assert "error" in capsys.readouterr().err
+    not_a_model = tmp_path / "x.joblib"
+    joblib.dump({"a": 1}, not_a_model)
+    assert main(["cluster", str(not_a_model), str(labelled_files[0])]) == 2
+    assert "not a MIROClusterer" in capsys.readouterr().err
+
+
+def test_demo_runs_and_saves_a_png(tmp_path, capsys):
+    code = main(["demo", "--output-dir", str(tmp_path), "--max-epochs", "1",
+                 "--n-augmented", "16"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "MIRO + DBSCAN" in out and "ARI-dagger" in out
+    assert (tmp_path / "sklearn_miro_demo.png").stat().st_size > 10_000
