@@ -167,7 +167,8 @@ def test_key_mapping_follows_the_reference_computation(tmp_path):
     expected = literal_reference_forward(state, graph.node_attr, graph.edge_index,
                                          graph.edge_attr, 5)
     assert got.shape == (5, 90, 2)
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    # float32 network vs float64 literal computation.
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("output", ["reference", "nm"])
@@ -288,8 +289,9 @@ def test_checkpoint_matches_an_independent_reference_pipeline(scenario_6):
     # forward cheap; both pipelines see the same input.
     bench, entry, path = scenario_6
     fov = bench.test_fov_numbers[0]
-    X = bench.X[bench.groups == fov]
-    X = X[(X[:, 0] < 700) & (X[:, 1] < 1000)]
+    X, y = bench.X[bench.groups == fov], bench.y[bench.groups == fov]
+    window = (X[:, 0] < 700) & (X[:, 1] < 1000)
+    X, y = X[window], y[window]
     radius, n_steps = entry["builder_kwargs"]["connectivity_radius"], entry["recurrent_iterations"]
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = load_reference_checkpoint(path, n_steps=n_steps, connectivity_radius=radius,
@@ -300,8 +302,10 @@ def test_checkpoint_matches_an_independent_reference_pipeline(scenario_6):
     # Differences come only from float32 arithmetic (and eigenvector solvers):
     # well below 0.01 nm, against MIRO eps = 16.
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-2)
+    # The checkpoint moves clustered localisations and leaves background ones
+    # nearly in place (unmoved = normalised input times the maximum).
     moved = np.linalg.norm(got - X.max(0) * (X - X.min(0)) / np.ptp(X, 0), axis=1)
-    assert np.median(moved) > 1.0  # the network moves points
+    assert np.median(moved[y >= 0]) > 10 * np.median(moved[y < 0])
 
 
 def test_scenario_6_checkpoint_on_two_test_fovs(scenario_6):
