@@ -29,6 +29,9 @@ _LAZY = {
     "MIROTransformer": "sklearn_miro.estimators",
     "load_reference_checkpoint": "sklearn_miro.reference",
     "MIROClusterer": "sklearn_miro.estimators",
+    "MultiscaleMIROTransformer": "sklearn_miro.estimators",
+    "MultiscaleMIROClusterer": "sklearn_miro.estimators",
+    "MIROShapeClassifier": "sklearn_miro.estimators",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -13,6 +13,17 @@ every localisation as ``groups``.
 
 from ._base import resolve_device
 from ._clusterer import MIROClusterer, tune_dbscan
+from ._multiscale import MultiscaleMIROClusterer, MultiscaleMIROTransformer, nesting_report
+from ._shape import MIROShapeClassifier
 from ._transformer import MIROTransformer
 
-__all__ = ["MIROTransformer", "MIROClusterer", "resolve_device", "tune_dbscan"]
+__all__ = [
+    "MIROTransformer",
+    "MIROClusterer",
+    "MultiscaleMIROTransformer",
+    "MultiscaleMIROClusterer",
+    "MIROShapeClassifier",
+    "nesting_report",
+    "resolve_device",
+    "tune_dbscan",
+]

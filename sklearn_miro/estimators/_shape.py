@@ -9,8 +9,6 @@ for its localisations.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
@@ -204,16 +202,13 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
 
     # ---- hooks of _BaseMIRO -------------------------------------------------
     def _validate_targets(self, y, n_samples, classes=None):
-        # Here y holds the cluster labels and `classes` the shape classes.
-        if y is None:
-            raise ValueError(
-                "MIROShapeClassifier.fit needs the cluster label of every localisation "
-                "(-1 = background) as clusters=..., besides the class of every localisation "
-                "as y: fit(X, y, clusters=clusters, groups=fov)."
-            )
-        clusters = check_cluster_labels(y, n_samples, name="clusters")
+        # Here y holds the cluster labels and `classes` the shape classes; the
+        # classes are checked first (scikit-learn's conventions for y).
         if classes is None:
-            raise ValueError("MIROShapeClassifier requires y: the class of every localisation.")
+            raise ValueError(
+                "MIROShapeClassifier requires y to be passed, but the target y is None: pass "
+                "the class of every localisation (background included) as y."
+            )
         shape = np.asarray(classes)
         if shape.ndim == 2 and shape.shape[1] == 1:
             shape = shape[:, 0]
@@ -233,15 +228,35 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
                 f"y has a single class ({classes_[0]!r}); MIROShapeClassifier needs at least 2 "
                 "classes (e.g. a background class and one shape)."
             )
-        self.classes_ = classes_
-        self._class_columns_ = np.arange(len(classes_))
+        if y is None:
+            raise ValueError(
+                "MIROShapeClassifier.fit needs the cluster label of every localisation "
+                "(-1 = background) as clusters=..., besides the class of every localisation "
+                "as y: fit(X, y, clusters=clusters, groups=fov)."
+            )
+        clusters = check_cluster_labels(y, n_samples, name="clusters")
         background = codes[clusters == -1]
-        self.background_class_ = (
-            classes_[np.bincount(background, minlength=len(classes_)).argmax()]
-            if background.size
-            else None
+        self._set_classes(
+            classes_,
+            background=(
+                classes_[np.bincount(background, minlength=len(classes_)).argmax()]
+                if background.size
+                else None
+            ),
         )
         return clusters[:, None], codes.reshape(-1).astype(np.int64)
+
+    def _set_classes(self, head_classes, *, background):
+        """Set ``classes_`` (sorted) from the classes of the head's logit columns.
+
+        ``head_classes[k]`` is the class of logit column ``k`` (output ``2 + k``);
+        a checkpoint may order them differently from ``classes_``.
+        """
+        head_classes = np.asarray(head_classes)
+        order = np.argsort(head_classes, kind="stable")
+        self.classes_ = head_classes[order]
+        self._class_columns_ = order
+        self.background_class_ = background
 
     def _n_outputs(self):
         return 2 + len(self.classes_)
@@ -347,7 +362,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         classes : ndarray of shape (n_localizations,)
             Elements of ``classes_``.
         """
-        return self.classes_[self.predict_proba(X, groups).argmax(axis=1)]
+        proba = self.predict_proba(X, groups)
+        return self.classes_[proba.argmax(axis=1)]
 
     def predict_clusters(self, X, groups=None):
         """Cluster new FOVs and classify every cluster by the mode of its localisations.
@@ -401,6 +417,3 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         tags.classifier_tags.multi_class = True
         return tags
 
-
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -1,0 +1,554 @@
+"""Tests of MultiscaleMIROTransformer, MultiscaleMIROClusterer and nesting_report.
+
+Tiny models on tiny NPC-like point clouds: these test the API and the
+bookkeeping (which step supervises which scale, which step is read out for
+which scale, labels per scale and per FOV), not clustering quality, which
+``benchmarks/multiscale_and_shapes.py`` measures.
+"""
+
+import inspect
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sklearn_miro.estimators._base as base_module
+from sklearn_miro import MultiscaleMIROClusterer
+from sklearn_miro.datasets import make_npc
+from sklearn_miro.estimators import MultiscaleMIROTransformer, nesting_report
+
+TINY = dict(
+    hidden_size=8,
+    n_steps=4,
+    n_augmented=6,
+    max_epochs=1,
+    batch_size=3,
+    validation_fraction=0.0,
+    verbose=0,
+)
+NAMES = ("corners", "rings")
+
+
+def tiny(**kwargs):
+    return MultiscaleMIROTransformer(**{**TINY, "random_state": 0, "scale_names": NAMES, **kwargs})
+
+
+def tiny_clusterer(**kwargs):
+    params = {**TINY, "random_state": 0, "scale_names": NAMES, "eps": (15.0, 40.0),
+              "min_samples": (3, 10), **kwargs}
+    return MultiscaleMIROClusterer(**params)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, Y, fov = make_npc(
+        n_fovs=3, n_structures=2, n_localizations=(4, 10), fov_size=400, random_state=0
+    )
+    return X, Y, fov
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, Y, fov = data
+    return tiny().fit(X, Y, groups=fov)
+
+
+@pytest.fixture(scope="module")
+def fitted_clusterer(data):
+    X, Y, fov = data
+    return tiny_clusterer().fit(X, Y, groups=fov)
+
+
+# ------------------------------------------------------------- transformer
+
+
+def test_transform_returns_every_scale_side_by_side(data, fitted):
+    X, Y, fov = data
+    Xt = fitted.transform(X, groups=fov)
+    assert Xt.shape == (len(X), 4)
+    assert fitted.n_scales_ == 2 and fitted.scale_names_ == NAMES
+    np.testing.assert_array_equal(
+        fitted.get_feature_names_out(), ["corners_x", "corners_y", "rings_x", "rings_y"]
+    )
+    # One scale, by name or by index, is the matching pair of columns.
+    for s, name in enumerate(NAMES):
+        np.testing.assert_allclose(fitted.transform(X, groups=fov, scale=name), Xt[:, 2 * s : 2 * s + 2])
+        np.testing.assert_allclose(fitted.transform(X, groups=fov, scale=s - 2), Xt[:, 2 * s : 2 * s + 2])
+    scales = fitted.transform_scales(X, groups=fov)
+    assert list(scales) == list(NAMES)
+    np.testing.assert_allclose(scales["rings"], Xt[:, 2:])
+
+
+def test_scales_are_read_at_the_cutoff_and_the_last_step(fitted):
+    # n_steps=4, k_star="auto" -> k* = 2: steps 0, 1 learn corners, 2, 3 rings.
+    assert fitted.k_star_ == [2]
+    np.testing.assert_array_equal(fitted.scale_steps_, [1, 3])
+    np.testing.assert_array_equal(fitted._step_scales(), [0, 0, 1, 1])
+
+
+def test_readout_steps_are_those_of_one_forward_pass(data, fitted):
+    X, _, fov = data
+    Xf = X[fov == 0]
+    outputs, moved = fitted._network_outputs(Xf, None, list(range(fitted.n_steps)))
+    Xt = fitted.transform(Xf)
+    np.testing.assert_allclose(Xt[:, :2], moved[1])
+    np.testing.assert_allclose(Xt[:, 2:], moved[3])
+    # The two scales are different predictions.
+    assert not np.allclose(Xt[:, :2], Xt[:, 2:])
+
+
+def test_training_supervises_each_step_with_its_scale(data, monkeypatch):
+    X, Y, fov = data
+    seen = {}
+    original = base_module.fit_network
+
+    def spy(network, graphs, **kwargs):
+        seen["step_scales"] = np.asarray(kwargs["step_scales"]).copy()
+        seen["targets"] = graphs[0].targets.shape
+        return original(network, graphs, **kwargs)
+
+    monkeypatch.setattr(base_module, "fit_network", spy)
+    tiny(n_steps=6, k_star=4).fit(X, Y, groups=fov)
+    np.testing.assert_array_equal(seen["step_scales"], [0, 0, 0, 0, 1, 1])
+    assert seen["targets"][0] == 2  # one target per scale and node
+
+
+@pytest.mark.parametrize(
+    "k_star, n_steps, expected",
+    [("auto", 20, [10]), ("auto", 30, [15]), (3, 8, [3]), (1, 2, [1]), ([5], 8, [5])],
+)
+def test_k_star_resolution(data, k_star, n_steps, expected):
+    X, Y, fov = data
+    model = tiny(k_star=k_star, n_steps=n_steps, n_augmented=2).fit(X, Y, groups=fov)
+    assert model.k_star_ == expected
+    steps = model._step_scales()
+    assert (steps[: expected[0]] == 0).all() and (steps[expected[0] :] == 1).all()
+    np.testing.assert_array_equal(model.scale_steps_, [expected[0] - 1, n_steps - 1])
+
+
+def test_three_scales_with_two_cutoffs(data):
+    X, Y, fov = data
+    # A third, coarser scale: all structures of a FOV together.
+    Y3 = np.column_stack([Y, np.where(Y[:, 1] >= 0, fov, -1)])
+    model = tiny(n_steps=6, k_star=(2, 4), scale_names=None).fit(X, Y3, groups=fov)
+    assert model.n_scales_ == 3 and model.scale_names_ == ("scale0", "scale1", "scale2")
+    np.testing.assert_array_equal(model._step_scales(), [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(model.scale_steps_, [1, 3, 5])
+    assert model.transform(X, groups=fov).shape == (len(X), 6)
+    auto = tiny(n_steps=9, scale_names=None, n_augmented=2).fit(X, Y3, groups=fov)
+    assert auto.k_star_ == [3, 6]
+
+
+@pytest.mark.parametrize(
+    "k_star, message",
+    [
+        (0, "strictly increasing integers in \\[1, n_steps - 1\\]"),
+        (4, "strictly increasing integers in \\[1, n_steps - 1\\]"),
+        ((2, 3), "gives 2 cutoff\\(s\\) but y has 2 scales"),
+        ("half", "k_star must be 'auto'"),
+        (2.5, "k_star must be 'auto'"),
+        ((2.0,), "k_star must hold integers"),
+    ],
+)
+def test_bad_k_star_is_rejected_at_fit(data, k_star, message):
+    X, Y, fov = data
+    model = tiny(k_star=k_star)  # constructing never validates
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, Y, groups=fov)
+
+
+def test_decreasing_cutoffs_are_rejected(data):
+    X, Y, fov = data
+    Y3 = np.column_stack([Y, Y[:, 1]])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        tiny(n_steps=6, k_star=(4, 2), scale_names=None).fit(X, Y3, groups=fov)
+
+
+@pytest.mark.parametrize(
+    "y_fn, message",
+    [
+        (lambda Y: Y[:, 0], "must be a 2-D array of shape \\(n_localizations, n_scales\\)"),
+        (lambda Y: Y[:, :1], "n_scales >= 2"),
+        (lambda Y: Y[:-1], "same length"),
+        (lambda Y: np.column_stack([Y[:, 0], np.full(len(Y), -1)]), "no cluster at scale\\(s\\) \\[1\\]"),
+        (lambda Y: Y + 0.5, "integer cluster labels"),
+        (lambda Y: Y.astype(str), "integer cluster labels"),
+        (lambda Y: None, "requires y to be passed"),
+    ],
+)
+def test_bad_labels_are_rejected(data, y_fn, message):
+    X, Y, fov = data
+    with pytest.raises(ValueError, match=message):
+        tiny().fit(X, y_fn(Y), groups=fov)
+
+
+def test_bad_scale_names_and_scales(data, fitted):
+    X, Y, fov = data
+    with pytest.raises(ValueError, match="one string per scale"):
+        tiny(scale_names=("corners",)).fit(X, Y, groups=fov)
+    with pytest.raises(ValueError, match="distinct"):
+        tiny(scale_names=("a", "a")).fit(X, Y, groups=fov)
+    with pytest.raises(ValueError, match="sequence of strings"):
+        tiny(scale_names="ab").fit(X, Y, groups=fov)
+    with pytest.raises(ValueError, match="Unknown scale 'pores'"):
+        fitted.transform(X, scale="pores")
+    with pytest.raises(ValueError, match="integer in \\[-2, 1\\]"):
+        fitted.transform(X, scale=2)
+
+
+def test_unfitted_transform_raises(data):
+    with pytest.raises(NotFittedError):
+        tiny().transform(data[0])
+    with pytest.raises(NotFittedError):
+        tiny_clusterer().predict(data[0])
+
+
+def test_same_random_state_gives_the_same_model(data):
+    X, Y, fov = data
+    a = tiny(random_state=3).fit(X, Y, groups=fov)
+    b = tiny(random_state=3).fit(X, Y, groups=fov)
+    c = tiny(random_state=4).fit(X, Y, groups=fov)
+    np.testing.assert_array_equal(a.transform(X, groups=fov), b.transform(X, groups=fov))
+    assert not np.allclose(a.transform(X, groups=fov), c.transform(X, groups=fov))
+
+
+def test_input_is_never_modified(data):
+    X, Y, fov = data
+    X0, Y0, fov0 = X.copy(), Y.copy(), fov.copy()
+    clu = tiny_clusterer().fit(X, Y, groups=fov)
+    clu.predict(X, groups=fov)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(Y, Y0)
+    np.testing.assert_array_equal(fov, fov0)
+
+
+def test_transformer_joblib_round_trip(data, fitted, tmp_path):
+    X, _, fov = data
+    joblib.dump(fitted, tmp_path / "ms.joblib")
+    loaded = joblib.load(tmp_path / "ms.joblib")
+    np.testing.assert_array_equal(loaded.transform(X, groups=fov), fitted.transform(X, groups=fov))
+    assert loaded.scale_names_ == NAMES and loaded.k_star_ == fitted.k_star_
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.transform(X, scale="rings"), fitted.transform(X, scale="rings"))
+
+
+def test_fit_transform_matches_fit_then_transform(data):
+    X, Y, fov = data
+    a = tiny().fit_transform(X, Y, groups=fov)
+    b = tiny().fit(X, Y, groups=fov).transform(X, groups=fov)
+    np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- clusterer
+
+
+def test_acceptance_api(data):
+    """The issue's acceptance snippet, with a tiny network."""
+    X, Y, fov = make_npc(n_fovs=4, random_state=0)
+    X_new, _, fov_new = make_npc(n_fovs=1, random_state=1)
+    ms = MultiscaleMIROClusterer(eps=(20.0, 40.0), min_samples=(4, 10), random_state=0,
+                                 **{**TINY, "n_augmented": 3}).fit(X, Y, groups=fov)
+    labels = ms.predict(X_new)
+    assert labels.shape == (len(X_new), 2)
+    assert ms.labels_.shape == (len(X), 2)
+
+
+def test_clusterer_labels_every_scale_per_fov(data, fitted_clusterer):
+    X, Y, fov = data
+    clu = fitted_clusterer
+    assert clu.labels_.shape == (len(X), 2)
+    assert clu.n_scales_ == 2 and clu.scale_names_ == NAMES
+    assert clu.eps_ == [15.0, 40.0] and clu.min_samples_ == [3, 10]
+    np.testing.assert_array_equal(clu.predict(X, groups=fov), clu.labels_)
+    np.testing.assert_array_equal(clu.predict(X, groups=fov, scale="rings"), clu.labels_[:, 1])
+    np.testing.assert_array_equal(clu.predict(X, groups=fov, scale=0), clu.labels_[:, 0])
+    np.testing.assert_array_equal(clu.labels_of("corners"), clu.labels_[:, 0])
+    np.testing.assert_array_equal(clu.labels_of(-1), clu.labels_[:, 1])
+    for s in range(2):
+        labels = clu.labels_[:, s]
+        per_fov = [set(labels[(fov == k) & (labels >= 0)]) for k in range(3)]
+        assert not (per_fov[0] & per_fov[1] or per_fov[0] & per_fov[2] or per_fov[1] & per_fov[2])
+    # One FOV alone gives the same partition as inside the batch.
+    alone = clu.predict(X[fov == 1])
+    for s in range(2):
+        assert sklearn.metrics.adjusted_rand_score(alone[:, s], clu.labels_[fov == 1, s]) == 1.0
+
+
+def test_clusterer_applies_dbscan_to_each_scale(data, fitted_clusterer):
+    from sklearn.cluster import DBSCAN
+
+    X, _, fov = data
+    clu = fitted_clusterer
+    Xt = clu.transformer_.transform(X[fov == 2])
+    for s in range(2):
+        expected = DBSCAN(eps=clu.eps_[s], min_samples=clu.min_samples_[s]).fit_predict(Xt[:, 2 * s : 2 * s + 2])
+        got = clu.predict(X[fov == 2], scale=s)
+        assert sklearn.metrics.adjusted_rand_score(expected, got) == 1.0
+        np.testing.assert_array_equal(expected == -1, got == -1)
+
+
+def test_clusterer_chooses_dbscan_parameters_per_scale(data):
+    X, Y, fov = data
+    clu = tiny_clusterer(eps=("auto", 40.0), min_samples="auto").fit(X, Y, groups=fov)
+    assert clu.eps_[1] == 40.0
+    assert clu.eps_[0] in clu.eps_grid_[0] and clu.min_samples_[0] in clu.min_samples_grid_[0]
+    i = list(clu.eps_grid_[0]).index(clu.eps_[0])
+    j = list(clu.min_samples_grid_[0]).index(clu.min_samples_[0])
+    assert clu.tuning_scores_[0][i, j] == clu.tuning_scores_[0].max()
+    # min_samples candidates stop at the median cluster size of each scale.
+    for s in range(2):
+        sizes = np.unique(Y[Y[:, s] >= 0, s], return_counts=True)[1]
+        assert clu.min_samples_grid_[s].max() <= max(2, int(np.median(sizes)))
+    np.testing.assert_array_equal(clu.eps_grid_[1], [40.0])
+
+
+def test_frozen_transformer_is_used_as_is(data, fitted):
+    X, Y, fov = data
+    clu = MultiscaleMIROClusterer(transformer=FrozenEstimator(fitted), eps=(15.0, 40.0),
+                                  min_samples=(3, 10)).fit(X, groups=fov)
+    assert clu.transformer_.estimator is fitted
+    assert clu.scale_names_ == NAMES  # taken from the transformer
+    plain = MultiscaleMIROClusterer(transformer=fitted, eps=(15.0, 40.0), min_samples=(3, 10),
+                                    scale_names=("c", "r")).fit(X, Y, groups=fov)
+    assert plain.transformer_ is fitted and plain.scale_names_ == ("c", "r")
+    np.testing.assert_array_equal(plain.labels_, clu.labels_)
+    with pytest.raises(ValueError, match="eps='auto'"):
+        MultiscaleMIROClusterer(transformer=fitted).fit(X, groups=fov)
+    with pytest.raises(ValueError, match="y has 3 scales but the transformer was trained on 2"):
+        MultiscaleMIROClusterer(transformer=fitted, eps=(1.0, 2.0, 3.0),
+                                min_samples=(2, 2, 2)).fit(X, np.column_stack([Y, Y[:, 1]]))
+
+
+def test_unfitted_transformer_is_cloned_and_trained(data):
+    X, Y, fov = data
+    template = tiny(hidden_size=6)
+    clu = MultiscaleMIROClusterer(transformer=template, eps=(15.0, 40.0), min_samples=(3, 10)).fit(
+        X, Y, groups=fov
+    )
+    assert clu.transformer_ is not template and clu.transformer_.network_.hidden_size == 6
+    assert not hasattr(template, "network_")
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(eps=20.0), "eps must be 'auto' or a sequence with one value per scale"),
+        (dict(eps=(20.0,)), "eps has 1 value\\(s\\) but the model has 2 scales"),
+        (dict(eps=(20.0, -1.0)), "every entry of eps must be > 0"),
+        (dict(min_samples=(3, 2.5)), "every entry of min_samples must be an integer"),
+        (dict(min_samples=5), "min_samples must be 'auto' or a sequence"),
+        (dict(scale_names=("a", "b", "c")), "one string per scale"),
+        (dict(hidden_size=0), "hidden_size must be > 0"),
+        (dict(k_star=9), "strictly increasing"),
+    ],
+)
+def test_clusterer_bad_parameters(data, params, message):
+    X, Y, fov = data
+    with pytest.raises(ValueError, match=message):
+        tiny_clusterer(**params).fit(X, Y, groups=fov)
+
+
+def test_clusterer_requires_labels_to_train(data):
+    X, _, fov = data
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        tiny_clusterer().fit(X, groups=fov)
+
+
+def test_clusterer_params_reach_the_transformer():
+    clu = MultiscaleMIROClusterer(hidden_size=16, k_star=3, n_steps=7, random_state=5)
+    transformer = clu._make_transformer()
+    assert isinstance(transformer, MultiscaleMIROTransformer)
+    expected = {k: v for k, v in clu.get_params().items() if k in transformer.get_params()}
+    assert transformer.get_params() == expected
+    # Every hyper-parameter of the transformer is one of the clusterer's.
+    names = set(inspect.signature(MultiscaleMIROTransformer.__init__).parameters) - {"self"}
+    assert names <= set(clu.get_params())
+
+
+def test_clusterer_get_set_params_and_clone(data):
+    clu = MultiscaleMIROClusterer(eps=(10.0, 30.0), min_samples=(4, 16), random_state=0)
+    assert clu.get_params()["random_state"] == 0
+    clu.set_params(hidden_size=12, random_state=2)
+    copy = clone(clu)
+    assert copy.hidden_size == 12 and copy.random_state == 2 and copy.eps == (10.0, 30.0)
+    assert repr(MultiscaleMIROClusterer()) == "MultiscaleMIROClusterer()"
+    assert repr(MultiscaleMIROTransformer()) == "MultiscaleMIROTransformer()"
+    X, Y, fov = data
+    fitted = tiny_clusterer(hidden_size=5).fit(X, Y, groups=fov)
+    assert fitted.transformer_.network_.hidden_size == 5
+
+
+def test_clusterer_same_random_state_same_labels(data, fitted_clusterer):
+    X, Y, fov = data
+    again = tiny_clusterer().fit(X, Y, groups=fov)
+    np.testing.assert_array_equal(again.labels_, fitted_clusterer.labels_)
+
+
+def test_clusterer_joblib_round_trip(data, fitted_clusterer, tmp_path):
+    X, _, fov = data
+    joblib.dump(fitted_clusterer, tmp_path / "msc.joblib")
+    loaded = joblib.load(tmp_path / "msc.joblib")
+    np.testing.assert_array_equal(loaded.predict(X, groups=fov), fitted_clusterer.predict(X, groups=fov))
+    pd.testing.assert_frame_equal(loaded.nesting_report(), fitted_clusterer.nesting_report())
+
+
+def test_fit_predict_returns_training_labels(data, fitted_clusterer):
+    X, Y, fov = data
+    np.testing.assert_array_equal(tiny_clusterer().fit_predict(X, Y, groups=fov), fitted_clusterer.labels_)
+
+
+# ------------------------------------------------------------------ nesting
+
+
+def test_nesting_report_example():
+    report = nesting_report([0, 0, 0, 1, 1, 2, 2, -1], [5, 5, -1, 5, 7, 7, 7, 7])
+    assert list(report.index) == [0, 1, 2]
+    assert report.loc[0, "coarse"] == 5 and report.loc[0, "n_in_coarse"] == 2
+    assert report.loc[0, "n_localizations"] == 3 and report.loc[0, "n_coarse_labels"] == 2
+    # A tie (one localisation in 5, one in 7) goes to the smaller label.
+    assert report.loc[1, "coarse"] == 5 and report.loc[1, "fraction"] == 0.5
+    assert report.loc[2, "coarse"] == 7 and report.loc[2, "fraction"] == 1.0
+
+
+def test_nesting_report_of_the_simulator_is_exact(data):
+    X, Y, fov = data
+    report = nesting_report(Y[:, 0], Y[:, 1])
+    assert (report["fraction"] == 1.0).all() and (report["n_coarse_labels"] == 1).all()
+    for corner, row in report.iterrows():
+        assert set(Y[Y[:, 0] == corner, 1]) == {row["coarse"]}
+
+
+def test_nesting_report_without_fine_clusters():
+    report = nesting_report([-1, -1], [0, 1])
+    assert len(report) == 0
+    assert list(report.columns) == ["coarse", "n_localizations", "n_in_coarse", "fraction", "n_coarse_labels"]
+    with pytest.raises(ValueError, match="same length"):
+        nesting_report([0, 1], [0])
+
+
+def test_clusterer_nesting_report(data, fitted_clusterer):
+    X, Y, fov = data
+    clu = fitted_clusterer
+    report = clu.nesting_report()
+    fine = clu.labels_[:, 0]
+    assert list(report.index) == sorted(set(fine[fine >= 0]))
+    pd.testing.assert_frame_equal(report, nesting_report(clu.labels_[:, 0], clu.labels_[:, 1]))
+    predicted = clu.predict(X, groups=fov)
+    pd.testing.assert_frame_equal(
+        clu.nesting_report(predicted, fine="corners", coarse="rings"), report
+    )
+    with pytest.warns(UserWarning, match="same scale"):
+        clu.nesting_report(fine=1, coarse="rings")
+    with pytest.raises(ValueError, match="shape \\(n_localizations, 2\\)"):
+        clu.nesting_report(predicted[:, 0])
+
+
+labels_strategy = st.lists(st.tuples(st.integers(-1, 5), st.integers(-1, 4)), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pairs=labels_strategy)
+def test_nesting_report_is_consistent_with_the_counts(pairs):
+    fine, coarse = (np.array(v) for v in zip(*pairs))
+    report = nesting_report(fine, coarse)
+    assert set(report.index) == set(fine[fine >= 0])
+    assert report["n_localizations"].sum() == np.sum(fine >= 0)
+    for f, row in report.iterrows():
+        members = coarse[fine == f]
+        values, counts = np.unique(members, return_counts=True)
+        assert row["n_localizations"] == len(members)
+        assert row["n_coarse_labels"] == len(values)
+        # The majority label, the smallest one among ties.
+        assert row["n_in_coarse"] == counts.max()
+        assert row["coarse"] == values[counts == counts.max()].min()
+        assert row["fraction"] == pytest.approx(counts.max() / len(members))
+        assert row["fraction"] >= 1 / row["n_coarse_labels"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    fine=st.lists(st.integers(-1, 8), min_size=1, max_size=50),
+    mapping=st.lists(st.integers(-1, 3), min_size=9, max_size=9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_nested_labels_are_reported_exactly(fine, mapping, seed):
+    fine = np.array(fine)
+    coarse = np.where(fine >= 0, np.array(mapping)[np.maximum(fine, 0)], -1)
+    report = nesting_report(fine, coarse)
+    assert (report["fraction"] == 1.0).all() and (report["n_coarse_labels"] == 1).all()
+    for f, row in report.iterrows():
+        assert row["coarse"] == mapping[f]
+    # The report does not depend on the order of the localisations.
+    perm = np.random.default_rng(seed).permutation(len(fine))
+    pd.testing.assert_frame_equal(nesting_report(fine[perm], coarse[perm]), report)
+
+
+# ------------------------------------------------------ scikit-learn checks
+
+CHECK_TINY = dict(
+    hidden_size=4, n_steps=2, n_augmented=2, max_epochs=1, batch_size=2,
+    validation_fraction=0.0, verbose=0, random_state=0,
+)
+NEEDS_2D = "feeds data with n_features != 2; MIRO works on (x, y) coordinates only"
+NEEDS_SCALES = (
+    "fits with a 1-D y; multiscale MIRO needs labels of shape (n_localizations, n_scales) "
+    "(the same property is tested on NPC-like data in tests/test_multiscale.py)"
+)
+FAILURES = {
+    **{
+        name: NEEDS_2D
+        for name in [
+            "check_dtype_object",
+            "check_pipeline_consistency",
+            "check_estimators_nan_inf",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_dict_unchanged",
+            "check_fit2d_predict1d",
+            "check_estimators_dtypes",
+            "check_fit_score_takes_y",
+            "check_dont_overwrite_parameters",
+            "check_n_features_in_after_fitting",
+            "check_positive_only_tag_during_fit",
+            "check_transformer_data_not_an_array",
+            "check_transformer_general",
+            "check_transformer_preserve_dtypes",
+        ]
+    },
+    **{
+        name: NEEDS_SCALES
+        for name in [
+            "check_estimators_overwrite_params",
+            "check_estimators_fit_returns_self",
+            "check_readonly_memmap_input",
+            "check_fit_idempotent",
+            "check_fit_check_is_fitted",
+            "check_n_features_in",
+        ]
+    },
+    "check_clustering": (
+        "fits without y: an untrained multiscale MIRO needs labels at every scale"
+    ),
+}
+
+
+@parametrize_with_checks(
+    [
+        MultiscaleMIROTransformer(**CHECK_TINY),
+        MultiscaleMIROClusterer(eps=(0.5, 1.0), min_samples=(2, 2), **CHECK_TINY),
+    ],
+    expected_failed_checks=lambda est: FAILURES,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

@@ -1,0 +1,382 @@
+"""Tests of MIROShapeClassifier (tiny models on tiny mixtures of shapes).
+
+These test the API and the bookkeeping (classes, probabilities, the mode per
+cluster, routing, persistence), not the quality of the classification, which
+``benchmarks/multiscale_and_shapes.py`` measures.
+"""
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.cluster import DBSCAN
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GroupKFold, cross_validate
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sklearn_miro.estimators._base as base_module
+from sklearn_miro import MIROShapeClassifier
+from sklearn_miro.datasets import make_multishape
+from sklearn_miro.estimators._shape import mode_per_cluster
+
+TINY = dict(
+    hidden_size=8,
+    n_steps=3,
+    n_augmented=6,
+    max_epochs=1,
+    batch_size=3,
+    validation_fraction=0.0,
+    verbose=0,
+    eps=30.0,
+    min_samples=4,
+)
+
+
+def tiny(**kwargs):
+    return MIROShapeClassifier(**{**TINY, "random_state": 0, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, fov, shape = make_multishape(
+        ("spot", "ellipse"), n_fovs=3, n_clusters=3, shape_params={"spot": {"n_localizations": 20},
+                                                                   "ellipse": {"n_localizations": 20}},
+        fov_size=600, background_fraction=0.1, random_state=0,
+    )
+    return X, y, fov, shape
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, fov, shape = data
+    return tiny().fit(X, shape, clusters=y, groups=fov)
+
+
+def test_classes_and_predictions(data, fitted):
+    X, y, fov, shape = data
+    np.testing.assert_array_equal(fitted.classes_, ["background", "ellipse", "spot"])
+    assert fitted.background_class_ == "background"
+    assert fitted.network_.n_outputs == 2 + 3
+    proba = fitted.predict_proba(X, groups=fov)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba >= 0).all()
+    pred = fitted.predict(X, groups=fov)
+    assert pred.shape == (len(X),) and set(pred) <= set(fitted.classes_)
+    np.testing.assert_array_equal(pred, fitted.classes_[proba.argmax(axis=1)])
+    assert fitted.score(X, shape, groups=fov) == pytest.approx(np.mean(pred == shape))
+    # F1 via scikit-learn, as in the paper's Table S8.
+    f1 = f1_score(shape, pred, average="macro")
+    assert 0.0 <= f1 <= 1.0
+
+
+def test_integer_classes_work_too(data):
+    X, y, fov, shape = data
+    codes = np.unique(shape, return_inverse=True)[1] * 10
+    model = tiny().fit(X, codes, clusters=y, groups=fov)
+    np.testing.assert_array_equal(model.classes_, [0, 10, 20])
+    assert model.background_class_ == 0
+    assert set(model.predict(X, groups=fov)) <= {0, 10, 20}
+
+
+def test_class_head_is_trained_with_beta(data, monkeypatch):
+    X, y, fov, shape = data
+    seen = {}
+    original = base_module.fit_network
+
+    def spy(network, graphs, **kwargs):
+        seen["beta"] = kwargs["beta"]
+        seen["classes"] = set(np.unique(np.concatenate([g.classes.numpy() for g in graphs])))
+        return original(network, graphs, **kwargs)
+
+    monkeypatch.setattr(base_module, "fit_network", spy)
+    tiny(beta=0.25).fit(X, shape, clusters=y, groups=fov)
+    assert seen["beta"] == 0.25
+    # Class codes of the training graphs index classes_ (0, 1, 2).
+    assert seen["classes"] <= {0, 1, 2} and len(seen["classes"]) >= 2
+
+
+def test_predict_clusters_gives_each_cluster_the_mode(data, fitted):
+    X, y, fov, shape = data
+    labels, classes = fitted.predict_clusters(X, groups=fov)
+    assert labels.shape == classes.shape == (len(X),)
+    assert set(classes) <= set(fitted.classes_)
+    pred = fitted.predict(X, groups=fov)
+    for label in np.unique(labels[labels >= 0]):
+        members = labels == label
+        assert len(set(classes[members])) == 1
+        values, counts = np.unique(pred[members], return_counts=True)
+        winners = values[counts == counts.max()]
+        # Ties go to the first class of classes_ (sorted).
+        assert classes[members][0] == sorted(winners)[0]
+    assert (classes[labels == -1] == fitted.background_class_).all()
+    # The clustering is DBSCAN on the collapsed coordinates of every FOV.
+    for k in range(3):
+        expected = DBSCAN(eps=fitted.eps_, min_samples=fitted.min_samples_).fit_predict(
+            fitted.collapse(X[fov == k])
+        )
+        assert sklearn.metrics.adjusted_rand_score(expected, labels[fov == k]) == 1.0
+        np.testing.assert_array_equal(expected == -1, labels[fov == k] == -1)
+    # Labels are unique across FOVs.
+    sets = [set(labels[(fov == k) & (labels >= 0)]) for k in range(3)]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    per_cluster = pd.Series(classes).groupby(labels).nunique()
+    assert (per_cluster[per_cluster.index >= 0] == 1).all()
+
+
+def test_groups_process_each_fov_on_its_own(data, fitted):
+    X, y, fov, shape = data
+    together = fitted.predict_proba(X, groups=fov)
+    for k in range(3):
+        np.testing.assert_allclose(together[fov == k], fitted.predict_proba(X[fov == k]), atol=1e-9)
+
+
+def test_isolated_localisations_are_background(fitted):
+    X = np.array([[0.0, 0.0], [1e6, 1e6]])
+    assert (fitted.predict(X) == "background").all()
+    np.testing.assert_array_equal(fitted.predict_proba(X[:1]), [[1.0, 0.0, 0.0]])
+    labels, classes = fitted.predict_clusters(X)
+    assert (labels == -1).all() and (classes == "background").all()
+
+
+def test_auto_dbscan_parameters_are_chosen_on_training_fovs(data):
+    X, y, fov, shape = data
+    model = tiny(eps="auto", min_samples="auto").fit(X, shape, clusters=y, groups=fov)
+    assert model.eps_ in model.eps_grid_ and model.min_samples_ in model.min_samples_grid_
+    i = list(model.eps_grid_).index(model.eps_)
+    j = list(model.min_samples_grid_).index(model.min_samples_)
+    assert model.tuning_scores_[i, j] == model.tuning_scores_.max()
+    assert model.min_samples_grid_.max() <= 20  # the median training cluster size
+    fixed = tiny().fit(X, shape, clusters=y, groups=fov)
+    assert fixed.tuning_scores_ is None and (fixed.eps_, fixed.min_samples_) == (30.0, 4)
+
+
+def test_training_without_background(data):
+    X, y, fov, shape = data
+    inside = y >= 0
+    model = tiny().fit(X[inside], shape[inside], clusters=y[inside], groups=fov[inside])
+    assert model.background_class_ is None
+    np.testing.assert_array_equal(model.classes_, ["ellipse", "spot"])
+    labels, classes = model.predict_clusters(X[inside], groups=fov[inside])
+    pred = model.predict(X[inside], groups=fov[inside])
+    # Without a background class, unclustered localisations keep their own class.
+    np.testing.assert_array_equal(classes[labels == -1], pred[labels == -1])
+    proba = model.predict_proba(np.array([[0.0, 0.0], [1e6, 1e6]]))
+    np.testing.assert_allclose(proba, 0.5)
+
+
+def test_same_random_state_gives_the_same_model(data):
+    X, y, fov, shape = data
+    a = tiny(random_state=3).fit(X, shape, clusters=y, groups=fov)
+    b = tiny(random_state=3).fit(X, shape, clusters=y, groups=fov)
+    c = tiny(random_state=4).fit(X, shape, clusters=y, groups=fov)
+    np.testing.assert_array_equal(a.predict_proba(X, groups=fov), b.predict_proba(X, groups=fov))
+    assert not np.allclose(a.predict_proba(X, groups=fov), c.predict_proba(X, groups=fov))
+
+
+def test_input_is_never_modified(data):
+    X, y, fov, shape = data
+    copies = [a.copy() for a in (X, y, fov, shape)]
+    model = tiny().fit(X, shape, clusters=y, groups=fov)
+    model.predict_clusters(X, groups=fov)
+    for original, copy in zip((X, y, fov, shape), copies):
+        np.testing.assert_array_equal(original, copy)
+
+
+def test_joblib_round_trip(data, fitted, tmp_path):
+    X, y, fov, shape = data
+    joblib.dump(fitted, tmp_path / "shape.joblib")
+    loaded = joblib.load(tmp_path / "shape.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X, groups=fov), fitted.predict_proba(X, groups=fov))
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+    for a, b in zip(loaded.predict_clusters(X, groups=fov), fitted.predict_clusters(X, groups=fov)):
+        np.testing.assert_array_equal(a, b)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(X, groups=fov), fitted.predict(X, groups=fov))
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_clusters_are_required(data):
+    X, y, fov, shape = data
+    with pytest.raises(ValueError, match="needs the cluster label of every localisation"):
+        tiny().fit(X, shape, groups=fov)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (lambda X, y, s: (X, None, y), "requires y to be passed"),
+        (lambda X, y, s: (X, s[:-1], y), "y has .* classes but X has"),
+        (lambda X, y, s: (X, s, y[:-1]), "clusters has .* labels but X has"),
+        (lambda X, y, s: (X, np.column_stack([s, s]), y), "1-D array with the class"),
+        (lambda X, y, s: (X, np.full(len(X), "spot"), y), "single class"),
+        (lambda X, y, s: (X, X[:, 0], y), "Unknown label type"),
+        (lambda X, y, s: (X, s, y + 0.5), "integer cluster labels"),
+        (lambda X, y, s: (X, s, np.full(len(X), -1)), "no cluster"),
+        (lambda X, y, s: (X[:, :1], s, y), "2D array|shape \\(n_localizations, 2\\)"),
+    ],
+)
+def test_bad_targets_are_rejected(data, args, message):
+    X, y, fov, shape = data
+    X_, shape_, clusters_ = args(X, y, shape)
+    with pytest.raises(ValueError, match=message):
+        tiny().fit(X_, shape_, clusters=clusters_)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(beta=-0.1), "beta must be >= 0"),
+        (dict(eps=0.0), "eps must be > 0"),
+        (dict(min_samples=1.5), "min_samples must be an integer"),
+        (dict(n_steps=0), "n_steps must be > 0"),
+    ],
+)
+def test_bad_parameters_are_rejected_at_fit(data, params, message):
+    X, y, fov, shape = data
+    model = tiny(**params)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, shape, clusters=y, groups=fov)
+
+
+def test_unfitted_estimator_raises(data):
+    X = data[0]
+    for method in ("predict", "predict_proba", "predict_clusters", "collapse"):
+        with pytest.raises(NotFittedError):
+            getattr(tiny(), method)(X)
+
+
+def test_unknown_class_strings_in_score_are_counted_wrong(data, fitted):
+    X, y, fov, shape = data
+    renamed = np.where(shape == "spot", "disk", shape)  # a class the model never saw
+    assert fitted.score(X, renamed, groups=fov) <= np.mean(renamed != "disk")
+
+
+def test_predict_checks_the_number_of_features(fitted):
+    with pytest.raises(ValueError, match="shape \\(n_localizations, 2\\)|features"):
+        fitted.predict(np.zeros((5, 3)))
+
+
+# ----------------------------------------------------- scikit-learn plumbing
+
+
+def test_metadata_routing_passes_clusters_and_groups(data):
+    X, y, fov, shape = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        result = cross_validate(
+            tiny(), X, shape, cv=GroupKFold(3),
+            params={"clusters": y, "groups": fov},
+        )  # fmt: skip
+    assert len(result["test_score"]) == 3
+    assert np.all((result["test_score"] >= 0) & (result["test_score"] <= 1))
+
+
+def test_metadata_requests_are_set_by_default():
+    routing = tiny().get_metadata_routing()
+    assert routing.fit.requests == {"clusters": True, "groups": True}
+    assert routing.predict.requests == {"groups": True}
+    assert routing.score.requests["groups"] is True
+
+
+def test_get_set_params_and_clone():
+    model = MIROShapeClassifier(beta=0.05, hidden_size=32, random_state=1)
+    assert model.get_params()["beta"] == 0.05
+    model.set_params(n_steps=7, eps=12.0)
+    copy = clone(model)
+    assert copy.n_steps == 7 and copy.eps == 12.0 and copy.random_state == 1
+    assert repr(MIROShapeClassifier()) == "MIROShapeClassifier()"
+
+
+# --------------------------------------------------------------- properties
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    labels=st.lists(st.integers(-1, 4), min_size=1, max_size=60),
+    data=st.data(),
+)
+def test_mode_per_cluster_properties(labels, data):
+    labels = np.array(labels)
+    codes = np.array(data.draw(st.lists(st.integers(0, 2), min_size=len(labels), max_size=len(labels))))
+    refined = mode_per_cluster(labels, codes, 3)
+    np.testing.assert_array_equal(refined[labels == -1], codes[labels == -1])
+    for label in np.unique(labels[labels >= 0]):
+        members = labels == label
+        counts = np.bincount(codes[members], minlength=3)
+        assert (refined[members] == np.flatnonzero(counts == counts.max())[0]).all()
+    # Idempotent: the refined classes are already constant per cluster.
+    np.testing.assert_array_equal(mode_per_cluster(labels, refined, 3), refined)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_permuting_a_fov_permutes_the_probabilities(fitted, seed, data):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 400, (50, 2))
+    perm = np.array(data.draw(st.permutations(range(50))))
+    np.testing.assert_allclose(fitted.predict_proba(X[perm]), fitted.predict_proba(X)[perm], atol=1e-5)
+
+
+# ------------------------------------------------------ scikit-learn checks
+
+CHECK_TINY = dict(
+    hidden_size=4, n_steps=2, n_augmented=2, max_epochs=1, batch_size=2,
+    validation_fraction=0.0, verbose=0, random_state=0, eps=0.5, min_samples=2,
+)
+NEEDS_2D = "feeds data with n_features != 2; MIRO works on (x, y) coordinates only"
+NEEDS_CLUSTERS = (
+    "fits without clusters=: the shape classifier is trained on labelled clusters as well as "
+    "classes (fit and prediction are tested with clusters in tests/test_shape.py)"
+)
+FAILURES = {
+    **{
+        name: NEEDS_2D
+        for name in [
+            "check_dtype_object",
+            "check_pipeline_consistency",
+            "check_estimators_nan_inf",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_dict_unchanged",
+            "check_fit2d_predict1d",
+            "check_estimators_dtypes",
+            "check_fit_score_takes_y",
+            "check_dont_overwrite_parameters",
+            "check_n_features_in_after_fitting",
+            "check_positive_only_tag_during_fit",
+            "check_supervised_y_2d",
+            "check_classifiers_one_label",
+            "check_classifiers_regression_target",
+        ]
+    },
+    **{
+        name: NEEDS_CLUSTERS
+        for name in [
+            "check_estimators_overwrite_params",
+            "check_estimators_fit_returns_self",
+            "check_readonly_memmap_input",
+            "check_classifier_data_not_an_array",
+            "check_classifiers_classes",
+            "check_classifiers_train",
+            "check_fit_idempotent",
+            "check_fit_check_is_fitted",
+            "check_n_features_in",
+        ]
+    },
+}
+
+
+@parametrize_with_checks([MIROShapeClassifier(**CHECK_TINY)], expected_failed_checks=lambda e: FAILURES)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
