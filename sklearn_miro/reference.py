@@ -140,7 +140,11 @@ def load_reference_checkpoint(
     kind : {None, "miro", "multiscale", "multishape"}, default=None
         ``None`` infers it from the head: 2 outputs -> "miro", more ->
         "multishape". The multiscale checkpoint has the same tensors as a
-        benchmark one: pass ``kind="multiscale"``.
+        benchmark one: pass ``kind="multiscale"``. For "multiscale" and
+        "multishape" (the authors use ``n_steps=20, connectivity_radius=0.2``)
+        the radius is in the reference's unit of those models, nm / 2000
+        (no min-max normalisation, MIRO-REFERENCE.md §1.1), and the returned
+        estimator works in nm: ``output`` makes no difference there.
     output : {"reference", "nm"}, default="reference"
         Space of ``transform``'s output: ``"reference"`` is the authors'
         clustering space, in which the metadata's MIRO ``eps`` values apply;
@@ -150,9 +154,20 @@ def load_reference_checkpoint(
 
     Returns
     -------
-    MIROTransformer
-        Fitted; ``transform`` takes coordinates in nm (one FOV, or several
-        with ``groups``).
+    MIROTransformer, MultiscaleMIROTransformer or MIROShapeClassifier
+        Fitted; it takes coordinates in nm (one FOV, or several with
+        ``groups``).
+
+        - "miro": a :class:`~sklearn_miro.MIROTransformer`;
+        - "multiscale": a :class:`~sklearn_miro.estimators.MultiscaleMIROTransformer`
+          with ``k_star=10`` and scales ``("corners", "rings")`` (read at steps
+          10 and 20, §3.4); wrap it in ``MultiscaleMIROClusterer(transformer=...,
+          eps=(4, 30), min_samples=(4, 16))``, the authors' values for
+          experimental NPC data (Table S2);
+        - "multishape": a :class:`~sklearn_miro.MIROShapeClassifier` with
+          classes ``["background", "ellipse", "spot"]`` (the checkpoint's
+          background, elliptical and circular outputs, §3.5) and DBSCAN
+          ``eps_=26`` nm, ``min_samples_=5`` for :meth:`predict_clusters`.
 
     Raises
     ------
@@ -176,11 +191,10 @@ def load_reference_checkpoint(
         raise ValueError(f"kind must be None, 'miro', 'multiscale' or 'multishape'; got {kind!r}.")
     if output not in ("reference", "nm"):
         raise ValueError(f"output must be 'reference' or 'nm'; got {output!r}.")
-    if kind != "miro":
-        raise ValueError(
-            f"{path.name}: loading {kind} checkpoints needs the {kind} estimators; use "
-            "kind='miro' to load only the displacement network."
-        )
+    if kind == "multiscale":
+        return _load_multiscale(network, n_steps, connectivity_radius, path, device)
+    if kind == "multishape":
+        return _load_multishape(network, n_steps, connectivity_radius, path, device)
     if kind == "miro" and network.n_outputs != 2:
         raise ValueError(
             f"{path.name} has {network.n_outputs} outputs per node; a MIRO displacement "
@@ -197,6 +211,90 @@ def load_reference_checkpoint(
         verbose=0,
     )
     _set_fitted(estimator, network, connectivity_radius, path)
+    return estimator
+
+
+# The multiscale and multishape models work on positions in nm / 2000, with no
+# min-max normalisation (MIRO-REFERENCE.md §1.1, §3.4, §3.5): their radius and
+# DBSCAN eps are in that unit.
+REFERENCE_LENGTH_UNIT_NM = 2000.0
+# Multiscale (NPC) tutorial: k* = 10 (cutoff_iterations), readout at steps 10
+# and 20; DBSCAN eps/min_samples of the corners and of the rings (Table S2,
+# "experimental"), in nm.
+_MULTISCALE_K_STAR = 10
+_MULTISCALE_DBSCAN = {"eps": (4.0, 30.0), "min_samples": (4, 16)}
+# Multishape: head columns 2..4 are background, circular and elliptical
+# (§3.5), i.e. the "background", "spot" and "ellipse" classes of
+# sklearn_miro.datasets.make_multishape; validation DBSCAN eps 0.013 (x 2000 nm
+# = 26 nm, Table S2) and min_samples 5.
+_MULTISHAPE_CLASSES = ("background", "spot", "ellipse")
+_MULTISHAPE_DBSCAN = {"eps": 0.013 * REFERENCE_LENGTH_UNIT_NM, "min_samples": 5}
+
+
+def _load_multiscale(network, n_steps, connectivity_radius, path, device):
+    """The multiscale (NPC) checkpoint as a fitted MultiscaleMIROTransformer, in nm.
+
+    The reference builds the graph on nm / 2000 with radius r and collapses
+    with ``p - y r``, then multiplies by 2000 (``scaling``) before DBSCAN. In
+    nm this is the graph with radius ``2000 r`` and displacements in units of
+    ``2000 r``: the same computation, so ``output="reference"`` and ``"nm"``
+    coincide.
+    """
+    from .estimators import MultiscaleMIROTransformer
+    from .estimators._multiscale import _resolve_cutoffs
+
+    if network.n_outputs != 2:
+        raise ValueError(
+            f"{path.name} has {network.n_outputs} outputs per node; the multiscale checkpoint "
+            "has 2 (both scales come from the same head, at different steps)."
+        )
+    cutoffs = _resolve_cutoffs(_MULTISCALE_K_STAR, n_steps, 2)
+    radius = float(connectivity_radius) * REFERENCE_LENGTH_UNIT_NM
+    estimator = MultiscaleMIROTransformer(
+        k_star=_MULTISCALE_K_STAR,
+        scale_names=("corners", "rings"),
+        hidden_size=network.hidden_size,
+        n_steps=n_steps,
+        connectivity_radius=radius,
+        length_scale=radius,
+        eigenvector_normalization="unit",
+        fov_normalization=None,
+        device=device,
+        verbose=0,
+    )
+    _set_fitted(estimator, network, radius, path)
+    estimator._set_scales(2, cutoffs, ("corners", "rings"))
+    return estimator
+
+
+def _load_multishape(network, n_steps, connectivity_radius, path, device):
+    """The multishape checkpoint as a fitted MIROShapeClassifier, in nm."""
+    from .estimators import MIROShapeClassifier
+
+    n_classes = network.n_outputs - 2
+    if n_classes != len(_MULTISHAPE_CLASSES):
+        raise ValueError(
+            f"{path.name} has {n_classes} class outputs; the reference multishape checkpoint "
+            f"has {len(_MULTISHAPE_CLASSES)} ({', '.join(_MULTISHAPE_CLASSES)})."
+        )
+    radius = float(connectivity_radius) * REFERENCE_LENGTH_UNIT_NM
+    estimator = MIROShapeClassifier(
+        beta=0.1,
+        eps=_MULTISHAPE_DBSCAN["eps"],
+        min_samples=_MULTISHAPE_DBSCAN["min_samples"],
+        hidden_size=network.hidden_size,
+        n_steps=n_steps,
+        connectivity_radius=radius,
+        length_scale=radius,
+        eigenvector_normalization="unit",
+        fov_normalization=None,
+        device=device,
+        verbose=0,
+    )
+    _set_fitted(estimator, network, radius, path)
+    estimator._set_classes(_MULTISHAPE_CLASSES, background="background")
+    estimator.eps_ = float(_MULTISHAPE_DBSCAN["eps"])
+    estimator.min_samples_ = int(_MULTISHAPE_DBSCAN["min_samples"])
     return estimator
 
 

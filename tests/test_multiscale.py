@@ -552,3 +552,113 @@ FAILURES = {
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------ the authors' checkpoint
+
+
+def _save_as_reference_checkpoint(network, path):
+    """Save a MIRONetwork under the reference's key names."""
+    import torch
+
+    from sklearn_miro.reference import REFERENCE_KEY_MAP
+
+    state = {}
+    for prefix, name in REFERENCE_KEY_MAP.items():
+        module = getattr(network, name)
+        state[f"{prefix}.weight"] = module.weight.detach().clone()
+        state[f"{prefix}.bias"] = module.bias.detach().clone()
+    torch.save(state, path)
+
+
+def _reference_collapse(network, X, radius, steps):
+    """The reference's multiscale inference (MIRO-REFERENCE.md §3.4), written out:
+    positions nm / 2000, graph with radius r there, ``p - y r``, times 2000."""
+    import torch
+
+    from sklearn_miro.graph import build_graph
+
+    positions = X / 2000.0
+    graph = build_graph(positions, radius, normalization="unit")
+    with torch.no_grad():
+        out = network(torch.from_numpy(graph.node_attr), torch.from_numpy(graph.edge_index),
+                      torch.from_numpy(graph.edge_attr), max(steps) + 1).double().numpy()
+    return [(positions - out[k, :, :2] * radius) * 2000.0 for k in steps]
+
+
+def test_reference_multiscale_loader_reproduces_the_reference_inference(data, tmp_path):
+    import torch
+
+    from sklearn_miro import load_reference_checkpoint
+    from sklearn_miro.network import MIRONetwork
+
+    torch.manual_seed(0)
+    network = MIRONetwork(hidden_size=8, n_outputs=2)
+    _save_as_reference_checkpoint(network, tmp_path / "ms.pt")
+    model = load_reference_checkpoint(tmp_path / "ms.pt", kind="multiscale", n_steps=20,
+                                      connectivity_radius=0.2)
+    assert isinstance(model, MultiscaleMIROTransformer)
+    assert model.k_star_ == [10] and model.scale_names_ == ("corners", "rings")
+    np.testing.assert_array_equal(model.scale_steps_, [9, 19])
+    assert model.connectivity_radius_ == model.length_scale_ == 400.0  # 0.2 x 2000 nm
+    X, _, fov = data
+    Xf = X[fov == 0]
+    corners, rings = _reference_collapse(network, Xf, 0.2, [9, 19])
+    np.testing.assert_allclose(model.transform(Xf, scale="corners"), corners, atol=1e-3)
+    np.testing.assert_allclose(model.transform(Xf, scale="rings"), rings, atol=1e-3)
+    # Both output spaces are nm for this model.
+    other = load_reference_checkpoint(tmp_path / "ms.pt", kind="multiscale", n_steps=20,
+                                      connectivity_radius=0.2, output="nm")
+    np.testing.assert_array_equal(other.transform(Xf), model.transform(Xf))
+    # It plugs into the clusterer as a frozen, fitted transformer.
+    clu = MultiscaleMIROClusterer(transformer=FrozenEstimator(model), eps=(4.0, 30.0),
+                                  min_samples=(4, 16)).fit(X, groups=fov)
+    assert clu.labels_.shape == (len(X), 2) and clu.scale_names_ == ("corners", "rings")
+    joblib.dump(model, tmp_path / "ms.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "ms.joblib").transform(Xf), model.transform(Xf))
+
+
+def test_reference_multiscale_loader_errors(tmp_path):
+    import torch
+
+    from sklearn_miro import load_reference_checkpoint
+    from sklearn_miro.network import MIRONetwork
+
+    _save_as_reference_checkpoint(MIRONetwork(hidden_size=4, n_outputs=2), tmp_path / "ms.pt")
+    with pytest.raises(ValueError, match="strictly increasing integers in \\[1, n_steps - 1\\]"):
+        load_reference_checkpoint(tmp_path / "ms.pt", kind="multiscale", n_steps=10,
+                                  connectivity_radius=0.2)
+    torch.manual_seed(0)
+    _save_as_reference_checkpoint(MIRONetwork(hidden_size=4, n_outputs=5), tmp_path / "wide.pt")
+    with pytest.raises(ValueError, match="has 5 outputs per node; the multiscale checkpoint has 2"):
+        load_reference_checkpoint(tmp_path / "wide.pt", kind="multiscale", n_steps=20,
+                                  connectivity_radius=0.2)
+
+
+def test_authors_multiscale_checkpoint_clusters_simulated_pores(shared_dir):
+    """The authors' NPC model (T = 20, k* = 10, r = 0.2) on simulated NPC FOVs.
+
+    With the authors' DBSCAN parameters for experimental NPC data (Table S2),
+    the rings come out well: a wrong length unit or readout step would not.
+    """
+    from sklearn_miro import load_reference_checkpoint
+    from sklearn_miro.metrics import ari_dagger
+
+    path = shared_dir / "reference" / "checkpoints" / "multiscale_npc.pt"
+    model = load_reference_checkpoint(path, kind="multiscale", n_steps=20, connectivity_radius=0.2)
+    X, Y, fov = make_npc(n_fovs=1, random_state=5)
+    clu = MultiscaleMIROClusterer(transformer=FrozenEstimator(model), eps=(4.0, 30.0),
+                                  min_samples=(4, 16)).fit(X)
+    rings = ari_dagger(Y[:, 1], clu.labels_of("rings"))
+    plain_dbscan_rings = ari_dagger(Y[:, 1], DBSCAN_labels(X, 30.0, 16))
+    assert rings > 0.75
+    assert rings > plain_dbscan_rings
+    # The corners: collapsed at step 10, clustered with eps 4 nm.
+    corners = ari_dagger(Y[:, 0], clu.labels_of("corners"))
+    assert corners > 0.3
+
+
+def DBSCAN_labels(X, eps, min_samples):
+    from sklearn.cluster import DBSCAN
+
+    return DBSCAN(eps=eps, min_samples=min_samples).fit_predict(X)

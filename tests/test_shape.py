@@ -380,3 +380,88 @@ FAILURES = {
 @parametrize_with_checks([MIROShapeClassifier(**CHECK_TINY)], expected_failed_checks=lambda e: FAILURES)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------ the authors' checkpoint
+
+
+def _save_as_reference_checkpoint(network, path):
+    """Save a MIRONetwork under the reference's key names."""
+    import torch
+
+    from sklearn_miro.reference import REFERENCE_KEY_MAP
+
+    state = {}
+    for prefix, name in REFERENCE_KEY_MAP.items():
+        module = getattr(network, name)
+        state[f"{prefix}.weight"] = module.weight.detach().clone()
+        state[f"{prefix}.bias"] = module.bias.detach().clone()
+    torch.save(state, path)
+
+
+def test_reference_multishape_loader_reproduces_the_reference_inference(data, tmp_path):
+    """cMIRO (MIRO-REFERENCE.md §3.5): positions nm / 2000, r = 0.2, T = 20; outputs
+    0-1 the displacement, 2-4 the logits of background, circular, elliptical."""
+    import torch
+
+    from sklearn_miro import load_reference_checkpoint
+    from sklearn_miro.graph import build_graph
+    from sklearn_miro.network import MIRONetwork
+
+    torch.manual_seed(0)
+    network = MIRONetwork(hidden_size=8, n_outputs=5)
+    _save_as_reference_checkpoint(network, tmp_path / "shape.pt")
+    model = load_reference_checkpoint(tmp_path / "shape.pt", n_steps=20, connectivity_radius=0.2)
+    assert isinstance(model, MIROShapeClassifier)  # inferred from the 5 outputs
+    np.testing.assert_array_equal(model.classes_, ["background", "ellipse", "spot"])
+    assert model.background_class_ == "background"
+    assert (model.eps_, model.min_samples_) == (26.0, 5)  # 0.013 x 2000 nm (Table S2)
+    X, y, fov, shape = data
+    Xf = X[fov == 0]
+    positions = Xf / 2000.0
+    graph = build_graph(positions, 0.2, normalization="unit")
+    with torch.no_grad():
+        out = network(torch.from_numpy(graph.node_attr), torch.from_numpy(graph.edge_index),
+                      torch.from_numpy(graph.edge_attr), 20)[-1].double().numpy()
+    logits = out[:, 2:]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    # classes_ is sorted: background (column 0), ellipse (column 2), spot (column 1).
+    np.testing.assert_allclose(model.predict_proba(Xf), expected[:, [0, 2, 1]], atol=1e-5)
+    names = np.array(["background", "spot", "ellipse"])
+    np.testing.assert_array_equal(model.predict(Xf), names[logits.argmax(axis=1)])
+    np.testing.assert_allclose(model.collapse(Xf), (positions - out[:, :2] * 0.2) * 2000.0, atol=1e-3)
+    labels, classes = model.predict_clusters(Xf)
+    expected_labels = DBSCAN(eps=26.0, min_samples=5).fit_predict((positions - out[:, :2] * 0.2) * 2000.0)
+    assert sklearn.metrics.adjusted_rand_score(expected_labels, labels) == 1.0
+
+
+def test_reference_multishape_loader_errors(tmp_path):
+    from sklearn_miro import load_reference_checkpoint
+    from sklearn_miro.network import MIRONetwork
+
+    _save_as_reference_checkpoint(MIRONetwork(hidden_size=4, n_outputs=4), tmp_path / "c2.pt")
+    with pytest.raises(ValueError, match="has 2 class outputs; the reference multishape checkpoint has 3"):
+        load_reference_checkpoint(tmp_path / "c2.pt", n_steps=20, connectivity_radius=0.2)
+
+
+def test_authors_multishape_checkpoint_on_simulated_spots_and_ellipses(shared_dir):
+    """The authors' multishape model on simulated spots + ellipses (nm).
+
+    The clustering (DBSCAN 26 nm / 5 on the collapsed points) and the
+    background and ellipse classes come out right, which a wrong length unit
+    or a wrong order of the class columns would break. (The authors' spots
+    evidently differ from our simulated ones: many are called ellipses.)
+    """
+    from sklearn.metrics import recall_score
+
+    from sklearn_miro import load_reference_checkpoint
+    from sklearn_miro.metrics import ari_dagger
+
+    path = shared_dir / "reference" / "checkpoints" / "multishape.pt"
+    model = load_reference_checkpoint(path, n_steps=20, connectivity_radius=0.2)
+    X, y, fov, shape = make_multishape(("spot", "ellipse"), n_fovs=1, random_state=5)
+    labels, _ = model.predict_clusters(X)
+    assert ari_dagger(y, labels) > 0.8
+    recall = recall_score(shape, model.predict(X), labels=["background", "ellipse"], average=None)
+    assert recall[0] > 0.6 and recall[1] > 0.7
