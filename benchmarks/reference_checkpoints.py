@@ -30,7 +30,7 @@ Usage::
 
     python benchmarks/reference_checkpoints.py [--scenarios gt6 mb5 ...] [--n-fovs N]
         [--output benchmarks/results/reference_checkpoints.md] [--extra-steps K ...]
-        [--shared PATH] [--device cpu]
+        [--scenario2-test {strict,numeric,lexicographic}] [--shared PATH] [--device cpu]
 
 ``--scenarios`` takes ``gt2 gt4 gt5 gt6 gt8 mb2 mb4 mb5 mb6 mb8`` (default: all);
 ``--n-fovs`` keeps only the first N test FOVs (quick runs); ``--extra-steps``
@@ -158,7 +158,8 @@ def normalise_like_reference(X):
     return (X - low) / np.where(extent > 0, extent, 1.0)
 
 
-def evaluate_scenario(code, shared, *, n_fovs=None, extra_steps=(), device="cpu", log=print):
+def evaluate_scenario(code, shared, *, n_fovs=None, extra_steps=(), device="cpu",
+                      scenario2_test="strict", log=print):
     """Cluster and score the test FOVs of one scenario with its checkpoint and with DBSCAN.
 
     Returns
@@ -187,8 +188,13 @@ def evaluate_scenario(code, shared, *, n_fovs=None, extra_steps=(), device="cpu"
     )
 
     mask = bench.strict_test_mask
-    test_fovs = [f for f in bench.fov_numbers if mask[bench.groups == f].all()]
-    left_out = sorted(set(bench.train_fov_numbers) | set(bench.alternative_train_fov_numbers or []))
+    if scenario2_test != "strict" and bench.alternative_train_fov_numbers is not None:
+        # The 47 test FOVs of one reading of the ambiguous file order (§7).
+        other = load_benchmark(folder, metadata=shared / "reference" / "benchmark_metadata.json",
+                               scenario=key, file_order=scenario2_test, fov_numbers=[1])
+        mask = ~np.isin(bench.groups, other.train_fov_numbers)
+    test_fovs = [int(f) for f in bench.fov_numbers if mask[bench.groups == f].all()]
+    left_out = sorted(int(f) for f in set(bench.fov_numbers) - set(test_fovs))
     n_test = len(test_fovs)
     if n_fovs is not None:
         test_fovs = test_fovs[:n_fovs]
@@ -363,6 +369,11 @@ def main(argv=None):
     parser.add_argument("--extra-steps", type=int, nargs="*", default=[],
                         help="also score MIRO read out at these 1-based recurrent steps")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--scenario2-test", choices=["strict", "numeric", "lexicographic"],
+                        default="strict",
+                        help="scenario 2's test FOVs: 'strict' leaves out both candidate "
+                             "training sets (44 FOVs); 'numeric'/'lexicographic' are the 47 "
+                             "test FOVs of that file order (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.n_fovs is not None and args.n_fovs < 1:
         parser.error("--n-fovs must be at least 1")
@@ -376,12 +387,14 @@ def main(argv=None):
         print(f"{label(code)}: {SCENARIOS[code][3]}", flush=True)
         results.append(evaluate_scenario(code, args.shared, n_fovs=args.n_fovs,
                                          extra_steps=args.extra_steps, device=args.device,
+                                         scenario2_test=args.scenario2_test,
                                          log=lambda s: print(s, flush=True)))
     tables = build_tables(results)
     command = "python benchmarks/reference_checkpoints.py " + " ".join(
         ([f"--scenarios {' '.join(args.scenarios)}"] if codes != ORDER else [])
         + ([f"--n-fovs {args.n_fovs}"] if args.n_fovs else [])
         + ([f"--extra-steps {' '.join(map(str, args.extra_steps))}"] if args.extra_steps else [])
+        + ([f"--scenario2-test {args.scenario2_test}"] if args.scenario2_test != "strict" else [])
         + ([f"--output {args.output}"] if args.output.resolve() != default_output else []))
     notes = []
     for res in results:
@@ -389,6 +402,8 @@ def main(argv=None):
         if res["n_test"] != 47:
             extra = (f"; {res['n_test']} test FOVs remain after leaving out both candidate "
                      f"training sets {res['left_out']}")
+        elif res["code"].endswith("2"):
+            extra = f"; FOVs {res['left_out']} left out ({args.scenario2_test} file order)"
         notes.append(f"- {label(res['code'])}: `{res['checkpoint']}`, T={res['T']}, "
                      f"r={res['r']}, MIRO DBSCAN {res['miro_params']}, plain DBSCAN "
                      f"{res['dbscan_params']}, {len(res['fovs'])} FOVs scored{extra}.")
