@@ -345,13 +345,19 @@ def build_tables(results):
     )
 
 
-def environment():
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?", "?", "?")
+def load_average():
+    """'1 / 5 / 15 min' load averages, or 'n/a' where the OS has none."""
+    if not hasattr(os, "getloadavg"):
+        return "n/a"
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def environment(load_at_start):
     return (f"python {platform.python_version()}, torch {torch.__version__} "
             f"({torch.get_num_threads()} thread(s)), scikit-learn {sklearn.__version__}, "
             f"numpy {np.__version__}, {platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} CPU(s); load average at the end "
-            f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min)")
+            f"{os.cpu_count()} CPU(s); load average (1/5/15 min) {load_at_start} at the start, "
+            f"{load_average()} at the end")
 
 
 def main(argv=None):
@@ -381,6 +387,7 @@ def main(argv=None):
         parser.error("--extra-steps must be 1-based step numbers")
 
     started = time.perf_counter()
+    load_at_start = load_average()
     codes = [c for c in ORDER if c in args.scenarios]
     results = []
     for code in codes:
@@ -411,7 +418,7 @@ def main(argv=None):
         "# The authors' MIRO checkpoints in sklearn_miro vs Supplementary Tables S3/S4",
         "",
         f"Command: `{command.strip()}` ({time.perf_counter() - started:.0f} s).",
-        f"Environment: {environment()}.",
+        f"Environment: {environment(load_at_start)}.",
         "",
         *notes,
         "",
