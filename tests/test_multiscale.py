@@ -221,6 +221,15 @@ def test_same_random_state_gives_the_same_model(data):
     assert not np.allclose(a.transform(X, groups=fov), c.transform(X, groups=fov))
 
 
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_same_random_state_same_model_property(data, seed):
+    X, Y, fov = data
+    a = tiny(random_state=seed, n_augmented=3).fit(X, Y, groups=fov)
+    b = tiny(random_state=seed, n_augmented=3).fit(X, Y, groups=fov)
+    np.testing.assert_array_equal(a.transform(X[fov == 0]), b.transform(X[fov == 0]))
+
+
 def test_input_is_never_modified(data):
     X, Y, fov = data
     X0, Y0, fov0 = X.copy(), Y.copy(), fov.copy()

@@ -181,6 +181,15 @@ def test_same_random_state_gives_the_same_model(data):
     assert not np.allclose(a.predict_proba(X, groups=fov), c.predict_proba(X, groups=fov))
 
 
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_same_random_state_same_model_property(data, seed):
+    X, y, fov, shape = data
+    a = tiny(random_state=seed, n_augmented=3).fit(X, shape, clusters=y, groups=fov)
+    b = tiny(random_state=seed, n_augmented=3).fit(X, shape, clusters=y, groups=fov)
+    np.testing.assert_array_equal(a.predict_proba(X[fov == 0]), b.predict_proba(X[fov == 0]))
+
+
 def test_input_is_never_modified(data):
     X, y, fov, shape = data
     copies = [a.copy() for a in (X, y, fov, shape)]

@@ -807,11 +807,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         groups = check_groups(groups, X.shape[0])
         selected = None if scale is None else _scale_index(scale, self.scale_names_)
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        if groups is None:
-            # One FOV: let the transformer warn about stacked FOVs.
-            collapsed = [self._collapse_fov(X)]
-        else:
-            collapsed = [self._collapse_fov(X[idx]) for idx in fov_indices]
+        # Each FOV on its own (the transformer warns when one looks like stacked FOVs).
+        collapsed = [self._collapse_fov(X[idx]) for idx in fov_indices]
         labels = self._cluster(fov_indices, collapsed, X.shape[0])
         return labels if selected is None else labels[:, selected]
 
