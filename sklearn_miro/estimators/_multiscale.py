@@ -24,7 +24,12 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import DBSCAN
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_coordinates, check_groups, check_positive, split_by_group
+from .._validation import (
+    check_coordinates,
+    check_groups,
+    check_positive,
+    split_by_group,
+)
 from ._base import _BaseMIRO
 from ._clusterer import (
     _EPS_FRACTIONS,

@@ -14,7 +14,13 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_cluster_labels, check_positive, split_by_group
+from .._validation import (
+    check_cluster_labels,
+    check_coordinates,
+    check_groups,
+    check_positive,
+    split_by_group,
+)
 from ._base import _BaseMIRO
 from ._multiscale import (
     _MULTISCALE_N_STEPS,
@@ -294,8 +300,6 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         # DBSCAN parameters of predict_clusters, chosen on the training FOVs.
         self.tuning_scores_ = self.eps_grid_ = self.min_samples_grid_ = None
         if _is_auto(self.eps) or _is_auto(self.min_samples):
-            from .._validation import check_coordinates, check_groups
-
             Xc = check_coordinates(X)
             labels = check_cluster_labels(clusters, Xc.shape[0], name="clusters")
             groups = check_groups(groups, Xc.shape[0])
