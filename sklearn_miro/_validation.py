@@ -15,12 +15,12 @@ import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
-    "select_xy",
-    "check_coordinates",
     "check_cluster_labels",
+    "check_coordinates",
     "check_groups",
-    "split_by_group",
     "check_positive",
+    "select_xy",
+    "split_by_group",
 ]
 
 # Column names that mean "x coordinate" / "y coordinate" in common SMLM files:

@@ -31,8 +31,7 @@ DEMO_MODEL = dict(
     n_augmented=400,
     max_epochs=6,
     batch_size=8,
-    learning_rate=3e-3,
-    augmentation={"fov_size": 700.0},
+    learning_rate=1e-3,
 )
 
 
@@ -200,7 +199,7 @@ def _cluster(args):
         raise CommandError(f"Model file not found: {model_path}")
     try:
         model = joblib.load(model_path)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is reported the same way
+    except Exception as exc:
         raise CommandError(f"Could not load a model from {model_path}: {exc}") from exc
     if not hasattr(model, "predict") or not isinstance(model, MIROClusterer):
         raise CommandError(

@@ -22,7 +22,7 @@ from sklearn.utils import Bunch
 
 from ._validation import check_cluster_labels, check_coordinates, check_positive
 
-__all__ = ["read_localizations", "load_benchmark", "write_labels"]
+__all__ = ["load_benchmark", "read_localizations", "write_labels"]
 
 # --------------------------------------------------------------------------- #
 # Column recognition

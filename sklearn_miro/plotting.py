@@ -15,7 +15,7 @@ import numpy as np
 
 from ._validation import check_coordinates
 
-__all__ = ["plot_clusters", "plot_displacements", "plot_metrics", "cluster_colors"]
+__all__ = ["cluster_colors", "plot_clusters", "plot_displacements", "plot_metrics"]
 
 BACKGROUND_COLOR = "#bdbdbd"
 

@@ -28,7 +28,7 @@ import torch
 from .graph import N_EIGENVECTORS
 from .network import MIRONetwork
 
-__all__ = ["load_reference_checkpoint", "REFERENCE_KEY_MAP"]
+__all__ = ["REFERENCE_KEY_MAP", "load_reference_checkpoint"]
 
 # deeplay module path in the reference checkpoints -> our module name.
 REFERENCE_KEY_MAP = {
@@ -182,7 +182,7 @@ def load_reference_checkpoint(
         raise FileNotFoundError(f"Checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - report any unreadable file the same way
+    except Exception as exc:
         raise ValueError(f"Could not read {path} as a PyTorch checkpoint: {exc}") from exc
     network = _convert_state_dict(state, path)
     if kind is None:

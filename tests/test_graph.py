@@ -219,7 +219,9 @@ def test_input_is_not_modified(rng):
 def test_default_radius_follows_the_localisation_spacing(rng):
     X = rng.uniform(0, 2000, (2000, 2))
     r = default_connectivity_radius(X)
-    assert 8 * 2000 / np.sqrt(2000) * 0.95 < r < 8 * 2000 / np.sqrt(2000) * 1.01
+    spacing = 2000 / np.sqrt(2000)  # sqrt(area / n)
+    assert 3.5 * spacing * 0.95 < r < 3.5 * spacing * 1.01
+    assert default_connectivity_radius(X, factor=8) == pytest.approx(r * 8 / 3.5)
     # Several FOVs: the median of per-FOV values, not the stacked density.
     groups = np.repeat([0, 1], 1000)
     X2 = np.concatenate([rng.uniform(0, 1000, (1000, 2))] * 2)

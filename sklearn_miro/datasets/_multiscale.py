@@ -242,4 +242,4 @@ def make_multiscale_rings(
     return X, y_scales, fov
 
 
-__all__ = ["make_npc", "make_multiscale_rings"]
+__all__ = ["make_multiscale_rings", "make_npc"]

@@ -449,8 +449,8 @@ def make_cluster_pairs(
 
 
 __all__ = [
-    "make_gaussian_clusters",
-    "make_ellipses",
     "make_benchmark_scenario",
     "make_cluster_pairs",
+    "make_ellipses",
+    "make_gaussian_clusters",
 ]

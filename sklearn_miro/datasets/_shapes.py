@@ -365,4 +365,4 @@ def make_multishape(
     )  # fmt: skip
 
 
-__all__ = ["make_rings", "make_c_shapes", "make_multishape", "SHAPES", "SHAPE_DEFAULTS"]
+__all__ = ["SHAPES", "SHAPE_DEFAULTS", "make_c_shapes", "make_multishape", "make_rings"]

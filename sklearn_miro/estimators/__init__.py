@@ -13,16 +13,20 @@ every localisation as ``groups``.
 
 from ._base import resolve_device
 from ._clusterer import MIROClusterer, tune_dbscan
-from ._multiscale import MultiscaleMIROClusterer, MultiscaleMIROTransformer, nesting_report
+from ._multiscale import (
+    MultiscaleMIROClusterer,
+    MultiscaleMIROTransformer,
+    nesting_report,
+)
 from ._shape import MIROShapeClassifier
 from ._transformer import MIROTransformer
 
 __all__ = [
-    "MIROTransformer",
     "MIROClusterer",
-    "MultiscaleMIROTransformer",
-    "MultiscaleMIROClusterer",
     "MIROShapeClassifier",
+    "MIROTransformer",
+    "MultiscaleMIROClusterer",
+    "MultiscaleMIROTransformer",
     "nesting_report",
     "resolve_device",
     "tune_dbscan",

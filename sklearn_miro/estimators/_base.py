@@ -6,6 +6,7 @@ import copy
 import numbers
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from ..graph import build_graph, default_connectivity_radius
 from ..network import MIRONetwork
 from ..training import (
     AugmentationOptions,
+    default_fov_size,
     default_length_scale,
     fit_network,
     make_training_graphs,
@@ -134,8 +136,8 @@ class _BaseMIRO(BaseEstimator):
         alpha=10.0,
         learning_rate=1e-3,
         lr_schedule="cosine",
-        max_epochs=20,
-        n_augmented=1000,
+        max_epochs=12,
+        n_augmented=2000,
         batch_size=8,
         augmentation=None,
         validation_fraction=0.1,
@@ -241,6 +243,13 @@ class _BaseMIRO(BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         rng = np.random.default_rng(seed)
         training_set = prepare_training_set(X, labels, groups, classes)
+        if options.fov_size == "auto":
+            # Density in the space the network is trained in.
+            _, model_density = _median_fov_stats(X, groups)
+            options = replace(options, fov_size=default_fov_size(training_set, model_density))
+        self.augmentation_fov_size_ = (
+            float(options.fov_size) if options.fov_size is not None else None
+        )
         if self.length_scale == "radius":
             unit = radius
         elif self.length_scale == "auto":

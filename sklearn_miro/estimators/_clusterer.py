@@ -8,7 +8,13 @@ from sklearn.cluster import DBSCAN
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_cluster_labels, check_coordinates, check_groups, check_positive, split_by_group
+from .._validation import (
+    check_cluster_labels,
+    check_coordinates,
+    check_groups,
+    check_positive,
+    split_by_group,
+)
 from ._transformer import MIROTransformer
 
 __all__ = ["MIROClusterer", "tune_dbscan"]

@@ -41,10 +41,10 @@ from ._clusterer import (
 )
 
 __all__ = [
-    "MultiscaleMIROTransformer",
     "MultiscaleMIROClusterer",
-    "nesting_report",
+    "MultiscaleMIROTransformer",
     "check_scale_labels",
+    "nesting_report",
 ]
 
 # The network hyper-parameters of _BaseMIRO and their defaults, read from its

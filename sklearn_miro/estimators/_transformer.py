@@ -35,7 +35,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         in graph hops. Clusters larger than ``n_steps`` hops need more steps.
     connectivity_radius : float or "auto", default="auto"
         Delaunay edges at least this long are dropped; in the units of X
-        (usually nm). ``"auto"``: 8 times the mean localisation spacing
+        (usually nm). ``"auto"``: 3.5 times the mean localisation spacing
         ``sqrt(FOV area / n)`` of the training FOVs (median over FOVs), see
         :func:`sklearn_miro.graph.default_connectivity_radius`. The value used
         is ``connectivity_radius_``.
@@ -74,9 +74,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         Adam learning rate.
     lr_schedule : {"cosine", "constant"}, default="cosine"
         ``"cosine"`` decays the learning rate to 5 % over the training.
-    max_epochs : int, default=20
+    max_epochs : int, default=12
         Passes over the synthetic training FOVs.
-    n_augmented : int, default=1000
+    n_augmented : int, default=2000
         Number of synthetic training FOVs (graphs).
     batch_size : int, default=8
         Graphs per optimisation step.
@@ -106,6 +106,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         The trained network (on the CPU).
     connectivity_radius_ : float
         Connectivity radius used, in the units of X.
+    augmentation_fov_size_ : float or None
+        Side of the synthetic training FOVs used (``augmentation["fov_size"]``
+        resolved), in the units the network was trained in; None for the
+        extent of the training FOVs.
     distance_unit_ : float
         Median side of the training FOVs (the unit of the distance loss).
     fov_density_ : float

@@ -1,0 +1,64 @@
+"""Tests of sklearn_miro.training: augmentation options, training-set statistics, loss."""
+
+import numpy as np
+import pytest
+
+from sklearn_miro.datasets import make_benchmark_scenario
+from sklearn_miro.training import (
+    AugmentationOptions,
+    default_fov_size,
+    default_length_scale,
+    prepare_training_set,
+    synthesize_fov,
+)
+
+
+@pytest.fixture(scope="module")
+def training_set():
+    X, y, fov = make_benchmark_scenario(6, n_fovs=2, random_state=0)
+    return prepare_training_set(X, y, fov), X, y, fov
+
+
+def test_augmentation_options_validate_fov_size():
+    assert AugmentationOptions.from_dict(None).fov_size == "auto"
+    assert AugmentationOptions.from_dict({"fov_size": 500.0}).fov_size == 500.0
+    assert AugmentationOptions.from_dict({"fov_size": None}).fov_size is None
+    with pytest.raises(ValueError, match="fov_size.*'auto'"):
+        AugmentationOptions.from_dict({"fov_size": "big"})
+    with pytest.raises(ValueError, match="fov_size"):
+        AugmentationOptions.from_dict({"fov_size": -1.0})
+    with pytest.raises(ValueError, match="Unknown augmentation option"):
+        AugmentationOptions.from_dict({"fov": 500.0})
+
+
+def test_default_fov_size_holds_the_requested_number_of_localisations(training_set):
+    ts, X, y, fov = training_set
+    per_fov = np.bincount(np.unique(fov, return_inverse=True)[1])
+    density = np.median(per_fov) / 2000.0**2  # the scenario's FOVs are 2000 nm wide
+    side = default_fov_size(ts, density, n_localizations=200, min_cluster_radii=0)
+    assert side == pytest.approx(np.sqrt(200 / density))
+    # never smaller than min_cluster_radii cluster radii ...
+    rms = np.median(ts.unit_rms[np.diff(ts.unit_bounds) >= 2])
+    assert default_fov_size(ts, density, n_localizations=1) == pytest.approx(10 * rms)
+    # ... never larger than the training FOVs, and the full FOV without a density
+    full = np.median(ts.fov_extent.mean(axis=1))
+    assert default_fov_size(ts, density, n_localizations=10**9) == pytest.approx(full)
+    assert default_fov_size(ts, np.nan) == pytest.approx(full)
+
+
+def test_synthetic_fov_of_auto_size_has_about_that_many_localisations(training_set):
+    ts, X, y, fov = training_set
+    density = len(X) / 2 / 2000.0**2
+    side = default_fov_size(ts, density)
+    options = AugmentationOptions.from_dict({"fov_size": side})
+    rng = np.random.default_rng(0)
+    counts = [len(synthesize_fov(ts, options, rng)[0]) for _ in range(200)]
+    expected = max(200, density * side**2)
+    assert 0.7 * expected < np.mean(counts) < 1.3 * expected
+
+
+def test_default_length_scale_is_a_fraction_of_the_cluster_radius(training_set):
+    ts = training_set[0]
+    rms = np.median(ts.unit_rms[np.diff(ts.unit_bounds) >= 2])
+    assert default_length_scale(ts) == pytest.approx(0.4 * rms)
+    assert default_length_scale(ts, factor=1.0) == pytest.approx(rms)
