@@ -265,6 +265,9 @@ class ClusteringScorer:
             transformer = estimator
         elif isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
             transformer = estimator[:-1]
+        elif hasattr(getattr(estimator, "transformer_", None), "transform"):
+            # A fitted MIROClusterer: score the collapse of its MIRO transformer.
+            transformer = estimator.transformer_
         else:
             raise TypeError(
                 f"The compression index needs collapsed coordinates, but "

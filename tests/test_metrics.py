@@ -764,6 +764,20 @@ def test_compression_index_scorer():
     with pytest.raises(TypeError, match="transform"):
         metrics.compression_index_scorer(DBSCAN(), X, y)
 
+    # A clusterer holding its fitted transformer (like MIROClusterer) is scored
+    # on that transformer's collapse.
+    class ClustererWithTransformer(ClusterMixin, BaseEstimator):
+        def fit(self, X, y=None):
+            self.transformer_ = shrink
+            self.labels_ = DBSCAN().fit_predict(shrink.transform(X))
+            return self
+
+        def predict(self, X):
+            return DBSCAN().fit_predict(self.transformer_.transform(X))
+
+    fitted = ClustererWithTransformer().fit(X)
+    assert metrics.compression_index_scorer(fitted, X, y) == pytest.approx(0.5)
+
 
 # ---------------------------------------------------------------- acceptance (S8)
 
