@@ -44,7 +44,7 @@ def _triangle_reach(radius, apex_half_angle, direction):
     height h = 2 r); the corner centre is ``(radius, 0)``, the middle of the
     height. ``direction`` holds the angles (radians) of the rays from it.
     """
-    cos, sin = np.cos(direction), np.sin(direction)
+    cos = np.cos(direction)
     far = np.inf
     with np.errstate(divide="ignore", invalid="ignore"):
         # Base x = 2 r, reached when moving outwards.
