@@ -14,6 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from _estimator_checks import (
+    CHECK_TINY,
+    TRANSFORMER_CHECKS_NEEDING_2D,
+    expected_failures,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -503,53 +508,29 @@ def test_nested_labels_are_reported_exactly(fine, mapping, seed):
 
 # ------------------------------------------------------ scikit-learn checks
 
-CHECK_TINY = dict(
-    hidden_size=4, n_steps=2, n_augmented=2, max_epochs=1, batch_size=2,
-    validation_fraction=0.0, verbose=0, random_state=0,
-)
-NEEDS_2D = "feeds data with n_features != 2; MIRO works on (x, y) coordinates only"
 NEEDS_SCALES = (
     "fits with a 1-D y; multiscale MIRO needs labels of shape (n_localizations, n_scales) "
     "(the same property is tested on NPC-like data in tests/test_multiscale.py)"
 )
-FAILURES = {
-    **{
-        name: NEEDS_2D
-        for name in [
-            "check_dtype_object",
-            "check_pipeline_consistency",
-            "check_estimators_nan_inf",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_dict_unchanged",
-            "check_fit2d_predict1d",
-            "check_estimators_dtypes",
-            "check_fit_score_takes_y",
-            "check_dont_overwrite_parameters",
-            "check_n_features_in_after_fitting",
-            "check_positive_only_tag_during_fit",
-            "check_transformer_data_not_an_array",
-            "check_transformer_general",
-            "check_transformer_preserve_dtypes",
-        ]
+FAILURES = expected_failures(
+    {
+        **{
+            name: NEEDS_SCALES
+            for name in [
+                "check_estimators_overwrite_params",
+                "check_estimators_fit_returns_self",
+                "check_readonly_memmap_input",
+                "check_fit_idempotent",
+                "check_fit_check_is_fitted",
+                "check_n_features_in",
+            ]
+        },
+        "check_clustering": (
+            "fits without y: an untrained multiscale MIRO needs labels at every scale"
+        ),
     },
-    **{
-        name: NEEDS_SCALES
-        for name in [
-            "check_estimators_overwrite_params",
-            "check_estimators_fit_returns_self",
-            "check_readonly_memmap_input",
-            "check_fit_idempotent",
-            "check_fit_check_is_fitted",
-            "check_n_features_in",
-        ]
-    },
-    "check_clustering": (
-        "fits without y: an untrained multiscale MIRO needs labels at every scale"
-    ),
-}
+    *TRANSFORMER_CHECKS_NEEDING_2D,
+)
 
 
 @parametrize_with_checks(

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from _estimator_checks import CHECK_TINY as BASE_CHECK_TINY
+from _estimator_checks import expected_failures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -337,39 +339,13 @@ def test_permuting_a_fov_permutes_the_probabilities(fitted, seed, data):
 
 # ------------------------------------------------------ scikit-learn checks
 
-CHECK_TINY = dict(
-    hidden_size=4, n_steps=2, n_augmented=2, max_epochs=1, batch_size=2,
-    validation_fraction=0.0, verbose=0, random_state=0, eps=0.5, min_samples=2,
-)
-NEEDS_2D = "feeds data with n_features != 2; MIRO works on (x, y) coordinates only"
+CHECK_TINY = {**BASE_CHECK_TINY, "eps": 0.5, "min_samples": 2}
 NEEDS_CLUSTERS = (
     "fits without clusters=: the shape classifier is trained on labelled clusters as well as "
     "classes (fit and prediction are tested with clusters in tests/test_shape.py)"
 )
-FAILURES = {
-    **{
-        name: NEEDS_2D
-        for name in [
-            "check_dtype_object",
-            "check_pipeline_consistency",
-            "check_estimators_nan_inf",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_dict_unchanged",
-            "check_fit2d_predict1d",
-            "check_estimators_dtypes",
-            "check_fit_score_takes_y",
-            "check_dont_overwrite_parameters",
-            "check_n_features_in_after_fitting",
-            "check_positive_only_tag_during_fit",
-            "check_supervised_y_2d",
-            "check_classifiers_one_label",
-            "check_classifiers_regression_target",
-        ]
-    },
-    **{
+FAILURES = expected_failures(
+    {
         name: NEEDS_CLUSTERS
         for name in [
             "check_estimators_overwrite_params",
@@ -383,7 +359,11 @@ FAILURES = {
             "check_n_features_in",
         ]
     },
-}
+    # also fed n_features != 2 (classifier-only checks)
+    "check_supervised_y_2d",
+    "check_classifiers_one_label",
+    "check_classifiers_regression_target",
+)
 
 
 @parametrize_with_checks([MIROShapeClassifier(**CHECK_TINY)], expected_failed_checks=lambda e: FAILURES)
