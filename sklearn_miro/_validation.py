@@ -178,6 +178,21 @@ def check_cluster_labels(y, n_samples, *, name="y", background=-1, require_clust
             f"{name} has {arr.shape[0]} labels but X has {n_samples} localisations; "
             "they must have the same length."
         )
+    arr = integer_labels(arr, name=name, background=background)
+    if require_cluster and not np.any(arr != background):
+        raise ValueError(
+            f"{name} contains no cluster: every label is the background label "
+            f"{background}. Label at least one cluster to train on."
+        )
+    return arr
+
+
+def integer_labels(arr, *, name="y", background=-1):
+    """A fresh int64 copy of an array of cluster labels of any shape.
+
+    Integer and boolean arrays are accepted; float arrays only when every value
+    is a finite integer; anything else raises a ValueError naming ``name``.
+    """
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or infinite labels.")
@@ -191,13 +206,7 @@ def check_cluster_labels(y, n_samples, *, name="y", background=-1, require_clust
             f"{name} must hold integer cluster labels ({background} = background); "
             f"got dtype {arr.dtype}."
         )
-    arr = arr.astype(np.int64, copy=True)
-    if require_cluster and not np.any(arr != background):
-        raise ValueError(
-            f"{name} contains no cluster: every label is the background label "
-            f"{background}. Label at least one cluster to train on."
-        )
-    return arr
+    return arr.astype(np.int64, copy=True)
 
 
 def check_groups(groups, n_samples, *, name="groups"):

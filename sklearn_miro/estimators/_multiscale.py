@@ -28,6 +28,7 @@ from .._validation import (
     check_coordinates,
     check_groups,
     check_positive,
+    integer_labels,
     split_by_group,
 )
 from ._base import _BaseMIRO
@@ -102,17 +103,7 @@ def check_scale_labels(y, n_samples, *, name="y", background=-1, require_cluster
             f"{name} has {arr.shape[0]} rows but X has {n_samples} localisations; "
             "they must have the same length."
         )
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite labels.")
-        if not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must hold integer cluster labels; got non-integer values.")
-    elif arr.dtype.kind not in "iub":
-        raise ValueError(
-            f"{name} must hold integer cluster labels ({background} = background); "
-            f"got dtype {arr.dtype}."
-        )
-    arr = arr.astype(np.int64, copy=True)
+    arr = integer_labels(arr, name=name, background=background)
     if require_cluster:
         empty = [s for s in range(arr.shape[1]) if not np.any(arr[:, s] != background)]
         if empty:
