@@ -52,7 +52,8 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from sklearn_miro import MIROShapeClassifier, MultiscaleMIROClusterer
 from sklearn_miro.datasets import make_multishape, make_npc
-from sklearn_miro.estimators._multiscale import _dbscan_per_fov, _tune_one_scale
+from sklearn_miro.estimators._clusterer import _choose_dbscan_parameters
+from sklearn_miro.estimators._multiscale import _dbscan_per_fov
 from sklearn_miro.metrics import clustering_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -125,7 +126,7 @@ def _fovs(groups, n):
 def tuned_dbscan(X_train, labels_train, groups_train, radius):
     """Plain DBSCAN parameters from the grid search MIRO's clusterers use, on raw coordinates."""
     idx = _fovs(groups_train, len(X_train))
-    eps, ms, _, _, _ = _tune_one_scale(
+    eps, ms, _, _, _ = _choose_dbscan_parameters(
         [X_train[i] for i in idx], [X_train[i] for i in idx], [labels_train[i] for i in idx],
         radius, "auto", "auto",
     )  # fmt: skip

@@ -87,6 +87,49 @@ def _offset_labels(labels, offset):
     return labels
 
 
+def _cluster_per_fov(fov_indices, points, clusterer, n):
+    """``clone(clusterer).fit_predict`` on every FOV on its own; labels unique across FOVs."""
+    labels = np.full(n, -1, dtype=np.int64)
+    offset = 0
+    for idx, pts in zip(fov_indices, points):
+        fov_labels = np.asarray(clone(clusterer).fit_predict(pts))
+        labels[idx] = _offset_labels(fov_labels, offset)
+        if (fov_labels >= 0).any():
+            offset += int(fov_labels.max()) + 1
+    return labels
+
+
+def _choose_dbscan_parameters(X_fovs, collapsed, labels_fovs, radius, eps, min_samples):
+    """DBSCAN parameters chosen on labelled collapsed FOVs (``"auto"`` entries).
+
+    ``eps`` among 18 geometric fractions (1 %-100 %) of the connectivity
+    radius, ``min_samples`` from 2 up to the median cluster size; the mean of
+    ARI-dagger and JI_c over the FOVs is maximised. A value other than
+    ``"auto"`` is used as the only candidate.
+
+    Returns
+    -------
+    eps, min_samples, scores, eps_grid, min_samples_grid
+    """
+    eps_grid = _EPS_FRACTIONS * radius if _is_auto(eps) else np.array([float(eps)])
+    if _is_auto(min_samples):
+        labels = np.concatenate(labels_fovs)
+        sizes = np.unique(labels[labels >= 0], return_counts=True)[1]
+        typical = max(2, int(np.median(sizes))) if len(sizes) else 2
+        ms_grid = _MIN_SAMPLES_GRID[_MIN_SAMPLES_GRID <= typical]
+        if len(ms_grid) == 0:
+            ms_grid = _MIN_SAMPLES_GRID[:1]
+    else:
+        ms_grid = np.array([int(min_samples)])
+    fovs = list(zip(X_fovs, collapsed, labels_fovs))
+    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid)
+    return best_eps, best_ms, scores, eps_grid, ms_grid
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
 class MIROClusterer(ClusterMixin, BaseEstimator):
     """MIRO followed by DBSCAN (or any scikit-learn clusterer), per field of view.
 
@@ -228,20 +271,14 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         return self
 
     def _tune(self, X, labels, fov_indices, collapsed):
-        radius = _transformer_radius(self.transformer_)
-        eps_grid = (
-            _EPS_FRACTIONS * radius if self.eps == "auto" else np.array([float(self.eps)])
+        eps, min_samples, scores, eps_grid, ms_grid = _choose_dbscan_parameters(
+            [X[idx] for idx in fov_indices],
+            collapsed,
+            [labels[idx] for idx in fov_indices],
+            _transformer_radius(self.transformer_),
+            self.eps,
+            self.min_samples,
         )
-        if self.min_samples == "auto":
-            sizes = np.bincount(labels[labels >= 0])
-            typical = max(2, int(np.median(sizes[sizes > 0])))
-            ms_grid = _MIN_SAMPLES_GRID[_MIN_SAMPLES_GRID <= typical]
-            if len(ms_grid) == 0:
-                ms_grid = _MIN_SAMPLES_GRID[:1]
-        else:
-            ms_grid = np.array([int(self.min_samples)])
-        fovs = [(X[idx], c, labels[idx]) for idx, c in zip(fov_indices, collapsed)]
-        (eps, min_samples, _), scores = tune_dbscan(fovs, eps_grid, ms_grid)
         self.eps_, self.min_samples_ = eps, min_samples
         self.tuning_scores_ = scores
         self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid
@@ -250,14 +287,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         return self.transformer_.transform(X_fov)
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
-        labels = np.full(n, -1, dtype=np.int64)
-        offset = 0
-        for idx, points in zip(fov_indices, collapsed):
-            fov_labels = np.asarray(clone(self.clusterer_).fit_predict(points))
-            labels[idx] = _offset_labels(fov_labels, offset)
-            if (fov_labels >= 0).any():
-                offset += int(fov_labels.max()) + 1
-        return labels
+        return _cluster_per_fov(fov_indices, collapsed, self.clusterer_, n)
 
     def predict(self, X, groups=None):
         """Cluster new FOVs.

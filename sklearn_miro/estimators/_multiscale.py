@@ -33,12 +33,11 @@ from .._validation import (
 )
 from ._base import _BaseMIRO
 from ._clusterer import (
-    _EPS_FRACTIONS,
-    _MIN_SAMPLES_GRID,
+    _choose_dbscan_parameters,
+    _cluster_per_fov,
+    _is_auto,
     _is_fitted,
-    _offset_labels,
     _transformer_radius,
-    tune_dbscan,
 )
 
 __all__ = [
@@ -258,10 +257,6 @@ def nesting_report(labels_fine, labels_coarse, *, background=-1):
 # --------------------------------------------------------------------------
 
 
-def _is_auto(value):
-    return isinstance(value, str) and value == "auto"
-
-
 def _per_scale(value, name, n_scales=None, integer=False):
     """``value`` as a list with one entry per scale ("auto" broadcasts)."""
     if _is_auto(value):
@@ -284,43 +279,9 @@ def _per_scale(value, name, n_scales=None, integer=False):
     return values
 
 
-def _tune_one_scale(X_fovs, collapsed, labels_fovs, radius, eps, min_samples):
-    """DBSCAN parameters of one scale, chosen on labelled collapsed FOVs.
-
-    Same candidates and criterion as :class:`MIROClusterer`: ``eps`` among 18
-    geometric fractions (1 %-100 %) of the connectivity radius, ``min_samples``
-    from 2 up to the median cluster size of that scale; the mean of
-    ARI-dagger and JI_c over the FOVs is maximised.
-
-    Returns
-    -------
-    eps, min_samples, scores, eps_grid, min_samples_grid
-    """
-    eps_grid = _EPS_FRACTIONS * radius if _is_auto(eps) else np.array([float(eps)])
-    if _is_auto(min_samples):
-        labels = np.concatenate(labels_fovs)
-        sizes = np.unique(labels[labels >= 0], return_counts=True)[1]
-        typical = max(2, int(np.median(sizes))) if len(sizes) else 2
-        ms_grid = _MIN_SAMPLES_GRID[_MIN_SAMPLES_GRID <= typical]
-        if len(ms_grid) == 0:
-            ms_grid = _MIN_SAMPLES_GRID[:1]
-    else:
-        ms_grid = np.array([int(min_samples)])
-    fovs = list(zip(X_fovs, collapsed, labels_fovs))
-    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid)
-    return best_eps, best_ms, scores, eps_grid, ms_grid
-
-
 def _dbscan_per_fov(fov_indices, points, eps, min_samples, n):
     """DBSCAN on every FOV on its own; labels unique across FOVs."""
-    labels = np.full(n, -1, dtype=np.int64)
-    offset = 0
-    for idx, pts in zip(fov_indices, points):
-        fov_labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(pts)
-        labels[idx] = _offset_labels(fov_labels, offset)
-        if (fov_labels >= 0).any():
-            offset += int(fov_labels.max()) + 1
-    return labels
+    return _cluster_per_fov(fov_indices, points, DBSCAN(eps=eps, min_samples=min_samples), n)
 
 
 # --------------------------------------------------------------------------
@@ -742,7 +703,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         "eps='auto' and min_samples='auto' choose the DBSCAN parameters on "
                         "labelled FOVs: pass y, or give eps and min_samples of every scale."
                     )
-                e, m, scores, e_grid, m_grid = _tune_one_scale(
+                e, m, scores, e_grid, m_grid = _choose_dbscan_parameters(
                     [X[idx] for idx in fov_indices],
                     [c[s] for c in collapsed],
                     [labels[idx, s] for idx in fov_indices],

@@ -22,13 +22,8 @@ from .._validation import (
     split_by_group,
 )
 from ._base import _BaseMIRO
-from ._multiscale import (
-    _MULTISCALE_N_STEPS,
-    _NETWORK_DEFAULTS,
-    _dbscan_per_fov,
-    _is_auto,
-    _tune_one_scale,
-)
+from ._clusterer import _choose_dbscan_parameters, _is_auto
+from ._multiscale import _MULTISCALE_N_STEPS, _NETWORK_DEFAULTS, _dbscan_per_fov
 
 __all__ = ["MIROShapeClassifier", "mode_per_cluster"]
 
@@ -305,7 +300,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             groups = check_groups(groups, Xc.shape[0])
             fov_indices = [idx for _, idx in split_by_group(groups, Xc.shape[0])]
             collapsed = [self._collapse(Xc[idx], None, [self.n_steps - 1])[0][0] for idx in fov_indices]
-            eps, ms, scores, e_grid, m_grid = _tune_one_scale(
+            eps, ms, scores, e_grid, m_grid = _choose_dbscan_parameters(
                 [Xc[idx] for idx in fov_indices], collapsed, [labels[idx] for idx in fov_indices],
                 self.connectivity_radius_, self.eps, self.min_samples,
             )  # fmt: skip
