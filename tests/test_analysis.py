@@ -1,0 +1,176 @@
+"""Tests of sklearn_miro.analysis (per-cluster and per-FOV statistics)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial import ConvexHull
+
+from sklearn_miro.analysis import cluster_table, convex_hulls, fov_summary
+from sklearn_miro.datasets import make_gaussian_clusters, make_multishape, make_npc
+
+
+def _truth_by_loop(X, labels, groups):
+    """Counts, centroids and radii of gyration, one cluster at a time."""
+    rows = {}
+    for fov in np.unique(groups):
+        for label in np.unique(labels[(groups == fov) & (labels >= 0)]):
+            points = X[(groups == fov) & (labels == label)]
+            center = points.mean(axis=0)
+            radius = np.sqrt(np.mean(np.sum((points - center) ** 2, axis=1)))
+            rows[(fov, label)] = (len(points), center, radius, points)
+    return rows
+
+
+def test_table_matches_true_labels_on_simulated_fovs():
+    X, labels, fov = make_gaussian_clusters(
+        3, n_clusters=(5, 12), n_localizations=(5, 40), random_state=0
+    )
+    table = cluster_table(X, labels, fov)
+    truth = _truth_by_loop(X, labels, fov)
+    assert len(table) == len(truth)
+    for row in table.itertuples():
+        n, center, radius, points = truth[(row.fov, row.label)]
+        assert row.n_localizations == n
+        np.testing.assert_allclose([row.centroid_x, row.centroid_y], center, rtol=0, atol=1e-9)
+        assert row.radius_of_gyration == pytest.approx(radius, rel=1e-10)
+        if n >= 3:
+            hull = ConvexHull(points)
+            assert row.hull_area == pytest.approx(hull.volume, rel=1e-9)
+            assert row.hull_perimeter == pytest.approx(hull.area, rel=1e-9)
+            assert row.density_per_um2 == pytest.approx(n / hull.volume * 1e6, rel=1e-9)
+        # principal axes: eigen-decomposition of the population covariance
+        eigen = np.linalg.eigvalsh(np.cov(points.T, bias=True)) if n > 1 else np.zeros(2)
+        assert row.major_std == pytest.approx(np.sqrt(eigen[1]), rel=1e-7, abs=1e-9)
+        assert row.minor_std == pytest.approx(np.sqrt(max(eigen[0], 0)), rel=1e-6, abs=1e-6)
+
+
+def test_labels_restarting_per_fov_are_distinct_clusters():
+    X = np.array([[0, 0], [1, 0], [0, 1], [100, 100], [101, 100], [100, 101.0]])
+    labels = np.array([0, 0, 0, 0, 0, 0])
+    table = cluster_table(X, labels, groups=["a", "a", "a", "b", "b", "b"])
+    assert table["fov"].tolist() == ["a", "b"]
+    assert table["n_localizations"].tolist() == [3, 3]
+    assert table["hull_area"].tolist() == pytest.approx([0.5, 0.5])
+    assert table["nn_distance"].isna().all()  # one cluster per FOV
+
+
+def test_nearest_cluster_distance_and_orientation():
+    rng = np.random.default_rng(1)
+    centers = np.array([[0.0, 0.0], [300.0, 0.0], [0.0, 1000.0]])
+    # elongated along y: orientation pi/2
+    points = rng.standard_normal((300, 2)) * [5.0, 40.0]
+    X = np.vstack([c + points[i * 100 : (i + 1) * 100] for i, c in enumerate(centers)])
+    labels = np.repeat([0, 1, 2], 100)
+    table = cluster_table(X, labels)
+    expected = [300, 300, 1000]
+    centroids = table[["centroid_x", "centroid_y"]].to_numpy()
+    own = np.linalg.norm(centroids[:, None] - centroids[None], axis=2)
+    np.fill_diagonal(own, np.inf)
+    np.testing.assert_allclose(table["nn_distance"], own.min(axis=1))
+    assert table["nn_distance"].to_numpy() == pytest.approx(expected, rel=0.1)
+    assert np.all(np.abs(np.abs(table["orientation"]) - np.pi / 2) < 0.1)
+    assert np.all(table["eccentricity"] > 0.95)
+
+
+def test_shapes_and_multiscale_columns():
+    X, labels, fov = make_npc(2, n_structures=3, n_localizations=(20, 40), random_state=0)
+    table = cluster_table(X, labels, fov)
+    assert {"parent_label", "n_in_parent"} <= set(table.columns)
+    # every corner lies in a pore of 8 corners (non-empty ones only)
+    truth = pd.DataFrame({"fov": fov, "fine": labels[:, 0], "coarse": labels[:, 1]})
+    truth = truth[truth.fine >= 0].drop_duplicates()
+    per_pore = truth.groupby(["fov", "coarse"]).fine.nunique()
+    merged = table.merge(truth, left_on=["fov", "label"], right_on=["fov", "fine"])
+    assert (merged.parent_label == merged.coarse).all()
+    expected = per_pore.loc[list(zip(merged.fov, merged.coarse))].to_numpy()
+    np.testing.assert_array_equal(merged.n_in_parent.to_numpy(), expected)
+    # same result with explicit parent labels
+    again = cluster_table(X, labels[:, 0], fov, parent_labels=labels[:, 1])
+    pd.testing.assert_frame_equal(table, again)
+
+    X, labels, fov, shapes = make_multishape(("spot", "ring"), 1, random_state=0)
+    table = cluster_table(X, labels, fov, shapes=shapes)
+    for row in table.itertuples():
+        assert row.shape == pd.Series(shapes[labels == row.label]).mode()[0]
+
+
+def test_degenerate_clusters():
+    X = np.array([[0, 0], [5, 0], [5, 5], [1, 1], [2, 2], [3, 3], [7, 7.0]])
+    labels = np.array([0, 0, 0, 1, 1, 1, 2])
+    table = cluster_table(X, labels)
+    assert table["hull_area"].tolist() == pytest.approx([12.5, 0, 0])
+    assert table["hull_perimeter"].tolist() == pytest.approx([10 + 50**0.5, 4 * 2**0.5, 0])
+    assert np.isnan(table["density_per_um2"][1]) and np.isnan(table["density_per_um2"][2])
+    assert table["radius_of_gyration"][2] == 0
+    # no cluster at all: an empty table with the columns
+    empty = cluster_table(X, np.full(7, -1))
+    assert len(empty) == 0 and "radius_of_gyration" in empty.columns
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_clusters=st.integers(1, 8),
+    grid=st.booleans(),
+)
+def test_convex_hulls_match_scipy(seed, n_clusters, grid):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(3, 40, n_clusters)
+    index = np.repeat(np.arange(n_clusters), sizes)
+    X = rng.standard_normal((index.size, 2)) * rng.uniform(0.5, 50, (n_clusters, 2))[index]
+    X += rng.uniform(-1e4, 1e4, (n_clusters, 2))[index]
+    if grid:  # duplicates and collinear points
+        X = np.round(X / 7) * 7
+    area, perimeter, _ = convex_hulls(X, index)
+    for c in range(n_clusters):
+        points = X[index == c]
+        try:
+            hull = ConvexHull(points)
+        except Exception:  # qhull refuses flat sets: area 0
+            assert area[c] == pytest.approx(0, abs=1e-6)
+            continue
+        assert area[c] == pytest.approx(hull.volume, rel=1e-9)
+        assert perimeter[c] == pytest.approx(hull.area, rel=1e-9)
+
+
+def test_inputs_not_modified_and_errors():
+    X, labels, fov = make_gaussian_clusters(1, n_clusters=4, random_state=2)
+    X0, labels0 = X.copy(), labels.copy()
+    cluster_table(X, labels, fov)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(labels, labels0)
+    with pytest.raises(ValueError, match="labels has 3 rows"):
+        cluster_table(X, labels[:3])
+    with pytest.raises(ValueError, match="integer cluster labels"):
+        cluster_table(X, labels + 0.5)
+    with pytest.raises(ValueError, match="shapes must have shape"):
+        cluster_table(X, labels, shapes=["spot"])
+    with pytest.raises(ValueError, match="do not also pass parent_labels"):
+        cluster_table(X, np.column_stack([labels, labels]), parent_labels=labels)
+    with pytest.raises(ValueError, match="area must be"):
+        fov_summary(X, labels, area="circle")
+
+
+def test_fov_summary():
+    X, labels, fov = make_gaussian_clusters(
+        2, n_clusters=10, n_localizations=20, background_fraction=0.5, random_state=3
+    )
+    summary = fov_summary(X, labels, fov, area="bbox")
+    table = cluster_table(X, labels, fov)
+    assert summary["fov"].tolist() == [0, 1]
+    for row in summary.itertuples():
+        in_fov = fov == row.fov
+        assert row.n_localizations == in_fov.sum()
+        assert row.fraction_clustered == pytest.approx(np.mean(labels[in_fov] >= 0))
+        assert row.n_clusters == 10
+        extent = X[in_fov].max(axis=0) - X[in_fov].min(axis=0)
+        assert row.area_um2 == pytest.approx(np.prod(extent) / 1e6)
+        assert row.cluster_density_per_um2 == pytest.approx(10 / row.area_um2)
+        assert row.median_radius_of_gyration == pytest.approx(
+            table.loc[table.fov == row.fov, "radius_of_gyration"].median()
+        )
+    hull = fov_summary(X, labels, fov)
+    assert np.all(hull["area_um2"] <= summary["area_um2"] + 1e-12)
+    assert hull["area_um2"][0] == pytest.approx(ConvexHull(X[fov == 0]).volume / 1e6)
