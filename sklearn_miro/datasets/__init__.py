@@ -31,10 +31,11 @@ simulator                         paper
 :func:`make_multiscale_rings`     rings of spots (Fig. 5a-b)
 :func:`make_cluster_pairs`        adjacent cluster pairs (Fig. 4a)
 :func:`add_blinking`              multiple blinking (Table S4 scenarios)
+:func:`blink_frames`              frame numbers of blinked localisations
 ================================  =========================================
 """
 
-from ._base import BACKGROUND, add_blinking
+from ._base import BACKGROUND, add_blinking, blink_frames
 from ._multiscale import make_multiscale_rings, make_npc
 from ._nanoclusters import (
     make_benchmark_scenario,
@@ -49,6 +50,7 @@ __all__ = [
     "SHAPES",
     "SHAPE_DEFAULTS",
     "add_blinking",
+    "blink_frames",
     "make_benchmark_scenario",
     "make_c_shapes",
     "make_cluster_pairs",

@@ -337,6 +337,60 @@ def add_blinking(
     return (positions, *(array[molecule] for array in arrays))
 
 
+def blink_frames(molecule, *, n_frames=10000, random_state=None):
+    """Frame numbers for blinked localisations: each molecule is on in consecutive frames.
+
+    The simplest photophysics that gives localisation files a ``frame``
+    column: every molecule switches on once, at a frame drawn uniformly, and
+    stays on for as many consecutive frames as it has localisations. This is
+    what NeNA (:func:`sklearn_miro.parameters.nena`) relies on: a molecule
+    seen in frame ``f`` is seen again, at a new random offset, in ``f + 1``.
+
+    Parameters
+    ----------
+    molecule : array-like of int, shape (n_localizations,)
+        Molecule of every localisation, e.g. ``np.arange(n)`` passed through
+        :func:`add_blinking` as a per-molecule array.
+    n_frames : int, default=10000
+        Frames of the acquisition; a molecule with ``k`` localisations starts
+        in ``0 .. n_frames - k`` so that it ends inside the acquisition.
+    random_state : int, Generator, RandomState or None, default=None
+
+    Returns
+    -------
+    frames : ndarray of shape (n_localizations,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_miro.datasets import add_blinking, blink_frames
+    >>> molecules = np.random.default_rng(0).uniform(0, 5000, (100, 2))
+    >>> X, molecule = add_blinking(molecules, np.arange(100), random_state=0)
+    >>> frames = blink_frames(molecule, random_state=0)
+    """
+    molecule = np.asarray(molecule)
+    if molecule.ndim != 1 or molecule.dtype.kind not in "iu":
+        raise ValueError(
+            "molecule must be a 1-D array of integer molecule ids, one per "
+            f"localisation; got shape {molecule.shape} and dtype {molecule.dtype}."
+        )
+    check_positive(n_frames, "n_frames", integer=True)
+    rng = check_random_state(random_state)
+    ids, inverse, counts = np.unique(molecule, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    if counts.size and counts.max() > n_frames:
+        raise ValueError(
+            f"A molecule has {counts.max()} localisations, more than n_frames={n_frames}."
+        )
+    start = rng.integers(0, n_frames - counts + 1)
+    # Rank of every localisation among those of its molecule (stable order).
+    order = np.argsort(inverse, kind="stable")
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(molecule.size, dtype=np.int64)
+    rank[order] = np.arange(molecule.size) - np.repeat(first, counts)
+    return (start[inverse] + rank).astype(np.int64)
+
+
 # --------------------------------------------------------------------------- #
 # Assembly of several FOVs
 # --------------------------------------------------------------------------- #

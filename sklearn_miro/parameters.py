@@ -1,0 +1,408 @@
+"""Parameters from the data: localisation precision, clustering scale, DBSCAN's eps.
+
+* :func:`nena` estimates the localisation precision from the distances between
+  localisations of the same molecule in consecutive frames (NeNA, Endesfelder
+  et al., Histochem. Cell Biol. 141, 629-638, 2014).
+* :func:`ripley_k` and :func:`ripley_h` give Ripley's K function and its
+  variance-stabilised form ``H(r) = sqrt(K(r) / pi) - r`` (0 for complete
+  spatial randomness, > 0 for clustering), with border edge correction.
+* :func:`k_distance` and :func:`suggest_eps` give the sorted k-nearest-
+  neighbour distance curve and its knee, the usual way to choose DBSCAN's eps
+  (Ester et al., KDD 1996).
+
+Coordinates are in nm (any unit works, results are in the unit of ``X``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import curve_fit
+from scipy.spatial import cKDTree
+from sklearn.utils import Bunch
+
+from ._validation import check_coordinates, check_groups, check_positive
+
+__all__ = ["k_distance", "nena", "nena_model", "ripley_h", "ripley_k", "suggest_eps"]
+
+
+# --------------------------------------------------------------------------- #
+# NeNA
+# --------------------------------------------------------------------------- #
+def nena_model(d, sigma, a_pair, a_neighbour, d_neighbour, w_neighbour, a_linear):
+    """Probability density of next-frame nearest-neighbour distances (NeNA).
+
+    ``a_pair * d / (2 sigma^2) * exp(-d^2 / (4 sigma^2))`` is the law of the
+    distance between two independent localisations of the same molecule, each
+    scattered with standard deviation ``sigma`` per axis (a Rayleigh law of
+    scale ``sigma * sqrt(2)``); ``a_neighbour * N(d; d_neighbour, w_neighbour)``
+    accounts for nearby molecules and ``a_linear * d`` for random pairs
+    (uniform density).
+    """
+    d = np.asarray(d, dtype=np.float64)
+    pair = d / (2 * sigma**2) * np.exp(-(d**2) / (4 * sigma**2))
+    neighbour = np.exp(-0.5 * ((d - d_neighbour) / w_neighbour) ** 2) / (
+        np.sqrt(2 * np.pi) * w_neighbour
+    )
+    return a_pair * pair + a_neighbour * neighbour + a_linear * d
+
+
+def _check_frames(frames, n):
+    if frames is None:
+        raise ValueError(
+            "NeNA needs the frame number of every localisation (pass frames=..., e.g. "
+            "the 'frame' column of read_localizations). Without frames there is no way "
+            "to pair localisations of the same molecule; use the per-localisation "
+            "uncertainty column of your localisation software instead."
+        )
+    frames = np.asarray(frames)
+    if frames.ndim != 1 or frames.shape[0] != n:
+        raise ValueError(
+            f"frames must have shape ({n},), one frame number per localisation; "
+            f"got shape {frames.shape}."
+        )
+    if frames.dtype.kind == "f":
+        if not np.all(np.isfinite(frames)) or not np.all(frames == np.round(frames)):
+            raise ValueError("frames must hold integer frame numbers.")
+    elif frames.dtype.kind not in "iu":
+        raise ValueError(f"frames must hold integer frame numbers; got dtype {frames.dtype}.")
+    return frames.astype(np.int64)
+
+
+def nena(X, frames, groups=None, *, max_distance=200.0, bin_width=None):
+    """Localisation precision by nearest-neighbour analysis (NeNA).
+
+    For every localisation in frame ``f`` the nearest localisation in frame
+    ``f + 1`` of the same FOV is found (within ``max_distance``). Most such
+    pairs are two localisations of the same molecule, whose distance follows
+    the law of the difference of two Gaussian scatters of standard deviation
+    ``sigma`` per axis; :func:`nena_model` (that law plus a Gaussian term for
+    neighbouring molecules and a linear term for random pairs, the model of
+    Endesfelder et al. 2014) is fitted by least squares to the histogram of
+    the distances (density), and ``sigma`` is the precision.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_localizations, 2) or DataFrame
+        Coordinates (nm).
+    frames : array-like of int, shape (n_localizations,)
+        Frame number of every localisation. NeNA cannot work without frames:
+        ``None`` raises a ValueError saying so.
+    groups : array-like of shape (n_localizations,), default=None
+        FOV ids (pairs are only formed within a FOV).
+    max_distance : float, default=200.0
+        Largest pair distance considered (nm); must comfortably exceed the
+        precision (the fit uses the distances up to it).
+    bin_width : float, default=None
+        Histogram bin width; by default a quarter of a first guess of the
+        precision (median pair distance / 1.665, the median of the pair law
+        being ``2 sqrt(ln 2) sigma``), at least ``max_distance / 400``.
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        ``precision`` (float, nm), ``precision_error`` (standard error of the
+        fit), ``n_pairs``, ``distances`` (the pair distances),
+        ``bin_centers`` and ``density`` (the fitted histogram), ``params``
+        (all fitted :func:`nena_model` parameters, by name).
+
+    Raises
+    ------
+    ValueError
+        Without frames, with fewer than 50 pairs within ``max_distance``, or
+        when the fit does not converge.
+    """
+    X = check_coordinates(X, name="X")
+    n = X.shape[0]
+    frames = _check_frames(frames, n)
+    groups = check_groups(groups, n)
+    max_distance = float(check_positive(max_distance, "max_distance"))
+    if bin_width is not None:
+        bin_width = float(check_positive(bin_width, "bin_width"))
+    fov = np.zeros(n) if groups is None else np.unique(groups, return_inverse=True)[1].ravel()
+    # Frames and FOVs as extra coordinates, spaced farther apart than
+    # max_distance: a query with distance_upper_bound=max_distance from frame
+    # f + 1 can then only find points of frame f in the same FOV.
+    step = 4.0 * max_distance
+    frame_offset = (frames - frames.min()).astype(np.float64) * step
+    fov_offset = fov.astype(np.float64) * step
+    tree = cKDTree(np.column_stack([X, frame_offset, fov_offset]))
+    query = np.column_stack([X, frame_offset + step, fov_offset])
+    distance, _ = tree.query(query, k=1, distance_upper_bound=max_distance)
+    distances = distance[np.isfinite(distance)]
+    if distances.size < 50:
+        raise ValueError(
+            f"NeNA found only {distances.size} localisation pairs in consecutive frames "
+            f"closer than max_distance={max_distance:g}; at least 50 are needed. Check "
+            "that frames are the acquisition frames and that max_distance exceeds the "
+            "expected precision."
+        )
+    guess = max(np.median(distances) / (2 * np.sqrt(np.log(2))), max_distance / 1000)
+    if bin_width is None:
+        bin_width = max(guess / 4, max_distance / 400)
+    edges = np.arange(0.0, max_distance + bin_width, bin_width)
+    counts, edges = np.histogram(distances, bins=edges)
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    density = counts / (distances.size * bin_width)
+    p0 = [guess, 0.8, 0.1, 3 * guess, guess, 0.1 / max_distance**2]
+    lower = [1e-6 * max_distance, 0, 0, 0, 1e-3 * max_distance, 0]
+    upper = [max_distance, 1.5, 1.5, max_distance, max_distance, 10 / max_distance**2]
+    try:
+        params, covariance = curve_fit(
+            nena_model, centers, density, p0=p0, bounds=(lower, upper), maxfev=20000
+        )
+    except RuntimeError as exc:
+        raise ValueError(f"The NeNA fit did not converge ({exc}).") from exc
+    names = ["sigma", "a_pair", "a_neighbour", "d_neighbour", "w_neighbour", "a_linear"]
+    error = float(np.sqrt(covariance[0, 0])) if np.isfinite(covariance[0, 0]) else np.nan
+    return Bunch(
+        precision=float(params[0]),
+        precision_error=error,
+        n_pairs=int(distances.size),
+        distances=distances,
+        bin_centers=centers,
+        density=density,
+        params=dict(zip(names, params.tolist())),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Ripley's K and H
+# --------------------------------------------------------------------------- #
+def _check_window(window, X):
+    if window is None:
+        low, high = X.min(axis=0), X.max(axis=0)
+        return float(low[0]), float(high[0]), float(low[1]), float(high[1])
+    try:
+        xmin, xmax, ymin, ymax = (float(v) for v in window)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"window must be (xmin, xmax, ymin, ymax); got {window!r}."
+        ) from exc
+    if not (xmax > xmin and ymax > ymin):
+        raise ValueError(f"window must have xmax > xmin and ymax > ymin; got {window!r}.")
+    outside = (X[:, 0] < xmin) | (X[:, 0] > xmax) | (X[:, 1] < ymin) | (X[:, 1] > ymax)
+    if outside.any():
+        raise ValueError(
+            f"{int(outside.sum())} localisation(s) lie outside window {window!r}."
+        )
+    return xmin, xmax, ymin, ymax
+
+
+def _check_radii(radii):
+    radii = np.asarray(radii, dtype=np.float64)
+    if radii.ndim == 0:
+        radii = radii[None]
+    if radii.ndim != 1 or radii.size == 0 or not np.all(np.isfinite(radii)) or np.any(radii <= 0):
+        raise ValueError(f"radii must be a 1-D array of positive distances; got {radii!r}.")
+    return radii
+
+
+def ripley_k(X, radii, *, window=None, edge_correction="border"):
+    """Ripley's K function of one field of view.
+
+    ``K(r) = E[number of other points within r of a point] / lambda`` with
+    ``lambda = n / area``; ``K(r) = pi r^2`` for complete spatial randomness.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_localizations, 2) or DataFrame
+        Coordinates of one FOV (nm).
+    radii : array-like of float
+        Radii at which K is evaluated.
+    window : (xmin, xmax, ymin, ymax), default=None
+        The observation window (rectangle); the bounding box of ``X`` when
+        None.
+    edge_correction : {"border", "none"}, default="border"
+        ``"border"`` (minus sampling): at radius ``r`` only points at least
+        ``r`` from the window's edge serve as centres, so no neighbour is
+        missed; unbiased, at the cost of fewer centres at large ``r`` (NaN
+        where no point is that far inside). ``"none"``: all points are
+        centres; K is then underestimated near the edges.
+
+    Returns
+    -------
+    K : ndarray of shape (n_radii,)
+    """
+    X = check_coordinates(X, name="X", min_points=2)
+    radii = _check_radii(radii)
+    if edge_correction not in ("border", "none"):
+        raise ValueError(f"edge_correction must be 'border' or 'none'; got {edge_correction!r}.")
+    xmin, xmax, ymin, ymax = _check_window(window, X)
+    n = X.shape[0]
+    intensity = n / ((xmax - xmin) * (ymax - ymin))
+    order = np.argsort(radii)
+    sorted_radii = radii[order]
+    pairs = cKDTree(X).query_pairs(sorted_radii[-1], output_type="ndarray")
+    d = np.linalg.norm(X[pairs[:, 0]] - X[pairs[:, 1]], axis=1)
+    centres = np.concatenate([pairs[:, 0], pairs[:, 1]])  # both directions
+    d = np.concatenate([d, d])
+    if edge_correction == "border":
+        border = np.minimum.reduce([X[:, 0] - xmin, xmax - X[:, 0], X[:, 1] - ymin, ymax - X[:, 1]])
+    else:
+        border = np.full(n, np.inf)
+    # A pair (i, j) counts for every radius r with d_ij <= r <= border_i.
+    m = sorted_radii.size
+    first = np.searchsorted(sorted_radii, d, side="left")
+    last = np.searchsorted(sorted_radii, border[centres], side="right")
+    valid = first < last
+    change = np.bincount(first[valid], minlength=m + 1) - np.bincount(last[valid], minlength=m + 1)
+    counts = np.cumsum(change)[:m]
+    n_centres = n - np.searchsorted(np.sort(border), sorted_radii, side="left")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        K_sorted = np.where(n_centres > 0, counts / (n_centres * intensity), np.nan)
+    K = np.empty(m)
+    K[order] = K_sorted
+    return K
+
+
+def ripley_h(X, radii, *, window=None, edge_correction="border"):
+    """Ripley's H function ``H(r) = sqrt(K(r) / pi) - r`` of one field of view.
+
+    ``H`` is 0 for complete spatial randomness, positive for clustering at
+    scale ``r`` (its maximum is often read as a cluster scale) and negative
+    for dispersion. Parameters as :func:`ripley_k`.
+
+    Returns
+    -------
+    H : ndarray of shape (n_radii,)
+    """
+    radii_array = _check_radii(radii)
+    K = ripley_k(X, radii_array, window=window, edge_correction=edge_correction)
+    return np.sqrt(K / np.pi) - radii_array
+
+
+# --------------------------------------------------------------------------- #
+# k-distance curve and DBSCAN's eps
+# --------------------------------------------------------------------------- #
+def k_distance(X, k=4, groups=None):
+    """Distance of every localisation to its k-th nearest neighbour, sorted.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_localizations, 2) or DataFrame
+    k : int, default=4
+        Neighbour rank (the point itself not counted). DBSCAN with
+        ``min_samples = k + 1`` calls a point core when its k-distance is at
+        most ``eps`` (scikit-learn counts the point itself in min_samples).
+    groups : array-like, default=None
+        FOV ids: neighbours are looked for within the FOV.
+
+    Returns
+    -------
+    distances : ndarray of shape (n_localizations,)
+        Ascending; ``inf`` for points of FOVs with at most ``k`` points.
+    """
+    X = check_coordinates(X, name="X")
+    k = int(check_positive(k, "k", integer=True))
+    groups = check_groups(groups, X.shape[0])
+    if groups is None:
+        fov = np.zeros(X.shape[0])
+    else:
+        fov = np.unique(groups, return_inverse=True)[1].ravel().astype(np.float64)
+    # FOVs side by side, farther apart than any distance inside a FOV.
+    spread = float(np.ptp(X, axis=0).max()) + 1.0
+    points = np.column_stack([X, fov * 10 * spread])
+    distance, _ = cKDTree(points).query(points, k=k + 1, distance_upper_bound=5 * spread)
+    return np.sort(distance[:, k])
+
+
+def _csr_eps(X, groups, k, alpha):
+    """Per-FOV radius at which a random point has >= k neighbours with probability alpha."""
+    from scipy.optimize import brentq
+    from scipy.spatial import ConvexHull
+    from scipy.stats import poisson
+
+    mean_neighbours = brentq(lambda m: poisson.sf(k - 1, m) - alpha, 1e-9, 10.0 * k + 100.0)
+    fov_ids = [None] if groups is None else np.unique(groups)
+    eps = []
+    for fov in fov_ids:  # one iteration per FOV
+        points = X if fov is None else X[groups == fov]
+        try:
+            area = ConvexHull(points).volume
+        except Exception:  # fewer than 3 points, or collinear
+            continue
+        eps.append(np.sqrt(mean_neighbours / (np.pi * points.shape[0] / area)))
+    if not eps:
+        raise ValueError("No FOV has 3 localisations that are not collinear: no area to compute a density.")
+    return np.asarray(eps)
+
+
+def suggest_eps(X, min_samples=5, groups=None, *, method="csr", alpha=0.05):
+    """A value of DBSCAN's eps for a given ``min_samples``, from the data.
+
+    Two documented rules (``k = min_samples - 1`` neighbours, as scikit-learn
+    counts the point itself in ``min_samples``):
+
+    - ``method="csr"`` (default): the radius at which a localisation of a
+      completely random (Poisson) pattern of the FOV's density has at least
+      ``k`` neighbours with probability ``alpha``, i.e. ``eps =
+      sqrt(m / (pi * lambda))`` where ``P(Poisson(m) >= k) = alpha`` and
+      ``lambda`` is the number of localisations over the area of their convex
+      hull. Background localisations then rarely become core points, while
+      clusters, denser than the average, do. With groups, one value per FOV
+      (``eps_per_fov``) and their median as ``eps``.
+    - ``method="knee"``: the knee of the sorted k-distance curve
+      (:func:`k_distance`), with both axes scaled to [0, 1]: the point farthest
+      below the chord joining the first and last points (the "Kneedle" rule of
+      Satopaa et al. 2011 for a convex increasing curve; Ester et al. 1996
+      read eps at this "valley" by eye).
+
+    On the simulated benchmark scenarios 2-10 (2 FOVs each, min_samples 4, 5,
+    8 and 12), DBSCAN with the ``"csr"`` eps (alpha 0.05) reaches a mean
+    adjusted Rand index of 0.59 where the best eps of a grid reaches 0.66,
+    while the knee gives 0.05 (``benchmarks/parameter_helpers.py``): uniform background makes the k-distance curve
+    rise steadily, so the farthest point from the chord lies inside the
+    background part (see ``doc/analysis.md``). Use the knee for data with
+    little background.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_localizations, 2) or DataFrame
+    min_samples : int, default=5
+        DBSCAN's ``min_samples``.
+    groups : array-like, default=None
+        FOV ids.
+    method : {"csr", "knee"}, default="csr"
+    alpha : float in (0, 1), default=0.05
+        For ``"csr"``: accepted probability that a random localisation is a
+        core point.
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        ``eps``, ``method``, ``k``, ``distances`` (the sorted finite
+        k-distance curve), ``knee_index`` (the knee's position in
+        ``distances``, or where ``eps`` falls in it for ``"csr"``) and, for
+        ``"csr"``, ``eps_per_fov``.
+    """
+    if method not in ("csr", "knee"):
+        raise ValueError(f"method must be 'csr' or 'knee'; got {method!r}.")
+    min_samples = int(check_positive(min_samples, "min_samples", integer=True))
+    if min_samples < 2:
+        raise ValueError(f"min_samples must be >= 2; got {min_samples}.")
+    alpha = float(check_positive(alpha, "alpha"))
+    if alpha >= 1:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha}.")
+    X = check_coordinates(X, name="X")
+    groups = check_groups(groups, X.shape[0])
+    k = min_samples - 1
+    distances = k_distance(X, k, groups)
+    distances = distances[np.isfinite(distances)]
+    if distances.size < 3:
+        raise ValueError(
+            f"Only {distances.size} localisation(s) have {k} neighbours in their FOV; "
+            "at least 3 are needed."
+        )
+    result = Bunch(method=method, k=k, distances=distances)
+    if method == "csr":
+        result.eps_per_fov = _csr_eps(X, groups, k, alpha)
+        result.eps = float(np.median(result.eps_per_fov))
+        result.knee_index = int(np.searchsorted(distances, result.eps))
+        return result
+    x = np.linspace(0.0, 1.0, distances.size)
+    span = distances[-1] - distances[0]
+    y = (distances - distances[0]) / span if span > 0 else np.zeros_like(distances)
+    knee = int(np.argmax(x - y))  # distance below the chord y = x (up to sqrt 2)
+    result.eps = float(distances[knee])
+    result.knee_index = knee
+    return result
