@@ -8,10 +8,17 @@
 * :func:`load_benchmark` loads one scenario folder of the benchmark of Nieves
   et al. (2023) with the reference implementation's training/test split.
 * :func:`write_labels` writes coordinates and cluster labels to a CSV file.
+* :func:`write_labels_as_source` writes labels into a copy of the user's own
+  file, in its format (ThunderSTORM/any CSV, Picasso HDF5 + YAML), keeping
+  every input column.
+* :func:`read_picasso_info` and :func:`picasso_pixel_size` read Picasso's
+  metadata (the YAML beside an HDF5 file); :func:`read_localizations` takes the
+  pixel size from it when none is passed.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -22,7 +29,14 @@ from sklearn.utils import Bunch
 
 from ._validation import check_cluster_labels, check_coordinates, check_positive
 
-__all__ = ["load_benchmark", "read_localizations", "write_labels"]
+__all__ = [
+    "load_benchmark",
+    "picasso_pixel_size",
+    "read_localizations",
+    "read_picasso_info",
+    "write_labels",
+    "write_labels_as_source",
+]
 
 # --------------------------------------------------------------------------- #
 # Column recognition
@@ -235,7 +249,10 @@ def read_localizations(
     pixel_size : float, default=None
         Camera pixel size in nm, used to convert length columns given in
         pixels (Picasso's x, y, lpx, lpy, sx, sy; headers such as ``x [px]``).
-        Required for such files.
+        Required for such files, except Picasso HDF5 files whose metadata
+        (the YAML file beside them, or the metadata embedded by recent
+        Picasso versions) gives ``Pixelsize``: that value is used when
+        ``pixel_size`` is None (see :func:`picasso_pixel_size`).
     coordinate_unit : {"nm", "um", "px"}, default=None
         Unit of length columns whose header names none. By default they are
         taken to be nm (Picasso HDF5: pixels).
@@ -287,6 +304,8 @@ def read_localizations(
     if is_hdf5:
         raw = _read_hdf5(path, hdf5_key)
         default_length_unit = coordinate_unit or "px"
+        if pixel_size is None:
+            pixel_size = picasso_pixel_size(path)  # Picasso's YAML beside the file
     else:
         raw = _read_text(path, sep)
         default_length_unit = coordinate_unit or "nm"
@@ -743,3 +762,330 @@ def write_labels(
             table[name] = values
     pd.DataFrame(table).to_csv(path, index=False, float_format=float_format)
     return path
+
+
+# --------------------------------------------------------------------------- #
+# Picasso metadata (YAML beside the HDF5 file)
+# --------------------------------------------------------------------------- #
+def _yaml():
+    try:
+        import yaml
+    except ImportError as exc:
+        raise ImportError(
+            "Reading or writing Picasso's YAML metadata needs PyYAML, which is not "
+            "installed. Install it with `pip install sklearn-miro[hdf5]` (or `pip install pyyaml`)."
+        ) from exc
+    return yaml
+
+
+def read_picasso_info(path):
+    """The metadata Picasso keeps with an HDF5 localisation file.
+
+    Picasso writes its metadata as a YAML file with the same name as the HDF5
+    file (``locs.hdf5`` -> ``locs.yaml``): a sequence of documents, one per
+    processing step (camera and movie first, then localisation, drift
+    correction, clustering, ...). Recent versions also embed the same list as
+    JSON in a ``metadata`` dataset of the HDF5 file; it is used when the YAML
+    file is absent.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The HDF5 file (or the YAML file itself).
+
+    Returns
+    -------
+    info : list of dict or None
+        The documents in order, or None when neither a YAML file nor embedded
+        metadata exists.
+
+    Raises
+    ------
+    ValueError
+        If the YAML file cannot be parsed.
+    """
+    path = Path(path)
+    yaml_path = path if path.suffix.lower() in (".yaml", ".yml") else path.with_suffix(".yaml")
+    if yaml_path.is_file():
+        yaml = _yaml()
+        try:
+            with open(yaml_path, encoding="utf-8") as handle:
+                # Picasso writes plain mappings; the safe loader is enough and
+                # never runs code from the file.
+                documents = [d for d in yaml.safe_load_all(handle) if d is not None]
+        except yaml.YAMLError as exc:
+            raise ValueError(f"Could not parse Picasso's metadata file {yaml_path}: {exc}") from exc
+        return [dict(d) if isinstance(d, dict) else {"value": d} for d in documents]
+    if path.is_file() and path.suffix.lower() in (".hdf5", ".h5", ".hdf"):
+        try:
+            import h5py
+        except ImportError:
+            return None
+        try:
+            with h5py.File(path, "r") as handle:
+                if "metadata" not in handle:
+                    return None
+                raw = handle["metadata"][()]
+        except OSError:
+            return None
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        try:
+            info = json.loads(str(raw))
+        except ValueError:
+            return None
+        return [dict(d) for d in info if isinstance(d, dict)] if isinstance(info, list) else None
+    return None
+
+
+def picasso_pixel_size(path_or_info):
+    """Camera pixel size in nm from Picasso metadata, or None if it has none.
+
+    Picasso stores it as ``Pixelsize`` (nm) in the localisation step's
+    document; the last document that has it wins (a later step may rescale).
+
+    Parameters
+    ----------
+    path_or_info : str, path-like or list of dict
+        The HDF5 file (its YAML file is read with :func:`read_picasso_info`)
+        or the metadata documents.
+    """
+    info = path_or_info
+    if isinstance(info, (str, Path)):
+        info = read_picasso_info(info)
+    if not info:
+        return None
+    value = None
+    for document in info:
+        if isinstance(document, dict) and document.get("Pixelsize") is not None:
+            value = document["Pixelsize"]
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) and value > 0 else None
+
+
+# --------------------------------------------------------------------------- #
+# Writing labels back in the source's own format
+# --------------------------------------------------------------------------- #
+def _label_columns(labels, n_rows, label_name, default_name):
+    """[(name, int array)] for 1-D or 2-D labels."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim == 2:
+        columns = [
+            check_cluster_labels(labels[:, k], n_rows, name="labels", require_cluster=False)
+            for k in range(labels.shape[1])
+        ]
+        name = default_name if label_name is None else label_name
+        if isinstance(name, str):
+            names = [f"{name}_{k}" for k in range(len(columns))]
+        else:
+            names = [str(v) for v in name]
+            if len(names) != len(columns):
+                raise ValueError(f"label_name has {len(names)} names for {len(columns)} label columns.")
+        return list(zip(names, columns))
+    if labels.ndim != 1:
+        raise ValueError(f"labels must have shape (n,) or (n, k); got {labels.shape}.")
+    column = check_cluster_labels(labels, n_rows, name="labels", require_cluster=False)
+    name = default_name if label_name is None else label_name
+    if not isinstance(name, str):
+        raise ValueError("label_name must be a string for 1-D labels.")
+    return [(name, column)]
+
+
+def _check_new_columns(existing, new_names, source):
+    clash = [name for name in new_names if name in set(map(str, existing))]
+    if clash:
+        raise ValueError(
+            f"{source} already has a column named {clash[0]!r}; pass another label_name "
+            "so that no input column is overwritten."
+        )
+
+
+def write_labels_as_source(
+    path,
+    source,
+    labels,
+    *,
+    label_name=None,
+    extra_columns=None,
+    drop_background=None,
+    description=None,
+    hdf5_key="locs",
+):
+    """Write cluster labels into a copy of a localisation file, in its own format.
+
+    Every column of ``source`` is kept unchanged (names, order, values,
+    units), one row per input row in the input order, and the labels are
+    added as new column(s). The format follows the source:
+
+    - **delimited text** (ThunderSTORM, SMAP, the benchmark, any CSV/TSV):
+      the same delimiter, with the header quoted when the source's header
+      was (ThunderSTORM's ``"x [nm]"`` style), label column ``cluster`` by
+      default;
+    - **Picasso HDF5** (``.hdf5``/``.h5``): the ``locs`` table as a structured
+      array with the source's fields and dtypes plus an int32 ``group``
+      column (the name Picasso's Render colours clusters by), and a YAML file
+      beside it (``<name>.yaml``) holding the source's metadata documents
+      followed by one describing the clustering. Like Picasso's own
+      clustering output, only clustered localisations are written by default
+      (``drop_background``); Picasso needs the ``Width``, ``Height`` and
+      ``Frames`` of the movie in the metadata, so the source must have them.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The new file (its folder must exist). For Picasso output use a
+        ``.hdf5`` name; the ``.yaml`` is written beside it.
+    source : str or path-like
+        The localisation file the labels belong to (the one read with
+        :func:`read_localizations`).
+    labels : array-like of shape (n_rows,) or (n_rows, k)
+        Integer cluster labels, -1 for background, one per row of the source.
+        Two-scale labels give ``<name>_0``, ``<name>_1`` columns (Picasso:
+        ``group`` is then the first scale and ``group_1`` the second).
+    label_name : str or list of str, default=None
+        Name of the label column(s): ``"cluster"`` for text, ``"group"`` for
+        Picasso.
+    extra_columns : dict, default=None
+        Further per-row columns to add (name -> values), e.g. shape classes.
+    drop_background : bool, default=None
+        Leave out localisations whose (first) label is -1. Default: False for
+        text, True for Picasso HDF5.
+    description : dict, default=None
+        For Picasso: entries added to the clustering's metadata document
+        (e.g. the estimator's parameters).
+    hdf5_key : str, default="locs"
+        Dataset of the source HDF5 file holding the localisations.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If the labels do not have one value per row of the source, a new
+        column would overwrite an input column, a Picasso source lacks the
+        metadata Picasso needs, or ``path`` is the source itself.
+    """
+    path, source = Path(path), Path(source)
+    if not source.is_file():
+        raise FileNotFoundError(f"Localisation file not found: {source}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    if path.resolve() == source.resolve():
+        raise ValueError(f"{path} is the source file itself; write the labels to a new file.")
+    is_hdf5 = source.suffix.lower() in (".hdf5", ".h5", ".hdf")
+    if is_hdf5:
+        return _write_picasso_like(
+            path, source, labels, label_name, extra_columns,
+            True if drop_background is None else bool(drop_background), description, hdf5_key,
+        )
+    table = _read_text(source, None)
+    _, delimiter = _sniff_text(source)
+    columns = _label_columns(labels, len(table), label_name, "cluster")
+    extra = dict(extra_columns or {})
+    _check_new_columns(table.columns, [n for n, _ in columns] + list(extra), source)
+    out = table.copy()
+    for name, values in columns:
+        out[name] = values
+    for name, values in extra.items():
+        values = np.asarray(values)
+        if values.shape[:1] != (len(table),):
+            raise ValueError(f"extra column {name!r} has {values.shape[:1]} values; expected {len(table)}.")
+        out[name] = values
+    if drop_background:
+        out = out[columns[0][1] != -1]
+    with open(source, "rb") as handle:
+        first_line = handle.readline()
+    quoting = csv.QUOTE_NONNUMERIC if b'"' in first_line else csv.QUOTE_MINIMAL
+    sep = " " if delimiter == r"\s+" else delimiter
+    out.to_csv(path, index=False, sep=sep, quoting=quoting)
+    return path
+
+
+def _write_picasso_like(path, source, labels, label_name, extra_columns, drop_background, description, key):
+    try:
+        import h5py
+    except ImportError as exc:
+        raise ImportError(
+            "Writing Picasso HDF5 needs h5py: `pip install sklearn-miro[hdf5]`."
+        ) from exc
+    from numpy.lib import recfunctions
+
+    try:
+        with h5py.File(source, "r") as handle:
+            if key not in handle:
+                raise ValueError(f"{source} has no dataset {key!r}; datasets: {list(handle.keys())}.")
+            records = handle[key][...]
+    except OSError as exc:
+        raise ValueError(f"Could not read {source} as an HDF5 file: {exc}") from exc
+    if records.dtype.names is None:
+        raise ValueError(f"{source}: dataset {key!r} is not a table with named columns.")
+    info = read_picasso_info(source)
+    if info is None:
+        raise ValueError(
+            f"{source} has no Picasso metadata (no {source.with_suffix('.yaml').name} beside it "
+            "and none embedded); Picasso cannot open the output without the movie's Width, "
+            "Height and Frames. Put the YAML file next to the HDF5 file."
+        )
+    missing = [k for k in ("Width", "Height", "Frames") if all(k not in d for d in info)]
+    if missing:
+        raise ValueError(
+            f"The Picasso metadata of {source} lacks {missing}, which Picasso needs to open "
+            "the output."
+        )
+    columns = _label_columns(labels, records.shape[0], label_name, "group")
+    if len(columns) > 1 and label_name is None:
+        columns[0] = ("group", columns[0][1])
+        columns[1:] = [(f"group_{k}", c) for k, (_, c) in enumerate(columns[1:], start=1)]
+    extra = dict(extra_columns or {})
+    _check_new_columns(records.dtype.names, [n for n, _ in columns] + list(extra), source)
+    names = [n for n, _ in columns] + list(extra)
+    data = [c.astype(np.int32) for _, c in columns]
+    for name, values in extra.items():
+        values = np.asarray(values)
+        if values.shape[:1] != (records.shape[0],):
+            raise ValueError(f"extra column {name!r} has {values.shape[:1]} values; expected {records.shape[0]}.")
+        if values.dtype.kind in "OU":
+            values = values.astype("S")  # HDF5 stores fixed-length byte strings
+        data.append(values)
+    out = recfunctions.append_fields(records, names, data, usemask=False, asrecarray=False)
+    if drop_background:
+        out = out[columns[0][1] != -1]
+    first = columns[0][1]
+    document = {
+        "Generated by": "sklearn_miro (MIRO clustering)",
+        "Source": str(source),
+        "Group column": columns[0][0],
+        "Number of clusters": int(np.unique(first[first != -1]).size),
+        "Background": "dropped" if drop_background else "kept, group -1",
+    }
+    if description:
+        document.update({str(k): _plain(v) for k, v in dict(description).items()})
+    yaml = _yaml()
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("locs", data=out)
+    with open(path.with_suffix(".yaml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump_all([*info, document], handle, default_flow_style=False)
+    return path
+
+
+def _plain(value):
+    """A YAML-safe version of a metadata value (numbers, strings, lists, dicts)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
