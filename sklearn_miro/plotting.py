@@ -15,7 +15,16 @@ import numpy as np
 
 from ._validation import check_coordinates
 
-__all__ = ["cluster_colors", "plot_clusters", "plot_displacements", "plot_metrics"]
+__all__ = [
+    "cluster_colors",
+    "plot_cluster_statistics",
+    "plot_clusters",
+    "plot_density_map",
+    "plot_displacements",
+    "plot_k_distance",
+    "plot_metrics",
+    "plot_nena",
+]
 
 BACKGROUND_COLOR = "#bdbdbd"
 
@@ -474,4 +483,242 @@ def plot_metrics(
         ax.set_title(_METRIC_TITLES.get(metric, str(metric)))
     if title is not None:
         fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- #
+# Cluster statistics (tables of sklearn_miro.analysis.cluster_table)
+# --------------------------------------------------------------------------- #
+_STAT_LABELS = {
+    "radius_of_gyration": "radius of gyration (nm)",
+    "n_localizations": "localisations per cluster",
+    "nn_distance": "nearest-neighbour cluster distance (nm)",
+    "hull_area": "convex hull area (nm²)",
+    "density_per_um2": "localisations per µm²",
+    "major_std": "major-axis std (nm)",
+    "minor_std": "minor-axis std (nm)",
+    "eccentricity": "eccentricity",
+}
+
+
+def plot_cluster_statistics(
+    tables,
+    columns=("radius_of_gyration", "n_localizations", "nn_distance"),
+    *,
+    bins=30,
+    density=True,
+    upper_quantile=0.99,
+    ax=None,
+    panel_size=3.5,
+):
+    """Histograms of per-cluster statistics, several clusterings overlaid.
+
+    The paper's Fig. 4c-e: cluster radius, localisations per cluster and
+    nearest-neighbour distance, MIRO against DBSCAN.
+
+    Parameters
+    ----------
+    tables : DataFrame or dict of {name: DataFrame}
+        Tables from :func:`sklearn_miro.analysis.cluster_table`, e.g.
+        ``{"MIRO": t1, "DBSCAN": t2}``; each is drawn as an outlined
+        histogram with its median in the legend.
+    columns : sequence of str
+        Table columns to draw, one panel each.
+    bins : int, default=30
+        Number of bins, shared by all tables of a panel.
+    density : bool, default=True
+        Normalise each histogram to unit area (clusterings with different
+        numbers of clusters stay comparable); counts otherwise.
+    upper_quantile : float, default=0.99
+        The bins span from the smallest value to this quantile of the pooled
+        values (long tails would otherwise squeeze the histograms); values
+        beyond it are counted in the last bin.
+    ax : sequence of Axes, default=None
+        One per column; a new figure when None.
+    panel_size : float, default=3.5
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import pandas as pd
+
+    if isinstance(tables, pd.DataFrame):
+        tables = {None: tables}
+    if not isinstance(tables, dict) or not tables:
+        raise ValueError("tables must be a DataFrame or a non-empty dict {name: DataFrame}.")
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    for name, table in tables.items():
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise ValueError(
+                f"table {name!r} has no column(s) {missing}; columns: {list(table.columns)}."
+            )
+    if not 0 < upper_quantile <= 1:
+        raise ValueError(f"upper_quantile must be in (0, 1]; got {upper_quantile}.")
+    if ax is None:
+        fig, axes = _new_figure(len(columns), panel_size)
+    else:
+        fig, axes = _check_axes(ax, len(columns))
+    colors = _palette()
+    for axis, column in zip(axes, columns):
+        values = {
+            name: np.asarray(table[column], dtype=np.float64) for name, table in tables.items()
+        }
+        values = {name: v[np.isfinite(v)] for name, v in values.items()}
+        pooled = np.concatenate(list(values.values()))
+        if pooled.size == 0:
+            axis.text(0.5, 0.5, "no finite values", ha="center", transform=axis.transAxes)
+        else:
+            low, high = pooled.min(), np.quantile(pooled, upper_quantile)
+            high = high if high > low else low + 1.0
+            edges = np.linspace(low, high, bins + 1)
+            for k, (name, v) in enumerate(values.items()):
+                if v.size == 0:
+                    continue
+                label = f"median {np.median(v):.3g} (n={v.size})"
+                if name is not None:
+                    label = f"{name}: {label}"
+                axis.hist(
+                    np.clip(v, low, high), bins=edges, density=density, histtype="step",
+                    linewidth=1.5, color=colors[k % len(colors)], label=label,
+                )  # fmt: skip
+            axis.legend(fontsize="small")
+        axis.set_xlabel(_STAT_LABELS.get(column, column))
+        axis.set_ylabel("density" if density else "clusters")
+    return fig
+
+
+def plot_density_map(
+    X,
+    groups=None,
+    *,
+    fov=None,
+    pixel_size=20.0,
+    ax=None,
+    cmap="magma",
+    max_quantile=0.999,
+    title=None,
+    panel_size=5.0,
+    units="nm",
+):
+    """Binned rendering of one field of view: a 2-D histogram shown as an image.
+
+    For large FOVs (10^6 localisations render in well under a second) where a
+    scatter plot is slow and saturates: localisations are counted in square
+    pixels of ``pixel_size``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, 2) or DataFrame
+    groups : array-like of shape (n,), default=None
+        FOV ids; with ``fov`` selects the FOV to draw.
+    fov : FOV id, default=None
+        The FOV to draw (the first FOV in ``groups`` when None).
+    pixel_size : float, default=20.0
+        Side of a pixel in the units of ``X``.
+    ax : Axes, default=None
+    cmap : str, default="magma"
+    max_quantile : float, default=0.999
+        The colour scale saturates at this quantile of the non-empty pixels'
+        counts, so a few dense spots do not hide the rest.
+    title : str, default=None
+    panel_size : float, default=5.0
+    units : str, default="nm"
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The image is ``fig.axes[0].images[0]``; its array holds the counts
+        (rows: y, columns: x).
+    """
+    X = check_coordinates(X, name="X")
+    if pixel_size is None or not np.isfinite(pixel_size) or pixel_size <= 0:
+        raise ValueError(f"pixel_size must be a positive number; got {pixel_size!r}.")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (X.shape[0],):
+            raise ValueError(f"groups must have shape ({X.shape[0]},); got {groups.shape}.")
+        fov = groups[0] if fov is None else fov
+        selected = groups == fov
+        if not selected.any():
+            raise ValueError(f"No localisation has FOV id {fov!r}.")
+        X = X[selected]
+    elif fov is not None:
+        raise ValueError("fov is given but groups is None: pass the FOV id of every localisation.")
+    low = X.min(axis=0)
+    n_pixels = np.maximum(np.ceil((X.max(axis=0) - low) / pixel_size).astype(int), 1)
+    if np.prod(n_pixels) > 64_000_000:
+        raise ValueError(
+            f"pixel_size={pixel_size} gives an image of {n_pixels[0]} x {n_pixels[1]} pixels; "
+            "use a larger pixel_size."
+        )
+    index = np.minimum(((X - low) / pixel_size).astype(np.int64), n_pixels - 1)
+    counts = np.bincount(
+        index[:, 1] * n_pixels[0] + index[:, 0], minlength=int(np.prod(n_pixels))
+    ).reshape(n_pixels[1], n_pixels[0])
+    if ax is None:
+        fig, (axis,) = _new_figure(1, panel_size)
+    else:
+        fig, (axis,) = _check_axes(ax, 1)
+    nonzero = counts[counts > 0]
+    vmax = max(float(np.quantile(nonzero, max_quantile)), 1.0) if nonzero.size else 1.0
+    extent = (low[0], low[0] + n_pixels[0] * pixel_size, low[1], low[1] + n_pixels[1] * pixel_size)
+    image = axis.imshow(
+        counts, origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=vmax,
+        interpolation="nearest",
+    )  # fmt: skip
+    fig.colorbar(image, ax=axis, label=f"localisations per {pixel_size:g} {units} pixel", shrink=0.8)
+    axis.set_xlabel(f"x ({units})")
+    axis.set_ylabel(f"y ({units})")
+    if title is not None:
+        axis.set_title(title)
+    return fig
+
+
+def plot_k_distance(result, *, ax=None, panel_size=4.0):
+    """The sorted k-distance curve and the chosen eps.
+
+    Parameters
+    ----------
+    result : Bunch
+        From :func:`sklearn_miro.parameters.suggest_eps`.
+    """
+    if ax is None:
+        fig, (axis,) = _new_figure(1, panel_size)
+    else:
+        fig, (axis,) = _check_axes(ax, 1)
+    distances = np.asarray(result.distances)
+    axis.plot(np.arange(distances.size), distances, color="k", linewidth=1)
+    axis.axhline(result.eps, color="C3", linestyle="--", label=f"eps = {result.eps:.3g} ({result.method})")
+    axis.set_xlabel("localisations, sorted")
+    axis.set_ylabel(f"distance to neighbour {result.k}")
+    axis.legend()
+    return fig
+
+
+def plot_nena(result, *, ax=None, panel_size=4.0):
+    """Histogram of next-frame nearest-neighbour distances and the NeNA fit.
+
+    Parameters
+    ----------
+    result : Bunch
+        From :func:`sklearn_miro.parameters.nena`.
+    """
+    from .parameters import nena_model
+
+    if ax is None:
+        fig, (axis,) = _new_figure(1, panel_size)
+    else:
+        fig, (axis,) = _check_axes(ax, 1)
+    centers = np.asarray(result.bin_centers)
+    width = centers[1] - centers[0] if centers.size > 1 else 1.0
+    axis.bar(centers, result.density, width=width, color=BACKGROUND_COLOR, label="pairs in frames f, f+1")
+    axis.plot(
+        centers, nena_model(centers, **result.params), color="C3",
+        label=f"fit: precision {result.precision:.3g} nm",
+    )  # fmt: skip
+    axis.set_xlabel("distance (nm)")
+    axis.set_ylabel("density")
+    axis.legend()
     return fig
