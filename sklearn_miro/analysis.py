@@ -25,7 +25,13 @@ from scipy.spatial import cKDTree
 
 from ._validation import check_coordinates, check_groups, integer_labels
 
-__all__ = ["CLUSTER_TABLE_UNITS", "cluster_table", "convex_hulls", "fov_summary"]
+__all__ = [
+    "CLUSTER_TABLE_UNITS",
+    "cluster_table",
+    "convex_hulls",
+    "fov_summary",
+    "multiscale_cluster_table",
+]
 
 NM2_PER_UM2 = 1.0e6
 
@@ -48,6 +54,7 @@ CLUSTER_TABLE_UNITS = {
     "shape": "",
     "parent_label": "",
     "n_in_parent": "count",
+    "scale": "",
 }
 
 
@@ -481,6 +488,56 @@ def cluster_table(
     table = pd.DataFrame(columns)
     table.attrs["units"] = {c: CLUSTER_TABLE_UNITS[c] for c in table.columns}
     return table
+
+
+def multiscale_cluster_table(X, labels, groups=None, *, scale_names=None, background=-1):
+    """Cluster tables of every scale of a multiscale clustering, stacked.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_localizations, 2) or DataFrame
+    labels : array-like of shape (n_localizations, n_scales)
+        One column per scale, finest first (as the multiscale clusterer's
+        ``labels_``).
+    groups : array-like of shape (n_localizations,), default=None
+    scale_names : sequence of str, default=None
+        Name of every scale (``"scale_0"``, ... when None).
+    background : int, default=-1
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        The :func:`cluster_table` of every scale, one after the other, with a
+        first column ``scale``. Every scale but the coarsest has
+        ``parent_label`` and ``n_in_parent`` from the next coarser scale (for
+        NPCs: the pore holding each corner and the corners per pore); the
+        coarsest has ``parent_label = background`` and ``n_in_parent = 0``.
+    """
+    arr = np.asarray(labels)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"labels must have shape (n_localizations, n_scales), finest scale first; "
+            f"got shape {arr.shape}."
+        )
+    n_scales = arr.shape[1]
+    names = [f"scale_{k}" for k in range(n_scales)] if scale_names is None else list(scale_names)
+    if len(names) != n_scales:
+        raise ValueError(f"scale_names has {len(names)} names for {n_scales} scales.")
+    tables = []
+    for k in range(n_scales):
+        if k + 1 < n_scales:
+            table = cluster_table(
+                X, arr[:, k], groups, parent_labels=arr[:, k + 1], background=background
+            )
+        else:
+            table = cluster_table(X, arr[:, k], groups, background=background)
+            table["parent_label"] = np.full(len(table), background, dtype=np.int64)
+            table["n_in_parent"] = np.zeros(len(table), dtype=np.int64)
+        table.insert(0, "scale", names[k])
+        tables.append(table)
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["units"] = {c: CLUSTER_TABLE_UNITS[c] for c in out.columns}
+    return out
 
 
 # --------------------------------------------------------------------------- #

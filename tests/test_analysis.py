@@ -174,3 +174,17 @@ def test_fov_summary():
     hull = fov_summary(X, labels, fov)
     assert np.all(hull["area_um2"] <= summary["area_um2"] + 1e-12)
     assert hull["area_um2"][0] == pytest.approx(ConvexHull(X[fov == 0]).volume / 1e6)
+
+
+def test_multiscale_cluster_table():
+    from sklearn_miro.analysis import multiscale_cluster_table
+
+    X, labels, fov = make_npc(1, n_structures=3, n_localizations=(20, 40), random_state=1)
+    table = multiscale_cluster_table(X, labels, fov, scale_names=["corner", "pore"])
+    corners = table[table.scale == "corner"].drop(columns="scale").reset_index(drop=True)
+    pd.testing.assert_frame_equal(corners, cluster_table(X, labels, fov), check_like=True)
+    pores = table[table.scale == "pore"]
+    assert len(pores) == len(np.unique(labels[labels[:, 1] >= 0, 1]))
+    assert (pores.parent_label == -1).all() and (pores.n_in_parent == 0).all()
+    with pytest.raises(ValueError, match="scale_names has 1 names"):
+        multiscale_cluster_table(X, labels, scale_names=["corner"])
