@@ -8,7 +8,12 @@
     Labelled localisation files (one FOV each) -> a fitted MIROClusterer saved
     with joblib.
 ``sklearn-miro cluster``
-    A saved model + localisation files -> CSV files with a cluster column.
+    A saved model + localisation files -> a copy of every file in its own
+    format (CSV keeping every column, or Picasso HDF5 + YAML) with a cluster
+    column, and a table of per-cluster statistics.
+``sklearn-miro stats``
+    Labelled localisation files -> per-cluster table, per-FOV summary and
+    (optionally) histograms.
 
 Run ``sklearn-miro <command> --help`` for the options.
 """
@@ -195,8 +200,9 @@ def _train(args):
 def _cluster(args):
     import joblib
 
+    from .analysis import cluster_table
     from .estimators import MIROClusterer
-    from .io import read_localizations, write_labels
+    from .io import read_localizations, write_labels_as_source
 
     model_path = Path(args.model)
     if not model_path.is_file():
@@ -217,17 +223,107 @@ def _cluster(args):
         out_dir.mkdir(parents=True, exist_ok=True)
     for path in args.files:
         df = read_localizations(path)
-        labels = model.predict(df[["x", "y"]].to_numpy())
-        extra = df.drop(columns=["x", "y"])
+        X = df[["x", "y"]].to_numpy()
+        labels = model.predict(X)
         if args.output:
             target = Path(args.output)
         else:
             folder = out_dir or Path(path).parent
-            target = folder / f"{Path(path).stem}_clusters.csv"
-        write_labels(target, df[["x", "y"]], labels, extra_columns=extra if len(extra.columns) else None)
+            target = folder / f"{Path(path).stem}_clusters{Path(path).suffix or '.csv'}"
+        # The labels go into a copy of the input in its own format (every
+        # column kept); the per-cluster statistics into <name>_cluster_table.csv.
+        write_labels_as_source(
+            target, path, labels, label_name=args.label_name,
+            description={"Model": str(model_path), "eps": model.eps_, "min_samples": model.min_samples_},
+        )  # fmt: skip
+        table_path = target.with_name(f"{target.stem}_table.csv")
+        cluster_table(X, labels).to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
-        print(f"{path}: {len(df)} localisations, {n_clusters} clusters -> {target}")
+        print(f"{path}: {len(df)} localisations, {n_clusters} clusters -> {target}, {table_path.name}")
     return 0
+
+
+# ------------------------------------------------------------------ stats
+
+
+def _stats(args):
+    from .analysis import cluster_table, fov_summary
+    from .io import read_localizations
+
+    Xs, labels, fovs = [], [], []
+    for path in args.files:
+        df = read_localizations(path)
+        renamed = {v: k for k, v in df.attrs.get("original_columns", {}).items()}
+        column = renamed.get(args.label_column, args.label_column) if args.label_column else "label"
+        if column not in df.columns:
+            raise CommandError(
+                f"{path}: no label column {args.label_column or 'label/cluster/index/group'!r} "
+                f"(columns: {list(df.columns)}). Pass --label-column with the name of the "
+                "column that holds the cluster ids."
+            )
+        values = _integer_column(df[column], path, column)
+        Xs.append(df[["x", "y"]].to_numpy())
+        labels.append(values)
+        fov = Path(path).stem
+        if args.fov_column:
+            if args.fov_column not in df.columns:
+                raise CommandError(f"{path}: no FOV column {args.fov_column!r} (columns: {list(df.columns)}).")
+            fovs.append(np.array([f"{fov}:{v}" for v in df[args.fov_column].to_numpy()]))
+        else:
+            fovs.append(np.full(len(df), fov, dtype=object))
+    X, y, groups = np.concatenate(Xs), np.concatenate(labels), np.concatenate(fovs)
+    background = args.background
+    if background == "auto":
+        background = -1 if np.any(y == -1) else 0
+        print(f"Treating label {background} as background (use --background to change).")
+    else:
+        try:
+            background = int(background)
+        except ValueError:
+            raise CommandError(f"--background must be 'auto' or an integer; got {background!r}.") from None
+    table = cluster_table(X, y, groups, background=background)
+    summary = fov_summary(X, y, groups, area=args.area, table=table, background=background)
+    first = Path(args.files[0])
+    out_dir = Path(args.output_dir) if args.output_dir else first.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = args.prefix or first.stem
+    table_path = out_dir / f"{prefix}_cluster_table.csv"
+    summary_path = out_dir / f"{prefix}_fov_summary.csv"
+    table.to_csv(table_path, index=False)
+    summary.to_csv(summary_path, index=False)
+    print(
+        f"{len(args.files)} file(s), {len(X)} localisations, {len(table)} clusters "
+        f"({summary['fraction_clustered'].mul(summary['n_localizations']).sum() / len(X):.1%} "
+        "of localisations clustered)"
+    )
+    columns = ["fov", "n_localizations", "n_clusters", "fraction_clustered", "area_um2",
+               "cluster_density_per_um2", "median_radius_of_gyration", "median_nn_distance"]
+    print(summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"Wrote {table_path} and {summary_path}")
+    if args.histogram:
+        try:
+            from .plotting import plot_cluster_statistics
+        except ImportError as exc:  # pragma: no cover - matplotlib is an extra
+            raise CommandError(str(exc)) from exc
+        fig = plot_cluster_statistics(table)
+        fig.savefig(args.histogram, dpi=120)
+        print(f"Saved the histograms to {args.histogram}")
+    return 0
+
+
+def _integer_column(values, path, column):
+    """Integer labels from a column, or a CommandError naming the first bad row."""
+    import pandas as pd
+
+    numeric = pd.to_numeric(pd.Series(values), errors="coerce")
+    bad = numeric.isna() | (numeric != numeric.round())
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CommandError(
+            f"{path}: label column {column!r} has the value {values.iloc[row]!r} at data row "
+            f"{row + 1}; cluster ids must be integers."
+        )
+    return numeric.to_numpy().astype(np.int64)
 
 
 # ------------------------------------------------------------------ parser
@@ -272,13 +368,34 @@ def _parser():
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_train)
 
-    cluster = sub.add_parser("cluster", help="model + localisation files -> labelled CSV files")
+    cluster = sub.add_parser("cluster", help="model + localisation files -> labelled copies + cluster tables")
     cluster.add_argument("model", help="model file written by 'sklearn-miro train'")
     cluster.add_argument("files", nargs="+", help="localisation files, one field of view each")
     cluster.add_argument("-o", "--output", default=None, help="output CSV (one input file only)")
     cluster.add_argument("--output-dir", default=None,
-                         help="folder for <name>_clusters.csv (default: beside each input)")
+                         help="folder for <name>_clusters.<ext> and <name>_clusters_table.csv "
+                              "(default: beside each input)")
+    cluster.add_argument("--label-name", default=None,
+                         help="name of the new label column (default: cluster; Picasso HDF5: group)")
     cluster.set_defaults(func=_cluster)
+
+    stats = sub.add_parser("stats", help="labelled localisation files -> cluster table and FOV summary")
+    stats.add_argument("files", nargs="+", help="labelled localisation files, one FOV each")
+    stats.add_argument("--label-column", default=None,
+                       help="column with the cluster ids (default: label/cluster/index/group)")
+    stats.add_argument("--background", default="auto",
+                       help="label of non-clustered localisations (default: -1 if present, else 0)")
+    stats.add_argument("--fov-column", default=None,
+                       help="column with FOV ids when a file holds several FOVs")
+    stats.add_argument("--area", choices=("hull", "bbox"), default="hull",
+                       help="FOV area: convex hull or bounding box of its localisations (default: hull)")
+    stats.add_argument("--output-dir", default=None, help="default: beside the first file")
+    stats.add_argument("--prefix", default=None,
+                       help="output names <prefix>_cluster_table.csv, <prefix>_fov_summary.csv "
+                            "(default: the first file's name)")
+    stats.add_argument("--histogram", default=None, metavar="PNG",
+                       help="also save histograms of radius, size and nearest-neighbour distance")
+    stats.set_defaults(func=_stats)
     return parser
 
 

@@ -53,10 +53,15 @@ def test_cluster_writes_a_cluster_column(model_path, labelled_files, tmp_path):
     out = tmp_path / "clusters.csv"
     assert main(["cluster", str(model_path), str(labelled_files[0]), "-o", str(out)]) == 0
     df = pd.read_csv(out)
-    assert list(df.columns[:3]) == ["x", "y", "cluster"]
+    # the input's own columns, untouched, then the labels
     original = pd.read_csv(labelled_files[0])
-    np.testing.assert_allclose(df[["x", "y"]].to_numpy(), original[["x", "y"]].to_numpy())
+    assert list(df.columns) == ["x", "y", "index", "cluster"]
+    pd.testing.assert_frame_equal(df[original.columns], original)
     assert df["cluster"].min() >= -1
+    # and the per-cluster table of the new labels
+    table = pd.read_csv(tmp_path / "clusters_table.csv")
+    assert len(table) == len(np.unique(df["cluster"][df["cluster"] >= 0]))
+    assert table["n_localizations"].sum() == (df["cluster"] >= 0).sum()
 
 
 def test_cluster_several_files_into_a_folder(model_path, labelled_files, tmp_path):
@@ -64,6 +69,37 @@ def test_cluster_several_files_into_a_folder(model_path, labelled_files, tmp_pat
                  "--output-dir", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.glob("*_clusters.csv")) == [
         "fov_0_clusters.csv", "fov_1_clusters.csv"]
+    assert sorted(p.name for p in tmp_path.glob("*_clusters_table.csv")) == [
+        "fov_0_clusters_table.csv", "fov_1_clusters_table.csv"]
+
+
+def test_stats_writes_table_and_summary(labelled_files, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "hist.png"
+    assert main(["stats", *map(str, labelled_files), "--output-dir", str(tmp_path),
+                 "--histogram", str(png), "--area", "bbox"]) == 0
+    out = capsys.readouterr().out
+    assert "Treating label 0 as background" in out
+    table = pd.read_csv(tmp_path / "fov_0_cluster_table.csv")
+    summary = pd.read_csv(tmp_path / "fov_0_fov_summary.csv")
+    assert summary["fov"].tolist() == ["fov_0", "fov_1"]
+    for k, path in enumerate(labelled_files):
+        original = pd.read_csv(path)
+        rows = table[table.fov == f"fov_{k}"]
+        counts = original["index"][original["index"] > 0].value_counts().sort_index()
+        np.testing.assert_array_equal(rows["label"], counts.index)
+        np.testing.assert_array_equal(rows["n_localizations"], counts.to_numpy())
+        assert summary["n_clusters"][k] == len(counts)
+    assert png.stat().st_size > 0
+
+
+def test_stats_errors(labelled_files, tmp_path, capsys):
+    assert main(["stats", str(labelled_files[0]), "--label-column", "cluster_id"]) == 2
+    assert "no label column 'cluster_id'" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y,cluster\n1,2,a\n")
+    assert main(["stats", str(bad)]) == 2
+    assert "cluster ids must be integers" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_messages(model_path, labelled_files, tmp_path, capsys):
