@@ -597,7 +597,7 @@ def plot_density_map(
     pixel_size=20.0,
     ax=None,
     cmap="magma",
-    max_quantile=0.999,
+    max_quantile=0.99,
     title=None,
     panel_size=5.0,
     units="nm",
@@ -619,7 +619,7 @@ def plot_density_map(
         Side of a pixel in the units of ``X``.
     ax : Axes, default=None
     cmap : str, default="magma"
-    max_quantile : float, default=0.999
+    max_quantile : float, default=0.99
         The colour scale saturates at this quantile of the non-empty pixels'
         counts, so a few dense spots do not hide the rest.
     title : str, default=None
