@@ -8,6 +8,8 @@ from sklearn.cluster import DBSCAN
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ..analysis import cluster_table
+
 from .._validation import (
     check_cluster_labels,
     check_coordinates,
@@ -174,6 +176,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     labels_ : ndarray of shape (n_localizations,)
         Cluster labels of the training data, -1 for background; unique across
         FOVs.
+    cluster_table_ : pandas.DataFrame
+        One row of statistics per training cluster
+        (:func:`sklearn_miro.analysis.cluster_table`); :meth:`predict_table`
+        gives it for new FOVs.
     n_features_in_ : int
         Always 2.
 
@@ -268,6 +274,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                 self._tune(X, labels, fov_indices, collapsed)
             self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=self.min_samples_)
         self.labels_ = self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
+        self.cluster_table_ = cluster_table(X, self.labels_, groups)
         return self
 
     def _tune(self, X, labels, fov_indices, collapsed):
@@ -317,6 +324,25 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     def fit_predict(self, X, y=None, groups=None):
         """Fit and return the labels of the training data (``labels_``)."""
         return self.fit(X, y, groups=groups).labels_
+
+    def predict_table(self, X, groups=None):
+        """Cluster new FOVs and return one row of statistics per cluster.
+
+        :meth:`predict` followed by :func:`sklearn_miro.analysis.cluster_table`
+        (size, centroid, radius of gyration, convex hull, density, principal
+        axes, nearest-cluster distance); ``cluster_table_`` is the same table
+        for the training FOVs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_localizations, 2) or DataFrame
+        groups : array-like of shape (n_localizations,), optional
+
+        Returns
+        -------
+        table : pandas.DataFrame
+        """
+        return cluster_table(X, self.predict(X, groups=groups), groups)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import DBSCAN
 from sklearn.utils.validation import check_is_fitted
 
+from ..analysis import multiscale_cluster_table
 from .._validation import (
     check_coordinates,
     check_groups,
@@ -558,6 +559,10 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     labels_ : ndarray of shape (n_localizations, n_scales_)
         Cluster labels of the training data at every scale, finest first; -1
         for background; unique across FOVs within each scale.
+    cluster_table_ : pandas.DataFrame
+        One row per training cluster and scale, with the parent cluster at the
+        next coarser scale (:func:`sklearn_miro.analysis.multiscale_cluster_table`);
+        :meth:`predict_table` gives it for new FOVs.
     n_features_in_ : int
         Always 2.
 
@@ -719,6 +724,9 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             self.eps_grid_.append(e_grid)
             self.min_samples_grid_.append(m_grid)
         self.labels_ = self._cluster(fov_indices, collapsed, X.shape[0])
+        self.cluster_table_ = multiscale_cluster_table(
+            X, self.labels_, groups, scale_names=self.scale_names_
+        )
         return self
 
     def _collapse_fov(self, X_fov):
@@ -772,6 +780,29 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     def fit_predict(self, X, y=None, groups=None):
         """Fit and return the labels of the training data at every scale (``labels_``)."""
         return self.fit(X, y, groups=groups).labels_
+
+    def predict_table(self, X, groups=None):
+        """Cluster new FOVs at every scale and return one row per cluster and scale.
+
+        :meth:`predict` followed by
+        :func:`sklearn_miro.analysis.multiscale_cluster_table`: a ``scale``
+        column (``scale_names_``), and for every scale but the coarsest the
+        cluster of the next coarser scale holding each cluster
+        (``parent_label``) and how many clusters that one holds
+        (``n_in_parent``, e.g. corners per pore). ``cluster_table_`` is the
+        same table for the training FOVs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_localizations, 2) or DataFrame
+        groups : array-like of shape (n_localizations,), optional
+
+        Returns
+        -------
+        table : pandas.DataFrame
+        """
+        labels = self.predict(X, groups=groups)
+        return multiscale_cluster_table(X, labels, groups, scale_names=self.scale_names_)
 
     def labels_of(self, scale):
         """Training labels (``labels_``) of one scale, by name or index."""

@@ -14,6 +14,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ..analysis import cluster_table
 from .._validation import (
     check_cluster_labels,
     check_coordinates,
@@ -399,6 +400,25 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         if self.background_class_ is not None:
             codes[labels == -1] = self._background_code()
         return labels, self.classes_[codes]
+
+    def predict_table(self, X, groups=None):
+        """Cluster and classify new FOVs; one row of statistics per cluster.
+
+        :meth:`predict_clusters` followed by
+        :func:`sklearn_miro.analysis.cluster_table` with a ``shape`` column:
+        the class of every cluster.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_localizations, 2) or DataFrame
+        groups : array-like of shape (n_localizations,), optional
+
+        Returns
+        -------
+        table : pandas.DataFrame
+        """
+        labels, classes = self.predict_clusters(X, groups=groups)
+        return cluster_table(X, labels, groups, shapes=classes)
 
     def collapse(self, X, groups=None):
         """Collapsed coordinates (last step), as ``MIROTransformer.transform`` gives them."""
