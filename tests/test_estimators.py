@@ -236,7 +236,7 @@ def test_bad_labels_and_groups_are_rejected(data):
         (dict(hidden_size=0), r"'hidden_size' parameter .* must be an int in the range \[1, inf\)"),
         (dict(n_steps=2.5), r"'n_steps' parameter .* must be an int"),
         (dict(connectivity_radius=-1.0), r"'connectivity_radius' parameter .* range \(0.0, inf\)"),
-        (dict(connectivity_radius=np.inf), "connectivity_radius must be finite"),
+        (dict(connectivity_radius=np.inf), r"'connectivity_radius' parameter .* Got inf instead"),
         (dict(length_scale="big"), r"'length_scale' parameter .* must be a float .* Got 'big'"),
         (dict(alpha=-1), r"'alpha' parameter .* range \[0.0, inf\)"),
         (dict(learning_rate=0), r"'learning_rate' parameter .* range \(0.0, inf\)"),

@@ -148,7 +148,7 @@ class BaseMIRO(BaseEstimator):
 
     # ---- validation ---------------------------------------------------------
     # Checked by scikit-learn (``_validate_params``, run by ``@_fit_context``
-    # on fit) with uniform messages; finite values only.
+    # on fit) with uniform messages; the open intervals reject infinity.
     _parameter_constraints: dict = {
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "n_steps": [Interval(Integral, 1, None, closed="left")],
@@ -171,11 +171,7 @@ class BaseMIRO(BaseEstimator):
     }
 
     def _augmentation_options(self):
-        """The checked :class:`AugmentationOptions` of ``augmentation``; infinite values rejected."""
-        for name in ("connectivity_radius", "length_scale", "alpha", "learning_rate"):
-            value = getattr(self, name)
-            if not isinstance(value, str) and not np.isfinite(value):
-                raise ValueError(f"{name} must be finite; got {value!r}.")
+        """The checked :class:`AugmentationOptions` of ``augmentation``."""
         return AugmentationOptions.from_dict(self.augmentation)
 
     # ---- fitting ------------------------------------------------------------
