@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn_miro import MIROClusterer, MIROShapeClassifier, MIROTransformer, MultiscaleMIROClusterer
 from sklearn_miro.analysis import cluster_table, multiscale_cluster_table
 from sklearn_miro.datasets import make_gaussian_clusters, make_multishape, make_npc
+from sklearn_miro.estimators import MultiscaleMIROTransformer
 
 TINY = dict(
     hidden_size=8, n_steps=3, n_augmented=6, max_epochs=1, batch_size=3,
@@ -35,9 +36,8 @@ def test_miro_clusterer_tables(tmp_path):
 
 def test_multiscale_tables():
     X, Y, fov = make_npc(n_fovs=2, n_structures=2, n_localizations=(4, 10), fov_size=400, random_state=0)
-    clu = MultiscaleMIROClusterer(
-        **{**TINY, "n_steps": 4}, scale_names=("corners", "rings"), eps=(15.0, 40.0), min_samples=(3, 10)
-    ).fit(X, Y, groups=fov)
+    transformer = MultiscaleMIROTransformer(**{**TINY, "n_steps": 4}, scale_names=("corners", "rings"))
+    clu = MultiscaleMIROClusterer(transformer, eps=(15.0, 40.0), min_samples=(3, 10)).fit(X, Y, groups=fov)
     expected = multiscale_cluster_table(X, clu.labels_, fov, scale_names=("corners", "rings"))
     pd.testing.assert_frame_equal(clu.cluster_table_, expected)
     assert set(clu.cluster_table_["scale"]) <= {"corners", "rings"}
