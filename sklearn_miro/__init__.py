@@ -16,6 +16,8 @@ MIROClusterer
 Submodules: :mod:`sklearn_miro.metrics` (the paper's metrics and scorers),
 :mod:`sklearn_miro.datasets` (simulators of the paper's scenarios),
 :mod:`sklearn_miro.io` (localisation files, the benchmark layout),
+:mod:`sklearn_miro.analysis` (per-cluster and per-FOV statistics),
+:mod:`sklearn_miro.parameters` (NeNA precision, Ripley's H, DBSCAN's eps),
 :mod:`sklearn_miro.plotting` (figures, needs matplotlib).
 """
 
