@@ -222,6 +222,11 @@ def ripley_k(X, radii, *, window=None, edge_correction="border"):
     Returns
     -------
     K : ndarray of shape (n_radii,)
+
+    Notes
+    -----
+    All pairs closer than the largest radius are listed once (``cKDTree.query_pairs``),
+    so time and memory grow with their number, about ``n^2 pi r_max^2 / area``.
     """
     X = check_coordinates(X, name="X", min_points=2)
     radii = _check_radii(radii)
