@@ -874,10 +874,7 @@ def check_output_path(path, *, overwrite=True, create_folder=False):
 
     path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(
-            f"Cannot write {path}: it is a directory; give a file name such as "
-            f"{path / ('output' + (path.suffix or '.csv'))}."
-        )
+        raise IsADirectoryError(f"Cannot write {path}: it is a directory; give a file name.")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; refusing to overwrite it.")
     folder = path.parent
