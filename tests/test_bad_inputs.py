@@ -179,7 +179,7 @@ CASES = [
     Case("labels-zero-is-background", lambda c: MIROTransformer(**TINY).fit(c.X0, np.where(c.y[c.fov == 0] >= 0, c.y[c.fov == 0] + 1, 0)),
          UserWarning, ("label 0", "background", "-1")),
     # ---- training FOVs
-    Case("one-point-training-fov", _one_point_fov, ValueError, ("field of view", "1 localisation")),
+    Case("one-point-training-fov", _one_point_fov, ValueError, ("field of view", "1 localisation(s)")),
     Case("zero-area-training-fov", _flat_fov, ValueError, ("field of view", "zero area")),
     Case("radius-far-below-spacing", lambda c: MIROTransformer(**{**TINY, "connectivity_radius": 0.01}).fit(c.X, c.y, groups=c.fov),
          ValueError, ("connectivity_radius", "neighbour")),
