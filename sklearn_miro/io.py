@@ -879,8 +879,9 @@ def check_output_path(path, *, overwrite=True, create_folder=False):
         raise FileExistsError(f"{path} already exists; refusing to overwrite it.")
     folder = path.parent
     if not folder.is_dir():
-        if folder.exists():
-            raise FileNotFoundError(f"Cannot write {path}: {folder} is a file, not a folder.")
+        blocking = next((p for p in [folder, *folder.parents] if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise FileNotFoundError(f"Cannot write {path}: {blocking} is a file, not a folder.")
         if not create_folder:
             raise FileNotFoundError(f"Cannot write {path}: folder {folder} does not exist.")
         try:
