@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numbers
 import re
+import warnings
 
 import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
+    "warn_if_zero_is_background",
     "check_random_state_param",
     "check_training_fovs",
     "check_cluster_labels",
@@ -381,3 +383,27 @@ def check_training_fovs(X, groups):
                 f"line (extent {extent.tolist()}). Every training field of view needs "
                 "localisations spread in x and y; check the coordinate columns and groups."
             )
+
+
+def warn_if_zero_is_background(labels, name="y", stacklevel=3):
+    """Warn when labels look like the benchmark's convention (0 = background) instead of -1.
+
+    sklearn_miro follows scikit-learn: -1 marks localisations outside any
+    cluster. Label files such as the benchmark's use 0 for them; passed as
+    they are, the background would be learnt as one huge cluster. When no
+    label is -1 but 0 is present next to other labels, say so and give the fix
+    (the command line treats 0 as background in that case, and says so too).
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0 or np.any(labels == -1):
+        return
+    zero = labels == 0
+    if zero.any() and not zero.all():
+        warnings.warn(
+            f"{name} has no -1 (background) label and uses label 0 for {int(zero.sum())} of "
+            f"{labels.size} localisations; 0 is treated as an ordinary cluster. If label 0 "
+            "marks background (as in the benchmark's files), pass "
+            f"np.where({name} == 0, -1, {name}).",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
