@@ -81,7 +81,7 @@ def _check_finite(X, name):
     if values.ndim != 2 or np.all(np.isfinite(values)):
         return
     row = int(np.flatnonzero(~np.all(np.isfinite(values), axis=1))[0])
-    kind = "NaN" if np.isnan(values[row]).any() else "infinite"
+    kind = "NaN" if np.isnan(values[row]).any() else "infinite (±infinity)"
     n_bad = int(np.sum(~np.all(np.isfinite(values), axis=1)))
     raise ValueError(
         f"{name} contains {kind} coordinates ({n_bad} localisation(s), the first at row "
