@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 
 __all__ = [
     "UNIT_MISMATCH_FACTOR",
+    "check_connectivity",
     "connected_fraction",
     "localization_spacing",
     "nearest_neighbour_distances",
@@ -92,6 +93,43 @@ def connected_fraction(X, fov_indices, radius):
         n_connected += int(np.sum(distances < radius))
         n += len(idx)
     return n_connected / n if n else 0.0
+
+
+def check_connectivity(X, fov_indices, radius, *, error_below=0.01, warn_below=0.5):
+    """Refuse (or warn about) a connectivity radius that leaves the graphs without edges.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+        Training coordinates, in the space in which ``radius`` applies.
+    fov_indices : list of ndarray
+    radius : float
+    error_below, warn_below : float
+        Fractions of connected localisations below which a ValueError is
+        raised or a UserWarning given.
+
+    Returns
+    -------
+    fraction : float
+        Fraction of localisations with at least one neighbour closer than ``radius``.
+    """
+    import warnings
+
+    fraction = connected_fraction(X, fov_indices, radius)
+    if fraction >= warn_below:
+        return fraction
+    spacing = localization_spacing(X, fov_indices)
+    text = (
+        f"connectivity_radius={radius:.4g} is short for these data: only {100 * fraction:.1f} % "
+        f"of the localisations have a neighbour closer than it (median nearest-neighbour "
+        f"spacing {spacing:.4g}), so the graphs have {'no' if fraction == 0 else 'few'} edges "
+        "and MIRO {} learn. Use a radius of several spacings (connectivity_radius='auto' takes "
+        "3.5 mean spacings) and check the units of the coordinates."
+    )
+    if fraction < error_below:
+        raise ValueError(text.format("cannot"))
+    warnings.warn(text.format("can hardly"), UserWarning, stacklevel=3)
+    return fraction
 
 
 def _likely_cause(ratio):
