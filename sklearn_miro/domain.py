@@ -151,7 +151,11 @@ def _likely_cause(ratio):
             "coordinates in camera pixels while the model was trained in nm? multiply them "
             "by the pixel size in nm (read_localizations(..., pixel_size=...) does it)"
         )
-    return f"multiply them by about {ratio:.3g} to match the training data"
+    return f"coordinates in another unit? multiply them by about {ratio:.3g} to match the training data"
+
+
+def _times(value):
+    return f"{value:,.0f}" if value < 1e7 else f"{value:.2g}"
 
 
 def unit_mismatch_message(spacing, training_spacing, *, factor=UNIT_MISMATCH_FACTOR, what="X"):
@@ -181,7 +185,7 @@ def unit_mismatch_message(spacing, training_spacing, *, factor=UNIT_MISMATCH_FAC
     return (
         f"{what} looks like it is in different units from the training data: its median "
         f"localisation spacing is {spacing:.3g} against {training_spacing:.3g} in training "
-        f"({max(ratio, 1 / ratio):.3g} times {'smaller' if ratio > 1 else 'larger'}). Likely "
-        f"cause: {_likely_cause(ratio)}. Results in other units are meaningless (one giant "
+        f"({_times(max(ratio, 1 / ratio))} times {'smaller' if ratio > 1 else 'larger'}). Likely "
+        f"cause and fix: {_likely_cause(ratio)}. Results in other units are meaningless (one giant "
         "cluster or only noise)."
     )
