@@ -17,7 +17,6 @@ from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
     "warn_if_zero_is_background",
-    "check_random_state_param",
     "check_training_fovs",
     "check_cluster_labels",
     "check_coordinates",
@@ -346,20 +345,6 @@ def check_positive(value, name, *, allow_zero=False, integer=False, allow_none=F
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}; got {value!r}.")
     return value
-
-
-def check_random_state_param(random_state, name="random_state"):
-    """Check a ``random_state`` parameter: None, an int in [0, 2**32 - 1] or a RandomState."""
-    if random_state is None or isinstance(random_state, np.random.RandomState):
-        return random_state
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-        raise ValueError(
-            f"{name} must be None, an integer in [0, 2**32 - 1] or a numpy RandomState; "
-            f"got {random_state!r}."
-        )
-    if not 0 <= random_state <= 2**32 - 1:
-        raise ValueError(f"{name} must be in [0, 2**32 - 1] (numpy's seed range); got {random_state}.")
-    return random_state
 
 
 def check_training_fovs(X, groups):

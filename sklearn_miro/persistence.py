@@ -73,7 +73,7 @@ def _allowed_classes():
                 classes[name] = value
     except ImportError:
         pass
-    from .training import AugmentationOptions
+    from .augmentation import AugmentationOptions
 
     classes["AugmentationOptions"] = AugmentationOptions
     return classes
