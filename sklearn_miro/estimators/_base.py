@@ -228,7 +228,7 @@ class BaseMIRO(BaseEstimator):
         super().__setstate__(state)
 
     # ---- inference ---------------------------------------------------------
-    def _check_units(self, X, fov_indices):
+    def _check_units(self, X, groups, fov_indices):
         """Warn when X's localisation spacing is far from the training data's; True if so."""
         training = getattr(self.model_, "localization_spacing", np.nan)
         if not np.isfinite(training):
@@ -238,9 +238,15 @@ class BaseMIRO(BaseEstimator):
             X = X.copy()
             for idx in fov_indices:
                 X[idx] = to_model_space(X[idx], normalization)[0]
-        message = unit_mismatch_message(localization_spacing(X, fov_indices), training)
+        spacing = localization_spacing(X, fov_indices)
+        message = unit_mismatch_message(spacing, training)
         if message is None:
             return False
+        if groups is None and training / 30 < spacing < training:
+            message += (
+                " (Stacking many fields of view without groups= also shrinks the spacing, "
+                "by the square root of their number: pass groups= if that is the case.)"
+            )
         warnings.warn(message, UserWarning, stacklevel=4)
         return True
 
@@ -283,7 +289,7 @@ class BaseMIRO(BaseEstimator):
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         # Different units also change the density: then stacking is not to blame.
-        if not self._check_units(X, fov_indices):
+        if not self._check_units(X, groups, fov_indices):
             self._check_stacking(X, groups)
         return X, groups, fov_indices
 
