@@ -64,15 +64,9 @@ def _allowed_classes():
         classes["FrozenEstimator"] = FrozenEstimator
     except ImportError:  # pragma: no cover - scikit-learn < 1.6
         pass
-    try:  # the fitted-model object of the estimators, when present
-        from . import model as _model_module
+    from .model import FittedMIRO
 
-        for name in getattr(_model_module, "__all__", ()):
-            value = getattr(_model_module, name)
-            if isinstance(value, type) and name in ("FittedMIRO", "TrainingConfig"):
-                classes[name] = value
-    except ImportError:
-        pass
+    classes["FittedMIRO"] = FittedMIRO  # the estimators' model_
     from .augmentation import AugmentationOptions
 
     classes["AugmentationOptions"] = AugmentationOptions
