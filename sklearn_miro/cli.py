@@ -223,10 +223,8 @@ def _output_file(path, force, what):
 
 
 def _train(args):
-    from .estimators import MIROClusterer, MIROTransformer
+    from .estimators import MIROClusterer, MIROTransformer, resolve_device
 
-    output = _output_file(args.output, args.force, "Model file")
-    X, y, groups = _read_labelled(args.files, args.label_column, args.background)
     params = dict(
         random_state=args.seed,
         device=args.device,
@@ -241,6 +239,12 @@ def _train(args):
         eps="auto" if args.eps is None else args.eps,
         min_samples="auto" if args.min_samples is None else args.min_samples,
     )
+    # Bad option values fail now, before any file is read or written.
+    clusterer.transformer._validate_params()
+    clusterer._validate_params()
+    resolve_device(args.device)
+    output = _output_file(args.output, args.force, "Model file")
+    X, y, groups = _read_labelled(args.files, args.label_column, args.background)
     print(
         f"Training on {len(args.files)} FOV(s), {len(X)} localisations, "
         f"{int((np.unique(y) >= 0).sum())} clusters ..."

@@ -270,6 +270,10 @@ def test_bad_input(case, ctx):
 CLI_CASES = [
     ("string-labels", lambda c: ("train", c.str_csv, "-o", c.dir / "s.miro", "-q"), ("'spot'", "integers")),
     ("background-abc", lambda c: ("train", c.csv, "--background", "abc", "-o", c.dir / "b.miro"), ("--background", "'abc'")),
+    ("train-bad-option", lambda c: ("train", c.csv, "--radius", "-5", "-o", c.dir / "new" / "m.miro"),
+     ("'connectivity_radius'", "-5")),
+    ("train-radius-isolates-everything", lambda c: ("train", c.csv, "--radius", "0.001", "-o", c.dir / "r.miro"),
+     ("connectivity_radius=0.001", "neighbour")),
     ("train-output-is-directory", lambda c: ("train", c.csv, "-o", c.dir / "a_folder"), ("directory",)),
     ("train-output-exists", lambda c: ("train", c.csv, "-o", c.model), ("already exists", "--force")),
     ("train-output-not-creatable", lambda c: ("train", c.csv, "-o", c.csv / "sub" / "m.miro"), ("is a file",)),
@@ -292,6 +296,11 @@ def test_cli_bad_input(make_args, words, ctx):
     assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in err, err
     for word in words:
         assert word in err, f"{word!r} not in {err!r}"
+
+
+def test_cli_checks_options_before_creating_folders(ctx, tmp_path):
+    code, _ = _cli("train", ctx.csv, "--n-steps", "0", "-o", tmp_path / "new" / "m.miro")
+    assert code == 2 and not (tmp_path / "new").exists()
 
 
 def test_cli_refuses_to_overwrite_outputs_before_clustering(ctx, tmp_path):
