@@ -83,7 +83,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output-dir", type=Path, default=Path("."))
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--model", help="a MultiscaleMIROClusterer saved with joblib")
+    parser.add_argument("--model", help="a MultiscaleMIROClusterer saved with joblib (a pickle: load only files you trust)")
     parser.add_argument("--authors", action="store_true", help="use the authors' NPC checkpoint")
     args = parser.parse_args()
     args.output_dir.mkdir(parents=True, exist_ok=True)

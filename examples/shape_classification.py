@@ -69,7 +69,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output-dir", type=Path, default=Path("."))
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--model", help="a MIROShapeClassifier saved with joblib")
+    parser.add_argument("--model", help="a MIROShapeClassifier saved with joblib (a pickle: load only files you trust)")
     parser.add_argument("--authors", action="store_true", help="use the authors' multishape checkpoint")
     args = parser.parse_args()
     args.output_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,9 @@
 
 The workflow of a scientist with a few annotated fields of view (FOVs):
 train MIROTransformer on them, collapse new FOVs, cluster with DBSCAN in a
-scikit-learn Pipeline, tune nothing twice, and save the model with joblib.
+scikit-learn Pipeline, tune nothing twice, and save the model with joblib
+(a pickle, fine for your own files; to share a model use
+sklearn_miro.save_model, whose .miro files load without unpickling).
 It runs the acceptance snippet of the project's core issue on ground-truth
 scenario 6 of the benchmark of Nieves et al. (elliptical clusters), then
 scores MIRO and plain DBSCAN on held-out FOVs.

@@ -34,6 +34,8 @@ _LAZY = {
     "MultiscaleMIROTransformer": "sklearn_miro.estimators",
     "MultiscaleMIROClusterer": "sklearn_miro.estimators",
     "MIROShapeClassifier": "sklearn_miro.estimators",
+    "save_model": "sklearn_miro.persistence",
+    "load_model": "sklearn_miro.persistence",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

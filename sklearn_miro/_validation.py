@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import numbers
 import re
+import warnings
 
 import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
+    "warn_if_zero_is_background",
+    "check_training_fovs",
     "check_cluster_labels",
     "check_coordinates",
     "check_groups",
@@ -68,6 +71,45 @@ def select_xy(X):
     )
 
 
+def _check_finite(X, name):
+    """Our own message for NaN or infinite coordinates, naming the first bad row."""
+    try:
+        values = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        return  # non-numeric: reported by check_array
+    if values.ndim != 2 or np.all(np.isfinite(values)):
+        return
+    row = int(np.flatnonzero(~np.all(np.isfinite(values), axis=1))[0])
+    kind = "NaN" if np.isnan(values[row]).any() else "infinite (±infinity)"
+    n_bad = int(np.sum(~np.all(np.isfinite(values), axis=1)))
+    raise ValueError(
+        f"{name} contains {kind} coordinates ({n_bad} localisation(s), the first at row "
+        f"{row}: {values[row].tolist()}). Remove those localisations (e.g. "
+        "X[np.isfinite(X).all(axis=1)]) or fix the file they came from."
+    )
+
+
+def _match_feature_names(X, estimator):
+    """Make X agree with how the estimator was fitted as to having feature names.
+
+    Coordinates are recognised by :func:`select_xy` and renamed to ``x``/``y``,
+    so a DataFrame and an array with the same two columns are the same input:
+    a DataFrame given to a model fitted on an array (or the reverse) must not
+    warn. Different column names are still an error (scikit-learn's check).
+    """
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    is_frame = hasattr(X, "columns") and hasattr(X, "iloc")
+    if fitted_names is None and is_frame:
+        return X.to_numpy()
+    if fitted_names is not None and not is_frame:
+        arr = np.asarray(X)
+        if arr.ndim == 2 and arr.shape[1] == len(fitted_names):
+            import pandas as pd
+
+            return pd.DataFrame(arr, columns=list(fitted_names))
+    return X
+
+
 def check_coordinates(
     X,
     *,
@@ -100,6 +142,9 @@ def check_coordinates(
         Always a fresh array: the caller's data is never modified.
     """
     X = select_xy(X)
+    _check_finite(X, name)
+    if estimator is not None and not reset:
+        X = _match_feature_names(X, estimator)
     kwargs = dict(
         dtype=np.float64,
         ensure_all_finite=True,
@@ -201,10 +246,25 @@ def integer_labels(arr, *, name="y", background=-1):
                 f"{name} must hold integer cluster labels; got non-integer values "
                 "(did you pass coordinates or a continuous target?)."
             )
+    elif arr.dtype.kind == "O":
+        missing = np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in arr.ravel()])
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise ValueError(
+                f"{name} contains None or NaN (a missing label) at position {row}; every "
+                f"localisation needs an integer cluster label ({background} = background)."
+            )
+        bad = [v for v in arr.ravel() if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer))]
+        if bad:
+            raise ValueError(
+                f"{name} must hold integer cluster labels ({background} = background); got "
+                f"{type(bad[0]).__name__} values such as {bad[0]!r}."
+            )
     elif arr.dtype.kind not in "iub":
+        example = arr.ravel()[0].item() if arr.size else None
         raise ValueError(
             f"{name} must hold integer cluster labels ({background} = background); "
-            f"got dtype {arr.dtype}."
+            f"got dtype {arr.dtype} (values such as {example!r})."
         )
     return arr.astype(np.int64, copy=True)
 
@@ -230,7 +290,22 @@ def check_groups(groups, n_samples, *, name="groups"):
             "they must have the same length."
         )
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite FOV ids.")
+        row = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} contains NaN or infinite FOV ids (the first at position {row}).")
+    if arr.dtype.kind == "O":
+        missing = np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in arr])
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise ValueError(
+                f"{name} contains None or NaN (a missing FOV id) at position {row}; every "
+                "localisation needs the id of its field of view."
+            )
+        kinds = {type(v) for v in arr}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"{name} mixes FOV ids of different types ({sorted(k.__name__ for k in kinds)}); "
+                "use one type (integers or strings)."
+            )
     return arr.copy()
 
 
@@ -270,3 +345,50 @@ def check_positive(value, name, *, allow_zero=False, integer=False, allow_none=F
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}; got {value!r}.")
     return value
+
+
+def check_training_fovs(X, groups):
+    """Raise when a training FOV has fewer than 2 localisations or a zero-area bounding box.
+
+    Such a FOV has no density, no spacing and no room to place synthetic
+    clusters in; the message names it and says what to do.
+    """
+    for group, idx in split_by_group(groups, X.shape[0]):
+        label = "data (one field of view, no groups)" if group is None else f"field of view {group!r}"
+        if len(idx) < 2:
+            raise ValueError(
+                f"Training {label} has {len(idx)} localisation(s); every training field of "
+                "view needs at least 2 localisations spread over an area. Check groups (a "
+                "FOV id per localisation) or drop that FOV."
+            )
+        extent = X[idx].max(axis=0) - X[idx].min(axis=0)
+        if not np.all(extent > 0):
+            raise ValueError(
+                f"Training {label} has zero area: its {len(idx)} localisations lie on a "
+                f"line (extent {extent.tolist()}). Every training field of view needs "
+                "localisations spread in x and y; check the coordinate columns and groups."
+            )
+
+
+def warn_if_zero_is_background(labels, name="y", stacklevel=3):
+    """Warn when labels look like the benchmark's convention (0 = background) instead of -1.
+
+    sklearn_miro follows scikit-learn: -1 marks localisations outside any
+    cluster. Label files such as the benchmark's use 0 for them; passed as
+    they are, the background would be learnt as one huge cluster. When no
+    label is -1 but 0 is present next to other labels, say so and give the fix
+    (the command line treats 0 as background in that case, and says so too).
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0 or np.any(labels == -1):
+        return
+    zero = labels == 0
+    if zero.any() and not zero.all():
+        warnings.warn(
+            f"{name} has no -1 (background) label and uses label 0 for {int(zero.sum())} of "
+            f"{labels.size} localisations; 0 is treated as an ordinary cluster. If label 0 "
+            "marks background (as in the benchmark's files), pass "
+            f"np.where({name} == 0, -1, {name}).",
+            UserWarning,
+            stacklevel=stacklevel,
+        )

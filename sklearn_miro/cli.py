@@ -6,7 +6,8 @@
     and save a PNG of both clusterings.
 ``sklearn-miro train``
     Labelled localisation files (one FOV each) -> a fitted MIROClusterer saved
-    with joblib.
+    in the safe ``.miro`` format (:func:`sklearn_miro.persistence.save_model`;
+    a ``.joblib`` name writes a pickle instead, with a warning).
 ``sklearn-miro cluster``
     A saved model + localisation files -> a copy of every file in its own
     format (CSV keeping every column, or Picasso HDF5 + YAML) with a cluster
@@ -15,7 +16,9 @@
     Labelled localisation files -> per-cluster table, per-FOV summary and
     (optionally) histograms.
 
-Run ``sklearn-miro <command> --help`` for the options.
+Run ``sklearn-miro <command> --help`` for the options. Every input and output
+path is checked before any work; errors are one line on stderr with exit
+status 2 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -128,10 +131,50 @@ def _demo(args):
 
 # ------------------------------------------------------------------ train
 
+# Defaults of the training options, shown by `train --help` (those of
+# MIROTransformer).
+TRAIN_DEFAULTS = dict(hidden_size=64, n_steps=15, max_epochs=12, n_augmented=2000, learning_rate=1e-3)
+JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
+TRUST_WARNING = (
+    "joblib/pickle files can run arbitrary code when they are loaded: load only files "
+    "you made yourself or got from someone you trust. The .miro format (the default of "
+    "'sklearn-miro train') is safe to share."
+)
+
+
+def _parse_background(value):
+    if value == "auto":
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise CommandError(
+            f"--background must be 'auto' or an integer cluster id such as 0 or -1; got {value!r}."
+        ) from None
+
+
+def _integer_labels(values, path, column):
+    """The label column as int64, or a CommandError naming the first bad value."""
+    import pandas as pd
+
+    series = pd.Series(values)
+    numeric = pd.to_numeric(series, errors="coerce")
+    bad = numeric.isna() | (numeric != numeric.round())
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = series.iloc[row]
+        what = "a missing value" if pd.isna(value) else f"the value {value!r}"
+        raise CommandError(
+            f"{path}: label column {column!r} has {what} at data row {row + 1}; cluster ids "
+            "must be integers (one of them, set with --background, marks the background)."
+        )
+    return numeric.to_numpy().astype(np.int64)
+
 
 def _read_labelled(paths, label_column, background):
     from .io import read_localizations
 
+    background = _parse_background(background)
     Xs, ys, groups = [], [], []
     for k, path in enumerate(paths):
         df = read_localizations(path)
@@ -142,39 +185,58 @@ def _read_labelled(paths, label_column, background):
         column = renamed.get(column, column)
         if column not in df.columns:
             raise CommandError(
-                f"{path}: no label column {column!r} (columns: {list(df.columns)}). Pass "
-                "--label-column with the name of the column that holds the cluster ids."
+                f"{path}: no label column {label_column or 'label/index/cluster'!r} (columns: "
+                f"{_original_names(df)}). Pass --label-column with the name of the column that "
+                "holds the cluster ids."
             )
         Xs.append(df[["x", "y"]].to_numpy())
-        ys.append(df[column].to_numpy())
+        ys.append(_integer_labels(df[column].to_numpy(), path, _original_name(df, column)))
         groups.append(np.full(len(df), k))
     labels = np.concatenate(ys)
     if background == "auto":
         background = -1 if np.any(labels == -1) else 0
         print(f"Treating label {background} as background (use --background to change).")
-    else:
-        background = int(background)
     labels = np.where(labels == background, -1, labels)
+    if not np.any(labels >= 0):
+        raise CommandError(
+            f"No cluster to train on: every label is the background label {background} "
+            "(or negative). Check --background and --label-column."
+        )
     # Cluster ids restart in every file: make them unique across files.
     labels = np.where(labels >= 0, labels + np.concatenate(groups) * (labels.max() + 1), -1)
     return np.concatenate(Xs), labels, np.concatenate(groups)
 
 
+def _original_name(df, column):
+    return df.attrs.get("original_columns", {}).get(column, column)
+
+
+def _original_names(df):
+    return [_original_name(df, c) for c in df.columns]
+
+
+def _output_file(path, force, what):
+    """Check an output path before any work: a file, not a directory, not clobbered."""
+    from .io import check_output_path
+
+    try:
+        return check_output_path(path, overwrite=force, create_folder=True)
+    except FileExistsError:
+        raise CommandError(f"{what} {path} already exists; pass --force to overwrite it.") from None
+    except OSError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _train(args):
-    import joblib
+    from .estimators import MIROClusterer, MIROTransformer, resolve_device
 
-    from .estimators import MIROClusterer, MIROTransformer
-
-    X, y, groups = _read_labelled(args.files, args.label_column, args.background)
     params = dict(
         random_state=args.seed,
         device=args.device,
         verbose=0 if args.quiet else 1,
     )
     for name in ("hidden_size", "n_steps", "max_epochs", "n_augmented", "learning_rate"):
-        value = getattr(args, name)
-        if value is not None:
-            params[name] = value
+        params[name] = getattr(args, name)
     if args.radius is not None:
         params["connectivity_radius"] = args.radius
     clusterer = MIROClusterer(
@@ -182,12 +244,29 @@ def _train(args):
         eps="auto" if args.eps is None else args.eps,
         min_samples="auto" if args.min_samples is None else args.min_samples,
     )
-    print(f"Training on {len(args.files)} FOV(s), {len(X)} localisations, {int((np.unique(y) >= 0).sum())} clusters ...")
+    # Bad option values fail now, before any file is read or written.
+    clusterer.transformer._validate_params()
+    clusterer._validate_params()
+    resolve_device(args.device)
+    output = _output_file(args.output, args.force, "Model file")
+    X, y, groups = _read_labelled(args.files, args.label_column, args.background)
+    print(
+        f"Training on {len(args.files)} FOV(s), {len(X)} localisations, "
+        f"{int((np.unique(y) >= 0).sum())} clusters ..."
+    )
     clusterer.fit(X, y, groups=groups)
-    joblib.dump(clusterer, args.output)
+    if output.suffix.lower() in JOBLIB_SUFFIXES:
+        import joblib
+
+        joblib.dump(clusterer, output)
+        _warn(f"{output} is a joblib file. {TRUST_WARNING}")
+    else:
+        from .persistence import save_model
+
+        save_model(clusterer, output)
     miro = clusterer.transformer_
     print(
-        f"Saved {args.output} (trained in {miro.training_time_:.0f} s; connectivity radius "
+        f"Saved {output} (trained in {miro.training_time_:.0f} s; connectivity radius "
         f"{miro.connectivity_radius_:.1f}, DBSCAN eps {clusterer.eps_:.2f}, min_samples "
         f"{clusterer.min_samples_})."
     )
@@ -197,46 +276,86 @@ def _train(args):
 # ---------------------------------------------------------------- cluster
 
 
-def _cluster(args):
-    import joblib
-
-    from .analysis import cluster_table
+def _load_model(path):
+    """A MIROClusterer from a .miro file (safe) or a joblib file (with a trust warning)."""
     from .estimators import MIROClusterer
-    from .io import read_localizations, write_labels_as_source
+    from .persistence import is_model_file, load_model
 
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise CommandError(f"Model file not found: {model_path}")
-    try:
-        model = joblib.load(model_path)
-    except Exception as exc:
-        raise CommandError(f"Could not load a model from {model_path}: {exc}") from exc
-    if not hasattr(model, "predict") or not isinstance(model, MIROClusterer):
+    path = Path(path)
+    if not path.exists():
+        raise CommandError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise CommandError(f"{path} is a directory, not a model file.")
+    if is_model_file(path):
+        model = load_model(path)
+    else:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+        pickled = head[:1] == b"\x80" or (
+            len(head) == 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0
+        )
+        if not pickled:
+            # load_model's message says what the file looks like (e.g. a CSV
+            # given where the model belongs).
+            try:
+                load_model(path)
+            except ValueError as exc:
+                raise CommandError(f"{exc} Usage: sklearn-miro cluster MODEL FILE [FILE ...]") from None
+        import joblib
+
+        _warn(f"{path} is a joblib/pickle file. {TRUST_WARNING}")
+        try:
+            model = joblib.load(path)
+        except Exception as exc:
+            raise CommandError(f"Could not load a model from {path}: {exc}") from exc
+    if not isinstance(model, MIROClusterer):
         raise CommandError(
-            f"{model_path} holds a {type(model).__name__}, not a MIROClusterer saved by "
+            f"{path} holds a {type(model).__name__}, not a MIROClusterer saved by "
             "'sklearn-miro train'."
         )
+    return model
+
+
+def _cluster(args):
+    from .analysis import cluster_table
+    from .io import read_localizations, write_labels_as_source
+
     if args.output and len(args.files) > 1:
         raise CommandError("--output names one file; use --output-dir with several inputs.")
+    model = _load_model(args.model)
     out_dir = Path(args.output_dir) if args.output_dir else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
+    # Every input read and every output checked before any clustering.
+    tables, targets = [], []
+    inputs = {Path(p).resolve() for p in args.files}
     for path in args.files:
-        df = read_localizations(path)
-        X = df[["x", "y"]].to_numpy()
-        labels = model.predict(X)
+        tables.append(read_localizations(path))
         if args.output:
             target = Path(args.output)
         else:
             folder = out_dir or Path(path).parent
             target = folder / f"{Path(path).stem}_clusters{Path(path).suffix or '.csv'}"
+        table_path = target.with_name(f"{target.stem}_table.csv")
+        if target.resolve() in inputs:
+            raise CommandError(f"The output {target} is one of the input files.")
+        if target.resolve() in {t.resolve() for t, _ in targets}:
+            raise CommandError(
+                f"Two inputs would both be written to {target}; use different file names or "
+                "one --output-dir per input."
+            )
+        targets.append((_output_file(target, args.force, "Output file"),
+                        _output_file(table_path, args.force, "Cluster table")))
+    for path, df, (target, table_path) in zip(args.files, tables, targets):
+        X = df[["x", "y"]].to_numpy()
+        labels = model.predict(X)
         # The labels go into a copy of the input in its own format (every
-        # column kept); the per-cluster statistics into <name>_cluster_table.csv.
+        # column kept under its own name); the per-cluster statistics into
+        # <name>_clusters_table.csv.
         write_labels_as_source(
             target, path, labels, label_name=args.label_name,
-            description={"Model": str(model_path), "eps": model.eps_, "min_samples": model.min_samples_},
+            description={"Model": str(args.model), "eps": model.eps_, "min_samples": model.min_samples_},
         )  # fmt: skip
-        table_path = target.with_name(f"{target.stem}_table.csv")
         cluster_table(X, labels).to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
         print(f"{path}: {len(df)} localisations, {n_clusters} clusters -> {target}, {table_path.name}")
@@ -328,15 +447,32 @@ def _integer_column(values, path, column):
 
 # ------------------------------------------------------------------ parser
 
+TRAIN_EPILOG = """\
+Rough time with the defaults (2,000 synthetic FOVs x 12 epochs, hidden size 64, 15 steps):
+measured 6-14 minutes on one CPU thread for 3 FOVs of the benchmark of Nieves et al.
+(2000 x 2000 nm, 1,000-8,000 localisations each), 39 minutes for the densest scenario
+(benchmarks/results/paper_table_summary.md). Time grows about linearly with
+--n-augmented x --max-epochs and with --n-steps; a CUDA GPU (--device cuda) is several
+times faster. For a first try, --n-augmented 400 --max-epochs 4 takes under a minute.
+
+The model is written in the safe .miro format unless the output name ends in
+.joblib/.pkl (a pickle: it can run code when loaded; share .miro files instead).
+"""
+
 
 def _parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
     parser = argparse.ArgumentParser(
         prog="sklearn-miro",
         description="MIRO clustering of single-molecule localisation microscopy data.",
+        parents=[common],
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="train on simulated FOVs and compare MIRO with DBSCAN")
+    demo = sub.add_parser("demo", help="train on simulated FOVs and compare MIRO with DBSCAN",
+                          parents=[common])
     demo.add_argument("--output-dir", default=".", help="where to save the PNG (default: .)")
     demo.add_argument("--scenario", type=int, default=6, choices=range(2, 11), metavar="2-10",
                       help="benchmark scenario to simulate (default: 6, elliptical clusters)")
@@ -347,36 +483,57 @@ def _parser():
                       help="override the number of synthetic training FOVs")
     demo.set_defaults(func=_demo)
 
-    train = sub.add_parser("train", help="labelled localisation files -> model file")
+    train = sub.add_parser(
+        "train", help="labelled localisation files -> model file", parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRAIN_EPILOG,
+        description="Train MIRO + DBSCAN on labelled localisation files (one FOV each).",
+    )
     train.add_argument("files", nargs="+", help="labelled CSV/TSV files, one field of view each")
-    train.add_argument("-o", "--output", default="miro_model.joblib",
-                       help="model file to write (default: miro_model.joblib)")
+    train.add_argument("-o", "--output", default="miro_model.miro",
+                       help="model file to write (default: miro_model.miro)")
+    train.add_argument("-f", "--force", action="store_true",
+                       help="overwrite the model file if it exists")
     train.add_argument("--label-column", default=None,
                        help="column with the cluster ids (default: index/label/cluster)")
     train.add_argument("--background", default="auto",
-                       help="label of non-clustered localisations (default: -1 if present, else 0)")
-    train.add_argument("--radius", type=float, default=None, help="connectivity radius in nm")
-    train.add_argument("--hidden-size", dest="hidden_size", type=int, default=None)
-    train.add_argument("--n-steps", dest="n_steps", type=int, default=None)
-    train.add_argument("--max-epochs", dest="max_epochs", type=int, default=None)
-    train.add_argument("--n-augmented", dest="n_augmented", type=int, default=None)
-    train.add_argument("--learning-rate", dest="learning_rate", type=float, default=None)
-    train.add_argument("--eps", type=float, default=None, help="DBSCAN eps (default: chosen on the files)")
-    train.add_argument("--min-samples", dest="min_samples", type=int, default=None)
+                       help="label of non-clustered localisations (default: auto = -1 if present, "
+                            "else 0)")
+    train.add_argument("--radius", type=float, default=None,
+                       help="connectivity radius in nm (default: 3.5 x the mean localisation "
+                            "spacing of the files)")
+    d = TRAIN_DEFAULTS
+    train.add_argument("--hidden-size", dest="hidden_size", type=int, default=d["hidden_size"],
+                       help=f"network width (default: {d['hidden_size']})")
+    train.add_argument("--n-steps", dest="n_steps", type=int, default=d["n_steps"],
+                       help=f"recurrent steps (default: {d['n_steps']})")
+    train.add_argument("--max-epochs", dest="max_epochs", type=int, default=d["max_epochs"],
+                       help=f"passes over the synthetic FOVs (default: {d['max_epochs']})")
+    train.add_argument("--n-augmented", dest="n_augmented", type=int, default=d["n_augmented"],
+                       help=f"synthetic training FOVs (default: {d['n_augmented']})")
+    train.add_argument("--learning-rate", dest="learning_rate", type=float,
+                       default=d["learning_rate"], help=f"Adam learning rate (default: {d['learning_rate']:g})")
+    train.add_argument("--eps", type=float, default=None,
+                       help="DBSCAN eps in nm (default: chosen on the files)")
+    train.add_argument("--min-samples", dest="min_samples", type=int, default=None,
+                       help="DBSCAN min_samples (default: chosen on the files)")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_train)
 
-    cluster = sub.add_parser("cluster", help="model + localisation files -> labelled copies + cluster tables")
-    cluster.add_argument("model", help="model file written by 'sklearn-miro train'")
+    cluster = sub.add_parser("cluster", help="model + localisation files -> labelled copies + cluster tables",
+                             parents=[common])
+    cluster.add_argument("model", help="model file written by 'sklearn-miro train' (.miro; "
+                                       ".joblib files are accepted with a warning)")
     cluster.add_argument("files", nargs="+", help="localisation files, one field of view each")
-    cluster.add_argument("-o", "--output", default=None, help="output CSV (one input file only)")
+    cluster.add_argument("-o", "--output", default=None, help="output file (one input file only)")
     cluster.add_argument("--output-dir", default=None,
                          help="folder for <name>_clusters.<ext> and <name>_clusters_table.csv "
                               "(default: beside each input)")
     cluster.add_argument("--label-name", default=None,
                          help="name of the new label column (default: cluster; Picasso HDF5: group)")
+    cluster.add_argument("-f", "--force", action="store_true",
+                         help="overwrite output files that exist")
     cluster.set_defaults(func=_cluster)
 
     stats = sub.add_parser("stats", help="labelled localisation files -> cluster table and FOV summary")
@@ -399,13 +556,42 @@ def _parser():
     return parser
 
 
+_COMMAND = ["sklearn-miro"]
+
+
+def _warn(message):
+    print(f"{_COMMAND[0]}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    _warn(message)
+
+
 def main(argv=None):
-    """Entry point of the ``sklearn-miro`` command."""
+    """Entry point of the ``sklearn-miro`` command.
+
+    Errors are reported as one line on stderr with exit status 2 (``--debug``
+    shows the traceback); warnings as one line each.
+    """
+    import warnings
+
     args = _parser().parse_args(argv)
+    _COMMAND[0] = f"sklearn-miro {args.command}"
     try:
-        return args.func(args)
-    except (CommandError, ValueError, FileNotFoundError, ImportError) as exc:
-        print(f"sklearn-miro {args.command}: error: {exc}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{_COMMAND[0]}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the user; --debug for the traceback
+        if getattr(args, "debug", False):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, (CommandError, ValueError, OSError, ImportError, TypeError)):
+            message = f"{type(exc).__name__}: {message} (run with --debug for the traceback)"
+        print(f"{_COMMAND[0]}: error: {message}", file=sys.stderr)
         return 2
 
 

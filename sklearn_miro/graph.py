@@ -16,6 +16,13 @@ representation"; reference implementation, MIRO-REFERENCE.md §1):
 Everything is computed in the user's units (nm): ``r`` is a length in the same
 units as the coordinates.
 
+**Translation.** The graph is built from coordinates relative to the FOV's own
+lower-left corner (the per-axis minimum), never from the absolute values:
+microscope stage coordinates can be 10^8-10^9 nm, where the triangulation
+loses precision (Qhull drops edges) if it works on absolute numbers. The
+edges and features of ``X + c`` are therefore those of ``X`` for any offset
+``c`` up to the float64 rounding of ``X + c`` itself (about 1e-7 nm at 1e9 nm).
+
 Degenerate inputs are handled explicitly rather than producing arbitrary
 numbers (the reference code has no special handling, see §1.4 there):
 
@@ -59,6 +66,7 @@ __all__ = [
     "default_connectivity_radius",
     "delaunay_edges",
     "laplacian_eigenvector_features",
+    "relative_coordinates",
 ]
 
 N_EIGENVECTORS = 5
@@ -120,6 +128,28 @@ class Graph:
             edge_attr=torch.from_numpy(self.edge_attr),
             position=torch.from_numpy(self.positions),
         )
+
+
+def relative_coordinates(X):
+    """Coordinates relative to the FOV's lower-left corner, and that corner.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+
+    Returns
+    -------
+    relative : ndarray of shape (n, 2), float64
+        ``X - origin``: a new array with the same geometry, of the size of the
+        FOV's extent whatever the absolute position.
+    origin : ndarray of shape (2,)
+        The per-axis minimum of ``X`` (zeros for an empty array).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] == 0:
+        return X.copy(), np.zeros(X.shape[1] if X.ndim == 2 else 2)
+    origin = X.min(axis=0)
+    return X - origin, origin
 
 
 def _chain_edges(points):
@@ -201,6 +231,9 @@ def delaunay_edges(X):
     n = X.shape[0]
     if n < 2:
         return np.empty((2, 0), dtype=np.int64)
+    # Triangulate relative to the FOV: Qhull loses edges on large absolute
+    # coordinates (stage positions of 1e8 nm and more).
+    X, _ = relative_coordinates(X)
     unique, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     if unique.shape[0] == n:
@@ -441,8 +474,10 @@ def build_graph(
     unit = r if length_scale is None else float(check_positive(length_scale, "length_scale"))
     if normalization not in ("unit", "rms"):
         raise ValueError(f"normalization must be 'unit' or 'rms'; got {normalization!r}.")
-    edges = delaunay_edges(X)
-    delta = X[edges[0]] - X[edges[1]]
+    # Differences of relative coordinates: exact, whatever the FOV's offset.
+    relative, _ = relative_coordinates(X)
+    edges = delaunay_edges(relative)
+    delta = relative[edges[0]] - relative[edges[1]]
     dist = np.sqrt((delta**2).sum(axis=1))
     keep = dist < r
     edges, delta, dist = edges[:, keep], delta[keep], dist[keep]

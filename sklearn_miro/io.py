@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ from sklearn.utils import Bunch
 from ._validation import check_cluster_labels, check_coordinates, check_positive
 
 __all__ = [
+    "DEFAULT_N_TRAINING_FOVS",
+    "check_output_path",
     "load_benchmark",
     "picasso_pixel_size",
     "read_localizations",
@@ -37,6 +40,10 @@ __all__ = [
     "write_labels",
     "write_labels_as_source",
 ]
+
+# Training FOVs of load_benchmark when neither training_indices nor metadata
+# are available (the reference implementation trains on 3 FOVs).
+DEFAULT_N_TRAINING_FOVS = 3
 
 # --------------------------------------------------------------------------- #
 # Column recognition
@@ -121,25 +128,105 @@ def _parse_header(column):
 # --------------------------------------------------------------------------- #
 # Text files
 # --------------------------------------------------------------------------- #
+# Signatures of files that are certainly not localisation tables, with what
+# they are; checked before any decoding so that the message can say so.
+_MAGIC = (
+    (b"\x80", "a Python pickle (perhaps a model saved with joblib: pass it as the model, not as a localisation file)"),
+    (b"\x1f\x8b", "a gzip-compressed file (decompress it first, or it is a compressed joblib model)"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file (decompress it first)"),
+    (b"PK\x03\x04", "a zip archive (a .npz, .xlsx or .miro model file? extract or export a CSV)"),
+    (b"\x93NUMPY", "a NumPy .npy array (load it with numpy.load and pass the array)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"%PDF", "a PDF document"),
+)
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+_NOT_A_TABLE = (
+    "Localisation files must be delimited text (CSV/TSV with a header row naming "
+    "the x and y columns) or Picasso HDF5 (.hdf5/.h5)."
+)
+
+
+def _compressed_model(head):
+    """True for a zlib or bz2 stream, which is how joblib compresses models."""
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return not head[1] & 0x20  # no preset dictionary: 'x ' (x, space) is text
+    return head[:3] == b"BZh" and head[4:10] == b"1AY&SY"
+
+
+def _text_encoding(head):
+    """The encoding of a text file from its first bytes, or None if it is binary.
+
+    Byte-order marks (UTF-8, UTF-16, UTF-32) are honoured, and UTF-16 without a
+    mark is recognised by its zero bytes; otherwise UTF-8 is tried, then
+    Latin-1 for text with only a few non-ASCII bytes. Data with NUL bytes or
+    many control characters is binary.
+    """
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 8 and odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if len(head) >= 8 and even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    if b"\x00" in head:
+        return None
+    control = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 12, 13))
+    if control > 0.01 * len(head):
+        return None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not (len(head) == 65536 and exc.start >= len(head) - 3):
+            return "latin-1"
+    return "utf-8-sig"
+
+
 def _sniff_text(path):
-    """Return (encoding, delimiter) of a delimited text file, or raise ValueError."""
+    """Return (encoding, delimiter) of a delimited text file, or raise ValueError.
+
+    The error names what the file looks like when it is not a text table
+    (binary data, a model file, JSON, an image ...).
+    """
     with open(path, "rb") as handle:
         head = handle.read(65536)
     if not head.strip():
         raise ValueError(f"{path} is empty: it contains no header and no localisations.")
-    if b"\x00" in head:
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise ValueError(f"{path} is not a localisation table: it looks like {what}. {_NOT_A_TABLE}")
+    if _compressed_model(head):
         raise ValueError(
-            f"{path} is not a text table (it contains binary data). Localisation "
-            "files must be CSV/TSV text, or Picasso HDF5 with the .hdf5/.h5 extension."
+            f"{path} is not a localisation table: it looks like a compressed file (perhaps a "
+            f"model saved with joblib: pass it as the model, not as a localisation file). "
+            f"{_NOT_A_TABLE}"
         )
-    try:
-        text, encoding = head.decode("utf-8-sig"), "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if len(head) == 65536 and exc.start >= len(head) - 3:
-            # A multi-byte character cut by the 64 KiB read: still UTF-8.
-            text, encoding = head[: exc.start].decode("utf-8-sig"), "utf-8-sig"
-        else:
-            text, encoding = head.decode("latin-1"), "latin-1"
+    encoding = _text_encoding(head)
+    if encoding is None:
+        raise ValueError(
+            f"{path} is not a localisation table: it contains binary data, not text. "
+            f"{_NOT_A_TABLE}"
+        )
+    cut = len(head) - (len(head) % 4 if encoding.startswith(("utf-16", "utf-32")) else 0)
+    text = head[:cut].decode(encoding, errors="ignore")
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped[:1] in ("{", "["):
+        raise ValueError(
+            f"{path} is not a localisation table: it looks like JSON (it starts with "
+            f"{stripped[:1]!r}). {_NOT_A_TABLE}"
+        )
+    if stripped[:5].lower() in ("<?xml", "<html", "<!doc"):
+        raise ValueError(
+            f"{path} is not a localisation table: it looks like XML/HTML. {_NOT_A_TABLE}"
+        )
     lines = [line for line in text.splitlines() if line.strip()]
     header = re.sub(r'"[^"]*"', "_", lines[0])  # ignore delimiters inside quotes
     counts = {d: header.count(d) for d in ("\t", ",", ";", "|")}
@@ -183,12 +270,36 @@ def _to_numeric(df, column, path, *, allow_missing):
 
 def _read_text(path, sep):
     encoding, delimiter = _sniff_text(path) if sep is None else (_sniff_text(path)[0], sep)
+    options = dict(sep=delimiter, encoding=encoding, skipinitialspace=True)
     try:
-        table = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True)
+        # The header as written (pandas would rename a duplicate 'x' to 'x.1').
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, **options).iloc[0]
+        names = [str(c).strip().strip('"').strip() for c in header.tolist()]
+        duplicates = sorted({c for c in names if names.count(c) > 1})
+        if duplicates:
+            raise ValueError(
+                f"{path}: duplicate column name(s) {duplicates} in the header {names}; every "
+                "column must have its own name."
+            )
+        _check_extra_fields(path, len(names), options)
+        # index_col=False: a row with more fields than the header must never
+        # turn the first column into the index and shift the others.
+        table = pd.read_csv(path, index_col=False, **options)
     except pd.errors.EmptyDataError as exc:
         raise ValueError(f"{path} is empty: it contains no header and no localisations.") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            raise ValueError(
+                f"{path}: line {match[2]} has {match[3]} fields but the header has "
+                f"{match[1]} column names, so its values cannot be matched to the columns. "
+                "Fix the header or that line."
+            ) from exc
         raise ValueError(f"Could not parse {path} as a delimited text table: {exc}") from exc
+    except (UnicodeDecodeError, UnicodeError) as exc:
+        raise ValueError(
+            f"Could not decode {path} as {encoding} text: {exc}. Save it as UTF-8."
+        ) from exc
     if all(_looks_numeric(c) for c in table.columns):
         raise ValueError(
             f"{path} has no header row: its first line {list(table.columns)} holds "
@@ -197,10 +308,58 @@ def _read_text(path, sep):
     return table
 
 
+def _check_extra_fields(path, n_names, options):
+    """Raise when the first data row has more fields than the header.
+
+    pandas decides the table's width from the first data row: with more fields
+    there than names, it would shift the columns (or, with ``index_col=False``,
+    drop the extra values of every row silently). Rows further down with too
+    many fields make pandas fail (reported by :func:`_read_text`). Extra fields
+    that are all empty are trailing delimiters and are accepted.
+    """
+    try:
+        first = pd.read_csv(path, header=None, skiprows=1, nrows=1, dtype=str, **options)
+    except pd.errors.EmptyDataError:
+        return  # a header and no data: reported by the caller
+    if first.shape[1] <= n_names:
+        return
+    extra = first.iloc[0, n_names:]
+    if extra.isna().all():
+        # A trailing delimiter: check that no row has a value there.
+        rest = pd.read_csv(
+            path, header=None, skiprows=1, names=range(first.shape[1]),
+            usecols=range(n_names, first.shape[1]), dtype=str, **options
+        )
+        filled = rest.notna().any(axis=1).to_numpy()
+        if not filled.any():
+            return
+        row = int(np.flatnonzero(filled)[0])
+        values = rest.iloc[row].dropna().tolist()
+    else:
+        row, values = 0, extra.dropna().tolist()
+    raise ValueError(
+        f"{path}: data row {row + 1} (line {row + 2} of the file) has more fields than the "
+        f"{n_names} column names of the header (extra value(s) {values}), so its values "
+        "cannot be matched to the columns. Fix the header or that row."
+    )
+
+
 # --------------------------------------------------------------------------- #
 # Picasso HDF5
 # --------------------------------------------------------------------------- #
 _PICASSO_PIXEL_COLUMNS = ("x", "y", "lpx", "lpy", "sx", "sy")
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5(path):
+    """True when the file starts with the HDF5 signature, whatever its extension."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8) == _HDF5_SIGNATURE
+    except OSError:
+        return False
 
 
 def _read_hdf5(path, key):
@@ -296,11 +455,15 @@ def read_localizations(
     if pixel_size is not None:
         pixel_size = float(check_positive(pixel_size, "pixel_size"))
     if coordinate_unit is not None:
-        coordinate_unit = _UNIT_ALIASES.get(str(coordinate_unit).lower())
-        if coordinate_unit not in ("nm", "um", "px"):
-            raise ValueError(f"coordinate_unit must be 'nm', 'um' or 'px'; got {coordinate_unit!r}.")
+        unit = _UNIT_ALIASES.get(str(coordinate_unit).strip().lower())
+        if unit not in ("nm", "um", "px"):
+            raise ValueError(
+                f"coordinate_unit must be one of 'nm', 'um' (also 'µm', 'micron') or 'px' "
+                f"(also 'pixel', with pixel_size); got {coordinate_unit!r}."
+            )
+        coordinate_unit = unit
 
-    is_hdf5 = path.suffix.lower() in (".hdf5", ".h5", ".hdf")
+    is_hdf5 = path.suffix.lower() in (".hdf5", ".h5", ".hdf") or _is_hdf5(path)
     if is_hdf5:
         raw = _read_hdf5(path, hdf5_key)
         default_length_unit = coordinate_unit or "px"
@@ -512,7 +675,10 @@ def load_benchmark(
     training_indices : sequence of int, default=None
         1-based positions of the training FOVs in the file order. When None,
         they are read from the scenario's entry of ``benchmark_metadata.json``
-        (see ``metadata``); when no metadata is found, no split is returned.
+        (see ``metadata``); when no metadata is found, the first 3 FOVs in the
+        file order are the training set (the reference's number of training
+        FOVs; fewer when the folder has 3 files or less, always leaving one
+        for testing unless there is only one), with a UserWarning naming them.
     metadata : str, path-like or dict, default=None
         The metadata: a path to ``benchmark_metadata.json``, its parsed
         content, or one scenario's entry. When None, a file named
@@ -549,14 +715,14 @@ def load_benchmark(
         - ``filenames`` : list of str, the loaded files in order.
         - ``fov_numbers`` : ndarray, the FOV number of each loaded file.
         - ``scenario`` : str or None, the metadata key.
-        - ``training_indices`` : list of int or None (1-based).
-        - ``train_fov_numbers``, ``test_fov_numbers`` : lists (or None).
-        - ``train_mask``, ``test_mask`` : boolean ndarrays (n,) (or None), so
-          that ``X[train_mask]`` are the training localisations.
+        - ``training_indices`` : list of int (1-based).
+        - ``train_fov_numbers``, ``test_fov_numbers`` : lists.
+        - ``train_mask``, ``test_mask`` : boolean ndarrays (n,), so that
+          ``X[train_mask]`` are the training localisations.
         - ``alternative_train_fov_numbers`` : list or None: the FOVs the
           other plausible file order would select when the reference code's
           order is ambiguous (scenarios 2 and 3), else None.
-        - ``strict_test_mask`` : boolean ndarray (or None): test FOVs that are
+        - ``strict_test_mask`` : boolean ndarray: test FOVs that are
           in neither candidate training set (equal to ``test_mask`` when the
           order is unambiguous).
         - ``metadata`` : dict or None, the scenario's metadata entry.
@@ -584,10 +750,31 @@ def load_benchmark(
     by_name = [_fov_number(n) for n in sorted(names)]
     ordered = numeric if file_order == "numeric" else by_name
 
+    if fov_numbers is None:
+        selected = ordered
+    else:
+        selected = [int(n) for n in np.asarray(fov_numbers).ravel()]
+        unknown = [n for n in selected if n not in numbers]
+        if unknown:
+            raise ValueError(f"FOV number(s) {unknown} not in {folder}; available: {numeric}.")
+        selected = [n for n in ordered if n in set(selected)]
+
     key = scenario if scenario is not None else _scenario_key(folder)
     entry = _metadata_entry(metadata, key, folder)
     if training_indices is None and entry is not None:
         training_indices = entry["training_indices"]
+    if training_indices is None:
+        # No metadata: a documented default split rather than masks of None.
+        n_default = max(1, min(DEFAULT_N_TRAINING_FOVS, len(ordered) - 1))
+        training_indices = list(range(1, n_default + 1))
+        warnings.warn(
+            f"No training_indices given and no benchmark metadata found for {folder}: "
+            f"using the first {n_default} FOV(s) in {file_order} order "
+            f"(FOV number(s) {ordered[:n_default]}) for training and the other "
+            f"{len(ordered) - n_default} for testing. Pass training_indices= to choose.",
+            UserWarning,
+            stacklevel=2,
+        )
 
     train_fovs = test_fovs = alternative = None
     if training_indices is not None:
@@ -601,14 +788,6 @@ def load_benchmark(
             other = by_name if file_order == "numeric" else numeric
             alternative = _training_fovs(training_indices, other)
 
-    if fov_numbers is None:
-        selected = ordered
-    else:
-        selected = [int(n) for n in np.asarray(fov_numbers).ravel()]
-        unknown = [n for n in selected if n not in numbers]
-        if unknown:
-            raise ValueError(f"FOV number(s) {unknown} not in {folder}; available: {numeric}.")
-        selected = [n for n in ordered if n in set(selected)]
 
     Xs, indices, groups = [], [], []
     for number in selected:
@@ -659,8 +838,6 @@ def load_benchmark(
                 f" Ambiguous reference order: the {other_order} order would select "
                 f"FOVs {alternative}; strict_test_mask leaves out both."
             )
-    else:
-        descr += " No training_indices given or found: no train/test split."
     return Bunch(
         X=X,
         y=y,
@@ -687,6 +864,55 @@ def load_benchmark(
 # --------------------------------------------------------------------------- #
 # Writing
 # --------------------------------------------------------------------------- #
+def check_output_path(path, *, overwrite=True, create_folder=False):
+    """Check that a file can be written at ``path`` before any work is done.
+
+    Parameters
+    ----------
+    path : str or path-like
+    overwrite : bool, default=True
+        When False, an existing file is an error (``FileExistsError``).
+    create_folder : bool, default=False
+        Create the parent folder when missing (else it is an error).
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a directory (give a file name inside it).
+    FileExistsError
+        The file exists and ``overwrite`` is False.
+    FileNotFoundError
+        The parent folder is missing (and ``create_folder`` is False) or
+        cannot be created.
+    PermissionError
+        The parent folder is not writable.
+    """
+    import os
+
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"Cannot write {path}: it is a directory; give a file name.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; refusing to overwrite it.")
+    folder = path.parent
+    if not folder.is_dir():
+        blocking = next((p for p in [folder, *folder.parents] if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise FileNotFoundError(f"Cannot write {path}: {blocking} is a file, not a folder.")
+        if not create_folder:
+            raise FileNotFoundError(f"Cannot write {path}: folder {folder} does not exist.")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FileNotFoundError(f"Cannot create the folder {folder} for {path}: {exc}") from exc
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"Cannot write {path}: folder {folder} is not writable.")
+    return path
+
 def write_labels(
     path, X, labels, *, groups=None, extra_columns=None, label_name="cluster", float_format=None
 ):
@@ -719,9 +945,7 @@ def write_labels(
         The written file; :func:`read_localizations` reads it back with the
         labels in a ``label`` column.
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    path = check_output_path(path)
     X = check_coordinates(X, name="X")
     n = X.shape[0]
     labels = np.asarray(labels)

@@ -28,6 +28,7 @@ from .augmentation import (
     make_training_graphs,
     prepare_training_set,
 )
+from .domain import check_connectivity, localization_spacing
 from .graph import build_graph, default_connectivity_radius
 from .network import MIRONetwork
 from .training import fit_network
@@ -179,6 +180,11 @@ class FittedMIRO:
         Median side of the training FOVs (unit of the distance loss).
     fov_density : float
         Median localisation density of the training FOVs, in the user's units.
+    localization_spacing : float
+        Median nearest-neighbour distance of the training localisations (median
+        over FOVs), in the model's space; new data far from it get a
+        "different units" warning (:mod:`sklearn_miro.domain`). NaN when unknown
+        (published checkpoints).
     n_fovs : int
     augmentation_fov_size : float or None
     loss_curve, validation_loss_curve : list of float
@@ -197,6 +203,7 @@ class FittedMIRO:
     step_scales: np.ndarray | None = None
     distance_unit: float = 1.0
     fov_density: float = np.nan
+    localization_spacing: float = np.nan
     n_fovs: int = 0
     augmentation_fov_size: float | None = None
     loss_curve: list = field(default_factory=list)
@@ -413,6 +420,11 @@ def train_model(X, labels, groups, fov_indices, config, classes=None):
     if options.fov_size == "auto":
         options = replace(options, fov_size=default_fov_size(training_set, model_density))
     radius, unit = _resolve_units(config, X, groups, training_set)
+    # Before any graph is built: a radius that leaves the localisations
+    # isolated trains on graphs without edges.
+    check_connectivity(X, fov_indices, radius)
+    # In the model's space, to check the units of new data at inference.
+    spacing = localization_spacing(X, fov_indices)
     started = time.perf_counter()
     train_graphs, validation_graphs = _training_graphs(config, training_set, options, radius, unit, rng)
     network = _new_network(config)
@@ -454,6 +466,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None):
         step_scales=np.asarray(config.step_scales, dtype=np.int64),
         distance_unit=side,
         fov_density=density,
+        localization_spacing=spacing,
         n_fovs=len(fov_indices),
         augmentation_fov_size=float(options.fov_size) if options.fov_size is not None else None,
         loss_curve=list(history.train_loss),

@@ -283,11 +283,14 @@ def test_load_benchmark_orders_by_last_integer_and_takes_explicit_indices(tmp_pa
 
 def test_load_benchmark_subset_and_no_split(tmp_path):
     folder = make_fake_benchmark(tmp_path)
-    bench = load_benchmark(folder, fov_numbers=[4, 2])  # no metadata anywhere
+    # No metadata anywhere: the documented default split (first 3 FOVs), with a warning.
+    with pytest.warns(UserWarning, match=r"first 3 FOV\(s\).*\[1, 2, 3\]"):
+        bench = load_benchmark(folder, fov_numbers=[4, 2])
     np.testing.assert_array_equal(bench.fov_numbers, [2, 4])
     assert set(np.unique(bench.groups)) == {2, 4}
-    assert bench.train_mask is None and bench.training_indices is None
-    assert "no train/test split" in bench.DESCR.lower()
+    assert bench.training_indices == [1, 2, 3] and bench.train_fov_numbers == [1, 2, 3]
+    np.testing.assert_array_equal(bench.train_mask, bench.groups == 2)
+    np.testing.assert_array_equal(bench.test_mask, bench.groups == 4)
     bench = load_benchmark(folder, metadata={"training_indices": [1, 2, 3]}, fov_numbers=[1, 6])
     np.testing.assert_array_equal(np.unique(bench.groups[bench.train_mask]), [1])
 

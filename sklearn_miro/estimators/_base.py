@@ -16,12 +16,15 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import (
     check_coordinates,
     check_groups,
+    check_training_fovs,
     split_by_group,
 )
+from ..domain import localization_spacing, unit_mismatch_message
 from ..augmentation import AugmentationOptions
 from ..model import (
     FittedMIRO,
     TrainingConfig,
+    to_model_space,
     network_from_state,
     train_model,
 )
@@ -206,6 +209,7 @@ class BaseMIRO(BaseEstimator):
         """Validated coordinates, groups and the row indices of every FOV."""
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
+        check_training_fovs(X, groups)
         return X, groups, [idx for _, idx in split_by_group(groups, X.shape[0])]
 
     def _fit_model(self, X, labels, groups, fov_indices, config, classes=None):
@@ -224,6 +228,28 @@ class BaseMIRO(BaseEstimator):
         super().__setstate__(state)
 
     # ---- inference ---------------------------------------------------------
+    def _check_units(self, X, groups, fov_indices):
+        """Warn when X's localisation spacing is far from the training data's; True if so."""
+        training = getattr(self.model_, "localization_spacing", np.nan)
+        if not np.isfinite(training):
+            return False
+        normalization = self.model_.fov_normalization
+        if normalization is not None:
+            X = X.copy()
+            for idx in fov_indices:
+                X[idx] = to_model_space(X[idx], normalization)[0]
+        spacing = localization_spacing(X, fov_indices)
+        message = unit_mismatch_message(spacing, training)
+        if message is None:
+            return False
+        if groups is None and training / 30 < spacing < training:
+            message += (
+                " (Stacking many fields of view without groups= also shrinks the spacing, "
+                "by the square root of their number: pass groups= if that is the case.)"
+            )
+        warnings.warn(message, UserWarning, stacklevel=4)
+        return True
+
     def _check_stacking(self, X, groups):
         """Warn when X looks like several FOVs passed without groups."""
         if groups is not None or not np.isfinite(self.model_.fov_density) or X.shape[0] < 50:
@@ -261,8 +287,11 @@ class BaseMIRO(BaseEstimator):
         check_is_fitted(self, "model_")
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         groups = check_groups(groups, X.shape[0])
-        self._check_stacking(X, groups)
-        return X, groups, [idx for _, idx in split_by_group(groups, X.shape[0])]
+        fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
+        # Different units also change the density: then stacking is not to blame.
+        if not self._check_units(X, groups, fov_indices):
+            self._check_stacking(X, groups)
+        return X, groups, fov_indices
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -287,7 +316,8 @@ def fitted_property(name, doc=None):
 
 
 for _name in (
-    "network", "connectivity_radius", "length_scale", "distance_unit", "fov_density", "n_fovs",
+    "network", "connectivity_radius", "length_scale", "distance_unit", "fov_density",
+    "localization_spacing", "n_fovs",
     "augmentation_fov_size", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
     "training_time",
 ):

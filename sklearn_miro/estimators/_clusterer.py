@@ -14,6 +14,7 @@ from .._validation import (
     check_coordinates,
     check_groups,
     split_by_group,
+    warn_if_zero_is_background,
 )
 from ..clustering import (
     EPS_CONSTRAINTS,
@@ -138,7 +139,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         if y is not None:
             labels = check_cluster_labels(y, X.shape[0], name="y", require_cluster=auto)
         transformer = MIROTransformer() if self.transformer is None else self.transformer
+        check_miro_transformer(transformer)
         if is_fitted(transformer):
+            if labels is not None:
+                warn_if_zero_is_background(labels)
             self.transformer_ = transformer
         else:
             if labels is None:
@@ -240,3 +244,19 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def check_miro_transformer(transformer):
+    """Raise a TypeError unless ``transformer`` is a MIRO transformer (possibly frozen).
+
+    MIROClusterer passes ``groups`` to its transformer and reads its
+    connectivity radius; any other transformer would fail deep inside.
+    """
+    from ._base import BaseMIRO
+
+    inner = getattr(transformer, "estimator", transformer)  # FrozenEstimator
+    if not isinstance(inner, BaseMIRO):
+        raise TypeError(
+            "transformer must be a MIRO transformer (MIROTransformer, or one wrapped in "
+            f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}."
+        )

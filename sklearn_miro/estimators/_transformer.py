@@ -6,7 +6,7 @@ import warnings
 
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
 
-from .._validation import check_cluster_labels
+from .._validation import check_cluster_labels, warn_if_zero_is_background
 from ._base import BaseMIRO
 
 __all__ = ["MIROTransformer"]
@@ -119,6 +119,11 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     fov_density_ : float
         Median localisation density of the training FOVs, used to warn when
         several FOVs are passed without ``groups``.
+    localization_spacing_ : float
+        Median nearest-neighbour distance of the training localisations (in the
+        space the network sees). ``transform`` warns, naming the likely unit
+        conversion, when new data's spacing differs by more than 10 times
+        (:data:`sklearn_miro.domain.UNIT_MISMATCH_FACTOR`).
     n_fovs_ : int
         Number of training FOVs.
     loss_curve_, validation_loss_curve_ : list of float
@@ -168,6 +173,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         options = self._augmentation_options()
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
+        warn_if_zero_is_background(labels[:, 0])
         return self._fit_model(X, labels, groups, fov_indices, self._training_config(options))
 
     def transform(self, X, groups=None, step=None):

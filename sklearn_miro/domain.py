@@ -1,0 +1,191 @@
+"""Checks of new data against what a model was trained on (units, graph connectivity).
+
+A MIRO model works in the length units it was trained in: its connectivity
+radius, its length scale and its DBSCAN ``eps`` are lengths. Coordinates given
+in other units (micrometres or metres instead of nanometres, camera pixels)
+produce graphs without edges (every localisation isolated, 100 % noise) or one
+graph where everything is connected (one giant cluster), without any error.
+The fitted model therefore remembers the typical **localisation spacing** of
+its training data (the median distance from a localisation to its nearest
+neighbour, median over the FOVs) and :func:`unit_mismatch_message` compares
+new data with it: a ratio beyond :data:`UNIT_MISMATCH_FACTOR` (10) either way
+is reported with the likely cause and the fix.
+
+The nearest-neighbour distance is used rather than the bounding-box density
+because it does not depend on the shape of the FOV or on outliers; stacking
+several FOVs without ``groups`` changes it only by the square root of their
+number (a factor 10 needs 100 stacked FOVs), so a ratio of 10 or more points to
+different units, not to stacking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+__all__ = [
+    "UNIT_MISMATCH_FACTOR",
+    "check_connectivity",
+    "connected_fraction",
+    "localization_spacing",
+    "nearest_neighbour_distances",
+    "unit_mismatch_message",
+]
+
+# New data whose localisation spacing differs from the training data's by more
+# than this factor (either way) gets a "different units" warning.
+UNIT_MISMATCH_FACTOR = 10.0
+
+
+def nearest_neighbour_distances(X):
+    """Distance from every localisation to its nearest other localisation.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+
+    Returns
+    -------
+    distances : ndarray of shape (n,)
+        ``inf`` when ``n < 2``. Computed relative to the FOV's corner, so large
+        stage offsets do not cost precision.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] < 2:
+        return np.full(X.shape[0], np.inf)
+    relative = X - X.min(axis=0)
+    distances, _ = cKDTree(relative).query(relative, k=2)
+    return distances[:, 1]
+
+
+def localization_spacing(X, fov_indices):
+    """Typical spacing of localisations: median nearest-neighbour distance, median over FOVs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+    fov_indices : list of ndarray
+        Row indices of every FOV.
+
+    Returns
+    -------
+    spacing : float
+        NaN when no FOV has two distinct localisations.
+    """
+    medians = []
+    for idx in fov_indices:
+        distances = nearest_neighbour_distances(X[idx])
+        distances = distances[np.isfinite(distances) & (distances > 0)]
+        if len(distances):
+            medians.append(float(np.median(distances)))
+    return float(np.median(medians)) if medians else float("nan")
+
+
+def connected_fraction(X, fov_indices, radius):
+    """Fraction of localisations with at least one graph edge (a neighbour closer than ``radius``).
+
+    The nearest neighbour of a point is always one of its Delaunay neighbours,
+    so this is exactly the fraction of non-isolated nodes of the MIRO graphs.
+    """
+    n_connected, n = 0, 0
+    for idx in fov_indices:
+        distances = nearest_neighbour_distances(X[idx])
+        n_connected += int(np.sum(distances < radius))
+        n += len(idx)
+    return n_connected / n if n else 0.0
+
+
+def check_connectivity(X, fov_indices, radius, *, error_below=0.01, warn_below=0.5):
+    """Refuse (or warn about) a connectivity radius that leaves the graphs without edges.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+        Training coordinates, in the space in which ``radius`` applies.
+    fov_indices : list of ndarray
+    radius : float
+    error_below, warn_below : float
+        Fractions of connected localisations below which a ValueError is
+        raised or a UserWarning given.
+
+    Returns
+    -------
+    fraction : float
+        Fraction of localisations with at least one neighbour closer than ``radius``.
+    """
+    import warnings
+
+    fraction = connected_fraction(X, fov_indices, radius)
+    if fraction >= warn_below:
+        return fraction
+    spacing = localization_spacing(X, fov_indices)
+    text = (
+        f"connectivity_radius={radius:.4g} is short for these data: only {100 * fraction:.1f} % "
+        f"of the localisations have a neighbour closer than it (median nearest-neighbour "
+        f"spacing {spacing:.4g}), so the graphs have {'no' if fraction == 0 else 'few'} edges "
+        "and MIRO {} learn. Use a radius of several spacings (connectivity_radius='auto' takes "
+        "3.5 mean spacings) and check the units of the coordinates."
+    )
+    if fraction < error_below:
+        raise ValueError(text.format("cannot"))
+    warnings.warn(text.format("can hardly"), UserWarning, stacklevel=3)
+    return fraction
+
+
+def _likely_cause(ratio):
+    """A guess of the unit conversion that turns the new data into training units."""
+    log = np.log10(ratio)
+    guesses = (
+        (3.0, "coordinates in µm while the model was trained in nm? multiply them by 1000"),
+        (6.0, "coordinates in mm while the model was trained in nm? multiply them by 1e6"),
+        (9.0, "coordinates in m while the model was trained in nm? multiply them by 1e9"),
+        (-3.0, "coordinates in pm, or a model trained in µm? divide them by 1000"),
+        (-6.0, "coordinates in a unit 1e6 times smaller than the training data's? divide them by 1e6"),
+        (-9.0, "coordinates in a unit 1e9 times smaller than the training data's? divide them by 1e9"),
+    )
+    for exponent, text in guesses:
+        if abs(log - exponent) < 0.5:
+            return text
+    if 1.5 <= log < 2.5:
+        return (
+            "coordinates in camera pixels while the model was trained in nm? multiply them "
+            "by the pixel size in nm (read_localizations(..., pixel_size=...) does it)"
+        )
+    return f"coordinates in another unit? multiply them by about {ratio:.3g} to match the training data"
+
+
+def _times(value):
+    return f"{value:,.0f}" if value < 1e7 else f"{value:.2g}"
+
+
+def unit_mismatch_message(spacing, training_spacing, *, factor=UNIT_MISMATCH_FACTOR, what="X"):
+    """A warning text when ``spacing`` and ``training_spacing`` differ by more than ``factor``.
+
+    Parameters
+    ----------
+    spacing : float
+        Localisation spacing of the new data (:func:`localization_spacing`).
+    training_spacing : float
+        That of the training data; NaN (unknown, e.g. a published checkpoint)
+        disables the check.
+    factor : float, default=10
+    what : str
+        Name of the data in the message.
+
+    Returns
+    -------
+    message : str or None
+        None when the spacings agree within ``factor`` (or either is unknown).
+    """
+    if not (np.isfinite(spacing) and np.isfinite(training_spacing)) or spacing <= 0:
+        return None
+    ratio = training_spacing / spacing
+    if 1.0 / factor <= ratio <= factor:
+        return None
+    return (
+        f"{what} looks like it is in different units from the training data: its median "
+        f"localisation spacing is {spacing:.3g} against {training_spacing:.3g} in training "
+        f"({_times(max(ratio, 1 / ratio))} times {'smaller' if ratio > 1 else 'larger'}). Likely "
+        f"cause and fix: {_likely_cause(ratio)}. Results in other units are meaningless (one giant "
+        "cluster or only noise)."
+    )

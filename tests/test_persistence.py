@@ -1,0 +1,48 @@
+"""The safe model format: save_model / load_model (issue 16)."""
+
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sklearn_miro import MIROShapeClassifier, MIROTransformer, load_model, save_model
+from sklearn_miro.datasets import make_gaussian_clusters, make_multishape
+from sklearn_miro.persistence import is_model_file
+
+TINY = dict(hidden_size=8, n_steps=2, n_augmented=10, max_epochs=1, verbose=0, device="cpu")
+
+
+def test_transformer_round_trip_is_exact_and_never_pickles(tmp_path):
+    X, y, fov = make_gaussian_clusters(n_fovs=2, n_clusters=4, n_localizations=15, random_state=0)
+    miro = MIROTransformer(**TINY, random_state=np.random.RandomState(3)).fit(X, y, groups=fov)
+    path = save_model(miro, tmp_path / "m.miro")
+    assert is_model_file(path)
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["arrays.npz", "model.json"]
+        document = json.loads(archive.read("model.json"))
+    assert document["estimator"]["__object__"] == "MIROTransformer"
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.transform(X, groups=fov), miro.transform(X, groups=fov))
+    assert loaded.get_params()["hidden_size"] == 8
+    assert loaded.localization_spacing_ == miro.localization_spacing_
+    clone(loaded)  # parameters survive, including a RandomState
+
+
+def test_unfitted_estimator_and_overwrite(tmp_path):
+    path = save_model(MIROTransformer(hidden_size=5), tmp_path / "u.miro")
+    assert load_model(path).hidden_size == 5
+    with pytest.raises(FileExistsError, match="already exists"):
+        save_model(MIROTransformer(), path, overwrite=False)
+
+
+def test_shape_classifier_round_trip(tmp_path):
+    X, y, fov, shape = make_multishape(("spot", "ellipse"), n_fovs=1, n_clusters=(3, 4), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MIROShapeClassifier(**TINY, random_state=0).fit(X, shape, clusters=y, groups=fov)
+        loaded = load_model(save_model(clf, tmp_path / "c.miro"))
+        np.testing.assert_array_equal(loaded.predict(X, groups=fov), clf.predict(X, groups=fov))
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
