@@ -94,8 +94,8 @@ def load_scenario(name, n_test=None, test_fovs=None):
             from sklearn_miro.single_shot import load_reference_single_shot, single_shot_training_fovs
 
             cluster, spec = load_reference_single_shot(SHARED / "reference", int(number))
+            spec.pop("dbscan")
             out["train"] = single_shot_training_fovs(cluster, **spec, random_state=0)
-            out["dbscan"] = spec.get("dbscan", out["dbscan"])
         else:
             train = bench.train_mask
             out["train"] = (bench.X[train], bench.y[train], bench.groups[train])
