@@ -151,8 +151,12 @@ def relative_loss(miro, train, n_graphs=40, seed=12345):
     steps = torch.zeros(miro.n_steps, dtype=torch.long)
     ds = miro.connectivity_radius_ / miro.distance_unit_
 
+    import sklearn_miro.training as training
+
+    plain_loss = getattr(training, "_original_miro_loss", miro_loss)  # unweighted, also under --experiment
+
     def loss(out, b):
-        return miro_loss(out, b, steps, float(miro.alpha), ds)
+        return plain_loss(out, b, steps, float(miro.alpha), ds)
 
     batches = [collate(graphs[i:i + 8], torch.device("cpu")) for i in range(0, n_graphs, 8)]
     zero = zero_displacement_loss(batches, loss, miro.n_steps)
@@ -163,6 +167,32 @@ def relative_loss(miro, train, n_graphs=40, seed=12345):
             total += float(loss(out, b)) * b.n_nodes
             count += b.n_nodes
     return (total / count) / zero
+
+
+def _balanced_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
+    """Experiment: miro_loss with clustered and background localisations weighted equally."""
+    import sklearn_miro.training as training
+
+    targets = batch.targets[step_scales]
+    clustered = (batch.targets.abs().sum(dim=(0, 2)) > 0).to(outputs.dtype)
+    frac = clustered.mean().clamp(1e-3, 1 - 1e-3)
+    weight = clustered * (0.5 / frac) + (1 - clustered) * (0.5 / (1 - frac))
+    base = training._original_miro_loss(outputs, batch, step_scales, alpha, distance_scale, beta)
+    plain = (outputs[..., :2] - targets).abs().mean(dim=(1, 2)).mean()
+    weighted = ((outputs[..., :2] - targets).abs().mean(dim=2) * weight).mean(dim=1).mean()
+    return base - plain + weighted
+
+
+EXPERIMENTS = {"balanced_loss": _balanced_loss}
+
+
+def apply_experiment(name):
+    """Monkeypatch an experimental change into sklearn_miro.training (benchmark use only)."""
+    import sklearn_miro.training as training
+
+    if not hasattr(training, "_original_miro_loss"):
+        training._original_miro_loss = training.miro_loss
+    training.miro_loss = EXPERIMENTS[name]
 
 
 def run(name, seed, params, output_dir, tag="default", n_test=None, test_fovs=None):
@@ -308,6 +338,8 @@ def main():
     parser.add_argument("--tag", default="default", help="name of this setting in file names")
     parser.add_argument("--output-dir", default=str(Path(__file__).resolve().parent / "results" / "quality"))
     parser.add_argument("--summary", action="store_true", help="only rewrite the summary table")
+    parser.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
+                        help="patch in an experimental training change (recipe search only)")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     output_dir = Path(args.output_dir)
@@ -318,6 +350,8 @@ def main():
     if not names:
         parser.error("name scenarios or pass --all")
     params = json.loads(args.params)
+    if args.experiment:
+        apply_experiment(args.experiment)
     for name in names:
         if (name in BENCHMARK or name in SINGLE_SHOT) and not DATA.is_dir():
             print(f"skipping {name}: needs {DATA}", flush=True)

@@ -13,7 +13,9 @@ import pytest
 
 from sklearn_miro import MIROTransformer
 from sklearn_miro.datasets import make_benchmark_scenario
-from sklearn_miro.diagnostics import cluster_compression
+import warnings
+
+from sklearn_miro.diagnostics import MoveNothingWarning, check_move_nothing, cluster_compression
 
 # Tiny and fast: 100 synthetic 400-nm FOVs x 4 epochs, one graph per step.
 TINY = dict(hidden_size=32, n_steps=5, n_augmented=100, max_epochs=4, batch_size=1,
@@ -24,8 +26,36 @@ TINY = dict(hidden_size=32, n_steps=5, n_augmented=100, max_epochs=4, batch_size
 def fitted():
     X, y, fov = make_benchmark_scenario(2, n_fovs=2, random_state=0)
     train, test = fov == 0, fov == 1
-    miro = MIROTransformer(**TINY, random_state=0).fit(X[train], y[train])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MoveNothingWarning)  # a real short fit does not warn
+        miro = MIROTransformer(**TINY, random_state=0).fit(X[train], y[train])
     return miro, X[test], y[test]
+
+
+def test_fit_reports_how_far_training_got(fitted):
+    miro, _, _ = fitted
+    assert 0 < miro.training_compression_ < 0.75
+    assert 0 < miro.training_relative_loss_ < 0.85
+
+
+def test_a_fit_left_at_move_nothing_warns():
+    X, y, fov = make_benchmark_scenario(2, n_fovs=1, random_state=0)
+    one_step = dict(TINY, n_augmented=1, max_epochs=1, validation_fraction=0.0)
+    with pytest.warns(MoveNothingWarning, match="move nothing.*compressed to") as record:
+        miro = MIROTransformer(**one_step, random_state=0).fit(X, y)
+    assert miro.training_compression_ > 0.8 or miro.training_relative_loss_ > 0.9
+    assert f"{miro.training_compression_:.2f}" in str(record[0].message)
+
+
+def test_check_move_nothing_thresholds():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not check_move_nothing(0.5, 0.6)
+        assert not check_move_nothing(np.nan, np.nan)
+    with pytest.warns(MoveNothingWarning):
+        assert check_move_nothing(0.99, 0.6)
+    with pytest.warns(MoveNothingWarning):
+        assert check_move_nothing(0.5, 0.99)
 
 
 def test_short_training_lowers_the_loss(fitted):

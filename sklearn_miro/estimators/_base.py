@@ -23,12 +23,15 @@ from .._validation import (
 )
 from ..graph import build_graph, default_connectivity_radius
 from ..network import MIRONetwork
+from ..diagnostics import check_move_nothing, cluster_compression, zero_displacement_loss
 from ..training import (
     AugmentationOptions,
+    collate,
     default_fov_size,
     default_length_scale,
     fit_network,
     make_training_graphs,
+    miro_loss,
     prepare_training_set,
 )
 
@@ -226,6 +229,7 @@ class _BaseMIRO(BaseEstimator):
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
         labels, classes = self._validate_targets(y, X.shape[0], **target_kwargs)
+        X_input = X
         # Density in the user's units: used to detect stacked FOVs later.
         _, density = _median_fov_stats(X, groups)
         if self.fov_normalization is not None:
@@ -319,7 +323,42 @@ class _BaseMIRO(BaseEstimator):
         self.best_epoch_ = history.best_epoch
         self.training_time_ = time.perf_counter() - started
         self.device_ = str(device)
+        self._report_training_progress(X_input, labels, groups, validation_graphs or train_graphs,
+                                       radius / side)
         return self
+
+    def _report_training_progress(self, X, labels, groups, graphs, distance_scale):
+        """Store the "move nothing" diagnostics and warn when training did not leave it.
+
+        ``training_compression_``: median distance of the training clusters'
+        localisations to their centre after / before the collapse (last step,
+        coarsest label level). ``training_relative_loss_``: best validation
+        loss (or last training loss without validation graphs) divided by the
+        loss of predicting zero displacement, on the same graphs.
+        """
+        last = self.n_steps - 1
+        scale = int(self._step_scales()[last])
+        moved = self._network_outputs(X, groups, [last])[1][0]
+        self.training_compression_ = float(
+            cluster_compression(X, moved, labels[:, scale], groups)["compression"]
+        )
+        device = torch.device("cpu")
+        graphs = list(graphs)[:200]
+        batches = [collate(graphs[i : i + self.batch_size], device)
+                   for i in range(0, len(graphs), self.batch_size)]
+        step_scales = torch.as_tensor(self._step_scales(), dtype=torch.long)
+
+        def loss(outputs, batch):
+            return miro_loss(outputs, batch, step_scales, float(self.alpha), distance_scale,
+                             float(self.beta))
+
+        zero = zero_displacement_loss(batches, loss, self.n_steps, self._n_outputs())
+        if self.validation_loss_curve_:
+            final = min(self.validation_loss_curve_)
+        else:
+            final = self.loss_curve_[-1]
+        self.training_relative_loss_ = float(final / zero) if zero > 0 else float("nan")
+        check_move_nothing(self.training_compression_, self.training_relative_loss_, stacklevel=4)
 
     # ---- inference ---------------------------------------------------------
     def _check_stacking(self, X, groups):
