@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,7 @@ def _read_labelled(paths, label_column, background):
 def _train(args):
     import joblib
 
+    from .diagnostics import MoveNothingWarning
     from .estimators import MIROClusterer, MIROTransformer
 
     X, y, groups = _read_labelled(args.files, args.label_column, args.background)
@@ -178,13 +180,22 @@ def _train(args):
         min_samples="auto" if args.min_samples is None else args.min_samples,
     )
     print(f"Training on {len(args.files)} FOV(s), {len(X)} localisations, {int((np.unique(y) >= 0).sum())} clusters ...")
-    clusterer.fit(X, y, groups=groups)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MoveNothingWarning)
+        clusterer.fit(X, y, groups=groups)
+    for w in caught:
+        if issubclass(w.category, MoveNothingWarning):
+            print(f"WARNING: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     joblib.dump(clusterer, args.output)
     miro = clusterer.transformer_
     print(
         f"Saved {args.output} (trained in {miro.training_time_:.0f} s; connectivity radius "
         f"{miro.connectivity_radius_:.1f}, DBSCAN eps {clusterer.eps_:.2f}, min_samples "
-        f"{clusterer.min_samples_})."
+        f"{clusterer.min_samples_}; training clusters compressed to "
+        f"{miro.training_compression_:.2f} of their size, loss "
+        f"{miro.training_relative_loss_:.2f} x that of moving nothing)."
     )
     return 0
 

@@ -95,3 +95,18 @@ def test_cluster_compression_figures():
         cluster_compression(X, X, np.repeat([0, -1, 1, -1], 10))["before"])
     with pytest.raises(ValueError, match="shape"):
         cluster_compression(X, X[:5], y)
+
+
+def test_cli_train_shows_the_move_nothing_warning(tmp_path, capsys):
+    import pandas as pd
+
+    from sklearn_miro.cli import main
+
+    X, y, fov = make_benchmark_scenario(2, n_fovs=1, random_state=0)
+    path = tmp_path / "fov.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1], "index": np.where(y >= 0, y + 1, 0)}).to_csv(path, index=False)
+    tiny = ["--hidden-size", "8", "--n-steps", "2", "--max-epochs", "1", "--n-augmented", "1", "-q"]
+    assert main(["train", str(path), "-o", str(tmp_path / "m.joblib"), *tiny]) == 0
+    captured = capsys.readouterr()
+    assert "WARNING: MIRO training ended near the trivial 'move nothing' solution" in captured.err
+    assert "of moving nothing" in captured.out
