@@ -1,3 +1,18 @@
+"""Probe the first few hundred Adam steps of MIRO training: does it leave "move nothing"?
+
+Replicates the estimator's training set-up (training set, default radius, length unit and
+crop) on a simulated scenario, trains a fresh network one configuration after another and
+prints, every ``every`` steps, the loss of 20 held-out synthetic FOVs relative to the loss of
+predicting zero, the fraction of active ReLU units of the node update and the mean |output|.
+
+    python benchmarks/move_nothing_probe.py SCENARIO {b|n} CONFIGS_JSON N_STEPS
+    python benchmarks/move_nothing_probe.py 9 n '[{"bs": 1, "every": 50}, {"bs": 1, "T": 5}]' 400
+
+Config keys: bs (graphs per step), lr, ls (length unit), fov (crop side), T (recurrent
+steps), hidden, seed, curr ([T0, T]: recurrent-step curriculum), loss ("balanced",
+"clustered_x" with w, "relative", "huber"), every. SMALL_ONLY=1 in the environment drops
+clusters of more than 20 localisations. Benchmark use only (see benchmarks/README.md).
+"""
 import sys, time, json, numpy as np, torch
 torch.set_num_threads(1)
 from sklearn_miro.datasets import make_benchmark_scenario
