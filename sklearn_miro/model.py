@@ -31,7 +31,8 @@ from .augmentation import (
 from .domain import check_connectivity, localization_spacing
 from .graph import build_graph, default_connectivity_radius
 from .network import MIRONetwork
-from .training import fit_network
+from .diagnostics import cluster_compression, zero_displacement_loss
+from .training import collate, fit_network, miro_loss
 
 __all__ = [
     "FOV_NORMALIZATIONS",
@@ -45,6 +46,7 @@ __all__ = [
     "progress_bar",
     "to_model_space",
     "train_model",
+    "training_diagnostics",
 ]
 
 FOV_NORMALIZATIONS = (None, "minmax", "reference")
@@ -192,6 +194,9 @@ class FittedMIRO:
     training_time : float
     device : str
         Where it was trained (or the checkpoint it came from).
+    training_compression, training_relative_loss : float
+        The "move nothing" diagnostics of the fit (see :func:`training_diagnostics`);
+        NaN for a model loaded from a checkpoint.
     """
 
     network: MIRONetwork
@@ -212,6 +217,8 @@ class FittedMIRO:
     best_epoch: int = -1
     training_time: float = 0.0
     device: str = "cpu"
+    training_compression: float = np.nan
+    training_relative_loss: float = np.nan
 
     def __post_init__(self):
         if self.step_scales is None:
@@ -412,6 +419,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None):
     """
     # Density in the user's units: used to detect stacked FOVs later.
     _, density = fov_statistics(X, fov_indices)
+    X_input = X
     X = _normalised(X, fov_indices, config.fov_normalization)
     side, model_density = fov_statistics(X, fov_indices)
     rng = np.random.default_rng(config.seed)
@@ -456,7 +464,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None):
         )
     # Fitted models always live on the CPU, so that a model trained on a GPU
     # pickles and loads on machines without one.
-    return FittedMIRO(
+    model = FittedMIRO(
         network=network.cpu().eval(),
         n_steps=int(config.n_steps),
         connectivity_radius=radius,
@@ -476,3 +484,61 @@ def train_model(X, labels, groups, fov_indices, config, classes=None):
         training_time=time.perf_counter() - started,
         device=str(config.device),
     )
+    compression, relative = training_diagnostics(
+        model, X_input, labels, fov_indices, validation_graphs or train_graphs, config,
+        distance_scale=radius / side,
+    )
+    return replace(model, training_compression=compression, training_relative_loss=relative)
+
+
+def training_diagnostics(model, X, labels, fov_indices, graphs, config, *, distance_scale,
+                         max_graphs=200):
+    """How far a fit got from the trivial "move nothing" solution.
+
+    Parameters
+    ----------
+    model : FittedMIRO
+    X : ndarray of shape (n, 2)
+        The training coordinates, in the user's units.
+    labels : ndarray of shape (n, n_scales)
+    fov_indices : list of ndarray
+    graphs : list of TrainingGraph
+        Graphs the final loss was measured on (the validation graphs, or the
+        training graphs when there are none).
+    config : TrainingConfig
+    distance_scale : float
+        Weight factor of the distance term used in training.
+    max_graphs : int, default=200
+        At most this many graphs are used for the zero-displacement loss.
+
+    Returns
+    -------
+    compression : float
+        :func:`sklearn_miro.diagnostics.cluster_compression` of the training
+        clusters (labels of the scale supervising the last step) by the
+        network's last step; 1 = not collapsed.
+    relative_loss : float
+        Best validation loss (last training loss without validation graphs)
+        divided by the loss of predicting zero everywhere on the same graphs.
+    """
+    last = model.n_steps - 1
+    scale = int(model.step_scales[last])
+    moved = model.collapse(X, fov_indices, [last], torch.device("cpu")).moved[0]
+    groups = np.zeros(len(X), dtype=np.int64)
+    for k, idx in enumerate(fov_indices):
+        groups[idx] = k
+    compression = cluster_compression(X, moved, labels[:, scale], groups)["compression"]
+    graphs = list(graphs)[:max_graphs]
+    batches = [collate(graphs[i : i + config.batch_size], torch.device("cpu"))
+               for i in range(0, len(graphs), config.batch_size)]
+    step_scales = torch.as_tensor(np.asarray(model.step_scales, dtype=np.int64))
+
+    def loss(outputs, batch):
+        return miro_loss(outputs, batch, step_scales, float(config.alpha), distance_scale,
+                         float(config.beta))
+
+    zero = zero_displacement_loss(batches, loss, model.n_steps, model.n_outputs)
+    final = min(model.validation_loss_curve) if model.validation_loss_curve else (
+        model.loss_curve[-1] if model.loss_curve else np.nan)
+    relative = float(final / zero) if zero > 0 else float("nan")
+    return float(compression), relative

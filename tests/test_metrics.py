@@ -712,7 +712,7 @@ def test_scorer_signs_names_and_copies(rng):
     assert get_scorer("iou") is not get_scorer("iou")
     assert sorted(metrics.get_scorer_names()) == sorted(
         ["ari", "ami", "ari_dagger", "ari_c", "jaccard_cluster", "iou", "neg_rmsre_n",
-         "neg_rmse_xy", "compression_index"])
+         "neg_rmse_xy", "compression_index", "ari_dagger_ji_c"])
     with pytest.raises(ValueError, match="neg_rmsre_n"):
         get_scorer("rmsre_n")
     with pytest.raises(TypeError, match="accepts"):

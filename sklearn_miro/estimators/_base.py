@@ -21,6 +21,7 @@ from .._validation import (
 )
 from ..domain import localization_spacing, unit_mismatch_message
 from ..augmentation import AugmentationOptions
+from ..diagnostics import check_move_nothing
 from ..model import (
     FittedMIRO,
     TrainingConfig,
@@ -214,6 +215,8 @@ class BaseMIRO(BaseEstimator):
 
     def _fit_model(self, X, labels, groups, fov_indices, config, classes=None):
         self.model_ = train_model(X, labels, groups, fov_indices, config, classes)
+        check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
+                           stacklevel=4)
         return self
 
     # ---- inference ---------------------------------------------------------
@@ -319,7 +322,7 @@ for _name in (
     "network", "connectivity_radius", "length_scale", "distance_unit", "fov_density",
     "localization_spacing", "n_fovs",
     "augmentation_fov_size", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
-    "training_time",
+    "training_time", "training_compression", "training_relative_loss",
 ):
     setattr(BaseMIRO, f"{_name}_", fitted_property(_name))
 del _name

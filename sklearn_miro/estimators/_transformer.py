@@ -132,6 +132,17 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Epochs run and the (0-based) epoch whose weights were kept.
     training_time_ : float
         Seconds spent building the training graphs and training.
+    training_compression_ : float
+        How much the fitted network shrinks the training clusters: median
+        distance of their localisations to the cluster centre after the
+        collapse divided by the same before it (1 = not collapsed at all).
+    training_relative_loss_ : float
+        Best validation loss (last training loss without validation graphs)
+        divided by the loss of moving nothing, on the same synthetic FOVs.
+        When either figure is near 1 (``training_compression_ >= 0.8`` or
+        ``training_relative_loss_ >= 0.9``), ``fit`` warns with a
+        :class:`~sklearn_miro.diagnostics.MoveNothingWarning`: the network
+        ended near the trivial solution and MIRO + DBSCAN is plain DBSCAN.
     device_ : str
         Device used for training.
     n_features_in_ : int

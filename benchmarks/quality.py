@@ -1,0 +1,375 @@
+"""Quality from the defaults: every scenario of issue 11, 3 seeds, one table.
+
+For each scenario and seed this script trains ``MIROTransformer`` with the
+package defaults (or ``--params``), chooses MIRO's DBSCAN parameters on the
+training FOVs (``MIROClusterer``, ``eps="auto"``), clusters the test FOVs one
+by one and scores them with the authors' metric definitions
+(``variant="reference"``), next to plain DBSCAN:
+
+* benchmark scenarios (``GT-S2`` ... ``MB-S8``: the shared files of Nieves et
+  al. 2023, the reference's 3 training FOVs, the test FOVs; plain DBSCAN with
+  the benchmark's parameters, as in the paper's tables);
+* simulated scenarios (``sim3``, ``sim7``, ``sim9``, ``sim10``; suffix ``b``
+  for multiple blinking) from :func:`sklearn_miro.datasets.make_benchmark_scenario`:
+  3 training FOVs (``random_state=0``) and 10 test FOVs (``random_state=1``),
+  the same for every seed; plain DBSCAN tuned on the training FOVs with the
+  same grid and score as MIRO's DBSCAN (mean of ARI-dagger and JI_c);
+* single-shot scenarios (``SS-5``, ``SS-6``, paper Table S5): trained on the
+  single labelled cluster shipped in ``../shared/reference`` (see
+  :func:`sklearn_miro.single_shot.single_shot_training_fovs`), tested on the
+  ground-truth scenario's test FOVs.
+
+Besides the metrics, every run records the CPU minutes of the fit
+(``time.process_time``, one torch thread), and the two "move nothing"
+diagnostics: the compression of the training clusters and the final loss
+relative to the loss of moving nothing (``sklearn_miro.diagnostics``).
+
+Outputs in ``--output-dir`` (default ``benchmarks/results/quality``): one JSON
+and one per-FOV CSV per (scenario, seed, tag), and ``summary.md``: ours as
+mean ± std over seeds (of the per-seed means over test FOVs), the paper's
+MIRO row where it exists, plain DBSCAN, CPU minutes.
+
+    OMP_NUM_THREADS=1 python benchmarks/quality.py --all
+    python benchmarks/quality.py sim9 MB-S6 --seeds 0 1 2 --n-test 10
+    python benchmarks/quality.py sim9 --params '{"batch_size": 2}' --tag batch2
+    python benchmarks/quality.py --summary
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.cluster import DBSCAN
+
+from sklearn_miro import MIROClusterer, MIROTransformer
+from sklearn_miro.datasets import make_benchmark_scenario
+from sklearn_miro.diagnostics import cluster_compression
+from sklearn_miro.io import load_benchmark
+from sklearn_miro.metrics import clustering_report
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paper_values import LABELS, LOWER_IS_BETTER, paper_row  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = SHARED / "data" / "nieves2023"
+BENCHMARK = [f"{k}-S{n}" for k in ("GT", "MB") for n in (2, 4, 5, 6, 8)]
+SIMULATED = [f"sim{n}{b}" for n in (3, 7, 9, 10) for b in ("", "b")]
+SINGLE_SHOT = ["SS-5", "SS-6"]
+ALL = BENCHMARK + SIMULATED + SINGLE_SHOT
+TARGET_METRICS = ("ari_dagger", "ji_c", "rmsre_n")
+# Paper Table S5, single-shot rows (N = 1 training cluster), mean ± std over 5 models.
+SINGLE_SHOT_PAPER = {
+    "SS-5": {"ari_dagger": (0.560, 0.007), "ji_c": (0.882, 0.008), "rmsre_n": (0.54, 0.04)},
+    "SS-6": {"ari_dagger": (0.726, 0.009), "ji_c": (0.94, 0.02), "rmsre_n": (0.24, 0.02)},
+}
+EPS_FRACTIONS = np.geomspace(0.01, 1.0, 18)
+MIN_SAMPLES = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 130, 160, 200])
+
+
+def load_scenario(name, n_test=None, test_fovs=None):
+    """Training and test data of a scenario.
+
+    Returns a dict with X/y/groups for ``train`` and ``test`` (tuples), the
+    paper's (blinking, scenario) key or None, and the plain-DBSCAN rule.
+    """
+    if name in BENCHMARK or name in SINGLE_SHOT:
+        kind, number = name.split("-S") if name in BENCHMARK else ("GT", name.split("-")[1])
+        folder = DATA / ("blinking" if kind == "MB" else "ground_truth") / f"scenario_{number}"
+        bench = load_benchmark(folder)
+        test_mask = bench.strict_test_mask if "strict_test_mask" in bench else bench.test_mask
+        fovs = [f for f in bench.test_fov_numbers if np.any(test_mask & (bench.groups == f))]
+        if test_fovs is not None:
+            fovs = [fovs[i] for i in test_fovs if i < len(fovs)]
+        if n_test:
+            fovs = fovs[:n_test]
+        test = np.isin(bench.groups, fovs)
+        out = {
+            "test": (bench.X[test], bench.y[test], bench.groups[test]),
+            "paper": (kind == "MB", int(number)) if name in BENCHMARK else None,
+            "dbscan": dict(bench.metadata["DBSCAN_params"]),
+        }
+        if name in SINGLE_SHOT:
+            from sklearn_miro.single_shot import load_reference_single_shot, single_shot_training_fovs
+
+            cluster, spec = load_reference_single_shot(SHARED / "reference", int(number))
+            spec.pop("dbscan")
+            out["train"] = single_shot_training_fovs(cluster, **spec, random_state=0)
+        else:
+            train = bench.train_mask
+            out["train"] = (bench.X[train], bench.y[train], bench.groups[train])
+        return out
+    if name in SIMULATED:
+        number = int(name[3:].rstrip("b"))
+        blinking = name.endswith("b")
+        train = make_benchmark_scenario(number, blinking=blinking, n_fovs=3, random_state=0)
+        n = 10 if n_test is None else n_test
+        test = make_benchmark_scenario(number, blinking=blinking, n_fovs=max(n, 1), random_state=1)
+        if test_fovs is not None:
+            keep = np.isin(test[2], [np.unique(test[2])[i] for i in test_fovs if i < n])
+            test = tuple(a[keep] for a in test)
+        return {"train": train, "test": test, "paper": None, "dbscan": "tuned"}
+    raise ValueError(f"unknown scenario {name!r}; choose from {ALL}")
+
+
+def _fovs(X, y, g):
+    return [(X[g == f], y[g == f]) for f in np.unique(g)]
+
+
+def tuned_dbscan(train, radius):
+    """Plain DBSCAN parameters chosen on the training FOVs like MIRO's (same grid, same score)."""
+    from sklearn_miro.estimators import tune_dbscan
+
+    X, y, g = train
+    sizes = np.unique(y[y >= 0], return_counts=True)[1]
+    typical = max(2, int(np.median(sizes))) if len(sizes) else 2
+    grid = MIN_SAMPLES[MIN_SAMPLES <= typical]
+    fovs = [(Xf, Xf, yf) for Xf, yf in _fovs(X, y, g)]
+    (eps, ms, _), _ = tune_dbscan(fovs, EPS_FRACTIONS * radius, grid)
+    return {"eps": float(eps), "min_samples": int(ms)}
+
+
+def relative_loss(miro, train, n_graphs=40, seed=12345):
+    """Loss of the fitted network / loss of moving nothing, on fresh synthetic FOVs.
+
+    Uses the fitted estimator's ``training_relative_loss_`` when it has one.
+    """
+    if hasattr(miro, "training_relative_loss_"):
+        return float(miro.training_relative_loss_)
+    from sklearn_miro.diagnostics import zero_displacement_loss
+    from sklearn_miro.training import (AugmentationOptions, collate, make_training_graphs,
+                                       miro_loss, prepare_training_set)
+
+    X, y, g = train
+    ts = prepare_training_set(X, y[:, None] if y.ndim == 1 else y, g)
+    opts = AugmentationOptions.from_dict({**(miro.augmentation or {}),
+                                          "fov_size": miro.augmentation_fov_size_})
+    graphs = make_training_graphs(ts, n_graphs, miro.connectivity_radius_, opts,
+                                  np.random.default_rng(seed), length_scale=miro.length_scale_,
+                                  normalization=miro.eigenvector_normalization)
+    steps = torch.zeros(miro.n_steps, dtype=torch.long)
+    ds = miro.connectivity_radius_ / miro.distance_unit_
+
+    import sklearn_miro.training as training
+
+    plain_loss = getattr(training, "_original_miro_loss", miro_loss)  # unweighted, also under --experiment
+
+    def loss(out, b):
+        return plain_loss(out, b, steps, float(miro.alpha), ds)
+
+    batches = [collate(graphs[i:i + 8], torch.device("cpu")) for i in range(0, n_graphs, 8)]
+    zero = zero_displacement_loss(batches, loss, miro.n_steps)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for b in batches:
+            out = miro.network_(b.node_attr, b.edge_index, b.edge_attr, miro.n_steps)
+            total += float(loss(out, b)) * b.n_nodes
+            count += b.n_nodes
+    return (total / count) / zero
+
+
+def _balanced_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
+    """Experiment: miro_loss with clustered and background localisations weighted equally."""
+    import sklearn_miro.training as training
+
+    targets = batch.targets[step_scales]
+    clustered = (batch.targets.abs().sum(dim=(0, 2)) > 0).to(outputs.dtype)
+    frac = clustered.mean().clamp(1e-3, 1 - 1e-3)
+    weight = clustered * (0.5 / frac) + (1 - clustered) * (0.5 / (1 - frac))
+    base = training._original_miro_loss(outputs, batch, step_scales, alpha, distance_scale, beta)
+    plain = (outputs[..., :2] - targets).abs().mean(dim=(1, 2)).mean()
+    weighted = ((outputs[..., :2] - targets).abs().mean(dim=2) * weight).mean(dim=1).mean()
+    return base - plain + weighted
+
+
+EXPERIMENTS = {"balanced_loss": _balanced_loss}
+
+
+def apply_experiment(name):
+    """Monkeypatch an experimental change into sklearn_miro.training (benchmark use only)."""
+    import sklearn_miro.training as training
+
+    if not hasattr(training, "_original_miro_loss"):
+        training._original_miro_loss = training.miro_loss
+    training.miro_loss = EXPERIMENTS[name]
+
+
+def run(name, seed, params, output_dir, tag="default", n_test=None, test_fovs=None):
+    data = load_scenario(name, n_test, test_fovs)
+    Xtr, ytr, gtr = data["train"]
+    miro = MIROTransformer(**{"verbose": 0, **params, "random_state": seed})
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    miro.fit(Xtr, ytr, groups=gtr)
+    fit_cpu, fit_wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    collapsed_train = miro.transform(Xtr, groups=gtr)
+    comp = cluster_compression(Xtr, collapsed_train, ytr, gtr)
+    rel = relative_loss(miro, data["train"])
+    from sklearn.frozen import FrozenEstimator
+
+    cpu1 = time.process_time()
+    clusterer = MIROClusterer(FrozenEstimator(miro)).fit(Xtr, ytr, groups=gtr)
+    tune_cpu = time.process_time() - cpu1
+    dbscan_params = data["dbscan"]
+    if dbscan_params == "tuned":
+        dbscan_params = tuned_dbscan(data["train"], miro.connectivity_radius_)
+    Xte, yte, gte = data["test"]
+    rows, seconds = [], []
+    for f in np.unique(gte):
+        idx = gte == f
+        X, y = Xte[idx], yte[idx]
+        t0 = time.perf_counter()
+        labels = clusterer.predict(X)
+        seconds.append(time.perf_counter() - t0)
+        moved = miro.transform(X)
+        fov_comp = cluster_compression(X, moved, y)["compression"]
+        plain = DBSCAN(**dbscan_params).fit_predict(X)
+        rows.append(clustering_report(X, y, labels, variant="reference")
+                    .assign(fov=f, method="MIRO", compression=fov_comp))
+        rows.append(clustering_report(X, y, plain, variant="reference").assign(fov=f, method="DBSCAN"))
+    table = pd.concat(rows, ignore_index=True)
+    stem = f"{name}_seed{seed}_{tag}"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output_dir / f"{stem}_per_fov.csv", index=False)
+    means = {m: {k: float(table.loc[table.method == k, m].mean()) for k in ("MIRO", "DBSCAN")}
+             for m in ("ari_dagger", "ji_c", "rmsre_n", "iou")}
+    result = {
+        "scenario": name, "seed": seed, "tag": tag, "params": params,
+        "fit_cpu_min": fit_cpu / 60, "fit_wall_min": fit_wall / 60, "dbscan_tuning_cpu_s": tune_cpu,
+        "seconds_per_test_fov": float(np.mean(seconds)), "n_test_fovs": int(len(seconds)),
+        "n_epochs": miro.n_epochs_, "best_epoch": miro.best_epoch_,
+        "loss_curve": miro.loss_curve_, "validation_loss_curve": miro.validation_loss_curve_,
+        "connectivity_radius": miro.connectivity_radius_, "length_scale": miro.length_scale_,
+        "fov_size": miro.augmentation_fov_size_,
+        "train_compression": comp["compression"], "train_background_shift": comp["background_shift"],
+        "relative_loss": rel,
+        "test_compression": float(table.loc[table.method == "MIRO", "compression"].median()),
+        "eps": float(clusterer.eps_), "min_samples": int(clusterer.min_samples_),
+        "dbscan_params": dbscan_params, "metrics": means,
+        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "machine": platform.platform(),
+    }
+    (output_dir / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("loss_curve", "validation_loss_curve")}),
+          flush=True)
+    return result
+
+
+def _fmt_seeds(values):
+    values = np.asarray(values, dtype=float)
+    if len(values) == 1:
+        return f"{values[0]:.3f} (1 seed)"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def write_summary(output_dir, tag="default"):
+    """summary.md from every JSON of ``tag`` in ``output_dir``."""
+    results = [json.loads(p.read_text()) for p in sorted(output_dir.glob(f"*_{tag}.json"))]
+    if not results:
+        return None
+    by = {}
+    for r in results:
+        by.setdefault(r["scenario"], []).append(r)
+    header = ["scenario", "seeds", "test FOVs", "CPU min / model", "s / test FOV", "compression (train)",
+              "loss / move-nothing"]
+    for m in TARGET_METRICS:
+        header += [f"{LABELS[m]} ours", f"{LABELS[m]} paper MIRO", f"{LABELS[m]} DBSCAN"]
+    header.append("target met")
+    lines = [
+        f"# Quality from the defaults (`{tag}`)",
+        "",
+        "Written by `python benchmarks/quality.py` (`--summary` rewrites it). Ours: mean ± std "
+        "over seeds of the mean over test FOVs; metrics as the authors' code computes them "
+        "(`variant=\"reference\"`). DBSCAN: the benchmark's parameters for GT/MB/SS scenarios, "
+        "tuned on the training FOVs for the simulated ones. CPU minutes: `time.process_time` of "
+        "the fit, one torch thread, on a 2-core machine shared with other jobs. Paper MIRO: Tables "
+        "S3/S4 (benchmark), Table S5 single-shot rows (SS); none for the simulated scenarios. "
+        "Target (issue 11): "
+        "within the paper's std of its MIRO row or better, and better than DBSCAN, on ARI†, JI_c "
+        "and RMSRE_N, in at most 15 CPU minutes.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for name in ALL:
+        rs = by.get(name)
+        if not rs:
+            continue
+        paper = paper_row(*rs[0]["paper_key"], "MIRO") if rs[0].get("paper_key") else None
+        if paper is None and name in BENCHMARK:
+            paper = paper_row(name.startswith("MB"), int(name.split("-S")[1]), "MIRO")
+        if name in SINGLE_SHOT:
+            paper = SINGLE_SHOT_PAPER[name]
+        cpu = [r["fit_cpu_min"] for r in rs]
+        row = [name, ",".join(str(r["seed"]) for r in rs), str(rs[0]["n_test_fovs"]),
+               f"{np.mean(cpu):.1f} (max {np.max(cpu):.1f})",
+               f"{np.mean([r['seconds_per_test_fov'] for r in rs]):.3f}",
+               _fmt_seeds([r["train_compression"] for r in rs]),
+               _fmt_seeds([r["relative_loss"] for r in rs])]
+        misses = []
+        for m in TARGET_METRICS:
+            ours = [r["metrics"][m]["MIRO"] for r in rs]
+            base = float(np.mean([r["metrics"][m]["DBSCAN"] for r in rs]))
+            lower = m in LOWER_IS_BETTER
+            mean_ours = float(np.mean(ours))
+            if not (mean_ours < base if lower else mean_ours > base):
+                misses.append(f"{LABELS[m]} not better than DBSCAN")
+            if paper:
+                pm, ps = paper[m]
+                if not (mean_ours <= pm + ps if lower else mean_ours >= pm - ps):
+                    misses.append(f"{LABELS[m]} outside paper std")
+            row += [_fmt_seeds(ours), f"{paper[m][0]} ± {paper[m][1]}" if paper else "-", f"{base:.3f}"]
+        if max(cpu) > 15:
+            misses.append("over 15 CPU min")
+        row.append("yes" if not misses else "no: " + ", ".join(misses))
+        lines.append("| " + " | ".join(row) + " |")
+    missing = [n for n in ALL if n not in by]
+    lines += ["", f"Not run in this table: {', '.join(missing) if missing else 'none'}.", ""]
+    text = "\n".join(lines)
+    (output_dir / ("summary.md" if tag == "default" else f"summary_{tag}.md")).write_text(text)
+    return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("scenarios", nargs="*", help=f"any of {ALL}")
+    parser.add_argument("--all", action="store_true", help="every scenario of issue 11 listed above")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--n-test", type=int, default=None, help="only the first N test FOVs")
+    parser.add_argument("--test-fovs", type=int, nargs="+", default=None,
+                        help="positions (0-based) of the test FOVs to score")
+    parser.add_argument("--params", default="{}", help="JSON dict of MIROTransformer parameters")
+    parser.add_argument("--tag", default="default", help="name of this setting in file names")
+    parser.add_argument("--output-dir", default=str(Path(__file__).resolve().parent / "results" / "quality"))
+    parser.add_argument("--summary", action="store_true", help="only rewrite the summary table")
+    parser.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
+                        help="patch in an experimental training change (recipe search only)")
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    output_dir = Path(args.output_dir)
+    if args.summary:
+        print(write_summary(output_dir, args.tag) or "no results yet")
+        return
+    names = ALL if args.all else args.scenarios
+    if not names:
+        parser.error("name scenarios or pass --all")
+    params = json.loads(args.params)
+    if args.experiment:
+        apply_experiment(args.experiment)
+    for name in names:
+        if (name in BENCHMARK or name in SINGLE_SHOT) and not DATA.is_dir():
+            print(f"skipping {name}: needs {DATA}", flush=True)
+            continue
+        for seed in args.seeds:
+            run(name, seed, params, output_dir, args.tag, args.n_test, args.test_fovs)
+            write_summary(output_dir, args.tag)
+    print(write_summary(output_dir, args.tag))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Did training learn anything? Figures that tell a useful network from "move nothing".
+
+Under MIRO's L1 loss, predicting a zero displacement for every localisation
+("move nothing") is a strong attractor: about half of the localisations are
+background with a zero target, and a network that cannot yet tell clusters
+from background lowers the loss most by staying still. A network stuck there
+makes MIRO + DBSCAN plain DBSCAN, silently. Two figures detect it:
+
+* **compression** (:func:`cluster_compression`): on labelled FOVs, the median
+  distance of the clustered localisations to their cluster's centre after the
+  collapse divided by the same median before it. 1 means the clusters were
+  not collapsed at all; a useful network gives well below 1 (0.1-0.5 on the
+  benchmark scenarios).
+* **relative loss** (:func:`zero_displacement_loss`): the training loss of
+  the network divided by the loss of predicting zero everywhere, on the same
+  graphs. Close to 1 means the network does no better than standing still.
+
+:func:`check_move_nothing` turns them into a :class:`MoveNothingWarning`
+with the numbers and what to try.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = [
+    "COMPRESSION_THRESHOLD",
+    "RELATIVE_LOSS_THRESHOLD",
+    "MoveNothingWarning",
+    "check_move_nothing",
+    "cluster_compression",
+    "zero_displacement_loss",
+]
+
+#: Compression (median distance to the cluster centre after / before the
+#: collapse) at or above which a fitted network counts as "moving nothing".
+COMPRESSION_THRESHOLD = 0.8
+#: Loss relative to the zero-displacement loss at or above which a fitted
+#: network counts as "moving nothing".
+RELATIVE_LOSS_THRESHOLD = 0.9
+
+
+class MoveNothingWarning(UserWarning):
+    """Training ended near the trivial solution that moves no localisation.
+
+    MIRO followed by DBSCAN is then plain DBSCAN. Raised by
+    :func:`check_move_nothing` (called at the end of every MIRO fit) with the
+    measured compression of the training clusters and the loss relative to
+    the "move nothing" loss.
+    """
+
+
+def cluster_compression(X, X_moved, labels, groups=None, *, background=-1):
+    """How much a collapse shrinks labelled clusters.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+        Coordinates before the collapse.
+    X_moved : ndarray of shape (n, 2)
+        The same localisations after it (e.g. ``MIROTransformer.transform``).
+    labels : ndarray of shape (n,)
+        True cluster labels, ``background`` for unclustered localisations.
+    groups : ndarray of shape (n,), optional
+        FOV id of every localisation: a cluster is a (FOV, label) pair.
+    background : int, default=-1
+
+    Returns
+    -------
+    dict
+        ``"before"``, ``"after"``: median distance of the clustered
+        localisations to the centroid of their cluster (the centroid of the
+        positions *before* the collapse), in the units of X;
+        ``"compression"``: ``after / before`` (1 = not collapsed, 0 = every
+        cluster collapsed onto its centre; NaN without a cluster of at least
+        two distinct points); ``"background_shift"``: median distance moved by
+        the background localisations divided by ``before`` (NaN without
+        background).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X_moved = np.asarray(X_moved, dtype=np.float64)
+    labels = np.asarray(labels)
+    if X.shape != X_moved.shape or X.ndim != 2 or X.shape[1] != 2 or len(labels) != len(X):
+        raise ValueError(
+            "X and X_moved must both have shape (n, 2) and labels shape (n,); got "
+            f"{X.shape}, {X_moved.shape} and {labels.shape}."
+        )
+    groups = np.zeros(len(X), dtype=np.int64) if groups is None else np.asarray(groups)
+    if len(groups) != len(X):
+        raise ValueError(f"groups must have one entry per localisation ({len(X)}); got {len(groups)}.")
+    clustered = labels != background
+    result = {"before": np.nan, "after": np.nan, "compression": np.nan, "background_shift": np.nan}
+    if clustered.any():
+        keys = np.stack([np.unique(groups, return_inverse=True)[1].reshape(-1),
+                         np.unique(labels, return_inverse=True)[1].reshape(-1)], axis=1)[clustered]
+        _, cluster = np.unique(keys, axis=0, return_inverse=True)
+        cluster = cluster.reshape(-1)
+        counts = np.bincount(cluster)
+        pts = X[clustered]
+        centres = np.stack(
+            [np.bincount(cluster, weights=pts[:, d]) / counts for d in range(2)], axis=1
+        )[cluster]
+        before = float(np.median(np.linalg.norm(pts - centres, axis=1)))
+        after = float(np.median(np.linalg.norm(X_moved[clustered] - centres, axis=1)))
+        result.update(before=before, after=after)
+        if before > 0:
+            result["compression"] = after / before
+    if (~clustered).any() and np.isfinite(result["before"]) and result["before"] > 0:
+        shift = np.linalg.norm(X_moved[~clustered] - X[~clustered], axis=1)
+        result["background_shift"] = float(np.median(shift)) / result["before"]
+    return result
+
+
+def zero_displacement_loss(batches, loss_fn, n_steps, n_outputs=2):
+    """Loss of the "move nothing" prediction, node-weighted over batches.
+
+    Parameters
+    ----------
+    batches : iterable of TrainingGraph
+        Batches of training or validation graphs (see
+        :func:`sklearn_miro.training.collate`).
+    loss_fn : callable
+        ``loss_fn(outputs, batch)`` returning the scalar loss for network
+        outputs of shape ``(n_steps, N, n_outputs)``, e.g.
+        ``lambda out, b: miro_loss(out, b, step_scales, alpha, distance_scale)``
+        (:func:`sklearn_miro.training.miro_loss`); it is called with all
+        outputs zero.
+    n_steps : int
+        Recurrent steps of the network.
+    n_outputs : int, default=2
+        Output columns (2 displacements, plus class logits for shapes).
+
+    Returns
+    -------
+    float
+        Mean loss per node (the weighting of the validation loss in
+        :func:`sklearn_miro.training.fit_network`).
+    """
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in batches:
+            zeros = torch.zeros((n_steps, batch.n_nodes, n_outputs), dtype=batch.positions.dtype,
+                                device=batch.positions.device)
+            total += float(loss_fn(zeros, batch)) * batch.n_nodes
+            count += batch.n_nodes
+    return total / max(count, 1)
+
+
+def check_move_nothing(compression, relative_loss, *, compression_threshold=COMPRESSION_THRESHOLD,
+                       relative_loss_threshold=RELATIVE_LOSS_THRESHOLD, stacklevel=2):
+    """Warn with :class:`MoveNothingWarning` when a fit ended near "move nothing".
+
+    Parameters
+    ----------
+    compression : float
+        :func:`cluster_compression`'s ``"compression"`` on the training FOVs.
+    relative_loss : float
+        Final (best) loss divided by the zero-displacement loss.
+    compression_threshold, relative_loss_threshold : float
+        The fit is flagged when either figure is at or above its threshold.
+    stacklevel : int, default=2
+
+    Returns
+    -------
+    bool
+        True when the warning was issued.
+    """
+    stuck_compression = np.isfinite(compression) and compression >= compression_threshold
+    stuck_loss = np.isfinite(relative_loss) and relative_loss >= relative_loss_threshold
+    if not (stuck_compression or stuck_loss):
+        return False
+    warnings.warn(
+        "MIRO training ended near the trivial 'move nothing' solution: on the training FOVs "
+        f"the clusters were compressed to {compression:.2f} of their size (median distance "
+        "to the cluster centre after / before; 1 = unchanged) and the loss is "
+        f"{relative_loss:.2f} x the loss of moving nothing. MIRO + DBSCAN will behave like "
+        "plain DBSCAN. Try more optimisation steps (a smaller batch_size or a larger "
+        "n_augmented / max_epochs), more labelled clusters, or a smaller length_scale "
+        "(about 0.4 x the RMS radius of the smallest clusters).",
+        MoveNothingWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return True

@@ -1,0 +1,151 @@
+"""Single-shot training: MIRO from one labelled cluster (paper Table S5).
+
+MIRO's training data are synthetic FOVs assembled from labelled clusters, so
+one hand-labelled cluster is enough to start from: :func:`single_shot_training_fovs`
+lays out copies of it, randomly rotated and mirrored, over square FOVs with
+uniform background, and returns labelled FOVs that
+:meth:`sklearn_miro.MIROTransformer.fit` (or :class:`~sklearn_miro.MIROClusterer`)
+trains on like any other. Every copy is then augmented again during training
+(rotation, reflection, localisation dropout and addition, jitter).
+
+Choose ``n_clusters`` and ``n_background`` as the counts of one of your own
+FOVs of side ``fov_size`` (the localisation density sets the connectivity
+radius and the crop size of the training graphs, so it should match the data
+the model will be applied to).
+
+    >>> import numpy as np
+    >>> from sklearn_miro.single_shot import single_shot_training_fovs
+    >>> cluster = np.random.default_rng(0).normal(scale=25.0, size=(15, 2))   # nm
+    >>> X, y, fov = single_shot_training_fovs(cluster, n_clusters=20, n_background=300,
+    ...                                       fov_size=2000.0, random_state=0)
+    >>> X.shape, int(y.max()) + 1, len(np.unique(fov))
+    ((1800, 2), 20, 3)
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._validation import check_coordinates, check_positive
+
+__all__ = ["load_reference_single_shot", "single_shot_training_fovs"]
+
+
+def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_fovs=3,
+                              random_state=None):
+    """Labelled training FOVs built from one labelled cluster.
+
+    Parameters
+    ----------
+    cluster : array-like of shape (m, 2) or DataFrame
+        Coordinates of the localisations of one cluster (any position: it is
+        centred on its mean), in the units of the data to cluster (nm).
+    n_clusters : int
+        Copies of the cluster per FOV (the cluster count of a typical FOV of
+        your data).
+    n_background : int
+        Uniform background localisations per FOV.
+    fov_size : float
+        Side of the square FOVs, in the units of ``cluster``.
+    n_fovs : int, default=3
+        Number of FOVs.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_fovs * (n_clusters * m + n_background), 2)
+    y : ndarray of shape (n,)
+        Cluster label (0 .. n_clusters - 1 within each FOV), -1 for background.
+    groups : ndarray of shape (n,)
+        FOV id (0 .. n_fovs - 1).
+
+    Notes
+    -----
+    Each copy is rotated by a uniform angle and mirrored with probability 1/2
+    about its centre; centres are uniform in the FOV, at least half the
+    cluster's extent from the edges. Copies may overlap when the FOV is
+    crowded, as clusters of real data do.
+    """
+    points = check_coordinates(cluster, name="cluster", min_points=2)
+    check_positive(n_clusters, "n_clusters", integer=True)
+    check_positive(n_background, "n_background", integer=True, allow_zero=True)
+    check_positive(fov_size, "fov_size")
+    check_positive(n_fovs, "n_fovs", integer=True)
+    rng = check_random_state(random_state)
+    points = points - points.mean(axis=0)
+    half_extent = float(np.max(np.abs(points)))
+    if 2 * half_extent >= fov_size:
+        raise ValueError(
+            f"The cluster ({2 * half_extent:.3g} wide) does not fit in a FOV of side "
+            f"fov_size={fov_size!r}; give fov_size in the units of the cluster."
+        )
+    m = len(points)
+    n_copies = n_fovs * n_clusters
+    angles = rng.uniform(0.0, 2.0 * np.pi, n_copies)
+    mirror = np.where(rng.random_sample(n_copies) < 0.5, -1.0, 1.0)
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    px, py = points[None, :, 0], points[None, :, 1] * mirror[:, None]
+    copies = np.stack([cos * px - sin * py, sin * px + cos * py], axis=-1)  # (copies, m, 2)
+    centres = rng.uniform(half_extent, fov_size - half_extent, (n_copies, 1, 2))
+    clustered = (copies + centres).reshape(n_fovs, n_clusters * m, 2)
+    background = rng.uniform(0.0, fov_size, (n_fovs, int(n_background), 2))
+    X = np.concatenate([clustered, background], axis=1).reshape(-1, 2)
+    labels = np.concatenate([np.repeat(np.arange(n_clusters), m), np.full(int(n_background), -1)])
+    y = np.tile(labels, n_fovs)
+    groups = np.repeat(np.arange(n_fovs), n_clusters * m + int(n_background))
+    return X, y, groups
+
+
+def load_reference_single_shot(reference_dir, scenario, *, fov_size=2000.0):
+    """The single labelled cluster and FOV recipe of the paper's single-shot runs.
+
+    Reads ``single_shot_training_cluster_scenario_{scenario}.csv`` (one
+    cluster, coordinates normalised to the FOV and centred) and
+    ``single_shot_metadata.json`` from ``reference_dir``.
+
+    Parameters
+    ----------
+    reference_dir : str or Path
+    scenario : {5, 6}
+        Ground-truth benchmark scenario.
+    fov_size : float, default=2000.0
+        Side of the benchmark FOVs in nm: the normalised coordinates are
+        multiplied by it.
+
+    Returns
+    -------
+    cluster : ndarray of shape (m, 2)
+        In nm, centred.
+    spec : dict
+        ``n_clusters`` and ``n_background`` per FOV (the middle of the
+        authors' ranges), ``fov_size``, and ``dbscan`` (the plain DBSCAN
+        parameters of the benchmark), ready for :func:`single_shot_training_fovs`
+        after removing ``dbscan``.
+    """
+    import pandas as pd
+
+    if not isinstance(scenario, numbers.Integral) or isinstance(scenario, bool):
+        raise ValueError(f"scenario must be an integer (5 or 6); got {scenario!r}.")
+    folder = Path(reference_dir)
+    path = folder / f"single_shot_training_cluster_scenario_{scenario}.csv"
+    meta_path = folder / "single_shot_metadata.json"
+    for p in (path, meta_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} not found: reference_dir must hold the single-shot files.")
+    meta = json.loads(meta_path.read_text()).get(f"Ground Truth - Scenario {scenario}")
+    if meta is None:
+        raise ValueError(f"{meta_path} has no entry for ground-truth scenario {scenario}.")
+    cluster = pd.read_csv(path)[["x", "y"]].to_numpy(dtype=np.float64) * float(fov_size)
+    kwargs = meta["builder_kwargs"]
+    spec = {
+        "n_clusters": int(round(np.mean(kwargs["cluster_count_range"]))),
+        "n_background": int(round(np.mean(kwargs["noise_point_range"]))),
+        "fov_size": float(fov_size),
+        "dbscan": dict(meta["DBSCAN_params"]),
+    }
+    return cluster - cluster.mean(axis=0), spec

@@ -1,0 +1,52 @@
+"""The combined ARI-dagger / JI_c scorer recommended for grid searches."""
+
+import numpy as np
+import pytest
+from sklearn.cluster import DBSCAN
+
+from sklearn_miro.datasets import make_benchmark_scenario
+from sklearn_miro.metrics import (
+    ari_dagger,
+    ari_dagger_ji_c,
+    get_scorer,
+    get_scorer_names,
+    jaccard_cluster_index,
+    miro_scorer,
+)
+
+
+@pytest.fixture(scope="module")
+def fovs():
+    return make_benchmark_scenario(2, n_fovs=2, random_state=0)
+
+
+def test_combined_metric_is_the_mean_of_ari_dagger_and_ji_c(fovs):
+    X, y, fov = fovs
+    X0, y0 = X[fov == 0], y[fov == 0]
+    pred = DBSCAN(eps=40, min_samples=5).fit_predict(X0)
+    expected = 0.5 * (ari_dagger(y0, pred) + jaccard_cluster_index(X0, y0, pred))
+    assert ari_dagger_ji_c(X0, y0, pred) == pytest.approx(expected)
+    ref = 0.5 * (ari_dagger(y0, pred, variant="reference")
+                 + jaccard_cluster_index(X0, y0, pred, variant="reference"))
+    assert ari_dagger_ji_c(X0, y0, pred, variant="reference") == pytest.approx(ref)
+
+
+def test_miro_scorer_scores_per_fov_and_is_listed(fovs):
+    X, y, fov = fovs
+    dbscan = DBSCAN(eps=40, min_samples=5)
+    per_fov = [ari_dagger_ji_c(X[fov == f], y[fov == f], dbscan.fit_predict(X[fov == f]))
+               for f in (0, 1)]
+    assert miro_scorer(dbscan, X, y, groups=fov) == pytest.approx(np.mean(per_fov))
+    assert "ari_dagger_ji_c" in get_scorer_names()
+    assert get_scorer("miro")(dbscan, X, y, groups=fov) == pytest.approx(np.mean(per_fov))
+
+
+def test_miro_scorer_does_not_reward_splitting_background(fovs):
+    # Over-splitting (tiny eps, min_samples 2): many small "pure" clusters
+    # keep ARI-dagger high while JI_c collapses; the combined score ranks the
+    # sensible clustering first.
+    X, y, fov = fovs
+    good, split = DBSCAN(eps=40, min_samples=5), DBSCAN(eps=12, min_samples=2)
+    jic = get_scorer("ji_c")
+    assert jic(split, X, y, groups=fov) < 0.5 * jic(good, X, y, groups=fov)
+    assert miro_scorer(good, X, y, groups=fov) > miro_scorer(split, X, y, groups=fov)

@@ -1,0 +1,59 @@
+"""Single-shot training FOVs from one labelled cluster."""
+
+import numpy as np
+import pytest
+
+from sklearn_miro import MIROTransformer
+from sklearn_miro.single_shot import load_reference_single_shot, single_shot_training_fovs
+
+
+def test_single_shot_fovs_hold_rotated_copies_of_the_cluster():
+    rng = np.random.default_rng(0)
+    cluster = rng.normal(scale=[40.0, 10.0], size=(12, 2)) + 500.0  # off-centre on purpose
+    before = cluster.copy()
+    X, y, fov = single_shot_training_fovs(cluster, n_clusters=5, n_background=30,
+                                          fov_size=1000.0, n_fovs=2, random_state=0)
+    np.testing.assert_array_equal(cluster, before)  # the input is not centred in place
+    assert X.shape == (2 * (5 * 12 + 30), 2) and len(y) == len(fov) == len(X)
+    assert np.all((X >= 0) & (X <= 1000.0))
+    assert sorted(np.unique(y)) == [-1, 0, 1, 2, 3, 4]
+    centred = cluster - cluster.mean(axis=0)
+    radii = np.sort(np.linalg.norm(centred, axis=1))
+    for f in (0, 1):
+        for k in range(5):
+            pts = X[(fov == f) & (y == k)]
+            # a rigid copy: same distances to the centre (rotation + reflection)
+            np.testing.assert_allclose(np.sort(np.linalg.norm(pts - pts.mean(axis=0), axis=1)), radii)
+    X2, _, _ = single_shot_training_fovs(cluster, n_clusters=5, n_background=30,
+                                         fov_size=1000.0, n_fovs=2, random_state=0)
+    np.testing.assert_array_equal(X, X2)
+
+
+def test_single_shot_fovs_validate_inputs():
+    cluster = np.random.default_rng(0).normal(scale=25.0, size=(10, 2))
+    with pytest.raises(ValueError, match="does not fit"):
+        single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1.0)
+    with pytest.raises(ValueError, match="n_clusters"):
+        single_shot_training_fovs(cluster, n_clusters=0, n_background=0, fov_size=1000.0)
+    with pytest.raises(ValueError, match="cluster"):
+        single_shot_training_fovs(cluster[:1], n_clusters=3, n_background=0, fov_size=1000.0)
+
+
+def test_single_shot_fovs_train_a_transformer():
+    cluster = np.random.default_rng(1).normal(scale=25.0, size=(15, 2))
+    X, y, fov = single_shot_training_fovs(cluster, n_clusters=10, n_background=150,
+                                          fov_size=1000.0, random_state=0)
+    miro = MIROTransformer(hidden_size=8, n_steps=2, n_augmented=4, max_epochs=1,
+                           random_state=0, verbose=0).fit(X, y, groups=fov)
+    assert miro.transform(X[fov == 0]).shape == (int((fov == 0).sum()), 2)
+
+
+def test_reference_single_shot_files(shared_dir):
+    cluster, spec = load_reference_single_shot(shared_dir / "reference", 6)
+    assert cluster.shape == (50, 2)
+    np.testing.assert_allclose(cluster.mean(axis=0), 0.0, atol=1e-9)
+    assert spec["n_clusters"] == 15 and spec["n_background"] == 500
+    # normalised coordinates times the 2000-nm FOV: an elongated cluster of tens of nm
+    assert 20.0 < cluster.std(axis=0).max() < 150.0
+    with pytest.raises(FileNotFoundError):
+        load_reference_single_shot(shared_dir, 6)
