@@ -60,6 +60,29 @@ _HALF_OFFSETS = np.array(
 )
 
 
+def _segments(start, count):
+    """Indices of the concatenated segments and the segment of each."""
+    which = np.repeat(np.arange(start.size), count)
+    idx = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + start[which]
+    return idx, which
+
+
+def _segment_means(points, start, count):
+    idx, which = _segments(start, count)
+    return np.column_stack(
+        [np.bincount(which, weights=points[idx, a], minlength=start.size) / count for a in (0, 1)]
+    )
+
+
+def _segment_argmin(points, start, count, query):
+    """Per segment, the index of the point nearest to ``query[segment]``."""
+    idx, which = _segments(start, count)
+    d2 = ((points[idx] - query[which]) ** 2).sum(axis=1)
+    order = np.lexsort((d2, which))
+    first = np.r_[0, np.cumsum(count)[:-1]]
+    return idx[order[first]]
+
+
 def _pairs_within(points_a, a_start, a_count, points_b, b_start, b_count, eps2, chunk_size):
     """For each group pair (A, B), whether some point of A is within eps of some point of B.
 
@@ -70,6 +93,16 @@ def _pairs_within(points_a, a_start, a_count, points_b, b_start, b_count, eps2, 
     """
     result = np.zeros(a_start.size, dtype=bool)
     n_pairs = a_count * b_count
+    # Linear-cost sufficient test first: the point of A nearest to the centre
+    # of B, and the point of B nearest to that one. Collapsed clusters that
+    # straddle a cell border are linked here without comparing all pairs.
+    big = np.flatnonzero(n_pairs > 64)
+    if big.size:
+        centre_b = _segment_means(points_b, b_start[big], b_count[big])
+        a_best = _segment_argmin(points_a, a_start[big], a_count[big], centre_b)
+        b_best = _segment_argmin(points_b, b_start[big], b_count[big], points_a[a_best])
+        result[big] = ((points_a[a_best] - points_b[b_best]) ** 2).sum(axis=1) <= eps2
+    n_pairs = np.where(result, 0, n_pairs)
     heavy = n_pairs > chunk_size
     for k in np.flatnonzero(heavy):
         a = points_a[a_start[k] : a_start[k] + a_count[k]]
@@ -79,7 +112,7 @@ def _pairs_within(points_a, a_start, a_count, points_b, b_start, b_count, eps2, 
         close = np.isfinite(dist)
         # Confirm with the squared-sum comparison used everywhere else.
         result[k] = bool((((a[close] - b[nearest[close]]) ** 2).sum(axis=1) <= eps2).any())
-    light = np.flatnonzero(~heavy)
+    light = np.flatnonzero(~heavy & ~result)
     if light.size == 0:
         return result
     group = (np.cumsum(n_pairs[light]) - 1) // chunk_size
