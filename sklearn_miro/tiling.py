@@ -42,6 +42,7 @@ over tiles, never over points or edges.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,8 @@ __all__ = [
     "TILING_THRESHOLD",
     "SquareTiles",
     "default_tile_size",
+    "fov_network_outputs",
+    "resolve_tile_size",
     "tile_eigenvector_features",
     "tiled_edges",
     "tiled_network_outputs",
@@ -121,6 +124,13 @@ class SquareTiles:
     def owned(self, tile):
         """Indices of the points that tile ``tile`` owns (in increasing order)."""
         return self.order[self.bounds[tile] : self.bounds[tile + 1]]
+
+    def distance_to_tile(self, points, tile):
+        """Euclidean distance of ``points`` to the square of tile ``tile`` (0 inside)."""
+        i, j = divmod(int(tile), self.shape[1])
+        low = self.origin + np.array([i, j]) * self.tile_size
+        gap = np.maximum(0.0, np.maximum(low - points, points - (low + self.tile_size)))
+        return np.sqrt((gap**2).sum(axis=1))
 
     def around(self, X, tile, pad):
         """Sorted indices of the points in tile ``tile`` grown by ``pad`` on every side.
@@ -251,6 +261,38 @@ def _tile_subgraph(nodes, indptr, target, local_of):
     return edge_ids[keep], local_source[keep], local_target[keep]
 
 
+def _shrinking_halo(depth, src, tgt, n_steps, radius):
+    """Node/edge orders and per-step active prefixes for :meth:`MIRONetwork.forward`.
+
+    A node at distance ``d`` from its tile is at least ``d / r`` hops from the
+    tile's own nodes, so its state at step ``k`` (0-based) can reach them only
+    if ``d < (n_steps - 1 - k) * r``. Nodes sorted by ``d`` make the needed
+    ones a prefix at every step, and edges sorted by their target's rank make
+    the edges into needed nodes a prefix. If rounding ever broke the nesting
+    (a needed source outside the previous step's prefix), every step falls
+    back to all nodes.
+    """
+    order = np.argsort(depth, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    src, tgt = rank[src], rank[tgt]
+    edge_order = np.argsort(tgt, kind="stable")
+    src, tgt = src[edge_order], tgt[edge_order]
+    sorted_depth = depth[order]
+    n_owned = int(np.searchsorted(sorted_depth, 0.0, side="right"))
+    slack = 1e-6 * radius
+    thresholds = (n_steps - 1 - np.arange(n_steps)) * radius + slack
+    n_active = np.maximum(np.searchsorted(sorted_depth, thresholds, side="left"), n_owned)
+    e_active = np.searchsorted(tgt, n_active, side="left")
+    source_reach = np.maximum.accumulate(src) if src.size else src
+    for k in range(1, n_steps):
+        if e_active[k] and source_reach[e_active[k] - 1] >= n_active[k - 1]:
+            n_active[:], e_active[:] = order.size, src.size
+            break
+    active = list(zip(n_active.tolist(), e_active.tolist()))
+    return order, rank, src, tgt, edge_order, active
+
+
 def tiled_network_outputs(
     network,
     X,
@@ -265,6 +307,7 @@ def tiled_network_outputs(
     delaunay_margin=None,
     max_batch_nodes=DEFAULT_TILE_NODES,
     device="cpu",
+    timings=None,
 ):
     """Network outputs of one FOV, computed tile by tile.
 
@@ -292,6 +335,10 @@ def tiled_network_outputs(
     max_batch_nodes : int
         Tiles are concatenated into one network call up to this many nodes.
     device : str or torch.device
+    timings : dict, optional
+        If given, wall and CPU seconds of each stage are added to it under the
+        keys ``"graph"``, ``"features"`` and ``"network"`` (each a pair
+        ``[wall, cpu]``), for profiling.
 
     Returns
     -------
@@ -312,15 +359,19 @@ def tiled_network_outputs(
     check_positive(max_batch_nodes, "max_batch_nodes", integer=True)
     n = X.shape[0]
     outputs = np.zeros((len(steps), n, network.n_outputs))
+    clock = _Clock(timings)
     tiles = SquareTiles.from_points(X, tile_size)
     edges = tiled_edges(X, r, tiles, delaunay_margin=delaunay_margin)
     if edges.shape[1] == 0:
+        clock.lap("graph")
         return outputs
     edge_index = _directed(edges)
     del edges
+    clock.lap("graph")
     node_attr = tile_eigenvector_features(
         X, edge_index, feature_tile_size, origin=tiles.origin, normalization=normalization,
     ).astype(np.float32)
+    clock.lap("features")
     source, target = edge_index
     degree = np.bincount(source, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(degree)])
@@ -330,8 +381,9 @@ def tiled_network_outputs(
 
     def flush():
         node_parts, src_parts, tgt_parts, attr_parts, owned_parts, owned_local = [], [], [], [], [], []
+        depth_parts = []
         offset = 0
-        for nodes, owned in batch:
+        for tile, nodes, owned in batch:
             edge_ids, ls, lt = _tile_subgraph(nodes, indptr, target, local_of)
             node_parts.append(nodes)
             src_parts.append(ls + offset)
@@ -342,17 +394,27 @@ def tiled_network_outputs(
             )
             owned_parts.append(owned)
             owned_local.append(np.searchsorted(nodes, owned) + offset)
+            depth_parts.append(tiles.distance_to_tile(X[nodes], tile))
             offset += nodes.size
         nodes = np.concatenate(node_parts)
+        src, tgt = np.concatenate(src_parts), np.concatenate(tgt_parts)
+        attr = np.concatenate(attr_parts)
+        # Order the nodes by their distance to their tile, and the edges by
+        # their target's place: the nodes needed at a step are then a prefix
+        # (those closer than (remaining steps) x r), and so are the edges.
+        order, rank, src, tgt, edge_order, active = _shrinking_halo(
+            np.concatenate(depth_parts), src, tgt, n_steps, r
+        )
         with torch.inference_mode():
             out = network(
-                torch.from_numpy(node_attr[nodes]).to(device),
-                torch.from_numpy(np.stack([np.concatenate(src_parts), np.concatenate(tgt_parts)])).to(device),
-                torch.from_numpy(np.concatenate(attr_parts)).to(device),
+                torch.from_numpy(node_attr[nodes[order]]).to(device),
+                torch.from_numpy(np.stack([src, tgt])).to(device),
+                torch.from_numpy(attr[edge_order]).to(device),
                 n_steps,
+                active=active,
             )
             out = out[steps].double().cpu().numpy()
-        outputs[:, np.concatenate(owned_parts)] = out[:, np.concatenate(owned_local)]
+        outputs[:, np.concatenate(owned_parts)] = out[:, rank[np.concatenate(owned_local)]]
 
     for tile in tiles.non_empty():
         owned = tiles.owned(tile)
@@ -362,9 +424,115 @@ def tiled_network_outputs(
         if batch and batch_nodes + nodes.size > max_batch_nodes:
             flush()
             batch, batch_nodes = [], 0
-        batch.append((nodes, owned))
+        batch.append((tile, nodes, owned))
         batch_nodes += nodes.size
     if batch:
         flush()
     outputs[:, degree == 0] = 0.0
+    clock.lap("network")
+    return outputs
+
+
+class _Clock:
+    """Accumulates wall and CPU seconds per stage into a user's dict."""
+
+    def __init__(self, timings):
+        self.timings = timings
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name):
+        if self.timings is None:
+            return
+        wall, cpu = time.perf_counter(), time.process_time()
+        total = self.timings.setdefault(name, [0.0, 0.0])
+        total[0] += wall - self.wall
+        total[1] += cpu - self.cpu
+        self.wall, self.cpu = wall, cpu
+
+
+def resolve_tile_size(tile_size, n_localizations):
+    """Whether (and with which owned side) to tile a FOV.
+
+    Parameters
+    ----------
+    tile_size : "auto", None or float
+        ``"auto"``: tile FOVs with more than :data:`TILING_THRESHOLD`
+        localisations, with :func:`default_tile_size`; ``None``: never tile;
+        a number: always tile, with that side.
+    n_localizations : int
+
+    Returns
+    -------
+    use_tiles : bool
+    side : float or None
+        None means :func:`default_tile_size`.
+    """
+    if tile_size is None:
+        return False, None
+    if isinstance(tile_size, str):
+        if tile_size != "auto":
+            raise ValueError(f"tile_size must be 'auto', None or a positive number; got {tile_size!r}.")
+        return n_localizations > TILING_THRESHOLD, None
+    return True, float(check_positive(tile_size, "tile_size"))
+
+
+def fov_network_outputs(
+    network,
+    positions,
+    *,
+    connectivity_radius,
+    length_scale,
+    steps,
+    normalization="rms",
+    tile_size="auto",
+    feature_tile_size=None,
+    device="cpu",
+):
+    """Network outputs of one FOV, whole or tiled (the estimators' inference core).
+
+    Parameters
+    ----------
+    network : MIRONetwork
+    positions : ndarray of shape (n, 2)
+        Coordinates in the network's space.
+    connectivity_radius, length_scale : float
+    steps : sequence of int
+    normalization : {"rms", "unit"}
+    tile_size : "auto", None or float
+        See :func:`resolve_tile_size`.
+    feature_tile_size : float or None
+        Side of the eigenvector tiles when the FOV is tiled
+        (:func:`tile_eigenvector_features`).
+    device : str or torch.device
+
+    Returns
+    -------
+    outputs : ndarray of shape (len(steps), n, n_outputs), float64
+        0 for localisations without a neighbour closer than the radius.
+    """
+    from .graph import build_graph
+
+    steps = [int(s) for s in steps]
+    n = positions.shape[0]
+    use_tiles, side = resolve_tile_size(tile_size, n)
+    if use_tiles:
+        return tiled_network_outputs(
+            network, positions, connectivity_radius=connectivity_radius,
+            length_scale=length_scale, steps=steps, tile_size=side,
+            feature_tile_size=feature_tile_size, normalization=normalization, device=device,
+        )
+    outputs = np.zeros((len(steps), n, network.n_outputs))
+    graph = build_graph(positions, connectivity_radius, length_scale=length_scale,
+                        normalization=normalization)
+    if graph.n_edges:
+        with torch.inference_mode():
+            out = network(
+                torch.from_numpy(graph.node_attr).to(device),
+                torch.from_numpy(graph.edge_index).to(device),
+                torch.from_numpy(graph.edge_attr).to(device),
+                max(steps) + 1,
+            )
+        outputs = out[steps].double().cpu().numpy()
+        # Isolated localisations carry no information about a cluster: unmoved.
+        outputs[:, np.bincount(graph.edge_index[1], minlength=n) == 0] = 0.0
     return outputs
