@@ -1,0 +1,151 @@
+"""Does tiled inference change MIRO's results? Tiled vs whole-FOV inference, same model.
+
+1. Benchmark FOVs (``../shared/data/nieves2023``, the test FOVs of a scenario):
+   each FOV clustered after whole-FOV inference and after tiled inference with
+   tiles much smaller than the FOV (``--tile-size``, default 500 nm, so every
+   2 um FOV is cut into 16 tiles, each run with the exact ``n_steps x radius``
+   halo, and eigenvector features per feature tile of the training crops'
+   size). Scores of both (``clustering_report``, means over FOVs) and the
+   agreement of the two labellings (ARI).
+2. A 100k-localisation FOV made of tiled copies of the real FGFR1 FOVs: labels
+   of whole-FOV and tiled inference (default tiles), ARI between them.
+
+The model is a pickled ``MIROClusterer`` (``--model``); its eps/min_samples
+are used for DBSCAN.
+
+    OMP_NUM_THREADS=1 python benchmarks/tiling_quality.py --model model.joblib \\
+        --scenario ground_truth/scenario_6 --output benchmarks/results/tiling_quality.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import joblib
+import numpy as np
+import torch
+from sklearn.cluster import DBSCAN
+from sklearn.metrics import adjusted_rand_score
+
+from sklearn_miro.grid_dbscan import grid_dbscan
+from sklearn_miro.io import load_benchmark
+from sklearn_miro.metrics import clustering_report
+from sklearn_miro.tiling import fov_network_outputs
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scale import fgfr1_copies  # noqa: E402
+
+SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")
+
+
+def collapse(transformer, X, tile_size):
+    out = fov_network_outputs(
+        transformer.network_, X,
+        connectivity_radius=transformer.connectivity_radius_,
+        length_scale=transformer.length_scale_,
+        steps=[transformer.n_steps - 1],
+        normalization=transformer.eigenvector_normalization,
+        tile_size=tile_size,
+        feature_tile_size=transformer.augmentation_fov_size_,
+    )
+    return X - out[0, :, :2] * transformer.length_scale_
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--scenario", default="ground_truth/scenario_6")
+    parser.add_argument("--tile-size", type=float, default=500.0)
+    parser.add_argument("--n-fovs", type=int, default=None, help="first N test FOVs only")
+    parser.add_argument("--big", type=int, default=100_000, help="localisations of the FGFR1 FOV (0: skip)")
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    clusterer = joblib.load(args.model)
+    transformer = getattr(clusterer.transformer_, "estimator", clusterer.transformer_)
+    if transformer.fov_normalization is not None:
+        raise SystemExit("this comparison needs a model working in the units of X (fov_normalization=None)")
+    eps, min_samples = clusterer.eps_, clusterer.min_samples_
+    bench = load_benchmark(os.path.join(SHARED, "data", "nieves2023", args.scenario))
+    test_fovs = np.unique(bench.groups[bench.test_mask])[: args.n_fovs]
+    labels = {"whole": [], "tiled": []}
+    X_all, y_all, g_all, agreement = [], [], [], []
+    seconds = {"whole": 0.0, "tiled": 0.0}
+    for fov in test_fovs:
+        X = bench.X[bench.groups == fov]
+        for mode, tile in (("whole", None), ("tiled", args.tile_size)):
+            start = time.process_time()
+            collapsed = collapse(transformer, X, tile)
+            labels[mode].append(DBSCAN(eps=eps, min_samples=min_samples).fit_predict(collapsed))
+            seconds[mode] += time.process_time() - start
+        agreement.append(adjusted_rand_score(labels["whole"][-1], labels["tiled"][-1]))
+        X_all.append(X)
+        y_all.append(bench.y[bench.groups == fov])
+        g_all.append(np.full(len(X), fov))
+    X_all, y_all, g_all = (np.concatenate(a) for a in (X_all, y_all, g_all))
+    reports = {
+        mode: clustering_report(X_all, y_all, np.concatenate(_offset(labels[mode])), groups=g_all).mean()
+        for mode in labels
+    }
+    columns = ["ari_dagger", "iou", "ji_c", "rmsre_n", "rmse_xy", "ami", "ari_c", "ari"]
+    lines = [
+        "# Tiled vs whole-FOV inference (`benchmarks/tiling_quality.py`)",
+        "",
+        f"Command: `{' '.join(['python'] + sys.argv)}`  ",
+        f"Model: {args.model} (connectivity radius {transformer.connectivity_radius_:.1f} nm, "
+        f"n_steps {transformer.n_steps}, feature tiles {transformer.augmentation_fov_size_:.0f} nm, "
+        f"DBSCAN eps {eps:.2f}, min_samples {min_samples}).",
+        "",
+        f"## {args.scenario}: {len(test_fovs)} test FOVs, tiles of {args.tile_size:.0f} nm "
+        f"(halo n_steps x radius = {transformer.n_steps * transformer.connectivity_radius_:.0f} nm)",
+        "",
+        "| inference | " + " | ".join(columns) + " | CPU s |",
+        "| --- | " + " | ".join(["---:"] * (len(columns) + 1)) + " |",
+    ]
+    for mode in labels:
+        lines.append(f"| {mode} | " + " | ".join(f"{reports[mode][c]:.3f}" for c in columns)
+                     + f" | {seconds[mode]:.1f} |")
+    lines += ["", f"ARI between the whole-FOV and tiled labellings, per FOV: mean {np.mean(agreement):.4f}, "
+              f"min {np.min(agreement):.4f}."]
+    if args.big:
+        X = fgfr1_copies(args.big)
+        results = {}
+        for mode, tile in (("whole", None), ("tiled", "auto")):
+            start, cpu = time.perf_counter(), time.process_time()
+            collapsed = collapse(transformer, X, tile if args.big > 50_000 or tile is None else 1e9)
+            results[mode] = grid_dbscan(collapsed, eps, min_samples)[0]
+            results[mode + "_time"] = (time.perf_counter() - start, time.process_time() - cpu)
+        ari = adjusted_rand_score(results["whole"], results["tiled"])
+        lines += [
+            "",
+            f"## {X.shape[0]:,}-localisation FOV (tiled copies of the real FGFR1 FOVs)",
+            "",
+            f"ARI(whole-FOV labels, tiled labels) = {ari:.4f}; clusters {results['whole'].max() + 1} (whole) "
+            f"vs {results['tiled'].max() + 1} (tiled); noise fraction {np.mean(results['whole'] < 0):.3f} vs "
+            f"{np.mean(results['tiled'] < 0):.3f}.  ",
+            f"Wall/CPU s: whole {results['whole_time'][0]:.0f}/{results['whole_time'][1]:.0f}, "
+            f"tiled {results['tiled_time'][0]:.0f}/{results['tiled_time'][1]:.0f} (machine shared).",
+        ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+
+
+def _offset(label_list):
+    out, offset = [], 0
+    for lab in label_list:
+        lab = lab.copy()
+        lab[lab >= 0] += offset
+        out.append(lab)
+        if (lab >= 0).any():
+            offset = lab.max() + 1
+    return out
+
+
+if __name__ == "__main__":
+    main()
