@@ -308,6 +308,7 @@ def tiled_network_outputs(
     max_batch_nodes=DEFAULT_TILE_NODES,
     device="cpu",
     timings=None,
+    return_connected=False,
 ):
     """Network outputs of one FOV, computed tile by tile.
 
@@ -339,11 +340,15 @@ def tiled_network_outputs(
         If given, wall and CPU seconds of each stage are added to it under the
         keys ``"graph"``, ``"features"`` and ``"network"`` (each a pair
         ``[wall, cpu]``), for profiling.
+    return_connected : bool, default=False
+        Also return which localisations have a neighbour closer than the radius.
 
     Returns
     -------
     outputs : ndarray of shape (len(steps), n, n_outputs), float64
         0 for localisations without any neighbour closer than the radius.
+    connected : ndarray of shape (n,), bool
+        Only with ``return_connected=True``.
     """
     X = check_coordinates(X, min_points=1)
     r = float(check_positive(connectivity_radius, "connectivity_radius"))
@@ -364,7 +369,7 @@ def tiled_network_outputs(
     edges = tiled_edges(X, r, tiles, delaunay_margin=delaunay_margin)
     if edges.shape[1] == 0:
         clock.lap("graph")
-        return outputs
+        return (outputs, np.zeros(n, dtype=bool)) if return_connected else outputs
     edge_index = _directed(edges)
     del edges
     clock.lap("graph")
@@ -430,7 +435,7 @@ def tiled_network_outputs(
         flush()
     outputs[:, degree == 0] = 0.0
     clock.lap("network")
-    return outputs
+    return (outputs, degree > 0) if return_connected else outputs
 
 
 class _Clock:
@@ -487,6 +492,7 @@ def fov_network_outputs(
     tile_size="auto",
     feature_tile_size=None,
     device="cpu",
+    return_connected=False,
 ):
     """Network outputs of one FOV, whole or tiled (the estimators' inference core).
 
@@ -504,11 +510,15 @@ def fov_network_outputs(
         Side of the eigenvector tiles when the FOV is tiled
         (:func:`tile_eigenvector_features`).
     device : str or torch.device
+    return_connected : bool, default=False
+        Also return which localisations have a neighbour closer than the radius.
 
     Returns
     -------
     outputs : ndarray of shape (len(steps), n, n_outputs), float64
         0 for localisations without a neighbour closer than the radius.
+    connected : ndarray of shape (n,), bool
+        Only with ``return_connected=True``.
     """
     from .graph import build_graph
 
@@ -520,6 +530,7 @@ def fov_network_outputs(
             network, positions, connectivity_radius=connectivity_radius,
             length_scale=length_scale, steps=steps, tile_size=side,
             feature_tile_size=feature_tile_size, normalization=normalization, device=device,
+            return_connected=return_connected,
         )
     outputs = np.zeros((len(steps), n, network.n_outputs))
     graph = build_graph(positions, connectivity_radius, length_scale=length_scale,
@@ -533,6 +544,7 @@ def fov_network_outputs(
                 max(steps) + 1,
             )
         outputs = out[steps].double().cpu().numpy()
-        # Isolated localisations carry no information about a cluster: unmoved.
-        outputs[:, np.bincount(graph.edge_index[1], minlength=n) == 0] = 0.0
-    return outputs
+    # Isolated localisations carry no information about a cluster: unmoved.
+    connected = np.bincount(graph.edge_index[1], minlength=n) > 0
+    outputs[:, ~connected] = 0.0
+    return (outputs, connected) if return_connected else outputs
