@@ -160,7 +160,25 @@ def _unique_edges_of_triangulation(points):
             )
     edges = np.sort(edges, axis=0)
     edges = edges[:, edges[0] != edges[1]]
-    return np.unique(edges, axis=1).astype(np.int64)
+    return _unique_pairs(edges, n)
+
+
+def _unique_pairs(edges, n):
+    """Distinct columns of a (2, m) array of node ids < n, sorted (one 1-D unique of int64 keys)."""
+    keys = np.unique(edges[0].astype(np.int64) * n + edges[1])
+    return np.stack([keys // n, keys % n]).astype(np.int64)
+
+
+def _unique_points(X):
+    """``np.unique(X, axis=0, return_index=True, return_inverse=True)`` via one lexsort."""
+    order = np.lexsort((X[:, 1], X[:, 0]))
+    ordered = X[order]
+    new_group = np.r_[True, np.any(ordered[1:] != ordered[:-1], axis=1)]
+    group = np.cumsum(new_group) - 1
+    inverse = np.empty(X.shape[0], dtype=np.int64)
+    inverse[order] = group
+    first = order[new_group]
+    return ordered[new_group], first, inverse
 
 
 def _expand_to_copies(u, v, starts, counts, order, *, strict_upper=False):
@@ -205,8 +223,7 @@ def delaunay_edges(X):
     n = X.shape[0]
     if n < 2:
         return np.empty((2, 0), dtype=np.int64)
-    unique, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    unique, first, inverse = _unique_points(X)
     if unique.shape[0] == n:
         # Fast path, no duplicates: triangulate in the caller's order so that
         # the result does not depend on np.unique's lexicographic reordering.
@@ -220,7 +237,7 @@ def delaunay_edges(X):
     dup = np.flatnonzero(counts > 1)
     within = _expand_to_copies(dup, dup, starts, counts, order, strict_upper=True)
     edges = np.sort(np.concatenate([between, within], axis=1), axis=0)
-    return np.unique(edges, axis=1).astype(np.int64)
+    return _unique_pairs(edges, n)
 
 
 def _symmetric_normalised_laplacian_blocks(n_nodes, edge_index):
