@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import warnings
 
-from sklearn.base import OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
 
-from ._base import _BaseMIRO
+from .._validation import check_cluster_labels
+from ._base import BaseMIRO
 
 __all__ = ["MIROTransformer"]
 
 
-class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
+class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     """Collapse the clusters of SMLM point clouds onto their centres with MIRO.
 
     MIRO (Pineda et al., Nat. Commun. 16, 9693, 2025) is a recurrent graph
@@ -102,6 +103,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
 
     Attributes
     ----------
+    model_ : sklearn_miro.model.FittedMIRO
+        The fitted model (network, length units, normalisation, steps); the
+        attributes below are read-only views of it.
     network_ : MIRONetwork
         The trained network (on the CPU).
     connectivity_radius_ : float
@@ -143,6 +147,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
     >>> X_collapsed = miro.transform(X_new)  # doctest: +SKIP
     """
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Train MIRO on labelled FOVs.
 
@@ -160,7 +165,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         -------
         self : MIROTransformer
         """
-        return self._fit(X, y, groups)
+        options = self._augmentation_options()
+        X, groups, fov_indices = self._validate_fit_input(X, groups)
+        labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
+        return self._fit_model(X, labels, groups, fov_indices, self._training_config(options))
 
     def transform(self, X, groups=None, step=None):
         """Move every localisation towards the centre of its cluster.
@@ -180,9 +188,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
             Collapsed coordinates in the units of X. Localisations without any
             neighbour closer than the connectivity radius are not moved.
         """
-        X, groups = self._prepare_predict_input(X, groups)
-        moved, _ = self._collapse(X, groups, [self._resolve_step(step)])
-        return moved[0]
+        X, _, fov_indices = self._prepare_predict_input(X, groups)
+        return self._collapse(X, fov_indices, [self._resolve_step(step)]).moved[0]
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then transform the training data (each FOV on its own).
