@@ -87,17 +87,22 @@ def load_model(path):
         transformer = getattr(clusterer.transformer_, "estimator", clusterer.transformer_)
         return transformer, clusterer.eps_, clusterer.min_samples_, clusterer
     import torch
+    from sklearn.frozen import FrozenEstimator
 
-    from sklearn_miro import MIROTransformer
+    from sklearn_miro import MIROClusterer, MIROTransformer
+    from sklearn_miro.model import FittedMIRO
     from sklearn_miro.network import MIRONetwork
 
-    transformer = MIROTransformer()
+    transformer = MIROTransformer(verbose=0)
     torch.manual_seed(0)
-    transformer.network_ = MIRONetwork(transformer.hidden_size).eval()
-    transformer.connectivity_radius_ = 150.0
-    transformer.length_scale_ = 15.0
-    transformer.augmentation_fov_size_ = 600.0
-    return transformer, 15.0, 5, None
+    transformer.model_ = FittedMIRO(
+        network=MIRONetwork(transformer.hidden_size).eval(), n_steps=transformer.n_steps,
+        connectivity_radius=150.0, length_scale=15.0, augmentation_fov_size=600.0,
+    )
+    transformer.n_features_in_ = 2
+    clusterer = MIROClusterer(FrozenEstimator(transformer), eps=15.0, min_samples=5)
+    clusterer.fit(fgfr1_fovs()[0])
+    return transformer, 15.0, 5, clusterer
 
 
 def one_fov(source, n, model, threads, tile_size):
@@ -115,10 +120,10 @@ def one_fov(source, n, model, threads, tile_size):
         transformer.network_, X,
         connectivity_radius=transformer.connectivity_radius_,
         length_scale=transformer.length_scale_,
-        steps=[transformer.n_steps - 1],
+        steps=[transformer.model_.n_steps - 1],
         tile_size=tile_size,
-        feature_tile_size=transformer.augmentation_fov_size_,
-        normalization=transformer.eigenvector_normalization,
+        feature_tile_size=transformer.model_.feature_tile_size(),
+        normalization=transformer.model_.eigenvector_normalization,
         timings=timings,
     )
     collapsed = X - out[0, :, :2] * transformer.length_scale_
@@ -141,8 +146,6 @@ def many_fovs(n_fovs, model, n_jobs, backend):
     X = np.concatenate([fovs[k % len(fovs)] for k in range(n_fovs)])
     groups = np.repeat(np.arange(n_fovs), [len(fovs[k % len(fovs)]) for k in range(n_fovs)])
     _, _, _, clusterer = load_model(model)
-    if clusterer is None:
-        raise SystemExit("--fovs needs --model (a pickled MIROClusterer)")
     clusterer.set_params(n_jobs=n_jobs)
     wall, cpu = time.perf_counter(), time.process_time()
     if backend == "dask":

@@ -46,10 +46,10 @@ def collapse(transformer, X, tile_size):
         transformer.network_, X,
         connectivity_radius=transformer.connectivity_radius_,
         length_scale=transformer.length_scale_,
-        steps=[transformer.n_steps - 1],
-        normalization=transformer.eigenvector_normalization,
+        steps=[transformer.model_.n_steps - 1],
+        normalization=transformer.model_.eigenvector_normalization,
         tile_size=tile_size,
-        feature_tile_size=transformer.augmentation_fov_size_,
+        feature_tile_size=transformer.model_.feature_tile_size(),
     )
     return X - out[0, :, :2] * transformer.length_scale_
 
@@ -66,7 +66,7 @@ def main():
     torch.set_num_threads(1)
     clusterer = joblib.load(args.model)
     transformer = getattr(clusterer.transformer_, "estimator", clusterer.transformer_)
-    if transformer.fov_normalization is not None:
+    if transformer.model_.fov_normalization is not None:
         raise SystemExit("this comparison needs a model working in the units of X (fov_normalization=None)")
     eps, min_samples = clusterer.eps_, clusterer.min_samples_
     bench = load_benchmark(os.path.join(SHARED, "data", "nieves2023", args.scenario))
@@ -96,11 +96,11 @@ def main():
         "",
         f"Command: `{' '.join(['python'] + sys.argv)}`  ",
         f"Model: {args.model} (connectivity radius {transformer.connectivity_radius_:.1f} nm, "
-        f"n_steps {transformer.n_steps}, feature tiles {transformer.augmentation_fov_size_:.0f} nm, "
+        f"n_steps {transformer.model_.n_steps}, feature tiles {transformer.model_.feature_tile_size():.0f} nm, "
         f"DBSCAN eps {eps:.2f}, min_samples {min_samples}).",
         "",
         f"## {args.scenario}: {len(test_fovs)} test FOVs, tiles of {args.tile_size:.0f} nm "
-        f"(halo n_steps x radius = {transformer.n_steps * transformer.connectivity_radius_:.0f} nm)",
+        f"(halo n_steps x radius = {transformer.model_.n_steps * transformer.connectivity_radius_:.0f} nm)",
         "",
         "| inference | " + " | ".join(columns) + " | CPU s |",
         "| --- | " + " | ".join(["---:"] * (len(columns) + 1)) + " |",

@@ -87,7 +87,5 @@ def test_ami_with_thousands_of_clusters_agrees_with_scikit_learn():
 
     rng = np.random.default_rng(0)
     true = np.repeat(np.arange(1500), 4)
-    pred = true.copy()
-    pred[rng.random(true.size) < 0.2] = rng.integers(0, 1500, (rng.random(true.size) < 0.2).sum())
     pred = np.where(rng.random(true.size) < 0.2, rng.integers(0, 1500, true.size), true)
     assert ami(true, pred) == pytest.approx(adjusted_mutual_info_score(true, pred), abs=1e-9)
