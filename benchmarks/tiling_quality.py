@@ -41,7 +41,7 @@ from scale import fgfr1_copies  # noqa: E402
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")
 
 
-def collapse(transformer, X, tile_size):
+def collapse(transformer, X, tile_size, feature_tile_size=None):
     out = fov_network_outputs(
         transformer.network_, X,
         connectivity_radius=transformer.connectivity_radius_,
@@ -49,14 +49,46 @@ def collapse(transformer, X, tile_size):
         steps=[transformer.model_.n_steps - 1],
         normalization=transformer.model_.eigenvector_normalization,
         tile_size=tile_size,
-        feature_tile_size=transformer.model_.feature_tile_size(),
+        feature_tile_size=feature_tile_size or transformer.model_.feature_tile_size(),
     )
     return X - out[0, :, :2] * transformer.length_scale_
 
 
+def checkpoint_in_nm(args):
+    """An authors' checkpoint run in nm instead of on FOVs normalised to [0, 1].
+
+    The authors trained on 2 um FOVs scaled to [0, 1] (radius 0.2, edge
+    features and outputs in units of the radius, unit-norm eigenvectors). In
+    nm the same network sees the same inputs with radius = length unit =
+    0.2 x 2000 nm, up to the FOV's aspect ratio; tiles are then squares in nm
+    and the feature tiles have the side of its training FOVs.
+    """
+    from dataclasses import replace
+
+    from sklearn_miro import load_reference_checkpoint
+
+    miro = load_reference_checkpoint(args.checkpoint, n_steps=args.n_steps,
+                                     connectivity_radius=args.radius_nm / args.fov_side_nm,
+                                     device="cpu")
+    miro.model_ = replace(miro.model_, fov_normalization=None, connectivity_radius=args.radius_nm,
+                          length_scale=args.radius_nm, augmentation_fov_size=args.fov_side_nm,
+                          distance_unit=args.fov_side_nm)
+    return miro
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--model", default=None, help="pickled MIROClusterer")
+    parser.add_argument("--checkpoint", default=None,
+                        help="an authors' checkpoint, run in nm (see checkpoint_in_nm)")
+    parser.add_argument("--radius-nm", type=float, default=400.0)
+    parser.add_argument("--n-steps", type=int, default=15)
+    parser.add_argument("--fov-side-nm", type=float, default=2000.0,
+                        help="side of the checkpoint's training FOVs: its feature tiles")
+    parser.add_argument("--bench-feature-tile", type=float, default=None,
+                        help="feature-tile side for the benchmark FOVs (default: the model's)")
+    parser.add_argument("--eps", type=float, default=16.0)
+    parser.add_argument("--min-samples", type=int, default=10)
     parser.add_argument("--scenario", default="ground_truth/scenario_6")
     parser.add_argument("--tile-size", type=float, default=500.0)
     parser.add_argument("--n-fovs", type=int, default=None, help="first N test FOVs only")
@@ -64,11 +96,17 @@ def main():
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    clusterer = joblib.load(args.model)
-    transformer = getattr(clusterer.transformer_, "estimator", clusterer.transformer_)
+    if args.checkpoint:
+        transformer = checkpoint_in_nm(args)
+        eps, min_samples = args.eps, args.min_samples
+        model_name = args.checkpoint
+    else:
+        clusterer = joblib.load(args.model)
+        transformer = getattr(clusterer.transformer_, "estimator", clusterer.transformer_)
+        eps, min_samples = clusterer.eps_, clusterer.min_samples_
+        model_name = args.model
     if transformer.model_.fov_normalization is not None:
         raise SystemExit("this comparison needs a model working in the units of X (fov_normalization=None)")
-    eps, min_samples = clusterer.eps_, clusterer.min_samples_
     bench = load_benchmark(os.path.join(SHARED, "data", "nieves2023", args.scenario))
     test_fovs = np.unique(bench.groups[bench.test_mask])[: args.n_fovs]
     labels = {"whole": [], "tiled": []}
@@ -78,7 +116,7 @@ def main():
         X = bench.X[bench.groups == fov]
         for mode, tile in (("whole", None), ("tiled", args.tile_size)):
             start = time.process_time()
-            collapsed = collapse(transformer, X, tile)
+            collapsed = collapse(transformer, X, tile, args.bench_feature_tile)
             labels[mode].append(DBSCAN(eps=eps, min_samples=min_samples).fit_predict(collapsed))
             seconds[mode] += time.process_time() - start
         agreement.append(adjusted_rand_score(labels["whole"][-1], labels["tiled"][-1]))
@@ -95,11 +133,12 @@ def main():
         "# Tiled vs whole-FOV inference (`benchmarks/tiling_quality.py`)",
         "",
         f"Command: `{' '.join(['python'] + sys.argv)}`  ",
-        f"Model: {args.model} (connectivity radius {transformer.connectivity_radius_:.1f} nm, "
+        f"Model: {model_name} (connectivity radius {transformer.connectivity_radius_:.1f} nm, "
         f"n_steps {transformer.model_.n_steps}, feature tiles {transformer.model_.feature_tile_size():.0f} nm, "
         f"DBSCAN eps {eps:.2f}, min_samples {min_samples}).",
         "",
-        f"## {args.scenario}: {len(test_fovs)} test FOVs, tiles of {args.tile_size:.0f} nm "
+        f"## {args.scenario}: {len(test_fovs)} test FOVs, tiles of {args.tile_size:.0f} nm, feature tiles "
+        f"{args.bench_feature_tile or transformer.model_.feature_tile_size():.0f} nm "
         f"(halo n_steps x radius = {transformer.model_.n_steps * transformer.connectivity_radius_:.0f} nm)",
         "",
         "| inference | " + " | ".join(columns) + " | CPU s |",

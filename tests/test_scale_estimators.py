@@ -98,7 +98,7 @@ def test_invalid_tile_size_is_rejected(data):
 
 def test_models_pickled_before_tiling_load_with_the_defaults(data, fitted):
     X, _, fov = data
-    state = fitted.__getstate__()
+    state = dict(fitted.__getstate__())  # the live __dict__ otherwise
     state.pop("tile_size")
     state.pop("n_jobs")
     old = MIROTransformer.__new__(MIROTransformer)

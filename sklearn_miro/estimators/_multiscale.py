@@ -302,7 +302,10 @@ def _per_scale(value, name, n_scales=None, integer=False):
 
 # Arguments of MultiscaleMIROClusterer that configure its transformer: they
 # are deprecated there (pass transformer=MultiscaleMIROTransformer(...)).
-DEPRECATED_CLUSTERER_ARGUMENTS = ("k_star", *NETWORK_DEFAULTS)
+# (tile_size and n_jobs, added after the deprecation, are set on the transformer only.)
+DEPRECATED_CLUSTERER_ARGUMENTS = (
+    "k_star", *(name for name in NETWORK_DEFAULTS if name not in ("tile_size", "n_jobs"))
+)
 
 _D = NETWORK_DEFAULTS
 
