@@ -92,7 +92,9 @@ def main():
     parser.add_argument("--scenario", default="ground_truth/scenario_6")
     parser.add_argument("--tile-size", type=float, default=500.0)
     parser.add_argument("--n-fovs", type=int, default=None, help="first N test FOVs only")
-    parser.add_argument("--big", type=int, default=100_000, help="localisations of the FGFR1 FOV (0: skip)")
+    parser.add_argument("--big", type=int, default=100_000,
+                        help="localisations of the FGFR1 FOV (0: skip); tiled automatically above "
+                             "50,000, else with tiles of 4 x --tile-size")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -154,7 +156,7 @@ def main():
         results = {}
         for mode, tile in (("whole", None), ("tiled", "auto")):
             start, cpu = time.perf_counter(), time.process_time()
-            collapsed = collapse(transformer, X, tile if args.big > 50_000 or tile is None else 1e9)
+            collapsed = collapse(transformer, X, tile if tile is None or args.big > 50_000 else 4 * args.tile_size)
             results[mode] = grid_dbscan(collapsed, eps, min_samples)[0]
             results[mode + "_time"] = (time.perf_counter() - start, time.process_time() - cpu)
         ari = adjusted_rand_score(results["whole"], results["tiled"])
