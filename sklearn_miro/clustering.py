@@ -19,17 +19,23 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .grid_dbscan import grid_dbscan
+from .parallel import map_fovs
+
 __all__ = [
     "EPS_CONSTRAINTS",
     "EPS_FRACTIONS",
     "MIN_SAMPLES_CONSTRAINTS",
     "MIN_SAMPLES_GRID",
+    "GRID_DBSCAN_MIN_POINTS",
     "choose_dbscan_parameters",
+    "cluster_fov",
     "cluster_per_fov",
     "dbscan_per_fov",
     "is_auto",
     "is_fitted",
     "offset_labels",
+    "stack_fov_labels",
     "transformer_radius",
     "tune_dbscan",
     "tuning_score",
@@ -107,16 +113,45 @@ def offset_labels(labels, offset):
     return labels
 
 
-def cluster_per_fov(fov_indices, points, clusterer, n):
-    """``clone(clusterer).fit_predict`` on every FOV on its own; labels unique across FOVs."""
+# FOVs with more localisations than this are clustered by grid_dbscan (same
+# labels as DBSCAN, bounded memory) when the clusterer is a plain DBSCAN.
+GRID_DBSCAN_MIN_POINTS = 10_000
+
+
+def cluster_fov(clusterer, points):
+    """``clone(clusterer).fit_predict(points)``, in bounded memory for a large DBSCAN.
+
+    A :class:`sklearn.cluster.DBSCAN` with the Euclidean metric on more than
+    :data:`GRID_DBSCAN_MIN_POINTS` points is run as
+    :func:`sklearn_miro.grid_dbscan.grid_dbscan`, which gives the same labels
+    without storing every neighbourhood (collapsed clusters make those huge).
+    """
+    if (
+        type(clusterer) is DBSCAN
+        and clusterer.metric == "euclidean"
+        and clusterer.metric_params is None
+        and clusterer.p in (None, 2)
+        and len(points) > GRID_DBSCAN_MIN_POINTS
+    ):
+        return grid_dbscan(points, clusterer.eps, clusterer.min_samples)[0]
+    return np.asarray(clone(clusterer).fit_predict(points))
+
+
+def stack_fov_labels(fov_indices, fov_labels, n):
+    """One label vector from per-FOV labels, shifted so that ids are unique across FOVs."""
     labels = np.full(n, -1, dtype=np.int64)
     offset = 0
-    for idx, pts in zip(fov_indices, points):
-        fov_labels = np.asarray(clone(clusterer).fit_predict(pts))
-        labels[idx] = offset_labels(fov_labels, offset)
-        if (fov_labels >= 0).any():
-            offset += int(fov_labels.max()) + 1
+    for idx, lab in zip(fov_indices, fov_labels):
+        labels[idx] = offset_labels(lab, offset)
+        if (lab >= 0).any():
+            offset += int(lab.max()) + 1
     return labels
+
+
+def cluster_per_fov(fov_indices, points, clusterer, n, n_jobs=None):
+    """:func:`cluster_fov` on every FOV on its own; labels unique across FOVs."""
+    fov_labels = map_fovs(cluster_fov, [(clusterer, pts) for pts in points], n_jobs)
+    return stack_fov_labels(fov_indices, fov_labels, n)
 
 
 def choose_dbscan_parameters(X_fovs, collapsed, labels_fovs, radius, eps, min_samples):

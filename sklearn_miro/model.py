@@ -29,12 +29,15 @@ from .augmentation import (
     prepare_training_set,
 )
 from .domain import check_connectivity, localization_spacing
-from .graph import build_graph, default_connectivity_radius
+from .graph import default_connectivity_radius
 from .network import MIRONetwork
 from .diagnostics import cluster_compression, zero_displacement_loss
+from .parallel import map_fovs
+from .tiling import fov_network_outputs
 from .training import collate, fit_network, miro_loss
 
 __all__ = [
+    "collapse_fov",
     "FOV_NORMALIZATIONS",
     "STATE_VERSION_KEY",
     "Collapsed",
@@ -239,7 +242,18 @@ class FittedMIRO:
             self.__dict__["_device_network"] = cache
         return cache[2]
 
-    def collapse(self, X, fov_indices, steps, device):
+    def feature_tile_size(self):
+        """Side of the eigenvector tiles of tiled inference, in the network's space.
+
+        The side of the synthetic training FOVs, so that tiled features describe
+        a graph of the size the network was trained on; the median side of the
+        training FOVs when training used whole FOVs.
+        """
+        if self.augmentation_fov_size is not None:
+            return float(self.augmentation_fov_size)
+        return float(self.distance_unit)
+
+    def collapse(self, X, fov_indices, steps, device, *, tile_size=None, n_jobs=None):
         """Move every localisation of every FOV towards its cluster centre.
 
         Parameters
@@ -251,42 +265,29 @@ class FittedMIRO:
         steps : list of int
             Recurrent steps (0-based) whose outputs are returned.
         device : torch.device
+        tile_size : "auto", None or float, default=None
+            Tiled inference of large FOVs, see
+            :func:`sklearn_miro.tiling.resolve_tile_size` (in the network's
+            space). None: every FOV whole.
+        n_jobs : int or None, default=None
+            FOVs in parallel (:func:`sklearn_miro.parallel.map_fovs`).
 
         Returns
         -------
         Collapsed
         """
-        network = self.network_on(device)
         n = X.shape[0]
         outputs = np.zeros((len(steps), n, self.n_outputs))
         moved = np.empty((len(steps), n, 2))
         connected = np.zeros(n, dtype=bool)
-        last = max(steps) + 1
-        with torch.inference_mode():
-            for idx in fov_indices:
-                positions, back = to_model_space(X[idx], self.fov_normalization)
-                graph = build_graph(
-                    positions,
-                    self.connectivity_radius,
-                    length_scale=self.length_scale,
-                    normalization=self.eigenvector_normalization,
-                )
-                if graph.n_edges:
-                    out = network(
-                        torch.from_numpy(graph.node_attr).to(device),
-                        torch.from_numpy(graph.edge_index).to(device),
-                        torch.from_numpy(graph.edge_attr).to(device),
-                        last,
-                    )
-                    out = out[list(steps)].double().cpu().numpy()
-                    # Isolated localisations (no neighbour closer than the
-                    # radius) carry no information about a cluster: unmoved.
-                    has_edge = np.zeros(len(idx), dtype=bool)
-                    has_edge[graph.edge_index[1]] = True
-                    out[:, ~has_edge] = 0.0
-                    outputs[:, idx] = out
-                    connected[idx] = has_edge
-                moved[:, idx] = back(positions[None] - outputs[:, idx, :2] * self.length_scale)
+        steps = list(steps)
+        results = map_fovs(
+            collapse_fov, [(self, X[idx], steps, device, tile_size) for idx in fov_indices], n_jobs
+        )
+        for idx, (fov_outputs, fov_moved, fov_connected) in zip(fov_indices, results):
+            outputs[:, idx] = fov_outputs
+            moved[:, idx] = fov_moved
+            connected[idx] = fov_connected
         return Collapsed(moved, outputs, connected)
 
     # ---- pickling ------------------------------------------------------------
@@ -304,6 +305,25 @@ class FittedMIRO:
         state.pop(STATE_VERSION_KEY, None)
         state["network"] = network_from_state(state["network"])
         self.__dict__.update(state)
+
+
+def collapse_fov(model, X_fov, steps, device, tile_size=None):
+    """Outputs, collapsed coordinates and connected mask of one FOV (see :meth:`FittedMIRO.collapse`)."""
+    positions, back = to_model_space(X_fov, model.fov_normalization)
+    outputs, connected = fov_network_outputs(
+        model.network_on(device),
+        positions,
+        connectivity_radius=model.connectivity_radius,
+        length_scale=model.length_scale,
+        steps=steps,
+        normalization=model.eigenvector_normalization,
+        tile_size=tile_size,
+        feature_tile_size=model.feature_tile_size(),
+        device=device,
+        return_connected=True,
+    )
+    moved = back(positions[None] - outputs[:, :, :2] * model.length_scale)
+    return outputs, moved, connected
 
 
 # --------------------------------------------------------------------------

@@ -92,7 +92,7 @@ class MIRONetwork(nn.Module):
             n_edge_features=self.n_edge_features,
         )
 
-    def forward(self, node_attr, edge_index, edge_attr, n_steps):
+    def forward(self, node_attr, edge_index, edge_attr, n_steps, *, active=None):
         """Run ``n_steps`` recurrent steps.
 
         Parameters
@@ -103,6 +103,16 @@ class MIRONetwork(nn.Module):
         edge_attr : Tensor of shape (n_edges, n_edge_features)
         n_steps : int
             Number of recurrent steps ``K``.
+        active : sequence of (int, int), optional
+            ``(n_nodes_k, n_edges_k)`` for every step ``k``: only the first
+            ``n_nodes_k`` nodes and the first ``n_edges_k`` edges are updated
+            at step ``k``; both sequences must be non-increasing, the targets of
+            the active edges of step ``k`` among its active nodes, and their
+            sources among the active nodes of step ``k - 1`` (any node at step
+            0). Used by tiled inference, where the halo nodes far from a
+            tile's own nodes are needed only in the first steps
+            (:mod:`sklearn_miro.tiling`). Outputs of inactive nodes are 0.
+            None: every node and edge at every step.
 
         Returns
         -------
@@ -127,31 +137,40 @@ class MIRONetwork(nn.Module):
         source_const = node_const @ w5_source.t()  # (N, H)
         target_const = node_const @ w5_target.t()  # (N, H)
         edge_term_const = torch.addmm(self.message.bias, edge_const, w5_edge.t())  # (E, H)
+        del encoded_edges, edge_const  # two (E, H) tensors fewer at peak
         # Fused matrices acting on the hidden states.
         source_from_hidden = w5_source @ w3_hidden  # (H, H)
         target_from_hidden = w5_target @ w3_hidden  # (H, H)
         edge_from_hidden = w5_edge @ w4_hidden  # (H, H)
 
-        outputs = []
+        n_edges = edge_attr.shape[0]
+        if active is None:
+            active = [(n_nodes, n_edges)] * n_steps
+        outputs = node_const.new_zeros((n_steps, n_nodes, self.n_outputs))
         node_state = edge_state = None
         for step in range(n_steps):
+            n_k, e_k = (int(v) for v in active[step])
+            source_k, target_k = source[:e_k], target[:e_k]
             if step == 0:
                 # h^0 = g^0 = 0: only the constant parts remain.
-                source_part, target_part = source_const, target_const
-                pre = edge_term_const.clone()
+                source_part, target_part = source_const, target_const[:n_k]
+                pre = edge_term_const[:e_k].clone()
             else:
-                source_part = torch.addmm(source_const, node_state, source_from_hidden.t())
-                target_part = torch.addmm(target_const, node_state, target_from_hidden.t())
-                pre = torch.addmm(edge_term_const, edge_state, edge_from_hidden.t())
+                n_prev = node_state.shape[0]
+                source_part = torch.addmm(source_const[:n_prev], node_state, source_from_hidden.t())
+                target_part = torch.addmm(
+                    target_const[:n_k], node_state[:n_k], target_from_hidden.t()
+                )
+                pre = torch.addmm(edge_term_const[:e_k], edge_state[:e_k], edge_from_hidden.t())
             # In place: the gathered terms are added into the fresh tensor
             # returned by addmm/clone, saving two (E, H) allocations per step.
-            pre.add_(source_part.index_select(0, source))
-            pre.add_(target_part.index_select(0, target))
+            pre.add_(source_part.index_select(0, source_k))
+            pre.add_(target_part.index_select(0, target_k))
             edge_state = torch.relu_(pre)
-            aggregated = edge_state.new_zeros((n_nodes, h_size)).index_add_(0, target, edge_state)
+            aggregated = edge_state.new_zeros((n_k, h_size)).index_add_(0, target_k, edge_state)
             node_state = torch.relu(self.update(aggregated))
-            outputs.append(self.head(node_state))
-        return torch.stack(outputs)
+            outputs[step, :n_k] = self.head(node_state)
+        return outputs
 
 
 def naive_forward(network, node_attr, edge_index, edge_attr, n_steps):

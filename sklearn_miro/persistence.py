@@ -76,6 +76,13 @@ def _allowed_classes():
 # ----------------------------------------------------------------- encoding
 
 
+def _is_dataframe(value):
+    import sys
+
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
 class _Encoder:
     def __init__(self):
         self.arrays = {}
@@ -118,6 +125,16 @@ class _Encoder:
             return {"__pairs__": [[self(k, where), self(v, f"{where}[{k!r}]")] for k, v in value.items()]}
         if isinstance(value, np.random.RandomState):
             return {"__randomstate__": self(value.get_state(), where)}
+        if _is_dataframe(value):
+            # Tables such as MIROClusterer.cluster_table_: one array per column
+            # (numbers in the npz, strings as JSON lists), never a pickle.
+            return {
+                "__dataframe__": {
+                    "columns": [str(c) for c in value.columns],
+                    "data": [self(value[c].to_numpy(), f"{where}[{c!r}]") for c in value.columns],
+                    "attrs": self(dict(value.attrs), f"{where}.attrs"),
+                }
+            }
         cls = type(value)
         name = self.names.get(cls)
         if name is None:
@@ -178,6 +195,14 @@ class _Decoder:
             state = np.random.RandomState()
             state.set_state(self(value["__randomstate__"]))
             return state
+        if "__dataframe__" in value:
+            import pandas as pd
+
+            table = value["__dataframe__"]
+            frame = pd.DataFrame(dict(zip(table["columns"], (self(v) for v in table["data"]))),
+                                 columns=table["columns"])
+            frame.attrs.update(self(table["attrs"]))
+            return frame
         if "__network__" in value:
             network = self.classes["MIRONetwork"](**self(value["__network__"]["config"]))
             weights = {

@@ -390,8 +390,9 @@ def test_old_per_network_arguments_are_deprecated_but_still_reach_the_transforme
     params = clu.transformer_.get_params()
     assert params["k_star"] == 3 and params["n_steps"] == 5 and params["random_state"] == 0
     assert params["scale_names"] == NAMES and clu.transformer_.k_star_ == [3]
-    # Every hyper-parameter of the transformer but scale_names has a deprecated twin.
-    assert set(MultiscaleMIROTransformer().get_params()) - {"scale_names"} == set(
+    # Every hyper-parameter of the transformer but scale_names has a deprecated twin
+    # (tile_size and n_jobs came after the deprecation: transformer only).
+    assert set(MultiscaleMIROTransformer().get_params()) - {"scale_names", "tile_size", "n_jobs"} == set(
         DEPRECATED_CLUSTERER_ARGUMENTS
     )
     with pytest.warns(FutureWarning, match="ignored because transformer is given"):

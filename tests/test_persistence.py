@@ -46,3 +46,18 @@ def test_shape_classifier_round_trip(tmp_path):
         loaded = load_model(save_model(clf, tmp_path / "c.miro"))
         np.testing.assert_array_equal(loaded.predict(X, groups=fov), clf.predict(X, groups=fov))
     np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+
+
+def test_clusterer_round_trip_keeps_its_cluster_table(tmp_path):
+    import pandas as pd
+
+    from sklearn_miro import MIROClusterer
+
+    X, y, fov = make_gaussian_clusters(n_fovs=2, n_clusters=4, n_localizations=15, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a tiny fit warns that it moved nothing
+        clusterer = MIROClusterer(MIROTransformer(**TINY, random_state=0)).fit(X, y, groups=fov)
+    loaded = load_model(save_model(clusterer, tmp_path / "c.miro"))
+    pd.testing.assert_frame_equal(loaded.cluster_table_, clusterer.cluster_table_)
+    assert loaded.cluster_table_.attrs == clusterer.cluster_table_.attrs
+    np.testing.assert_array_equal(loaded.predict(X, groups=fov), clusterer.predict(X, groups=fov))

@@ -60,6 +60,8 @@ NETWORK_DEFAULTS = {
     "device": "auto",
     "random_state": None,
     "verbose": 1,
+    "tile_size": "auto",
+    "n_jobs": None,
 }
 # The authors' multiscale and multishape models use K = 20 recurrent steps.
 MULTISCALE_N_STEPS = 20
@@ -130,6 +132,8 @@ class BaseMIRO(BaseEstimator):
         device=NETWORK_DEFAULTS["device"],
         random_state=NETWORK_DEFAULTS["random_state"],
         verbose=NETWORK_DEFAULTS["verbose"],
+        tile_size=NETWORK_DEFAULTS["tile_size"],
+        n_jobs=NETWORK_DEFAULTS["n_jobs"],
     ):
         self.hidden_size = hidden_size
         self.n_steps = n_steps
@@ -149,6 +153,8 @@ class BaseMIRO(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.tile_size = tile_size
+        self.n_jobs = n_jobs
 
     # ---- validation ---------------------------------------------------------
     # Checked by scikit-learn (``_validate_params``, run by ``@_fit_context``
@@ -172,6 +178,8 @@ class BaseMIRO(BaseEstimator):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "tile_size": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None],
+        "n_jobs": [Integral, None],
     }
 
     def _augmentation_options(self):
@@ -222,12 +230,25 @@ class BaseMIRO(BaseEstimator):
     # ---- inference ---------------------------------------------------------
     def _collapse(self, X, fov_indices, steps):
         """:meth:`FittedMIRO.collapse` of validated X, on this estimator's device."""
-        return self.model_.collapse(X, fov_indices, steps, resolve_device(self.device))
+        tile_size = self.tile_size
+        if tile_size is not None and not isinstance(tile_size, str):
+            # tile_size is in the units of X; tiles live in the network's space.
+            if self.model_.fov_normalization is not None:
+                raise ValueError(
+                    "A numeric tile_size needs fov_normalization=None (tiles are squares in the "
+                    "units of X); use tile_size='auto' or None with a normalised model."
+                )
+            tile_size = float(tile_size)
+        return self.model_.collapse(X, fov_indices, steps, resolve_device(self.device),
+                                    tile_size=tile_size, n_jobs=self.n_jobs)
 
     def __setstate__(self, state):
         state = dict(state)
         if "_network_state" in state:
             state = upgrade_pre_model_state(state)
+        # Models pickled before tiling and n_jobs existed get their defaults.
+        state.setdefault("tile_size", NETWORK_DEFAULTS["tile_size"])
+        state.setdefault("n_jobs", NETWORK_DEFAULTS["n_jobs"])
         super().__setstate__(state)
 
     # ---- inference ---------------------------------------------------------

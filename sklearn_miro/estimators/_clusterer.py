@@ -16,18 +16,28 @@ from .._validation import (
     split_by_group,
     warn_if_zero_is_background,
 )
+from numbers import Integral
+
 from ..clustering import (
     EPS_CONSTRAINTS,
     MIN_SAMPLES_CONSTRAINTS,
     choose_dbscan_parameters,
+    cluster_fov,
     cluster_per_fov,
     is_fitted,
+    stack_fov_labels,
     transformer_radius,
     tune_dbscan,
 )
+from ..parallel import map_fovs
 from ._transformer import MIROTransformer
 
-__all__ = ["MIROClusterer", "tune_dbscan"]
+__all__ = ["MIROClusterer", "predict_fov", "tune_dbscan"]
+
+
+def predict_fov(transformer, clusterer, X_fov):
+    """Labels of one FOV: ``transformer.transform`` then :func:`~sklearn_miro.clustering.cluster_fov`."""
+    return cluster_fov(clusterer, transformer.transform(X_fov))
 
 
 class MIROClusterer(ClusterMixin, BaseEstimator):
@@ -58,6 +68,14 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         Any scikit-learn clusterer with ``fit_predict``, used instead of
         DBSCAN; it is cloned for every FOV. ``eps`` and ``min_samples`` are then
         ignored.
+    n_jobs : int or None, default=None
+        FOVs collapsed and clustered in parallel by ``predict`` (and clustered
+        in parallel by ``fit``), with joblib: None means 1 unless inside a
+        :func:`joblib.parallel_config` context (which also selects the
+        backend, e.g. Dask, see ``doc/scaling.md``), -1 all cores. Each task
+        runs torch on one thread. A FOV of more than 10,000 localisations is
+        clustered by :func:`sklearn_miro.grid_dbscan.grid_dbscan` when the
+        clusterer is DBSCAN: the same labels in bounded memory.
 
     Attributes
     ----------
@@ -102,17 +120,20 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     __metadata_request__fit = {"groups": True}
     __metadata_request__predict = {"groups": True}
 
-    def __init__(self, transformer=None, *, eps="auto", min_samples="auto", clusterer=None):
+    def __init__(self, transformer=None, *, eps="auto", min_samples="auto", clusterer=None,
+                 n_jobs=None):
         self.transformer = transformer
         self.eps = eps
         self.min_samples = min_samples
         self.clusterer = clusterer
+        self.n_jobs = n_jobs
 
     _parameter_constraints: dict = {
         "transformer": [HasMethods(["fit", "transform"]), None],
         "eps": EPS_CONSTRAINTS,
         "min_samples": MIN_SAMPLES_CONSTRAINTS,
         "clusterer": [HasMethods(["fit_predict"]), None],
+        "n_jobs": [Integral, None],
     }
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -190,7 +211,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         return self.transformer_.transform(X_fov)
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
-        return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n)
+        return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n, self.n_jobs)
 
     def predict(self, X, groups=None):
         """Cluster new FOVs.
@@ -212,10 +233,21 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         if groups is None:
-            collapsed = [self.transformer_.transform(X)]
+            fov_labels = [predict_fov(self.transformer_, self.clusterer_, X)]
         else:
-            collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
-        return self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
+            # Every FOV collapsed and clustered in one task (n_jobs, joblib).
+            fov_labels = map_fovs(
+                predict_fov,
+                [(self.transformer_, self.clusterer_, X[idx]) for idx in fov_indices],
+                self.n_jobs,
+            )
+        return stack_fov_labels(fov_indices, fov_labels, X.shape[0])
+
+    def __setstate__(self, state):
+        # Clusterers pickled before n_jobs existed get its default.
+        state = dict(state)
+        state.setdefault("n_jobs", None)
+        super().__setstate__(state)
 
     def fit_predict(self, X, y=None, groups=None):
         """Fit and return the labels of the training data (``labels_``)."""

@@ -184,7 +184,8 @@ class MIROShapeClassifier(ClassifierMixin, BaseMIRO):
     hidden_size, n_steps, connectivity_radius, length_scale, \
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
-validation_fraction, n_iter_no_change, device, random_state, verbose
+validation_fraction, n_iter_no_change, device, random_state, verbose, \
+tile_size, n_jobs
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multishape model, Table S7).
 
@@ -258,6 +259,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         device=_D["device"],
         random_state=_D["random_state"],
         verbose=_D["verbose"],
+        tile_size=_D["tile_size"],
+        n_jobs=_D["n_jobs"],
     ):
         super().__init__(
             hidden_size=hidden_size,
@@ -278,6 +281,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             device=device,
             random_state=random_state,
             verbose=verbose,
+            tile_size=tile_size,
+            n_jobs=n_jobs,
         )
         self.beta = beta
         self.eps = eps

@@ -100,6 +100,21 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         same value gives the same model on the CPU.
     verbose : int, default=1
         0: silent; 1: progress bars while training.
+    tile_size : "auto", None or float, default="auto"
+        Tiled inference of large FOVs (``sklearn_miro.tiling``, see
+        ``doc/scaling.md``): ``"auto"`` tiles FOVs of more than 50,000
+        localisations, ``None`` never tiles, a number always tiles with owned
+        squares of that side (units of X; needs ``fov_normalization=None``).
+        Tiles run with a halo of ``n_steps x connectivity_radius``, which makes
+        the message passing exact; the Laplacian eigenvector features are then
+        computed per square of the synthetic training FOVs' side (a graph of
+        the size the network was trained on), the only difference from whole-FOV
+        inference. Cost linear in N, memory bounded by a tile.
+    n_jobs : int or None, default=None
+        FOVs processed in parallel by ``transform`` (joblib; None means 1
+        unless inside a :func:`joblib.parallel_config` context, which also
+        selects the backend, e.g. Dask; -1 all cores). Each task runs torch on
+        one thread.
 
     Attributes
     ----------

@@ -35,6 +35,7 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from . import core
 from .scorers import ClusteringScorer, MultipleFOVWarning, warn_if_stacked_fovs
+from ..parallel import map_fovs
 from .._validation import check_coordinates, check_groups, check_positive, split_by_group
 
 __all__ = [
@@ -115,7 +116,9 @@ class _Evaluation:
     """All metrics of one FOV, sharing the encodings, tables and matchings."""
 
     def __init__(self, labels_true, labels_pred, background, coords=None):
-        self.coords = coords
+        # Relative to the FOV's own corner: every coordinate metric is then
+        # translation invariant, also in floating point, wherever the FOV sits.
+        self.coords = None if coords is None or coords.shape[0] == 0 else coords - coords.min(axis=0)
         self.true = core.encode_labels(labels_true, background, name="labels_true")
         self.pred = core.encode_labels(labels_pred, background, name="labels_pred")
         self._matchings = {}
@@ -178,8 +181,9 @@ class _Evaluation:
         return core.adjusted_rand_from_table(table)
 
     def ami(self, average_method):
-        return float(adjusted_mutual_info_score(self.true.codes, self.pred.codes,
-                                                average_method=average_method))
+        return core.adjusted_mutual_information(self.true.codes, self.true.n_classes,
+                                                self.pred.codes, self.pred.n_classes,
+                                                average_method)
 
     def ji_c(self, method, threshold):
         match = self.matching(method, threshold)
@@ -631,6 +635,10 @@ def compression_index(X, X_collapsed, labels_true, *, background=-1):
         )
     labels_true = core.check_label_vector(labels_true, coords.shape[0], name="labels_true")
     encoded = core.encode_labels(labels_true, background, name="labels_true")
+    if coords.shape[0]:
+        # Relative to the FOV's corner: the same value wherever the FOV sits.
+        corner = coords.min(axis=0)
+        coords, collapsed = coords - corner, collapsed - corner
     clustered = encoded.cluster_mask()
     codes = encoded.codes[clustered]
     if codes.size == 0:
@@ -658,9 +666,37 @@ def compression_index(X, X_collapsed, labels_true, *, background=-1):
 REPORT_COLUMNS = ("ari_dagger", "iou", "ji_c", "rmsre_n", "rmse_xy", "ami", "ari_c", "ari")
 
 
+def _report_row(fov_coords, fov_true, fov_pred, fov_collapsed, background, variant, method,
+                threshold, n_pixels):
+    """One row of :func:`clustering_report` (module level, so that joblib can ship it)."""
+    evaluation = _Evaluation(fov_true, fov_pred, background, fov_coords)
+    row = {
+        "ari_dagger": evaluation.ari_dagger(variant),
+        "iou": evaluation.iou(n_pixels),
+        "ji_c": evaluation.ji_c(method, threshold),
+        "rmsre_n": evaluation.rmsre_n(method, threshold, variant),
+        "rmse_xy": evaluation.rmse_xy(method, threshold, variant),
+        "ami": evaluation.ami("arithmetic"),
+        "ari_c": evaluation.ari_c(),
+        "ari": evaluation.ari(),
+    }
+    if fov_collapsed is not None:
+        row["compression_index"] = compression_index(
+            fov_coords, fov_collapsed, fov_true, background=background
+        )
+    match = evaluation.matching(method, threshold)
+    row.update(
+        n_localizations=fov_coords.shape[0],
+        n_true_clusters=match.n_true,
+        n_pred_clusters=match.n_pred,
+        n_matched=match.n_matched,
+    )
+    return row
+
+
 def clustering_report(X, labels_true, labels_pred, groups=None, *, X_collapsed=None,
                       background=-1, variant="paper", matching=None, threshold=None,
-                      n_pixels=None):
+                      n_pixels=None, n_jobs=None):
     """Every metric of the paper, one row per field of view.
 
     Parameters
@@ -690,6 +726,12 @@ def clustering_report(X, labels_true, labels_pred, groups=None, *, X_collapsed=N
         ground-truth cluster (reference rule).
     n_pixels : int or None, default=None
         IoU raster size (see :func:`iou`).
+    n_jobs : int or None, default=None
+        FOVs scored in parallel with joblib (scikit-learn's convention: None is
+        1 unless inside a :func:`joblib.parallel_config` context, which also
+        selects the backend, e.g. Dask). Every metric costs what the clusters
+        cost, wherever the FOV sits (coordinates are taken relative to each
+        FOV's bounding box).
 
     Returns
     -------
@@ -728,34 +770,15 @@ def clustering_report(X, labels_true, labels_pred, groups=None, *, X_collapsed=N
     if groups is None:
         warn_if_stacked_fovs(coords, labels_true, background, stacklevel=3,
                              context="clustering_report without `groups`: ")
-    rows, index = [], []
-    for fov_id, members in split_by_group(groups, n):
-        fov_coords = coords[members]
-        evaluation = _Evaluation(labels_true[members], labels_pred[members], background,
-                                 fov_coords)
-        row = {
-            "ari_dagger": evaluation.ari_dagger(variant),
-            "iou": evaluation.iou(n_pixels),
-            "ji_c": evaluation.ji_c(method, threshold),
-            "rmsre_n": evaluation.rmsre_n(method, threshold, variant),
-            "rmse_xy": evaluation.rmse_xy(method, threshold, variant),
-            "ami": evaluation.ami("arithmetic"),
-            "ari_c": evaluation.ari_c(),
-            "ari": evaluation.ari(),
-        }
-        if collapsed is not None:
-            row["compression_index"] = compression_index(
-                fov_coords, collapsed[members], labels_true[members], background=background
-            )
-        match = evaluation.matching(method, threshold)
-        row.update(
-            n_localizations=members.size,
-            n_true_clusters=match.n_true,
-            n_pred_clusters=match.n_pred,
-            n_matched=match.n_matched,
-        )
-        rows.append(row)
-        index.append(0 if fov_id is None else fov_id)
+    fovs = split_by_group(groups, n)
+    rows = map_fovs(
+        _report_row,
+        [(coords[members], labels_true[members], labels_pred[members],
+          None if collapsed is None else collapsed[members],
+          background, variant, method, threshold, n_pixels) for _, members in fovs],
+        n_jobs=n_jobs,
+    )
+    index = [0 if fov_id is None else fov_id for fov_id, _ in fovs]
     return pd.DataFrame(rows, index=pd.Index(index, name="fov"))
 
 

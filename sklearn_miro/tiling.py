@@ -1,0 +1,550 @@
+"""Tiled inference: MIRO on fields of view of any size, at a cost linear in N.
+
+A whole-cell acquisition holds 10^5-10^7 localisations. Building one graph for
+all of them and running the network on it costs more than linear time (the
+Laplacian eigen-solve of one giant component) and memory proportional to the
+whole field (the network's hidden states, ``n_edges x hidden_size`` floats per
+step). Tiled inference splits the field of view (FOV) into square tiles and
+keeps every stage local:
+
+1. **Edges.** Each tile is triangulated together with a margin of its
+   neighbours' points (``delaunay_margin``, default 4 connectivity radii); an
+   edge shorter than the radius is taken from the tile that owns its
+   lower-indexed endpoint. Away from the margin a Delaunay edge only depends on
+   nearby points, so this gives the edges of the whole-FOV triangulation except
+   where an empty disc wider than the margin touches a tile border (measured in
+   ``benchmarks/results/scale.md``).
+2. **Node features.** The Laplacian eigenvectors are computed per *feature
+   tile* (``feature_tile_size``): edges between two feature tiles are left out
+   of the eigen-problem only, so every component is at most a feature tile and
+   the eigen-solves cost O(N). The estimators use the side of the synthetic
+   training FOVs, so the features describe a graph of the size the network was
+   trained on (about 200 localisations by default) instead of a whole cell.
+   ``feature_tile_size=None`` keeps whole-FOV features (the untiled result, at
+   the untiled cost).
+3. **Message passing.** The network runs on the graph of each tile grown by a
+   halo. After ``T`` recurrent steps a node's output depends only on nodes at
+   most ``T`` hops away, and every hop is shorter than the connectivity radius
+   ``r``, so with ``halo = T * r`` (the default) the outputs of the points a
+   tile owns are exactly those of the whole graph. Only the owned points'
+   outputs are kept (owner: the tile containing the point, without halo), and
+   every point has exactly one owner. Peak memory is that of the largest tile.
+   Small tiles are concatenated into one network call (graphs side by side,
+   edge indices offset) up to ``max_batch_nodes`` nodes.
+
+So, for fixed features, tiling is exact; what changes the result is the choice
+of features (step 2), which is what ``feature_tile_size`` controls.
+
+Tile assignment is vectorised (one floor division and one sort); the loops run
+over tiles, never over points or edges.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._validation import check_coordinates, check_positive
+from .graph import N_EIGENVECTORS, delaunay_edges, laplacian_eigenvector_features
+
+__all__ = [
+    "TILING_THRESHOLD",
+    "SquareTiles",
+    "default_tile_size",
+    "fov_network_outputs",
+    "resolve_tile_size",
+    "tile_eigenvector_features",
+    "tiled_edges",
+    "tiled_network_outputs",
+]
+
+# FOVs with more localisations than this are tiled when tile_size="auto".
+TILING_THRESHOLD = 50_000
+# Nodes (owned + halo) aimed at per tile by default_tile_size: bounds the
+# network's working memory (about 1 GB with hidden_size=64) and the
+# triangulation's.
+DEFAULT_TILE_NODES = 2**17
+
+
+@dataclass(frozen=True)
+class SquareTiles:
+    """A square grid over a point cloud, with the points sorted by tile.
+
+    Tile ``(i, j)`` covers ``[origin + (i, j) * tile_size, origin + (i + 1, j + 1) * tile_size)``
+    and has the flat id ``i * shape[1] + j``.
+
+    Attributes
+    ----------
+    origin : ndarray of shape (2,)
+    tile_size : float
+    shape : tuple of int
+        Tiles along x and y.
+    tile_of : ndarray of shape (n_points,), int64
+        Flat id of the tile that owns each point.
+    order : ndarray of shape (n_points,), int64
+        Point indices sorted by tile (stable).
+    bounds : ndarray of shape (n_tiles + 1,), int64
+        ``order[bounds[t]:bounds[t + 1]]`` are the points of tile ``t``.
+    """
+
+    origin: np.ndarray
+    tile_size: float
+    shape: tuple
+    tile_of: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def from_points(cls, X, tile_size, origin=None):
+        """Grid of ``tile_size`` squares starting at ``origin`` (default: the lower-left corner of X)."""
+        X = np.asarray(X, dtype=np.float64)
+        tile_size = float(tile_size)
+        origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
+        cell = np.floor((X - origin) / tile_size).astype(np.int64)
+        if cell.size and cell.min() < 0:
+            raise ValueError("origin must be at or below the smallest coordinate of X.")
+        shape = tuple(int(v) for v in (cell.max(axis=0) + 1)) if cell.size else (0, 0)
+        tile_of = cell[:, 0] * (shape[1] if shape[1] else 1) + cell[:, 1]
+        order = np.argsort(tile_of, kind="stable")
+        bounds = np.searchsorted(tile_of[order], np.arange(shape[0] * shape[1] + 1))
+        return cls(origin, tile_size, shape, tile_of, order, bounds)
+
+    @property
+    def n_tiles(self):
+        return self.shape[0] * self.shape[1]
+
+    def non_empty(self):
+        """Flat ids of the tiles that own at least one point."""
+        return np.flatnonzero(np.diff(self.bounds))
+
+    def owned(self, tile):
+        """Indices of the points that tile ``tile`` owns (in increasing order)."""
+        return self.order[self.bounds[tile] : self.bounds[tile + 1]]
+
+    def distance_to_tile(self, points, tile):
+        """Euclidean distance of ``points`` to the square of tile ``tile`` (0 inside)."""
+        i, j = divmod(int(tile), self.shape[1])
+        low = self.origin + np.array([i, j]) * self.tile_size
+        gap = np.maximum(0.0, np.maximum(low - points, points - (low + self.tile_size)))
+        return np.sqrt((gap**2).sum(axis=1))
+
+    def around(self, X, tile, pad):
+        """Sorted indices of the points in tile ``tile`` grown by ``pad`` on every side.
+
+        Only the tiles within ``ceil(pad / tile_size)`` rows and columns are
+        looked at (each a contiguous slice of ``order``), then the grown box is
+        applied exactly (closed on every side).
+        """
+        nx, ny = self.shape
+        i, j = divmod(int(tile), ny)
+        m = int(math.ceil(pad / self.tile_size)) if pad > 0 else 0
+        j0, j1 = max(j - m, 0), min(j + m, ny - 1)
+        slices = [
+            self.order[self.bounds[c * ny + j0] : self.bounds[c * ny + j1 + 1]]
+            for c in range(max(i - m, 0), min(i + m, nx - 1) + 1)
+        ]
+        idx = np.concatenate(slices)
+        low = self.origin + np.array([i, j]) * self.tile_size - pad
+        high = self.origin + np.array([i + 1, j + 1]) * self.tile_size + pad
+        points = X[idx]
+        inside = np.all((points >= low) & (points <= high), axis=1)
+        return np.sort(idx[inside])
+
+
+def default_tile_size(X, halo, *, target_nodes=DEFAULT_TILE_NODES):
+    """Side of the owned part of a tile so that a tile with its halo holds about ``target_nodes`` points.
+
+    The density is the FOV's mean (localisations over bounding-box area). The
+    side is at least ``2 * halo`` (then a tile with its halo has at most 4
+    times the points it owns) and at least 1/1000 of the FOV's larger side (at
+    most a million tiles).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    extent = np.ptp(X, axis=0)
+    area = float(np.prod(np.maximum(extent, 1e-12 * max(extent.max(), 1.0))))
+    density = X.shape[0] / area
+    grown_side = math.sqrt(target_nodes / density)
+    side = max(grown_side - 2.0 * halo, 2.0 * halo, float(extent.max()) / 1000.0)
+    return float(side)
+
+
+def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None):
+    """Delaunay edges shorter than the radius, triangulated tile by tile.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+    connectivity_radius : float
+    tiles : SquareTiles
+    delaunay_margin : float, optional
+        Points of the neighbouring tiles within this distance of a tile are
+        triangulated with it. Default: 4 connectivity radii.
+
+    Returns
+    -------
+    edges : ndarray of shape (2, n_edges), int64
+        Each undirected edge once, ``edges[0] < edges[1]``, sorted.
+    """
+    r = float(connectivity_radius)
+    margin = 4.0 * r if delaunay_margin is None else float(delaunay_margin)
+    parts = []
+    for tile in tiles.non_empty():
+        ext = tiles.around(X, tile, margin)
+        local = delaunay_edges(X[ext])
+        # ext is sorted, so local u < v stays u < v in global numbering.
+        u, v = ext[local[0]], ext[local[1]]
+        delta = X[u] - X[v]
+        keep = (np.sqrt((delta**2).sum(axis=1)) < r) & (tiles.tile_of[u] == tile)
+        parts.append(np.stack([u[keep], v[keep]]))
+    if not parts:
+        return np.empty((2, 0), dtype=np.int64)
+    edges = np.concatenate(parts, axis=1)
+    order = np.lexsort((edges[1], edges[0]))
+    return edges[:, order]
+
+
+def _directed(edges):
+    """Both directions of undirected edges, sorted by (source, target)."""
+    source = np.concatenate([edges[0], edges[1]])
+    target = np.concatenate([edges[1], edges[0]])
+    order = np.lexsort((target, source))
+    return np.stack([source[order], target[order]])
+
+
+def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
+                              n_eigenvectors=N_EIGENVECTORS, normalization="rms"):
+    """Laplacian eigenvector features computed per square feature tile.
+
+    Edges whose endpoints lie in different feature tiles are left out of the
+    eigen-problem (not out of the graph), so each connected component lies in
+    one feature tile; see :func:`sklearn_miro.graph.laplacian_eigenvector_features`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+    edge_index : ndarray of shape (2, n_edges)
+        Directed edges, both directions present.
+    feature_tile_size : float or None
+        Side of the feature tiles; None: no split (whole-graph features).
+    origin : array-like of shape (2,), optional
+        Corner of the feature-tile grid; default: the lower-left corner of X.
+
+    Returns
+    -------
+    features : ndarray of shape (n, n_eigenvectors), float64
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if feature_tile_size is not None and edge_index.shape[1]:
+        origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
+        cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
+        cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+        edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
+    return laplacian_eigenvector_features(
+        X.shape[0], edge_index, n_eigenvectors, normalization=normalization
+    )
+
+
+def _tile_subgraph(nodes, indptr, target, local_of):
+    """Edges among ``nodes`` (sorted global ids), in local numbering; vectorised."""
+    local_of[nodes] = np.arange(nodes.size)
+    counts = indptr[nodes + 1] - indptr[nodes]
+    starts = np.repeat(indptr[nodes] - np.cumsum(counts) + counts, counts)
+    edge_ids = np.arange(counts.sum()) + starts
+    local_target = local_of[target[edge_ids]]
+    local_source = np.repeat(np.arange(nodes.size), counts)
+    local_of[nodes] = -1
+    keep = local_target >= 0
+    return edge_ids[keep], local_source[keep], local_target[keep]
+
+
+def _shrinking_halo(depth, src, tgt, n_steps, radius):
+    """Node/edge orders and per-step active prefixes for :meth:`MIRONetwork.forward`.
+
+    A node at distance ``d`` from its tile is at least ``d / r`` hops from the
+    tile's own nodes, so its state at step ``k`` (0-based) can reach them only
+    if ``d < (n_steps - 1 - k) * r``. Nodes sorted by ``d`` make the needed
+    ones a prefix at every step, and edges sorted by their target's rank make
+    the edges into needed nodes a prefix. If rounding ever broke the nesting
+    (a needed source outside the previous step's prefix), every step falls
+    back to all nodes.
+    """
+    order = np.argsort(depth, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    src, tgt = rank[src], rank[tgt]
+    edge_order = np.argsort(tgt, kind="stable")
+    src, tgt = src[edge_order], tgt[edge_order]
+    sorted_depth = depth[order]
+    n_owned = int(np.searchsorted(sorted_depth, 0.0, side="right"))
+    slack = 1e-6 * radius
+    thresholds = (n_steps - 1 - np.arange(n_steps)) * radius + slack
+    n_active = np.maximum(np.searchsorted(sorted_depth, thresholds, side="left"), n_owned)
+    e_active = np.searchsorted(tgt, n_active, side="left")
+    source_reach = np.maximum.accumulate(src) if src.size else src
+    for k in range(1, n_steps):
+        if e_active[k] and source_reach[e_active[k] - 1] >= n_active[k - 1]:
+            n_active[:], e_active[:] = order.size, src.size
+            break
+    active = list(zip(n_active.tolist(), e_active.tolist()))
+    return order, rank, src, tgt, edge_order, active
+
+
+def tiled_network_outputs(
+    network,
+    X,
+    *,
+    connectivity_radius,
+    length_scale,
+    steps,
+    tile_size=None,
+    halo=None,
+    feature_tile_size=None,
+    normalization="rms",
+    delaunay_margin=None,
+    max_batch_nodes=DEFAULT_TILE_NODES,
+    device="cpu",
+    timings=None,
+    return_connected=False,
+):
+    """Network outputs of one FOV, computed tile by tile.
+
+    Parameters
+    ----------
+    network : MIRONetwork
+    X : array-like of shape (n, 2)
+        Coordinates in the network's space (the units ``connectivity_radius``
+        is in).
+    connectivity_radius, length_scale : float
+        As in :func:`sklearn_miro.graph.build_graph`.
+    steps : sequence of int
+        Recurrent steps (0-based) whose outputs are returned.
+    tile_size : float, optional
+        Side of the owned part of a tile; default :func:`default_tile_size`.
+    halo : float, optional
+        Width of the halo; default ``(max(steps) + 1) * connectivity_radius``,
+        which makes the message passing exact for the owned points.
+    feature_tile_size : float or None
+        See :func:`tile_eigenvector_features`.
+    normalization : {"rms", "unit"}
+        Eigenvector scaling.
+    delaunay_margin : float, optional
+        See :func:`tiled_edges`.
+    max_batch_nodes : int
+        Tiles are concatenated into one network call up to this many nodes.
+    device : str or torch.device
+    timings : dict, optional
+        If given, wall and CPU seconds of each stage are added to it under the
+        keys ``"graph"``, ``"features"`` and ``"network"`` (each a pair
+        ``[wall, cpu]``), for profiling.
+    return_connected : bool, default=False
+        Also return which localisations have a neighbour closer than the radius.
+
+    Returns
+    -------
+    outputs : ndarray of shape (len(steps), n, n_outputs), float64
+        0 for localisations without any neighbour closer than the radius.
+    connected : ndarray of shape (n,), bool
+        Only with ``return_connected=True``.
+    """
+    X = check_coordinates(X, min_points=1)
+    r = float(check_positive(connectivity_radius, "connectivity_radius"))
+    unit = float(check_positive(length_scale, "length_scale"))
+    steps = [int(s) for s in steps]
+    n_steps = max(steps) + 1
+    halo = n_steps * r if halo is None else float(check_positive(halo, "halo", allow_zero=True))
+    if tile_size is None:
+        tile_size = default_tile_size(X, halo)
+    check_positive(tile_size, "tile_size")
+    if feature_tile_size is not None:
+        check_positive(feature_tile_size, "feature_tile_size")
+    check_positive(max_batch_nodes, "max_batch_nodes", integer=True)
+    n = X.shape[0]
+    outputs = np.zeros((len(steps), n, network.n_outputs))
+    clock = _Clock(timings)
+    tiles = SquareTiles.from_points(X, tile_size)
+    edges = tiled_edges(X, r, tiles, delaunay_margin=delaunay_margin)
+    if edges.shape[1] == 0:
+        clock.lap("graph")
+        return (outputs, np.zeros(n, dtype=bool)) if return_connected else outputs
+    edge_index = _directed(edges)
+    del edges
+    clock.lap("graph")
+    node_attr = tile_eigenvector_features(
+        X, edge_index, feature_tile_size, origin=tiles.origin, normalization=normalization,
+    ).astype(np.float32)
+    clock.lap("features")
+    source, target = edge_index
+    degree = np.bincount(source, minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(degree)])
+    local_of = np.full(n, -1, dtype=np.int64)
+
+    batch, batch_nodes = [], 0
+
+    def flush():
+        node_parts, src_parts, tgt_parts, attr_parts, owned_parts, owned_local = [], [], [], [], [], []
+        depth_parts = []
+        offset = 0
+        for tile, nodes, owned in batch:
+            edge_ids, ls, lt = _tile_subgraph(nodes, indptr, target, local_of)
+            node_parts.append(nodes)
+            src_parts.append(ls + offset)
+            tgt_parts.append(lt + offset)
+            delta = X[source[edge_ids]] - X[target[edge_ids]]
+            attr_parts.append(
+                (np.column_stack([delta, np.sqrt((delta**2).sum(axis=1))]) / unit).astype(np.float32)
+            )
+            owned_parts.append(owned)
+            owned_local.append(np.searchsorted(nodes, owned) + offset)
+            depth_parts.append(tiles.distance_to_tile(X[nodes], tile))
+            offset += nodes.size
+        nodes = np.concatenate(node_parts)
+        src, tgt = np.concatenate(src_parts), np.concatenate(tgt_parts)
+        attr = np.concatenate(attr_parts)
+        # Order the nodes by their distance to their tile, and the edges by
+        # their target's place: the nodes needed at a step are then a prefix
+        # (those closer than (remaining steps) x r), and so are the edges.
+        order, rank, src, tgt, edge_order, active = _shrinking_halo(
+            np.concatenate(depth_parts), src, tgt, n_steps, r
+        )
+        with torch.inference_mode():
+            out = network(
+                torch.from_numpy(node_attr[nodes[order]]).to(device),
+                torch.from_numpy(np.stack([src, tgt])).to(device),
+                torch.from_numpy(attr[edge_order]).to(device),
+                n_steps,
+                active=active,
+            )
+            out = out[steps].double().cpu().numpy()
+        outputs[:, np.concatenate(owned_parts)] = out[:, rank[np.concatenate(owned_local)]]
+
+    for tile in tiles.non_empty():
+        owned = tiles.owned(tile)
+        if not degree[owned].any():
+            continue
+        nodes = tiles.around(X, tile, halo)
+        if batch and batch_nodes + nodes.size > max_batch_nodes:
+            flush()
+            batch, batch_nodes = [], 0
+        batch.append((tile, nodes, owned))
+        batch_nodes += nodes.size
+    if batch:
+        flush()
+    outputs[:, degree == 0] = 0.0
+    clock.lap("network")
+    return (outputs, degree > 0) if return_connected else outputs
+
+
+class _Clock:
+    """Accumulates wall and CPU seconds per stage into a user's dict."""
+
+    def __init__(self, timings):
+        self.timings = timings
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name):
+        if self.timings is None:
+            return
+        wall, cpu = time.perf_counter(), time.process_time()
+        total = self.timings.setdefault(name, [0.0, 0.0])
+        total[0] += wall - self.wall
+        total[1] += cpu - self.cpu
+        self.wall, self.cpu = wall, cpu
+
+
+def resolve_tile_size(tile_size, n_localizations):
+    """Whether (and with which owned side) to tile a FOV.
+
+    Parameters
+    ----------
+    tile_size : "auto", None or float
+        ``"auto"``: tile FOVs with more than :data:`TILING_THRESHOLD`
+        localisations, with :func:`default_tile_size`; ``None``: never tile;
+        a number: always tile, with that side.
+    n_localizations : int
+
+    Returns
+    -------
+    use_tiles : bool
+    side : float or None
+        None means :func:`default_tile_size`.
+    """
+    if tile_size is None:
+        return False, None
+    if isinstance(tile_size, str):
+        if tile_size != "auto":
+            raise ValueError(f"tile_size must be 'auto', None or a positive number; got {tile_size!r}.")
+        return n_localizations > TILING_THRESHOLD, None
+    return True, float(check_positive(tile_size, "tile_size"))
+
+
+def fov_network_outputs(
+    network,
+    positions,
+    *,
+    connectivity_radius,
+    length_scale,
+    steps,
+    normalization="rms",
+    tile_size="auto",
+    feature_tile_size=None,
+    device="cpu",
+    return_connected=False,
+):
+    """Network outputs of one FOV, whole or tiled (the estimators' inference core).
+
+    Parameters
+    ----------
+    network : MIRONetwork
+    positions : ndarray of shape (n, 2)
+        Coordinates in the network's space.
+    connectivity_radius, length_scale : float
+    steps : sequence of int
+    normalization : {"rms", "unit"}
+    tile_size : "auto", None or float
+        See :func:`resolve_tile_size`.
+    feature_tile_size : float or None
+        Side of the eigenvector tiles when the FOV is tiled
+        (:func:`tile_eigenvector_features`).
+    device : str or torch.device
+    return_connected : bool, default=False
+        Also return which localisations have a neighbour closer than the radius.
+
+    Returns
+    -------
+    outputs : ndarray of shape (len(steps), n, n_outputs), float64
+        0 for localisations without a neighbour closer than the radius.
+    connected : ndarray of shape (n,), bool
+        Only with ``return_connected=True``.
+    """
+    from .graph import build_graph
+
+    steps = [int(s) for s in steps]
+    n = positions.shape[0]
+    use_tiles, side = resolve_tile_size(tile_size, n)
+    if use_tiles:
+        return tiled_network_outputs(
+            network, positions, connectivity_radius=connectivity_radius,
+            length_scale=length_scale, steps=steps, tile_size=side,
+            feature_tile_size=feature_tile_size, normalization=normalization, device=device,
+            return_connected=return_connected,
+        )
+    outputs = np.zeros((len(steps), n, network.n_outputs))
+    graph = build_graph(positions, connectivity_radius, length_scale=length_scale,
+                        normalization=normalization)
+    if graph.n_edges:
+        with torch.inference_mode():
+            out = network(
+                torch.from_numpy(graph.node_attr).to(device),
+                torch.from_numpy(graph.edge_index).to(device),
+                torch.from_numpy(graph.edge_attr).to(device),
+                max(steps) + 1,
+            )
+        outputs = out[steps].double().cpu().numpy()
+    # Isolated localisations carry no information about a cluster: unmoved.
+    connected = np.bincount(graph.edge_index[1], minlength=n) > 0
+    outputs[:, ~connected] = 0.0
+    return (outputs, connected) if return_connected else outputs

@@ -1,0 +1,67 @@
+"""Bounded-memory DBSCAN: the same core points and labels as scikit-learn's."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.cluster import DBSCAN
+
+from sklearn_miro.grid_dbscan import GridDBSCAN, grid_dbscan
+
+
+def _cloud(kind, rng, n):
+    if kind == "uniform":
+        return rng.uniform(0, 100, (n, 2))
+    if kind == "collapsed":  # tight blobs, like MIRO's output
+        centres = rng.uniform(0, 300, (max(1, n // 40), 2))
+        blobs = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 0.5, (n, 2))
+        return np.concatenate([blobs, rng.uniform(0, 300, (n // 5, 2))])
+    return np.round(rng.uniform(0, 15, (n, 2)))  # integer grid: many pairs at exactly eps
+
+
+@pytest.mark.parametrize("kind", ["uniform", "collapsed", "grid"])
+@pytest.mark.parametrize("seed", range(12))
+def test_same_core_points_and_labels_as_sklearn(kind, seed):
+    rng = np.random.default_rng(seed)
+    X = _cloud(kind, rng, int(rng.integers(2, 500)))
+    eps = float(rng.choice([0.7, 1.0, 2.0, 3.0, 6.0]))
+    min_samples = int(rng.integers(1, 15))
+    chunk_size = int(rng.choice([7, 500, 2_000_000]))  # exercise the chunked and k-d tree paths
+    expected = DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+    labels, core = grid_dbscan(X, eps, min_samples, chunk_size=chunk_size)
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+    np.testing.assert_array_equal(labels, expected.labels_)
+
+
+def test_far_from_the_origin_gives_the_same_labels():
+    rng = np.random.default_rng(1)
+    X = np.round(_cloud("collapsed", rng, 400) * 64) / 64  # exactly representable after the shift
+    np.testing.assert_array_equal(grid_dbscan(X + 2.0**30, 2.0, 5)[0], grid_dbscan(X, 2.0, 5)[0])
+
+
+def test_border_point_goes_to_the_first_cluster_like_sklearn():
+    # Point 10 is within eps of both clusters' core points but is not core itself.
+    left = np.column_stack([np.zeros(5), np.arange(5) * 0.1])
+    right = np.column_stack([np.full(5, 2.0), np.arange(5) * 0.1])
+    X = np.concatenate([right, left, [[1.0, 0.2]]])
+    expected = DBSCAN(eps=1.0, min_samples=5).fit_predict(X)
+    assert expected[10] == 0  # the cluster seeded first (lowest index) wins
+    np.testing.assert_array_equal(grid_dbscan(X, 1.0, 5)[0], expected)
+
+
+def test_estimator_api():
+    rng = np.random.default_rng(0)
+    X = _cloud("collapsed", rng, 300)
+    est = GridDBSCAN(eps=2.0, min_samples=4)
+    labels = clone(est).fit_predict(X)
+    ref = DBSCAN(eps=2.0, min_samples=4).fit(X)
+    np.testing.assert_array_equal(labels, ref.labels_)
+    fitted = est.fit(X)
+    np.testing.assert_array_equal(fitted.components_, ref.components_)
+    assert fitted.n_features_in_ == 2
+
+
+def test_bad_parameters_are_rejected():
+    with pytest.raises(ValueError, match="eps"):
+        grid_dbscan(np.zeros((3, 2)), -1.0, 2)
+    with pytest.raises(ValueError, match="min_samples"):
+        grid_dbscan(np.zeros((3, 2)), 1.0, 0)

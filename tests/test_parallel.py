@@ -1,0 +1,47 @@
+"""FOVs in parallel: joblib n_jobs, torch threads in workers, and the Dask backend."""
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+from sklearn_miro.parallel import map_fovs, torch_threads
+
+
+def _square_sum(a, b):
+    return float(np.sum(a**2) + b)
+
+
+def _threads():
+    return torch.get_num_threads()
+
+
+def test_map_fovs_in_parallel_gives_the_sequential_results_in_order():
+    args = [(np.arange(k), k) for k in range(7)]
+    assert map_fovs(_square_sum, args, n_jobs=2) == map_fovs(_square_sum, args, n_jobs=None)
+
+
+def test_workers_run_torch_on_one_thread():
+    assert map_fovs(_threads, [()] * 2, n_jobs=2) == [1, 1]
+
+
+def test_sequential_calls_keep_the_callers_torch_threads():
+    with torch_threads(2):
+        assert map_fovs(_threads, [()], n_jobs=1) == [2]
+
+
+def test_torch_threads_restores_the_previous_value():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_dask_backend_through_joblib():
+    distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+    args = [(np.arange(k), k) for k in range(5)]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            result = map_fovs(_square_sum, args)
+    assert result == map_fovs(_square_sum, args, n_jobs=1)

@@ -1,0 +1,107 @@
+"""Estimators at scale: tile_size, n_jobs and the Dask backend."""
+
+from dataclasses import replace
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+
+from sklearn_miro import MIROClusterer, MIROTransformer
+from sklearn_miro.datasets import make_gaussian_clusters
+
+TINY = dict(hidden_size=8, n_steps=3, n_augmented=6, max_epochs=1, batch_size=3,
+            validation_fraction=0.0, verbose=0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_gaussian_clusters(n_fovs=4, n_clusters=5, n_localizations=15, fov_size=600,
+                                  random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, fov = data
+    return MIROTransformer(**TINY).fit(X, y, groups=fov)
+
+
+def test_new_parameters_have_sklearn_defaults():
+    params = MIROTransformer().get_params()
+    assert params["tile_size"] == "auto" and params["n_jobs"] is None
+    assert MIROClusterer().get_params()["n_jobs"] is None
+    assert clone(MIROTransformer(tile_size=500.0, n_jobs=2)).get_params()["tile_size"] == 500.0
+
+
+def test_small_fovs_are_not_tiled_by_default(data, fitted):
+    X, _, fov = data
+    whole = clone(fitted).set_params(tile_size=None)
+    whole.model_ = fitted.model_
+    np.testing.assert_array_equal(fitted.transform(X, groups=fov), whole.transform(X, groups=fov))
+
+
+def test_tiling_is_exact_when_the_feature_tiles_cover_the_fov(data, fitted):
+    # Feature tiles at least as large as the FOV: the features are the whole
+    # FOV's, so tiles with the n_steps x radius halo change nothing.
+    X, _, fov = data
+    X0 = X[fov == 0]
+    model = replace(fitted.model_, augmentation_fov_size=10 * np.ptp(X0, axis=0).max())
+    tiled = clone(fitted).set_params(tile_size=100.0)
+    tiled.model_ = model
+    whole = clone(fitted).set_params(tile_size=None)
+    whole.model_ = model
+    np.testing.assert_allclose(tiled.transform(X0), whole.transform(X0), atol=1e-5)
+
+
+def test_tiled_transform_runs_with_small_feature_tiles(data, fitted):
+    X, _, fov = data
+    tiled = clone(fitted).set_params(tile_size=150.0)
+    tiled.model_ = replace(fitted.model_, augmentation_fov_size=200.0)
+    out = tiled.transform(X[fov == 1])
+    assert out.shape == (np.sum(fov == 1), 2) and np.all(np.isfinite(out))
+
+
+def test_transform_with_two_jobs_equals_one_job(data, fitted):
+    X, _, fov = data
+    parallel = clone(fitted).set_params(n_jobs=2)
+    parallel.model_ = fitted.model_
+    np.testing.assert_array_equal(parallel.transform(X, groups=fov), fitted.transform(X, groups=fov))
+
+
+def test_clusterer_predict_with_two_jobs_equals_one_job(data, fitted):
+    X, y, fov = data
+    clusterer = MIROClusterer(FrozenEstimator(fitted), eps=10.0, min_samples=3).fit(X, y, groups=fov)
+    sequential = clusterer.predict(X, groups=fov)
+    np.testing.assert_array_equal(clusterer.set_params(n_jobs=2).predict(X, groups=fov), sequential)
+
+
+def test_clusterer_predict_on_a_dask_cluster(data, fitted):
+    distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+    X, y, fov = data
+    clusterer = MIROClusterer(FrozenEstimator(fitted), eps=10.0, min_samples=3).fit(X, y, groups=fov)
+    expected = clusterer.predict(X, groups=fov)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            labels = clusterer.predict(X, groups=fov)
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_invalid_tile_size_is_rejected(data):
+    X, y, fov = data
+    with pytest.raises(ValueError, match="tile_size"):
+        MIROTransformer(**{**TINY, "tile_size": -3.0}).fit(X, y, groups=fov)
+    with pytest.raises(ValueError, match="tile_size"):
+        MIROTransformer(**{**TINY, "tile_size": "big"}).fit(X, y, groups=fov)
+
+
+def test_models_pickled_before_tiling_load_with_the_defaults(data, fitted):
+    X, _, fov = data
+    state = dict(fitted.__getstate__())  # the live __dict__ otherwise
+    state.pop("tile_size")
+    state.pop("n_jobs")
+    old = MIROTransformer.__new__(MIROTransformer)
+    old.__setstate__(state)
+    assert old.tile_size == "auto" and old.n_jobs is None
+    np.testing.assert_array_equal(old.transform(X[fov == 0]), fitted.transform(X[fov == 0]))

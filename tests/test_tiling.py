@@ -1,0 +1,133 @@
+"""Tiled inference: exactness of the halo, ownership, per-feature-tile eigenvectors."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_miro.graph import build_graph, delaunay_edges, laplacian_eigenvector_features
+from sklearn_miro.network import MIRONetwork
+from sklearn_miro.tiling import (
+    SquareTiles,
+    default_tile_size,
+    tile_eigenvector_features,
+    tiled_edges,
+    tiled_network_outputs,
+)
+
+
+@pytest.fixture
+def cloud():
+    rng = np.random.default_rng(0)
+    background = rng.uniform(0, 1500, (800, 2))
+    centres = rng.uniform(0, 1500, (25, 2))
+    clusters = np.repeat(centres, 20, axis=0) + rng.normal(0, 25, (500, 2))
+    return np.concatenate([background, clusters])
+
+
+@pytest.fixture
+def network():
+    torch.manual_seed(0)
+    return MIRONetwork(hidden_size=8).eval()
+
+
+def _untiled(network, X, radius, unit, n_steps):
+    graph = build_graph(X, radius, length_scale=unit, normalization="rms")
+    with torch.inference_mode():
+        out = network(torch.from_numpy(graph.node_attr), torch.from_numpy(graph.edge_index),
+                      torch.from_numpy(graph.edge_attr), n_steps).double().numpy()
+    isolated = np.bincount(graph.edge_index[1], minlength=len(X)) == 0
+    out[:, isolated] = 0
+    return out
+
+
+def test_every_point_is_owned_by_exactly_one_tile(cloud):
+    tiles = SquareTiles.from_points(cloud, 300.0)
+    owned = np.concatenate([tiles.owned(t) for t in tiles.non_empty()])
+    np.testing.assert_array_equal(np.sort(owned), np.arange(len(cloud)))
+    for t in tiles.non_empty():
+        i, j = divmod(t, tiles.shape[1])
+        cell = np.floor((cloud[tiles.owned(t)] - tiles.origin) / 300.0)
+        assert np.all(cell == [i, j])
+
+
+def test_tile_with_halo_holds_every_point_within_the_halo(cloud):
+    tiles = SquareTiles.from_points(cloud, 300.0)
+    for t in tiles.non_empty()[::7]:
+        i, j = divmod(t, tiles.shape[1])
+        low = tiles.origin + np.array([i, j]) * 300.0 - 450.0
+        high = low + 300.0 + 900.0
+        expected = np.flatnonzero(np.all((cloud >= low) & (cloud <= high), axis=1))
+        np.testing.assert_array_equal(tiles.around(cloud, t, 450.0), expected)
+
+
+def test_tiled_edges_are_the_whole_fov_edges(cloud):
+    radius = 120.0
+    tiles = SquareTiles.from_points(cloud, 250.0)
+    edges = tiled_edges(cloud, radius, tiles)
+    full = delaunay_edges(cloud)
+    full = full[:, np.linalg.norm(cloud[full[0]] - cloud[full[1]], axis=1) < radius]
+    full = full[:, np.lexsort((full[1], full[0]))]
+    np.testing.assert_array_equal(edges, full)
+
+
+@pytest.mark.parametrize("tile_size, max_batch_nodes", [(250.0, 1), (250.0, 10**6), (700.0, 5000)])
+def test_halo_of_n_steps_radii_makes_tiling_exact(cloud, network, tile_size, max_batch_nodes):
+    # With whole-FOV features, tiling changes nothing for the owned points.
+    radius, unit, steps = 110.0, 20.0, [1, 3]
+    expected = _untiled(network, cloud, radius, unit, 4)[steps]
+    out = tiled_network_outputs(network, cloud, connectivity_radius=radius, length_scale=unit,
+                                steps=steps, tile_size=tile_size, feature_tile_size=None,
+                                max_batch_nodes=max_batch_nodes)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_too_small_halo_is_not_exact(cloud, network):
+    radius, unit = 110.0, 20.0
+    expected = _untiled(network, cloud, radius, unit, 4)[[3]]
+    out = tiled_network_outputs(network, cloud, connectivity_radius=radius, length_scale=unit,
+                                steps=[3], tile_size=250.0, halo=radius, feature_tile_size=None)
+    assert np.abs(out - expected).max() > 1e-3
+
+
+def test_feature_tiles_are_eigenvectors_of_each_tile_alone(cloud):
+    graph = build_graph(cloud, 110.0)
+    size = 500.0
+    features = tile_eigenvector_features(cloud, graph.edge_index, size, normalization="rms")
+    cell = np.floor((cloud - cloud.min(axis=0)) / size)
+    for key in ([0, 0], [2, 1], [3, 3]):
+        members = np.flatnonzero(np.all(cell == key, axis=1))
+        local = np.full(len(cloud), -1)
+        local[members] = np.arange(members.size)
+        e = graph.edge_index
+        inside = (local[e[0]] >= 0) & (local[e[1]] >= 0)
+        alone = laplacian_eigenvector_features(members.size, local[e[:, inside]], normalization="rms")
+        np.testing.assert_allclose(features[members], alone, atol=1e-6)
+
+
+def test_tiled_outputs_do_not_depend_on_where_the_fov_sits(cloud, network):
+    kwargs = dict(connectivity_radius=110.0, length_scale=20.0, steps=[3], tile_size=400.0,
+                  feature_tile_size=600.0)
+    here = tiled_network_outputs(network, cloud, **kwargs)
+    far = tiled_network_outputs(network, cloud + 1e6, **kwargs)
+    np.testing.assert_allclose(here, far, atol=1e-4)
+
+
+def test_isolated_points_get_zero_output(network):
+    X = np.array([[0.0, 0.0], [1e4, 0.0], [1e4, 5.0], [1e4, 9.0]])
+    out = tiled_network_outputs(network, X, connectivity_radius=10.0, length_scale=1.0,
+                                steps=[0], tile_size=100.0, feature_tile_size=None)
+    assert np.all(out[:, 0] == 0)
+    assert np.any(out[:, 1:] != 0)
+
+
+def test_default_tile_size_aims_at_the_node_budget(cloud):
+    side = default_tile_size(cloud, 100.0, target_nodes=1000)
+    density = len(cloud) / np.prod(np.ptp(cloud, axis=0))
+    assert side == pytest.approx(max(np.sqrt(1000 / density) - 200.0, 200.0))
+
+
+def test_bad_tiling_parameters_are_rejected(cloud, network):
+    for bad in (dict(tile_size=-1.0), dict(feature_tile_size=0.0), dict(halo=-5.0)):
+        with pytest.raises(ValueError):
+            tiled_network_outputs(network, cloud, connectivity_radius=100.0, length_scale=1.0,
+                                  steps=[0], **bad)
