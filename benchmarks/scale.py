@@ -152,7 +152,10 @@ def many_fovs(n_fovs, model, n_jobs, backend):
         import joblib
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True) as cluster, \
+        # Thread workers: on the shared test machine process workers never came up (the run
+        # with processes=True waited 43 minutes for them and was killed).
+        with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=False,
+                          dashboard_address=None) as cluster, \
                 Client(cluster), joblib.parallel_backend("dask"):
             wall, cpu = time.perf_counter(), time.process_time()
             clusterer.predict(X, groups=groups)
