@@ -8,7 +8,9 @@
     Labelled localisation files (one FOV each) -> a fitted MIROClusterer saved
     with joblib.
 ``sklearn-miro cluster``
-    A saved model + localisation files -> CSV files with a cluster column.
+    A saved model + localisation files -> CSV files with a cluster column;
+    ``--pretrained nanoclusters`` uses the model shipped with the package
+    instead (no labels, no training).
 
 Run ``sklearn-miro <command> --help`` for the options.
 """
@@ -198,18 +200,38 @@ def _cluster(args):
     from .estimators import MIROClusterer
     from .io import read_localizations, write_labels
 
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise CommandError(f"Model file not found: {model_path}")
-    try:
-        model = joblib.load(model_path)
-    except Exception as exc:
-        raise CommandError(f"Could not load a model from {model_path}: {exc}") from exc
-    if not hasattr(model, "predict") or not isinstance(model, MIROClusterer):
-        raise CommandError(
-            f"{model_path} holds a {type(model).__name__}, not a MIROClusterer saved by "
-            "'sklearn-miro train'."
+    if args.pretrained is not None:
+        from .estimators import MIROTransformer
+
+        if args.model is not None:
+            # With --pretrained every positional argument is an input file.
+            args.files = [args.model, *args.files]
+        if not args.files:
+            raise CommandError("no localisation file given.")
+        transformer = MIROTransformer.pretrained(
+            args.pretrained, cluster_radius=args.cluster_radius, device=args.device
         )
+        model = MIROClusterer(transformer)
+    else:
+        if args.cluster_radius is not None:
+            raise CommandError("--cluster-radius applies to --pretrained models only.")
+        if args.model is None or not args.files:
+            raise CommandError(
+                "give a model file written by 'sklearn-miro train' and at least one "
+                "localisation file, or --pretrained NAME and the files."
+            )
+        model_path = Path(args.model)
+        if not model_path.is_file():
+            raise CommandError(f"Model file not found: {model_path}")
+        try:
+            model = joblib.load(model_path)
+        except Exception as exc:
+            raise CommandError(f"Could not load a model from {model_path}: {exc}") from exc
+        if not hasattr(model, "predict") or not isinstance(model, MIROClusterer):
+            raise CommandError(
+                f"{model_path} holds a {type(model).__name__}, not a MIROClusterer saved by "
+                "'sklearn-miro train'."
+            )
     if args.output and len(args.files) > 1:
         raise CommandError("--output names one file; use --output-dir with several inputs.")
     out_dir = Path(args.output_dir) if args.output_dir else None
@@ -217,7 +239,12 @@ def _cluster(args):
         out_dir.mkdir(parents=True, exist_ok=True)
     for path in args.files:
         df = read_localizations(path)
-        labels = model.predict(df[["x", "y"]].to_numpy())
+        if args.pretrained is not None:
+            labels = model.fit_predict(df[["x", "y"]].to_numpy())
+            scale = f" (cluster radius {model.cluster_radius_:.1f}, eps {model.eps_:.1f})"
+        else:
+            labels = model.predict(df[["x", "y"]].to_numpy())
+            scale = ""
         extra = df.drop(columns=["x", "y"])
         if args.output:
             target = Path(args.output)
@@ -226,7 +253,7 @@ def _cluster(args):
             target = folder / f"{Path(path).stem}_clusters.csv"
         write_labels(target, df[["x", "y"]], labels, extra_columns=extra if len(extra.columns) else None)
         n_clusters = len(np.unique(labels[labels >= 0]))
-        print(f"{path}: {len(df)} localisations, {n_clusters} clusters -> {target}")
+        print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}")
     return 0
 
 
@@ -273,8 +300,16 @@ def _parser():
     train.set_defaults(func=_train)
 
     cluster = sub.add_parser("cluster", help="model + localisation files -> labelled CSV files")
-    cluster.add_argument("model", help="model file written by 'sklearn-miro train'")
-    cluster.add_argument("files", nargs="+", help="localisation files, one field of view each")
+    cluster.add_argument("model", nargs="?", default=None,
+                         help="model file written by 'sklearn-miro train' (omit with --pretrained)")
+    cluster.add_argument("files", nargs="*", help="localisation files, one field of view each")
+    cluster.add_argument("--pretrained", default=None, metavar="NAME",
+                         help="use a pretrained model shipped with the package instead of a model "
+                              "file (e.g. nanoclusters); no labels, no training")
+    cluster.add_argument("--cluster-radius", dest="cluster_radius", type=float, default=None,
+                         help="with --pretrained: typical RMS radius of a cluster in nm "
+                              "(default: estimated on every file)")
+    cluster.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     cluster.add_argument("-o", "--output", default=None, help="output CSV (one input file only)")
     cluster.add_argument("--output-dir", default=None,
                          help="folder for <name>_clusters.csv (default: beside each input)")

@@ -220,7 +220,7 @@ class _BaseMIRO(BaseEstimator):
         return AugmentationOptions.from_dict(self.augmentation)
 
     # ---- fitting ------------------------------------------------------------
-    def _fit(self, X, y, groups, **target_kwargs):
+    def _fit(self, X, y, groups, initial_state=None, **target_kwargs):
         options = self._validate_params()
         device = resolve_device(self.device)
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
@@ -281,6 +281,9 @@ class _BaseMIRO(BaseEstimator):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             network = MIRONetwork(self.hidden_size, self._n_outputs())
+        if initial_state is not None:
+            # Fine-tuning / warm start: same architecture, given weights.
+            network.load_state_dict(initial_state)
         n_batches = -(-len(train_graphs) // self.batch_size) * self.max_epochs
         with _progress(n_batches, "MIRO: training", self.verbose) as bar:
             history = fit_network(

@@ -151,7 +151,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         clustering. Pass ``clone(transformer)`` to retrain one.
     eps : float or "auto", default="auto"
         DBSCAN radius in the units of X, applied to the collapsed coordinates.
-        ``"auto"`` chooses it on the labelled training FOVs (see Notes).
+        ``"auto"`` chooses it on the labelled training FOVs (see Notes); with
+        a pretrained transformer (:meth:`MIROTransformer.pretrained`) and no
+        labels, it is the model's label-free rule, per FOV: a fixed multiple
+        of the FOV's cluster length scale.
     min_samples : int or "auto", default="auto"
         DBSCAN ``min_samples``; ``"auto"`` as for ``eps``.
     clusterer : estimator, default=None
@@ -174,6 +177,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     labels_ : ndarray of shape (n_localizations,)
         Cluster labels of the training data, -1 for background; unique across
         FOVs.
+    label_free_ : bool
+        True when ``fit`` got no labels and a pretrained transformer: every
+        FOV (in ``fit`` and ``predict``) gets its own cluster length scale and
+        ``eps``; ``eps_`` is then the median over the ``fit`` FOVs.
+    cluster_radius_, cluster_radii_ : float, ndarray or None
+        Label-free mode: median and per-FOV cluster length scale (RMS
+        radius, units of X) used in ``fit``; None otherwise.
     n_features_in_ : int
         Always 2.
 
@@ -252,8 +262,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             self.transformer_ = clone(transformer).fit(X, labels, groups=groups)
 
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
         self.tuning_scores_ = None
+        self.label_free_ = self.clusterer is None and labels is None and _is_pretrained(self.transformer_)
+        if self.label_free_:
+            self.labels_ = self._cluster_label_free(X, fov_indices, record=True)
+            return self
+        self.cluster_radius_ = self.cluster_radii_ = None
+        collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
         if self.clusterer is not None:
             self.eps_ = self.min_samples_ = None
             self.clusterer_ = clone(self.clusterer)
@@ -269,6 +284,41 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=self.min_samples_)
         self.labels_ = self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
         return self
+
+    def _cluster_label_free(self, X, fov_indices, record=False):
+        """Collapse and cluster every FOV with the pretrained model's label-free rule.
+
+        Per FOV: the cluster length scale ``R`` (given to the transformer, or
+        estimated on the FOV), ``eps = eps_in_radii x R`` and the rule's
+        ``min_samples`` (the model card's ``dbscan`` entry), unless ``eps`` or
+        ``min_samples`` are given.
+        """
+        inner = _inner(self.transformer_)
+        rule = inner.model_card_["dbscan"]
+        labels = np.full(X.shape[0], -1, dtype=np.int64)
+        radii, eps_used, offset = [], [], 0
+        min_samples = int(rule["min_samples"]) if _is_auto(self.min_samples) else int(self.min_samples)
+        for idx in fov_indices:
+            moved, radius = inner.collapse_fov(X[idx])
+            if _is_auto(self.eps):
+                eps = float(rule["eps_in_radii"]) * radius if np.isfinite(radius) else np.nan
+            else:
+                eps = float(self.eps)
+            radii.append(radius)
+            eps_used.append(eps)
+            if not np.isfinite(eps) or len(idx) < 2:
+                continue  # fewer than 3 localisations: nothing to cluster
+            fov_labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(moved)
+            labels[idx] = _offset_labels(fov_labels, offset)
+            if (fov_labels >= 0).any():
+                offset += int(fov_labels.max()) + 1
+        if record:
+            self.cluster_radii_ = np.array(radii)
+            self.cluster_radius_ = float(np.nanmedian(radii)) if np.isfinite(radii).any() else np.nan
+            self.eps_ = float(np.nanmedian(eps_used)) if np.isfinite(eps_used).any() else np.nan
+            self.min_samples_ = min_samples
+            self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=min_samples)
+        return labels
 
     def _tune(self, X, labels, fov_indices, collapsed):
         eps, min_samples, scores, eps_grid, ms_grid = _choose_dbscan_parameters(
@@ -308,6 +358,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
+        if getattr(self, "label_free_", False):
+            return self._cluster_label_free(X, fov_indices)
         if groups is None:
             collapsed = [self.transformer_.transform(X)]
         else:
@@ -322,6 +374,16 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def _inner(transformer):
+    """The MIRO transformer inside a possible wrapper (e.g. FrozenEstimator)."""
+    return getattr(transformer, "estimator", transformer)
+
+
+def _is_pretrained(transformer):
+    """Whether a fitted transformer is a pretrained model used zero-shot (scale-free)."""
+    return getattr(_inner(transformer), "pretrained_", None) is not None
 
 
 def _transformer_radius(transformer):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
+import numpy as np
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin
 
+from .. import pretrained as _pretrained
+from .._validation import check_positive, split_by_group
 from ._base import _BaseMIRO
+
+# The shared defaults of _BaseMIRO, read from its signature.
+_D = {
+    name: p.default
+    for name, p in inspect.signature(_BaseMIRO.__init__).parameters.items()
+    if name != "self"
+}
 
 __all__ = ["MIROTransformer"]
 
@@ -99,6 +110,24 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         same value gives the same model on the CPU.
     verbose : int, default=1
         0: silent; 1: progress bars while training.
+    init : str or None, default=None
+        Name of a pretrained model shipped with the package (see
+        :func:`sklearn_miro.pretrained.available_models`, e.g.
+        ``"nanoclusters"``): ``fit`` then starts from its weights instead of a
+        random initialisation (fine-tuning). ``hidden_size`` must be the
+        model's (64 for ``"nanoclusters"``).
+    warm_start : bool, default=False
+        When True and the estimator is already fitted, ``fit`` starts from the
+        current network (scikit-learn's ``warm_start``); it takes precedence
+        over ``init``.
+    cluster_radius : float or None, default=None
+        Only for a model returned by :meth:`pretrained` and not refitted: the
+        cluster length scale, the typical root-mean-square radius of a cluster
+        in the units of X (``sqrt(2) x`` the standard deviation of a round
+        Gaussian cluster; for blinking data include the localisation
+        precision). ``None`` estimates it on every FOV
+        (:func:`sklearn_miro.pretrained.estimate_cluster_radius`). After
+        ``fit`` the units come from the labelled clusters and this is unused.
 
     Attributes
     ----------
@@ -125,6 +154,13 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         Seconds spent building the training graphs and training.
     device_ : str
         Device used for training.
+    pretrained_ : str or None
+        Name of the pretrained model when the estimator comes from
+        :meth:`pretrained` and was not refitted (it then works in scale-free
+        units, per FOV); None after ``fit``.
+    model_card_ : dict
+        Only with ``pretrained_``: the model's card (training settings,
+        measured figures, label-free DBSCAN rule).
     n_features_in_ : int
         Always 2.
     feature_names_in_ : ndarray of str
@@ -143,6 +179,182 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
     >>> X_collapsed = miro.transform(X_new)  # doctest: +SKIP
     """
 
+    def __init__(
+        self,
+        *,
+        hidden_size=_D["hidden_size"],
+        n_steps=_D["n_steps"],
+        connectivity_radius=_D["connectivity_radius"],
+        length_scale=_D["length_scale"],
+        eigenvector_normalization=_D["eigenvector_normalization"],
+        fov_normalization=_D["fov_normalization"],
+        alpha=_D["alpha"],
+        learning_rate=_D["learning_rate"],
+        lr_schedule=_D["lr_schedule"],
+        max_epochs=_D["max_epochs"],
+        n_augmented=_D["n_augmented"],
+        batch_size=_D["batch_size"],
+        augmentation=_D["augmentation"],
+        validation_fraction=_D["validation_fraction"],
+        n_iter_no_change=_D["n_iter_no_change"],
+        device=_D["device"],
+        random_state=_D["random_state"],
+        verbose=_D["verbose"],
+        init=None,
+        warm_start=False,
+        cluster_radius=None,
+    ):
+        super().__init__(
+            hidden_size=hidden_size,
+            n_steps=n_steps,
+            connectivity_radius=connectivity_radius,
+            length_scale=length_scale,
+            eigenvector_normalization=eigenvector_normalization,
+            fov_normalization=fov_normalization,
+            alpha=alpha,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            max_epochs=max_epochs,
+            n_augmented=n_augmented,
+            batch_size=batch_size,
+            augmentation=augmentation,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.init = init
+        self.warm_start = warm_start
+        self.cluster_radius = cluster_radius
+
+    @classmethod
+    def pretrained(cls, name="nanoclusters", *, cluster_radius=None, device="auto", verbose=0):
+        """A fitted transformer with a pretrained network shipped in the package.
+
+        No training and no labels: the network was trained on simulations
+        (``doc/pretrained.md``). Every FOV is processed in its own units: the
+        graph's connectivity radius is 3.5 times the FOV's mean localisation
+        spacing, and lengths are measured in units of the cluster length scale
+        (``cluster_radius``, or estimated per FOV when None). Use it in
+        :class:`MIROClusterer` to cluster unlabelled FOVs; ``fit`` on labelled
+        FOVs fine-tunes it (the returned estimator has ``init=name``).
+
+        Parameters
+        ----------
+        name : str, default="nanoclusters"
+            One of :func:`sklearn_miro.pretrained.available_models`.
+        cluster_radius : float or None, default=None
+            Typical RMS radius of a cluster in the units of X (nm), if known.
+        device : str, default="auto"
+        verbose : int, default=0
+
+        Returns
+        -------
+        MIROTransformer
+            Fitted (``pretrained_`` is ``name``).
+
+        Examples
+        --------
+        >>> from sklearn_miro import MIROClusterer, MIROTransformer
+        >>> miro = MIROTransformer.pretrained("nanoclusters")
+        >>> labels = MIROClusterer(miro).fit_predict(X)  # doctest: +SKIP
+        """
+        network, info = _pretrained.load_pretrained(name)
+        estimator = cls(
+            hidden_size=network.hidden_size,
+            n_steps=int(info["n_steps"]),
+            init=name,
+            cluster_radius=cluster_radius,
+            device=device,
+            verbose=verbose,
+        )
+        estimator._check_cluster_radius()
+        estimator.network_ = network
+        estimator.pretrained_ = name
+        estimator.model_card_ = info
+        estimator.n_features_in_ = 2
+        estimator.fov_density_ = float("nan")
+        estimator.connectivity_radius_ = None
+        estimator.length_scale_ = None
+        return estimator
+
+    def _check_cluster_radius(self):
+        if self.cluster_radius is not None:
+            check_positive(self.cluster_radius, "cluster_radius")
+
+    def _validate_params(self):
+        options = super()._validate_params()
+        if self.init is not None and self.init not in _pretrained.available_models():
+            raise ValueError(
+                f"init must be None or the name of a pretrained model "
+                f"{_pretrained.available_models()}; got {self.init!r}."
+            )
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"warm_start must be True or False; got {self.warm_start!r}.")
+        self._check_cluster_radius()
+        return options
+
+    def _initial_state(self):
+        """Weights ``fit`` starts from: the current network (warm_start), a pretrained one, or None."""
+        if self.warm_start and getattr(self, "network_", None) is not None:
+            network, source = self.network_, "the current network (warm_start=True)"
+        elif self.init is not None:
+            network, _ = _pretrained.load_pretrained(self.init)
+            source = f"the pretrained model {self.init!r}"
+        else:
+            return None
+        if network.hidden_size != self.hidden_size:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} but {source} has hidden_size="
+                f"{network.hidden_size}; set hidden_size={network.hidden_size}."
+            )
+        return network.state_dict()
+
+    # ---- scale-free inference of a pretrained model --------------------------
+    def _is_scale_free(self):
+        return getattr(self, "pretrained_", None) is not None
+
+    def _rule(self):
+        rule = self.model_card_["dbscan"]
+        return float(rule["eps_in_radii"]), int(rule["min_samples"])
+
+    def collapse_fov(self, X):
+        """Collapse one FOV and return the cluster length scale used.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_localizations, 2) or DataFrame
+            One FOV.
+
+        Returns
+        -------
+        X_collapsed : ndarray of shape (n_localizations, 2)
+        cluster_radius : float
+            ``cluster_radius`` when given, else the estimate for this FOV
+            (pretrained models); the training clusters' RMS radius
+            (``length_scale_ / 0.4``) for a fitted model.
+        """
+        X, _ = self._prepare_predict_input(X, None)
+        if not self._is_scale_free():
+            return self.transform(X), float(self.length_scale_) / _pretrained.UNIT_IN_CLUSTER_RADII
+        return self._collapse_scale_free(X, self.n_steps - 1)
+
+    def _collapse_scale_free(self, X, step):
+        network = self.network_
+        spacing = float(_pretrained.fov_spacing(X)[0]) if X.shape[0] >= 2 else 1.0
+        if X.shape[0] < 3:
+            return X.copy(), float("nan")
+        if self.cluster_radius is not None:
+            radius = float(self.cluster_radius)
+        else:
+            eps, min_samples = self._rule()
+            radius, _ = _pretrained.estimate_cluster_radius(
+                network, X, self.n_steps, eps, min_samples, spacing=spacing
+            )
+        moved = _pretrained.collapse_fov(network, X, self.n_steps, radius, spacing=spacing, step=step)
+        return moved, radius
+
     def fit(self, X, y, groups=None):
         """Train MIRO on labelled FOVs.
 
@@ -159,8 +371,20 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         Returns
         -------
         self : MIROTransformer
+
+        Notes
+        -----
+        With ``init`` (or ``warm_start=True`` on a fitted estimator) training
+        starts from those weights; the units are then those of the labelled
+        clusters (``length_scale="auto"``: 0.4 x their median RMS radius,
+        connectivity radius 3.5 mean spacings), the units the pretrained
+        models were trained in.
         """
-        return self._fit(X, y, groups)
+        self._validate_params()  # before loading init's weights
+        self._fit(X, y, groups, initial_state=self._initial_state())
+        self.pretrained_ = None
+        self.__dict__.pop("model_card_", None)
+        return self
 
     def transform(self, X, groups=None, step=None):
         """Move every localisation towards the centre of its cluster.
@@ -181,6 +405,12 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
             neighbour closer than the connectivity radius are not moved.
         """
         X, groups = self._prepare_predict_input(X, groups)
+        if self._is_scale_free():
+            step = self._resolve_step(step)
+            out = np.empty_like(X)
+            for _, idx in split_by_group(groups, X.shape[0]):
+                out[idx] = self._collapse_scale_free(X[idx], step)[0]
+            return out
         moved, _ = self._collapse(X, groups, [self._resolve_step(step)])
         return moved[0]
 
