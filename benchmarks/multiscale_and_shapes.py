@@ -52,8 +52,8 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from sklearn_miro import MIROShapeClassifier, MultiscaleMIROClusterer
 from sklearn_miro.datasets import make_multishape, make_npc
-from sklearn_miro.estimators._clusterer import _choose_dbscan_parameters
-from sklearn_miro.estimators._multiscale import _dbscan_per_fov
+from sklearn_miro.estimators import MultiscaleMIROTransformer
+from sklearn_miro.clustering import choose_dbscan_parameters, dbscan_per_fov
 from sklearn_miro.metrics import clustering_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -126,7 +126,7 @@ def _fovs(groups, n):
 def tuned_dbscan(X_train, labels_train, groups_train, radius):
     """Plain DBSCAN parameters from the grid search MIRO's clusterers use, on raw coordinates."""
     idx = _fovs(groups_train, len(X_train))
-    eps, ms, _, _, _ = _choose_dbscan_parameters(
+    eps, ms, _, _, _ = choose_dbscan_parameters(
         [X_train[i] for i in idx], [X_train[i] for i in idx], [labels_train[i] for i in idx],
         radius, "auto", "auto",
     )  # fmt: skip
@@ -151,7 +151,7 @@ def fit_or_reuse(estimator, path, reuse, fit):
 
 def plain_dbscan(X, groups, eps, min_samples):
     idx = _fovs(groups, len(X))
-    return _dbscan_per_fov(idx, [X[i] for i in idx], eps, min_samples, len(X))
+    return dbscan_per_fov(idx, [X[i] for i in idx], eps, min_samples, len(X))
 
 
 # ------------------------------------------------------------------ NPC
@@ -162,7 +162,8 @@ def run_npc(args, params):
     Xt, Yt, ft = make_npc(n_fovs=args.n_test, random_state=args.seed + 1000)
     load_before = _load()
     model, fit_seconds = fit_or_reuse(
-        MultiscaleMIROClusterer(scale_names=SCALES, random_state=args.seed, verbose=args.verbose, **params),
+        MultiscaleMIROClusterer(MultiscaleMIROTransformer(
+            scale_names=SCALES, random_state=args.seed, verbose=args.verbose, **params)),
         args.output_dir / "model_npc.joblib", args.reuse, lambda est: est.fit(X, Y, groups=fov),
     )  # fmt: skip
     load_after = _load()

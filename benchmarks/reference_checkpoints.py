@@ -229,9 +229,11 @@ def evaluate_scenario(code, shared, *, n_fovs=None, extra_steps=(), device="cpu"
                 clustering_report(X, y, dbscan_labels, variant=variant).assign(fov=fov))
         if steps:
             # All extra read-outs from one forward pass (the recurrence is
-            # causal: step k does not depend on T). _collapse is the
-            # transformer's multi-step transform; not timed.
-            collapsed_steps, _ = model._collapse(X, None, [s - 1 for s in steps])
+            # causal: step k does not depend on T): the fitted model's
+            # multi-step collapse; not timed.
+            collapsed_steps = model.model_.collapse(
+                np.asarray(X, dtype=float), [np.arange(len(X))], [s - 1 for s in steps],
+                torch.device("cpu")).moved
             for s, collapsed_s in zip(steps, collapsed_steps):
                 labels_s = DBSCAN(**miro_params).fit_predict(collapsed_s)
                 rows[(f"MIRO step {s}", "reference")].append(

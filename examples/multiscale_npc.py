@@ -33,6 +33,7 @@ from sklearn.frozen import FrozenEstimator
 
 from sklearn_miro import MultiscaleMIROClusterer
 from sklearn_miro.datasets import make_npc
+from sklearn_miro.estimators import MultiscaleMIROTransformer
 from sklearn_miro.metrics import clustering_report
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -57,9 +58,7 @@ def get_model(args, X, Y, fov):
                                         min_samples=(4, 16)).fit(X, groups=fov)
         return model, "the authors' NPC checkpoint (T = 20, k* = 10)"
     started = time.perf_counter()
-    model = MultiscaleMIROClusterer(
-        eps=(8.0, 30.0),                 # DBSCAN eps per scale (nm), finest first
-        min_samples=(6, 30),
+    transformer = MultiscaleMIROTransformer(
         scale_names=SCALES,
         random_state=0,
         # a short CPU recipe: small network, few steps, small synthetic FOVs
@@ -71,6 +70,11 @@ def get_model(args, X, Y, fov):
         max_epochs=args.epochs,
         augmentation={"fov_size": 450.0},
         verbose=1,
+    )
+    model = MultiscaleMIROClusterer(
+        transformer,
+        eps=(8.0, 30.0),                 # DBSCAN eps per scale (nm), finest first
+        min_samples=(6, 30),
     ).fit(X, Y, groups=fov)
     return model, f"trained here in {time.perf_counter() - started:.0f} s"
 

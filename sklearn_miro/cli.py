@@ -53,7 +53,7 @@ def _demo(args):
 
     from .datasets import make_benchmark_scenario
     from .estimators import MIROClusterer, MIROTransformer, tune_dbscan
-    from .estimators._clusterer import _EPS_FRACTIONS, _MIN_SAMPLES_GRID
+    from .clustering import EPS_FRACTIONS, MIN_SAMPLES_GRID
     from .metrics import clustering_report
 
     out = Path(args.output_dir)
@@ -84,7 +84,7 @@ def _demo(args):
     # Plain DBSCAN gets the same treatment: parameters chosen on the training FOVs.
     train_fovs = [(X[fov == k], X[fov == k], y[fov == k]) for k in range(n_train)]
     (eps, min_samples, _), _ = tune_dbscan(
-        train_fovs, _EPS_FRACTIONS * miro.connectivity_radius_, _MIN_SAMPLES_GRID[:12]
+        train_fovs, EPS_FRACTIONS * miro.connectivity_radius_, MIN_SAMPLES_GRID[:12]
     )
     X_test, y_test = X[test], y[test]
     labels_dbscan = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(X_test)

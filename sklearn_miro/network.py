@@ -1,7 +1,6 @@
 """The MIRO recurrent message-passing network.
 
-The computation is exactly the reference implementation's
-(MIRO-REFERENCE.md §2), so that the authors' checkpoints load into it. With
+The computation is exactly the authors' implementation's, so that the authors' checkpoints load into it. With
 node features ``z`` (Laplacian eigenvectors), edge features ``a`` and hidden
 size ``H``:
 
@@ -18,8 +17,8 @@ size ``H``:
   - head: ``y^k = W7 h^k + b7``, one output per step.
 
 Where the paper's text differs (ReLU after the encoders, no per-step dense
-layers, aggregation index order), the code above is what the checkpoints need;
-see MIRO-REFERENCE.md §8 items 1-5.
+layers, aggregation index order), the code above is what the checkpoints need:
+their weights only reproduce the published results with it.
 
 Efficient evaluation
 --------------------

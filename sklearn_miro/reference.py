@@ -2,7 +2,7 @@
 
 The reference implementation (DeepTrackAI/MIRO, built on deeplay) saves plain
 PyTorch state dicts with 14 tensors whose names follow deeplay's module tree
-(MIRO-REFERENCE.md §2.3). :func:`load_reference_checkpoint` maps every one of
+(encoders, processor, head, each an MLP of linear layers). :func:`load_reference_checkpoint` maps every one of
 them onto :class:`~sklearn_miro.network.MIRONetwork` and returns a fitted
 estimator that reproduces the reference's inference:
 
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .graph import N_EIGENVECTORS
+from .model import FittedMIRO
 from .network import MIRONetwork
 
 __all__ = ["REFERENCE_KEY_MAP", "load_reference_checkpoint"]
@@ -143,7 +143,7 @@ def load_reference_checkpoint(
         benchmark one: pass ``kind="multiscale"``. For "multiscale" and
         "multishape" (the authors use ``n_steps=20, connectivity_radius=0.2``)
         the radius is in the reference's unit of those models, nm / 2000
-        (no min-max normalisation, MIRO-REFERENCE.md §1.1), and the returned
+        (those models skip the per-FOV min-max normalisation), and the returned
         estimator works in nm: ``output`` makes no difference there.
     output : {"reference", "nm"}, default="reference"
         Space of ``transform``'s output: ``"reference"`` is the authors'
@@ -161,12 +161,12 @@ def load_reference_checkpoint(
         - "miro": a :class:`~sklearn_miro.MIROTransformer`;
         - "multiscale": a :class:`~sklearn_miro.estimators.MultiscaleMIROTransformer`
           with ``k_star=10`` and scales ``("corners", "rings")`` (read at steps
-          10 and 20, §3.4); wrap it in ``MultiscaleMIROClusterer(transformer=...,
+          10 and 20); wrap it in ``MultiscaleMIROClusterer(transformer=...,
           eps=(4, 30), min_samples=(4, 16))``, the authors' values for
           experimental NPC data (Table S2);
         - "multishape": a :class:`~sklearn_miro.MIROShapeClassifier` with
           classes ``["background", "ellipse", "spot"]`` (the checkpoint's
-          background, elliptical and circular outputs, §3.5) and DBSCAN
+          background, elliptical and circular outputs) and DBSCAN
           ``eps_=26`` nm, ``min_samples_=5`` for :meth:`predict_clusters`.
 
     Raises
@@ -210,13 +210,12 @@ def load_reference_checkpoint(
         device=device,
         verbose=0,
     )
-    _set_fitted(estimator, network, connectivity_radius, path)
-    return estimator
+    return _with_model(estimator, network, connectivity_radius, path)
 
 
 # The multiscale and multishape models work on positions in nm / 2000, with no
-# min-max normalisation (MIRO-REFERENCE.md §1.1, §3.4, §3.5): their radius and
-# DBSCAN eps are in that unit.
+# min-max normalisation (the authors' NPC and multishape tutorials divide the
+# positions by 2000): their radius and DBSCAN eps are in that unit.
 REFERENCE_LENGTH_UNIT_NM = 2000.0
 # Multiscale (NPC) tutorial: k* = 10 (cutoff_iterations), readout at steps 10
 # and 20; DBSCAN eps/min_samples of the corners and of the rings (Table S2,
@@ -224,7 +223,7 @@ REFERENCE_LENGTH_UNIT_NM = 2000.0
 _MULTISCALE_K_STAR = 10
 _MULTISCALE_DBSCAN = {"eps": (4.0, 30.0), "min_samples": (4, 16)}
 # Multishape: head columns 2..4 are background, circular and elliptical
-# (§3.5), i.e. the "background", "spot" and "ellipse" classes of
+# (the authors' order), i.e. the "background", "spot" and "ellipse" classes of
 # sklearn_miro.datasets.make_multishape; validation DBSCAN eps 0.013 (x 2000 nm
 # = 26 nm, Table S2) and min_samples 5.
 _MULTISHAPE_CLASSES = ("background", "spot", "ellipse")
@@ -241,14 +240,14 @@ def _load_multiscale(network, n_steps, connectivity_radius, path, device):
     coincide.
     """
     from .estimators import MultiscaleMIROTransformer
-    from .estimators._multiscale import _resolve_cutoffs
+    from .estimators._multiscale import resolve_cutoffs, scale_attributes, step_supervision
 
     if network.n_outputs != 2:
         raise ValueError(
             f"{path.name} has {network.n_outputs} outputs per node; the multiscale checkpoint "
             "has 2 (both scales come from the same head, at different steps)."
         )
-    cutoffs = _resolve_cutoffs(_MULTISCALE_K_STAR, n_steps, 2)
+    cutoffs = resolve_cutoffs(_MULTISCALE_K_STAR, n_steps, 2)
     radius = float(connectivity_radius) * REFERENCE_LENGTH_UNIT_NM
     estimator = MultiscaleMIROTransformer(
         k_star=_MULTISCALE_K_STAR,
@@ -262,14 +261,16 @@ def _load_multiscale(network, n_steps, connectivity_radius, path, device):
         device=device,
         verbose=0,
     )
-    _set_fitted(estimator, network, radius, path)
-    estimator._set_scales(2, cutoffs, ("corners", "rings"))
+    _with_model(estimator, network, radius, path, step_scales=step_supervision(cutoffs, n_steps))
+    for name, value in scale_attributes(cutoffs, ("corners", "rings"), n_steps).items():
+        setattr(estimator, name, value)
     return estimator
 
 
 def _load_multishape(network, n_steps, connectivity_radius, path, device):
     """The multishape checkpoint as a fitted MIROShapeClassifier, in nm."""
     from .estimators import MIROShapeClassifier
+    from .estimators._shape import class_attributes
 
     n_classes = network.n_outputs - 2
     if n_classes != len(_MULTISHAPE_CLASSES):
@@ -291,27 +292,30 @@ def _load_multishape(network, n_steps, connectivity_radius, path, device):
         device=device,
         verbose=0,
     )
-    _set_fitted(estimator, network, radius, path)
-    estimator._set_classes(_MULTISHAPE_CLASSES, background="background")
+    _with_model(estimator, network, radius, path)
+    for name, value in class_attributes(_MULTISHAPE_CLASSES, "background").items():
+        setattr(estimator, name, value)
     estimator.eps_ = float(_MULTISHAPE_DBSCAN["eps"])
     estimator.min_samples_ = int(_MULTISHAPE_DBSCAN["min_samples"])
     return estimator
 
 
-def _set_fitted(estimator, network, connectivity_radius, path):
-    """Fitted attributes of an estimator whose network comes from a file."""
+def _with_model(estimator, network, connectivity_radius, path, step_scales=None):
+    """Give ``estimator`` the fitted model of a network read from a file.
+
+    The network takes the same :class:`~sklearn_miro.model.FittedMIRO` as a
+    trained one: length unit = connectivity radius, no training history.
+    """
     estimator._validate_params()
-    estimator.network_ = network
-    estimator.connectivity_radius_ = float(connectivity_radius)
-    estimator.length_scale_ = float(connectivity_radius)
-    estimator.distance_unit_ = 1.0
-    estimator.fov_density_ = np.nan
-    estimator.n_fovs_ = 0
-    estimator.loss_curve_ = []
-    estimator.validation_loss_curve_ = []
-    estimator.n_epochs_ = 0
-    estimator.best_epoch_ = -1
-    estimator.training_time_ = 0.0
-    estimator.device_ = f"checkpoint {Path(path).name}"
+    estimator.model_ = FittedMIRO(
+        network=network,
+        n_steps=int(estimator.n_steps),
+        connectivity_radius=float(connectivity_radius),
+        length_scale=float(connectivity_radius),
+        eigenvector_normalization=estimator.eigenvector_normalization,
+        fov_normalization=estimator.fov_normalization,
+        step_scales=step_scales,
+        device=f"checkpoint {Path(path).name}",
+    )
     estimator.n_features_in_ = 2
     return estimator

@@ -233,12 +233,13 @@ def test_bad_labels_and_groups_are_rejected(data):
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(hidden_size=0), "hidden_size must be > 0"),
-        (dict(n_steps=2.5), "n_steps must be an integer"),
-        (dict(connectivity_radius=-1.0), "connectivity_radius must be > 0"),
-        (dict(length_scale="big"), "length_scale must be a number"),
-        (dict(alpha=-1), "alpha must be >= 0"),
-        (dict(learning_rate=0), "learning_rate must be > 0"),
+        (dict(hidden_size=0), r"'hidden_size' parameter .* must be an int in the range \[1, inf\)"),
+        (dict(n_steps=2.5), r"'n_steps' parameter .* must be an int"),
+        (dict(connectivity_radius=-1.0), r"'connectivity_radius' parameter .* range \(0.0, inf\)"),
+        (dict(connectivity_radius=np.inf), r"'connectivity_radius' parameter .* Got inf instead"),
+        (dict(length_scale="big"), r"'length_scale' parameter .* must be a float .* Got 'big'"),
+        (dict(alpha=-1), r"'alpha' parameter .* range \[0.0, inf\)"),
+        (dict(learning_rate=0), r"'learning_rate' parameter .* range \(0.0, inf\)"),
         (dict(lr_schedule="step"), "lr_schedule"),
         (dict(validation_fraction=1.0), "validation_fraction"),
         (dict(device="tpu"), "device must be"),
@@ -368,7 +369,7 @@ def test_clusterer_errors(data, fitted):
         MIROClusterer(tiny(), eps=10.0, min_samples=3).fit(X)
     with pytest.raises(ValueError, match="eps='auto'"):
         MIROClusterer(FrozenEstimator(fitted)).fit(X, groups=fov)
-    with pytest.raises(ValueError, match="eps must be > 0"):
+    with pytest.raises(ValueError, match=r"'eps' parameter of MIROClusterer must be a float in the range \(0.0, inf\)"):
         MIROClusterer(fitted, eps=0.0).fit(X, y)
     with pytest.raises(ValueError, match="fit_predict"):
         MIROClusterer(fitted, clusterer="dbscan").fit(X, y)

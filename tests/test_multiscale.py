@@ -6,11 +6,11 @@ which scale, labels per scale and per FOV), not clustering quality, which
 ``benchmarks/multiscale_and_shapes.py`` measures.
 """
 
-import inspect
 import pickle
 
 import joblib
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 import sklearn
@@ -26,10 +26,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import sklearn_miro.estimators._base as base_module
+import sklearn_miro.model as model_module
 from sklearn_miro import MultiscaleMIROClusterer
 from sklearn_miro.datasets import make_npc
 from sklearn_miro.estimators import MultiscaleMIROTransformer, nesting_report
+from sklearn_miro.estimators._multiscale import DEPRECATED_CLUSTERER_ARGUMENTS
 
 TINY = dict(
     hidden_size=8,
@@ -48,9 +49,10 @@ def tiny(**kwargs):
 
 
 def tiny_clusterer(**kwargs):
-    params = {**TINY, "random_state": 0, "scale_names": NAMES, "eps": (15.0, 40.0),
-              "min_samples": (3, 10), **kwargs}
-    return MultiscaleMIROClusterer(**params)
+    """The clusterer of a tiny transformer; transformer hyper-parameters go to the transformer."""
+    network = {k: kwargs.pop(k) for k in list(kwargs) if k in DEPRECATED_CLUSTERER_ARGUMENTS}
+    params = {"eps": (15.0, 40.0), "min_samples": (3, 10), **kwargs}
+    return MultiscaleMIROClusterer(tiny(**network), **params)
 
 
 @pytest.fixture(scope="module")
@@ -97,13 +99,13 @@ def test_scales_are_read_at_the_cutoff_and_the_last_step(fitted):
     # n_steps=4, k_star="auto" -> k* = 2: steps 0, 1 learn corners, 2, 3 rings.
     assert fitted.k_star_ == [2]
     np.testing.assert_array_equal(fitted.scale_steps_, [1, 3])
-    np.testing.assert_array_equal(fitted._step_scales(), [0, 0, 1, 1])
+    np.testing.assert_array_equal(fitted.model_.step_scales, [0, 0, 1, 1])
 
 
 def test_readout_steps_are_those_of_one_forward_pass(data, fitted):
     X, _, fov = data
     Xf = X[fov == 0]
-    outputs, moved = fitted._network_outputs(Xf, None, list(range(fitted.n_steps)))
+    moved = fitted.model_.collapse(Xf, [np.arange(len(Xf))], list(range(fitted.n_steps)), torch.device("cpu")).moved
     Xt = fitted.transform(Xf)
     np.testing.assert_allclose(Xt[:, :2], moved[1])
     np.testing.assert_allclose(Xt[:, 2:], moved[3])
@@ -114,14 +116,14 @@ def test_readout_steps_are_those_of_one_forward_pass(data, fitted):
 def test_training_supervises_each_step_with_its_scale(data, monkeypatch):
     X, Y, fov = data
     seen = {}
-    original = base_module.fit_network
+    original = model_module.fit_network
 
     def spy(network, graphs, **kwargs):
         seen["step_scales"] = np.asarray(kwargs["step_scales"]).copy()
         seen["targets"] = graphs[0].targets.shape
         return original(network, graphs, **kwargs)
 
-    monkeypatch.setattr(base_module, "fit_network", spy)
+    monkeypatch.setattr(model_module, "fit_network", spy)
     tiny(n_steps=6, k_star=4).fit(X, Y, groups=fov)
     np.testing.assert_array_equal(seen["step_scales"], [0, 0, 0, 0, 1, 1])
     assert seen["targets"][0] == 2  # one target per scale and node
@@ -135,7 +137,7 @@ def test_k_star_resolution(data, k_star, n_steps, expected):
     X, Y, fov = data
     model = tiny(k_star=k_star, n_steps=n_steps, n_augmented=2).fit(X, Y, groups=fov)
     assert model.k_star_ == expected
-    steps = model._step_scales()
+    steps = model.model_.step_scales
     assert (steps[: expected[0]] == 0).all() and (steps[expected[0] :] == 1).all()
     np.testing.assert_array_equal(model.scale_steps_, [expected[0] - 1, n_steps - 1])
 
@@ -146,7 +148,7 @@ def test_three_scales_with_two_cutoffs(data):
     Y3 = np.column_stack([Y, np.where(Y[:, 1] >= 0, fov, -1)])
     model = tiny(n_steps=6, k_star=(2, 4), scale_names=None).fit(X, Y3, groups=fov)
     assert model.n_scales_ == 3 and model.scale_names_ == ("scale0", "scale1", "scale2")
-    np.testing.assert_array_equal(model._step_scales(), [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(model.model_.step_scales, [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(model.scale_steps_, [1, 3, 5])
     assert model.transform(X, groups=fov).shape == (len(X), 6)
     auto = tiny(n_steps=9, scale_names=None, n_augmented=2).fit(X, Y3, groups=fov)
@@ -269,8 +271,10 @@ def test_acceptance_api(data):
     """The issue's acceptance snippet, with a tiny network."""
     X, Y, fov = make_npc(n_fovs=4, random_state=0)
     X_new, _, fov_new = make_npc(n_fovs=1, random_state=1)
-    ms = MultiscaleMIROClusterer(eps=(20.0, 40.0), min_samples=(4, 10), random_state=0,
-                                 **{**TINY, "n_augmented": 3}).fit(X, Y, groups=fov)
+    ms = MultiscaleMIROClusterer(
+        MultiscaleMIROTransformer(**{**TINY, "n_augmented": 3}, random_state=0),
+        eps=(20.0, 40.0), min_samples=(4, 10),
+    ).fit(X, Y, groups=fov)
     labels = ms.predict(X_new)
     assert labels.shape == (len(X_new), 2)
     assert ms.labels_.shape == (len(X), 2)
@@ -361,7 +365,7 @@ def test_unfitted_transformer_is_cloned_and_trained(data):
         (dict(min_samples=(3, 2.5)), "every entry of min_samples must be an integer"),
         (dict(min_samples=5), "min_samples must be 'auto' or a sequence"),
         (dict(scale_names=("a", "b", "c")), "one string per scale"),
-        (dict(hidden_size=0), "hidden_size must be > 0"),
+        (dict(hidden_size=0), r"'hidden_size' parameter of MultiscaleMIROTransformer .* range \[1, inf\)"),
         (dict(k_star=9), "strictly increasing"),
     ],
 )
@@ -377,25 +381,37 @@ def test_clusterer_requires_labels_to_train(data):
         tiny_clusterer().fit(X, groups=fov)
 
 
-def test_clusterer_params_reach_the_transformer():
-    clu = MultiscaleMIROClusterer(hidden_size=16, k_star=3, n_steps=7, random_state=5)
-    transformer = clu._make_transformer()
-    assert isinstance(transformer, MultiscaleMIROTransformer)
-    expected = {k: v for k, v in clu.get_params().items() if k in transformer.get_params()}
-    assert transformer.get_params() == expected
-    # Every hyper-parameter of the transformer is one of the clusterer's.
-    names = set(inspect.signature(MultiscaleMIROTransformer.__init__).parameters) - {"self"}
-    assert names <= set(clu.get_params())
+def test_old_per_network_arguments_are_deprecated_but_still_reach_the_transformer(data):
+    X, Y, fov = data
+    clu = MultiscaleMIROClusterer(eps=(15.0, 40.0), min_samples=(3, 10), scale_names=NAMES,
+                                  k_star=3, random_state=0, **{**TINY, "n_steps": 5})
+    with pytest.warns(FutureWarning, match="transformer=MultiscaleMIROTransformer"):
+        clu.fit(X, Y, groups=fov)
+    params = clu.transformer_.get_params()
+    assert params["k_star"] == 3 and params["n_steps"] == 5 and params["random_state"] == 0
+    assert params["scale_names"] == NAMES and clu.transformer_.k_star_ == [3]
+    # Every hyper-parameter of the transformer but scale_names has a deprecated twin.
+    assert set(MultiscaleMIROTransformer().get_params()) - {"scale_names"} == set(
+        DEPRECATED_CLUSTERER_ARGUMENTS
+    )
+    with pytest.warns(FutureWarning, match="ignored because transformer is given"):
+        MultiscaleMIROClusterer(tiny(), hidden_size=3, eps=(15.0, 40.0), min_samples=(3, 10)).fit(
+            X, Y, groups=fov
+        )
 
 
-def test_clusterer_get_set_params_and_clone(data):
-    clu = MultiscaleMIROClusterer(eps=(10.0, 30.0), min_samples=(4, 16), random_state=0)
-    assert clu.get_params()["random_state"] == 0
-    clu.set_params(hidden_size=12, random_state=2)
+def test_clusterer_takes_a_transformer_like_miro_clusterer():
+    clu = MultiscaleMIROClusterer(MultiscaleMIROTransformer(hidden_size=12), eps=(10.0, 30.0),
+                                  min_samples=(4, 16))
+    clu.set_params(transformer__random_state=2)
     copy = clone(clu)
-    assert copy.hidden_size == 12 and copy.random_state == 2 and copy.eps == (10.0, 30.0)
+    assert copy.transformer.hidden_size == 12 and copy.transformer.random_state == 2
+    assert copy.eps == (10.0, 30.0)
     assert repr(MultiscaleMIROClusterer()) == "MultiscaleMIROClusterer()"
     assert repr(MultiscaleMIROTransformer()) == "MultiscaleMIROTransformer()"
+
+
+def test_clusterer_hyper_parameters_live_on_the_transformer(data):
     X, Y, fov = data
     fitted = tiny_clusterer(hidden_size=5).fit(X, Y, groups=fov)
     assert fitted.transformer_.network_.hidden_size == 5
@@ -536,7 +552,7 @@ FAILURES = expected_failures(
 @parametrize_with_checks(
     [
         MultiscaleMIROTransformer(**CHECK_TINY),
-        MultiscaleMIROClusterer(eps=(0.5, 1.0), min_samples=(2, 2), **CHECK_TINY),
+        MultiscaleMIROClusterer(MultiscaleMIROTransformer(**CHECK_TINY), eps=(0.5, 1.0), min_samples=(2, 2)),
     ],
     expected_failed_checks=lambda est: FAILURES,
 )

@@ -23,7 +23,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import sklearn_miro.estimators._base as base_module
+import sklearn_miro.model as model_module
 from sklearn_miro import MIROShapeClassifier
 from sklearn_miro.datasets import make_multishape
 from sklearn_miro.estimators._shape import mode_per_cluster
@@ -91,14 +91,14 @@ def test_integer_classes_work_too(data):
 def test_class_head_is_trained_with_beta(data, monkeypatch):
     X, y, fov, shape = data
     seen = {}
-    original = base_module.fit_network
+    original = model_module.fit_network
 
     def spy(network, graphs, **kwargs):
         seen["beta"] = kwargs["beta"]
         seen["classes"] = set(np.unique(np.concatenate([g.classes.numpy() for g in graphs])))
         return original(network, graphs, **kwargs)
 
-    monkeypatch.setattr(base_module, "fit_network", spy)
+    monkeypatch.setattr(model_module, "fit_network", spy)
     tiny(beta=0.25).fit(X, shape, clusters=y, groups=fov)
     assert seen["beta"] == 0.25
     # Class codes of the training graphs index classes_ (0, 1, 2).
@@ -246,10 +246,10 @@ def test_bad_targets_are_rejected(data, args, message):
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(beta=-0.1), "beta must be >= 0"),
-        (dict(eps=0.0), "eps must be > 0"),
-        (dict(min_samples=1.5), "min_samples must be an integer"),
-        (dict(n_steps=0), "n_steps must be > 0"),
+        (dict(beta=-0.1), r"'beta' parameter .* range \[0.0, inf\)"),
+        (dict(eps=0.0), r"'eps' parameter .* range \(0.0, inf\)"),
+        (dict(min_samples=1.5), r"'min_samples' parameter .* must be an int"),
+        (dict(n_steps=0), r"'n_steps' parameter .* range \[1, inf\)"),
     ],
 )
 def test_bad_parameters_are_rejected_at_fit(data, params, message):

@@ -2,132 +2,33 @@
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
 from sklearn.cluster import DBSCAN
-from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
     check_cluster_labels,
     check_coordinates,
     check_groups,
-    check_positive,
     split_by_group,
 )
+import numpy as np
+
+from ..clustering import (
+    EPS_CONSTRAINTS,
+    MIN_SAMPLES_CONSTRAINTS,
+    choose_dbscan_parameters,
+    cluster_per_fov,
+    dbscan_per_fov_scaled,
+    is_fitted,
+    transformer_radius,
+    tune_dbscan,
+)
+from ..pretrained import PretrainedMIRO
 from ._transformer import MIROTransformer
 
 __all__ = ["MIROClusterer", "tune_dbscan"]
-
-
-# Candidate DBSCAN parameters for eps="auto" / min_samples="auto": eps as a
-# fraction of the connectivity radius (collapsed clusters are much tighter than
-# the graph's edges), min_samples up to the typical training cluster size.
-_EPS_FRACTIONS = np.geomspace(0.01, 1.0, 18)
-_MIN_SAMPLES_GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 130, 160, 200])
-
-
-def _tuning_score(X, labels_true, labels_pred):
-    """Mean of ARI-dagger (membership) and JI_c (cluster detection).
-
-    ARI-dagger alone rewards splitting the background into many tiny "pure"
-    clusters (a two-point background cluster has a perfect index); JI_c
-    counts those as false positives.
-    """
-    from ..metrics import ari_dagger, jaccard_cluster_index
-
-    return 0.5 * (
-        ari_dagger(labels_true, labels_pred) + jaccard_cluster_index(X, labels_true, labels_pred)
-    )
-
-
-def tune_dbscan(fovs, eps_grid, min_samples_grid):
-    """Grid search of DBSCAN parameters on labelled, collapsed FOVs.
-
-    Parameters
-    ----------
-    fovs : list of (X, X_collapsed, labels_true)
-    eps_grid, min_samples_grid : array-like
-
-    Returns
-    -------
-    best : (eps, min_samples, score)
-    scores : ndarray of shape (len(eps_grid), len(min_samples_grid))
-        Mean :func:`_tuning_score` over FOVs.
-    """
-    from sklearn.neighbors import radius_neighbors_graph
-
-    scores = np.zeros((len(eps_grid), len(min_samples_grid)))
-    for i, eps in enumerate(eps_grid):
-        # One neighbourhood graph per eps, shared by every min_samples.
-        graphs = [radius_neighbors_graph(Xc, eps, mode="distance") for _, Xc, _ in fovs]
-        for j, min_samples in enumerate(min_samples_grid):
-            dbscan = DBSCAN(eps=eps, min_samples=int(min_samples), metric="precomputed")
-            scores[i, j] = np.mean(
-                [_tuning_score(X, y, dbscan.fit_predict(g)) for g, (X, _, y) in zip(graphs, fovs)]
-            )
-    i, j = np.unravel_index(np.argmax(scores), scores.shape)
-    return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
-
-
-def _is_fitted(estimator):
-    try:
-        check_is_fitted(estimator)
-    except NotFittedError:
-        return False
-    except TypeError:
-        return False
-    return True
-
-
-def _offset_labels(labels, offset):
-    """Shift non-noise labels by ``offset`` so labels stay unique across FOVs."""
-    labels = np.asarray(labels).astype(np.int64, copy=True)
-    labels[labels >= 0] += offset
-    return labels
-
-
-def _cluster_per_fov(fov_indices, points, clusterer, n):
-    """``clone(clusterer).fit_predict`` on every FOV on its own; labels unique across FOVs."""
-    labels = np.full(n, -1, dtype=np.int64)
-    offset = 0
-    for idx, pts in zip(fov_indices, points):
-        fov_labels = np.asarray(clone(clusterer).fit_predict(pts))
-        labels[idx] = _offset_labels(fov_labels, offset)
-        if (fov_labels >= 0).any():
-            offset += int(fov_labels.max()) + 1
-    return labels
-
-
-def _choose_dbscan_parameters(X_fovs, collapsed, labels_fovs, radius, eps, min_samples):
-    """DBSCAN parameters chosen on labelled collapsed FOVs (``"auto"`` entries).
-
-    ``eps`` among 18 geometric fractions (1 %-100 %) of the connectivity
-    radius, ``min_samples`` from 2 up to the median cluster size; the mean of
-    ARI-dagger and JI_c over the FOVs is maximised. A value other than
-    ``"auto"`` is used as the only candidate.
-
-    Returns
-    -------
-    eps, min_samples, scores, eps_grid, min_samples_grid
-    """
-    eps_grid = _EPS_FRACTIONS * radius if _is_auto(eps) else np.array([float(eps)])
-    if _is_auto(min_samples):
-        labels = np.concatenate(labels_fovs)
-        sizes = np.unique(labels[labels >= 0], return_counts=True)[1]
-        typical = max(2, int(np.median(sizes))) if len(sizes) else 2
-        ms_grid = _MIN_SAMPLES_GRID[_MIN_SAMPLES_GRID <= typical]
-        if len(ms_grid) == 0:
-            ms_grid = _MIN_SAMPLES_GRID[:1]
-    else:
-        ms_grid = np.array([int(min_samples)])
-    fovs = list(zip(X_fovs, collapsed, labels_fovs))
-    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid)
-    return best_eps, best_ms, scores, eps_grid, ms_grid
-
-
-def _is_auto(value):
-    return isinstance(value, str) and value == "auto"
 
 
 class MIROClusterer(ClusterMixin, BaseEstimator):
@@ -214,12 +115,14 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.min_samples = min_samples
         self.clusterer = clusterer
 
-    def _check_dbscan_params(self):
-        if not (isinstance(self.eps, str) and self.eps == "auto"):
-            check_positive(self.eps, "eps")
-        if not (isinstance(self.min_samples, str) and self.min_samples == "auto"):
-            check_positive(self.min_samples, "min_samples", integer=True)
+    _parameter_constraints: dict = {
+        "transformer": [HasMethods(["fit", "transform"]), None],
+        "eps": EPS_CONSTRAINTS,
+        "min_samples": MIN_SAMPLES_CONSTRAINTS,
+        "clusterer": [HasMethods(["fit_predict"]), None],
+    }
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):
         """Train the transformer (if needed) and cluster the training FOVs.
 
@@ -236,13 +139,6 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         -------
         self : MIROClusterer
         """
-        if self.clusterer is not None and not hasattr(self.clusterer, "fit_predict"):
-            raise ValueError(
-                "clusterer must be a scikit-learn clusterer with a fit_predict method; "
-                f"got {self.clusterer!r}."
-            )
-        if self.clusterer is None:
-            self._check_dbscan_params()
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
         auto = self.clusterer is None and "auto" in (str(self.eps), str(self.min_samples))
@@ -250,7 +146,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         if y is not None:
             labels = check_cluster_labels(y, X.shape[0], name="y", require_cluster=auto)
         transformer = MIROTransformer() if self.transformer is None else self.transformer
-        if _is_fitted(transformer):
+        if is_fitted(transformer):
             self.transformer_ = transformer
         else:
             if labels is None:
@@ -294,38 +190,30 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         ``min_samples`` are given.
         """
         inner = _inner(self.transformer_)
-        rule = inner.model_card_["dbscan"]
-        labels = np.full(X.shape[0], -1, dtype=np.int64)
-        radii, eps_used, offset = [], [], 0
-        min_samples = int(rule["min_samples"]) if _is_auto(self.min_samples) else int(self.min_samples)
+        eps_in_radii, rule_min_samples = inner.model_.dbscan_rule
+        min_samples = rule_min_samples if self.min_samples == "auto" else int(self.min_samples)
+        collapsed, radii = [], []
         for idx in fov_indices:
             moved, radius = inner.collapse_fov(X[idx])
-            if _is_auto(self.eps):
-                eps = float(rule["eps_in_radii"]) * radius if np.isfinite(radius) else np.nan
-            else:
-                eps = float(self.eps)
+            collapsed.append(moved)
             radii.append(radius)
-            eps_used.append(eps)
-            if not np.isfinite(eps) or len(idx) < 2:
-                continue  # fewer than 3 localisations: nothing to cluster
-            fov_labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(moved)
-            labels[idx] = _offset_labels(fov_labels, offset)
-            if (fov_labels >= 0).any():
-                offset += int(fov_labels.max()) + 1
+        radii = np.array(radii, dtype=float)
+        eps = eps_in_radii * radii if self.eps == "auto" else np.full(len(radii), float(self.eps))
         if record:
-            self.cluster_radii_ = np.array(radii)
-            self.cluster_radius_ = float(np.nanmedian(radii)) if np.isfinite(radii).any() else np.nan
-            self.eps_ = float(np.nanmedian(eps_used)) if np.isfinite(eps_used).any() else np.nan
+            finite = np.isfinite(radii)
+            self.cluster_radii_ = radii
+            self.cluster_radius_ = float(np.median(radii[finite])) if finite.any() else float("nan")
+            self.eps_ = float(np.median(eps[np.isfinite(eps)])) if np.isfinite(eps).any() else float("nan")
             self.min_samples_ = min_samples
             self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=min_samples)
-        return labels
+        return dbscan_per_fov_scaled(fov_indices, collapsed, eps, min_samples, X.shape[0])
 
     def _tune(self, X, labels, fov_indices, collapsed):
-        eps, min_samples, scores, eps_grid, ms_grid = _choose_dbscan_parameters(
+        eps, min_samples, scores, eps_grid, ms_grid = choose_dbscan_parameters(
             [X[idx] for idx in fov_indices],
             collapsed,
             [labels[idx] for idx in fov_indices],
-            _transformer_radius(self.transformer_),
+            transformer_radius(self.transformer_),
             self.eps,
             self.min_samples,
         )
@@ -337,7 +225,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         return self.transformer_.transform(X_fov)
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
-        return _cluster_per_fov(fov_indices, collapsed, self.clusterer_, n)
+        return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n)
 
     def predict(self, X, groups=None):
         """Cluster new FOVs.
@@ -382,17 +270,5 @@ def _inner(transformer):
 
 
 def _is_pretrained(transformer):
-    """Whether a fitted transformer is a pretrained model used zero-shot (scale-free)."""
-    return getattr(_inner(transformer), "pretrained_", None) is not None
-
-
-def _transformer_radius(transformer):
-    """Connectivity radius of a (possibly wrapped) fitted MIRO transformer."""
-    inner = getattr(transformer, "estimator", transformer)
-    radius = getattr(inner, "connectivity_radius_", None)
-    if radius is None:
-        raise ValueError(
-            "eps='auto' needs a MIRO transformer (its connectivity radius sets the scale of "
-            f"the candidates); got {type(inner).__name__}. Pass eps explicitly."
-        )
-    return float(radius)
+    """Whether a fitted transformer is a pretrained model used zero-shot (units per FOV)."""
+    return isinstance(getattr(_inner(transformer), "model_", None), PretrainedMIRO)

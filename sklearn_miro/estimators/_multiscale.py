@@ -14,16 +14,22 @@ cluster lies in which coarse one (:func:`nesting_report`).
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
-from sklearn.cluster import DBSCAN
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context, clone
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
+from ..clustering import (
+    choose_dbscan_parameters,
+    dbscan_per_fov,
+    is_auto,
+    is_fitted,
+    transformer_radius,
+)
 from .._validation import (
     check_coordinates,
     check_groups,
@@ -31,31 +37,19 @@ from .._validation import (
     integer_labels,
     split_by_group,
 )
-from ._base import _BaseMIRO
-from ._clusterer import (
-    _choose_dbscan_parameters,
-    _cluster_per_fov,
-    _is_auto,
-    _is_fitted,
-    _transformer_radius,
-)
+from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
 
 __all__ = [
     "MultiscaleMIROClusterer",
     "MultiscaleMIROTransformer",
+    "DEPRECATED_CLUSTERER_ARGUMENTS",
     "check_scale_labels",
     "nesting_report",
+    "resolve_cutoffs",
+    "scale_attributes",
+    "step_supervision",
 ]
 
-# The network hyper-parameters of _BaseMIRO and their defaults, read from its
-# signature so that the multiscale estimators follow any change of the shared
-# defaults. n_steps is overridden: the authors' multiscale model uses K = 20.
-_NETWORK_DEFAULTS = {
-    name: p.default
-    for name, p in inspect.signature(_BaseMIRO.__init__).parameters.items()
-    if name != "self"
-}
-_MULTISCALE_N_STEPS = 20
 
 
 # --------------------------------------------------------------------------
@@ -113,7 +107,7 @@ def check_scale_labels(y, n_samples, *, name="y", background=-1, require_cluster
     return arr
 
 
-def _resolve_cutoffs(k_star, n_steps, n_scales):
+def resolve_cutoffs(k_star, n_steps, n_scales):
     """Steps at which each scale after the first starts supervising.
 
     Returns a list of ``n_scales - 1`` strictly increasing integers in
@@ -148,6 +142,29 @@ def _resolve_cutoffs(k_star, n_steps, n_scales):
             f"(steps 0..k*-1 are supervised by the finer scale); got {k_star!r}."
         )
     return cutoffs
+
+
+def step_supervision(cutoffs, n_steps):
+    """Scale (label column) supervising each recurrent step: the number of cutoffs <= step."""
+    return np.searchsorted(np.asarray(cutoffs), np.arange(n_steps), side="right").astype(np.int64)
+
+
+def scale_attributes(cutoffs, names, n_steps):
+    """The fitted scale attributes of a multiscale transformer.
+
+    Returns
+    -------
+    dict
+        ``n_scales_``, ``k_star_``, ``scale_names_`` and ``scale_steps_`` (the
+        step read out for each scale: ``k* - 1`` for every scale but the
+        coarsest, ``n_steps - 1`` for the coarsest).
+    """
+    return {
+        "n_scales_": len(cutoffs) + 1,
+        "k_star_": [int(c) for c in cutoffs],
+        "scale_names_": tuple(names),
+        "scale_steps_": np.array([c - 1 for c in cutoffs] + [n_steps - 1], dtype=np.int64),
+    }
 
 
 def _resolve_scale_names(scale_names, n_scales, name="scale_names"):
@@ -259,7 +276,7 @@ def nesting_report(labels_fine, labels_coarse, *, background=-1):
 
 def _per_scale(value, name, n_scales=None, integer=False):
     """``value`` as a list with one entry per scale ("auto" broadcasts)."""
-    if _is_auto(value):
+    if is_auto(value):
         return None if n_scales is None else ["auto"] * n_scales
     if isinstance(value, (str, numbers.Number)) or not hasattr(value, "__len__"):
         kind = "integers" if integer else "numbers"
@@ -269,7 +286,7 @@ def _per_scale(value, name, n_scales=None, integer=False):
         )
     values = list(value)
     for v in values:
-        if not _is_auto(v):
+        if not is_auto(v):
             check_positive(v, f"every entry of {name}", integer=integer)
     if n_scales is not None and len(values) != n_scales:
         raise ValueError(
@@ -279,19 +296,18 @@ def _per_scale(value, name, n_scales=None, integer=False):
     return values
 
 
-def _dbscan_per_fov(fov_indices, points, eps, min_samples, n):
-    """DBSCAN on every FOV on its own; labels unique across FOVs."""
-    return _cluster_per_fov(fov_indices, points, DBSCAN(eps=eps, min_samples=min_samples), n)
-
-
 # --------------------------------------------------------------------------
 # Transformer
 # --------------------------------------------------------------------------
 
-_D = _NETWORK_DEFAULTS
+# Arguments of MultiscaleMIROClusterer that configure its transformer: they
+# are deprecated there (pass transformer=MultiscaleMIROTransformer(...)).
+DEPRECATED_CLUSTERER_ARGUMENTS = ("k_star", *NETWORK_DEFAULTS)
+
+_D = NETWORK_DEFAULTS
 
 
-class MultiscaleMIROTransformer(TransformerMixin, _BaseMIRO):
+class MultiscaleMIROTransformer(TransformerMixin, BaseMIRO):
     """MIRO trained to collapse nested clusters at several scales in one forward pass.
 
     The recurrent steps are split between the scales (paper, "MIRO loss
@@ -357,13 +373,20 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
     >>> rings = ms.transform(X_new, scale="rings")  # doctest: +SKIP
     """
 
+    # k_star and scale_names are checked against y in fit (their messages name the scales).
+    _parameter_constraints: dict = {
+        **BaseMIRO._parameter_constraints,
+        "k_star": "no_validation",
+        "scale_names": "no_validation",
+    }
+
     def __init__(
         self,
         *,
         k_star="auto",
         scale_names=None,
         hidden_size=_D["hidden_size"],
-        n_steps=_MULTISCALE_N_STEPS,
+        n_steps=MULTISCALE_N_STEPS,
         connectivity_radius=_D["connectivity_radius"],
         length_scale=_D["length_scale"],
         eigenvector_normalization=_D["eigenvector_normalization"],
@@ -404,28 +427,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         self.k_star = k_star
         self.scale_names = scale_names
 
-    # ---- hooks of _BaseMIRO -------------------------------------------------
-    def _validate_targets(self, y, n_samples, **kwargs):
-        labels = check_scale_labels(y, n_samples, name="y")
-        n_scales = labels.shape[1]
-        cutoffs = _resolve_cutoffs(self.k_star, self.n_steps, n_scales)
-        names = _resolve_scale_names(self.scale_names, n_scales)
-        self._set_scales(n_scales, cutoffs, names)
-        return labels, None
-
-    def _set_scales(self, n_scales, cutoffs, names):
-        self.n_scales_ = n_scales
-        self.k_star_ = list(cutoffs)
-        self.scale_names_ = tuple(names)
-        self.scale_steps_ = np.array([c - 1 for c in cutoffs] + [self.n_steps - 1], dtype=np.int64)
-
-    def _step_scales(self):
-        # Step k is supervised by the number of cutoffs <= k.
-        return np.searchsorted(np.asarray(self.k_star_), np.arange(self.n_steps), side="right").astype(
-            np.int64
-        )
-
     # ---- public API -----------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Train on FOVs labelled at every scale.
 
@@ -445,11 +448,21 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         -------
         self : MultiscaleMIROTransformer
         """
-        return self._fit(X, y, groups)
+        options = self._augmentation_options()
+        X, groups, fov_indices = self._validate_fit_input(X, groups)
+        labels = check_scale_labels(y, X.shape[0], name="y")
+        n_scales = labels.shape[1]
+        cutoffs = resolve_cutoffs(self.k_star, self.n_steps, n_scales)
+        names = _resolve_scale_names(self.scale_names, n_scales)
+        config = self._training_config(options, step_scales=step_supervision(cutoffs, self.n_steps))
+        self._fit_model(X, labels, groups, fov_indices, config)
+        for name, value in scale_attributes(cutoffs, names, self.n_steps).items():
+            setattr(self, name, value)
+        return self
 
     def scale_index(self, scale):
         """Index of a scale given by name or (possibly negative) integer."""
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "model_")
         return _scale_index(scale, self.scale_names_)
 
     def transform(self, X, groups=None, scale=None):
@@ -471,12 +484,11 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             side, finest first (``[x_0, y_0, x_1, y_1, ...]``; see
             :meth:`get_feature_names_out`); otherwise the (x, y) of that scale.
         """
-        X, groups = self._prepare_predict_input(X, groups)
+        X, _, fov_indices = self._prepare_predict_input(X, groups)
         if scale is not None:
             s = _scale_index(scale, self.scale_names_)
-            moved, _ = self._collapse(X, groups, [int(self.scale_steps_[s])])
-            return moved[0]
-        moved, _ = self._collapse(X, groups, [int(k) for k in self.scale_steps_])
+            return self._collapse(X, fov_indices, [int(self.scale_steps_[s])]).moved[0]
+        moved = self._collapse(X, fov_indices, [int(k) for k in self.scale_steps_]).moved
         return np.concatenate(list(moved), axis=1)
 
     def transform_scales(self, X, groups=None):
@@ -490,7 +502,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
 
     def get_feature_names_out(self, input_features=None):
         """Names of the columns of ``transform(X)``: ``"<scale>_x", "<scale>_y"`` per scale."""
-        check_is_fitted(self, "network_")
+        check_is_fitted(self, "model_")
         return np.array([f"{name}_{axis}" for name in self.scale_names_ for axis in ("x", "y")], dtype=object)
 
     def __sklearn_tags__(self):
@@ -507,16 +519,25 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
 class MultiscaleMIROClusterer(ClusterMixin, BaseEstimator):
     """Multiscale MIRO followed by one DBSCAN per scale, per field of view.
 
-    ``fit`` trains a :class:`MultiscaleMIROTransformer` with this estimator's
-    network hyper-parameters (or uses the one given as ``transformer``),
-    chooses the DBSCAN parameters of each scale on the collapsed training FOVs
-    when asked to (``"auto"``), and clusters the training FOVs at every scale;
-    ``predict`` does the same on new FOVs. Every FOV is processed on its own.
-    The nesting of the scales (which corner lies in which ring) is given by
-    :meth:`nesting_report`.
+    ``fit`` trains the :class:`MultiscaleMIROTransformer` given as
+    ``transformer`` (unless it is already fitted), chooses the DBSCAN
+    parameters of each scale on the collapsed training FOVs when asked to
+    (``"auto"``), and clusters the training FOVs at every scale; ``predict``
+    does the same on new FOVs. Every FOV is processed on its own. The nesting
+    of the scales (which corner lies in which ring) is given by
+    :meth:`nesting_report`. Configured like :class:`MIROClusterer`: the
+    network's hyper-parameters belong to the transformer.
 
     Parameters
     ----------
+    transformer : MultiscaleMIROTransformer or None, default=None
+        The multiscale transformer; ``None`` uses
+        ``MultiscaleMIROTransformer(scale_names=scale_names)``. A fitted one
+        (e.g. wrapped in :class:`sklearn.frozen.FrozenEstimator`, or loaded
+        with :func:`sklearn_miro.load_reference_checkpoint`) is used as is; an
+        unfitted one is cloned and trained. Set its hyper-parameters with
+        ``transformer=MultiscaleMIROTransformer(...)`` or
+        ``set_params(transformer__n_steps=...)``.
     eps : "auto" or sequence, default="auto"
         DBSCAN radius of each scale, finest first, in the units of X, applied
         to the coordinates collapsed at that scale; an entry (or the whole
@@ -524,23 +545,16 @@ class MultiscaleMIROClusterer(ClusterMixin, BaseEstimator):
         Notes). E.g. ``(35.2, 56.96)`` (paper Table S2, simulated multiscale).
     min_samples : "auto" or sequence, default="auto"
         DBSCAN ``min_samples`` of each scale, finest first; ``"auto"`` as for ``eps``.
-    k_star, scale_names
-        See :class:`MultiscaleMIROTransformer`. ``scale_names`` also names the
-        scales in :meth:`predict`, :meth:`labels_of` and :meth:`nesting_report`.
-    transformer : MultiscaleMIROTransformer or None, default=None
-        ``None``: a :class:`MultiscaleMIROTransformer` is built from this
-        estimator's own hyper-parameters (``k_star``, ``hidden_size``, ...,
-        ``random_state``) and trained in ``fit``. Otherwise this transformer is
-        used and the network hyper-parameters of the clusterer are ignored:
-        a fitted one (e.g. wrapped in :class:`sklearn.frozen.FrozenEstimator`,
-        or loaded with :func:`sklearn_miro.load_reference_checkpoint`) is used
-        as is, an unfitted one is cloned and trained.
-    hidden_size, n_steps, connectivity_radius, length_scale, \
+    scale_names : sequence of str or None, default=None
+        Names of the scales in :meth:`predict`, :meth:`labels_of` and
+        :meth:`nesting_report`; ``None`` takes those of the transformer.
+    k_star, hidden_size, n_steps, connectivity_radius, length_scale, \
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
 validation_fraction, n_iter_no_change, device, random_state, verbose
-        Hyper-parameters of the transformer trained by ``fit``, see
-        :class:`MultiscaleMIROTransformer`.
+        Deprecated (FutureWarning): the transformer's hyper-parameters, used
+        to build it when ``transformer`` is None. Pass
+        ``transformer=MultiscaleMIROTransformer(...)`` instead.
 
     Attributes
     ----------
@@ -574,8 +588,10 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     >>> from sklearn_miro import MultiscaleMIROClusterer
     >>> from sklearn_miro.datasets import make_npc
     >>> X, Y, fov = make_npc(n_fovs=4, random_state=0)
-    >>> ms = MultiscaleMIROClusterer(eps=(20.0, 30.0), min_samples=(5, 20),
-    ...                              scale_names=("corners", "rings"), random_state=0)
+    >>> from sklearn_miro.estimators import MultiscaleMIROTransformer
+    >>> ms = MultiscaleMIROClusterer(
+    ...     MultiscaleMIROTransformer(scale_names=("corners", "rings"), random_state=0),
+    ...     eps=(20.0, 30.0), min_samples=(5, 20))
     >>> ms.fit(X, Y, groups=fov)  # doctest: +SKIP
     >>> labels = ms.predict(X_new)  # doctest: +SKIP
     >>> rings = ms.predict(X_new, scale="rings")  # doctest: +SKIP
@@ -585,38 +601,48 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     __metadata_request__fit = {"groups": True}
     __metadata_request__predict = {"groups": True}
 
+    # eps, min_samples and scale_names are checked per scale in fit; the
+    # deprecated arguments by the transformer they build.
+    _parameter_constraints: dict = {
+        "transformer": [HasMethods(["fit", "transform"]), None],
+        "eps": "no_validation",
+        "min_samples": "no_validation",
+        "scale_names": "no_validation",
+        **{name: "no_validation" for name in DEPRECATED_CLUSTERER_ARGUMENTS},
+    }
+
     def __init__(
         self,
+        transformer=None,
         *,
         eps="auto",
         min_samples="auto",
-        k_star="auto",
         scale_names=None,
-        transformer=None,
-        hidden_size=_D["hidden_size"],
-        n_steps=_MULTISCALE_N_STEPS,
-        connectivity_radius=_D["connectivity_radius"],
-        length_scale=_D["length_scale"],
-        eigenvector_normalization=_D["eigenvector_normalization"],
-        fov_normalization=_D["fov_normalization"],
-        alpha=_D["alpha"],
-        learning_rate=_D["learning_rate"],
-        lr_schedule=_D["lr_schedule"],
-        max_epochs=_D["max_epochs"],
-        n_augmented=_D["n_augmented"],
-        batch_size=_D["batch_size"],
-        augmentation=_D["augmentation"],
-        validation_fraction=_D["validation_fraction"],
-        n_iter_no_change=_D["n_iter_no_change"],
-        device=_D["device"],
-        random_state=_D["random_state"],
-        verbose=_D["verbose"],
+        k_star="deprecated",
+        hidden_size="deprecated",
+        n_steps="deprecated",
+        connectivity_radius="deprecated",
+        length_scale="deprecated",
+        eigenvector_normalization="deprecated",
+        fov_normalization="deprecated",
+        alpha="deprecated",
+        learning_rate="deprecated",
+        lr_schedule="deprecated",
+        max_epochs="deprecated",
+        n_augmented="deprecated",
+        batch_size="deprecated",
+        augmentation="deprecated",
+        validation_fraction="deprecated",
+        n_iter_no_change="deprecated",
+        device="deprecated",
+        random_state="deprecated",
+        verbose="deprecated",
     ):
+        self.transformer = transformer
         self.eps = eps
         self.min_samples = min_samples
-        self.k_star = k_star
         self.scale_names = scale_names
-        self.transformer = transformer
+        self.k_star = k_star
         self.hidden_size = hidden_size
         self.n_steps = n_steps
         self.connectivity_radius = connectivity_radius
@@ -636,11 +662,28 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         self.random_state = random_state
         self.verbose = verbose
 
-    def _make_transformer(self):
-        """The MultiscaleMIROTransformer described by this estimator's parameters."""
-        names = inspect.signature(MultiscaleMIROTransformer.__init__).parameters
-        return MultiscaleMIROTransformer(**{k: getattr(self, k) for k in names if k != "self"})
+    def _transformer_template(self):
+        """The transformer to use: ``transformer``, or one built from the deprecated arguments."""
+        legacy = {
+            k: getattr(self, k)
+            for k in DEPRECATED_CLUSTERER_ARGUMENTS
+            if not (isinstance(getattr(self, k), str) and getattr(self, k) == "deprecated")
+        }
+        if legacy:
+            ignored = " They are ignored because transformer is given." if self.transformer is not None else ""
+            warnings.warn(
+                f"Passing the transformer's hyper-parameters ({', '.join(sorted(legacy))}) to "
+                "MultiscaleMIROClusterer is deprecated and will stop working in a future "
+                "version: pass transformer=MultiscaleMIROTransformer(...) instead, as for "
+                "MIROClusterer." + ignored,
+                FutureWarning,
+                stacklevel=3,
+            )
+        if self.transformer is not None:
+            return self.transformer
+        return MultiscaleMIROTransformer(scale_names=self.scale_names, **legacy)
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):
         """Train the transformer (if needed) and cluster the training FOVs at every scale.
 
@@ -662,21 +705,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         _per_scale(self.min_samples, "min_samples", integer=True)
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
-        labels = None
-        if y is not None:
-            labels = check_scale_labels(y, X.shape[0], name="y")
-        if self.transformer is not None and _is_fitted(self.transformer):
-            self.transformer_ = self.transformer
-        else:
-            if labels is None:
-                raise ValueError(
-                    "MultiscaleMIROClusterer requires y to be passed, but the target y is None: "
-                    "it needs the cluster labels at every scale, an array of shape "
-                    "(n_localizations, n_scales), to train its transformer, or an already "
-                    "fitted transformer (transformer=FrozenEstimator(fitted))."
-                )
-            template = self._make_transformer() if self.transformer is None else clone(self.transformer)
-            self.transformer_ = template.fit(X, labels, groups=groups)
+        labels = None if y is None else check_scale_labels(y, X.shape[0], name="y")
+        self.transformer_ = self._fitted_transformer(X, labels, groups)
         inner = getattr(self.transformer_, "estimator", self.transformer_)
         n_scales = int(inner.n_scales_)
         if labels is not None and labels.shape[1] != n_scales:
@@ -689,25 +719,43 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             if self.scale_names is not None
             else tuple(inner.scale_names_)
         )
-        eps = _per_scale(self.eps, "eps", n_scales)
-        min_samples = _per_scale(self.min_samples, "min_samples", n_scales, integer=True)
-
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         collapsed = [self._collapse_fov(X[idx]) for idx in fov_indices]
+        self._choose_dbscan(X, labels, fov_indices, collapsed)
+        self.labels_ = self._cluster(fov_indices, collapsed, X.shape[0])
+        return self
+
+    def _fitted_transformer(self, X, labels, groups):
+        template = self._transformer_template()
+        if is_fitted(template):
+            return template
+        if labels is None:
+            raise ValueError(
+                "MultiscaleMIROClusterer requires y to be passed, but the target y is None: "
+                "it needs the cluster labels at every scale, an array of shape "
+                "(n_localizations, n_scales), to train its transformer, or an already "
+                "fitted transformer (transformer=FrozenEstimator(fitted))."
+            )
+        return clone(template).fit(X, labels, groups=groups)
+
+    def _choose_dbscan(self, X, labels, fov_indices, collapsed):
+        """DBSCAN parameters of every scale (chosen on the training FOVs when "auto")."""
+        eps = _per_scale(self.eps, "eps", self.n_scales_)
+        min_samples = _per_scale(self.min_samples, "min_samples", self.n_scales_, integer=True)
         self.eps_, self.min_samples_ = [], []
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = [], [], []
-        for s in range(n_scales):
-            if _is_auto(eps[s]) or _is_auto(min_samples[s]):
+        for s in range(self.n_scales_):
+            if is_auto(eps[s]) or is_auto(min_samples[s]):
                 if labels is None:
                     raise ValueError(
                         "eps='auto' and min_samples='auto' choose the DBSCAN parameters on "
                         "labelled FOVs: pass y, or give eps and min_samples of every scale."
                     )
-                e, m, scores, e_grid, m_grid = _choose_dbscan_parameters(
+                e, m, scores, e_grid, m_grid = choose_dbscan_parameters(
                     [X[idx] for idx in fov_indices],
                     [c[s] for c in collapsed],
                     [labels[idx, s] for idx in fov_indices],
-                    _transformer_radius(self.transformer_),
+                    transformer_radius(self.transformer_),
                     eps[s],
                     min_samples[s],
                 )
@@ -718,8 +766,6 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             self.tuning_scores_.append(scores)
             self.eps_grid_.append(e_grid)
             self.min_samples_grid_.append(m_grid)
-        self.labels_ = self._cluster(fov_indices, collapsed, X.shape[0])
-        return self
 
     def _collapse_fov(self, X_fov):
         """(n_scales, n, 2) collapsed coordinates of one FOV."""
@@ -729,7 +775,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     def _cluster(self, fov_indices, collapsed, n):
         return np.stack(
             [
-                _dbscan_per_fov(
+                dbscan_per_fov(
                     fov_indices, [c[s] for c in collapsed], self.eps_[s], self.min_samples_[s], n
                 )
                 for s in range(self.n_scales_)

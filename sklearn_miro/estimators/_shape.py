@@ -9,25 +9,27 @@ for its localisations.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import (
-    check_cluster_labels,
-    check_coordinates,
-    check_groups,
-    check_positive,
-    split_by_group,
+from ..clustering import (
+    EPS_CONSTRAINTS,
+    MIN_SAMPLES_CONSTRAINTS,
+    choose_dbscan_parameters,
+    dbscan_per_fov,
+    is_auto,
 )
-from ._base import _BaseMIRO
-from ._clusterer import _choose_dbscan_parameters, _is_auto
-from ._multiscale import _MULTISCALE_N_STEPS, _NETWORK_DEFAULTS, _dbscan_per_fov
+from .._validation import check_cluster_labels
+from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
 
-__all__ = ["MIROShapeClassifier", "mode_per_cluster"]
+__all__ = ["MIROShapeClassifier", "class_attributes", "mode_per_cluster", "shape_targets"]
 
-_D = _NETWORK_DEFAULTS
+_D = NETWORK_DEFAULTS
 
 
 def _softmax(logits):
@@ -67,7 +69,86 @@ def mode_per_cluster(labels, codes, n_classes, *, background=-1):
     return refined
 
 
-class MIROShapeClassifier(ClassifierMixin, _BaseMIRO):
+def shape_targets(y, classes, n_samples):
+    """Validate the targets of the shape classifier.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Cluster label of every localisation (-1 = background); the ``clusters``
+        argument of :meth:`MIROShapeClassifier.fit`.
+    classes : array-like of shape (n,)
+        Class of every localisation (the ``y`` of :meth:`MIROShapeClassifier.fit`).
+    n_samples : int
+
+    Returns
+    -------
+    clusters : ndarray of shape (n,) of int64
+    codes : ndarray of shape (n,) of int64
+        Index of every localisation's class in ``classes_``.
+    classes_ : ndarray
+        The sorted classes.
+    background_class : object or None
+        The most frequent class of the background localisations (None without background).
+    """
+    # Here y holds the cluster labels and `classes` the shape classes; the
+    # classes are checked first (scikit-learn's conventions for y).
+    if classes is None:
+        raise ValueError(
+            "MIROShapeClassifier requires y to be passed, but the target y is None: pass "
+            "the class of every localisation (background included) as y."
+        )
+    shape = np.asarray(classes)
+    if shape.ndim == 2 and shape.shape[1] == 1:
+        shape = shape[:, 0]
+    if shape.ndim != 1:
+        raise ValueError(
+            f"y must be a 1-D array with the class of every localisation; got shape {shape.shape}."
+        )
+    if shape.shape[0] != n_samples:
+        raise ValueError(
+            f"y has {shape.shape[0]} classes but X has {n_samples} localisations; "
+            "they must have the same length."
+        )
+    check_classification_targets(shape)
+    classes_, codes = np.unique(shape, return_inverse=True)
+    if len(classes_) < 2:
+        raise ValueError(
+            f"y has a single class ({classes_[0]!r}); MIROShapeClassifier needs at least 2 "
+            "classes (e.g. a background class and one shape)."
+        )
+    if y is None:  # y: the cluster labels here
+        raise ValueError(
+            "MIROShapeClassifier.fit needs the cluster label of every localisation "
+            "(-1 = background) as clusters=..., besides the class of every localisation "
+            "as y: fit(X, y, clusters=clusters, groups=fov)."
+        )
+    clusters = check_cluster_labels(y, n_samples, name="clusters")
+    background = codes[clusters == -1]
+    background_class = (
+        classes_[np.bincount(background, minlength=len(classes_)).argmax()] if background.size else None
+    )
+    return clusters, codes.reshape(-1).astype(np.int64), classes_, background_class
+
+
+def class_attributes(head_classes, background):
+    """The fitted class attributes of a shape classifier.
+
+    ``head_classes[k]`` is the class of logit column ``k`` (output ``2 + k``);
+    a checkpoint may order them differently from the sorted ``classes_``.
+
+    Returns
+    -------
+    dict
+        ``classes_`` (sorted), ``class_columns_`` (the logit column of each
+        class of ``classes_``) and ``background_class_``.
+    """
+    head_classes = np.asarray(head_classes)
+    order = np.argsort(head_classes, kind="stable")
+    return {"classes_": head_classes[order], "class_columns_": order, "background_class_": background}
+
+
+class MIROShapeClassifier(ClassifierMixin, BaseMIRO):
     """MIRO that clusters localisations and classifies the shape of each cluster.
 
     The network has ``2 + n_classes`` outputs per localisation and recurrent
@@ -159,7 +240,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         eps="auto",
         min_samples="auto",
         hidden_size=_D["hidden_size"],
-        n_steps=_MULTISCALE_N_STEPS,
+        n_steps=MULTISCALE_N_STEPS,
         connectivity_radius=_D["connectivity_radius"],
         length_scale=_D["length_scale"],
         eigenvector_normalization=_D["eigenvector_normalization"],
@@ -201,75 +282,15 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         self.eps = eps
         self.min_samples = min_samples
 
-    # ---- hooks of _BaseMIRO -------------------------------------------------
-    def _validate_targets(self, y, n_samples, classes=None):
-        # Here y holds the cluster labels and `classes` the shape classes; the
-        # classes are checked first (scikit-learn's conventions for y).
-        if classes is None:
-            raise ValueError(
-                "MIROShapeClassifier requires y to be passed, but the target y is None: pass "
-                "the class of every localisation (background included) as y."
-            )
-        shape = np.asarray(classes)
-        if shape.ndim == 2 and shape.shape[1] == 1:
-            shape = shape[:, 0]
-        if shape.ndim != 1:
-            raise ValueError(
-                f"y must be a 1-D array with the class of every localisation; got shape {shape.shape}."
-            )
-        if shape.shape[0] != n_samples:
-            raise ValueError(
-                f"y has {shape.shape[0]} classes but X has {n_samples} localisations; "
-                "they must have the same length."
-            )
-        check_classification_targets(shape)
-        classes_, codes = np.unique(shape, return_inverse=True)
-        if len(classes_) < 2:
-            raise ValueError(
-                f"y has a single class ({classes_[0]!r}); MIROShapeClassifier needs at least 2 "
-                "classes (e.g. a background class and one shape)."
-            )
-        if y is None:
-            raise ValueError(
-                "MIROShapeClassifier.fit needs the cluster label of every localisation "
-                "(-1 = background) as clusters=..., besides the class of every localisation "
-                "as y: fit(X, y, clusters=clusters, groups=fov)."
-            )
-        clusters = check_cluster_labels(y, n_samples, name="clusters")
-        background = codes[clusters == -1]
-        self._set_classes(
-            classes_,
-            background=(
-                classes_[np.bincount(background, minlength=len(classes_)).argmax()]
-                if background.size
-                else None
-            ),
-        )
-        return clusters[:, None], codes.reshape(-1).astype(np.int64)
-
-    def _set_classes(self, head_classes, *, background):
-        """Set ``classes_`` (sorted) from the classes of the head's logit columns.
-
-        ``head_classes[k]`` is the class of logit column ``k`` (output ``2 + k``);
-        a checkpoint may order them differently from ``classes_``.
-        """
-        head_classes = np.asarray(head_classes)
-        order = np.argsort(head_classes, kind="stable")
-        self.classes_ = head_classes[order]
-        self._class_columns_ = order
-        self.background_class_ = background
-
-    def _n_outputs(self):
-        return 2 + len(self.classes_)
-
     # ---- fitting --------------------------------------------------------------
-    def _check_dbscan_params(self):
-        check_positive(self.beta, "beta", allow_zero=True)
-        if not _is_auto(self.eps):
-            check_positive(self.eps, "eps")
-        if not _is_auto(self.min_samples):
-            check_positive(self.min_samples, "min_samples", integer=True)
+    _parameter_constraints: dict = {
+        **BaseMIRO._parameter_constraints,
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "eps": EPS_CONSTRAINTS,
+        "min_samples": MIN_SAMPLES_CONSTRAINTS,
+    }
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, clusters=None, groups=None):
         """Train on FOVs labelled with clusters and per-localisation classes.
 
@@ -290,44 +311,48 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         -------
         self : MIROShapeClassifier
         """
-        self._check_dbscan_params()
-        self._fit(X, clusters, groups, classes=y)
-        # DBSCAN parameters of predict_clusters, chosen on the training FOVs.
-        self.tuning_scores_ = self.eps_grid_ = self.min_samples_grid_ = None
-        if _is_auto(self.eps) or _is_auto(self.min_samples):
-            Xc = check_coordinates(X)
-            labels = check_cluster_labels(clusters, Xc.shape[0], name="clusters")
-            groups = check_groups(groups, Xc.shape[0])
-            fov_indices = [idx for _, idx in split_by_group(groups, Xc.shape[0])]
-            collapsed = [self._collapse(Xc[idx], None, [self.n_steps - 1])[0][0] for idx in fov_indices]
-            eps, ms, scores, e_grid, m_grid = _choose_dbscan_parameters(
-                [Xc[idx] for idx in fov_indices], collapsed, [labels[idx] for idx in fov_indices],
-                self.connectivity_radius_, self.eps, self.min_samples,
-            )  # fmt: skip
-            self.eps_, self.min_samples_ = eps, ms
-            self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = scores, e_grid, m_grid
-        else:
-            self.eps_, self.min_samples_ = float(self.eps), int(self.min_samples)
+        options = self._augmentation_options()
+        X, groups, fov_indices = self._validate_fit_input(X, groups)
+        clusters, codes, classes_, background = shape_targets(clusters, y, X.shape[0])
+        for name, value in class_attributes(classes_, background).items():
+            setattr(self, name, value)
+        config = self._training_config(options, n_outputs=2 + len(classes_), beta=self.beta)
+        self._fit_model(X, clusters[:, None], groups, fov_indices, config, classes=codes)
+        self._choose_dbscan(X, clusters, fov_indices)
         return self
+
+    def _choose_dbscan(self, X, clusters, fov_indices):
+        """DBSCAN parameters of predict_clusters, chosen on the training FOVs when "auto"."""
+        self.tuning_scores_ = self.eps_grid_ = self.min_samples_grid_ = None
+        if not (is_auto(self.eps) or is_auto(self.min_samples)):
+            self.eps_, self.min_samples_ = float(self.eps), int(self.min_samples)
+            return
+        collapsed = self._collapse(X, fov_indices, [self.model_.n_steps - 1]).moved[0]
+        eps, ms, scores, e_grid, m_grid = choose_dbscan_parameters(
+            [X[idx] for idx in fov_indices], [collapsed[idx] for idx in fov_indices],
+            [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
+            self.eps, self.min_samples,
+        )  # fmt: skip
+        self.eps_, self.min_samples_ = eps, ms
+        self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = scores, e_grid, m_grid
 
     # ---- inference --------------------------------------------------------------
     def _outputs(self, X, groups):
         """Collapsed coordinates and class probabilities at the last step."""
-        X, groups = self._prepare_predict_input(X, groups)
-        moved, outputs = self._collapse(X, groups, [self.n_steps - 1])
-        out = outputs[0]
-        logits = out[:, 2:][:, self._class_columns_]
+        X, groups, fov_indices = self._prepare_predict_input(X, groups)
+        collapsed = self._collapse(X, fov_indices, [self.model_.n_steps - 1])
+        logits = collapsed.outputs[0][:, 2:][:, self.class_columns_]
         proba = _softmax(logits)
-        # _BaseMIRO gives localisations without any edge an all-zero output;
-        # they carry no information about a cluster: background.
-        isolated = ~np.any(out != 0.0, axis=1)
+        # Localisations without any graph neighbour carry no information
+        # about a cluster: background.
+        isolated = ~collapsed.connected
         if isolated.any():
             if self.background_class_ is not None:
                 proba[isolated] = 0.0
                 proba[isolated, self._background_code()] = 1.0
             else:
                 proba[isolated] = 1.0 / len(self.classes_)
-        return X, groups, moved[0], proba
+        return X, fov_indices, collapsed.moved[0], proba
 
     def _background_code(self):
         return int(np.flatnonzero(self.classes_ == self.background_class_)[0])
@@ -389,10 +414,9 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             ``classes_``). ``pandas.Series(cluster_classes).groupby(labels).first()``
             gives one class per cluster.
         """
-        check_is_fitted(self, "network_")
-        X, groups, collapsed, proba = self._outputs(X, groups)
-        fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        labels = _dbscan_per_fov(
+        check_is_fitted(self, "model_")
+        X, fov_indices, collapsed, proba = self._outputs(X, groups)
+        labels = dbscan_per_fov(
             fov_indices, [collapsed[idx] for idx in fov_indices], self.eps_, self.min_samples_, X.shape[0]
         )
         codes = mode_per_cluster(labels, proba.argmax(axis=1), len(self.classes_))
@@ -402,8 +426,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
 
     def collapse(self, X, groups=None):
         """Collapsed coordinates (last step), as ``MIROTransformer.transform`` gives them."""
-        X, groups = self._prepare_predict_input(X, groups)
-        return self._collapse(X, groups, [self.n_steps - 1])[0][0]
+        X, _, fov_indices = self._prepare_predict_input(X, groups)
+        return self._collapse(X, fov_indices, [self.model_.n_steps - 1]).moved[0]
 
     def score(self, X, y, sample_weight=None, groups=None):
         """Accuracy of the per-localisation classes (:meth:`predict`) against y."""

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
+from numbers import Real
 
-import numpy as np
-from sklearn.base import OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
-from .. import pretrained as _pretrained
-from .._validation import check_positive, split_by_group
-from ._base import _BaseMIRO
-
-# The shared defaults of _BaseMIRO, read from its signature.
-_D = {
-    name: p.default
-    for name, p in inspect.signature(_BaseMIRO.__init__).parameters.items()
-    if name != "self"
-}
+from .. import pretrained as pretrained_models
+from .._validation import check_cluster_labels, check_coordinates
+from ._base import NETWORK_DEFAULTS as _D
+from ._base import BaseMIRO
 
 __all__ = ["MIROTransformer"]
 
 
-class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
+class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     """Collapse the clusters of SMLM point clouds onto their centres with MIRO.
 
     MIRO (Pineda et al., Nat. Commun. 16, 9693, 2025) is a recurrent graph
@@ -110,6 +105,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         same value gives the same model on the CPU.
     verbose : int, default=1
         0: silent; 1: progress bars while training.
+
     init : str or None, default=None
         Name of a pretrained model shipped with the package (see
         :func:`sklearn_miro.pretrained.available_models`, e.g.
@@ -124,13 +120,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         Only for a model returned by :meth:`pretrained` and not refitted: the
         cluster length scale, the typical root-mean-square radius of a cluster
         in the units of X (``sqrt(2) x`` the standard deviation of a round
-        Gaussian cluster; for blinking data include the localisation
+        Gaussian cluster; with multiple blinking, include the localisation
         precision). ``None`` estimates it on every FOV
         (:func:`sklearn_miro.pretrained.estimate_cluster_radius`). After
         ``fit`` the units come from the labelled clusters and this is unused.
 
     Attributes
     ----------
+    model_ : sklearn_miro.model.FittedMIRO
+        The fitted model (network, length units, normalisation, steps); the
+        attributes below are read-only views of it.
     network_ : MIRONetwork
         The trained network (on the CPU).
     connectivity_radius_ : float
@@ -154,13 +153,6 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         Seconds spent building the training graphs and training.
     device_ : str
         Device used for training.
-    pretrained_ : str or None
-        Name of the pretrained model when the estimator comes from
-        :meth:`pretrained` and was not refitted (it then works in scale-free
-        units, per FOV); None after ``fit``.
-    model_card_ : dict
-        Only with ``pretrained_``: the model's card (training settings,
-        measured figures, label-free DBSCAN rule).
     n_features_in_ : int
         Always 2.
     feature_names_in_ : ndarray of str
@@ -178,6 +170,13 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
     >>> miro = MIROTransformer(random_state=0, verbose=0).fit(X, y, groups=fov)  # doctest: +SKIP
     >>> X_collapsed = miro.transform(X_new)  # doctest: +SKIP
     """
+
+    _parameter_constraints: dict = {
+        **BaseMIRO._parameter_constraints,
+        "init": [str, None],
+        "warm_start": ["boolean"],
+        "cluster_radius": [Interval(Real, 0, None, closed="neither"), None],
+    }
 
     def __init__(
         self,
@@ -232,7 +231,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
     def pretrained(cls, name="nanoclusters", *, cluster_radius=None, device="auto", verbose=0):
         """A fitted transformer with a pretrained network shipped in the package.
 
-        No training and no labels: the network was trained on simulations
+        No training and no labels: the network was trained on simulations only
         (``doc/pretrained.md``). Every FOV is processed in its own units: the
         graph's connectivity radius is 3.5 times the FOV's mean localisation
         spacing, and lengths are measured in units of the cluster length scale
@@ -247,6 +246,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         cluster_radius : float or None, default=None
             Typical RMS radius of a cluster in the units of X (nm), if known.
         device : str, default="auto"
+            Used by ``fit`` when fine-tuning; zero-shot inference runs on the CPU.
         verbose : int, default=0
 
         Returns
@@ -260,47 +260,45 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         >>> miro = MIROTransformer.pretrained("nanoclusters")
         >>> labels = MIROClusterer(miro).fit_predict(X)  # doctest: +SKIP
         """
-        network, info = _pretrained.load_pretrained(name)
+        model = pretrained_models.PretrainedMIRO.load(name)
         estimator = cls(
-            hidden_size=network.hidden_size,
-            n_steps=int(info["n_steps"]),
+            hidden_size=model.network.hidden_size,
+            n_steps=model.n_steps,
             init=name,
             cluster_radius=cluster_radius,
             device=device,
             verbose=verbose,
         )
-        estimator._check_cluster_radius()
-        estimator.network_ = network
-        estimator.pretrained_ = name
-        estimator.model_card_ = info
+        estimator._validate_params()
+        estimator.model_ = model
         estimator.n_features_in_ = 2
-        estimator.fov_density_ = float("nan")
-        estimator.connectivity_radius_ = None
-        estimator.length_scale_ = None
         return estimator
 
-    def _check_cluster_radius(self):
-        if self.cluster_radius is not None:
-            check_positive(self.cluster_radius, "cluster_radius")
+    @property
+    def pretrained_(self):
+        """Name of the pretrained model used zero-shot; None after ``fit``."""
+        check_is_fitted(self, "model_")
+        return getattr(self.model_, "name", None)
 
-    def _validate_params(self):
-        options = super()._validate_params()
-        if self.init is not None and self.init not in _pretrained.available_models():
-            raise ValueError(
-                f"init must be None or the name of a pretrained model "
-                f"{_pretrained.available_models()}; got {self.init!r}."
-            )
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise ValueError(f"warm_start must be True or False; got {self.warm_start!r}.")
-        self._check_cluster_radius()
-        return options
+    @property
+    def model_card_(self):
+        """The card of the pretrained model used zero-shot (training settings, DBSCAN rule)."""
+        check_is_fitted(self, "model_")
+        if not isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            raise AttributeError("model_card_ exists only for a model returned by pretrained().")
+        return self.model_.card
 
     def _initial_state(self):
         """Weights ``fit`` starts from: the current network (warm_start), a pretrained one, or None."""
-        if self.warm_start and getattr(self, "network_", None) is not None:
-            network, source = self.network_, "the current network (warm_start=True)"
+        if self.warm_start and "model_" in self.__dict__:
+            network, source = self.model_.network, "the current network (warm_start=True)"
         elif self.init is not None:
-            network, _ = _pretrained.load_pretrained(self.init)
+            if self.init not in pretrained_models.available_models():
+                raise ValueError(
+                    "init must be None or the name of a pretrained model "
+                    f"{pretrained_models.available_models()}; got {self.init!r}."
+                )
+            network, _ = pretrained_models.load_pretrained(self.init)
             source = f"the pretrained model {self.init!r}"
         else:
             return None
@@ -309,15 +307,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
                 f"hidden_size={self.hidden_size} but {source} has hidden_size="
                 f"{network.hidden_size}; set hidden_size={network.hidden_size}."
             )
-        return network.state_dict()
-
-    # ---- scale-free inference of a pretrained model --------------------------
-    def _is_scale_free(self):
-        return getattr(self, "pretrained_", None) is not None
-
-    def _rule(self):
-        rule = self.model_card_["dbscan"]
-        return float(rule["eps_in_radii"]), int(rule["min_samples"])
+        return {k: v.detach().clone() for k, v in network.state_dict().items()}
 
     def collapse_fov(self, X):
         """Collapse one FOV and return the cluster length scale used.
@@ -331,30 +321,18 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         -------
         X_collapsed : ndarray of shape (n_localizations, 2)
         cluster_radius : float
-            ``cluster_radius`` when given, else the estimate for this FOV
-            (pretrained models); the training clusters' RMS radius
-            (``length_scale_ / 0.4``) for a fitted model.
+            For a pretrained model: ``cluster_radius`` when given, else its
+            estimate on this FOV. For a fitted model: the RMS radius its length
+            unit stands for (``length_scale_ / 0.4``).
         """
-        X, _ = self._prepare_predict_input(X, None)
-        if not self._is_scale_free():
-            return self.transform(X), float(self.length_scale_) / _pretrained.UNIT_IN_CLUSTER_RADII
-        return self._collapse_scale_free(X, self.n_steps - 1)
+        check_is_fitted(self, "model_")
+        X = check_coordinates(X, estimator=self, reset=False, min_points=1)
+        if isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            return self.model_.collapse_fov(X, self.cluster_radius)
+        radius = self.length_scale_ / pretrained_models.UNIT_IN_CLUSTER_RADII
+        return self.transform(X), float(radius)
 
-    def _collapse_scale_free(self, X, step):
-        network = self.network_
-        spacing = float(_pretrained.fov_spacing(X)[0]) if X.shape[0] >= 2 else 1.0
-        if X.shape[0] < 3:
-            return X.copy(), float("nan")
-        if self.cluster_radius is not None:
-            radius = float(self.cluster_radius)
-        else:
-            eps, min_samples = self._rule()
-            radius, _ = _pretrained.estimate_cluster_radius(
-                network, X, self.n_steps, eps, min_samples, spacing=spacing
-            )
-        moved = _pretrained.collapse_fov(network, X, self.n_steps, radius, spacing=spacing, step=step)
-        return moved, radius
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Train MIRO on labelled FOVs.
 
@@ -375,16 +353,17 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
         Notes
         -----
         With ``init`` (or ``warm_start=True`` on a fitted estimator) training
-        starts from those weights; the units are then those of the labelled
-        clusters (``length_scale="auto"``: 0.4 x their median RMS radius,
+        starts from those weights. The units are then those of the labelled
+        clusters (``length_scale="auto"``: 0.4 x their median RMS radius;
         connectivity radius 3.5 mean spacings), the units the pretrained
-        models were trained in.
+        models were trained in, and ``transform`` uses them for every FOV.
         """
-        self._validate_params()  # before loading init's weights
-        self._fit(X, y, groups, initial_state=self._initial_state())
-        self.pretrained_ = None
-        self.__dict__.pop("model_card_", None)
-        return self
+        options = self._augmentation_options()
+        initial_state = self._initial_state()
+        X, groups, fov_indices = self._validate_fit_input(X, groups)
+        labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
+        return self._fit_model(X, labels, groups, fov_indices, self._training_config(options),
+                               initial_state=initial_state)
 
     def transform(self, X, groups=None, step=None):
         """Move every localisation towards the centre of its cluster.
@@ -404,15 +383,11 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, _BaseMIRO):
             Collapsed coordinates in the units of X. Localisations without any
             neighbour closer than the connectivity radius are not moved.
         """
-        X, groups = self._prepare_predict_input(X, groups)
-        if self._is_scale_free():
-            step = self._resolve_step(step)
-            out = np.empty_like(X)
-            for _, idx in split_by_group(groups, X.shape[0]):
-                out[idx] = self._collapse_scale_free(X[idx], step)[0]
-            return out
-        moved, _ = self._collapse(X, groups, [self._resolve_step(step)])
-        return moved[0]
+        X, _, fov_indices = self._prepare_predict_input(X, groups)
+        steps = [self._resolve_step(step)]
+        if isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius)[0].moved[0]
+        return self._collapse(X, fov_indices, steps).moved[0]
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then transform the training data (each FOV on its own).

@@ -24,15 +24,18 @@ data, wall and CPU time) are in the JSON file next to them, ``<name>.json``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
 import torch
 
 from .._validation import check_coordinates, split_by_group
+from ..model import Collapsed, network_from_state, network_state
 from ..network import MIRONetwork
 
 __all__ = [
+    "PretrainedMIRO",
     "RADIUS_IN_SPACINGS",
     "collapse_fov",
     "cluster_fov",
@@ -231,6 +234,115 @@ def estimate_cluster_radius(network, X, n_steps, eps_in_radii, min_samples, *, i
             break
         radius = new
     return radius, history
+
+
+@dataclass
+class PretrainedMIRO:
+    """A pretrained network used zero-shot: units set per FOV.
+
+    Plays the role of :class:`sklearn_miro.model.FittedMIRO` for an estimator
+    returned by ``MIROTransformer.pretrained``: :meth:`collapse` processes
+    every FOV in its own units (connectivity radius ``RADIUS_IN_SPACINGS``
+    mean spacings; length unit ``UNIT_IN_CLUSTER_RADII`` x the cluster length
+    scale, given or estimated per FOV with the card's DBSCAN rule).
+    ``connectivity_radius`` and ``length_scale`` are None (they differ per
+    FOV); the training statistics are those of the card.
+    """
+
+    network: MIRONetwork
+    n_steps: int
+    name: str
+    card: dict
+    connectivity_radius: None = None
+    length_scale: None = None
+    eigenvector_normalization: str = "rms"
+    fov_normalization: None = None
+    step_scales: np.ndarray | None = None
+    distance_unit: float = float("nan")
+    fov_density: float = float("nan")
+    n_fovs: int = 0
+    augmentation_fov_size: None = None
+    loss_curve: list = field(default_factory=list)
+    validation_loss_curve: list = field(default_factory=list)
+    n_epochs: int = 0
+    best_epoch: int = -1
+    training_time: float = 0.0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.step_scales is None:
+            self.step_scales = np.zeros(self.n_steps, dtype=np.int64)
+
+    @classmethod
+    def load(cls, name):
+        """The shipped model ``name`` (see :func:`available_models`)."""
+        network, card = load_pretrained(name)
+        training = card.get("training", {})
+        history = training.get("history", [])
+        return cls(
+            network=network,
+            n_steps=int(card["n_steps"]),
+            name=name,
+            card=card,
+            loss_curve=[h["train_loss"] for h in history],
+            validation_loss_curve=[h["validation_loss"] for h in history],
+            training_time=float(training.get("wall_seconds", 0.0)),
+            device=f"pretrained:{name}",
+        )
+
+    @property
+    def n_outputs(self):
+        return self.network.n_outputs
+
+    @property
+    def dbscan_rule(self):
+        """(eps in cluster radii, min_samples) of the card."""
+        rule = self.card["dbscan"]
+        return float(rule["eps_in_radii"]), int(rule["min_samples"])
+
+    def collapse_fov(self, X, cluster_radius=None, step=None):
+        """Collapse one validated FOV; returns (moved, cluster radius used)."""
+        if X.shape[0] < 3 or np.all(X.max(axis=0) - X.min(axis=0) <= 0):
+            return X.copy(), float("nan")
+        spacing = float(fov_spacing(X)[0])
+        if cluster_radius is None:
+            eps, min_samples = self.dbscan_rule
+            radius, _ = estimate_cluster_radius(
+                self.network, X, self.n_steps, eps, min_samples, spacing=spacing
+            )
+        else:
+            radius = float(cluster_radius)
+        return collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step), radius
+
+    def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None):
+        """Like :meth:`sklearn_miro.model.FittedMIRO.collapse`, units per FOV (CPU).
+
+        Returns
+        -------
+        Collapsed
+            ``connected`` is True everywhere (isolated localisations are
+            returned unmoved by :func:`collapse_fov`).
+        radii : ndarray of shape (len(fov_indices),)
+            Cluster length scale used for every FOV.
+        """
+        n = X.shape[0]
+        moved = np.empty((len(steps), n, 2))
+        radii = np.full(len(fov_indices), np.nan)
+        for k, idx in enumerate(fov_indices):
+            for j, step in enumerate(steps):
+                moved[j, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, step)
+        outputs = np.zeros((len(steps), n, self.n_outputs))
+        return Collapsed(moved, outputs, np.ones(n, dtype=bool)), radii
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["network"] = network_state(self.network)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["network"] = network_from_state(state["network"])
+        self.__dict__.update(state)
 
 
 def available_models():

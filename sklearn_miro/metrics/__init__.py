@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_mutual_info_score
 
-from . import _metrics_core as core
-from ._metrics_scorers import ClusteringScorer, MultipleFOVWarning, warn_if_stacked_fovs
-from ._validation import check_coordinates, check_groups, check_positive, split_by_group
+from . import core
+from .scorers import ClusteringScorer, MultipleFOVWarning, warn_if_stacked_fovs
+from .._validation import check_coordinates, check_groups, check_positive, split_by_group
 
 __all__ = [
     "REPORT_COLUMNS",

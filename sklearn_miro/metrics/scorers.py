@@ -22,8 +22,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from . import _metrics_core as core
-from ._validation import check_coordinates, check_groups, split_by_group
+from . import core
+from .._validation import check_coordinates, check_groups, split_by_group
 
 __all__ = ["ClusteringScorer", "MultipleFOVWarning", "warn_if_stacked_fovs"]
 
@@ -42,7 +42,7 @@ class MultipleFOVWarning(UserWarning):
 def warn_if_stacked_fovs(coords, labels_true, background, *, stacklevel=3, context=""):
     """Warn (:class:`MultipleFOVWarning`) when ``labels_true`` look like stacked FOVs.
 
-    See :func:`sklearn_miro._metrics_core.diagnose_stacked_fovs` for the rule.
+    See :func:`sklearn_miro.metrics.core.diagnose_stacked_fovs` for the rule.
     Returns True when it warned.
     """
     encoded = core.encode_labels(labels_true, background, name="labels_true")

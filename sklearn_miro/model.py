@@ -1,0 +1,470 @@
+"""The fitted MIRO model: a plain value object, trained by :func:`train_model`.
+
+A :class:`FittedMIRO` holds everything inference needs (the network, the
+length units, the FOV normalisation, the number of recurrent steps and the
+training statistics); :meth:`FittedMIRO.collapse` moves the localisations of
+every field of view (FOV) towards their cluster centres. The estimators of
+:mod:`sklearn_miro.estimators` validate their inputs, build a
+:class:`TrainingConfig` from their parameters, and hold the trained model as
+their one fitted attribute ``model_``; :func:`sklearn_miro.load_reference_checkpoint`
+builds the same object from a published checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import time
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .augmentation import (
+    AugmentationOptions,
+    default_fov_size,
+    default_length_scale,
+    make_training_graphs,
+    prepare_training_set,
+)
+from .graph import build_graph, default_connectivity_radius
+from .network import MIRONetwork
+from .training import fit_network
+
+__all__ = [
+    "FOV_NORMALIZATIONS",
+    "STATE_VERSION_KEY",
+    "Collapsed",
+    "FittedMIRO",
+    "TrainingConfig",
+    "fov_statistics",
+    "network_from_state",
+    "network_state",
+    "progress_bar",
+    "to_model_space",
+    "train_model",
+]
+
+FOV_NORMALIZATIONS = (None, "minmax", "reference")
+# Key of the package version in the pickled state of a FittedMIRO.
+STATE_VERSION_KEY = "__sklearn_miro_version__"
+
+
+# --------------------------------------------------------------------------
+# Coordinate spaces and FOV statistics
+# --------------------------------------------------------------------------
+
+
+def to_model_space(X, fov_normalization):
+    """Coordinates the network sees, and the map from them back to output units.
+
+    ``None``: the coordinates as given. ``"minmax"`` and ``"reference"``: each
+    axis of the FOV scaled to [0, 1] with its minimum and maximum (the aspect
+    ratio is not kept), as the authors' code does. The inverse map of
+    ``"minmax"`` returns to the units of X; that of ``"reference"`` multiplies
+    by the per-axis maximum of X and adds nothing: the space in which the
+    authors tuned their DBSCAN ``eps`` (roughly nm, scaled by
+    ``max / (max - min)`` and shifted).
+    """
+    if fov_normalization is None:
+        return X, lambda Q: Q
+    low = X.min(axis=0)
+    extent = X.max(axis=0) - low
+    extent = np.where(extent > 0, extent, 1.0)  # a flat axis stays as it is
+    positions = (X - low) / extent
+    if fov_normalization == "minmax":
+        return positions, lambda Q: Q * extent + low
+    high = X.max(axis=0)
+    return positions, lambda Q: Q * high
+
+
+def fov_statistics(X, fov_indices):
+    """Median side length and median localisation density of the FOVs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+    fov_indices : list of ndarray
+        Row indices of every FOV.
+
+    Returns
+    -------
+    side, density : float
+        ``density`` is NaN when every FOV is flat (zero area).
+    """
+    sides, densities = [], []
+    for idx in fov_indices:
+        pts = X[idx]
+        extent = pts.max(axis=0) - pts.min(axis=0)
+        sides.append(extent.mean())
+        area = np.prod(extent)
+        if area > 0:
+            densities.append(len(idx) / area)
+    side = float(np.median(sides))
+    density = float(np.median(densities)) if densities else np.nan
+    return side, density
+
+
+def progress_bar(total, desc, verbose):
+    """A tqdm progress bar, shown when ``verbose`` is positive."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not verbose, leave=verbose >= 2 or None,
+                dynamic_ncols=True)
+
+
+# --------------------------------------------------------------------------
+# Network (de)serialisation
+# --------------------------------------------------------------------------
+
+
+def network_state(network):
+    """A torch-free, deterministic description of a network: config and numpy weights."""
+    return {
+        "config": network.config(),
+        "weights": {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()},
+    }
+
+
+def network_from_state(state):
+    """The network (on the CPU, in eval mode) described by :func:`network_state`."""
+    network = MIRONetwork(**state["config"])
+    network.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state["weights"].items()})
+    return network.eval()
+
+
+# --------------------------------------------------------------------------
+# The fitted model
+# --------------------------------------------------------------------------
+
+
+class Collapsed(NamedTuple):
+    """Result of :meth:`FittedMIRO.collapse`.
+
+    moved : ndarray of shape (n_read_steps, n, 2)
+        Collapsed coordinates, in the output units of the FOV normalisation.
+    outputs : ndarray of shape (n_read_steps, n, n_outputs)
+        Raw network outputs (displacements in units of ``length_scale``, in
+        the model's coordinate space, then class logits); 0 for isolated
+        localisations.
+    connected : ndarray of shape (n,) of bool
+        Whether the localisation has at least one graph neighbour (isolated
+        ones are never moved).
+    """
+
+    moved: np.ndarray
+    outputs: np.ndarray
+    connected: np.ndarray
+
+
+@dataclass
+class FittedMIRO:
+    """A trained MIRO network and everything needed to apply it.
+
+    Attributes
+    ----------
+    network : MIRONetwork
+        The trained network, on the CPU.
+    n_steps : int
+        Recurrent steps the network was trained with.
+    connectivity_radius, length_scale : float
+        Graph radius and unit of the edge features and displacements, in the
+        model's coordinate space.
+    eigenvector_normalization : {"rms", "unit"}
+    fov_normalization : {None, "minmax", "reference"}
+    step_scales : ndarray of shape (n_steps,)
+        Scale (label column) supervising each recurrent step.
+    distance_unit : float
+        Median side of the training FOVs (unit of the distance loss).
+    fov_density : float
+        Median localisation density of the training FOVs, in the user's units.
+    n_fovs : int
+    augmentation_fov_size : float or None
+    loss_curve, validation_loss_curve : list of float
+    n_epochs, best_epoch : int
+    training_time : float
+    device : str
+        Where it was trained (or the checkpoint it came from).
+    """
+
+    network: MIRONetwork
+    n_steps: int
+    connectivity_radius: float
+    length_scale: float
+    eigenvector_normalization: str = "rms"
+    fov_normalization: str | None = None
+    step_scales: np.ndarray | None = None
+    distance_unit: float = 1.0
+    fov_density: float = np.nan
+    n_fovs: int = 0
+    augmentation_fov_size: float | None = None
+    loss_curve: list = field(default_factory=list)
+    validation_loss_curve: list = field(default_factory=list)
+    n_epochs: int = 0
+    best_epoch: int = -1
+    training_time: float = 0.0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.step_scales is None:
+            self.step_scales = np.zeros(self.n_steps, dtype=np.int64)
+
+    @property
+    def n_outputs(self):
+        return self.network.n_outputs
+
+    # ---- inference ---------------------------------------------------------
+    def network_on(self, device):
+        """The network on ``device``; a copy off the CPU is cached outside the pickled state."""
+        if device.type == "cpu":
+            return self.network
+        cache = self.__dict__.get("_device_network")
+        if cache is None or cache[0] != device or cache[1] is not self.network:
+            cache = (device, self.network, copy.deepcopy(self.network).to(device).eval())
+            self.__dict__["_device_network"] = cache
+        return cache[2]
+
+    def collapse(self, X, fov_indices, steps, device):
+        """Move every localisation of every FOV towards its cluster centre.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, 2)
+            Validated coordinates, in the user's units.
+        fov_indices : list of ndarray
+            Row indices of every FOV; each FOV is its own graph.
+        steps : list of int
+            Recurrent steps (0-based) whose outputs are returned.
+        device : torch.device
+
+        Returns
+        -------
+        Collapsed
+        """
+        network = self.network_on(device)
+        n = X.shape[0]
+        outputs = np.zeros((len(steps), n, self.n_outputs))
+        moved = np.empty((len(steps), n, 2))
+        connected = np.zeros(n, dtype=bool)
+        last = max(steps) + 1
+        with torch.inference_mode():
+            for idx in fov_indices:
+                positions, back = to_model_space(X[idx], self.fov_normalization)
+                graph = build_graph(
+                    positions,
+                    self.connectivity_radius,
+                    length_scale=self.length_scale,
+                    normalization=self.eigenvector_normalization,
+                )
+                if graph.n_edges:
+                    out = network(
+                        torch.from_numpy(graph.node_attr).to(device),
+                        torch.from_numpy(graph.edge_index).to(device),
+                        torch.from_numpy(graph.edge_attr).to(device),
+                        last,
+                    )
+                    out = out[list(steps)].double().cpu().numpy()
+                    # Isolated localisations (no neighbour closer than the
+                    # radius) carry no information about a cluster: unmoved.
+                    has_edge = np.zeros(len(idx), dtype=bool)
+                    has_edge[graph.edge_index[1]] = True
+                    out[:, ~has_edge] = 0.0
+                    outputs[:, idx] = out
+                    connected[idx] = has_edge
+                moved[:, idx] = back(positions[None] - outputs[:, idx, :2] * self.length_scale)
+        return Collapsed(moved, outputs, connected)
+
+    # ---- pickling ------------------------------------------------------------
+    def __getstate__(self):
+        # The network is stored as its configuration and numpy weights: the
+        # file loads with any torch build and device, and pickles are
+        # deterministic (joblib.hash, deepcopy).
+        state = {k: v for k, v in self.__dict__.items() if k != "_device_network"}
+        state["network"] = network_state(self.network)
+        state[STATE_VERSION_KEY] = importlib.import_module(__package__).__version__
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state.pop(STATE_VERSION_KEY, None)
+        state["network"] = network_from_state(state["network"])
+        self.__dict__.update(state)
+
+
+# --------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every setting of :func:`train_model` (the estimators' parameters, resolved).
+
+    ``connectivity_radius`` and ``length_scale`` may still be ``"auto"`` (and
+    ``length_scale`` ``"radius"``); ``beta`` weighs the class cross-entropy
+    (0 for the estimators without a class head); ``n_outputs`` is 2 plus the
+    number of classes; ``step_scales`` gives the label column supervising each
+    recurrent step (all zeros for one scale).
+    """
+
+    hidden_size: int = 64
+    n_steps: int = 15
+    connectivity_radius: object = "auto"
+    length_scale: object = "auto"
+    eigenvector_normalization: str = "rms"
+    fov_normalization: str | None = None
+    alpha: float = 10.0
+    beta: float = 0.0
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    max_epochs: int = 12
+    n_augmented: int = 2000
+    batch_size: int = 8
+    augmentation: AugmentationOptions = field(default_factory=AugmentationOptions)
+    validation_fraction: float = 0.1
+    n_iter_no_change: int | None = None
+    device: torch.device = torch.device("cpu")
+    seed: int = 0
+    verbose: int = 0
+    n_outputs: int = 2
+    step_scales: tuple = ()
+
+    @property
+    def n_validation(self):
+        """Extra synthetic FOVs held out for validation."""
+        if self.validation_fraction <= 0:
+            return 0
+        return max(1, int(round(self.validation_fraction * self.n_augmented)))
+
+
+def _normalised(X, fov_indices, fov_normalization):
+    """X in the model's coordinate space (a copy when normalised)."""
+    if fov_normalization is None:
+        return X
+    X = X.copy()
+    for idx in fov_indices:
+        X[idx] = to_model_space(X[idx], fov_normalization)[0]
+    return X
+
+
+def _resolve_units(config, X, groups, training_set):
+    """Connectivity radius and length scale, in the model's space."""
+    if isinstance(config.connectivity_radius, str):
+        radius = default_connectivity_radius(X, groups)
+    else:
+        radius = float(config.connectivity_radius)
+    if config.length_scale == "radius":
+        unit = radius
+    elif config.length_scale == "auto":
+        unit = default_length_scale(training_set) or radius
+    else:
+        unit = float(config.length_scale)
+    return radius, unit
+
+
+def _training_graphs(config, training_set, options, radius, unit, rng):
+    """Synthetic training and validation graphs."""
+    total = config.n_augmented + config.n_validation
+    with progress_bar(total, "MIRO: building training graphs", config.verbose) as bar:
+        graphs = make_training_graphs(
+            training_set, total, radius, options, rng,
+            length_scale=unit, normalization=config.eigenvector_normalization, progress=bar,
+        )  # fmt: skip
+    return graphs[: config.n_augmented], graphs[config.n_augmented :]
+
+
+def _new_network(config):
+    """The untrained network, its weights drawn from ``config.seed``."""
+    device = config.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        return MIRONetwork(config.hidden_size, config.n_outputs)
+
+
+def train_model(X, labels, groups, fov_indices, config, classes=None, initial_state=None):
+    """Train MIRO on labelled FOVs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+        Validated coordinates (not modified).
+    labels : ndarray of shape (n, n_scales)
+        Cluster labels per scale, -1 for background.
+    groups : ndarray of shape (n,) or None
+        FOV id of every localisation.
+    fov_indices : list of ndarray
+        Row indices of every FOV (``split_by_group(groups, n)``).
+    config : TrainingConfig
+    classes : ndarray of shape (n,) of int or None
+        Class code of every localisation (shape classifier), else None.
+    initial_state : dict or None
+        A state_dict of the same architecture to start from (fine-tuning,
+        warm start) instead of weights drawn from ``config.seed``.
+
+    Returns
+    -------
+    FittedMIRO
+    """
+    # Density in the user's units: used to detect stacked FOVs later.
+    _, density = fov_statistics(X, fov_indices)
+    X = _normalised(X, fov_indices, config.fov_normalization)
+    side, model_density = fov_statistics(X, fov_indices)
+    rng = np.random.default_rng(config.seed)
+    training_set = prepare_training_set(X, labels, groups, classes)
+    options = config.augmentation
+    if options.fov_size == "auto":
+        options = replace(options, fov_size=default_fov_size(training_set, model_density))
+    radius, unit = _resolve_units(config, X, groups, training_set)
+    started = time.perf_counter()
+    train_graphs, validation_graphs = _training_graphs(config, training_set, options, radius, unit, rng)
+    network = _new_network(config)
+    if initial_state is not None:
+        network.load_state_dict(initial_state)
+    n_batches = -(-len(train_graphs) // config.batch_size) * config.max_epochs
+    with progress_bar(n_batches, "MIRO: training", config.verbose) as bar:
+        history = fit_network(
+            network,
+            train_graphs,
+            n_steps=config.n_steps,
+            step_scales=np.asarray(config.step_scales, dtype=np.int64),
+            alpha=float(config.alpha),
+            # Both loss terms are computed in units of length_scale. The
+            # authors measure displacements in units of r and edge lengths in
+            # units of the FOV side (FOVs normalised to [0, 1]), i.e. the
+            # distance term weighs alpha * r / side relative to the
+            # displacement term; keep that ratio so that alpha has the
+            # paper's meaning whatever length unit the network uses.
+            distance_scale=radius / side,
+            beta=float(config.beta),
+            learning_rate=float(config.learning_rate),
+            lr_schedule=config.lr_schedule,
+            max_epochs=config.max_epochs,
+            batch_size=config.batch_size,
+            validation_graphs=validation_graphs,
+            n_iter_no_change=config.n_iter_no_change,
+            device=config.device,
+            rng=rng,
+            progress=bar,
+        )
+    # Fitted models always live on the CPU, so that a model trained on a GPU
+    # pickles and loads on machines without one.
+    return FittedMIRO(
+        network=network.cpu().eval(),
+        n_steps=int(config.n_steps),
+        connectivity_radius=radius,
+        length_scale=unit,
+        eigenvector_normalization=config.eigenvector_normalization,
+        fov_normalization=config.fov_normalization,
+        step_scales=np.asarray(config.step_scales, dtype=np.int64),
+        distance_unit=side,
+        fov_density=density,
+        n_fovs=len(fov_indices),
+        augmentation_fov_size=float(options.fov_size) if options.fov_size is not None else None,
+        loss_curve=list(history.train_loss),
+        validation_loss_curve=list(history.validation_loss),
+        n_epochs=history.n_epochs,
+        best_epoch=history.best_epoch,
+        training_time=time.perf_counter() - started,
+        device=str(config.device),
+    )

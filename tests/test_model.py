@@ -1,0 +1,116 @@
+"""Tests of the fitted-model object (sklearn_miro.model) and of its place in the estimators."""
+
+import pickle
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+from sklearn_miro import MIROTransformer
+from sklearn_miro.datasets import make_gaussian_clusters
+from sklearn_miro.model import STATE_VERSION_KEY, FittedMIRO
+
+DATA = Path(__file__).parent / "data"
+
+# The tiny fit whose output was recorded with the code before the fitted-model
+# refactor (commit 47e1cb6), by running exactly this fit and printing
+# transform(X, groups=fov)[:4], its sum and the fitted radius, length scale and
+# loss curve. The same seed must give the same numbers after the refactor.
+GOLDEN_PARAMS = dict(
+    hidden_size=8, n_steps=3, n_augmented=6, max_epochs=1, batch_size=3,
+    validation_fraction=0.0, verbose=0, random_state=0,
+)
+GOLDEN_HEAD = np.array(
+    [
+        [272.44754803169394, 123.14374325189578],
+        [19.479917783081156, 32.26819170378404],
+        [310.99023648541447, 134.3910045765416],
+        [385.47484177381295, 63.04164675697177],
+    ]
+)
+GOLDEN_SUM = 61118.60153539465
+GOLDEN_RADIUS = 178.59874942998084
+GOLDEN_LENGTH_SCALE = 12.896892500437998
+GOLDEN_LOSS = [7.76959176553939]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_gaussian_clusters(
+        n_fovs=2, n_clusters=3, n_localizations=12, fov_size=400, random_state=0
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, fov = data
+    return MIROTransformer(**GOLDEN_PARAMS).fit(X, y, groups=fov)
+
+
+def test_fixed_seed_fit_gives_the_numbers_of_the_code_before_the_refactor(data, fitted):
+    X, _, fov = data
+    Xt = fitted.transform(X, groups=fov)
+    # float32 network, float64 bookkeeping: the same CPU computation, so the
+    # numbers agree to rounding (1e-9 relative), not only approximately.
+    np.testing.assert_allclose(Xt[:4], GOLDEN_HEAD, rtol=1e-9)
+    assert Xt.sum() == pytest.approx(GOLDEN_SUM, rel=1e-9)
+    assert fitted.connectivity_radius_ == pytest.approx(GOLDEN_RADIUS, rel=1e-12)
+    assert fitted.length_scale_ == pytest.approx(GOLDEN_LENGTH_SCALE, rel=1e-12)
+    np.testing.assert_allclose(fitted.loss_curve_, GOLDEN_LOSS, rtol=1e-6)
+
+
+def test_fitted_attributes_are_read_only_views_of_the_model(fitted):
+    assert isinstance(fitted.model_, FittedMIRO)
+    assert fitted.network_ is fitted.model_.network
+    assert fitted.connectivity_radius_ == fitted.model_.connectivity_radius
+    assert fitted.n_fovs_ == 2 and fitted.model_.n_steps == 3
+    with pytest.raises(AttributeError):
+        fitted.network_ = None
+    assert not hasattr(MIROTransformer(), "network_")
+
+
+def test_n_steps_changed_after_fit_does_not_change_inference(data, fitted):
+    X, _, fov = data
+    before = fitted.transform(X, groups=fov)
+    changed = pickle.loads(pickle.dumps(fitted)).set_params(n_steps=10)
+    np.testing.assert_array_equal(changed.transform(X, groups=fov), before)
+    with pytest.raises(ValueError, match="n_steps=3"):
+        changed.transform(X, groups=fov, step=5)
+
+
+def test_pickle_names_the_version_and_round_trips(data, fitted):
+    X, _, fov = data
+    state = fitted.model_.__getstate__()
+    assert isinstance(state[STATE_VERSION_KEY], str)
+    assert set(state["network"]) == {"config", "weights"}  # no torch objects in the file
+    loaded = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(loaded.transform(X, groups=fov), fitted.transform(X, groups=fov))
+    assert joblib.hash(fitted) == joblib.hash(loaded)
+
+
+def test_estimator_saved_before_the_refactor_still_loads(data):
+    # Written by joblib.dump of the GOLDEN_PARAMS fit with the code of commit
+    # 47e1cb6 (network and 13 fitted attributes on the estimator itself).
+    X, _, fov = data
+    old = joblib.load(DATA / "miro_transformer_pre_refactor.joblib")
+    assert isinstance(old.model_, FittedMIRO)
+    assert old.connectivity_radius_ == pytest.approx(GOLDEN_RADIUS, rel=1e-12)
+    Xt = old.transform(X, groups=fov)
+    np.testing.assert_allclose(Xt[:4], GOLDEN_HEAD, rtol=1e-9)
+
+
+def test_unreadable_old_state_names_the_version():
+    state = {"_network_state": {"config": {}, "weights": {}}, "n_steps": 3}
+    with pytest.raises(ValueError, match="sklearn_miro 0.1.0 before the fitted-model refactor"):
+        MIROTransformer().__setstate__(state)
+
+
+def test_collapse_reports_isolated_localisations(fitted):
+    # Two far-apart points: no edge shorter than the radius, so nothing moves.
+    X = np.array([[0.0, 0.0], [1e5, 1e5], [2e5, 0.0]])
+    out = fitted.model_.collapse(X, [np.arange(3)], [0, 2], torch.device("cpu"))
+    assert out.moved.shape == (2, 3, 2) and out.outputs.shape == (2, 3, 2)
+    assert not out.connected.any()
+    np.testing.assert_array_equal(out.moved[1], X)
