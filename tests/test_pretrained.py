@@ -189,3 +189,33 @@ def test_cli_clusters_with_a_pretrained_model(fov, tmp_path, capsys):
     assert "Unknown pretrained model" in capsys.readouterr().err
     assert main(["cluster", str(path)]) == 2
     assert "give a model file" in capsys.readouterr().err
+
+
+def test_cluster_radius_estimate_stays_in_its_bounds(fov):
+    from sklearn_miro.pretrained import estimate_cluster_radius
+
+    X, _ = fov
+    network, info = load_pretrained("nanoclusters")
+    rule = info["dbscan"]
+    s = fov_spacing(X)[0]
+    radius, history = estimate_cluster_radius(
+        network, X, info["n_steps"], rule["eps_in_radii"], rule["min_samples"],
+        correction=rule["radius_correction"],
+    )
+    assert history[0] == pytest.approx(s) and radius == history[-1]
+    assert 0.1 * s <= radius <= 10 * s
+    assert 1 <= len(history) <= 7
+    # A given start is used as the first value.
+    _, history = estimate_cluster_radius(network, X, info["n_steps"], rule["eps_in_radii"],
+                                         rule["min_samples"], initial=50.0, n_iter=1)
+    assert history[0] == 50.0 and len(history) <= 2
+
+
+def test_a_pretrained_transformer_pickles(fov):
+    import pickle
+
+    X, _ = fov
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
+    again = pickle.loads(pickle.dumps(miro))
+    assert again.pretrained_ == "nanoclusters"
+    assert np.allclose(again.transform(X), miro.transform(X))
