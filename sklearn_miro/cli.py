@@ -11,7 +11,9 @@
 ``sklearn-miro cluster``
     A saved model + localisation files -> a copy of every file in its own
     format (CSV keeping every column, or Picasso HDF5 + YAML) with a cluster
-    column, and a table of per-cluster statistics.
+    column, and a table of per-cluster statistics; ``--pretrained
+    nanoclusters`` uses the model shipped with the package instead (no
+    labels, no training).
 ``sklearn-miro stats``
     Labelled localisation files -> per-cluster table, per-FOV summary and
     (optionally) histograms.
@@ -318,13 +320,37 @@ def _load_model(path):
     return model
 
 
+def _cluster_model(args):
+    """The clusterer of ``sklearn-miro cluster``: a shipped pretrained model or a saved one."""
+    if args.pretrained is not None:
+        from .estimators import MIROClusterer, MIROTransformer
+
+        if args.model is not None:
+            # With --pretrained every positional argument is an input file.
+            args.files = [args.model, *args.files]
+        if not args.files:
+            raise CommandError("no localisation file given.")
+        transformer = MIROTransformer.pretrained(
+            args.pretrained, cluster_radius=args.cluster_radius, device=args.device
+        )
+        return MIROClusterer(transformer)
+    if args.cluster_radius is not None:
+        raise CommandError("--cluster-radius applies to --pretrained models only.")
+    if args.model is None or not args.files:
+        raise CommandError(
+            "give a model file written by 'sklearn-miro train' and at least one "
+            "localisation file, or --pretrained NAME and the files."
+        )
+    return _load_model(args.model)
+
+
 def _cluster(args):
     from .analysis import cluster_table
     from .io import read_localizations, write_labels_as_source
 
+    model = _cluster_model(args)
     if args.output and len(args.files) > 1:
         raise CommandError("--output names one file; use --output-dir with several inputs.")
-    model = _load_model(args.model)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
@@ -350,17 +376,24 @@ def _cluster(args):
                         _output_file(table_path, args.force, "Cluster table")))
     for path, df, (target, table_path) in zip(args.files, tables, targets):
         X = df[["x", "y"]].to_numpy()
-        labels = model.predict(X)
+        if args.pretrained is not None:
+            # Zero-shot: every file gets its own cluster length scale and eps.
+            labels = model.fit_predict(X)
+            scale = f" (cluster radius {model.cluster_radius_:.1f}, eps {model.eps_:.1f})"
+            source = f"pretrained:{args.pretrained}"
+        else:
+            labels = model.predict(X)
+            scale, source = "", str(args.model)
         # The labels go into a copy of the input in its own format (every
         # column kept under its own name); the per-cluster statistics into
         # <name>_clusters_table.csv.
         write_labels_as_source(
             target, path, labels, label_name=args.label_name,
-            description={"Model": str(args.model), "eps": model.eps_, "min_samples": model.min_samples_},
+            description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_},
         )  # fmt: skip
         cluster_table(X, labels).to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
-        print(f"{path}: {len(df)} localisations, {n_clusters} clusters -> {target}, {table_path.name}")
+        print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path.name}")
     return 0
 
 
@@ -525,9 +558,17 @@ def _parser():
 
     cluster = sub.add_parser("cluster", help="model + localisation files -> labelled copies + cluster tables",
                              parents=[common])
-    cluster.add_argument("model", help="model file written by 'sklearn-miro train' (.miro; "
-                                       ".joblib files are accepted with a warning)")
-    cluster.add_argument("files", nargs="+", help="localisation files, one field of view each")
+    cluster.add_argument("model", nargs="?", default=None,
+                         help="model file written by 'sklearn-miro train' (.miro; .joblib files are "
+                              "accepted with a warning); omit with --pretrained")
+    cluster.add_argument("files", nargs="*", help="localisation files, one field of view each")
+    cluster.add_argument("--pretrained", default=None, metavar="NAME",
+                         help="use a pretrained model shipped with the package instead of a model "
+                              "file (e.g. nanoclusters); no labels, no training")
+    cluster.add_argument("--cluster-radius", dest="cluster_radius", type=float, default=None,
+                         help="with --pretrained: typical RMS radius of a cluster in nm "
+                              "(default: estimated on every file)")
+    cluster.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     cluster.add_argument("-o", "--output", default=None, help="output file (one input file only)")
     cluster.add_argument("--output-dir", default=None,
                          help="folder for <name>_clusters.<ext> and <name>_clusters_table.csv "

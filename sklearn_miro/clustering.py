@@ -23,6 +23,7 @@ from .grid_dbscan import grid_dbscan
 from .parallel import map_fovs
 
 __all__ = [
+    "dbscan_per_fov_scaled",
     "EPS_CONSTRAINTS",
     "EPS_FRACTIONS",
     "MIN_SAMPLES_CONSTRAINTS",
@@ -200,3 +201,20 @@ def transformer_radius(transformer):
             f"the candidates); got {type(inner).__name__}. Pass eps explicitly."
         )
     return float(radius)
+
+
+def dbscan_per_fov_scaled(fov_indices, points, eps, min_samples, n):
+    """DBSCAN on every FOV with its own ``eps`` (sequence, one per FOV); labels unique across FOVs.
+
+    FOVs whose ``eps`` is not finite (no length scale could be set) stay background.
+    """
+    labels = np.full(n, -1, dtype=np.int64)
+    offset = 0
+    for idx, pts, fov_eps in zip(fov_indices, points, eps):
+        if not np.isfinite(fov_eps) or len(idx) == 0:
+            continue
+        fov_labels = DBSCAN(eps=float(fov_eps), min_samples=int(min_samples)).fit_predict(pts)
+        labels[idx] = offset_labels(fov_labels, offset)
+        if (fov_labels >= 0).any():
+            offset += int(fov_labels.max()) + 1
+    return labels

@@ -416,7 +416,7 @@ def _new_network(config):
         return MIRONetwork(config.hidden_size, config.n_outputs)
 
 
-def train_model(X, labels, groups, fov_indices, config, classes=None):
+def train_model(X, labels, groups, fov_indices, config, classes=None, initial_state=None):
     """Train MIRO on labelled FOVs.
 
     Parameters
@@ -432,6 +432,9 @@ def train_model(X, labels, groups, fov_indices, config, classes=None):
     config : TrainingConfig
     classes : ndarray of shape (n,) of int or None
         Class code of every localisation (shape classifier), else None.
+    initial_state : dict or None
+        A state_dict of the same architecture to start from (fine-tuning,
+        warm start) instead of weights drawn from ``config.seed``.
 
     Returns
     -------
@@ -456,6 +459,8 @@ def train_model(X, labels, groups, fov_indices, config, classes=None):
     started = time.perf_counter()
     train_graphs, validation_graphs = _training_graphs(config, training_set, options, radius, unit, rng)
     network = _new_network(config)
+    if initial_state is not None:
+        network.load_state_dict(initial_state)
     n_batches = -(-len(train_graphs) // config.batch_size) * config.max_epochs
     with progress_bar(n_batches, "MIRO: training", config.verbose) as bar:
         history = fit_network(

@@ -221,8 +221,8 @@ class BaseMIRO(BaseEstimator):
         check_training_fovs(X, groups)
         return X, groups, [idx for _, idx in split_by_group(groups, X.shape[0])]
 
-    def _fit_model(self, X, labels, groups, fov_indices, config, classes=None):
-        self.model_ = train_model(X, labels, groups, fov_indices, config, classes)
+    def _fit_model(self, X, labels, groups, fov_indices, config, classes=None, initial_state=None):
+        self.model_ = train_model(X, labels, groups, fov_indices, config, classes, initial_state)
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
                            stacklevel=4)
         return self

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
+import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
 from sklearn.cluster import DBSCAN
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from ..analysis import cluster_table
-
 from .._validation import (
     check_cluster_labels,
     check_coordinates,
@@ -16,20 +18,20 @@ from .._validation import (
     split_by_group,
     warn_if_zero_is_background,
 )
-from numbers import Integral
-
 from ..clustering import (
     EPS_CONSTRAINTS,
     MIN_SAMPLES_CONSTRAINTS,
     choose_dbscan_parameters,
     cluster_fov,
     cluster_per_fov,
+    dbscan_per_fov_scaled,
     is_fitted,
     stack_fov_labels,
     transformer_radius,
     tune_dbscan,
 )
 from ..parallel import map_fovs
+from ..pretrained import PretrainedMIRO
 from ._transformer import MIROTransformer
 
 __all__ = ["MIROClusterer", "predict_fov", "tune_dbscan"]
@@ -61,7 +63,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         clustering. Pass ``clone(transformer)`` to retrain one.
     eps : float or "auto", default="auto"
         DBSCAN radius in the units of X, applied to the collapsed coordinates.
-        ``"auto"`` chooses it on the labelled training FOVs (see Notes).
+        ``"auto"`` chooses it on the labelled training FOVs (see Notes); with
+        a pretrained transformer (:meth:`MIROTransformer.pretrained`) and no
+        labels, it is the model's label-free rule, per FOV: a fixed multiple
+        of the FOV's cluster length scale.
     min_samples : int or "auto", default="auto"
         DBSCAN ``min_samples``; ``"auto"`` as for ``eps``.
     clusterer : estimator, default=None
@@ -96,6 +101,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         One row of statistics per training cluster
         (:func:`sklearn_miro.analysis.cluster_table`); :meth:`predict_table`
         gives it for new FOVs.
+    label_free_ : bool
+        True when ``fit`` got no labels and a pretrained transformer: every
+        FOV (in ``fit`` and ``predict``) gets its own cluster length scale and
+        ``eps``; ``eps_`` is then the median over the ``fit`` FOVs.
+    cluster_radius_, cluster_radii_ : float, ndarray or None
+        Label-free mode: median and per-FOV cluster length scale (RMS
+        radius, units of X) used in ``fit``; None otherwise.
     n_features_in_ : int
         Always 2.
 
@@ -175,8 +187,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             self.transformer_ = clone(transformer).fit(X, labels, groups=groups)
 
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
         self.tuning_scores_ = None
+        self.label_free_ = self.clusterer is None and labels is None and _is_pretrained(self.transformer_)
+        if self.label_free_:
+            self.labels_ = self._cluster_label_free(X, fov_indices, record=True)
+            return self
+        self.cluster_radius_ = self.cluster_radii_ = None
+        collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
         if self.clusterer is not None:
             self.eps_ = self.min_samples_ = None
             self.clusterer_ = clone(self.clusterer)
@@ -193,6 +210,33 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.labels_ = self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
         self.cluster_table_ = cluster_table(X, self.labels_, groups)
         return self
+
+    def _cluster_label_free(self, X, fov_indices, record=False):
+        """Collapse and cluster every FOV with the pretrained model's label-free rule.
+
+        Per FOV: the cluster length scale ``R`` (given to the transformer, or
+        estimated on the FOV), ``eps = eps_in_radii x R`` and the rule's
+        ``min_samples`` (the model card's ``dbscan`` entry), unless ``eps`` or
+        ``min_samples`` are given.
+        """
+        inner = _inner(self.transformer_)
+        eps_in_radii, rule_min_samples = inner.model_.dbscan_rule
+        min_samples = rule_min_samples if self.min_samples == "auto" else int(self.min_samples)
+        collapsed, radii = [], []
+        for idx in fov_indices:
+            moved, radius = inner.collapse_fov(X[idx])
+            collapsed.append(moved)
+            radii.append(radius)
+        radii = np.array(radii, dtype=float)
+        eps = eps_in_radii * radii if self.eps == "auto" else np.full(len(radii), float(self.eps))
+        if record:
+            finite = np.isfinite(radii)
+            self.cluster_radii_ = radii
+            self.cluster_radius_ = float(np.median(radii[finite])) if finite.any() else float("nan")
+            self.eps_ = float(np.median(eps[np.isfinite(eps)])) if np.isfinite(eps).any() else float("nan")
+            self.min_samples_ = min_samples
+            self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=min_samples)
+        return dbscan_per_fov_scaled(fov_indices, collapsed, eps, min_samples, X.shape[0])
 
     def _tune(self, X, labels, fov_indices, collapsed):
         eps, min_samples, scores, eps_grid, ms_grid = choose_dbscan_parameters(
@@ -232,6 +276,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
+        if getattr(self, "label_free_", False):
+            return self._cluster_label_free(X, fov_indices)
         if groups is None:
             fov_labels = [predict_fov(self.transformer_, self.clusterer_, X)]
         else:
@@ -292,3 +338,13 @@ def check_miro_transformer(transformer):
             "transformer must be a MIRO transformer (MIROTransformer, or one wrapped in "
             f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}."
         )
+
+
+def _inner(transformer):
+    """The MIRO transformer inside a possible wrapper (e.g. FrozenEstimator)."""
+    return getattr(transformer, "estimator", transformer)
+
+
+def _is_pretrained(transformer):
+    """Whether a fitted transformer is a pretrained model used zero-shot (units per FOV)."""
+    return isinstance(getattr(_inner(transformer), "model_", None), PretrainedMIRO)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Real
 
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_cluster_labels, warn_if_zero_is_background
+from .. import pretrained as pretrained_models
+from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
+from ._base import NETWORK_DEFAULTS as _D
 from ._base import BaseMIRO
 
 __all__ = ["MIROTransformer"]
@@ -116,6 +121,25 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         selects the backend, e.g. Dask; -1 all cores). Each task runs torch on
         one thread.
 
+    init : str or None, default=None
+        Name of a pretrained model shipped with the package (see
+        :func:`sklearn_miro.pretrained.available_models`, e.g.
+        ``"nanoclusters"``): ``fit`` then starts from its weights instead of a
+        random initialisation (fine-tuning). ``hidden_size`` must be the
+        model's (64 for ``"nanoclusters"``).
+    warm_start : bool, default=False
+        When True and the estimator is already fitted, ``fit`` starts from the
+        current network (scikit-learn's ``warm_start``); it takes precedence
+        over ``init``.
+    cluster_radius : float or None, default=None
+        Only for a model returned by :meth:`pretrained` and not refitted: the
+        cluster length scale, the typical root-mean-square radius of a cluster
+        in the units of X (``sqrt(2) x`` the standard deviation of a round
+        Gaussian cluster; with multiple blinking, include the localisation
+        precision). ``None`` estimates it on every FOV
+        (:func:`sklearn_miro.pretrained.estimate_cluster_radius`). After
+        ``fit`` the units come from the labelled clusters and this is unused.
+
     Attributes
     ----------
     model_ : sklearn_miro.model.FittedMIRO
@@ -178,6 +202,167 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     >>> X_collapsed = miro.transform(X_new)  # doctest: +SKIP
     """
 
+    _parameter_constraints: dict = {
+        **BaseMIRO._parameter_constraints,
+        "init": [str, None],
+        "warm_start": ["boolean"],
+        "cluster_radius": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_size=_D["hidden_size"],
+        n_steps=_D["n_steps"],
+        connectivity_radius=_D["connectivity_radius"],
+        length_scale=_D["length_scale"],
+        eigenvector_normalization=_D["eigenvector_normalization"],
+        fov_normalization=_D["fov_normalization"],
+        alpha=_D["alpha"],
+        learning_rate=_D["learning_rate"],
+        lr_schedule=_D["lr_schedule"],
+        max_epochs=_D["max_epochs"],
+        n_augmented=_D["n_augmented"],
+        batch_size=_D["batch_size"],
+        augmentation=_D["augmentation"],
+        validation_fraction=_D["validation_fraction"],
+        n_iter_no_change=_D["n_iter_no_change"],
+        device=_D["device"],
+        random_state=_D["random_state"],
+        verbose=_D["verbose"],
+        init=None,
+        warm_start=False,
+        cluster_radius=None,
+    ):
+        super().__init__(
+            hidden_size=hidden_size,
+            n_steps=n_steps,
+            connectivity_radius=connectivity_radius,
+            length_scale=length_scale,
+            eigenvector_normalization=eigenvector_normalization,
+            fov_normalization=fov_normalization,
+            alpha=alpha,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            max_epochs=max_epochs,
+            n_augmented=n_augmented,
+            batch_size=batch_size,
+            augmentation=augmentation,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.init = init
+        self.warm_start = warm_start
+        self.cluster_radius = cluster_radius
+
+    @classmethod
+    def pretrained(cls, name="nanoclusters", *, cluster_radius=None, device="auto", verbose=0):
+        """A fitted transformer with a pretrained network shipped in the package.
+
+        No training and no labels: the network was trained on simulations only
+        (``doc/pretrained.md``). Every FOV is processed in its own units: the
+        graph's connectivity radius is 3.5 times the FOV's mean localisation
+        spacing, and lengths are measured in units of the cluster length scale
+        (``cluster_radius``, or estimated per FOV when None). Use it in
+        :class:`MIROClusterer` to cluster unlabelled FOVs; ``fit`` on labelled
+        FOVs fine-tunes it (the returned estimator has ``init=name``).
+
+        Parameters
+        ----------
+        name : str, default="nanoclusters"
+            One of :func:`sklearn_miro.pretrained.available_models`.
+        cluster_radius : float or None, default=None
+            Typical RMS radius of a cluster in the units of X (nm), if known.
+        device : str, default="auto"
+            Used by ``fit`` when fine-tuning; zero-shot inference runs on the CPU.
+        verbose : int, default=0
+
+        Returns
+        -------
+        MIROTransformer
+            Fitted (``pretrained_`` is ``name``).
+
+        Examples
+        --------
+        >>> from sklearn_miro import MIROClusterer, MIROTransformer
+        >>> miro = MIROTransformer.pretrained("nanoclusters")
+        >>> labels = MIROClusterer(miro).fit_predict(X)  # doctest: +SKIP
+        """
+        model = pretrained_models.PretrainedMIRO.load(name)
+        estimator = cls(
+            hidden_size=model.network.hidden_size,
+            n_steps=model.n_steps,
+            init=name,
+            cluster_radius=cluster_radius,
+            device=device,
+            verbose=verbose,
+        )
+        estimator._validate_params()
+        estimator.model_ = model
+        estimator.n_features_in_ = 2
+        return estimator
+
+    @property
+    def pretrained_(self):
+        """Name of the pretrained model used zero-shot; None after ``fit``."""
+        check_is_fitted(self, "model_")
+        return getattr(self.model_, "name", None)
+
+    @property
+    def model_card_(self):
+        """The card of the pretrained model used zero-shot (training settings, DBSCAN rule)."""
+        check_is_fitted(self, "model_")
+        if not isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            raise AttributeError("model_card_ exists only for a model returned by pretrained().")
+        return self.model_.card
+
+    def _initial_state(self):
+        """Weights ``fit`` starts from: the current network (warm_start), a pretrained one, or None."""
+        if self.warm_start and "model_" in self.__dict__:
+            network, source = self.model_.network, "the current network (warm_start=True)"
+        elif self.init is not None:
+            if self.init not in pretrained_models.available_models():
+                raise ValueError(
+                    "init must be None or the name of a pretrained model "
+                    f"{pretrained_models.available_models()}; got {self.init!r}."
+                )
+            network, _ = pretrained_models.load_pretrained(self.init)
+            source = f"the pretrained model {self.init!r}"
+        else:
+            return None
+        if network.hidden_size != self.hidden_size:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} but {source} has hidden_size="
+                f"{network.hidden_size}; set hidden_size={network.hidden_size}."
+            )
+        return {k: v.detach().clone() for k, v in network.state_dict().items()}
+
+    def collapse_fov(self, X):
+        """Collapse one FOV and return the cluster length scale used.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_localizations, 2) or DataFrame
+            One FOV.
+
+        Returns
+        -------
+        X_collapsed : ndarray of shape (n_localizations, 2)
+        cluster_radius : float
+            For a pretrained model: ``cluster_radius`` when given, else its
+            estimate on this FOV. For a fitted model: the RMS radius its length
+            unit stands for (``length_scale_ / 0.4``).
+        """
+        check_is_fitted(self, "model_")
+        X = check_coordinates(X, estimator=self, reset=False, min_points=1)
+        if isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            return self.model_.collapse_fov(X, self.cluster_radius)
+        radius = self.length_scale_ / pretrained_models.UNIT_IN_CLUSTER_RADII
+        return self.transform(X), float(radius)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Train MIRO on labelled FOVs.
@@ -195,12 +380,22 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Returns
         -------
         self : MIROTransformer
+
+        Notes
+        -----
+        With ``init`` (or ``warm_start=True`` on a fitted estimator) training
+        starts from those weights. The units are then those of the labelled
+        clusters (``length_scale="auto"``: 0.4 x their median RMS radius;
+        connectivity radius 3.5 mean spacings), the units the pretrained
+        models were trained in, and ``transform`` uses them for every FOV.
         """
         options = self._augmentation_options()
+        initial_state = self._initial_state()
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
-        return self._fit_model(X, labels, groups, fov_indices, self._training_config(options))
+        return self._fit_model(X, labels, groups, fov_indices, self._training_config(options),
+                               initial_state=initial_state)
 
     def transform(self, X, groups=None, step=None):
         """Move every localisation towards the centre of its cluster.
@@ -221,7 +416,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             neighbour closer than the connectivity radius are not moved.
         """
         X, _, fov_indices = self._prepare_predict_input(X, groups)
-        return self._collapse(X, fov_indices, [self._resolve_step(step)]).moved[0]
+        steps = [self._resolve_step(step)]
+        if isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius)[0].moved[0]
+        return self._collapse(X, fov_indices, steps).moved[0]
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then transform the training data (each FOV on its own).

@@ -1,0 +1,392 @@
+"""Pretrained MIRO networks shipped with the package, and their scale-free units.
+
+The networks here were trained by ``benchmarks/train_pretrained.py`` on
+simulations only (:mod:`sklearn_miro.datasets`), never on the benchmark files.
+They are scale-free; two lengths, one per FOV, fix the units:
+
+* the mean localisation spacing ``s = sqrt(bounding-box area / n)``, computed
+  from the data without labels: the graph keeps Delaunay edges shorter than
+  ``RADIUS_IN_SPACINGS * s``;
+* the cluster length scale ``R``, the typical root-mean-square radius of a
+  cluster (for a round Gaussian cluster of standard deviation ``sigma`` per
+  axis, ``R = sqrt(2) * sigma``): edge features and displacement outputs are in
+  units of ``UNIT_IN_CLUSTER_RADII * R``. ``R`` is the one physical input. The
+  user gives it in nm, or it is estimated from the FOV by
+  :func:`estimate_cluster_radius` (a fixed point of collapse, cluster, measure).
+  The network was trained with ``R`` off by a log-normal factor (about 25 %),
+  so it tolerates an approximate value.
+
+Weights are stored as a plain ``state_dict`` (tensors only) and loaded with
+``torch.load(weights_only=True)``; the settings of the training run (seed,
+data, wall and CPU time) are in the JSON file next to them, ``<name>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+import torch
+
+from .._validation import check_coordinates, split_by_group
+from ..model import Collapsed, network_from_state, network_state
+from ..network import MIRONetwork
+
+__all__ = [
+    "PretrainedMIRO",
+    "RADIUS_IN_SPACINGS",
+    "collapse_fov",
+    "cluster_fov",
+    "cluster_rms_radius",
+    "estimate_cluster_radius",
+    "UNIT_IN_CLUSTER_RADII",
+    "available_models",
+    "fov_spacing",
+    "kdistance_eps",
+    "load_pretrained",
+    "model_info",
+]
+
+#: Connectivity radius of the pretrained models, in mean localisation spacings.
+RADIUS_IN_SPACINGS = 3.5
+#: Length unit of the pretrained models' edge features and outputs, as a
+#: fraction of the cluster length scale (the typical RMS radius of a cluster).
+UNIT_IN_CLUSTER_RADII = 0.4
+
+
+def fov_spacing(X, groups=None):
+    """Mean localisation spacing ``sqrt(bounding-box area / n)`` of every FOV.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, 2)
+    groups : array-like of shape (n,), optional
+        FOV id of every localisation; absent means one FOV.
+
+    Returns
+    -------
+    spacing : ndarray of shape (n,)
+        The spacing of the FOV of every localisation, in the units of X.
+
+    Raises
+    ------
+    ValueError
+        When a FOV has fewer than 2 localisations or all of them on one point.
+    """
+    X = check_coordinates(X, min_points=1)
+    spacing = np.empty(X.shape[0])
+    for fov, idx in split_by_group(groups, X.shape[0]):
+        pts = X[idx]
+        extent = pts.max(axis=0) - pts.min(axis=0)
+        # A collinear FOV has zero area: fall back to its length squared.
+        area = extent[0] * extent[1] if np.all(extent > 0) else float(extent.max()) ** 2
+        if pts.shape[0] < 2 or area <= 0:
+            raise ValueError(
+                f"FOV {fov!r} has {pts.shape[0]} localisation(s) spanning no area; a mean "
+                "localisation spacing needs at least 2 distinct localisations per FOV."
+            )
+        spacing[idx] = np.sqrt(area / pts.shape[0])
+    return spacing
+
+
+def kdistance_eps(X, k=4):
+    """DBSCAN ``eps`` from the knee of the sorted k-distance curve (label-free).
+
+    The standard rule of Ester et al. (1996) for DBSCAN without labels: sort
+    every point's distance to its ``k``-th nearest neighbour, and take the
+    distance at the knee of that curve, here the point farthest from the
+    chord joining the curve's ends (both axes scaled to [0, 1], the "kneedle"
+    construction). Use it with ``min_samples = k + 1`` (the point itself plus
+    ``k`` neighbours; ``k = 4`` is the rule's choice in 2-D).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, 2)
+    k : int, default=4
+
+    Returns
+    -------
+    eps : float
+        In the units of X; 0 when the curve is flat (all k-distances equal),
+        in which case no knee exists.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X = check_coordinates(X, min_points=1)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    if X.shape[0] <= k:
+        raise ValueError(
+            f"kdistance_eps needs more than k={k} localisations; got {X.shape[0]}."
+        )
+    distances = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)[0][:, k]
+    curve = np.sort(distances)
+    span = curve[-1] - curve[0]
+    if span <= 0:
+        return float(curve[0])
+    x = np.linspace(0.0, 1.0, len(curve))
+    y = (curve - curve[0]) / span
+    # Distance below the chord y = x of the normalised, convex curve.
+    return float(curve[np.argmax(x - y)])
+
+
+def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None):
+    """Collapse one FOV with a pretrained network, in its scale-free units.
+
+    Parameters
+    ----------
+    network : MIRONetwork
+    X : ndarray of shape (n, 2)
+        One FOV, in nm (or any unit).
+    n_steps : int
+        Recurrent steps of the model (its card's ``n_steps``).
+    cluster_radius : float
+        Cluster length scale ``R`` (RMS radius) in the units of X.
+    spacing : float, optional
+        Mean localisation spacing; computed from X when None.
+    step : int, optional
+        Step whose output is used (default: the last).
+
+    Returns
+    -------
+    X_collapsed : ndarray of shape (n, 2)
+        Localisations without a neighbour closer than the connectivity radius
+        are not moved.
+    """
+    from ..graph import build_graph
+
+    X = np.asarray(X, dtype=np.float64)
+    s = float(fov_spacing(X)[0]) if spacing is None else float(spacing)
+    unit = UNIT_IN_CLUSTER_RADII * float(cluster_radius)
+    graph = build_graph(X, RADIUS_IN_SPACINGS * s, length_scale=unit, normalization="rms")
+    out = np.zeros_like(X)
+    if graph.n_edges:
+        with torch.inference_mode():
+            pred = network(
+                torch.from_numpy(graph.node_attr),
+                torch.from_numpy(graph.edge_index),
+                torch.from_numpy(graph.edge_attr),
+                n_steps,
+            )[n_steps - 1 if step is None else step].double().numpy()
+        has_edge = np.zeros(X.shape[0], dtype=bool)
+        has_edge[graph.edge_index[1]] = True
+        out[has_edge] = pred[has_edge]
+    return X - out * unit
+
+
+def cluster_fov(X_collapsed, cluster_radius, eps_in_radii, min_samples):
+    """DBSCAN on collapsed points with ``eps = eps_in_radii * cluster_radius``."""
+    from sklearn.cluster import DBSCAN
+
+    return DBSCAN(eps=eps_in_radii * cluster_radius, min_samples=int(min_samples)).fit_predict(
+        X_collapsed
+    )
+
+
+def cluster_rms_radius(X, labels):
+    """Median RMS radius of the clusters (>= 2 localisations) of ``labels``; nan if none."""
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels)
+    clustered = labels >= 0
+    if not clustered.any():
+        return float("nan")
+    _, codes = np.unique(labels[clustered], return_inverse=True)
+    counts = np.bincount(codes)
+    pts = X[clustered]
+    centroids = np.stack([np.bincount(codes, weights=pts[:, d]) / counts for d in range(2)], axis=1)
+    sq = ((pts - centroids[codes]) ** 2).sum(axis=1)
+    rms = np.sqrt(np.bincount(codes, weights=sq) / counts)[counts >= 2]
+    return float(np.median(rms)) if len(rms) else float("nan")
+
+
+def estimate_cluster_radius(network, X, n_steps, eps_in_radii, min_samples, *, correction=1.0,
+                            initial=None, n_iter=6, spacing=None):
+    """Label-free estimate of the cluster length scale ``R`` of one FOV (fixed point).
+
+    Starting from ``initial`` (default: the FOV's mean spacing ``s``), repeat:
+    collapse with the current ``R``, cluster the collapsed points with the
+    model's DBSCAN rule (``eps = eps_in_radii x R``, ``min_samples``), measure
+    the median RMS radius of the found clusters on the original localisations,
+    multiply it by ``correction`` (DBSCAN keeps the dense core of a cluster,
+    so the measured radius is smaller than the true one: the model card's
+    factor is the median ratio true / measured at the true ``R`` on simulated
+    FOVs), and move ``R`` half-way there (geometric mean). Stops after
+    ``n_iter`` steps or when ``R`` changes by less than 2 %; ``R`` is kept
+    within ``[0.1 s, 10 s]``. When no cluster is found the last value is kept.
+
+    Returns
+    -------
+    radius : float
+    history : list of float
+        The successive values, starting with the initial one.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    s = float(fov_spacing(X)[0]) if spacing is None else float(spacing)
+    radius = s if initial is None else float(initial)
+    history = [radius]
+    for _ in range(n_iter):
+        moved = collapse_fov(network, X, n_steps, radius, spacing=s)
+        labels = cluster_fov(moved, radius, eps_in_radii, min_samples)
+        measured = cluster_rms_radius(X, labels) * correction
+        if not np.isfinite(measured) or measured <= 0:
+            break
+        new = float(np.clip(np.sqrt(radius * measured), 0.1 * s, 10 * s))
+        history.append(new)
+        converged = abs(new / radius - 1) < 0.02
+        radius = new
+        if converged:
+            break
+    return radius, history
+
+
+@dataclass
+class PretrainedMIRO:
+    """A pretrained network used zero-shot: units set per FOV.
+
+    Plays the role of :class:`sklearn_miro.model.FittedMIRO` for an estimator
+    returned by ``MIROTransformer.pretrained``: :meth:`collapse` processes
+    every FOV in its own units (connectivity radius ``RADIUS_IN_SPACINGS``
+    mean spacings; length unit ``UNIT_IN_CLUSTER_RADII`` x the cluster length
+    scale, given or estimated per FOV with the card's DBSCAN rule).
+    ``connectivity_radius`` and ``length_scale`` are None (they differ per
+    FOV); the training statistics are those of the card.
+    """
+
+    network: MIRONetwork
+    n_steps: int
+    name: str
+    card: dict
+    connectivity_radius: None = None
+    length_scale: None = None
+    eigenvector_normalization: str = "rms"
+    fov_normalization: None = None
+    step_scales: np.ndarray | None = None
+    distance_unit: float = float("nan")
+    fov_density: float = float("nan")
+    n_fovs: int = 0
+    augmentation_fov_size: None = None
+    loss_curve: list = field(default_factory=list)
+    validation_loss_curve: list = field(default_factory=list)
+    n_epochs: int = 0
+    best_epoch: int = -1
+    training_time: float = 0.0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.step_scales is None:
+            self.step_scales = np.zeros(self.n_steps, dtype=np.int64)
+
+    @classmethod
+    def load(cls, name):
+        """The shipped model ``name`` (see :func:`available_models`)."""
+        network, card = load_pretrained(name)
+        training = card.get("training", {})
+        history = training.get("history", [])
+        return cls(
+            network=network,
+            n_steps=int(card["n_steps"]),
+            name=name,
+            card=card,
+            loss_curve=[h["train_loss"] for h in history],
+            validation_loss_curve=[h["validation_loss"] for h in history],
+            training_time=float(training.get("wall_seconds", 0.0)),
+            device=f"pretrained:{name}",
+        )
+
+    @property
+    def n_outputs(self):
+        return self.network.n_outputs
+
+    @property
+    def dbscan_rule(self):
+        """(eps in cluster radii, min_samples) of the card."""
+        rule = self.card["dbscan"]
+        return float(rule["eps_in_radii"]), int(rule["min_samples"])
+
+    def collapse_fov(self, X, cluster_radius=None, step=None):
+        """Collapse one validated FOV; returns (moved, cluster radius used)."""
+        if X.shape[0] < 3 or np.all(X.max(axis=0) - X.min(axis=0) <= 0):
+            return X.copy(), float("nan")
+        spacing = float(fov_spacing(X)[0])
+        if cluster_radius is None:
+            eps, min_samples = self.dbscan_rule
+            radius, _ = estimate_cluster_radius(
+                self.network, X, self.n_steps, eps, min_samples, spacing=spacing,
+                correction=float(self.card["dbscan"].get("radius_correction", 1.0)),
+            )
+        else:
+            radius = float(cluster_radius)
+        return collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step), radius
+
+    def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None):
+        """Like :meth:`sklearn_miro.model.FittedMIRO.collapse`, units per FOV (CPU).
+
+        Returns
+        -------
+        Collapsed
+            ``connected`` is True everywhere (isolated localisations are
+            returned unmoved by :func:`collapse_fov`).
+        radii : ndarray of shape (len(fov_indices),)
+            Cluster length scale used for every FOV.
+        """
+        n = X.shape[0]
+        moved = np.empty((len(steps), n, 2))
+        radii = np.full(len(fov_indices), np.nan)
+        for k, idx in enumerate(fov_indices):
+            for j, step in enumerate(steps):
+                moved[j, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, step)
+        outputs = np.zeros((len(steps), n, self.n_outputs))
+        return Collapsed(moved, outputs, np.ones(n, dtype=bool)), radii
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["network"] = network_state(self.network)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["network"] = network_from_state(state["network"])
+        self.__dict__.update(state)
+
+
+def available_models():
+    """Names of the pretrained models shipped with the package."""
+    files = resources.files(__name__)
+    return sorted(p.name[: -len(".pt")] for p in files.iterdir() if p.name.endswith(".pt"))
+
+
+def _check_name(name):
+    names = available_models()
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(f"Unknown pretrained model {name!r}; available: {names}.")
+
+
+def model_info(name):
+    """Training settings and measured figures of a pretrained model (its JSON card)."""
+    _check_name(name)
+    return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
+
+
+def load_pretrained(name):
+    """Load a pretrained network.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_models` (e.g. ``"nanoclusters"``).
+
+    Returns
+    -------
+    network : MIRONetwork
+        On the CPU, in eval mode.
+    info : dict
+        The model card (settings of the training run, ``n_steps``, units).
+    """
+    info = model_info(name)
+    with resources.as_file(resources.files(__name__).joinpath(f"{name}.pt")) as path:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    network = MIRONetwork(**info["network"])
+    network.load_state_dict(state)
+    return network.eval(), info

@@ -1,0 +1,221 @@
+"""The pretrained model shipped with the package: loading, units, zero-shot use, fine-tuning."""
+
+import time
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from sklearn_miro import MIROClusterer, MIROTransformer
+from sklearn_miro.cli import main
+from sklearn_miro.datasets import make_benchmark_scenario
+from sklearn_miro.pretrained import (
+    RADIUS_IN_SPACINGS,
+    available_models,
+    cluster_rms_radius,
+    collapse_fov,
+    fov_spacing,
+    kdistance_eps,
+    load_pretrained,
+    model_info,
+)
+
+
+@pytest.fixture(scope="module")
+def fov():
+    X, y, _ = make_benchmark_scenario(2, random_state=0, fov_size=800.0, n_clusters=4)
+    return X, y
+
+
+def test_the_nanocluster_model_ships_small_and_loads_fast():
+    assert "nanoclusters" in available_models()
+    files = resources.files("sklearn_miro.pretrained")
+    total = sum(len(files.joinpath(f"{n}.pt").read_bytes()) for n in available_models())
+    assert total < 10 * 2**20
+    started = time.perf_counter()
+    network, info = load_pretrained("nanoclusters")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5.0  # < 1 s measured when the CPU is not shared; see doc/pretrained.md
+    assert not network.training
+    assert info["network"]["hidden_size"] == network.hidden_size
+    assert {"eps_in_radii", "min_samples"} <= set(info["dbscan"])
+    assert info["training"]["seed"] == 0 and info["training"]["wall_seconds"] > 0
+
+
+def test_weights_are_a_plain_state_dict():
+    path = resources.files("sklearn_miro.pretrained").joinpath("nanoclusters.pt")
+    with resources.as_file(path) as p:
+        state = torch.load(p, weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_unknown_model_names_are_refused():
+    with pytest.raises(ValueError, match="Unknown pretrained model 'nope'"):
+        load_pretrained("nope")
+    with pytest.raises(ValueError, match="Unknown pretrained model"):
+        model_info(3)
+    with pytest.raises(ValueError, match="init must be None or the name"):
+        MIROTransformer(init="nope", verbose=0).fit(np.random.rand(20, 2), np.r_[np.zeros(10), -np.ones(10)])
+
+
+def test_fov_spacing_is_per_fov():
+    X = np.array([[0, 0], [10, 0], [0, 10], [10, 10], [0, 0], [20, 0], [0, 20], [20, 20.0]])
+    s = fov_spacing(X, groups=np.repeat([0, 1], 4))
+    assert np.allclose(s, np.repeat([5.0, 10.0], 4))
+    with pytest.raises(ValueError, match="at least 2 distinct localisations"):
+        fov_spacing(np.ones((3, 2)))
+
+
+def test_kdistance_knee_separates_dense_clumps_from_sparse_points(rng):
+    clumps = np.repeat(rng.uniform(0, 1000, (20, 2)), 10, axis=0) + rng.normal(0, 1.0, (200, 2))
+    sparse = rng.uniform(0, 1000, (50, 2))
+    eps = kdistance_eps(np.vstack([clumps, sparse]), 4)
+    assert 1.0 < eps < 50.0
+    with pytest.raises(ValueError, match="more than k=4"):
+        kdistance_eps(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        kdistance_eps(clumps, 0)
+
+
+def test_cluster_rms_radius(rng):
+    X = np.array([[0, 0], [2, 0], [10, 10], [10, 14], [50, 50.0]])
+    assert cluster_rms_radius(X, np.array([0, 0, 1, 1, -1])) == pytest.approx(1.5)
+    assert np.isnan(cluster_rms_radius(X, -np.ones(5)))
+
+
+def test_collapse_fov_leaves_isolated_points(fov):
+    X, _ = fov
+    network, info = load_pretrained("nanoclusters")
+    far = np.array([[1e5, 1e5]])
+    Xf = np.vstack([X, far])
+    moved = collapse_fov(network, Xf, info["n_steps"], 40.0)
+    assert moved.shape == Xf.shape and np.isfinite(moved).all()
+    assert np.array_equal(moved[-1], far[0])
+    # The connectivity radius follows the FOV's spacing: scaling X scales the output.
+    moved2 = collapse_fov(network, 3 * Xf, info["n_steps"], 120.0)
+    assert np.allclose(moved2, 3 * moved, atol=1e-6 * np.abs(moved).max())
+    assert RADIUS_IN_SPACINGS == 3.5
+
+
+def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
+    X, _ = fov
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
+    assert miro.pretrained_ == "nanoclusters"
+    Xt = miro.transform(X)
+    assert Xt.shape == X.shape and not np.shares_memory(Xt, X)
+    moved, radius = miro.collapse_fov(X)
+    assert radius == 35.0 and np.allclose(moved, Xt)
+    fresh = clone(miro)
+    assert fresh.init == "nanoclusters" and fresh.cluster_radius == 35.0
+    assert not hasattr(fresh, "network_")
+    with pytest.raises(ValueError, match="cluster_radius"):
+        MIROTransformer.pretrained("nanoclusters", cluster_radius=-1.0)
+
+
+def test_zero_shot_clusterer_needs_no_labels(fov):
+    X, y = fov
+    clusterer = MIROClusterer(MIROTransformer.pretrained("nanoclusters"))
+    labels = clusterer.fit_predict(X)
+    assert clusterer.label_free_
+    assert labels.shape == (len(X),) and labels.min() >= -1
+    assert np.isfinite(clusterer.cluster_radius_) and clusterer.cluster_radius_ > 0
+    rule = clusterer.transformer_.model_card_["dbscan"]
+    assert clusterer.eps_ == pytest.approx(rule["eps_in_radii"] * clusterer.cluster_radius_)
+    assert clusterer.min_samples_ == rule["min_samples"]
+    # predict re-estimates per FOV: the same FOV gets the same labels.
+    assert np.array_equal(clusterer.predict(X), labels)
+    # Two FOVs at once: labels unique across FOVs, one radius per FOV.
+    groups = np.repeat([0, 1], [len(X), len(X)])
+    both = clusterer.fit_predict(np.vstack([X, X + 5000]), groups=groups)
+    assert clusterer.cluster_radii_.shape == (2,)
+    n = int(labels.max()) + 1
+    assert np.array_equal(both[: len(X)], labels)
+    assert np.array_equal(both[len(X):][labels >= 0], labels[labels >= 0] + n)
+
+
+def test_a_given_cluster_radius_and_eps_are_used(fov):
+    X, _ = fov
+    clusterer = MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0),
+                              eps=12.0, min_samples=3).fit(X)
+    assert clusterer.cluster_radius_ == 30.0 and clusterer.eps_ == 12.0 and clusterer.min_samples_ == 3
+
+
+def _tiny(**params):
+    return dict(n_augmented=4, max_epochs=1, batch_size=2, validation_fraction=0.0, verbose=0,
+                random_state=0, device="cpu", **params)
+
+
+def test_init_starts_from_the_pretrained_weights(fov):
+    X, y = fov
+    reference, _ = load_pretrained("nanoclusters")
+    # A learning rate of ~0 keeps the starting point: the pretrained weights.
+    tuned = MIROTransformer(init="nanoclusters", **_tiny(learning_rate=1e-12)).fit(X, y)
+    for name, value in reference.state_dict().items():
+        assert torch.allclose(tuned.network_.state_dict()[name], value, atol=1e-6)
+    assert tuned.pretrained_ is None and tuned.connectivity_radius_ > 0
+    scratch = MIROTransformer(**_tiny(learning_rate=1e-12)).fit(X, y)
+    assert not torch.allclose(scratch.network_.head.weight, reference.head.weight)
+
+
+def test_warm_start_continues_from_the_current_network(fov):
+    X, y = fov
+    miro = MIROTransformer(**_tiny()).fit(X, y)
+    before = {k: v.clone() for k, v in miro.network_.state_dict().items()}
+    miro.set_params(warm_start=True, learning_rate=1e-12).fit(X, y)
+    for name, value in before.items():
+        assert torch.allclose(miro.network_.state_dict()[name], value, atol=1e-6)
+
+
+def test_init_checks_the_architecture(fov):
+    X, y = fov
+    with pytest.raises(ValueError, match="hidden_size=32 but the pretrained model 'nanoclusters'"):
+        MIROTransformer(init="nanoclusters", hidden_size=32, **_tiny()).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start"):
+        MIROTransformer(warm_start="yes", **_tiny()).fit(X, y)
+
+
+def test_cli_clusters_with_a_pretrained_model(fov, tmp_path, capsys):
+    X, _ = fov
+    path = tmp_path / "fov.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1]}).to_csv(path, index=False)
+    assert main(["cluster", "--pretrained", "nanoclusters", str(path), "--output-dir", str(tmp_path)]) == 0
+    out = pd.read_csv(tmp_path / "fov_clusters.csv")
+    assert len(out) == len(X)
+    assert "cluster radius" in capsys.readouterr().out
+    assert main(["cluster", "--pretrained", "nope", str(path)]) == 2
+    assert "Unknown pretrained model" in capsys.readouterr().err
+    assert main(["cluster", str(path)]) == 2
+    assert "give a model file" in capsys.readouterr().err
+
+
+def test_cluster_radius_estimate_stays_in_its_bounds(fov):
+    from sklearn_miro.pretrained import estimate_cluster_radius
+
+    X, _ = fov
+    network, info = load_pretrained("nanoclusters")
+    rule = info["dbscan"]
+    s = fov_spacing(X)[0]
+    radius, history = estimate_cluster_radius(
+        network, X, info["n_steps"], rule["eps_in_radii"], rule["min_samples"],
+        correction=rule["radius_correction"],
+    )
+    assert history[0] == pytest.approx(s) and radius == history[-1]
+    assert 0.1 * s <= radius <= 10 * s
+    assert 1 <= len(history) <= 7
+    # A given start is used as the first value.
+    _, history = estimate_cluster_radius(network, X, info["n_steps"], rule["eps_in_radii"],
+                                         rule["min_samples"], initial=50.0, n_iter=1)
+    assert history[0] == 50.0 and len(history) <= 2
+
+
+def test_a_pretrained_transformer_pickles(fov):
+    import pickle
+
+    X, _ = fov
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
+    again = pickle.loads(pickle.dumps(miro))
+    assert again.pretrained_ == "nanoclusters"
+    assert np.allclose(again.transform(X), miro.transform(X))
