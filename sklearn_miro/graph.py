@@ -2,7 +2,7 @@
 
 MIRO works on a graph whose nodes are localisations and whose edges are the
 Delaunay edges shorter than a connectivity radius ``r`` (paper, "MIRO graph
-representation"; reference implementation, MIRO-REFERENCE.md §1):
+representation"; and the authors' implementation, which builds it the same way):
 
 * **edges** are kept when their length is strictly below ``r`` and are stored
   in both directions, sorted by (source, target);

@@ -578,7 +578,7 @@ def _save_as_reference_checkpoint(network, path):
 
 
 def _reference_collapse(network, X, radius, steps):
-    """The reference's multiscale inference (MIRO-REFERENCE.md §3.4), written out:
+    """The authors' multiscale inference, written out:
     positions nm / 2000, graph with radius r there, ``p - y r``, times 2000."""
     import torch
 

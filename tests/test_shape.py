@@ -389,7 +389,7 @@ def _save_as_reference_checkpoint(network, path):
 
 
 def test_reference_multishape_loader_reproduces_the_reference_inference(data, tmp_path):
-    """cMIRO (MIRO-REFERENCE.md §3.5): positions nm / 2000, r = 0.2, T = 20; outputs
+    """cMIRO as the authors run it: positions nm / 2000, r = 0.2, T = 20; outputs
     0-1 the displacement, 2-4 the logits of background, circular, elliptical."""
     import torch
 
