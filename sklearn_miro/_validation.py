@@ -13,6 +13,7 @@ import re
 import warnings
 
 import numpy as np
+from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "check_coordinates",
     "check_groups",
     "check_positive",
+    "check_random_state",
     "select_xy",
     "split_by_group",
 ]
@@ -434,6 +436,41 @@ def check_positive(value, name, *, allow_zero=False, integer=False, allow_none=F
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}; got {value!r}.")
     return value
+
+
+def check_random_state(random_state, *, legacy=False):
+    """The one random-state helper of sklearn_miro.
+
+    Parameters
+    ----------
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        ``None`` gives fresh OS entropy, an int seeds a new generator.
+    legacy : bool, default=False
+        False (data generators): return a :class:`numpy.random.Generator`; a
+        Generator is used as is (and advanced), a legacy ``RandomState`` seeds a
+        new Generator from its own stream, so results still follow that state.
+        True (estimators, whose seeds must stay as before): return a
+        :class:`numpy.random.RandomState` exactly as
+        :func:`sklearn.utils.check_random_state` does.
+
+    Returns
+    -------
+    numpy.random.Generator or numpy.random.RandomState
+    """
+    if isinstance(random_state, bool):
+        raise ValueError(f"random_state must be None, an int or a Generator; got {random_state!r}.")
+    if legacy:
+        return sklearn_check_random_state(random_state)
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
+    raise ValueError(
+        "random_state must be None, an int, a numpy.random.Generator or a "
+        f"numpy.random.RandomState; got {type(random_state).__name__}."
+    )
 
 
 def check_training_fovs(X, groups):

@@ -9,13 +9,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
     check_coordinates,
     check_groups,
+    check_random_state,
     check_training_fovs,
     split_by_group,
 )
@@ -181,7 +181,7 @@ class BaseMIRO(BaseEstimator):
     # ---- fitting ------------------------------------------------------------
     def _training_config(self, options, n_outputs=2, step_scales=None, beta=0.0):
         """The :class:`~sklearn_miro.model.TrainingConfig` of these parameters."""
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        seed = int(check_random_state(self.random_state, legacy=True).randint(0, 2**31 - 1))
         return TrainingConfig(
             hidden_size=self.hidden_size,
             n_steps=self.n_steps,
