@@ -473,13 +473,14 @@ def check_random_state(random_state, *, legacy=False):
     )
 
 
-def check_training_fovs(X, groups):
+def check_training_fovs(X, groups, fovs=None):
     """Raise when a training FOV has fewer than 2 localisations or a zero-area bounding box.
 
     Such a FOV has no density, no spacing and no room to place synthetic
-    clusters in; the message names it and says what to do.
+    clusters in; the message names it and says what to do. ``fovs`` is
+    ``split_by_group(groups, len(X))`` when the caller has it already.
     """
-    for group, idx in split_by_group(groups, X.shape[0]):
+    for group, idx in split_by_group(groups, X.shape[0]) if fovs is None else fovs:
         label = "data (one field of view, no groups)" if group is None else f"field of view {group!r}"
         if len(idx) < 2:
             raise ValueError(

@@ -154,7 +154,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             self.transformer_ = clone(transformer).fit(X, labels, groups=groups)
 
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
+        collapsed = self._collapse_fovs(X, fov_indices)
         self.tuning_scores_ = None
         if self.clusterer is not None:
             self.eps_ = self.min_samples_ = None
@@ -186,8 +186,11 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.tuning_scores_ = scores
         self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid
 
-    def _transform_fov(self, X_fov):
-        return self.transformer_.transform(X_fov)
+    def _collapse_fovs(self, X, fov_indices):
+        """Collapsed coordinates of every FOV of validated X (not validated again)."""
+        miro = getattr(self.transformer_, "estimator", self.transformer_)  # FrozenEstimator
+        moved = miro.collapse_fovs(X, fov_indices).moved[0]
+        return [moved[idx] for idx in fov_indices]
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
         return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n)
@@ -211,10 +214,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        if groups is None:
-            collapsed = [self.transformer_.transform(X)]
-        else:
-            collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
+        collapsed = self._collapse_fovs(X, fov_indices)
         return self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
 
     def fit_predict(self, X, y=None, groups=None):

@@ -674,7 +674,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             else tuple(inner.scale_names_)
         )
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        collapsed = [self._collapse_fov(X[idx]) for idx in fov_indices]
+        collapsed = self._collapse_fovs(X, fov_indices)
         self._choose_dbscan(X, labels, fov_indices, collapsed)
         self.labels_ = self._cluster(fov_indices, collapsed, X.shape[0])
         self.cluster_table_ = multiscale_cluster_table(
@@ -724,10 +724,11 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             self.eps_grid_.append(e_grid)
             self.min_samples_grid_.append(m_grid)
 
-    def _collapse_fov(self, X_fov):
-        """(n_scales, n, 2) collapsed coordinates of one FOV."""
-        Xt = self.transformer_.transform(X_fov)
-        return Xt.reshape(len(X_fov), -1, 2).transpose(1, 0, 2)
+    def _collapse_fovs(self, X, fov_indices):
+        """(n_scales, n_fov, 2) collapsed coordinates of every FOV of validated X."""
+        miro = getattr(self.transformer_, "estimator", self.transformer_)  # FrozenEstimator
+        moved = miro.collapse_fovs(X, fov_indices, [int(k) for k in miro.scale_steps_]).moved
+        return [moved[:, idx] for idx in fov_indices]
 
     def _cluster(self, fov_indices, collapsed, n):
         return np.stack(
@@ -768,7 +769,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         selected = None if scale is None else _scale_index(scale, self.scale_names_)
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         # Each FOV on its own (the transformer warns when one looks like stacked FOVs).
-        collapsed = [self._collapse_fov(X[idx]) for idx in fov_indices]
+        collapsed = self._collapse_fovs(X, fov_indices)
         labels = self._cluster(fov_indices, collapsed, X.shape[0])
         return labels if selected is None else labels[:, selected]
 
