@@ -8,7 +8,7 @@ For one scenario folder of the benchmark of Nieves et al. (2023) this script
 2. chooses MIRO's DBSCAN ``eps``/``min_samples`` by grid search on the
    *training* FOVs only (``eps="auto"``, mean of ARI-dagger and JI_c);
 3. clusters the 47 test FOVs (for scenario 2, also leaving out the other
-   candidate training set: see MIRO-REFERENCE.md §7), each on its own;
+   candidate training set of the authors' ambiguous file order), each on its own;
 4. runs plain DBSCAN with the benchmark's parameters on the same FOVs;
 5. writes a markdown table (mean ± std of ARI-dagger, IoU, JI_c, RMSRE_N,
    RMSE_xy, AMI, ARI_c, ARI for MIRO and DBSCAN, next to the paper's rows of

@@ -3,7 +3,7 @@
 Pineda et al., Nat. Commun. 16, 9693 (2025): mean +- standard deviation over the
 47 test FOVs of each benchmark scenario, for MIRO and for plain DBSCAN with the
 benchmark's parameters. RMSE_xy was computed by the authors as
-sqrt(mean(|centroid error|)) (MIRO-REFERENCE.md §6.5), so compare it with
+sqrt(mean(|centroid error|)) in their code, so compare it with
 ``variant="reference"``.
 """
 

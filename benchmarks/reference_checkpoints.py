@@ -35,7 +35,7 @@ Usage::
 ``--scenarios`` takes ``gt2 gt4 gt5 gt6 gt8 mb2 mb4 mb5 mb6 mb8`` (default: all);
 ``--n-fovs`` keeps only the first N test FOVs (quick runs); ``--extra-steps``
 additionally scores MIRO read out at these (1-based) recurrent steps, for the
-T investigation (MIRO-REFERENCE.md §8 item 15). A per-FOV CSV is written next to
+T investigation (metadata T vs the paper's Table S7). A per-FOV CSV is written next to
 the markdown file. Run heavy jobs with ``OMP_NUM_THREADS=1``: the timings in
 the output are then single-threaded.
 """
@@ -152,7 +152,7 @@ def label(code):
 
 
 def normalise_like_reference(X):
-    """Per-axis min-max to [0, 1] (MIRO-REFERENCE.md §1.1), to time the graph alone."""
+    """Per-axis min-max to [0, 1] (as the authors normalise), to time the graph alone."""
     low = X.min(axis=0)
     extent = X.max(axis=0) - low
     return (X - low) / np.where(extent > 0, extent, 1.0)

@@ -13,15 +13,19 @@ import re
 import warnings
 
 import numpy as np
+from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
     "warn_if_zero_is_background",
     "check_training_fovs",
     "check_cluster_labels",
+    "check_label_vector",
+    "integer_labels",
     "check_coordinates",
     "check_groups",
     "check_positive",
+    "check_random_state",
     "select_xy",
     "split_by_group",
 ]
@@ -183,14 +187,89 @@ def check_coordinates(
     return arr
 
 
-def check_cluster_labels(y, n_samples, *, name="y", background=-1, require_cluster=True):
-    """Validate per-localisation cluster labels.
+def check_label_vector(labels, n_samples=None, *, name="labels", entry="cluster label",
+                       against="X", integer=False, integer_floats=False, background=-1):
+    """Validate a vector with one label per localisation; return a fresh 1-D array.
+
+    The one place where the shape, length and missing values of per-localisation
+    labels are checked (cluster labels, class names, labels to plot or score).
 
     Parameters
     ----------
-    y : array-like of shape (n_localizations,)
+    labels : array-like of shape (n_localizations,) or (n_localizations, 1)
+        Integers, strings or other comparable values (only integers with
+        ``integer=True``).
+    n_samples : int or None, default=None
+        Expected length; None accepts any non-zero length.
+    name : str, default="labels"
+        Name used in error messages.
+    entry : str, default="cluster label"
+        What one entry is, for error messages.
+    against : str, default="X"
+        What holds the ``n_samples`` localisations, for error messages.
+    integer : bool, default=False
+        Require integer labels (:func:`integer_labels`); the result is int64.
+    integer_floats : bool, default=False
+        Reject floats that are not whole numbers.
+    background : int, default=-1
+        Background label, named in messages when ``integer=True``.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_localizations,)
+    """
+    if labels is None:
+        raise ValueError(f"{name} is required: pass one {entry} per localisation.")
+    arr = np.asarray(labels)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array with the {entry} of every localisation; got shape {arr.shape}."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one localisation is needed.")
+    if n_samples is not None and arr.shape[0] != n_samples:
+        entries = entry[:-2] + "sses" if entry.endswith("ss") else entry + "s"
+        raise ValueError(
+            f"{name} has {arr.shape[0]} {entries} but {against} has {n_samples} localisations; "
+            f"they must have the same length, one {entry} per localisation."
+        )
+    if integer:
+        return integer_labels(arr, name=name, background=background)
+    if arr.dtype.kind in "fc":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinite labels.")
+        if integer_floats and not np.all(arr == np.round(arr)):
+            raise ValueError(
+                f"{name} must hold integer cluster labels or names; got non-integer floats."
+            )
+    elif arr.dtype.kind == "O":
+        _check_no_missing(arr, name, f"every localisation needs a {entry}")
+    elif arr.dtype.kind not in "iubUS":
+        raise ValueError(
+            f"{name} must hold integer or string labels; got dtype {arr.dtype}."
+        )
+    return arr.copy()
+
+
+def _check_no_missing(arr, name, need):
+    missing = np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in arr.ravel()])
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise ValueError(f"{name} contains None or NaN (a missing label) at position {row}; {need}.")
+
+
+def check_cluster_labels(y, n_samples, *, name="y", background=-1, require_cluster=True,
+                         per_scale=False):
+    """Validate per-localisation cluster labels, for one scale or for several.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_localizations,) or (n_localizations, n_scales)
         Integer cluster labels; ``background`` marks localisations that belong
-        to no cluster (scikit-learn's noise convention is -1).
+        to no cluster (scikit-learn's noise convention is -1). Cluster ids must
+        be unique across FOVs: a cluster never spans two FOVs.
     n_samples : int
         Expected length.
     name : str, default="y"
@@ -198,36 +277,52 @@ def check_cluster_labels(y, n_samples, *, name="y", background=-1, require_clust
     background : int, default=-1
         Label of non-clustered localisations.
     require_cluster : bool, default=True
-        Raise if no localisation belongs to a cluster.
+        Raise if no localisation (at some scale) belongs to a cluster.
+    per_scale : bool, default=False
+        Expect one column per scale, finest scale first (``n_scales >= 2``).
 
     Returns
     -------
-    labels : ndarray of shape (n_localizations,), dtype int64
+    labels : ndarray of shape (n_localizations,) or (n_localizations, n_scales), dtype int64
         A fresh array.
     """
     if y is None:
-        raise ValueError(
-            f"This estimator requires y to be passed, but the target y is None: pass the "
-            f"cluster label of every localisation ({background} for background) as {name}."
+        what = (
+            f"the cluster labels of every localisation at every scale as {name}, an array of "
+            f"shape (n_localizations, n_scales), finest scale first ({background} = background)"
+            if per_scale
+            else f"the cluster label of every localisation ({background} for background) as {name}"
         )
-    arr = np.asarray(y)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
         raise ValueError(
-            f"{name} must be a 1-D array of cluster labels, one per localisation; "
-            f"got shape {arr.shape}."
+            f"This estimator requires y to be passed, but the target y is None: pass {what}."
+        )
+    if not per_scale:
+        arr = check_label_vector(y, n_samples, name=name, integer=True, background=background)
+        if require_cluster and not np.any(arr != background):
+            raise ValueError(
+                f"{name} contains no cluster: every label is the background label "
+                f"{background}. Label at least one cluster to train on."
+            )
+        return arr
+    arr = np.asarray(y)
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_localizations, n_scales) with n_scales >= 2: "
+            f"the cluster label of every localisation at every scale, finest scale first "
+            f"(e.g. the corners and rings of make_npc); got shape {arr.shape}. For a single "
+            "scale use MIROTransformer or MIROClusterer."
         )
     if arr.shape[0] != n_samples:
         raise ValueError(
-            f"{name} has {arr.shape[0]} labels but X has {n_samples} localisations; "
+            f"{name} has {arr.shape[0]} rows but X has {n_samples} localisations; "
             "they must have the same length."
         )
     arr = integer_labels(arr, name=name, background=background)
-    if require_cluster and not np.any(arr != background):
+    empty = [s for s in range(arr.shape[1]) if not np.any(arr[:, s] != background)]
+    if require_cluster and empty:
         raise ValueError(
-            f"{name} contains no cluster: every label is the background label "
-            f"{background}. Label at least one cluster to train on."
+            f"{name} has no cluster at scale(s) {empty}: every label there is the "
+            f"background label {background}. Every scale needs labelled clusters."
         )
     return arr
 
@@ -247,13 +342,9 @@ def integer_labels(arr, *, name="y", background=-1):
                 "(did you pass coordinates or a continuous target?)."
             )
     elif arr.dtype.kind == "O":
-        missing = np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in arr.ravel()])
-        if missing.any():
-            row = int(np.flatnonzero(missing)[0])
-            raise ValueError(
-                f"{name} contains None or NaN (a missing label) at position {row}; every "
-                f"localisation needs an integer cluster label ({background} = background)."
-            )
+        _check_no_missing(
+            arr, name, f"every localisation needs an integer cluster label ({background} = background)"
+        )
         bad = [v for v in arr.ravel() if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer))]
         if bad:
             raise ValueError(
@@ -347,13 +438,49 @@ def check_positive(value, name, *, allow_zero=False, integer=False, allow_none=F
     return value
 
 
-def check_training_fovs(X, groups):
+def check_random_state(random_state, *, legacy=False):
+    """The one random-state helper of sklearn_miro.
+
+    Parameters
+    ----------
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        ``None`` gives fresh OS entropy, an int seeds a new generator.
+    legacy : bool, default=False
+        False (data generators): return a :class:`numpy.random.Generator`; a
+        Generator is used as is (and advanced), a legacy ``RandomState`` seeds a
+        new Generator from its own stream, so results still follow that state.
+        True (estimators, whose seeds must stay as before): return a
+        :class:`numpy.random.RandomState` exactly as
+        :func:`sklearn.utils.check_random_state` does.
+
+    Returns
+    -------
+    numpy.random.Generator or numpy.random.RandomState
+    """
+    if isinstance(random_state, bool):
+        raise ValueError(f"random_state must be None, an int or a Generator; got {random_state!r}.")
+    if legacy:
+        return sklearn_check_random_state(random_state)
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
+    raise ValueError(
+        "random_state must be None, an int, a numpy.random.Generator or a "
+        f"numpy.random.RandomState; got {type(random_state).__name__}."
+    )
+
+
+def check_training_fovs(X, groups, fovs=None):
     """Raise when a training FOV has fewer than 2 localisations or a zero-area bounding box.
 
     Such a FOV has no density, no spacing and no room to place synthetic
-    clusters in; the message names it and says what to do.
+    clusters in; the message names it and says what to do. ``fovs`` is
+    ``split_by_group(groups, len(X))`` when the caller has it already.
     """
-    for group, idx in split_by_group(groups, X.shape[0]):
+    for group, idx in split_by_group(groups, X.shape[0]) if fovs is None else fovs:
         label = "data (one field of view, no groups)" if group is None else f"field of view {group!r}"
         if len(idx) < 2:
             raise ValueError(

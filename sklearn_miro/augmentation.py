@@ -202,7 +202,7 @@ class TrainingSet:
         return len(self.backgrounds)
 
 
-def prepare_training_set(X, labels, groups=None, classes=None, background=-1):
+def prepare_training_set(X, labels, groups=None, classes=None, background=-1, fov_indices=None):
     """Cut the labelled clusters and the backgrounds out of the training FOVs.
 
     Parameters
@@ -215,6 +215,9 @@ def prepare_training_set(X, labels, groups=None, classes=None, background=-1):
     classes : ndarray of shape (n,), optional
         Integer class code of every localisation (shape classification).
     background : int, default=-1
+    fov_indices : list of ndarray, optional
+        Row indices of every FOV, ``split_by_group(groups, n)``, when the
+        caller has them already (computed here otherwise).
 
     Returns
     -------
@@ -229,7 +232,9 @@ def prepare_training_set(X, labels, groups=None, classes=None, background=-1):
         classes = np.zeros(n, dtype=np.int64)
     points_list, labels_list, classes_list, unit_sizes, unit_fov = [], [], [], [], []
     backgrounds, background_classes, lows, extents, units_per_fov = [], [], [], [], []
-    for fov_index, (_, idx) in enumerate(split_by_group(groups, n)):
+    if fov_indices is None:
+        fov_indices = [idx for _, idx in split_by_group(groups, n)]
+    for fov_index, idx in enumerate(fov_indices):
         pts, lab, cls = X[idx], labels[idx], classes[idx]
         lows.append(pts.min(axis=0))
         extents.append(np.maximum(pts.max(axis=0) - pts.min(axis=0), np.finfo(float).tiny))

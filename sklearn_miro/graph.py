@@ -2,7 +2,7 @@
 
 MIRO works on a graph whose nodes are localisations and whose edges are the
 Delaunay edges shorter than a connectivity radius ``r`` (paper, "MIRO graph
-representation"; reference implementation, MIRO-REFERENCE.md §1):
+representation"; and the authors' implementation, which builds it the same way):
 
 * **edges** are kept when their length is strictly below ``r`` and are stored
   in both directions, sorted by (source, target);
@@ -458,7 +458,7 @@ def laplacian_eigenvector_features(n_nodes, edge_index, k=N_EIGENVECTORS, *, nor
     return features
 
 
-def default_connectivity_radius(X, groups=None, factor=3.5):
+def default_connectivity_radius(X, groups=None, factor=3.5, *, fov_indices=None):
     """Data-driven connectivity radius, in the units of ``X``.
 
     ``factor`` times the mean inter-localisation spacing ``sqrt(area / n)`` of a
@@ -477,6 +477,9 @@ def default_connectivity_radius(X, groups=None, factor=3.5):
     groups : array-like of shape (n,), optional
         FOV id of each localisation.
     factor : float, default=3.5
+    fov_indices : list of ndarray, optional
+        Row indices of every FOV when the caller has them already (then
+        ``groups`` is not split again).
 
     Returns
     -------
@@ -485,8 +488,10 @@ def default_connectivity_radius(X, groups=None, factor=3.5):
     from ._validation import split_by_group
 
     X = np.asarray(X, dtype=np.float64)
+    if fov_indices is None:
+        fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
     spacings = []
-    for _, idx in split_by_group(groups, X.shape[0]):
+    for idx in fov_indices:
         pts = X[idx]
         if pts.shape[0] < 2:
             continue

@@ -382,10 +382,10 @@ def _normalised(X, fov_indices, fov_normalization):
     return X
 
 
-def _resolve_units(config, X, groups, training_set):
+def _resolve_units(config, X, fov_indices, training_set):
     """Connectivity radius and length scale, in the model's space."""
     if isinstance(config.connectivity_radius, str):
-        radius = default_connectivity_radius(X, groups)
+        radius = default_connectivity_radius(X, fov_indices=fov_indices)
     else:
         radius = float(config.connectivity_radius)
     if config.length_scale == "radius":
@@ -446,11 +446,11 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     X = _normalised(X, fov_indices, config.fov_normalization)
     side, model_density = fov_statistics(X, fov_indices)
     rng = np.random.default_rng(config.seed)
-    training_set = prepare_training_set(X, labels, groups, classes)
+    training_set = prepare_training_set(X, labels, groups, classes, fov_indices=fov_indices)
     options = config.augmentation
     if options.fov_size == "auto":
         options = replace(options, fov_size=default_fov_size(training_set, model_density))
-    radius, unit = _resolve_units(config, X, groups, training_set)
+    radius, unit = _resolve_units(config, X, fov_indices, training_set)
     # Before any graph is built: a radius that leaves the localisations
     # isolated trains on graphs without edges.
     check_connectivity(X, fov_indices, radius)

@@ -332,9 +332,10 @@ def load_model(path):
 
 
 def _version():
-    from . import __version__
+    import importlib
 
-    return __version__
+    # The package's own version (imported lazily: the package imports this module).
+    return importlib.import_module(__package__).__version__
 
 
 def _describe(path):

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_coordinates
+from ._validation import check_coordinates, check_label_vector
 
 __all__ = [
     "cluster_colors",
@@ -79,20 +79,9 @@ def cluster_colors(labels, *, background_label=-1, background_color=BACKGROUND_C
 
 
 def _check_labels(labels, n, name):
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1 or labels.shape[0] != n:
-        raise ValueError(
-            f"{name} must have one entry per localisation ({n}); got shape {labels.shape}."
-        )
-    if labels.dtype.kind == "f":
-        finite = labels[np.isfinite(labels)]
-        if not np.all(finite == np.round(finite)):
-            raise ValueError(
-                f"{name} must hold integer cluster labels or class names; got non-integer floats."
-            )
-    return labels
+    return check_label_vector(
+        labels, n, name=name, entry="label", integer_floats=True
+    )
 
 
 def _is_categorical(labels):

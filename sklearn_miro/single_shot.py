@@ -29,9 +29,8 @@ import numbers
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import check_random_state
 
-from ._validation import check_coordinates, check_positive
+from ._validation import check_coordinates, check_positive, check_random_state
 
 __all__ = ["load_reference_single_shot", "single_shot_training_fovs"]
 
@@ -76,7 +75,7 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
     check_positive(n_background, "n_background", integer=True, allow_zero=True)
     check_positive(fov_size, "fov_size")
     check_positive(n_fovs, "n_fovs", integer=True)
-    rng = check_random_state(random_state)
+    rng = check_random_state(random_state, legacy=True)
     points = points - points.mean(axis=0)
     half_extent = float(np.max(np.abs(points)))
     if 2 * half_extent >= fov_size:

@@ -349,7 +349,7 @@ def test_load_blinking_scenario_5_is_fast_and_complete(shared_dir):
 
 @pytest.mark.shared
 def test_scenario_2_ambiguity_matches_the_reference(shared_dir):
-    # MIRO-REFERENCE.md section 7: lexicographic order maps GT-S2 [32, 19, 46]
+    # The authors list their files in lexicographic order, which maps GT-S2 [32, 19, 46]
     # to FOVs [38, 26, 50] and MB-S2 [23, 36, 35] to [3, 41, 40].
     root = shared_dir / "data" / "nieves2023"
     gt = load_benchmark(root / "ground_truth" / "scenario_2", fov_numbers=[1])

@@ -53,7 +53,7 @@ def test_text_formats_and_errors(tmp_path):
     assert out.read_text().splitlines() == [
         "x\ty\tframe\tcluster_0\tcluster_1\tshape", "1.5\t2\t0\t0\t1\tspot", "3.0\t4\t1\t-1\t1\tspot"
     ]
-    with pytest.raises(ValueError, match="labels has 3 labels"):
+    with pytest.raises(ValueError, match="labels has 3 cluster labels"):
         write_labels_as_source(tmp_path / "o.tsv", source, [0, 1, 2])
     with pytest.raises(ValueError, match="already has a column named 'frame'"):
         write_labels_as_source(tmp_path / "o.tsv", source, [0, 1], label_name="frame")

@@ -1,7 +1,7 @@
 """Loading the MIRO authors' checkpoints (sklearn_miro.reference).
 
 The reference's state-dict keys and the computation they take part in are
-written out here from MIRO-REFERENCE.md §2 (not taken from the module under
+written out here from the authors' implementation (not taken from the module under
 test), so that a wrong key mapping or a wrong coordinate handling shows up as
 different numbers. Tests on the real checkpoints use ``../shared`` and are
 skipped without it.
@@ -18,7 +18,7 @@ from sklearn_miro.graph import build_graph
 from sklearn_miro.metrics import clustering_report
 from sklearn_miro.network import MIRONetwork
 
-# MIRO-REFERENCE.md §2.3: reference key prefix -> role in §2.1.
+# The authors' state-dict key prefix -> role in the forward pass below.
 SPEC_KEYS = {
     "model.encoder.0.blocks.0.layer": "W1 node encoder",
     "model.encoder.1.blocks.0.layer": "W2 edge encoder",
@@ -71,7 +71,7 @@ def random_reference_state(hidden=8, n_outputs=2, seed=0):
 
 
 def literal_reference_forward(state, node_attr, edge_index, edge_attr, n_steps):
-    """MIRO-REFERENCE.md §2.1, written with the reference's key names, float64."""
+    """The authors' forward pass, written with their key names, float64."""
     def lin(prefix, x):
         return x @ state[f"{prefix}.weight"].double().t() + state[f"{prefix}.bias"].double()
 

@@ -1,11 +1,21 @@
 """scikit-learn's estimator checks for the core estimators.
 
-Every expected failure is justified: the ones shared by all MIRO estimators
-(n_features != 2) in ``tests/_estimator_checks.py``, the rest below.
+Every expected failure is justified and records the exception it must fail
+with: the ones shared by all MIRO estimators (n_features != 2) in
+``tests/_estimator_checks.py``, the rest below. ``run_check`` turns a listed
+check red when it passes or fails in another way.
 """
 
+from functools import partial
+
+import pytest
 from _estimator_checks import CHECK_TINY as TINY
-from _estimator_checks import TRANSFORMER_CHECKS_NEEDING_2D, expected_failures
+from _estimator_checks import (
+    TRANSFORMER_CHECKS_NEEDING_2D,
+    ExpectedFailure,
+    expected_failures,
+    run_check,
+)
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -29,9 +39,11 @@ def _expected_failures(estimator):
     if isinstance(estimator, MIROClusterer) and not isinstance(
         estimator.transformer, FrozenEstimator
     ):
-        failures["check_clustering"] = (
+        failures["check_clustering"] = ExpectedFailure(
             "fits without y: an untrained MIRO transformer needs labelled clusters (the "
-            "instance with a fitted, frozen transformer passes this check)"
+            "instance with a fitted, frozen transformer passes this check)",
+            ValueError,
+            r"MIROClusterer requires y to be passed",
         )
     return failures
 
@@ -42,7 +54,33 @@ def _expected_failures(estimator):
         MIROClusterer(MIROTransformer(**TINY), eps=0.5, min_samples=2),
         _frozen_clusterer(),
     ],
-    expected_failed_checks=_expected_failures,
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    run_check(estimator, check, _expected_failures(estimator))
+
+
+def _fake_check(outcome):
+    """A stand-in for the listed check ``check_dict_unchanged`` with a chosen outcome."""
+
+    def check_dict_unchanged(name, estimator):
+        if outcome is not None:
+            raise outcome
+
+    return partial(check_dict_unchanged, "MIROTransformer")
+
+
+def test_run_check_is_strict_about_listed_checks():
+    # The recorded failure: reported as xfail.
+    recorded = ValueError("X must have shape (n_localizations, 2): ...; got n_features = 3 (...)")
+    with pytest.raises(pytest.xfail.Exception, match="check_dict_unchanged"):
+        run_check(None, _fake_check(recorded), SHARED_FAILURES)
+    # A different failure under the same name, or the recorded one of another type: red.
+    for other in (ValueError("something else broke"), TypeError(str(recorded))):
+        with pytest.raises(AssertionError, match="failed differently"):
+            run_check(None, _fake_check(other), SHARED_FAILURES)
+    # The check passes now: red, so the list stays true.
+    with pytest.raises(pytest.fail.Exception, match="passes now"):
+        run_check(None, _fake_check(None), SHARED_FAILURES)
+    # Unlisted checks run as they are.
+    with pytest.raises(ValueError, match="something else"):
+        run_check(None, _fake_check(ValueError("something else")), {})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_coordinates, check_positive
+from .._validation import check_coordinates, check_positive, check_random_state
 
 BACKGROUND = "background"
 """Shape class of localisations that belong to no cluster."""
@@ -35,27 +35,6 @@ DEFAULT_LOCALIZATION_PRECISION = (13.5, 4.0)
 # --------------------------------------------------------------------------- #
 # Random state and parameter specifications
 # --------------------------------------------------------------------------- #
-def check_random_state(random_state):
-    """Turn ``random_state`` into a :class:`numpy.random.Generator`.
-
-    ``None`` gives fresh OS entropy, an int seeds a new Generator, a Generator
-    is used as is (and advanced), and a legacy ``RandomState`` seeds a new
-    Generator from its own stream, so results still follow that state.
-    """
-    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
-        if isinstance(random_state, bool):
-            raise ValueError(f"random_state must be None, an int or a Generator; got {random_state!r}.")
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
-    raise ValueError(
-        "random_state must be None, an int, a numpy.random.Generator or a "
-        f"numpy.random.RandomState; got {type(random_state).__name__}."
-    )
-
-
 def check_count_spec(spec, name, *, allow_zero=False):
     """Validate an integer specification: ``n``, ``(low, high)`` or a callable.
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive
+from .._validation import check_positive, check_random_state
 from ._base import (
     assemble,
     check_blinking,
     check_count_spec,
     check_fraction,
     check_n_fovs,
-    check_random_state,
     draw_background,
     draw_centers,
     draw_counts,

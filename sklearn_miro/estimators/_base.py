@@ -9,13 +9,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
     check_coordinates,
     check_groups,
+    check_random_state,
     check_training_fovs,
     split_by_group,
 )
@@ -189,7 +189,7 @@ class BaseMIRO(BaseEstimator):
     # ---- fitting ------------------------------------------------------------
     def _training_config(self, options, n_outputs=2, step_scales=None, beta=0.0):
         """The :class:`~sklearn_miro.model.TrainingConfig` of these parameters."""
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        seed = int(check_random_state(self.random_state, legacy=True).randint(0, 2**31 - 1))
         return TrainingConfig(
             hidden_size=self.hidden_size,
             n_steps=self.n_steps,
@@ -218,8 +218,9 @@ class BaseMIRO(BaseEstimator):
         """Validated coordinates, groups and the row indices of every FOV."""
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
-        check_training_fovs(X, groups)
-        return X, groups, [idx for _, idx in split_by_group(groups, X.shape[0])]
+        fovs = split_by_group(groups, X.shape[0])  # once per fit, passed down
+        check_training_fovs(X, groups, fovs)
+        return X, groups, [idx for _, idx in fovs]
 
     def _fit_model(self, X, labels, groups, fov_indices, config, classes=None, initial_state=None):
         self.model_ = train_model(X, labels, groups, fov_indices, config, classes, initial_state)
@@ -241,6 +242,38 @@ class BaseMIRO(BaseEstimator):
             tile_size = float(tile_size)
         return self.model_.collapse(X, fov_indices, steps, resolve_device(self.device),
                                     tile_size=tile_size, n_jobs=self.n_jobs)
+
+    def collapse_fovs(self, X, fov_indices, steps=None):
+        """Collapse coordinates that the caller has validated already, FOV by FOV.
+
+        The internal path of :class:`MIROClusterer` and
+        :class:`MultiscaleMIROClusterer`: they validate X and groups once per
+        call and use this instead of calling :meth:`transform` (which would
+        validate again) on every FOV. Warns, like :meth:`transform` on each FOV,
+        when a FOV's localisation spacing is far from the training data's or a
+        FOV looks like several stacked FOVs.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, 2)
+            Output of :func:`sklearn_miro._validation.check_coordinates`.
+        fov_indices : list of ndarray
+            Row indices of every FOV.
+        steps : list of int, optional
+            Recurrent steps whose outputs are returned (default: the last).
+
+        Returns
+        -------
+        sklearn_miro.model.Collapsed
+            ``moved`` has shape ``(len(steps), n, 2)``.
+        """
+        check_is_fitted(self, "model_")
+        for idx in fov_indices:
+            X_fov = X[idx]
+            if not self._check_units(X_fov, None, [np.arange(len(idx))]):
+                self._check_stacking(X_fov, None)
+        steps = [self.model_.n_steps - 1] if steps is None else steps
+        return self._collapse(X, fov_indices, steps)
 
     def __setstate__(self, state):
         state = dict(state)

@@ -32,10 +32,10 @@ from ..clustering import (
     transformer_radius,
 )
 from .._validation import (
+    check_cluster_labels,
     check_coordinates,
     check_groups,
     check_positive,
-    integer_labels,
     split_by_group,
 )
 from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
@@ -44,7 +44,6 @@ __all__ = [
     "MultiscaleMIROClusterer",
     "MultiscaleMIROTransformer",
     "DEPRECATED_CLUSTERER_ARGUMENTS",
-    "check_scale_labels",
     "nesting_report",
     "resolve_cutoffs",
     "scale_attributes",
@@ -56,56 +55,6 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Validation helpers
 # --------------------------------------------------------------------------
-
-
-def check_scale_labels(y, n_samples, *, name="y", background=-1, require_cluster=True):
-    """Validate cluster labels given per scale, finest scale first.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_localizations, n_scales)
-        Integer cluster label of every localisation at every scale
-        (``background`` = not clustered at that scale); ``n_scales >= 2``.
-    n_samples : int
-        Expected number of rows.
-    name : str, default="y"
-    background : int, default=-1
-    require_cluster : bool, default=True
-        Raise when a scale has no cluster at all.
-
-    Returns
-    -------
-    labels : ndarray of shape (n_localizations, n_scales), dtype int64
-        A fresh array.
-    """
-    if y is None:
-        raise ValueError(
-            f"This estimator requires y to be passed, but the target y is None: pass the "
-            f"cluster labels of every localisation at every scale as {name}, an array of "
-            f"shape (n_localizations, n_scales), finest scale first ({background} = background)."
-        )
-    arr = np.asarray(y)
-    if arr.ndim != 2 or arr.shape[1] < 2:
-        raise ValueError(
-            f"{name} must be a 2-D array of shape (n_localizations, n_scales) with n_scales >= 2: "
-            f"the cluster label of every localisation at every scale, finest scale first "
-            f"(e.g. the corners and rings of make_npc); got shape {arr.shape}. For a single "
-            "scale use MIROTransformer or MIROClusterer."
-        )
-    if arr.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} has {arr.shape[0]} rows but X has {n_samples} localisations; "
-            "they must have the same length."
-        )
-    arr = integer_labels(arr, name=name, background=background)
-    if require_cluster:
-        empty = [s for s in range(arr.shape[1]) if not np.any(arr[:, s] != background)]
-        if empty:
-            raise ValueError(
-                f"{name} has no cluster at scale(s) {empty}: every label there is the "
-                f"background label {background}. Every scale needs labelled clusters."
-            )
-    return arr
 
 
 def resolve_cutoffs(k_star, n_steps, n_scales):
@@ -459,7 +408,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         """
         options = self._augmentation_options()
         X, groups, fov_indices = self._validate_fit_input(X, groups)
-        labels = check_scale_labels(y, X.shape[0], name="y")
+        labels = check_cluster_labels(y, X.shape[0], name="y", per_scale=True)
         n_scales = labels.shape[1]
         cutoffs = resolve_cutoffs(self.k_star, self.n_steps, n_scales)
         names = _resolve_scale_names(self.scale_names, n_scales)
@@ -718,7 +667,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         _per_scale(self.min_samples, "min_samples", integer=True)
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
-        labels = None if y is None else check_scale_labels(y, X.shape[0], name="y")
+        labels = None if y is None else check_cluster_labels(y, X.shape[0], name="y", per_scale=True)
         self.transformer_ = self._fitted_transformer(X, labels, groups)
         inner = getattr(self.transformer_, "estimator", self.transformer_)
         n_scales = int(inner.n_scales_)
@@ -733,7 +682,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             else tuple(inner.scale_names_)
         )
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        collapsed = [self._collapse_fov(X[idx]) for idx in fov_indices]
+        collapsed = self._collapse_fovs(X, fov_indices)
         self._choose_dbscan(X, labels, fov_indices, collapsed)
         self.labels_ = self._cluster(fov_indices, collapsed, X.shape[0])
         self.cluster_table_ = multiscale_cluster_table(
@@ -783,10 +732,11 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             self.eps_grid_.append(e_grid)
             self.min_samples_grid_.append(m_grid)
 
-    def _collapse_fov(self, X_fov):
-        """(n_scales, n, 2) collapsed coordinates of one FOV."""
-        Xt = self.transformer_.transform(X_fov)
-        return Xt.reshape(len(X_fov), -1, 2).transpose(1, 0, 2)
+    def _collapse_fovs(self, X, fov_indices):
+        """(n_scales, n_fov, 2) collapsed coordinates of every FOV of validated X."""
+        miro = getattr(self.transformer_, "estimator", self.transformer_)  # FrozenEstimator
+        moved = miro.collapse_fovs(X, fov_indices, [int(k) for k in miro.scale_steps_]).moved
+        return [moved[:, idx] for idx in fov_indices]
 
     def _cluster(self, fov_indices, collapsed, n):
         return np.stack(
@@ -827,7 +777,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         selected = None if scale is None else _scale_index(scale, self.scale_names_)
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         # Each FOV on its own (the transformer warns when one looks like stacked FOVs).
-        collapsed = [self._collapse_fov(X[idx]) for idx in fov_indices]
+        collapsed = self._collapse_fovs(X, fov_indices)
         labels = self._cluster(fov_indices, collapsed, X.shape[0])
         return labels if selected is None else labels[:, selected]
 

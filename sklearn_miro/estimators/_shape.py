@@ -25,7 +25,7 @@ from ..clustering import (
     dbscan_per_fov,
     is_auto,
 )
-from .._validation import check_cluster_labels
+from .._validation import check_cluster_labels, check_label_vector
 from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
 
 __all__ = ["MIROShapeClassifier", "class_attributes", "mode_per_cluster", "shape_targets"]
@@ -99,18 +99,7 @@ def shape_targets(y, classes, n_samples):
             "MIROShapeClassifier requires y to be passed, but the target y is None: pass "
             "the class of every localisation (background included) as y."
         )
-    shape = np.asarray(classes)
-    if shape.ndim == 2 and shape.shape[1] == 1:
-        shape = shape[:, 0]
-    if shape.ndim != 1:
-        raise ValueError(
-            f"y must be a 1-D array with the class of every localisation; got shape {shape.shape}."
-        )
-    if shape.shape[0] != n_samples:
-        raise ValueError(
-            f"y has {shape.shape[0]} classes but X has {n_samples} localisations; "
-            "they must have the same length."
-        )
+    shape = check_label_vector(classes, n_samples, name="y", entry="class")
     check_classification_targets(shape)
     classes_, codes = np.unique(shape, return_inverse=True)
     if len(classes_) < 2:

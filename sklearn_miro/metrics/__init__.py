@@ -31,12 +31,17 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_mutual_info_score
 
 from . import core
 from .scorers import ClusteringScorer, MultipleFOVWarning, warn_if_stacked_fovs
 from ..parallel import map_fovs
-from .._validation import check_coordinates, check_groups, check_positive, split_by_group
+from .._validation import (
+    check_coordinates,
+    check_groups,
+    check_label_vector,
+    check_positive,
+    split_by_group,
+)
 
 __all__ = [
     "REPORT_COLUMNS",
@@ -107,8 +112,10 @@ def _check_pair(labels_true, labels_pred, X=None):
     if X is not None:
         coords = check_coordinates(X, name="X")
     n = None if coords is None else coords.shape[0]
-    labels_true = core.check_label_vector(labels_true, n, name="labels_true")
-    labels_pred = core.check_label_vector(labels_pred, labels_true.shape[0], name="labels_pred")
+    labels_true = check_label_vector(labels_true, n, name="labels_true")
+    labels_pred = check_label_vector(
+        labels_pred, labels_true.shape[0], name="labels_pred", against="labels_true"
+    )
     return coords, labels_true, labels_pred
 
 
@@ -633,7 +640,7 @@ def compression_index(X, X_collapsed, labels_true, *, background=-1):
             f"X_collapsed has shape {collapsed.shape} but X has shape {coords.shape}; "
             "they must describe the same localisations."
         )
-    labels_true = core.check_label_vector(labels_true, coords.shape[0], name="labels_true")
+    labels_true = check_label_vector(labels_true, coords.shape[0], name="labels_true")
     encoded = core.encode_labels(labels_true, background, name="labels_true")
     if coords.shape[0]:
         # Relative to the FOV's corner: the same value wherever the FOV sits.

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse import csr_matrix
@@ -22,43 +21,6 @@ from scipy.special import gammaln
 from scipy.spatial.distance import cdist
 
 # --------------------------------------------------------------------------- labels
-
-
-def check_label_vector(labels, n_samples=None, *, name="labels"):
-    """Validate a vector of cluster labels and return a fresh 1-D array.
-
-    Labels may be integers (contiguous or not), floats holding integer-like
-    values, strings or any other hashable, comparable values. NaN, infinity,
-    None, a wrong length or more than one dimension raise a ``ValueError``.
-    """
-    if labels is None:
-        raise ValueError(f"{name} is required: pass one cluster label per localisation.")
-    arr = np.asarray(labels)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(
-            f"{name} must be a 1-D array with one cluster label per localisation; "
-            f"got shape {arr.shape}."
-        )
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: at least one localisation is needed.")
-    if n_samples is not None and arr.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} has {arr.shape[0]} labels but {n_samples} localisations were "
-            "given; they must have the same length."
-        )
-    if arr.dtype.kind in "fc":
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite labels.")
-    elif arr.dtype.kind == "O":
-        if pd.isna(arr).any():
-            raise ValueError(f"{name} contains missing labels (None or NaN).")
-    elif arr.dtype.kind not in "iubUS":
-        raise ValueError(
-            f"{name} must hold integer or string cluster labels; got dtype {arr.dtype}."
-        )
-    return arr.copy()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from . import core
-from .._validation import check_coordinates, check_groups, split_by_group
+from .._validation import check_coordinates, check_groups, check_label_vector, split_by_group
 
 __all__ = ["ClusteringScorer", "MultipleFOVWarning", "warn_if_stacked_fovs"]
 
@@ -187,7 +187,7 @@ class ClusteringScorer:
                 "This scorer compares the clustering with ground-truth labels: y is "
                 "required (pass y to fit / cross_validate)."
             )
-        labels_true = core.check_label_vector(y_true, n, name="y_true")
+        labels_true = check_label_vector(y_true, n, name="y_true")
         groups = check_groups(groups, n)
         if groups is None:
             warn_if_stacked_fovs(
