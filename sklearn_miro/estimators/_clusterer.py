@@ -251,6 +251,11 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.tuning_scores_ = scores
         self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid
 
+    def _transform_fov(self, X_fov):
+        # The transformer's public transform: a pretrained (units per FOV) or
+        # fine-tuned transformer collapses each FOV in its own way.
+        return self.transformer_.transform(X_fov)
+
     def _cluster_collapsed(self, fov_indices, collapsed, n):
         return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n, self.n_jobs)
 
