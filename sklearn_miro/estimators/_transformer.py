@@ -230,6 +230,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         device=_D["device"],
         random_state=_D["random_state"],
         verbose=_D["verbose"],
+        tile_size=_D["tile_size"],
+        n_jobs=_D["n_jobs"],
         init=None,
         warm_start=False,
         cluster_radius=None,
@@ -253,6 +255,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            tile_size=tile_size,
+            n_jobs=n_jobs,
         )
         self.init = init
         self.warm_start = warm_start
