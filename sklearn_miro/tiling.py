@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from ._validation import check_coordinates, check_positive
-from .graph import N_EIGENVECTORS, delaunay_edges, laplacian_eigenvector_features
+from .graph import N_EIGENVECTORS, build_graph, delaunay_edges, laplacian_eigenvector_features
 
 __all__ = [
     "TILING_THRESHOLD",
@@ -520,7 +520,6 @@ def fov_network_outputs(
     connected : ndarray of shape (n,), bool
         Only with ``return_connected=True``.
     """
-    from .graph import build_graph
 
     steps = [int(s) for s in steps]
     n = positions.shape[0]
