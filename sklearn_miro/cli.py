@@ -135,13 +135,31 @@ def _demo(args):
 
 # Defaults of the training options, shown by `train --help` (those of
 # MIROTransformer).
-TRAIN_DEFAULTS = dict(hidden_size=64, n_steps=15, max_epochs=12, n_augmented=2000, learning_rate=1e-3)
+TRAIN_DEFAULTS = dict(hidden_size=64, n_steps=15, max_epochs="auto", n_augmented="auto",
+                      learning_rate="auto", init="auto")
 JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
 TRUST_WARNING = (
     "joblib/pickle files can run arbitrary code when they are loaded: load only files "
     "you made yourself or got from someone you trust. The .miro format (the default of "
     "'sklearn-miro train') is safe to share."
 )
+
+
+def _auto_or(kind):
+    """argparse type: 'auto' or a number of ``kind``."""
+
+    def parse(value):
+        if value == "auto":
+            return value
+        try:
+            return kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected 'auto' or {'an integer' if kind is int else 'a number'}; got {value!r}"
+            ) from None
+
+    parse.__name__ = f"auto or {kind.__name__}"
+    return parse
 
 
 def _parse_background(value):
@@ -239,6 +257,7 @@ def _train(args):
     )
     for name in ("hidden_size", "n_steps", "max_epochs", "n_augmented", "learning_rate"):
         params[name] = getattr(args, name)
+    params["init"] = None if args.init == "none" else args.init
     if args.radius is not None:
         params["connectivity_radius"] = args.radius
     clusterer = MIROClusterer(
@@ -541,12 +560,20 @@ def _parser():
                        help=f"network width (default: {d['hidden_size']})")
     train.add_argument("--n-steps", dest="n_steps", type=int, default=d["n_steps"],
                        help=f"recurrent steps (default: {d['n_steps']})")
-    train.add_argument("--max-epochs", dest="max_epochs", type=int, default=d["max_epochs"],
-                       help=f"passes over the synthetic FOVs (default: {d['max_epochs']})")
-    train.add_argument("--n-augmented", dest="n_augmented", type=int, default=d["n_augmented"],
-                       help=f"synthetic training FOVs (default: {d['n_augmented']})")
-    train.add_argument("--learning-rate", dest="learning_rate", type=float,
-                       default=d["learning_rate"], help=f"Adam learning rate (default: {d['learning_rate']:g})")
+    train.add_argument("--init", default=d["init"],
+                       help="weights to start from: auto (the pretrained 'nanoclusters' model when "
+                            "the network settings are its own, else random), none (random), or the "
+                            "name of a pretrained model (default: auto)")
+    train.add_argument("--max-epochs", dest="max_epochs", type=_auto_or(int), default=d["max_epochs"],
+                       help="passes over the synthetic FOVs (default: auto = 3 when starting from "
+                            "pretrained weights, else 12)")
+    train.add_argument("--n-augmented", dest="n_augmented", type=_auto_or(int), default=d["n_augmented"],
+                       help="synthetic training FOVs (default: auto = 400 when starting from "
+                            "pretrained weights, else 2000)")
+    train.add_argument("--learning-rate", dest="learning_rate", type=_auto_or(float),
+                       default=d["learning_rate"],
+                       help="Adam learning rate (default: auto = 3e-4 when starting from pretrained "
+                            "weights, else 1e-3)")
     train.add_argument("--eps", type=float, default=None,
                        help="DBSCAN eps in nm (default: chosen on the files)")
     train.add_argument("--min-samples", dest="min_samples", type=int, default=None,

@@ -200,6 +200,9 @@ class FittedMIRO:
     training_compression, training_relative_loss : float
         The "move nothing" diagnostics of the fit (see :func:`training_diagnostics`);
         NaN for a model loaded from a checkpoint.
+    started_from : str or None
+        The weights training started from: the name of a pretrained model,
+        ``"warm_start"`` (the estimator's previous network) or None (random).
     """
 
     network: MIRONetwork
@@ -222,6 +225,7 @@ class FittedMIRO:
     device: str = "cpu"
     training_compression: float = np.nan
     training_relative_loss: float = np.nan
+    started_from: str | None = None
 
     def __post_init__(self):
         if self.step_scales is None:
@@ -303,6 +307,7 @@ class FittedMIRO:
     def __setstate__(self, state):
         state = dict(state)
         state.pop(STATE_VERSION_KEY, None)
+        state.setdefault("started_from", None)  # models saved before fine-tuning existed
         state["network"] = network_from_state(state["network"])
         self.__dict__.update(state)
 

@@ -57,7 +57,7 @@ def test_unknown_model_names_are_refused():
         load_pretrained("nope")
     with pytest.raises(ValueError, match="Unknown pretrained model"):
         model_info(3)
-    with pytest.raises(ValueError, match="init must be None or the name"):
+    with pytest.raises(ValueError, match="init must be .auto., None or the name"):
         MIROTransformer(init="nope", verbose=0).fit(np.random.rand(20, 2), np.r_[np.zeros(10), -np.ones(10)])
 
 
@@ -156,8 +156,37 @@ def test_init_starts_from_the_pretrained_weights(fov):
     for name, value in reference.state_dict().items():
         assert torch.allclose(tuned.network_.state_dict()[name], value, atol=1e-6)
     assert tuned.pretrained_ is None and tuned.connectivity_radius_ > 0
-    scratch = MIROTransformer(**_tiny(learning_rate=1e-12)).fit(X, y)
+    assert tuned.started_from_ == "nanoclusters"
+    scratch = MIROTransformer(init=None, **_tiny(learning_rate=1e-12)).fit(X, y)
     assert not torch.allclose(scratch.network_.head.weight, reference.head.weight)
+    assert scratch.started_from_ is None
+
+
+def test_init_auto_fine_tunes_the_pretrained_model_when_its_settings_match(fov):
+    X, y = fov
+    reference, _ = load_pretrained("nanoclusters")
+    auto = MIROTransformer(**_tiny(learning_rate=1e-12)).fit(X, y)
+    assert auto.init == "auto" and auto.started_from_ == "nanoclusters"
+    assert torch.allclose(auto.network_.head.weight, reference.head.weight, atol=1e-6)
+    # Settings the pretrained network was not trained with: random weights.
+    for other in (dict(hidden_size=16), dict(n_steps=5), dict(length_scale="radius"),
+                  dict(connectivity_radius=150.0), dict(fov_normalization="minmax")):
+        assert MIROTransformer(**other)._pretrained_start() is None, other
+    small = MIROTransformer(hidden_size=16, n_steps=5, **_tiny()).fit(X, y)
+    assert small.started_from_ is None
+
+
+def test_auto_schedule_is_short_when_fine_tuning_and_explicit_values_win():
+    from sklearn_miro.estimators import FINE_TUNING_SCHEDULE, FROM_SCRATCH_SCHEDULE
+
+    miro = MIROTransformer()
+    assert miro.training_schedule(fine_tuning=True) == FINE_TUNING_SCHEDULE
+    assert miro.training_schedule(fine_tuning=False) == FROM_SCRATCH_SCHEDULE
+    assert FINE_TUNING_SCHEDULE["n_augmented"] * FINE_TUNING_SCHEDULE["max_epochs"] < (
+        FROM_SCRATCH_SCHEDULE["n_augmented"] * FROM_SCRATCH_SCHEDULE["max_epochs"] / 10)
+    explicit = MIROTransformer(max_epochs=7, learning_rate=0.01)
+    assert explicit.training_schedule(fine_tuning=True) == {
+        **FINE_TUNING_SCHEDULE, "max_epochs": 7, "learning_rate": 0.01}
 
 
 def test_warm_start_continues_from_the_current_network(fov):

@@ -11,7 +11,7 @@ FOVs of an experiment usually share one coordinate range (every image starts at
 every localisation as ``groups``.
 """
 
-from ._base import resolve_device
+from ._base import FINE_TUNING_SCHEDULE, FROM_SCRATCH_SCHEDULE, resolve_device
 from ._clusterer import MIROClusterer, tune_dbscan
 from ._multiscale import (
     MultiscaleMIROClusterer,
@@ -22,6 +22,8 @@ from ._shape import MIROShapeClassifier
 from ._transformer import MIROTransformer
 
 __all__ = [
+    "FINE_TUNING_SCHEDULE",
+    "FROM_SCRATCH_SCHEDULE",
     "MIROClusterer",
     "MIROShapeClassifier",
     "MIROTransformer",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -31,6 +32,8 @@ from ..model import (
 )
 
 __all__ = [
+    "FINE_TUNING_SCHEDULE",
+    "FROM_SCRATCH_SCHEDULE",
     "MULTISCALE_N_STEPS",
     "NETWORK_DEFAULTS",
     "BaseMIRO",
@@ -49,11 +52,11 @@ NETWORK_DEFAULTS = {
     "eigenvector_normalization": "rms",
     "fov_normalization": None,
     "alpha": 10.0,
-    "learning_rate": 1e-3,
+    "learning_rate": "auto",
     "lr_schedule": "cosine",
-    "max_epochs": 12,
-    "n_augmented": 2000,
-    "batch_size": 8,
+    "max_epochs": "auto",
+    "n_augmented": "auto",
+    "batch_size": "auto",
     "augmentation": None,
     "validation_fraction": 0.1,
     "n_iter_no_change": None,
@@ -63,6 +66,13 @@ NETWORK_DEFAULTS = {
     "tile_size": "auto",
     "n_jobs": None,
 }
+# What the four schedule parameters mean when left at "auto": training from
+# random weights needs many synthetic FOVs and epochs to leave the "move
+# nothing" solution; starting from trained weights (a pretrained model or
+# warm_start) needs a short, gentle pass that adapts them without undoing them
+# (measured per scenario in benchmarks/README.md, "Fine-tuning schedule").
+FROM_SCRATCH_SCHEDULE = {"learning_rate": 1e-3, "max_epochs": 12, "n_augmented": 2000, "batch_size": 8}
+FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 400, "batch_size": 2}
 # The authors' multiscale and multishape models use K = 20 recurrent steps.
 MULTISCALE_N_STEPS = 20
 
@@ -167,11 +177,11 @@ class BaseMIRO(BaseEstimator):
         "eigenvector_normalization": [StrOptions({"rms", "unit"})],
         "fov_normalization": [StrOptions({"minmax", "reference"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "lr_schedule": [StrOptions({"constant", "cosine"})],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "n_augmented": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_augmented": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "augmentation": [dict, AugmentationOptions, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
@@ -187,8 +197,27 @@ class BaseMIRO(BaseEstimator):
         return AugmentationOptions.from_dict(self.augmentation)
 
     # ---- fitting ------------------------------------------------------------
-    def _training_config(self, options, n_outputs=2, step_scales=None, beta=0.0):
+    def training_schedule(self, fine_tuning=False):
+        """Learning rate, epochs, synthetic FOVs and batch size that ``fit`` uses.
+
+        Parameters left at ``"auto"`` take the values of
+        :data:`FINE_TUNING_SCHEDULE` when training starts from trained weights
+        (``fine_tuning=True``), else those of :data:`FROM_SCRATCH_SCHEDULE`.
+
+        Returns
+        -------
+        dict
+            ``learning_rate``, ``max_epochs``, ``n_augmented``, ``batch_size``.
+        """
+        defaults = FINE_TUNING_SCHEDULE if fine_tuning else FROM_SCRATCH_SCHEDULE
+        return {
+            name: default if getattr(self, name) == "auto" else getattr(self, name)
+            for name, default in defaults.items()
+        }
+
+    def _training_config(self, options, n_outputs=2, step_scales=None, beta=0.0, fine_tuning=False):
         """The :class:`~sklearn_miro.model.TrainingConfig` of these parameters."""
+        schedule = self.training_schedule(fine_tuning)
         seed = int(check_random_state(self.random_state, legacy=True).randint(0, 2**31 - 1))
         return TrainingConfig(
             hidden_size=self.hidden_size,
@@ -199,12 +228,9 @@ class BaseMIRO(BaseEstimator):
             fov_normalization=self.fov_normalization,
             alpha=self.alpha,
             beta=beta,
-            learning_rate=self.learning_rate,
             lr_schedule=self.lr_schedule,
-            max_epochs=self.max_epochs,
-            n_augmented=self.n_augmented,
-            batch_size=self.batch_size,
             augmentation=options,
+            **schedule,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
             device=resolve_device(self.device),
@@ -222,8 +248,10 @@ class BaseMIRO(BaseEstimator):
         check_training_fovs(X, groups, fovs)
         return X, groups, [idx for _, idx in fovs]
 
-    def _fit_model(self, X, labels, groups, fov_indices, config, classes=None, initial_state=None):
-        self.model_ = train_model(X, labels, groups, fov_indices, config, classes, initial_state)
+    def _fit_model(self, X, labels, groups, fov_indices, config, classes=None, initial_state=None,
+                   started_from=None):
+        model = train_model(X, labels, groups, fov_indices, config, classes, initial_state)
+        self.model_ = replace(model, started_from=started_from)
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
                            stacklevel=4)
         return self
@@ -376,7 +404,7 @@ for _name in (
     "network", "connectivity_radius", "length_scale", "distance_unit", "fov_density",
     "localization_spacing", "n_fovs",
     "augmentation_fov_size", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
-    "training_time", "training_compression", "training_relative_loss",
+    "training_time", "training_compression", "training_relative_loss", "started_from",
 ):
     setattr(BaseMIRO, f"{_name}_", fitted_property(_name))
 del _name

@@ -76,16 +76,22 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         of the FOV side (FOVs normalised to [0, 1]), so the distance term
         weighs ``alpha * connectivity_radius_ / distance_unit_`` relative to the
         displacement term; sklearn_miro keeps that ratio.
-    learning_rate : float, default=1e-3
-        Adam learning rate.
+    learning_rate : float or "auto", default="auto"
+        Adam learning rate. ``"auto"``: 1e-3 from random weights, 3e-4 when
+        fine-tuning (``init`` or ``warm_start``); the same rule sets
+        ``max_epochs``, ``n_augmented`` and ``batch_size`` left at ``"auto"``
+        (see :meth:`training_schedule`).
     lr_schedule : {"cosine", "constant"}, default="cosine"
         ``"cosine"`` decays the learning rate to 5 % over the training.
-    max_epochs : int, default=12
-        Passes over the synthetic training FOVs.
-    n_augmented : int, default=2000
-        Number of synthetic training FOVs (graphs).
-    batch_size : int, default=8
-        Graphs per optimisation step.
+    max_epochs : int or "auto", default="auto"
+        Passes over the synthetic training FOVs (``"auto"``: 12 from random
+        weights, 3 when fine-tuning).
+    n_augmented : int or "auto", default="auto"
+        Number of synthetic training FOVs (graphs; ``"auto"``: 2000 from
+        random weights, 400 when fine-tuning).
+    batch_size : int or "auto", default="auto"
+        Graphs per optimisation step (``"auto"``: 8 from random weights, 2
+        when fine-tuning).
     augmentation : dict or None, default=None
         Options of the synthetic FOVs, see
         :class:`sklearn_miro.training.AugmentationOptions` (for example
@@ -121,12 +127,19 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         selects the backend, e.g. Dask; -1 all cores). Each task runs torch on
         one thread.
 
-    init : str or None, default=None
-        Name of a pretrained model shipped with the package (see
-        :func:`sklearn_miro.pretrained.available_models`, e.g.
-        ``"nanoclusters"``): ``fit`` then starts from its weights instead of a
-        random initialisation (fine-tuning). ``hidden_size`` must be the
-        model's (64 for ``"nanoclusters"``).
+    init : "auto", str or None, default="auto"
+        Weights ``fit`` starts from. A name of a pretrained model shipped with
+        the package (:func:`sklearn_miro.pretrained.available_models`, e.g.
+        ``"nanoclusters"``) fine-tunes it; ``hidden_size`` and ``n_steps``
+        must be the model's. ``None`` starts from random weights.
+        ``"auto"``: ``"nanoclusters"`` when the network settings are the ones
+        it was trained with (``hidden_size``, ``n_steps``,
+        ``eigenvector_normalization`` at their defaults, ``connectivity_radius``
+        and ``length_scale`` ``"auto"``, ``fov_normalization=None``), else
+        random weights. Starting from trained weights leaves the trivial
+        "move nothing" solution on data where training from random weights
+        does not, in a fraction of the time (``benchmarks/README.md``). The
+        choice made is ``started_from_``.
     warm_start : bool, default=False
         When True and the estimator is already fitted, ``fit`` starts from the
         current network (scikit-learn's ``warm_start``); it takes precedence
@@ -175,6 +188,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         How much the fitted network shrinks the training clusters: median
         distance of their localisations to the cluster centre after the
         collapse divided by the same before it (1 = not collapsed at all).
+    started_from_ : str or None
+        What training started from: a pretrained model's name,
+        ``"warm_start"``, or None (random weights).
     training_relative_loss_ : float
         Best validation loss (last training loss without validation graphs)
         divided by the loss of moving nothing, on the same synthetic FOVs.
@@ -232,7 +248,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         verbose=_D["verbose"],
         tile_size=_D["tile_size"],
         n_jobs=_D["n_jobs"],
-        init=None,
+        init="auto",
         warm_start=False,
         cluster_radius=None,
     ):
@@ -323,26 +339,50 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             raise AttributeError("model_card_ exists only for a model returned by pretrained().")
         return self.model_.card
 
-    def _initial_state(self):
-        """Weights ``fit`` starts from: the current network (warm_start), a pretrained one, or None."""
-        if self.warm_start and "model_" in self.__dict__:
-            network, source = self.model_.network, "the current network (warm_start=True)"
-        elif self.init is not None:
-            if self.init not in pretrained_models.available_models():
+    def _pretrained_start(self):
+        """Name of the pretrained model ``init`` selects, or None for random weights."""
+        if self.init != "auto":
+            if self.init is not None and self.init not in pretrained_models.available_models():
                 raise ValueError(
-                    "init must be None or the name of a pretrained model "
+                    "init must be 'auto', None or the name of a pretrained model "
                     f"{pretrained_models.available_models()}; got {self.init!r}."
                 )
-            network, _ = pretrained_models.load_pretrained(self.init)
-            source = f"the pretrained model {self.init!r}"
+            return self.init
+        info = pretrained_models.model_info("nanoclusters")
+        compatible = (
+            self.hidden_size == info["network"]["hidden_size"]
+            and self.n_steps == info["n_steps"]
+            and self.eigenvector_normalization == info["eigenvector_normalization"]
+            and self.connectivity_radius == "auto"
+            and self.length_scale == "auto"
+            and self.fov_normalization is None
+        )
+        return "nanoclusters" if compatible else None
+
+    def _initial_state(self):
+        """Weights ``fit`` starts from and their origin (None, None for random weights).
+
+        The current network (warm_start), a pretrained one (``init``), or None.
+        """
+        if self.warm_start and "model_" in self.__dict__:
+            network, source, origin = self.model_.network, "the current network (warm_start=True)", "warm_start"
         else:
-            return None
+            origin = self._pretrained_start()
+            if origin is None:
+                return None, None
+            network, info = pretrained_models.load_pretrained(origin)
+            source = f"the pretrained model {origin!r}"
+            if self.n_steps != info["n_steps"]:
+                raise ValueError(
+                    f"n_steps={self.n_steps} but {source} was trained with n_steps="
+                    f"{info['n_steps']}; set n_steps={info['n_steps']} or init=None."
+                )
         if network.hidden_size != self.hidden_size:
             raise ValueError(
                 f"hidden_size={self.hidden_size} but {source} has hidden_size="
-                f"{network.hidden_size}; set hidden_size={network.hidden_size}."
+                f"{network.hidden_size}; set hidden_size={network.hidden_size} or init=None."
             )
-        return {k: v.detach().clone() for k, v in network.state_dict().items()}
+        return {k: v.detach().clone() for k, v in network.state_dict().items()}, origin
 
     def collapse_fov(self, X):
         """Collapse one FOV and return the cluster length scale used.
@@ -394,12 +434,13 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         models were trained in, and ``transform`` uses them for every FOV.
         """
         options = self._augmentation_options()
-        initial_state = self._initial_state()
+        initial_state, started_from = self._initial_state()
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
-        return self._fit_model(X, labels, groups, fov_indices, self._training_config(options),
-                               initial_state=initial_state)
+        config = self._training_config(options, fine_tuning=initial_state is not None)
+        return self._fit_model(X, labels, groups, fov_indices, config,
+                               initial_state=initial_state, started_from=started_from)
 
     def transform(self, X, groups=None, step=None):
         """Move every localisation towards the centre of its cluster.
