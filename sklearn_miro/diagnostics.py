@@ -150,7 +150,8 @@ def zero_displacement_loss(batches, loss_fn, n_steps, n_outputs=2):
 
 
 def check_move_nothing(compression, relative_loss, *, compression_threshold=COMPRESSION_THRESHOLD,
-                       relative_loss_threshold=RELATIVE_LOSS_THRESHOLD, stacklevel=2):
+                       relative_loss_threshold=RELATIVE_LOSS_THRESHOLD, started_from=None,
+                       stacklevel=2):
     """Warn with :class:`MoveNothingWarning` when a fit ended near "move nothing".
 
     Parameters
@@ -161,6 +162,9 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         Final (best) loss divided by the zero-displacement loss.
     compression_threshold, relative_loss_threshold : float
         The fit is flagged when either figure is at or above its threshold.
+    started_from : str or None, default=None
+        What training started from (``FittedMIRO.started_from``): None (random
+        weights) adds the advice to start from the pretrained model.
     stacklevel : int, default=2
 
     Returns
@@ -172,12 +176,18 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
     stuck_loss = np.isfinite(relative_loss) and relative_loss >= relative_loss_threshold
     if not (stuck_compression or stuck_loss):
         return False
+    advice = (
+        "Start from the pretrained weights (init='auto' with the default network settings, "
+        "or init='nanoclusters'), which leaves this solution where random weights do not; or "
+        if started_from is None
+        else "Try "
+    )
     warnings.warn(
         "MIRO training ended near the trivial 'move nothing' solution: on the training FOVs "
         f"the clusters were compressed to {compression:.2f} of their size (median distance "
         "to the cluster centre after / before; 1 = unchanged) and the loss is "
         f"{relative_loss:.2f} x the loss of moving nothing. MIRO + DBSCAN will behave like "
-        "plain DBSCAN. Try more optimisation steps (a smaller batch_size or a larger "
+        f"plain DBSCAN. {advice}more optimisation steps (a smaller batch_size or a larger "
         "n_augmented / max_epochs), more labelled clusters, or a smaller length_scale "
         "(about 0.4 x the RMS radius of the smallest clusters).",
         MoveNothingWarning,

@@ -253,7 +253,7 @@ class BaseMIRO(BaseEstimator):
         model = train_model(X, labels, groups, fov_indices, config, classes, initial_state)
         self.model_ = replace(model, started_from=started_from)
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
-                           stacklevel=4)
+                           started_from=started_from, stacklevel=4)
         return self
 
     # ---- inference ---------------------------------------------------------
