@@ -99,3 +99,27 @@ def test_graph_without_edges():
         out = network(torch.rand(3, 5), torch.zeros((2, 0), dtype=torch.long), torch.zeros(0, 3), 3)
     assert out.shape == (3, 3, 2)
     assert torch.isfinite(out).all()
+
+
+def test_inference_buffers_give_the_training_path_outputs():
+    # Without autograd the steps write into buffers allocated once; the
+    # outputs must be the same numbers as the autograd path, with and without
+    # the per-step active sets that tiled inference uses.
+    torch.manual_seed(2)
+    network = MIRONetwork(16, 2)
+    node_attr, edge_index, edge_attr = _graph_tensors(seed=3, n=200)
+    n, e = node_attr.shape[0], edge_index.shape[1]
+    # Shrinking active sets: edges sorted so that the first e_k have both
+    # ends among the first n_k nodes (n_k non-increasing).
+    key = edge_index.max(dim=0).values
+    order = torch.argsort(key, stable=True)
+    edge_index, edge_attr, key = edge_index[:, order], edge_attr[order], key[order]
+    n_k = [n, n, 150, 150, 100, 100]
+    e_k = [int((key < k).sum()) for k in n_k]
+    for active in (None, list(zip(n_k, e_k))):
+        with torch.enable_grad():
+            training = network(node_attr, edge_index, edge_attr, 6, active=active).detach()
+        with torch.inference_mode():
+            inference = network(node_attr, edge_index, edge_attr, 6, active=active)
+        assert torch.equal(training, inference)
+        assert training.abs().sum() > 0
