@@ -42,7 +42,9 @@ def test_the_nanocluster_model_ships_small_and_loads_fast():
     assert not network.training
     assert info["network"]["hidden_size"] == network.hidden_size
     assert {"eps_in_radii", "min_samples"} <= set(info["dbscan"])
-    assert info["training"]["seed"] == 0 and info["training"]["wall_seconds"] > 0
+    # Reproducible from seeds: the last training stage's and the one it continued from.
+    assert info["training"]["seed"] == 1 and info["training"]["wall_seconds"] > 0
+    assert info["training"]["continued_from"]["seed"] == 0
 
 
 def test_weights_are_a_plain_state_dict():
