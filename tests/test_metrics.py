@@ -546,10 +546,10 @@ def test_report_on_a_12000_point_fov_with_100_clusters_is_fast():
     pred = DBSCAN(eps=20, min_samples=8).fit_predict(X)
     assert len(X) == 12000
     clustering_report(X, y, pred)  # warm-up (imports, caches)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: robust to other jobs on the machine
     report = clustering_report(X, y, pred)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"clustering_report took {elapsed:.3f} s"
+    elapsed = time.process_time() - start
+    assert elapsed < 1.0, f"clustering_report took {elapsed:.3f} CPU-s"
     assert report["n_true_clusters"].iloc[0] == 100 and report["ji_c"].iloc[0] > 0.9
 
 
