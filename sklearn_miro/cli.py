@@ -493,12 +493,13 @@ def _integer_column(values, path, column):
 # ------------------------------------------------------------------ parser
 
 TRAIN_EPILOG = """\
-Rough time with the defaults (2,000 synthetic FOVs x 12 epochs, hidden size 64, 15 steps):
-measured 6-14 minutes on one CPU thread for 3 FOVs of the benchmark of Nieves et al.
-(2000 x 2000 nm, 1,000-8,000 localisations each), 39 minutes for the densest scenario
-(benchmarks/results/paper_table_summary.md). Time grows about linearly with
---n-augmented x --max-epochs and with --n-steps; a CUDA GPU (--device cuda) is several
-times faster. For a first try, --n-augmented 400 --max-epochs 4 takes under a minute.
+Rough time with the defaults (fine-tuning the pretrained model: 400 synthetic FOVs x 3
+epochs, hidden size 64, 15 steps): 0.7-1.8 minutes on one CPU thread for 3 FOVs of the
+benchmark of Nieves et al. (2000 x 2000 nm, 1,000-8,000 localisations each), 5 minutes for
+the densest scenario (benchmarks/results/quality/summary.md). From random weights (--init
+none: 2,000 FOVs x 12 epochs) 6-14 minutes, 39 for the densest scenario. Time grows about
+linearly with --n-augmented x --max-epochs and with --n-steps; a CUDA GPU (--device cuda) is
+several times faster.
 
 The model is written in the safe .miro format unless the output name ends in
 .joblib/.pkl (a pickle: it can run code when loaded; share .miro files instead).
