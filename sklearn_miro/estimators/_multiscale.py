@@ -296,6 +296,9 @@ tile_size, n_jobs
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multiscale model; Table S7 uses 30). With
         ``length_scale="auto"`` the unit comes from the coarsest clusters.
+        There is no pretrained multiscale model: training starts from random
+        weights, so the schedule parameters left at ``"auto"`` take
+        ``FROM_SCRATCH_SCHEDULE``.
 
     Attributes
     ----------

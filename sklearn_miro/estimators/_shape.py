@@ -177,6 +177,9 @@ validation_fraction, n_iter_no_change, device, random_state, verbose, \
 tile_size, n_jobs
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multishape model, Table S7).
+        There is no pretrained shape model: training starts from random
+        weights, so the schedule parameters left at ``"auto"`` take
+        ``FROM_SCRATCH_SCHEDULE``.
 
     Attributes
     ----------
