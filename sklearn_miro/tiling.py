@@ -31,6 +31,13 @@ keeps every stage local:
    every point has exactly one owner. Peak memory is that of the largest tile.
    Small tiles are concatenated into one network call (graphs side by side,
    edge indices offset) up to ``max_batch_nodes`` nodes.
+4. **Only what the owned points need.** The geometric halo is a guarantee,
+   not the need: a typical hop is a fraction of ``r``. The hop distance of
+   every halo node to the tile's own nodes is counted (a breadth-first search
+   on the tile's graph); nodes more than ``T`` hops away are dropped, and a
+   node ``h`` hops away is updated only in the first ``T - h`` steps. The
+   outputs are unchanged; the work is what the owned points' ``T``-hop
+   neighbourhoods cost (measured in ``benchmarks/results/scale.md``).
 
 So, for fixed features, tiling is exact; what changes the result is the choice
 of features (step 2), which is what ``feature_tile_size`` controls.
@@ -43,10 +50,13 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from ._validation import check_coordinates, check_positive
 from .graph import N_EIGENVECTORS, build_graph, delaunay_edges, laplacian_eigenvector_features
@@ -125,13 +135,6 @@ class SquareTiles:
         """Indices of the points that tile ``tile`` owns (in increasing order)."""
         return self.order[self.bounds[tile] : self.bounds[tile + 1]]
 
-    def distance_to_tile(self, points, tile):
-        """Euclidean distance of ``points`` to the square of tile ``tile`` (0 inside)."""
-        i, j = divmod(int(tile), self.shape[1])
-        low = self.origin + np.array([i, j]) * self.tile_size
-        gap = np.maximum(0.0, np.maximum(low - points, points - (low + self.tile_size)))
-        return np.sqrt((gap**2).sum(axis=1))
-
     def around(self, X, tile, pad):
         """Sorted indices of the points in tile ``tile`` grown by ``pad`` on every side.
 
@@ -172,7 +175,7 @@ def default_tile_size(X, halo, *, target_nodes=DEFAULT_TILE_NODES):
     return float(side)
 
 
-def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None):
+def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_threads=1):
     """Delaunay edges shorter than the radius, triangulated tile by tile.
 
     Parameters
@@ -183,6 +186,8 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None):
     delaunay_margin : float, optional
         Points of the neighbouring tiles within this distance of a tile are
         triangulated with it. Default: 4 connectivity radii.
+    n_threads : int, default=1
+        Tiles triangulated at once (Qhull releases the GIL).
 
     Returns
     -------
@@ -191,20 +196,31 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None):
     """
     r = float(connectivity_radius)
     margin = 4.0 * r if delaunay_margin is None else float(delaunay_margin)
-    parts = []
-    for tile in tiles.non_empty():
+
+    def tile_edges(tile):
         ext = tiles.around(X, tile, margin)
         local = delaunay_edges(X[ext])
         # ext is sorted, so local u < v stays u < v in global numbering.
         u, v = ext[local[0]], ext[local[1]]
         delta = X[u] - X[v]
         keep = (np.sqrt((delta**2).sum(axis=1)) < r) & (tiles.tile_of[u] == tile)
-        parts.append(np.stack([u[keep], v[keep]]))
+        return np.stack([u[keep], v[keep]])
+
+    parts = _map_threads(tile_edges, tiles.non_empty(), n_threads)
     if not parts:
         return np.empty((2, 0), dtype=np.int64)
     edges = np.concatenate(parts, axis=1)
     order = np.lexsort((edges[1], edges[0]))
     return edges[:, order]
+
+
+def _map_threads(function, items, n_threads):
+    """``[function(item) for item in items]``, on ``n_threads`` threads when more than one."""
+    items = list(items)
+    if n_threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(n_threads, len(items))) as pool:
+        return list(pool.map(function, items))
 
 
 def _directed(edges):
@@ -216,7 +232,7 @@ def _directed(edges):
 
 
 def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
-                              n_eigenvectors=N_EIGENVECTORS, normalization="rms"):
+                              n_eigenvectors=N_EIGENVECTORS, normalization="rms", n_threads=1):
     """Laplacian eigenvector features computed per square feature tile.
 
     Edges whose endpoints lie in different feature tiles are left out of the
@@ -232,20 +248,42 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
         Side of the feature tiles; None: no split (whole-graph features).
     origin : array-like of shape (2,), optional
         Corner of the feature-tile grid; default: the lower-left corner of X.
+    n_threads : int, default=1
+        With feature tiles, the tiles are dealt into this many groups solved
+        on their own threads (the batched eigen-solvers release the GIL).
 
     Returns
     -------
     features : ndarray of shape (n, n_eigenvectors), float64
     """
     X = np.asarray(X, dtype=np.float64)
-    if feature_tile_size is not None and edge_index.shape[1]:
-        origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
-        cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
-        cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
-        edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
-    return laplacian_eigenvector_features(
-        X.shape[0], edge_index, n_eigenvectors, normalization=normalization
-    )
+    n = X.shape[0]
+    if feature_tile_size is None or not edge_index.shape[1]:
+        return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
+    origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
+    cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
+    cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+    edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
+    n_groups = max(1, min(int(n_threads), n))
+    if n_groups == 1:
+        return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
+    # No edge joins two feature tiles any more, so a group of whole tiles is a
+    # graph of its own: renumber its nodes and solve it separately.
+    group = cell_id % n_groups
+    local_of = np.empty(n, dtype=np.int64)  # the groups are disjoint: each thread writes its own entries
+    edge_group = group[edge_index[0]]
+
+    def group_features(g):
+        nodes = np.flatnonzero(group == g)
+        local_of[nodes] = np.arange(nodes.size)
+        edges = local_of[edge_index[:, edge_group == g]]
+        return nodes, laplacian_eigenvector_features(nodes.size, edges, n_eigenvectors,
+                                                     normalization=normalization)
+
+    features = np.zeros((n, n_eigenvectors))
+    for nodes, values in _map_threads(group_features, range(n_groups), n_groups):
+        features[nodes] = values
+    return features
 
 
 def _tile_subgraph(nodes, indptr, target, local_of):
@@ -261,34 +299,54 @@ def _tile_subgraph(nodes, indptr, target, local_of):
     return edge_ids[keep], local_source[keep], local_target[keep]
 
 
-def _shrinking_halo(depth, src, tgt, n_steps, radius):
+def _hop_depth(n_nodes, src, tgt, owned_local, max_hops):
+    """Hops from every node to the nearest of ``owned_local``, along the messages' direction.
+
+    A node's state reaches a target through each of its out-edges, so the
+    search runs from the owned nodes backwards (target to source). Nodes more
+    than ``max_hops`` hops away get ``inf``.
+    """
+    graph = sparse.csr_matrix((np.ones(src.size), (tgt, src)), shape=(n_nodes, n_nodes))
+    return csgraph.dijkstra(graph, indices=owned_local, min_only=True, unweighted=True,
+                            limit=max_hops + 0.5)
+
+
+def _needed_subgraph(nodes, owned, indptr, target, local_of, n_steps):
+    """The part of a tile's graph that its owned nodes' outputs depend on.
+
+    Returns the kept nodes (global ids, sorted), their hop depths, the kept
+    edges' global ids and their local source/target indices, and the owned
+    nodes' local indices.
+    """
+    edge_ids, ls, lt = _tile_subgraph(nodes, indptr, target, local_of)
+    owned_local = np.searchsorted(nodes, owned)
+    hops = _hop_depth(nodes.size, ls, lt, owned_local, n_steps)
+    keep = hops <= n_steps
+    new_index = np.cumsum(keep) - 1
+    keep_edge = keep[ls] & keep[lt]
+    return (nodes[keep], hops[keep], edge_ids[keep_edge], new_index[ls[keep_edge]],
+            new_index[lt[keep_edge]], new_index[owned_local])
+
+
+def _shrinking_halo(hops, src, tgt, n_steps):
     """Node/edge orders and per-step active prefixes for :meth:`MIRONetwork.forward`.
 
-    A node at distance ``d`` from its tile is at least ``d / r`` hops from the
-    tile's own nodes, so its state at step ``k`` (0-based) can reach them only
-    if ``d < (n_steps - 1 - k) * r``. Nodes sorted by ``d`` make the needed
-    ones a prefix at every step, and edges sorted by their target's rank make
-    the edges into needed nodes a prefix. If rounding ever broke the nesting
-    (a needed source outside the previous step's prefix), every step falls
-    back to all nodes.
+    The state at step ``k`` (0-based) of a node ``h`` hops from the owned
+    nodes reaches them by the last step only if ``h <= n_steps - 1 - k``.
+    Nodes sorted by ``h`` make the needed ones a prefix at every step, and
+    edges sorted by their target's rank make the edges into needed nodes a
+    prefix; the sources of those edges are at most one hop further, so among
+    the previous step's active nodes.
     """
-    order = np.argsort(depth, kind="stable")
+    order = np.argsort(hops, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     src, tgt = rank[src], rank[tgt]
     edge_order = np.argsort(tgt, kind="stable")
     src, tgt = src[edge_order], tgt[edge_order]
-    sorted_depth = depth[order]
-    n_owned = int(np.searchsorted(sorted_depth, 0.0, side="right"))
-    slack = 1e-6 * radius
-    thresholds = (n_steps - 1 - np.arange(n_steps)) * radius + slack
-    n_active = np.maximum(np.searchsorted(sorted_depth, thresholds, side="left"), n_owned)
+    sorted_hops = hops[order]
+    n_active = np.searchsorted(sorted_hops, n_steps - 1 - np.arange(n_steps) + 0.5, side="left")
     e_active = np.searchsorted(tgt, n_active, side="left")
-    source_reach = np.maximum.accumulate(src) if src.size else src
-    for k in range(1, n_steps):
-        if e_active[k] and source_reach[e_active[k] - 1] >= n_active[k - 1]:
-            n_active[:], e_active[:] = order.size, src.size
-            break
     active = list(zip(n_active.tolist(), e_active.tolist()))
     return order, rank, src, tgt, edge_order, active
 
@@ -309,6 +367,7 @@ def tiled_network_outputs(
     device="cpu",
     timings=None,
     return_connected=False,
+    n_threads=None,
 ):
     """Network outputs of one FOV, computed tile by tile.
 
@@ -342,6 +401,11 @@ def tiled_network_outputs(
         ``[wall, cpu]``), for profiling.
     return_connected : bool, default=False
         Also return which localisations have a neighbour closer than the radius.
+    n_threads : int, optional
+        Threads for the triangulation and the eigen-solves; default
+        ``torch.get_num_threads()``, the network's own (1 inside the parallel
+        FOV workers of :func:`sklearn_miro.parallel.map_fovs`). The result does
+        not depend on it.
 
     Returns
     -------
@@ -362,11 +426,13 @@ def tiled_network_outputs(
     if feature_tile_size is not None:
         check_positive(feature_tile_size, "feature_tile_size")
     check_positive(max_batch_nodes, "max_batch_nodes", integer=True)
+    n_threads = torch.get_num_threads() if n_threads is None else int(
+        check_positive(n_threads, "n_threads", integer=True))
     n = X.shape[0]
     outputs = np.zeros((len(steps), n, network.n_outputs))
     clock = _Clock(timings)
     tiles = SquareTiles.from_points(X, tile_size)
-    edges = tiled_edges(X, r, tiles, delaunay_margin=delaunay_margin)
+    edges = tiled_edges(X, r, tiles, delaunay_margin=delaunay_margin, n_threads=n_threads)
     if edges.shape[1] == 0:
         clock.lap("graph")
         return (outputs, np.zeros(n, dtype=bool)) if return_connected else outputs
@@ -375,6 +441,7 @@ def tiled_network_outputs(
     clock.lap("graph")
     node_attr = tile_eigenvector_features(
         X, edge_index, feature_tile_size, origin=tiles.origin, normalization=normalization,
+        n_threads=n_threads,
     ).astype(np.float32)
     clock.lap("features")
     source, target = edge_index
@@ -386,10 +453,9 @@ def tiled_network_outputs(
 
     def flush():
         node_parts, src_parts, tgt_parts, attr_parts, owned_parts, owned_local = [], [], [], [], [], []
-        depth_parts = []
+        hop_parts = []
         offset = 0
-        for tile, nodes, owned in batch:
-            edge_ids, ls, lt = _tile_subgraph(nodes, indptr, target, local_of)
+        for nodes, hops, edge_ids, ls, lt, owned, owned_index in batch:
             node_parts.append(nodes)
             src_parts.append(ls + offset)
             tgt_parts.append(lt + offset)
@@ -398,17 +464,17 @@ def tiled_network_outputs(
                 (np.column_stack([delta, np.sqrt((delta**2).sum(axis=1))]) / unit).astype(np.float32)
             )
             owned_parts.append(owned)
-            owned_local.append(np.searchsorted(nodes, owned) + offset)
-            depth_parts.append(tiles.distance_to_tile(X[nodes], tile))
+            owned_local.append(owned_index + offset)
+            hop_parts.append(hops)
             offset += nodes.size
         nodes = np.concatenate(node_parts)
         src, tgt = np.concatenate(src_parts), np.concatenate(tgt_parts)
         attr = np.concatenate(attr_parts)
-        # Order the nodes by their distance to their tile, and the edges by
-        # their target's place: the nodes needed at a step are then a prefix
-        # (those closer than (remaining steps) x r), and so are the edges.
+        # Order the nodes by their hop depth, and the edges by their target's
+        # place: the nodes needed at a step are then a prefix, and so are the
+        # edges.
         order, rank, src, tgt, edge_order, active = _shrinking_halo(
-            np.concatenate(depth_parts), src, tgt, n_steps, r
+            np.concatenate(hop_parts), src, tgt, n_steps
         )
         with torch.inference_mode():
             out = network(
@@ -425,11 +491,13 @@ def tiled_network_outputs(
         owned = tiles.owned(tile)
         if not degree[owned].any():
             continue
-        nodes = tiles.around(X, tile, halo)
+        nodes, hops, edge_ids, ls, lt, owned_index = _needed_subgraph(
+            tiles.around(X, tile, halo), owned, indptr, target, local_of, n_steps
+        )
         if batch and batch_nodes + nodes.size > max_batch_nodes:
             flush()
             batch, batch_nodes = [], 0
-        batch.append((tile, nodes, owned))
+        batch.append((nodes, hops, edge_ids, ls, lt, owned, owned_index))
         batch_nodes += nodes.size
     if batch:
         flush()

@@ -131,3 +131,70 @@ def test_bad_tiling_parameters_are_rejected(cloud, network):
         with pytest.raises(ValueError):
             tiled_network_outputs(network, cloud, connectivity_radius=100.0, length_scale=1.0,
                                   steps=[0], **bad)
+
+
+class _CountingNetwork(torch.nn.Module):
+    """Wraps a network and counts the node updates of every call."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+        self.n_outputs = network.n_outputs
+        self.node_updates = 0
+
+    def forward(self, node_attr, edge_index, edge_attr, n_steps, *, active=None):
+        self.node_updates += sum(n for n, _ in active)
+        return self.network(node_attr, edge_index, edge_attr, n_steps, active=active)
+
+
+def test_halo_nodes_are_updated_only_while_their_hops_can_reach_the_tile(cloud, network):
+    # The geometric halo (n_steps radii) is only a guarantee: a node h hops
+    # from a tile is needed in the first n_steps - h steps. Count the node
+    # updates against that geometric bound and against the hop count itself.
+    radius, unit, n_steps, tile_size = 110.0, 20.0, 6, 300.0
+    counting = _CountingNetwork(network)
+    tiled_network_outputs(counting, cloud, connectivity_radius=radius, length_scale=unit,
+                          steps=[n_steps - 1], tile_size=tile_size, feature_tile_size=None,
+                          max_batch_nodes=10**9)
+    tiles = SquareTiles.from_points(cloud, tile_size)
+    edges = delaunay_edges(cloud)
+    edges = edges[:, np.linalg.norm(cloud[edges[0]] - cloud[edges[1]], axis=1) < radius]
+    adjacency = np.zeros((len(cloud), len(cloud)), dtype=bool)
+    adjacency[edges[0], edges[1]] = adjacency[edges[1], edges[0]] = True
+    geometric = by_hops = 0
+    for tile in tiles.non_empty():
+        owned = tiles.owned(tile)
+        low = tiles.origin + np.array(divmod(int(tile), tiles.shape[1])) * tile_size
+        gap = np.maximum(0.0, np.maximum(low - cloud, cloud - (low + tile_size)))
+        distance = np.sqrt((gap**2).sum(axis=1))
+        reached = np.zeros(len(cloud), dtype=bool)
+        reached[owned] = True
+        for k in range(n_steps):
+            # Step k updates the nodes at most n_steps - 1 - k hops away.
+            hops_allowed = n_steps - 1 - k
+            frontier = reached.copy()
+            for _ in range(hops_allowed):
+                frontier |= adjacency[frontier].any(axis=0)
+            by_hops += frontier.sum()
+            geometric += (distance < hops_allowed * radius).sum()
+        if not adjacency[owned].any():
+            by_hops -= n_steps * owned.size  # tiles without edges are skipped
+    assert counting.node_updates == by_hops
+    assert counting.node_updates < 0.6 * geometric
+
+
+def test_threads_do_not_change_the_outputs(cloud, network):
+    kwargs = dict(connectivity_radius=110.0, length_scale=20.0, steps=[3], tile_size=400.0,
+                  feature_tile_size=300.0)
+    one = tiled_network_outputs(network, cloud, n_threads=1, **kwargs)
+    two = tiled_network_outputs(network, cloud, n_threads=2, **kwargs)
+    np.testing.assert_array_equal(one, two)
+    features = [tile_eigenvector_features(cloud, _directed_edges(cloud, 110.0), 300.0, n_threads=t)
+                for t in (1, 3)]
+    np.testing.assert_array_equal(*features)
+
+
+def _directed_edges(X, radius):
+    edges = delaunay_edges(X)
+    edges = edges[:, np.linalg.norm(X[edges[0]] - X[edges[1]], axis=1) < radius]
+    return np.concatenate([edges, edges[::-1]], axis=1)
