@@ -232,7 +232,7 @@ def _directed(edges):
 
 
 def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
-                              n_eigenvectors=N_EIGENVECTORS, normalization="rms", n_threads=1):
+                              n_eigenvectors=N_EIGENVECTORS, normalization="rms"):
     """Laplacian eigenvector features computed per square feature tile.
 
     Edges whose endpoints lie in different feature tiles are left out of the
@@ -248,42 +248,22 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
         Side of the feature tiles; None: no split (whole-graph features).
     origin : array-like of shape (2,), optional
         Corner of the feature-tile grid; default: the lower-left corner of X.
-    n_threads : int, default=1
-        With feature tiles, the tiles are dealt into this many groups solved
-        on their own threads (the batched eigen-solvers release the GIL).
 
     Returns
     -------
     features : ndarray of shape (n, n_eigenvectors), float64
     """
     X = np.asarray(X, dtype=np.float64)
-    n = X.shape[0]
-    if feature_tile_size is None or not edge_index.shape[1]:
-        return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
-    origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
-    cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
-    cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
-    edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
-    n_groups = max(1, min(int(n_threads), n))
-    if n_groups == 1:
-        return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
-    # No edge joins two feature tiles any more, so a group of whole tiles is a
-    # graph of its own: renumber its nodes and solve it separately.
-    group = cell_id % n_groups
-    local_of = np.empty(n, dtype=np.int64)  # the groups are disjoint: each thread writes its own entries
-    edge_group = group[edge_index[0]]
-
-    def group_features(g):
-        nodes = np.flatnonzero(group == g)
-        local_of[nodes] = np.arange(nodes.size)
-        edges = local_of[edge_index[:, edge_group == g]]
-        return nodes, laplacian_eigenvector_features(nodes.size, edges, n_eigenvectors,
-                                                     normalization=normalization)
-
-    features = np.zeros((n, n_eigenvectors))
-    for nodes, values in _map_threads(group_features, range(n_groups), n_groups):
-        features[nodes] = values
-    return features
+    if feature_tile_size is not None and edge_index.shape[1]:
+        origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
+        cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
+        cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+        edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
+    # Not threaded: scipy's LAPACK and ARPACK wrappers hold the GIL (measured:
+    # the same 6.5 s wall for 300,000 localisations on one or two threads).
+    return laplacian_eigenvector_features(
+        X.shape[0], edge_index, n_eigenvectors, normalization=normalization
+    )
 
 
 def _tile_subgraph(nodes, indptr, target, local_of):
@@ -402,7 +382,7 @@ def tiled_network_outputs(
     return_connected : bool, default=False
         Also return which localisations have a neighbour closer than the radius.
     n_threads : int, optional
-        Threads for the triangulation and the eigen-solves; default
+        Threads for the triangulation; default
         ``torch.get_num_threads()``, the network's own (1 inside the parallel
         FOV workers of :func:`sklearn_miro.parallel.map_fovs`). The result does
         not depend on it.
@@ -441,7 +421,6 @@ def tiled_network_outputs(
     clock.lap("graph")
     node_attr = tile_eigenvector_features(
         X, edge_index, feature_tile_size, origin=tiles.origin, normalization=normalization,
-        n_threads=n_threads,
     ).astype(np.float32)
     clock.lap("features")
     source, target = edge_index

@@ -189,12 +189,6 @@ def test_threads_do_not_change_the_outputs(cloud, network):
     one = tiled_network_outputs(network, cloud, n_threads=1, **kwargs)
     two = tiled_network_outputs(network, cloud, n_threads=2, **kwargs)
     np.testing.assert_array_equal(one, two)
-    features = [tile_eigenvector_features(cloud, _directed_edges(cloud, 110.0), 300.0, n_threads=t)
-                for t in (1, 3)]
-    np.testing.assert_array_equal(*features)
-
-
-def _directed_edges(X, radius):
-    edges = delaunay_edges(X)
-    edges = edges[:, np.linalg.norm(X[edges[0]] - X[edges[1]], axis=1) < radius]
-    return np.concatenate([edges, edges[::-1]], axis=1)
+    tiles = SquareTiles.from_points(cloud, 300.0)
+    np.testing.assert_array_equal(tiled_edges(cloud, 110.0, tiles, n_threads=3),
+                                  tiled_edges(cloud, 110.0, tiles))
