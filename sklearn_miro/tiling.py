@@ -78,6 +78,9 @@ TILING_THRESHOLD = 50_000
 # network's working memory (about 1 GB with hidden_size=64) and the
 # triangulation's.
 DEFAULT_TILE_NODES = 2**17
+# Larger FOVs get their eigenvector features one chunk of whole feature tiles
+# at a time (bounds the eigen-solver's working memory).
+FEATURE_CHUNK_NODES = 2**20
 
 
 @dataclass(frozen=True)
@@ -254,16 +257,47 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
     features : ndarray of shape (n, n_eigenvectors), float64
     """
     X = np.asarray(X, dtype=np.float64)
-    if feature_tile_size is not None and edge_index.shape[1]:
-        origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
-        cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
-        cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
-        edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
-    # Not threaded: scipy's LAPACK and ARPACK wrappers hold the GIL (measured:
-    # the same 6.5 s wall for 300,000 localisations on one or two threads).
-    return laplacian_eigenvector_features(
-        X.shape[0], edge_index, n_eigenvectors, normalization=normalization
-    )
+    n = X.shape[0]
+    if feature_tile_size is None or not edge_index.shape[1] or n <= FEATURE_CHUNK_NODES:
+        if feature_tile_size is not None and edge_index.shape[1]:
+            cell_id = _feature_cells(X, feature_tile_size, origin)
+            edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
+        # Not threaded: scipy's LAPACK and ARPACK wrappers hold the GIL (measured:
+        # the same 6.5 s wall for 300,000 localisations on one or two threads).
+        return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
+    # Large FOVs: whole feature tiles in chunks of at most FEATURE_CHUNK_NODES
+    # localisations, solved one chunk at a time, so that the solver's working
+    # arrays (several per edge) are a chunk's, not the FOV's.
+    cell_id = _feature_cells(X, feature_tile_size, origin)
+    cells, cell_of_node, cell_sizes = np.unique(cell_id, return_inverse=True, return_counts=True)
+    before = np.cumsum(cell_sizes) - cell_sizes  # nodes in the cells before each cell
+    chunk_of_node = (before // FEATURE_CHUNK_NODES)[cell_of_node]
+    source, target = edge_index
+    inside = cell_of_node[source] == cell_of_node[target]
+    source, target = source[inside], target[inside]
+    edge_order = np.argsort(chunk_of_node[source], kind="stable")
+    source, target = source[edge_order], target[edge_order]
+    node_order = np.argsort(chunk_of_node, kind="stable")
+    n_chunks = int(chunk_of_node.max()) + 1
+    node_bounds = np.searchsorted(chunk_of_node[node_order], np.arange(n_chunks + 1))
+    edge_bounds = np.searchsorted(chunk_of_node[source], np.arange(n_chunks + 1))
+    local_of = np.empty(n, dtype=np.int64)
+    features = np.zeros((n, n_eigenvectors))
+    for c in range(n_chunks):
+        nodes = node_order[node_bounds[c] : node_bounds[c + 1]]
+        local_of[nodes] = np.arange(nodes.size)
+        lo, hi = edge_bounds[c], edge_bounds[c + 1]
+        edges = np.stack([local_of[source[lo:hi]], local_of[target[lo:hi]]])
+        features[nodes] = laplacian_eigenvector_features(nodes.size, edges, n_eigenvectors,
+                                                         normalization=normalization)
+    return features
+
+
+def _feature_cells(X, feature_tile_size, origin):
+    """Flat id of the feature tile of every point."""
+    origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
+    cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
+    return cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
 
 
 def _tile_subgraph(nodes, indptr, target, local_of):

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 from sklearn.metrics import adjusted_rand_score
 
@@ -11,7 +13,15 @@ from sklearn_miro.datasets import (
     make_benchmark_scenario,
     make_gaussian_clusters,
 )
-from sklearn_miro.parameters import k_distance, nena, ripley_h, ripley_k, suggest_eps
+from sklearn_miro.parameters import (
+    k_distance,
+    nena,
+    pair_correlation,
+    pair_correlation_radius,
+    ripley_h,
+    ripley_k,
+    suggest_eps,
+)
 
 
 def _blinked(precision, seed):
@@ -128,3 +138,57 @@ def test_knee_on_curve_with_little_background():
     result = suggest_eps(X, 5, method="knee")
     pred = DBSCAN(eps=result.eps, min_samples=5).fit_predict(X)
     assert adjusted_rand_score(labels, pred) > 0.9
+
+
+# --- pair correlation -------------------------------------------------------
+
+
+def _median_rms_radius(X, y):
+    clustered = y >= 0
+    _, codes = np.unique(y[clustered], return_inverse=True)
+    counts = np.bincount(codes)
+    centres = np.stack([np.bincount(codes, X[clustered, d]) / counts for d in range(2)], axis=1)
+    squared = ((X[clustered] - centres[codes]) ** 2).sum(axis=1)
+    return float(np.median(np.sqrt(np.bincount(codes, squared) / counts)))
+
+
+def test_pair_correlation_of_uniform_points_is_one():
+    # The exact edge correction of the bounding box: no bias towards the edge.
+    X = np.random.default_rng(0).uniform(0, [4000, 1500], (20_000, 2))
+    g, pairs = pair_correlation(X, np.linspace(20, 1400, 24))
+    assert pairs.sum() > 1e6
+    np.testing.assert_allclose(g, 1.0, atol=0.03)
+
+
+def test_pair_correlation_rejects_rings_beyond_the_fov():
+    X = np.random.default_rng(0).uniform(0, [4000, 1500], (500, 2))
+    with pytest.raises(ValueError, match="shorter side of the FOV's bounding box"):
+        pair_correlation(X, [10.0, 2000.0])
+    with pytest.raises(ValueError, match="increasing"):
+        pair_correlation(X, [10.0, 5.0])
+
+
+@pytest.mark.parametrize("blinking", [False, True], ids=["no blinking", "blinking"])
+@pytest.mark.parametrize("cluster_std", [10.0, 30.0])
+def test_pair_correlation_radius_finds_the_cluster_radius(cluster_std, blinking):
+    # Blinking adds a narrow term (repeated localisations of one molecule)
+    # that must not be taken for the clusters.
+    blinks = dict(mean_blinks=4.0, localization_precision=(12.0, 4.0)) if blinking else False
+    X, y, _ = make_gaussian_clusters(1, n_clusters=30, cluster_std=cluster_std, n_localizations=20,
+                                     fov_size=3000.0, blinking=blinks, random_state=0)
+    truth = _median_rms_radius(X, y)
+    assert pair_correlation_radius(X) == pytest.approx(truth, rel=0.2)
+
+
+def test_pair_correlation_radius_is_nan_without_clusters():
+    X = np.random.default_rng(1).uniform(0, 3000, (5000, 2))
+    assert np.isnan(pair_correlation_radius(X))
+
+
+@settings(max_examples=10, deadline=None)
+@given(scale=st.floats(0.01, 100.0), shift=st.floats(-1e6, 1e6))
+def test_pair_correlation_radius_follows_units_and_translation(scale, shift):
+    X, _, _ = make_gaussian_clusters(1, n_clusters=20, cluster_std=25.0, n_localizations=15,
+                                     fov_size=2000.0, random_state=3)
+    reference = pair_correlation_radius(X)
+    assert pair_correlation_radius(X * scale + shift) == pytest.approx(reference * scale, rel=1e-4)

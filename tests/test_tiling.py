@@ -192,3 +192,13 @@ def test_threads_do_not_change_the_outputs(cloud, network):
     tiles = SquareTiles.from_points(cloud, 300.0)
     np.testing.assert_array_equal(tiled_edges(cloud, 110.0, tiles, n_threads=3),
                                   tiled_edges(cloud, 110.0, tiles))
+
+
+def test_feature_tiles_in_chunks_equal_all_at_once(cloud, monkeypatch):
+    import sklearn_miro.tiling as tiling
+
+    edges = tiled_edges(cloud, 110.0, SquareTiles.from_points(cloud, 400.0))
+    directed = np.concatenate([edges, edges[::-1]], axis=1)
+    expected = tile_eigenvector_features(cloud, directed, 300.0)
+    monkeypatch.setattr(tiling, "FEATURE_CHUNK_NODES", 150)  # several chunks of whole tiles
+    np.testing.assert_array_equal(tile_eigenvector_features(cloud, directed, 300.0), expected)

@@ -149,8 +149,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         cluster length scale, the typical root-mean-square radius of a cluster
         in the units of X (``sqrt(2) x`` the standard deviation of a round
         Gaussian cluster; with multiple blinking, include the localisation
-        precision). ``None`` estimates it on every FOV
-        (:func:`sklearn_miro.pretrained.estimate_cluster_radius`). After
+        precision). ``None`` estimates it on every FOV from the pair-correlation
+        function (:func:`sklearn_miro.parameters.pair_correlation_radius`). After
         ``fit`` the units come from the labelled clusters and this is unused.
 
     Attributes

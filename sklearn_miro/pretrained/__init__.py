@@ -11,8 +11,10 @@ They are scale-free; two lengths, one per FOV, fix the units:
   cluster (for a round Gaussian cluster of standard deviation ``sigma`` per
   axis, ``R = sqrt(2) * sigma``): edge features and displacement outputs are in
   units of ``UNIT_IN_CLUSTER_RADII * R``. ``R`` is the one physical input. The
-  user gives it in nm, or it is estimated from the FOV by
-  :func:`estimate_cluster_radius` (a fixed point of collapse, cluster, measure).
+  user gives it in nm, or it is estimated from the FOV's pair-correlation
+  function (:func:`sklearn_miro.parameters.pair_correlation_radius`; where the
+  FOV shows no clustering, by :func:`estimate_cluster_radius`, a fixed point
+  of collapse, cluster, measure).
   The network was trained with ``R`` off by a log-normal factor (about 25 %),
   so it tolerates an approximate value.
 
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 
 from .._validation import check_coordinates, split_by_group
+from ..parameters import pair_correlation_radius
 from ..model import Collapsed, network_from_state, network_state
 from ..network import MIRONetwork
 
@@ -311,11 +314,15 @@ class PretrainedMIRO:
             return X.copy(), float("nan")
         spacing = float(fov_spacing(X)[0])
         if cluster_radius is None:
-            eps, min_samples = self.dbscan_rule
-            radius, _ = estimate_cluster_radius(
-                self.network, X, self.n_steps, eps, min_samples, spacing=spacing,
-                correction=float(self.card["dbscan"].get("radius_correction", 1.0)),
-            )
+            radius = pair_correlation_radius(X, spacing=spacing)
+            if not np.isfinite(radius):
+                # No clustering in the pair correlation: the network's own
+                # (weaker) estimate still gives a length to work in.
+                eps, min_samples = self.dbscan_rule
+                radius, _ = estimate_cluster_radius(
+                    self.network, X, self.n_steps, eps, min_samples, spacing=spacing,
+                    correction=float(self.card["dbscan"].get("radius_correction", 1.0)),
+                )
         else:
             radius = float(cluster_radius)
         return collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step), radius
