@@ -507,7 +507,8 @@ def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, ra
 
     Measured on 60 simulated FOVs of the pretrained model's training family
     (``benchmarks/radius_estimate.py``): median absolute relative error 0.18
-    without blinking and 0.13 with it.
+    without blinking and 0.13 with it. On uniformly scattered points it
+    returned nan for 59 of 60 FOVs (300-5,000 localisations).
 
     Parameters
     ----------
@@ -525,7 +526,8 @@ def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, ra
     -------
     radius : float
         nan when the FOV shows no clustering (``g - 1`` not positive at short
-        range, or the fit gives a localisation fewer than
+        range, a Gaussian term not better than a constant by the Bayesian
+        information criterion, or a fit that gives a localisation fewer than
         ``MIN_EXCESS_NEIGHBOURS`` extra neighbours) or the fit fails.
     """
     X = check_coordinates(X, min_points=3)
@@ -574,11 +576,19 @@ def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, ra
     # criterion on the weighted residuals): without blinking it would only
     # follow ripples of g - 1.
     n_rings = r.size
-    bic_one = n_rings * np.log(2 * one.cost / n_rings) + 3 * np.log(n_rings)
-    bic_two = n_rings * np.log(2 * two.cost / n_rings) + 5 * np.log(n_rings)
-    best = two if (two.success and bic_two < bic_one) else one
-    if not best.success:
+
+    def bic(cost, n_params):
+        return n_rings * np.log(2 * cost / n_rings) + n_params * np.log(n_rings)
+
+    # Clustering at all: one term must beat a constant alone (measured: on
+    # uniform points a faint, wide term and a negative constant otherwise
+    # follow the noise and pass the excess-neighbour test).
+    weights = error**-2
+    constant = np.sum(weights * excess) / np.sum(weights)
+    cost_constant = 0.5 * np.sum(weights * (excess - constant) ** 2)
+    if not one.success or bic(one.cost, 3) >= bic(cost_constant, 1):
         return float("nan")
+    best = two if (two.success and bic(two.cost, 5) < bic(one.cost, 3)) else one
     a, sig = np.exp(best.x[1::2]), np.exp(best.x[2::2])
     w = a * sig**2  # proportional to the excess pairs of every term
     # Mean number of extra neighbours a localisation has over uniform
