@@ -45,3 +45,24 @@ def test_dask_backend_through_joblib():
         with joblib.parallel_config(backend="dask"):
             result = map_fovs(_square_sum, args)
     assert result == map_fovs(_square_sum, args, n_jobs=1)
+
+
+def _thread_id(_):
+    import threading
+
+    return threading.get_ident()
+
+
+def _inner_thread_ids(n):
+    # A task that asks for parallel work of its own.
+    return _thread_id(None), map_fovs(_thread_id, [(k,) for k in range(n)], n_jobs=2)
+
+
+def test_a_task_runs_nested_calls_in_its_own_thread():
+    # The FOVs are already spread over the workers: nested map_fovs calls run
+    # in the task's own thread instead of becoming more tasks (under Dask they
+    # went back to the cluster: 4 tasks per FOV, twice the wall time).
+    with joblib.parallel_config(backend="threading"):
+        results = map_fovs(_inner_thread_ids, [(4,), (4,)], n_jobs=2)
+    for outer, inner in results:
+        assert inner == [outer] * 4
