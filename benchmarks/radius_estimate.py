@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_pretrained import cluster_radius, sample_settings, simulate_fov  # noqa: E402
+from train_pretrained import full_size_fovs  # noqa: E402
 
 from sklearn_miro.parameters import pair_correlation_radius  # noqa: E402
 from sklearn_miro.pretrained import estimate_cluster_radius, fov_spacing, load_pretrained  # noqa: E402
@@ -40,16 +40,8 @@ STARTS = {"s": (1.0,), "2s": (2.0,), "max(s, 4s)": (1.0, 4.0)}
 
 def simulated_fovs(n_fovs, seed):
     """(X, true radius, blinking) of ``n_fovs`` full-size simulated FOVs with clusters."""
-    rng = np.random.default_rng(seed)
-    fovs = []
-    while len(fovs) < n_fovs:
-        settings = sample_settings(rng)
-        settings["n_target"] = float(np.exp(rng.uniform(np.log(1000), np.log(4000))))
-        X, y = simulate_fov(settings, rng)
-        radius = cluster_radius(X, y)
-        if np.isfinite(radius) and X.shape[0] >= 50:
-            fovs.append((X, radius, settings["blinking"] is not None))
-    return fovs
+    return [(X, radius, settings["blinking"] is not None)
+            for X, _, radius, settings in full_size_fovs(n_fovs, np.random.default_rng(seed))]
 
 
 def main(argv=None):

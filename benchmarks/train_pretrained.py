@@ -263,6 +263,22 @@ EPS_GRID = np.round(np.geomspace(0.1, 2.0, 12), 4)  # in cluster radii
 MIN_SAMPLES_GRID = np.array([3, 4, 5, 6, 8, 10, 15, 20])
 
 
+def full_size_fovs(n_fovs, rng):
+    """``n_fovs`` simulated FOVs of 1,000-4,000 localisations with clusters.
+
+    Returns a list of (X, y, median cluster RMS radius, settings).
+    """
+    fovs = []
+    while len(fovs) < n_fovs:
+        settings = sample_settings(rng)
+        settings["n_target"] = float(np.exp(rng.uniform(np.log(1000), np.log(4000))))
+        X, y = simulate_fov(settings, rng)
+        radius = cluster_radius(X, y)
+        if np.isfinite(radius) and X.shape[0] >= 50:
+            fovs.append((X, y, radius, settings))
+    return fovs
+
+
 def calibrate_dbscan(network, n_steps, seed, n_fovs=20):
     """The label-free DBSCAN rule of the model: eps = k x cluster radius, fixed min_samples.
 
@@ -276,15 +292,8 @@ def calibrate_dbscan(network, n_steps, seed, n_fovs=20):
     from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index
 
     rng = np.random.default_rng(seed + 2_000_003)
-    fovs = []
-    while len(fovs) < n_fovs:
-        settings = sample_settings(rng)
-        settings["n_target"] = float(np.exp(rng.uniform(np.log(1000), np.log(4000))))
-        X, y = simulate_fov(settings, rng)
-        radius = cluster_radius(X, y)
-        if np.isfinite(radius) and X.shape[0] >= 50:
-            moved = collapse_fov(network, X, n_steps, radius)
-            fovs.append((X, y, moved, radius))
+    fovs = [(X, y, collapse_fov(network, X, n_steps, radius), radius)
+            for X, y, radius, _ in full_size_fovs(n_fovs, rng)]
     scores = np.zeros((len(EPS_GRID), len(MIN_SAMPLES_GRID)))
     for i, k in enumerate(EPS_GRID):
         graphs = [radius_neighbors_graph(m, k * r, mode="distance") for _, _, m, r in fovs]
