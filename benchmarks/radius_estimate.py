@@ -1,17 +1,19 @@
 """How well does the label-free cluster-radius estimate do, and which start is best?
 
-The zero-shot model needs one length, the cluster RMS radius R of a FOV, and
-estimates it as a fixed point (``sklearn_miro.pretrained.estimate_cluster_radius``).
-This script measures that estimate on simulated FOVs of the pretrained model's own
+The zero-shot model needs one length, the cluster RMS radius R of a FOV. It used to
+estimate it as a fixed point of the network (``sklearn_miro.pretrained.estimate_cluster_radius``,
+now the fallback) and now uses the pair-correlation function. This script measures both
+on simulated FOVs of the pretrained model's own
 training family (``train_pretrained.sample_settings``, a seed the calibration never
 used; never the benchmark), with and without blinking, for several starting points of
 the fixed-point iteration:
 
-* ``s``: the FOV's mean localisation spacing (the shipped default);
+* ``s``: the FOV's mean localisation spacing (the fixed point's default start);
 * ``2s``: a larger start;
 * ``max(s, 4s)``: both starts, the larger fixed point kept;
-* ``pcf``: no network at all, the radius of the two-term Gaussian fit of the pair-correlation
-  function (``sklearn_miro.parameters.pair_correlation_radius``).
+* ``pcf``: no network at all, the radius of the Gaussian fit of the pair-correlation
+  function (``sklearn_miro.parameters.pair_correlation_radius``, the zero-shot default); the
+  FOVs where it finds no clustering (nan, where the fixed point is used) are counted.
 
 Reports the median absolute relative error and the median signed log-ratio
 (estimate / truth) per start, split by blinking.
@@ -76,17 +78,19 @@ def main(argv=None):
         f"Command: `python {' '.join(sys.argv)}`; model `{args.model}`; {len(rows)} FOVs of the "
         f"training family (seed {args.seed}); CPU {time.process_time() - cpu:.0f} s.",
         "",
-        "| start | FOVs | median abs. rel. error | median log2(estimate / truth) | within x/1.5 |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| start | FOVs | median abs. rel. error | median log2(estimate / truth) | within x/1.5 | nan |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for name in [*STARTS, "pcf"]:
         for label, keep in (("no blinking", False), ("blinking", True), ("all", None)):
             sel = [r for r in rows if keep is None or r["blinking"] == keep]
             ratio = np.array([r[name] / r["truth"] for r in sel])
+            n_nan = int(np.sum(~np.isfinite(ratio)))
             ratio = ratio[np.isfinite(ratio)]
             lines.append(
                 f"| {name} | {label} ({len(sel)}) | {np.median(np.abs(ratio - 1)):.2f} "
-                f"| {np.median(np.log2(ratio)):+.2f} | {np.mean(np.abs(np.log(ratio)) < np.log(1.5)):.2f} |"
+                f"| {np.median(np.log2(ratio)):+.2f} | {np.mean(np.abs(np.log(ratio)) < np.log(1.5)):.2f} "
+                f"| {n_nan} |"
             )
     text = "\n".join(lines) + "\n"
     print(text)

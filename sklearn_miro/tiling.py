@@ -79,7 +79,8 @@ TILING_THRESHOLD = 50_000
 # triangulation's.
 DEFAULT_TILE_NODES = 2**17
 # Larger FOVs get their eigenvector features one chunk of whole feature tiles
-# at a time (bounds the eigen-solver's working memory).
+# at a time (bounds the eigen-solver's working memory): a chunk holds whole
+# tiles, so up to this many localisations plus one tile's.
 FEATURE_CHUNK_NODES = 2**20
 
 
@@ -157,7 +158,10 @@ class SquareTiles:
         low = self.origin + np.array([i, j]) * self.tile_size - pad
         high = self.origin + np.array([i + 1, j + 1]) * self.tile_size + pad
         points = X[idx]
-        inside = np.all((points >= low) & (points <= high), axis=1)
+        # The tile's own points are always in: a point just outside its
+        # tile's box by float rounding (floor division vs comparison) must not
+        # be lost when the pad is 0.
+        inside = np.all((points >= low) & (points <= high), axis=1) | (self.tile_of[idx] == tile)
         return np.sort(idx[inside])
 
 
@@ -265,7 +269,7 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
         # Not threaded: scipy's LAPACK and ARPACK wrappers hold the GIL (measured:
         # the same 6.5 s wall for 300,000 localisations on one or two threads).
         return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
-    # Large FOVs: whole feature tiles in chunks of at most FEATURE_CHUNK_NODES
+    # Large FOVs: whole feature tiles in chunks of about FEATURE_CHUNK_NODES
     # localisations, solved one chunk at a time, so that the solver's working
     # arrays (several per edge) are a chunk's, not the FOV's.
     cell_id = _feature_cells(X, feature_tile_size, origin)

@@ -155,9 +155,10 @@ def _median_rms_radius(X, y):
 def test_pair_correlation_of_uniform_points_is_one():
     # The exact edge correction of the bounding box: no bias towards the edge.
     X = np.random.default_rng(0).uniform(0, [4000, 1500], (20_000, 2))
-    g, pairs = pair_correlation(X, np.linspace(20, 1400, 24))
+    g, pairs, expected = pair_correlation(X, np.linspace(20, 1400, 24))
     assert pairs.sum() > 1e6
     np.testing.assert_allclose(g, 1.0, atol=0.03)
+    np.testing.assert_allclose(g, pairs / expected)
 
 
 def test_pair_correlation_rejects_rings_beyond_the_fov():
@@ -166,6 +167,8 @@ def test_pair_correlation_rejects_rings_beyond_the_fov():
         pair_correlation(X, [10.0, 2000.0])
     with pytest.raises(ValueError, match="increasing"):
         pair_correlation(X, [10.0, 5.0])
+    with pytest.raises(ValueError, match="finite"):
+        pair_correlation(X, [1.0, np.nan, 3.0])
 
 
 @pytest.mark.parametrize("blinking", [False, True], ids=["no blinking", "blinking"])
@@ -180,9 +183,12 @@ def test_pair_correlation_radius_finds_the_cluster_radius(cluster_std, blinking)
     assert pair_correlation_radius(X) == pytest.approx(truth, rel=0.2)
 
 
-def test_pair_correlation_radius_is_nan_without_clusters():
-    X = np.random.default_rng(1).uniform(0, 3000, (5000, 2))
-    assert np.isnan(pair_correlation_radius(X))
+@pytest.mark.parametrize("n", [20, 100, 5000])
+def test_pair_correlation_radius_is_nan_without_clusters(n):
+    # Small FOVs too: a few chance pairs at short range are not clustering.
+    for seed in range(5):
+        X = np.random.default_rng(seed).uniform(0, 1000, (n, 2))
+        assert np.isnan(pair_correlation_radius(X))
 
 
 @settings(max_examples=10, deadline=None)

@@ -202,3 +202,17 @@ def test_feature_tiles_in_chunks_equal_all_at_once(cloud, monkeypatch):
     expected = tile_eigenvector_features(cloud, directed, 300.0)
     monkeypatch.setattr(tiling, "FEATURE_CHUNK_NODES", 150)  # several chunks of whole tiles
     np.testing.assert_array_equal(tile_eigenvector_features(cloud, directed, 300.0), expected)
+
+
+def test_points_on_a_tile_border_by_rounding_are_kept_without_halo(network):
+    # x = 0.1 + k * 0.1 (+/- 1 ulp) puts points where floor division and the
+    # tile box disagree by rounding; with halo 0 a tile must still hold them.
+    k = np.arange(40)
+    x = np.nextafter(0.1 + k * 0.1, np.where(k % 2, np.inf, -np.inf))
+    X = np.column_stack([x, np.random.default_rng(0).uniform(0, 4, k.size)])
+    tiles = SquareTiles.from_points(X, 0.1)
+    for tile in tiles.non_empty():
+        assert np.isin(tiles.owned(tile), tiles.around(X, tile, 0.0)).all()
+    out = tiled_network_outputs(network, X, connectivity_radius=0.5, length_scale=0.2, steps=[0],
+                                tile_size=0.1, halo=0.0)
+    assert np.isfinite(out).all()
