@@ -207,14 +207,16 @@ def transformer_radius(transformer):
 def dbscan_per_fov_scaled(fov_indices, points, eps, min_samples, n):
     """DBSCAN on every FOV with its own ``eps`` (sequence, one per FOV); labels unique across FOVs.
 
-    FOVs whose ``eps`` is not finite (no length scale could be set) stay background.
+    ``min_samples`` is one value or one per FOV. FOVs whose ``eps`` is not
+    finite (no length scale could be set) stay background.
     """
     labels = np.full(n, -1, dtype=np.int64)
     offset = 0
-    for idx, pts, fov_eps in zip(fov_indices, points, eps):
+    fov_min_samples = np.broadcast_to(np.asarray(min_samples), (len(fov_indices),))
+    for idx, pts, fov_eps, fov_ms in zip(fov_indices, points, eps, fov_min_samples):
         if not np.isfinite(fov_eps) or len(idx) == 0:
             continue
-        fov_labels = DBSCAN(eps=float(fov_eps), min_samples=int(min_samples)).fit_predict(pts)
+        fov_labels = DBSCAN(eps=float(fov_eps), min_samples=int(fov_ms)).fit_predict(pts)
         labels[idx] = offset_labels(fov_labels, offset)
         if (fov_labels >= 0).any():
             offset += int(fov_labels.max()) + 1

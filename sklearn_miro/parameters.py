@@ -32,6 +32,7 @@ __all__ = [
     "nena",
     "nena_model",
     "pair_correlation",
+    "pair_correlation_fit",
     "pair_correlation_radius",
     "ripley_h",
     "ripley_k",
@@ -41,6 +42,10 @@ __all__ = [
 #: Below this many extra neighbours per localisation (pair-correlation fit),
 #: :func:`pair_correlation_radius` reports no clustering.
 MIN_EXCESS_NEIGHBOURS = 0.25
+
+
+def _no_clustering():
+    return Bunch(radius=float("nan"), repeat_neighbours=0.0)
 
 
 # --------------------------------------------------------------------------- #
@@ -494,8 +499,8 @@ def pair_correlation(X, r_edges, *, max_points=50_000, random_state=0):
     return pairs / expected, pairs, expected
 
 
-def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, random_state=0):
-    """Cluster RMS radius of one FOV from its pair-correlation function (label-free).
+def pair_correlation_fit(X, *, spacing=None, n_bins=48, max_points=50_000, random_state=0):
+    """Cluster RMS radius and blinking of one FOV from its pair-correlation function (label-free).
 
     Fits ``g(r) - 1`` with Gaussian terms ``A_i exp(-r^2 / (4 sigma_i^2))``:
     one for Gaussian clusters, and a second, narrow one when the molecules are
@@ -529,8 +534,14 @@ def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, ra
 
     Returns
     -------
-    radius : float
-        nan when the FOV shows no clustering (``g - 1`` not positive at short
+    fit : sklearn.utils.Bunch
+        ``radius`` (float): the clusters' RMS radius, nan when the FOV shows no
+        clustering (see below). ``repeat_neighbours`` (float): with two terms,
+        the extra neighbours per localisation of the narrow one, i.e. about the
+        mean number of other localisations of the same molecule (multiple
+        blinking); 0 with one term.
+
+        ``radius`` is nan when the FOV shows no clustering (``g - 1`` not positive at short
         range, a Gaussian term not better than a constant by the Bayesian
         information criterion, or a fit that gives a localisation fewer than
         ``MIN_EXCESS_NEIGHBOURS`` extra neighbours) or the fit fails.
@@ -541,13 +552,13 @@ def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, ra
     r_max = min(16.0 * s, 0.4 * float(extent.min()))
     r_min = 0.05 * s
     if not (s > 0 and r_max > 2 * r_min):
-        return float("nan")
+        return _no_clustering()
     edges = np.geomspace(r_min, r_max, n_bins + 1)
     r = np.sqrt(edges[:-1] * edges[1:])
     g, _, expected = pair_correlation(X, edges, max_points=max_points, random_state=random_state)
     excess = g - 1.0
     if not np.any(excess[: max(3, excess.size // 4)] > 0.0):
-        return float("nan")
+        return _no_clustering()
     peak = max(float(excess[: max(3, excess.size // 3)].max()), 1e-3)
     # Poisson error of the (unordered) pair counts, from the expected counts
     # so that rings without a pair count as evidence too (with observed counts
@@ -595,7 +606,7 @@ def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, ra
     constant = np.sum(weights * excess) / np.sum(weights)
     cost_constant = 0.5 * np.sum(weights * (excess - constant) ** 2)
     if not one.success or bic(one.cost, 3) >= bic(cost_constant, 1):
-        return float("nan")
+        return _no_clustering()
     best = two if (two.success and bic(two.cost, 5) < bic(one.cost, 3)) else one
     a, sig = np.exp(best.x[1::2]), np.exp(best.x[2::2])
     w = a * sig**2  # proportional to the excess pairs of every term
@@ -603,5 +614,19 @@ def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, ra
     # scattering: about (cluster size - 1) x clustered fraction when there are
     # clusters, a few thousandths for uniform points (measured).
     if 4 * np.pi * np.sum(w) / s**2 < MIN_EXCESS_NEIGHBOURS:
-        return float("nan")
-    return float(np.sqrt(2.0 * np.sum(w * sig**2) / np.sum(w)))
+        return _no_clustering()
+    # With two terms the narrower one is the repeated localisation of single
+    # molecules (blinking): its extra neighbours per localisation.
+    repeats = 4 * np.pi * w[np.argmin(sig)] / s**2 if sig.size == 2 else 0.0
+    return Bunch(radius=float(np.sqrt(2.0 * np.sum(w * sig**2) / np.sum(w))),
+                 repeat_neighbours=float(repeats))
+
+
+def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, random_state=0):
+    """Cluster RMS radius of one FOV from its pair-correlation function (label-free).
+
+    ``pair_correlation_fit(...).radius``; see :func:`pair_correlation_fit`.
+    nan when the FOV shows no clustering.
+    """
+    return pair_correlation_fit(X, spacing=spacing, n_bins=n_bins, max_points=max_points,
+                                random_state=random_state).radius

@@ -250,3 +250,22 @@ def test_a_pretrained_transformer_pickles(fov):
     again = pickle.loads(pickle.dumps(miro))
     assert again.pretrained_ == "nanoclusters"
     assert np.allclose(again.transform(X), miro.transform(X))
+
+
+def test_label_free_min_samples_rises_with_blinking_only():
+    # A single molecule's blink group must not pass for a cluster: with
+    # multiple blinking min_samples is at least twice the localisations of a
+    # molecule; without, it is the model card's value.
+    from sklearn_miro.datasets import make_gaussian_clusters
+    from sklearn_miro.pretrained import REPEAT_FACTOR, PretrainedMIRO
+
+    model = PretrainedMIRO.load("nanoclusters")
+    card_min_samples = model.dbscan_rule[1]
+    plain, _, _ = make_gaussian_clusters(1, n_clusters=30, cluster_std=30.0, n_localizations=20,
+                                         fov_size=3000.0, random_state=0)
+    assert model.dbscan_min_samples(plain) == card_min_samples
+    blinking, _, _ = make_gaussian_clusters(
+        1, n_clusters=30, cluster_std=30.0, n_localizations=20, fov_size=3000.0,
+        blinking=dict(mean_blinks=4.0, localization_precision=(12.0, 4.0)), random_state=0)
+    # About 4 localisations per molecule: min_samples about 2 x 4.
+    assert REPEAT_FACTOR * 3 <= model.dbscan_min_samples(blinking) <= REPEAT_FACTOR * 8

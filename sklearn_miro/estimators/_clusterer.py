@@ -103,11 +103,15 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         gives it for new FOVs.
     label_free_ : bool
         True when ``fit`` got no labels and a pretrained transformer: every
-        FOV (in ``fit`` and ``predict``) gets its own cluster length scale and
-        ``eps``; ``eps_`` is then the median over the ``fit`` FOVs.
+        FOV (in ``fit`` and ``predict``) gets its own cluster length scale,
+        ``eps`` and ``min_samples`` (raised with multiple blinking); ``eps_``
+        and ``min_samples_`` are then the medians over the ``fit`` FOVs.
     cluster_radius_, cluster_radii_ : float, ndarray or None
         Label-free mode: median and per-FOV cluster length scale (RMS
         radius, units of X) used in ``fit``; None otherwise.
+    min_samples_per_fov_ : ndarray of int or None
+        Label-free mode: the ``min_samples`` of every ``fit`` FOV; None
+        otherwise.
     n_features_in_ : int
         Always 2.
 
@@ -192,7 +196,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         if self.label_free_:
             self.labels_ = self._cluster_label_free(X, fov_indices, record=True)
             return self
-        self.cluster_radius_ = self.cluster_radii_ = None
+        self.cluster_radius_ = self.cluster_radii_ = self.min_samples_per_fov_ = None
         collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
         if self.clusterer is not None:
             self.eps_ = self.min_samples_ = None
@@ -215,27 +219,32 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         """Collapse and cluster every FOV with the pretrained model's label-free rule.
 
         Per FOV: the cluster length scale ``R`` (given to the transformer, or
-        estimated on the FOV), ``eps = eps_in_radii x R`` and the rule's
-        ``min_samples`` (the model card's ``dbscan`` entry), unless ``eps`` or
-        ``min_samples`` are given.
+        estimated on the FOV), ``eps = eps_in_radii x R`` (the model card's
+        ``dbscan`` entry) and ``min_samples`` from
+        :meth:`~sklearn_miro.pretrained.PretrainedMIRO.dbscan_min_samples` (the
+        card's value, raised with blinking), unless ``eps`` or ``min_samples``
+        are given.
         """
         inner = _inner(self.transformer_)
-        eps_in_radii, rule_min_samples = inner.model_.dbscan_rule
-        min_samples = rule_min_samples if self.min_samples == "auto" else int(self.min_samples)
-        collapsed, radii = [], []
+        eps_in_radii, _ = inner.model_.dbscan_rule
+        collapsed, radii, min_samples = [], [], []
         for idx in fov_indices:
             moved, radius = inner.collapse_fov(X[idx])
             collapsed.append(moved)
             radii.append(radius)
+            min_samples.append(inner.model_.dbscan_min_samples(X[idx]) if self.min_samples == "auto"
+                               else int(self.min_samples))
         radii = np.array(radii, dtype=float)
+        min_samples = np.array(min_samples, dtype=np.int64)
         eps = eps_in_radii * radii if self.eps == "auto" else np.full(len(radii), float(self.eps))
         if record:
             finite = np.isfinite(radii)
             self.cluster_radii_ = radii
             self.cluster_radius_ = float(np.median(radii[finite])) if finite.any() else float("nan")
             self.eps_ = float(np.median(eps[np.isfinite(eps)])) if np.isfinite(eps).any() else float("nan")
-            self.min_samples_ = min_samples
-            self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=min_samples)
+            self.min_samples_per_fov_ = min_samples
+            self.min_samples_ = int(np.median(min_samples)) if len(min_samples) else None
+            self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=self.min_samples_)
         return dbscan_per_fov_scaled(fov_indices, collapsed, eps, min_samples, X.shape[0])
 
     def _tune(self, X, labels, fov_indices, collapsed):
