@@ -7,10 +7,11 @@
   variance-stabilised form ``H(r) = sqrt(K(r) / pi) - r`` (0 for complete
   spatial randomness, > 0 for clustering), with border edge correction.
 * :func:`pair_correlation` gives the pair-correlation function ``g(r)`` with
-  the exact edge correction of the bounding box, and
-  :func:`pair_correlation_radius` the clusters' RMS radius from a two-term
-  Gaussian fit of it (clusters, and blinking; pair-correlation PALM, Sengupta
-  et al., Nat. Methods 8, 969-975, 2011), without labels.
+  the exact edge correction of the bounding box; :func:`pair_correlation_fit`
+  fits it with Gaussian terms (clusters, and blinking; pair-correlation PALM,
+  Sengupta et al., Nat. Methods 8, 969-975, 2011) and gives, without labels,
+  the clusters' RMS radius (also :func:`pair_correlation_radius`) and the
+  repeated localisations of one molecule.
 * :func:`k_distance` and :func:`suggest_eps` give the sorted k-nearest-
   neighbour distance curve and its knee, the usual way to choose DBSCAN's eps
   (Ester et al., KDD 1996).
@@ -535,18 +536,16 @@ def pair_correlation_fit(X, *, spacing=None, n_bins=48, max_points=50_000, rando
     Returns
     -------
     fit : sklearn.utils.Bunch
-        ``radius`` (float): the clusters' RMS radius, nan when the FOV shows no
-        clustering (see below). ``repeat_neighbours`` (float): with two terms,
-        the extra neighbours per localisation of the narrow one, i.e. about the
-        mean number of other localisations of the same molecule (multiple
-        blinking); 0 with one term, or when the narrow term does not look like
-        blinking (more excess pairs than the wide term, or wider than half of
-        it).
-
-        ``radius`` is nan when the FOV shows no clustering (``g - 1`` not positive at short
-        range, a Gaussian term not better than a constant by the Bayesian
-        information criterion, or a fit that gives a localisation fewer than
-        ``MIN_EXCESS_NEIGHBOURS`` extra neighbours) or the fit fails.
+        ``radius`` (float): the clusters' RMS radius; nan when the FOV shows no
+        clustering (``g - 1`` not positive at short range, a Gaussian term not
+        better than a constant by the Bayesian information criterion, or a fit
+        that gives a localisation fewer than ``MIN_EXCESS_NEIGHBOURS`` extra
+        neighbours) or the fit fails. ``repeat_neighbours`` (float): with two
+        terms, the extra neighbours per localisation of the narrow one, i.e.
+        about the mean number of other localisations of the same molecule
+        (multiple blinking); 0 with one term, or when the narrow term does not
+        look like blinking (more excess pairs than the wide term, or wider than
+        half of it).
     """
     X = check_coordinates(X, min_points=3)
     extent = X.max(axis=0) - X.min(axis=0)

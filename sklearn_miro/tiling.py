@@ -262,18 +262,17 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
     """
     X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
-    if feature_tile_size is None or not edge_index.shape[1] or n <= FEATURE_CHUNK_NODES:
-        if feature_tile_size is not None and edge_index.shape[1]:
-            cell_id = _feature_cells(X, feature_tile_size, origin)
-            edge_index = edge_index[:, cell_id[edge_index[0]] == cell_id[edge_index[1]]]
-        # Not threaded: scipy's LAPACK and ARPACK wrappers hold the GIL (measured:
-        # the same 6.5 s wall for 300,000 localisations on one or two threads).
+    if feature_tile_size is None or not edge_index.shape[1]:
         return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
-    # Large FOVs: whole feature tiles in chunks of about FEATURE_CHUNK_NODES
-    # localisations, solved one chunk at a time, so that the solver's working
-    # arrays (several per edge) are a chunk's, not the FOV's.
-    cell_id = _feature_cells(X, feature_tile_size, origin)
-    cells, cell_of_node, cell_sizes = np.unique(cell_id, return_inverse=True, return_counts=True)
+    # Whole feature tiles in chunks of about FEATURE_CHUNK_NODES localisations
+    # (one chunk below that), solved one chunk at a time, so that the solver's
+    # working arrays (several per edge) are a chunk's, not the FOV's. Not
+    # threaded: scipy's LAPACK and ARPACK wrappers hold the GIL (measured: the
+    # same 6.5 s wall for 300,000 localisations on one or two threads).
+    origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
+    cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
+    cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
+    _, cell_of_node, cell_sizes = np.unique(cell_id, return_inverse=True, return_counts=True)
     before = np.cumsum(cell_sizes) - cell_sizes  # nodes in the cells before each cell
     chunk_of_node = (before // FEATURE_CHUNK_NODES)[cell_of_node]
     source, target = edge_index
@@ -295,13 +294,6 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
         features[nodes] = laplacian_eigenvector_features(nodes.size, edges, n_eigenvectors,
                                                          normalization=normalization)
     return features
-
-
-def _feature_cells(X, feature_tile_size, origin):
-    """Flat id of the feature tile of every point."""
-    origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
-    cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
-    return cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
 
 
 def _tile_subgraph(nodes, indptr, target, local_of):

@@ -226,13 +226,19 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         are given.
         """
         inner = _inner(self.transformer_)
-        eps_in_radii, _ = inner.model_.dbscan_rule
+        model = inner.model_
+        eps_in_radii, _ = model.dbscan_rule
+        auto_min_samples = self.min_samples == "auto"
         collapsed, radii, min_samples = [], [], []
         for idx in fov_indices:
-            moved, radius = inner.collapse_fov(X[idx])
+            X_fov = X[idx]
+            # One pair-correlation fit per FOV serves the radius and min_samples.
+            fit = (model.pair_correlation_fit(X_fov)
+                   if inner.cluster_radius is None or auto_min_samples else None)
+            moved, radius = model.collapse_fov(X_fov, inner.cluster_radius, fit=fit)
             collapsed.append(moved)
             radii.append(radius)
-            min_samples.append(inner.model_.dbscan_min_samples(X[idx]) if self.min_samples == "auto"
+            min_samples.append(model.dbscan_min_samples(X_fov, fit=fit) if auto_min_samples
                                else int(self.min_samples))
         radii = np.array(radii, dtype=float)
         min_samples = np.array(min_samples, dtype=np.int64)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .._validation import check_coordinates, split_by_group
-from ..parameters import pair_correlation_fit, pair_correlation_radius
+from ..parameters import pair_correlation_fit
 from ..model import Collapsed, network_from_state, network_state
 from ..network import MIRONetwork
 
@@ -253,6 +253,11 @@ def estimate_cluster_radius(network, X, n_steps, eps_in_radii, min_samples, *, c
     return radius, history
 
 
+def _spans_nothing(X):
+    """Fewer than 3 localisations, or all on one point: no units can be set."""
+    return X.shape[0] < 3 or bool(np.all(X.max(axis=0) - X.min(axis=0) <= 0))
+
+
 @dataclass
 class PretrainedMIRO:
     """A pretrained network used zero-shot: units set per FOV.
@@ -317,30 +322,46 @@ class PretrainedMIRO:
         rule = self.card["dbscan"]
         return float(rule["eps_in_radii"]), int(rule["min_samples"])
 
-    def dbscan_min_samples(self, X):
+    def pair_correlation_fit(self, X):
+        """The pair-correlation fit of one validated FOV that the label-free units use.
+
+        :func:`sklearn_miro.parameters.pair_correlation_fit` at the FOV's mean
+        spacing; None for a FOV of fewer than 3 localisations or no extent.
+        Pass it to :meth:`collapse_fov` and :meth:`dbscan_min_samples` so that
+        the two share one fit.
+        """
+        if _spans_nothing(X):
+            return None
+        return pair_correlation_fit(X, spacing=float(fov_spacing(X)[0]))
+
+    def dbscan_min_samples(self, X, *, fit=None):
         """The label-free ``min_samples`` for one FOV.
 
         The card's ``min_samples``, raised to ``REPEAT_FACTOR`` times the mean
         number of localisations of one molecule that the FOV's pair
         correlation shows (multiple blinking,
         :func:`sklearn_miro.parameters.pair_correlation_fit`); the card's value
-        without blinking.
+        without blinking. ``fit``: the FOV's :meth:`pair_correlation_fit`, if
+        already computed.
         """
         rule_min_samples = self.dbscan_rule[1]
-        if X.shape[0] < 3 or np.all(X.max(axis=0) - X.min(axis=0) <= 0):
+        if fit is None:
+            fit = self.pair_correlation_fit(X)
+        if fit is None or fit.repeat_neighbours <= 0:
             return rule_min_samples
-        repeats = pair_correlation_fit(X).repeat_neighbours
-        if repeats <= 0:
-            return rule_min_samples
-        return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + repeats))))
+        return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
-    def collapse_fov(self, X, cluster_radius=None, step=None):
-        """Collapse one validated FOV; returns (moved, cluster radius used)."""
-        if X.shape[0] < 3 or np.all(X.max(axis=0) - X.min(axis=0) <= 0):
+    def collapse_fov(self, X, cluster_radius=None, step=None, *, fit=None):
+        """Collapse one validated FOV; returns (moved, cluster radius used).
+
+        ``fit``: the FOV's :meth:`pair_correlation_fit`, if already computed
+        (used when ``cluster_radius`` is None).
+        """
+        if _spans_nothing(X):
             return X.copy(), float("nan")
         spacing = float(fov_spacing(X)[0])
         if cluster_radius is None:
-            radius = pair_correlation_radius(X, spacing=spacing)
+            radius = (fit if fit is not None else self.pair_correlation_fit(X)).radius
             if not np.isfinite(radius):
                 # No clustering in the pair correlation: the network's own
                 # (weaker) estimate still gives a length to work in.
