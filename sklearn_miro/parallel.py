@@ -14,6 +14,15 @@ cores. Any joblib backend works, among them Dask's:
     with joblib.parallel_config(backend="dask"):
         labels = clusterer.set_params(n_jobs=-1).predict(X, groups=fov)
 
+On a Dask cluster of worker processes, start the workers with
+:data:`DASK_WORKER_CONFIG` (``dask.config.set(DASK_WORKER_CONFIG)`` before the
+cluster starts, or the same key in the workers' Dask configuration file).
+Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in every worker, which
+fixes glibc's thresholds: every array above 128 KiB is then mapped fresh from
+the system and paged in again, and a FOV's task took 1.4 times the CPU time it
+takes in a plain process (measured on 120 real FOVs: 37.8 CPU-s in two workers
+against 25.8 in one process; with the setting, 25.4).
+
 Inside a parallel task torch runs on one thread: ``n_jobs`` tasks then use
 ``n_jobs`` cores instead of each starting a thread per core. A task never
 starts parallel work of its own (joblib's sequential backend inside it): the
@@ -30,12 +39,25 @@ from contextlib import contextmanager
 import torch
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
-__all__ = ["map_fovs", "torch_threads"]
+__all__ = ["DASK_WORKER_CONFIG", "map_fovs", "torch_threads"]
+
+#: Dask configuration for worker processes that run MIRO: keeps glibc's
+#: adaptive malloc thresholds (Dask's default trims at 64 KiB; see the module
+#: docstring for the measurement). Apply it where the workers start.
+DASK_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+#: Tasks per worker that :func:`map_fovs` aims at when it batches FOVs.
+TASKS_PER_WORKER = 8
 
 
 @contextmanager
 def torch_threads(n_threads):
-    """Run the block with ``torch.set_num_threads(n_threads)``, then restore the previous value."""
+    """Run the block with ``torch.set_num_threads(n_threads)``, then restore the previous value.
+
+    With the OpenMP builds of torch (the PyPI wheels) the setting belongs to
+    the calling thread, so tasks of joblib's threading backend each set and
+    restore their own (tested).
+    """
     previous = torch.get_num_threads()
     if n_threads == previous:
         yield
@@ -70,6 +92,18 @@ def map_fovs(function, arguments, n_jobs=None):
     list
         The results, in the order of ``arguments``.
     """
-    if effective_n_jobs(n_jobs) == 1:
-        return [function(*args) for args in arguments]
-    return Parallel(n_jobs=n_jobs)(delayed(_single_threaded)(function, args) for args in arguments)
+    arguments = list(arguments)
+    n_workers = effective_n_jobs(n_jobs)
+    if n_workers == 1:
+        # One job: everything in this process, nested joblib calls included
+        # (under a Dask context scikit-learn's would otherwise become tasks).
+        with parallel_config(backend="sequential"):
+            return [function(*args) for args in arguments]
+    # Several FOVs per task, about TASKS_PER_WORKER tasks per worker: the
+    # backend's cost per task (under Dask about 25 ms of scheduler and
+    # client time on the calling machine) is then paid per batch, while the
+    # tasks stay small enough to balance FOVs of unequal size.
+    batch_size = max(1, len(arguments) // (TASKS_PER_WORKER * n_workers))
+    return Parallel(n_jobs=n_jobs, batch_size=batch_size)(
+        delayed(_single_threaded)(function, args) for args in arguments
+    )

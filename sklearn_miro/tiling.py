@@ -49,10 +49,12 @@ over tiles, never over points or edges.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import joblib
 import numpy as np
 import torch
 from scipy import sparse
@@ -219,6 +221,15 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
     edges = np.concatenate(parts, axis=1)
     order = np.lexsort((edges[1], edges[0]))
     return edges[:, order]
+
+
+def _resolve_threads(n_threads):
+    """None: torch's thread count; negative: counted from the CPUs (-1 all, -2 all but one)."""
+    if n_threads is None:
+        return torch.get_num_threads()
+    if isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool) and n_threads < 0:
+        return max(1, joblib.cpu_count() + 1 + int(n_threads))
+    return int(check_positive(n_threads, "n_threads", integer=True))
 
 
 def _map_threads(function, items, n_threads):
@@ -414,8 +425,9 @@ def tiled_network_outputs(
     n_threads : int, optional
         Threads for the triangulation; default
         ``torch.get_num_threads()``, the network's own (1 inside the parallel
-        FOV workers of :func:`sklearn_miro.parallel.map_fovs`). The result does
-        not depend on it.
+        FOV workers of :func:`sklearn_miro.parallel.map_fovs`). Negative
+        values count from the number of CPUs as ``n_jobs`` does (-1: all of
+        them). The result does not depend on it.
 
     Returns
     -------
@@ -436,8 +448,7 @@ def tiled_network_outputs(
     if feature_tile_size is not None:
         check_positive(feature_tile_size, "feature_tile_size")
     check_positive(max_batch_nodes, "max_batch_nodes", integer=True)
-    n_threads = torch.get_num_threads() if n_threads is None else int(
-        check_positive(n_threads, "n_threads", integer=True))
+    n_threads = _resolve_threads(n_threads)
     n = X.shape[0]
     outputs = np.zeros((len(steps), n, network.n_outputs))
     clock = _Clock(timings)

@@ -16,8 +16,9 @@ def _threads():
     return torch.get_num_threads()
 
 
-def test_map_fovs_in_parallel_gives_the_sequential_results_in_order():
-    args = [(np.arange(k), k) for k in range(7)]
+@pytest.mark.parametrize("n_fovs", [7, 53])  # one FOV per task; several per task
+def test_map_fovs_in_parallel_gives_the_sequential_results_in_order(n_fovs):
+    args = [(np.arange(k), k) for k in range(n_fovs)]
     assert map_fovs(_square_sum, args, n_jobs=2) == map_fovs(_square_sum, args, n_jobs=None)
 
 
@@ -35,6 +36,36 @@ def test_torch_threads_restores_the_previous_value():
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def _threads_after(delay):
+    import time
+
+    time.sleep(delay)
+    return torch.get_num_threads()
+
+
+def test_threading_backend_tasks_each_run_torch_on_one_thread():
+    # Tasks end at different times: one ending must not give the others (or
+    # the caller) back the caller's setting early, nor leave theirs behind.
+    with torch_threads(3):
+        delays = [(0.002 * (k % 4),) for k in range(24)]
+        with joblib.parallel_config(backend="threading"):
+            inside = map_fovs(_threads_after, delays, n_jobs=4)
+        assert inside == [1] * len(delays)
+        assert torch.get_num_threads() == 3
+
+
+def test_dask_worker_config_names_a_setting_dask_has():
+    # If Dask renames the nanny's environment setting, the recommended
+    # configuration would silently do nothing.
+    dask = pytest.importorskip("dask", reason="the [dask] extra is not installed")
+    pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+    from sklearn_miro.parallel import DASK_WORKER_CONFIG
+
+    assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
+    with dask.config.set(DASK_WORKER_CONFIG):
+        assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"] is None
 
 
 def test_dask_backend_through_joblib():

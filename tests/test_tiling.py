@@ -189,9 +189,18 @@ def test_threads_do_not_change_the_outputs(cloud, network):
     one = tiled_network_outputs(network, cloud, n_threads=1, **kwargs)
     two = tiled_network_outputs(network, cloud, n_threads=2, **kwargs)
     np.testing.assert_array_equal(one, two)
+    # n_jobs's convention: -1 is every CPU.
+    np.testing.assert_array_equal(one, tiled_network_outputs(network, cloud, n_threads=-1, **kwargs))
     tiles = SquareTiles.from_points(cloud, 300.0)
     np.testing.assert_array_equal(tiled_edges(cloud, 110.0, tiles, n_threads=3),
                                   tiled_edges(cloud, 110.0, tiles))
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "two"])
+def test_thread_count_is_checked(cloud, network, bad):
+    with pytest.raises((TypeError, ValueError), match="n_threads"):
+        tiled_network_outputs(network, cloud, connectivity_radius=110.0, length_scale=20.0,
+                              steps=[0], n_threads=bad)
 
 
 def test_feature_tiles_in_chunks_equal_all_at_once(cloud, monkeypatch):
