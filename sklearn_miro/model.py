@@ -23,6 +23,7 @@ import torch
 
 from .augmentation import (
     AugmentationOptions,
+    budgeted_n_augmented,
     default_fov_size,
     default_length_scale,
     make_training_graphs,
@@ -192,6 +193,9 @@ class FittedMIRO:
         (published checkpoints).
     n_fovs : int
     augmentation_fov_size : float or None
+    n_augmented : int or None
+        Synthetic training FOVs used (after ``localization_budget``); None for
+        a model loaded from a checkpoint.
     loss_curve, validation_loss_curve : list of float
     n_epochs, best_epoch : int
     training_time : float
@@ -217,6 +221,7 @@ class FittedMIRO:
     localization_spacing: float = np.nan
     n_fovs: int = 0
     augmentation_fov_size: float | None = None
+    n_augmented: int | None = None
     loss_curve: list = field(default_factory=list)
     validation_loss_curve: list = field(default_factory=list)
     n_epochs: int = 0
@@ -344,7 +349,9 @@ class TrainingConfig:
     ``length_scale`` ``"radius"``); ``beta`` weighs the class cross-entropy
     (0 for the estimators without a class head); ``n_outputs`` is 2 plus the
     number of classes; ``step_scales`` gives the label column supervising each
-    recurrent step (all zeros for one scale).
+    recurrent step (all zeros for one scale). ``localization_budget``, when
+    set, caps ``n_augmented`` so that the synthetic FOVs hold about that many
+    localisations in all (:func:`~sklearn_miro.augmentation.budgeted_n_augmented`).
     """
 
     hidden_size: int = 64
@@ -368,6 +375,7 @@ class TrainingConfig:
     verbose: int = 0
     n_outputs: int = 2
     step_scales: tuple = ()
+    localization_budget: int | None = None
 
     @property
     def n_validation(self):
@@ -455,6 +463,11 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     options = config.augmentation
     if options.fov_size == "auto":
         options = replace(options, fov_size=default_fov_size(training_set, model_density))
+    if config.localization_budget is not None:
+        crop_side = side if options.fov_size is None else float(options.fov_size)
+        config = replace(config, n_augmented=budgeted_n_augmented(
+            config.n_augmented, model_density * crop_side**2,
+            config.localization_budget, minimum=config.batch_size))
     radius, unit = _resolve_units(config, X, fov_indices, training_set)
     # Before any graph is built: a radius that leaves the localisations
     # isolated trains on graphs without edges.
@@ -507,6 +520,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
         localization_spacing=spacing,
         n_fovs=len(fov_indices),
         augmentation_fov_size=float(options.fov_size) if options.fov_size is not None else None,
+        n_augmented=int(config.n_augmented),
         loss_curve=list(history.train_loss),
         validation_loss_curve=list(history.validation_loss),
         n_epochs=history.n_epochs,

@@ -11,6 +11,7 @@ from sklearn.base import clone
 
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.cli import main
+from sklearn_miro.augmentation import budgeted_n_augmented
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.pretrained import (
     RADIUS_IN_SPACINGS,
@@ -162,6 +163,27 @@ def test_init_starts_from_the_pretrained_weights(fov):
     scratch = MIROTransformer(init=None, **_tiny(learning_rate=1e-12)).fit(X, y)
     assert not torch.allclose(scratch.network_.head.weight, reference.head.weight)
     assert scratch.started_from_ is None
+
+
+def test_fine_tuning_on_large_crops_uses_fewer_of_them():
+    X, y, _ = make_benchmark_scenario(5, blinking=True, random_state=0, fov_size=1000.0, n_clusters=6)
+    # Whole FOVs as crops: many more localisations than the 200 that the
+    # automatic n_augmented is made for, so proportionally fewer crops.
+    params = dict(_tiny(learning_rate=1e-12), n_augmented="auto", augmentation={"fov_size": None})
+    tuned = MIROTransformer(init="nanoclusters", **params).fit(X, y)
+    extent = X.max(axis=0) - X.min(axis=0)
+    per_crop = len(X) / np.prod(extent) * np.mean(extent) ** 2  # about len(X)
+    assert per_crop > 400
+    assert tuned.n_augmented_ == budgeted_n_augmented(400, per_crop, 200, minimum=2) < 200
+    # A number given by the user is used as it is.
+    assert MIROTransformer(init="nanoclusters", **_tiny()).fit(X, y).n_augmented_ == 4
+
+
+def test_budgeted_n_augmented():
+    assert budgeted_n_augmented(400, 150, 200) == 400  # small crops: the schedule's number
+    assert budgeted_n_augmented(400, 1200, 200) == 67  # 6 times larger: a sixth, rounded up
+    assert budgeted_n_augmented(400, float("nan"), 200) == 400
+    assert budgeted_n_augmented(10, 1e6, 200, minimum=2) == 2
 
 
 def test_init_auto_fine_tunes_the_pretrained_model_when_its_settings_match(fov):

@@ -21,7 +21,7 @@ from .._validation import (
     split_by_group,
 )
 from ..domain import localization_spacing, unit_mismatch_message
-from ..augmentation import AugmentationOptions
+from ..augmentation import CROP_LOCALIZATIONS, AugmentationOptions
 from ..diagnostics import check_move_nothing
 from ..model import (
     FittedMIRO,
@@ -73,6 +73,10 @@ NETWORK_DEFAULTS = {
 # (measured per scenario in benchmarks/README.md, "Fine-tuning schedule").
 FROM_SCRATCH_SCHEDULE = {"learning_rate": 1e-3, "max_epochs": 12, "n_augmented": 2000, "batch_size": 8}
 FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 400, "batch_size": 2}
+# Fine-tuning's automatic n_augmented is for crops of this many localisations;
+# larger crops (dense or blinking data) get proportionally fewer
+# (sklearn_miro.augmentation.budgeted_n_augmented).
+FINE_TUNING_CROP_LOCALIZATIONS = CROP_LOCALIZATIONS
 # The authors' multiscale and multishape models use K = 20 recurrent steps.
 MULTISCALE_N_STEPS = 20
 
@@ -238,6 +242,10 @@ class BaseMIRO(BaseEstimator):
             verbose=self.verbose,
             n_outputs=n_outputs,
             step_scales=tuple(np.zeros(self.n_steps, dtype=np.int64) if step_scales is None else step_scales),
+            # Fine-tuning with the automatic schedule: the same number of
+            # training localisations whatever the crops hold.
+            localization_budget=(FINE_TUNING_CROP_LOCALIZATIONS
+                                 if fine_tuning and self.n_augmented == "auto" else None),
         )
 
     def _validate_fit_input(self, X, groups):
@@ -403,7 +411,7 @@ def fitted_property(name, doc=None):
 for _name in (
     "network", "connectivity_radius", "length_scale", "distance_unit", "fov_density",
     "localization_spacing", "n_fovs",
-    "augmentation_fov_size", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
+    "augmentation_fov_size", "n_augmented", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
     "training_time", "training_compression", "training_relative_loss", "started_from",
 ):
     setattr(BaseMIRO, f"{_name}_", fitted_property(_name))

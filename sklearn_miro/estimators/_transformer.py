@@ -88,7 +88,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         weights, 3 when fine-tuning).
     n_augmented : int or "auto", default="auto"
         Number of synthetic training FOVs (graphs; ``"auto"``: 2000 from
-        random weights, 400 when fine-tuning).
+        random weights, 400 when fine-tuning; when fine-tuning on
+        crops that hold more than 200 localisations, proportionally fewer,
+        see :func:`sklearn_miro.augmentation.budgeted_n_augmented`; the
+        number used is ``n_augmented_``).
     batch_size : int or "auto", default="auto"
         Graphs per optimisation step (``"auto"``: 8 from random weights, 2
         when fine-tuning).
@@ -166,6 +169,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Side of the synthetic training FOVs used (``augmentation["fov_size"]``
         resolved), in the units the network was trained in; None for the
         extent of the training FOVs.
+    n_augmented_ : int or None
+        Synthetic training FOVs used (``n_augmented`` resolved); None for a
+        model loaded from a checkpoint.
     distance_unit_ : float
         Median side of the training FOVs (the unit of the distance loss).
     fov_density_ : float
