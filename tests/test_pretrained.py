@@ -167,14 +167,14 @@ def test_init_starts_from_the_pretrained_weights(fov):
 
 def test_fine_tuning_on_large_crops_uses_fewer_of_them():
     X, y, _ = make_benchmark_scenario(5, blinking=True, random_state=0, fov_size=1000.0, n_clusters=6)
-    # Whole FOVs as crops: many more localisations than the 200 that the
-    # automatic n_augmented is made for, so proportionally fewer crops.
+    # Whole FOVs as crops: many more localisations than the 300 per crop that the
+    # automatic n_augmented allows (300), so proportionally fewer crops.
     params = dict(_tiny(learning_rate=1e-12), n_augmented="auto", augmentation={"fov_size": None})
     tuned = MIROTransformer(init="nanoclusters", **params).fit(X, y)
     extent = X.max(axis=0) - X.min(axis=0)
     per_crop = len(X) / np.prod(extent) * np.mean(extent) ** 2  # about len(X)
     assert per_crop > 400
-    assert tuned.n_augmented_ == budgeted_n_augmented(400, per_crop, 200, minimum=2) < 200
+    assert tuned.n_augmented_ == budgeted_n_augmented(400, per_crop, 300, minimum=2) < 300
     # A number given by the user is used as it is.
     assert MIROTransformer(init="nanoclusters", **_tiny()).fit(X, y).n_augmented_ == 4
 

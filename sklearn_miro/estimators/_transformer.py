@@ -89,7 +89,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     n_augmented : int or "auto", default="auto"
         Number of synthetic training FOVs (graphs; ``"auto"``: 2000 from
         random weights, 400 when fine-tuning; when fine-tuning on
-        crops that hold more than 200 localisations, proportionally fewer,
+        crops that hold more than 300 localisations, proportionally fewer,
         see :func:`sklearn_miro.augmentation.budgeted_n_augmented`; the
         number used is ``n_augmented_``).
     batch_size : int or "auto", default="auto"
