@@ -246,6 +246,7 @@ def run(name, seed, params, output_dir, tag="default", n_test=None, test_fovs=No
         "loss_curve": miro.loss_curve_, "validation_loss_curve": miro.validation_loss_curve_,
         "connectivity_radius": miro.connectivity_radius_, "length_scale": miro.length_scale_,
         "fov_size": miro.augmentation_fov_size_,
+        "n_augmented": getattr(miro, "n_augmented_", None),
         "train_compression": comp["compression"], "train_background_shift": comp["background_shift"],
         "relative_loss": rel,
         "test_compression": float(table.loc[table.method == "MIRO", "compression"].median()),

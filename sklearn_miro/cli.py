@@ -494,9 +494,10 @@ def _integer_column(values, path, column):
 
 TRAIN_EPILOG = """\
 Rough time with the defaults (fine-tuning the pretrained model: 400 synthetic FOVs x 3
-epochs, hidden size 64, 15 steps): 0.7-1.8 minutes on one CPU thread for 3 FOVs of the
-benchmark of Nieves et al. (2000 x 2000 nm, 1,000-8,000 localisations each), 5 minutes for
-the densest scenario (benchmarks/results/quality/summary.md). From random weights (--init
+epochs, fewer when the crops hold more than 300 localisations; hidden size 64, 15 steps):
+0.7-1.2 minutes on one CPU thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
+nm, 1,000-8,000 localisations each), the densest scenarios included
+(benchmarks/results/quality/summary.md). From random weights (--init
 none: 2,000 FOVs x 12 epochs) 6-14 minutes, 39 for the densest scenario. Time grows about
 linearly with --n-augmented x --max-epochs and with --n-steps; a CUDA GPU (--device cuda) is
 several times faster.
@@ -561,7 +562,8 @@ def _parser():
                             "pretrained weights, else 12)")
     train.add_argument("--n-augmented", dest="n_augmented", type=_auto_or(int), default=d["n_augmented"],
                        help="synthetic training FOVs (default: auto = 400 when starting from "
-                            "pretrained weights, else 2000)")
+                            "pretrained weights, fewer for crops of more than 300 localisations; "
+                            "else 2000)")
     train.add_argument("--learning-rate", dest="learning_rate", type=_auto_or(float),
                        default=d["learning_rate"],
                        help="Adam learning rate (default: auto = 3e-4 when starting from pretrained "
