@@ -295,7 +295,7 @@ def run_mixture(name, seed, params, output_dir, tag="default", n_test=None, test
     predictions within each cluster"). ``f1`` is the mean over test FOVs; the
     pooled value over all test localisations is ``f1_pooled``.
     """
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import confusion_matrix, f1_score
 
     from sklearn_miro import MIROShapeClassifier
     from sklearn_miro.datasets import make_multishape
@@ -341,6 +341,8 @@ def run_mixture(name, seed, params, output_dir, tag="default", n_test=None, test
         "eps": float(model.eps_), "min_samples": int(model.min_samples_),
         "dbscan_params": dbscan_params, "metrics": means, "f1_per_fov": f1_fov,
         "f1_pooled": float(f1_score(clst, classes.astype(str), average="macro")),
+        "classes": [str(c) for c in model.classes_],
+        "confusion": confusion_matrix(clst, classes.astype(str), labels=model.classes_.astype(str)).tolist(),
         "f1_soft_per_fov": [f1_score(clst[gt == f], soft[gt == f].astype(str), average="macro")
                             for f in np.unique(gt)],
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
