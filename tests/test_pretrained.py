@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.cli import main
-from sklearn_miro.augmentation import budgeted_n_augmented
+from sklearn_miro.augmentation import AugmentationOptions, budgeted_n_augmented
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.pretrained import (
     RADIUS_IN_SPACINGS,
@@ -177,6 +177,17 @@ def test_fine_tuning_on_large_crops_uses_fewer_of_them():
     assert tuned.n_augmented_ == budgeted_n_augmented(400, per_crop, 300, minimum=2) < 300
     # A number given by the user is used as it is.
     assert MIROTransformer(init="nanoclusters", **_tiny()).fit(X, y).n_augmented_ == 4
+
+
+def test_automatic_schedule_budgets_localizations_from_scratch_too():
+    # The same localisation budget applies to the from-scratch schedule (the
+    # fine-tuning test above shows what the budget does to n_augmented_).
+    options = AugmentationOptions.from_dict(None)
+    scratch = MIROTransformer(init=None, n_augmented="auto")._training_config(options)
+    assert scratch.n_augmented == 2000 and scratch.localization_budget == 300
+    tuned = MIROTransformer(n_augmented="auto")._training_config(options, fine_tuning=True)
+    assert tuned.n_augmented == 400 and tuned.localization_budget == 300
+    assert MIROTransformer(n_augmented=50)._training_config(options).localization_budget is None
 
 
 def test_budgeted_n_augmented():

@@ -73,14 +73,14 @@ NETWORK_DEFAULTS = {
 # (measured per scenario in benchmarks/README.md, "Fine-tuning schedule").
 FROM_SCRATCH_SCHEDULE = {"learning_rate": 1e-3, "max_epochs": 12, "n_augmented": 2000, "batch_size": 8}
 FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 400, "batch_size": 2}
-# Fine-tuning's automatic n_augmented is for crops of up to this many
-# localisations; larger crops get proportionally fewer
+# The automatic n_augmented (fine-tuning and from scratch) is for crops of up
+# to this many localisations; larger crops get proportionally fewer
 # (sklearn_miro.augmentation.budgeted_n_augmented). The crop rule aims at
-# CROP_LOCALIZATIONS (200) and lands at 197-268 on the benchmark's sparse and
-# medium-density scenarios, which this leaves as they were; crops grow far
-# beyond it only where they must span 10 cluster radii of dense or blinking
-# data (324-1,194 measured).
-FINE_TUNING_CROP_LOCALIZATIONS = int(1.5 * CROP_LOCALIZATIONS)
+# CROP_LOCALIZATIONS (200) and lands at 197-283 on the benchmark's sparse and
+# medium-density scenarios and the shape mixtures, which this leaves as they
+# were; crops grow far beyond it only where they must span 10 cluster radii of
+# dense or blinking data (324-1,194 measured; 611 on the simulated NPC).
+AUTO_CROP_LOCALIZATIONS = int(1.5 * CROP_LOCALIZATIONS)
 # The authors' multiscale and multishape models use K = 20 recurrent steps.
 MULTISCALE_N_STEPS = 20
 
@@ -246,10 +246,9 @@ class BaseMIRO(BaseEstimator):
             verbose=self.verbose,
             n_outputs=n_outputs,
             step_scales=tuple(np.zeros(self.n_steps, dtype=np.int64) if step_scales is None else step_scales),
-            # Fine-tuning with the automatic schedule: the same number of
-            # training localisations whatever the crops hold.
-            localization_budget=(FINE_TUNING_CROP_LOCALIZATIONS
-                                 if fine_tuning and self.n_augmented == "auto" else None),
+            # With the automatic schedule, the same number of training
+            # localisations whatever the crops hold.
+            localization_budget=AUTO_CROP_LOCALIZATIONS if self.n_augmented == "auto" else None,
         )
 
     def _validate_fit_input(self, X, groups):
