@@ -272,6 +272,19 @@ def _save(result, table, output_dir, stem):
     return result
 
 
+def _fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model):
+    """The fields every result JSON shares: what ran, how long, how training went."""
+    return {
+        "scenario": name, "seed": seed, "tag": tag, "params": params,
+        "fit_cpu_min": fit_cpu / 60, "fit_wall_min": fit_wall / 60,
+        "seconds_per_test_fov": float(np.mean(seconds)), "n_test_fovs": int(len(seconds)),
+        "n_epochs": model.n_epochs_, "best_epoch": model.best_epoch_,
+        "loss_curve": model.loss_curve_, "validation_loss_curve": model.validation_loss_curve_,
+        "connectivity_radius": model.connectivity_radius_, "length_scale": model.length_scale_,
+        "n_augmented": getattr(model, "n_augmented_", None),
+    }
+
+
 def _soft_vote(model, X, labels):
     """Experiment: the class of each cluster from the mean of its localisations' probabilities."""
     proba = model.predict_proba(X)
@@ -329,13 +342,7 @@ def run_mixture(name, seed, params, output_dir, tag="default", n_test=None, test
              for m in ("ari_dagger", "ji_c", "rmsre_n", "iou")}
     means["f1"] = {"MIRO": float(np.mean(f1_fov)), "DBSCAN": float("nan")}
     result = {
-        "scenario": name, "seed": seed, "tag": tag, "params": params,
-        "fit_cpu_min": fit_cpu / 60, "fit_wall_min": fit_wall / 60,
-        "seconds_per_test_fov": float(np.mean(seconds)), "n_test_fovs": int(len(seconds)),
-        "n_epochs": model.n_epochs_, "best_epoch": model.best_epoch_,
-        "loss_curve": model.loss_curve_, "validation_loss_curve": model.validation_loss_curve_,
-        "connectivity_radius": model.connectivity_radius_, "length_scale": model.length_scale_,
-        "n_augmented": getattr(model, "n_augmented_", None),
+        **_fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model),
         "train_compression": comp["compression"], "train_background_shift": comp["background_shift"],
         "relative_loss": float(getattr(model, "training_relative_loss_", float("nan"))),
         "eps": float(model.eps_), "min_samples": int(model.min_samples_),
@@ -386,14 +393,8 @@ def run_npc(name, seed, params, output_dir, tag="default", n_test=None, test_fov
             means[f"{scale}:{m}"] = {k2: float(table.loc[table.method == k2, m].mean())
                                      for k2 in ("MIRO", "DBSCAN")}
     result = {
-        "scenario": name, "seed": seed, "tag": tag, "params": params,
-        "fit_cpu_min": fit_cpu / 60, "fit_wall_min": fit_wall / 60,
-        "seconds_per_test_fov": float(np.mean(seconds)), "n_test_fovs": int(len(seconds)),
-        "n_epochs": miro.n_epochs_, "best_epoch": miro.best_epoch_,
-        "loss_curve": miro.loss_curve_, "validation_loss_curve": miro.validation_loss_curve_,
-        "connectivity_radius": miro.connectivity_radius_, "length_scale": miro.length_scale_,
-        "k_star": miro.k_star_, "n_augmented": getattr(miro, "n_augmented_", None),
-        "train_compression": comp, "relative_loss": float(getattr(miro, "training_relative_loss_", float("nan"))),
+        **_fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, miro),
+        "k_star": miro.k_star_, "train_compression": comp, "relative_loss": float(getattr(miro, "training_relative_loss_", float("nan"))),
         "eps": [float(e) for e in model.eps_], "min_samples": [int(m) for m in model.min_samples_],
         "dbscan_params": dbscan, "metrics": means,
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -449,14 +450,8 @@ def run_transformer(name, seed, params, output_dir, tag="default", n_test=None, 
     means = {m: {k: float(table.loc[table.method == k, m].mean()) for k in ("MIRO", "DBSCAN")}
              for m in ("ari_dagger", "ji_c", "rmsre_n", "iou")}
     result = {
-        "scenario": name, "seed": seed, "tag": tag, "params": params,
-        "fit_cpu_min": fit_cpu / 60, "fit_wall_min": fit_wall / 60, "dbscan_tuning_cpu_s": tune_cpu,
-        "seconds_per_test_fov": float(np.mean(seconds)), "n_test_fovs": int(len(seconds)),
-        "n_epochs": miro.n_epochs_, "best_epoch": miro.best_epoch_,
-        "loss_curve": miro.loss_curve_, "validation_loss_curve": miro.validation_loss_curve_,
-        "connectivity_radius": miro.connectivity_radius_, "length_scale": miro.length_scale_,
-        "fov_size": miro.augmentation_fov_size_,
-        "n_augmented": getattr(miro, "n_augmented_", None),
+        **_fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, miro),
+        "dbscan_tuning_cpu_s": tune_cpu, "fov_size": miro.augmentation_fov_size_,
         "train_compression": comp["compression"], "train_background_shift": comp["background_shift"],
         "relative_loss": rel,
         "test_compression": float(table.loc[table.method == "MIRO", "compression"].median()),
