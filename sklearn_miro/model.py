@@ -31,7 +31,7 @@ from .augmentation import (
 )
 from .domain import check_connectivity, localization_spacing
 from .graph import default_connectivity_radius
-from .network import MIRONetwork
+from .network import MIRONetwork, reproducible_training
 from .diagnostics import cluster_compression, zero_displacement_loss
 from .parallel import map_fovs
 from .tiling import fov_network_outputs
@@ -480,7 +480,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     if initial_state is not None:
         network.load_state_dict(initial_state)
     n_batches = -(-len(train_graphs) // config.batch_size) * config.max_epochs
-    with progress_bar(n_batches, "MIRO: training", config.verbose) as bar:
+    with progress_bar(n_batches, "MIRO: training", config.verbose) as bar, reproducible_training(config.device):
         history = fit_network(
             network,
             train_graphs,

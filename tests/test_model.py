@@ -114,3 +114,39 @@ def test_collapse_reports_isolated_localisations(fitted):
     assert out.moved.shape == (2, 3, 2) and out.outputs.shape == (2, 3, 2)
     assert not out.connected.any()
     np.testing.assert_array_equal(out.moved[1], X)
+
+
+def test_training_runs_under_deterministic_cpu_kernels(monkeypatch):
+    # Two fits with the same random_state diverged with two torch threads
+    # (sklearn_miro.network.reproducible_training); training now runs with
+    # deterministic kernels on the CPU, and the user's setting comes back after.
+    import sklearn_miro.model as model_module
+
+    seen = []
+    original = model_module.fit_network
+
+    def recording(*args, **kwargs):
+        seen.append(torch.are_deterministic_algorithms_enabled())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "fit_network", recording)
+    X, y, fov = make_gaussian_clusters(n_fovs=1, n_clusters=4, n_background=20, fov_size=600.0, random_state=0)
+    assert not torch.are_deterministic_algorithms_enabled()
+    MIROTransformer(hidden_size=8, n_steps=2, n_augmented=2, max_epochs=1, batch_size=2,
+                    validation_fraction=0.0, verbose=0, random_state=0).fit(X, y)
+    assert seen == [True]
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_reproducible_training_leaves_other_devices_and_user_settings_alone():
+    from sklearn_miro.network import reproducible_training
+
+    with reproducible_training("cuda"):
+        assert not torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        with reproducible_training("cpu"):
+            assert torch.are_deterministic_algorithms_enabled()
+        assert torch.are_deterministic_algorithms_enabled()  # the user's choice stays
+    finally:
+        torch.use_deterministic_algorithms(False)
