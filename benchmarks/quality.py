@@ -54,6 +54,7 @@ from sklearn.cluster import DBSCAN
 
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.datasets import make_benchmark_scenario
+from sklearn_miro.clustering import dbscan_per_fov
 from sklearn_miro.diagnostics import cluster_compression
 from sklearn_miro.io import load_benchmark
 from sklearn_miro.metrics import clustering_report
@@ -130,10 +131,8 @@ def load_scenario(name, n_test=None, test_fovs=None):
         blinking = name.endswith("b")
         train = make_benchmark_scenario(number, blinking=blinking, n_fovs=3, random_state=0)
         n = 10 if n_test is None else n_test
-        test = make_benchmark_scenario(number, blinking=blinking, n_fovs=max(n, 1), random_state=1)
-        if test_fovs is not None:
-            keep = np.isin(test[2], [np.unique(test[2])[i] for i in test_fovs if i < n])
-            test = tuple(a[keep] for a in test)
+        test = _split_test(make_benchmark_scenario(number, blinking=blinking, n_fovs=max(n, 1),
+                                                   random_state=1), n, test_fovs)
         return {"train": train, "test": test, "paper": None, "dbscan": "tuned"}
     if name in SHAPES:
         from sklearn_miro.datasets import make_c_shapes, make_rings
@@ -141,10 +140,7 @@ def load_scenario(name, n_test=None, test_fovs=None):
         make = make_rings if name == "rings" else make_c_shapes
         train = make(n_fovs=3, random_state=0)
         n = 10 if n_test is None else n_test
-        test = make(n_fovs=max(n, 1), random_state=1)
-        if test_fovs is not None:
-            keep = np.isin(test[2], [np.unique(test[2])[i] for i in test_fovs if i < n])
-            test = tuple(a[keep] for a in test)
+        test = _split_test(make(n_fovs=max(n, 1), random_state=1), n, test_fovs)
         return {"train": train, "test": test, "paper": None, "dbscan": "tuned"}
     raise ValueError(f"unknown scenario {name!r}; choose from {ALL}")
 
@@ -243,13 +239,9 @@ def _split_test(arrays, n, test_fovs):
 def _tuned_dbscan_labels(train_X, train_y, train_g, radius, X, g):
     """Plain DBSCAN tuned on the training FOVs (same grid and score as MIRO's), per test FOV."""
     params = tuned_dbscan((train_X, train_y, train_g), radius)
-    labels = np.full(len(X), -1, dtype=np.int64)
-    offset = 0
-    for f in np.unique(g):
-        idx = np.flatnonzero(g == f)
-        lab = DBSCAN(**params).fit_predict(X[idx])
-        labels[idx] = np.where(lab >= 0, lab + offset, -1)
-        offset += max(int(lab.max()) + 1, 0)
+    fov_indices = [np.flatnonzero(g == f) for f in np.unique(g)]
+    labels = dbscan_per_fov(fov_indices, [X[idx] for idx in fov_indices], params["eps"],
+                            params["min_samples"], len(X))
     return params, labels
 
 
@@ -473,7 +465,7 @@ def _fmt_seeds(values):
     return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
 
 
-def _paper_reference(name, first):
+def _paper_reference(name):
     """(paper MIRO row or None, mark) of a scenario."""
     if name in SINGLE_SHOT:
         return SINGLE_SHOT_PAPER[name], ""
@@ -488,15 +480,20 @@ def _paper_reference(name, first):
     return None, ""
 
 
+def _label(key):
+    """Column label of a metric key: ``"ji_c"`` -> ``"JI_c"``, ``"pores:ji_c"`` -> ``"pores JI_c"``."""
+    scale, _, metric = key.rpartition(":")
+    label = LABELS.get(metric, "F1" if metric == "f1" else metric)
+    return f"{scale} {label}" if scale else label
+
+
 def _metric_cells(rs, key, paper, mark):
     """Cells (ours, paper, DBSCAN) of one metric and the misses against the target."""
     metric = key.split(":")[-1]
     lower = metric in LOWER_IS_BETTER
     ours = [r["metrics"][key]["MIRO"] for r in rs]
     base = float(np.mean([r["metrics"][key]["DBSCAN"] for r in rs]))
-    label = LABELS.get(metric, "F1" if metric == "f1" else metric)
-    if ":" in key:
-        label = f"{key.split(':')[0]} {label}"
+    label = _label(key)
     mean_ours = float(np.mean(ours))
     misses = []
     if np.isfinite(base) and not (mean_ours < base if lower else mean_ours > base):
@@ -509,14 +506,12 @@ def _metric_cells(rs, key, paper, mark):
     return [_fmt_seeds(ours), paper_cell, f"{base:.3f}" if np.isfinite(base) else "-"], misses
 
 
-def _table(names, by, keys_of, header_keys):
+def _table(names, by, keys):
+    """Markdown rows of the scenarios ``names``, one ours / paper / DBSCAN triple per metric key."""
     header = ["scenario", "seeds", "test FOVs", "CPU min / model", "s / test FOV", "compression (train)",
               "loss / move-nothing"]
-    for key in header_keys:
-        metric = key.split(":")[-1]
-        label = LABELS.get(metric, "F1" if metric == "f1" else metric)
-        if ":" in key:
-            label = f"{key.split(':')[0]} {label}"
+    for key in keys:
+        label = _label(key)
         header += [f"{label} ours", f"{label} paper MIRO", f"{label} DBSCAN"]
     header.append("target met")
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -524,7 +519,7 @@ def _table(names, by, keys_of, header_keys):
         rs = by.get(name)
         if not rs:
             continue
-        paper, mark = _paper_reference(name, rs[0])
+        paper, mark = _paper_reference(name)
         cpu = [r["fit_cpu_min"] for r in rs]
         comp = [r["train_compression"] for r in rs]
         if isinstance(comp[0], dict):  # per scale: the coarsest
@@ -534,7 +529,7 @@ def _table(names, by, keys_of, header_keys):
                f"{np.mean([r['seconds_per_test_fov'] for r in rs]):.3f}",
                _fmt_seeds(comp), _fmt_seeds([r["relative_loss"] for r in rs])]
         misses = []
-        for key in keys_of(name):
+        for key in keys:
             cells, miss = _metric_cells(rs, key, paper, mark)
             row += cells
             misses += miss
@@ -571,7 +566,7 @@ def write_summary(output_dir, tag="default"):
         "",
     ]
     nanoclusters = [n for n in ALL if n not in MIXTURES and n not in NPC]
-    lines += _table(nanoclusters, by, lambda n: TARGET_METRICS, TARGET_METRICS)
+    lines += _table(nanoclusters, by, TARGET_METRICS)
     if any(n in by for n in MIXTURES):
         lines += [
             "",
@@ -584,7 +579,7 @@ def write_summary(output_dir, tag="default"):
             "Table S9, alpha 10 / beta 0.1 (spots + ellipses); the other two mixtures are figures only.",
             "",
         ]
-        lines += _table(list(MIXTURES), by, lambda n: TARGET_METRICS + ("f1",), TARGET_METRICS + ("f1",))
+        lines += _table(list(MIXTURES), by, TARGET_METRICS + ("f1",))
     if any(n in by for n in NPC):
         keys = tuple(f"{s}:{m}" for s in NPC_SCALES for m in TARGET_METRICS)
         lines += [
@@ -596,7 +591,7 @@ def write_summary(output_dir, tag="default"):
             "figure only (Fig. 5a-b). Compression: of the pores.",
             "",
         ]
-        lines += _table(NPC, by, lambda n: keys, keys)
+        lines += _table(NPC, by, keys)
     missing = [n for n in ALL if n not in by]
     lines += ["", f"Not run in this table: {', '.join(missing) if missing else 'none'}.", ""]
     text = "\n".join(lines)

@@ -26,6 +26,7 @@ from sklearn.metrics import f1_score
 
 from sklearn_miro import MIROShapeClassifier
 from sklearn_miro.datasets import make_multishape
+from sklearn_miro.estimators import mode_per_cluster
 from sklearn_miro.metrics import clustering_report
 
 SHAPES = ("spot", "ellipse")
@@ -42,14 +43,8 @@ def per_fov_outputs(model, X, groups):
 
 def cluster_classes(model, labels, codes):
     """Mode of the class codes in every DBSCAN cluster; background outside clusters."""
-    classes = np.full(len(labels), model.background_class_, dtype=object)
-    inside = labels >= 0
-    if inside.any():
-        _, cluster = np.unique(labels[inside], return_inverse=True)
-        votes = np.zeros((cluster.max() + 1, len(model.classes_)))
-        np.add.at(votes, (cluster, codes[inside]), 1)
-        classes[inside] = model.classes_[votes.argmax(axis=1)[cluster]]
-    return classes.astype(str)
+    classes = model.classes_[mode_per_cluster(labels, codes, len(model.classes_))]
+    return np.where(labels >= 0, classes, model.background_class_).astype(str)
 
 
 def score(model, X, y, classes, fovs, eps, min_samples):

@@ -26,7 +26,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import sklearn_miro.model as model_module
 from sklearn_miro import MIROShapeClassifier
 from sklearn_miro.datasets import make_multishape
-from sklearn_miro.estimators._shape import mode_per_cluster
+from sklearn_miro.estimators import mode_per_cluster
 
 TINY = dict(
     hidden_size=8,

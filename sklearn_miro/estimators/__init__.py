@@ -18,7 +18,7 @@ from ._multiscale import (
     MultiscaleMIROTransformer,
     nesting_report,
 )
-from ._shape import MIROShapeClassifier
+from ._shape import MIROShapeClassifier, mode_per_cluster
 from ._transformer import MIROTransformer
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "MIROTransformer",
     "MultiscaleMIROClusterer",
     "MultiscaleMIROTransformer",
+    "mode_per_cluster",
     "nesting_report",
     "resolve_device",
     "tune_dbscan",
