@@ -264,8 +264,22 @@ def _save(result, table, output_dir, stem):
     return result
 
 
+# Where --save-models puts every fitted model (joblib), so that a later
+# experiment on what follows training (the DBSCAN choice, the class vote) can
+# reuse it instead of training again.
+SAVE_MODELS_DIR = None
+
+
 def _fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model):
-    """The fields every result JSON shares: what ran, how long, how training went."""
+    """The fields every result JSON shares: what ran, how long, how training went.
+
+    Also saves the model under ``SAVE_MODELS_DIR`` when that is set.
+    """
+    if SAVE_MODELS_DIR is not None:
+        import joblib
+
+        SAVE_MODELS_DIR.mkdir(parents=True, exist_ok=True)
+        joblib.dump(model, SAVE_MODELS_DIR / f"{name}_seed{seed}_{tag}.joblib")
     return {
         "scenario": name, "seed": seed, "tag": tag, "params": params,
         "fit_cpu_min": fit_cpu / 60, "fit_wall_min": fit_wall / 60,
@@ -611,6 +625,7 @@ def main():
     parser.add_argument("--tag", default="default", help="name of this setting in file names")
     parser.add_argument("--output-dir", default=str(Path(__file__).resolve().parent / "results" / "quality"))
     parser.add_argument("--summary", action="store_true", help="only rewrite the summary table")
+    parser.add_argument("--save-models", default=None, help="directory to joblib-save every fitted model in")
     parser.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
                         help="patch in an experimental training change (recipe search only)")
     args = parser.parse_args()
@@ -623,6 +638,9 @@ def main():
     if not names:
         parser.error("name scenarios or pass --all")
     params = json.loads(args.params)
+    if args.save_models:
+        global SAVE_MODELS_DIR
+        SAVE_MODELS_DIR = Path(args.save_models)
     if args.experiment:
         apply_experiment(args.experiment)
     for name in names:

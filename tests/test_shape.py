@@ -160,6 +160,23 @@ def test_auto_dbscan_parameters_are_chosen_on_training_fovs(data):
     assert fixed.tuning_scores_ is None and (fixed.eps_, fixed.min_samples_) == (30.0, 4)
 
 
+def test_auto_dbscan_score_includes_the_f1_of_the_cluster_classes(data):
+    """The tuning score of the chosen candidate is mean(ARI-dagger, JI_c, F1) over the FOVs."""
+    from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index
+
+    X, y, fov, shape = data
+    model = tiny(eps="auto", min_samples="auto").fit(X, shape, clusters=y, groups=fov)
+    expected = []
+    for f in np.unique(fov):
+        idx = fov == f
+        labels, classes = model.predict_clusters(X[idx])
+        f1 = f1_score(shape[idx], classes, average="macro")
+        expected.append(
+            (ari_dagger(y[idx], labels) + jaccard_cluster_index(X[idx], y[idx], labels) + f1) / 3
+        )
+    assert model.tuning_scores_.max() == pytest.approx(np.mean(expected), abs=1e-9)
+
+
 def test_training_without_background(data):
     X, y, fov, shape = data
     inside = y >= 0
