@@ -68,6 +68,7 @@ __all__ = [
     "delaunay_edges",
     "laplacian_eigenvector_features",
     "relative_coordinates",
+    "sort_edges",
 ]
 
 N_EIGENVECTORS = 5
@@ -181,16 +182,34 @@ def _unique_edges_of_triangulation(points):
     else:
         indptr, indices = tri.vertex_neighbor_vertices
         source = np.repeat(np.arange(n), np.diff(indptr))
+        if not len(tri.coplanar):
+            # The neighbour lists are symmetric: every edge is listed from both
+            # ends, so keeping source < target lists it once, and sorting the
+            # keys replaces a hash-based unique (3 of the 24 CPU-s of the tiled
+            # triangulation of 10^6 FGFR1 localisations).
+            upper = source < indices
+            return sort_edges(source[upper], indices[upper], n)
         edges = np.stack([source, indices])
         # Qhull leaves out points it considers coplanar (numerically
         # coincident with a vertex): join each to its nearest vertex.
-        if len(tri.coplanar):
-            edges = np.concatenate(
-                [edges, np.stack([tri.coplanar[:, 0], tri.coplanar[:, 2]])], axis=1
-            )
+        edges = np.concatenate(
+            [edges, np.stack([tri.coplanar[:, 0], tri.coplanar[:, 2]])], axis=1
+        )
     edges = np.sort(edges, axis=0)
     edges = edges[:, edges[0] != edges[1]]
     return _unique_pairs(edges, n)
+
+
+def sort_edges(source, target, n_nodes):
+    """Edges sorted by (source, target), as one int64 array of shape (2, m).
+
+    One sort of the 1-D keys ``source * n_nodes + target`` (node ids must be
+    below ``n_nodes``): several times faster than ``np.lexsort`` on two
+    columns for millions of edges. Duplicate pairs are kept.
+    """
+    n_nodes = max(int(n_nodes), 1)
+    keys = np.sort(np.asarray(source, dtype=np.int64) * n_nodes + np.asarray(target, dtype=np.int64))
+    return np.stack([keys // n_nodes, keys % n_nodes])
 
 
 def _unique_pairs(edges, n):
@@ -552,7 +571,7 @@ def build_graph(
     attr = np.concatenate(
         [np.column_stack([delta, dist]), np.column_stack([-delta, dist])], axis=0
     )
-    order = np.lexsort((target, source))
+    order = np.argsort(source.astype(np.int64) * max(X.shape[0], 1) + target, kind="stable")
     edge_index = np.stack([source[order], target[order]]).astype(np.int64)
     edge_attr = (attr[order] / unit).astype(np.float32)
     node_attr = laplacian_eigenvector_features(

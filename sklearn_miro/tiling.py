@@ -61,7 +61,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from ._validation import check_coordinates, check_positive
-from .graph import N_EIGENVECTORS, build_graph, delaunay_edges, laplacian_eigenvector_features
+from .graph import N_EIGENVECTORS, build_graph, delaunay_edges, laplacian_eigenvector_features, sort_edges
 
 __all__ = [
     "TILING_THRESHOLD",
@@ -219,8 +219,7 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
     if not parts:
         return np.empty((2, 0), dtype=np.int64)
     edges = np.concatenate(parts, axis=1)
-    order = np.lexsort((edges[1], edges[0]))
-    return edges[:, order]
+    return sort_edges(edges[0], edges[1], X.shape[0])
 
 
 def _resolve_threads(n_threads):
@@ -243,10 +242,8 @@ def _map_threads(function, items, n_threads):
 
 def _directed(edges):
     """Both directions of undirected edges, sorted by (source, target)."""
-    source = np.concatenate([edges[0], edges[1]])
-    target = np.concatenate([edges[1], edges[0]])
-    order = np.lexsort((target, source))
-    return np.stack([source[order], target[order]])
+    n_nodes = int(edges.max()) + 1 if edges.size else 1
+    return sort_edges(np.concatenate([edges[0], edges[1]]), np.concatenate([edges[1], edges[0]]), n_nodes)
 
 
 def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
