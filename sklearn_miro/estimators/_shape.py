@@ -210,8 +210,10 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
     default, so that with ``sklearn.set_config(enable_metadata_routing=True)``
     meta-estimators such as ``cross_validate`` pass them through.
 
-    The per-localisation F1 score of the paper's Table S8 is
-    ``sklearn.metrics.f1_score(y_true, clf.predict(X, groups), average="macro")``.
+    The F1 score of the paper's Tables S8 and S9 gives every localisation the
+    class of its cluster (background outside clusters):
+    ``sklearn.metrics.f1_score(y_true, clf.predict_clusters(X, groups)[1], average="macro")``.
+    ``clf.predict`` instead gives each localisation its own argmax class.
 
     Examples
     --------
