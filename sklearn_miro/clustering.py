@@ -23,6 +23,7 @@ from .grid_dbscan import grid_dbscan
 from .parallel import map_fovs
 
 __all__ = [
+    "ami_score",
     "dbscan_per_fov_scaled",
     "EPS_CONSTRAINTS",
     "EPS_FRACTIONS",
@@ -111,6 +112,16 @@ def _fov_score(X, labels_true, labels_pred, extra):
     if extra is None:
         return base
     return (2.0 * base + extra(labels_pred)) / 3.0
+
+
+def ami_score(labels_true):
+    """``labels_pred -> AMI(labels_true, labels_pred)``: an extra score for :func:`tune_dbscan`.
+
+    The background is an ordinary cluster (as in the paper's tables).
+    """
+    from .metrics import ami
+
+    return lambda labels_pred: ami(labels_true, labels_pred)
 
 
 def is_fitted(estimator):
