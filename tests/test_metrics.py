@@ -279,6 +279,17 @@ def test_iou_hand_example():
     assert iou(X, true, true, n_pixels=31) == 1.0
 
 
+def test_iou_of_hulls_between_pixel_rows_is_zero_not_an_error():
+    # Predicted clusters of two and three nearly coincident points (what DBSCAN
+    # with a tiny eps finds): their hulls lie between two rows of the raster
+    # and cover no sample. This raised an IndexError.
+    X = np.array([[0, 0], [10, 0], [10, 10], [0, 10],
+                  [2.0, 3.1], [2.2, 3.2], [6.0, 7.1], [6.3, 7.2], [6.1, 7.3]])
+    true = np.array([1, 1, 1, 1, -1, -1, -1, -1, -1])
+    pred = np.array([-1, -1, -1, -1, 4, 4, 5, 5, 5])
+    assert iou(X, true, pred, n_pixels=11) == 0.0
+
+
 def test_compression_index_hand_example():
     # Cluster 1: four points 10 nm from their centroid, moved to 2.5 nm: 1 - 10/40 = 0.75.
     # Cluster 2: not moved: 0. Background moves do not count. Mean: 0.375.
@@ -712,7 +723,7 @@ def test_scorer_signs_names_and_copies(rng):
     assert get_scorer("iou") is not get_scorer("iou")
     assert sorted(metrics.get_scorer_names()) == sorted(
         ["ari", "ami", "ari_dagger", "ari_c", "jaccard_cluster", "iou", "neg_rmsre_n",
-         "neg_rmse_xy", "compression_index", "ari_dagger_ji_c"])
+         "neg_rmse_xy", "compression_index", "ari_dagger_ji_c", "ari_dagger_ji_c_ami"])
     with pytest.raises(ValueError, match="neg_rmsre_n"):
         get_scorer("rmsre_n")
     with pytest.raises(TypeError, match="accepts"):

@@ -1,4 +1,4 @@
-"""The combined ARI-dagger / JI_c scorer recommended for grid searches."""
+"""The combined scorers (ARI-dagger, JI_c and AMI) recommended for grid searches."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,10 @@ from sklearn.cluster import DBSCAN
 
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.metrics import (
+    ami,
     ari_dagger,
     ari_dagger_ji_c,
+    ari_dagger_ji_c_ami,
     get_scorer,
     get_scorer_names,
     jaccard_cluster_index,
@@ -31,14 +33,24 @@ def test_combined_metric_is_the_mean_of_ari_dagger_and_ji_c(fovs):
     assert ari_dagger_ji_c(X0, y0, pred, variant="reference") == pytest.approx(ref)
 
 
+def test_three_term_metric_adds_ami(fovs):
+    X, y, fov = fovs
+    X0, y0 = X[fov == 0], y[fov == 0]
+    pred = DBSCAN(eps=40, min_samples=5).fit_predict(X0)
+    expected = (ari_dagger(y0, pred) + jaccard_cluster_index(X0, y0, pred) + ami(y0, pred)) / 3
+    assert ari_dagger_ji_c_ami(X0, y0, pred) == pytest.approx(expected)
+
+
 def test_miro_scorer_scores_per_fov_and_is_listed(fovs):
     X, y, fov = fovs
     dbscan = DBSCAN(eps=40, min_samples=5)
-    per_fov = [ari_dagger_ji_c(X[fov == f], y[fov == f], dbscan.fit_predict(X[fov == f]))
+    per_fov = [ari_dagger_ji_c_ami(X[fov == f], y[fov == f], dbscan.fit_predict(X[fov == f]))
                for f in (0, 1)]
     assert miro_scorer(dbscan, X, y, groups=fov) == pytest.approx(np.mean(per_fov))
-    assert "ari_dagger_ji_c" in get_scorer_names()
+    assert {"ari_dagger_ji_c", "ari_dagger_ji_c_ami"} <= set(get_scorer_names())
     assert get_scorer("miro")(dbscan, X, y, groups=fov) == pytest.approx(np.mean(per_fov))
+    pairs = [ari_dagger_ji_c(X[fov == f], y[fov == f], dbscan.fit_predict(X[fov == f])) for f in (0, 1)]
+    assert get_scorer("ari_dagger_ji_c")(dbscan, X, y, groups=fov) == pytest.approx(np.mean(pairs))
 
 
 def test_miro_scorer_does_not_reward_splitting_background(fovs):

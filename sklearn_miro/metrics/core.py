@@ -437,6 +437,8 @@ def hull_row_intervals(hulls, origin, spacing, n_pixels):
     crossing_x = x0[e] + fraction * (x1[e] - x0[e])
 
     key = hull_ids[e].astype(np.int64) * n_pixels + rows
+    if key.size == 0:  # every hull lies between two pixel rows: it covers no pixel
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     order = np.lexsort((crossing_x, key))
     key, crossing_x = key[order], crossing_x[order]
     group_starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
