@@ -51,6 +51,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ import numpy as np
 import torch
 from scipy import sparse
 from scipy.sparse import csgraph
+from threadpoolctl import threadpool_limits
 
 from ._validation import check_coordinates, check_positive
 from .graph import N_EIGENVECTORS, build_graph, delaunay_edges, laplacian_eigenvector_features, sort_edges
@@ -420,7 +422,8 @@ def tiled_network_outputs(
     return_connected : bool, default=False
         Also return which localisations have a neighbour closer than the radius.
     n_threads : int, optional
-        Threads for the triangulation; default
+        Threads for the triangulation and, on the CPU, tile batches run by
+        the network at once (each on one torch thread); default
         ``torch.get_num_threads()``, the network's own (1 inside the parallel
         FOV workers of :func:`sklearn_miro.parallel.map_fovs`). Negative
         values count from the number of CPUs as ``n_jobs`` does (-1: all of
@@ -457,18 +460,21 @@ def tiled_network_outputs(
     edge_index = _directed(edges)
     del edges
     clock.lap("graph")
-    node_attr = tile_eigenvector_features(
-        X, edge_index, feature_tile_size, origin=tiles.origin, normalization=normalization,
-    ).astype(np.float32)
+    # The eigen-problems are small (a feature tile each): BLAS threads only
+    # spin on them, and under load they cost many times the work (10^5 FGFR1
+    # localisations on the shared 2-core machine: 0.7-0.8 CPU-s on one BLAS
+    # thread, 2.1-38 with two).
+    with threadpool_limits(limits=1, user_api="blas"):
+        node_attr = tile_eigenvector_features(
+            X, edge_index, feature_tile_size, origin=tiles.origin, normalization=normalization,
+        ).astype(np.float32)
     clock.lap("features")
     source, target = edge_index
     degree = np.bincount(source, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(degree)])
     local_of = np.full(n, -1, dtype=np.int64)
 
-    batch, batch_nodes = [], 0
-
-    def flush():
+    def flush(batch):
         node_parts, src_parts, tgt_parts, attr_parts, owned_parts, owned_local = [], [], [], [], [], []
         hop_parts = []
         offset = 0
@@ -502,25 +508,62 @@ def tiled_network_outputs(
                 active=active,
             )
             out = out[steps].double().cpu().numpy()
+        # Every localisation has one owner tile: batches write disjoint rows.
         outputs[:, np.concatenate(owned_parts)] = out[:, rank[np.concatenate(owned_local)]]
 
-    for tile in tiles.non_empty():
-        owned = tiles.owned(tile)
-        if not degree[owned].any():
-            continue
-        nodes, hops, edge_ids, ls, lt, owned_index = _needed_subgraph(
-            tiles.around(X, tile, halo), owned, indptr, target, local_of, n_steps
-        )
-        if batch and batch_nodes + nodes.size > max_batch_nodes:
-            flush()
-            batch, batch_nodes = [], 0
-        batch.append((nodes, hops, edge_ids, ls, lt, owned, owned_index))
-        batch_nodes += nodes.size
-    if batch:
-        flush()
+    def batches():
+        batch, batch_nodes = [], 0
+        for tile in tiles.non_empty():
+            owned = tiles.owned(tile)
+            if not degree[owned].any():
+                continue
+            # local_of is a scratch array of _needed_subgraph: batches are
+            # built one after another in this generator, never concurrently.
+            nodes, hops, edge_ids, ls, lt, owned_index = _needed_subgraph(
+                tiles.around(X, tile, halo), owned, indptr, target, local_of, n_steps
+            )
+            if batch and batch_nodes + nodes.size > max_batch_nodes:
+                yield batch
+                batch, batch_nodes = [], 0
+            batch.append((nodes, hops, edge_ids, ls, lt, owned, owned_index))
+            batch_nodes += nodes.size
+        if batch:
+            yield batch
+
+    _run_batches(flush, batches(), n_threads, device)
     outputs[:, degree == 0] = 0.0
     clock.lap("network")
     return (outputs, degree > 0) if return_connected else outputs
+
+
+def _run_batches(flush, batches, n_threads, device):
+    """``flush(batch)`` for every batch; on the CPU, ``n_threads`` batches at once.
+
+    Each batch then runs the network on one torch thread: the network's
+    operations on a tile (gathers and scatters of ``n_edges x hidden`` floats)
+    gain little from intra-op threads, which spin while they wait, and lose
+    badly when other processes share the cores. Measured on 10^5 FGFR1
+    localisations on the shared 2-core machine: 2.8 CPU-s for the network on
+    one thread, 6.0-23.0 with two intra-op threads. At most ``n_threads``
+    batches are in flight, so memory stays that of ``n_threads`` tiles.
+    """
+    if n_threads <= 1 or torch.device(device).type != "cpu":
+        for batch in batches:
+            flush(batch)
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            pending = deque()
+            for batch in batches:
+                pending.append(pool.submit(flush, batch))
+                if len(pending) >= n_threads:
+                    pending.popleft().result()
+            for future in pending:
+                future.result()
+    finally:
+        torch.set_num_threads(previous)
 
 
 class _Clock:

@@ -191,6 +191,15 @@ def test_threads_do_not_change_the_outputs(cloud, network):
     np.testing.assert_array_equal(one, two)
     # n_jobs's convention: -1 is every CPU.
     np.testing.assert_array_equal(one, tiled_network_outputs(network, cloud, n_threads=-1, **kwargs))
+    # Small batches: several run on the thread pool at once, each on one torch
+    # thread; the caller's torch thread count is restored.
+    threads = torch.get_num_threads()
+    small = dict(kwargs, max_batch_nodes=60)
+    serial = tiled_network_outputs(network, cloud, n_threads=1, **small)
+    np.testing.assert_array_equal(serial, tiled_network_outputs(network, cloud, n_threads=3, **small))
+    # Other batches, other float32 rounding in the network's matrix products.
+    np.testing.assert_allclose(serial, one, atol=1e-6)
+    assert torch.get_num_threads() == threads
     tiles = SquareTiles.from_points(cloud, 300.0)
     np.testing.assert_array_equal(tiled_edges(cloud, 110.0, tiles, n_threads=3),
                                   tiled_edges(cloud, 110.0, tiles))
