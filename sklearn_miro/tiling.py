@@ -431,8 +431,8 @@ def tiled_network_outputs(
         Also return which localisations have a neighbour closer than the radius.
     n_threads : int, optional
         Threads for the triangulation and, on the CPU, tile batches run by
-        the network at once (each on one torch thread, with ``2 / (n_threads
-        + 1)`` of the default tile's nodes, so memory grows little); default
+        the network at once (each on one torch thread, with ``3 / (n_threads
+        + 2)`` of the default tile's nodes, so memory grows little); default
         ``torch.get_num_threads()``, the network's own (1 inside the parallel
         FOV workers of :func:`sklearn_miro.parallel.map_fovs`). Negative
         values count from the number of CPUs as ``n_jobs`` does (-1: all of
@@ -454,17 +454,18 @@ def tiled_network_outputs(
     check_positive(max_batch_nodes, "max_batch_nodes", integer=True)
     n_threads = _resolve_threads(n_threads)
     # n_threads batches run at once on the CPU, so each gets a smaller share
-    # of the node budget: 2 / (n_threads + 1) of it. Measured on 10^6 FGFR1
-    # localisations with 2 threads: full-size tiles peaked at 1.99 GB (1.39 GB
-    # one at a time), half-size tiles at 1.46 GB but cost 19 % more network
-    # CPU (more halo per owned localisation).
+    # of the node budget: 3 / (n_threads + 2) of it. Measured on 10^6 FGFR1
+    # localisations with 2 threads (peak RSS, network CPU): full-size tiles
+    # 1.99 GB, 31.9 s (1.39 GB one at a time); 3/4 see
+    # benchmarks/results/scale.md; 2/3 1.64-1.71 GB, 34.5-35.6 s; 1/2
+    # 1.46 GB, 37.9 s (more halo per owned localisation).
     in_flight = n_threads if torch.device(device).type == "cpu" else 1
     if tile_size is None:
-        tile_size = default_tile_size(X, halo, target_nodes=max(2 * DEFAULT_TILE_NODES // (in_flight + 1), 1))
+        tile_size = default_tile_size(X, halo, target_nodes=max(3 * DEFAULT_TILE_NODES // (in_flight + 2), 1))
     check_positive(tile_size, "tile_size")
     if feature_tile_size is not None:
         check_positive(feature_tile_size, "feature_tile_size")
-    max_batch_nodes = max(2 * int(max_batch_nodes) // (in_flight + 1), 1)
+    max_batch_nodes = max(3 * int(max_batch_nodes) // (in_flight + 2), 1)
     n = X.shape[0]
     outputs = np.zeros((len(steps), n, network.n_outputs))
     clock = _Clock(timings)
