@@ -852,11 +852,8 @@ def ari_dagger_ji_c_ami(X, labels_true, labels_pred, *, background=-1, variant="
 
     Parameters
     ----------
-    X : array-like of shape (n_localizations, 2) or DataFrame
-    labels_true, labels_pred : array-like of shape (n_localizations,)
-    background : hashable, default=-1
-    variant, matching, threshold
-        As in :func:`ari_dagger` and :func:`jaccard_cluster_index`.
+    X, labels_true, labels_pred, background, variant, matching, threshold
+        As in :func:`ari_dagger_ji_c` (AMI takes no variant).
 
     Returns
     -------
