@@ -205,6 +205,30 @@ def test_threads_do_not_change_the_outputs(cloud, network):
                                   tiled_edges(cloud, 110.0, tiles))
 
 
+def test_small_fovs_run_on_one_thread_and_restore_the_callers(cloud, network, monkeypatch):
+    import sklearn_miro.tiling as tiling
+
+    kwargs = dict(connectivity_radius=110.0, length_scale=20.0, steps=[3], tile_size=None)
+    seen = []
+    forward = type(network).forward
+
+    def spy(self, *args, **kw):
+        seen.append(torch.get_num_threads())
+        return forward(self, *args, **kw)
+
+    monkeypatch.setattr(type(network), "forward", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        small = tiling.fov_network_outputs(network, cloud, **kwargs)
+        assert seen == [1] and torch.get_num_threads() == 2
+        monkeypatch.setattr(tiling, "SINGLE_THREAD_MAX_LOCALIZATIONS", 1)
+        np.testing.assert_allclose(tiling.fov_network_outputs(network, cloud, **kwargs), small, atol=1e-6)
+        assert seen == [1, 2]
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("bad", [0, 1.5, "two"])
 def test_thread_count_is_checked(cloud, network, bad):
     with pytest.raises((TypeError, ValueError), match="n_threads"):
