@@ -65,6 +65,7 @@ from threadpoolctl import threadpool_limits
 
 from ._validation import check_coordinates, check_positive
 from .graph import N_EIGENVECTORS, build_graph, delaunay_edges, laplacian_eigenvector_features, sort_edges
+from .parallel import torch_threads
 
 __all__ = [
     "TILING_THRESHOLD",
@@ -90,6 +91,8 @@ DEFAULT_TILE_NODES = 2**17
 # with tiles of about 25,000 points against 11.2-11.4 with the network's
 # tiles (same edges).
 TRIANGULATION_TILE_NODES = 25_000
+# Default Delaunay margin of a triangulation tile, in connectivity radii.
+DELAUNAY_MARGIN_RADII = 4.0
 # Whole (untiled) FOVs smaller than this run on one torch and one BLAS thread:
 # extra threads only spin on so small a graph. Transform of real FGFR1 FOVs on
 # the idle 2-core machine, one thread against two: 3,000 localisations 85 vs
@@ -219,7 +222,7 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
         Each undirected edge once, ``edges[0] < edges[1]``, sorted.
     """
     r = float(connectivity_radius)
-    margin = 4.0 * r if delaunay_margin is None else float(delaunay_margin)
+    margin = DELAUNAY_MARGIN_RADII * r if delaunay_margin is None else float(delaunay_margin)
 
     def tile_edges(tile):
         ext = tiles.around(X, tile, margin)
@@ -255,9 +258,8 @@ def _map_threads(function, items, n_threads):
         return list(pool.map(function, items))
 
 
-def _directed(edges):
-    """Both directions of undirected edges, sorted by (source, target)."""
-    n_nodes = int(edges.max()) + 1 if edges.size else 1
+def _directed(edges, n_nodes):
+    """Both directions of undirected edges between ``n_nodes`` nodes, sorted by (source, target)."""
     return sort_edges(np.concatenate([edges[0], edges[1]]), np.concatenate([edges[1], edges[0]]), n_nodes)
 
 
@@ -476,7 +478,8 @@ def tiled_network_outputs(
     outputs = np.zeros((len(steps), n, network.n_outputs))
     clock = _Clock(timings)
     tiles = SquareTiles.from_points(X, tile_size)
-    margin = 4.0 * r if delaunay_margin is None else float(check_positive(delaunay_margin, "delaunay_margin", allow_zero=True))
+    margin = (DELAUNAY_MARGIN_RADII * r if delaunay_margin is None
+              else float(check_positive(delaunay_margin, "delaunay_margin", allow_zero=True)))
     edge_tiles = SquareTiles.from_points(
         X, default_tile_size(X, margin, target_nodes=TRIANGULATION_TILE_NODES), origin=tiles.origin
     )
@@ -484,7 +487,7 @@ def tiled_network_outputs(
     if edges.shape[1] == 0:
         clock.lap("graph")
         return (outputs, np.zeros(n, dtype=bool)) if return_connected else outputs
-    edge_index = _directed(edges)
+    edge_index = _directed(edges, n)
     del edges
     clock.lap("graph")
     # The eigen-problems are small (a feature tile each): BLAS threads only
@@ -578,19 +581,21 @@ def _run_batches(flush, batches, n_threads, device):
         for batch in batches:
             flush(batch)
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            pending = deque()
-            for batch in batches:
-                pending.append(pool.submit(flush, batch))
-                if len(pending) >= n_threads:
-                    pending.popleft().result()
-            for future in pending:
-                future.result()
-    finally:
-        torch.set_num_threads(previous)
+
+    def flush_on_one_thread(batch):
+        # The thread count belongs to the calling thread (OpenMP builds of
+        # torch): each worker sets, and restores, its own.
+        with torch_threads(1):
+            flush(batch)
+
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        pending = deque()
+        for batch in batches:
+            pending.append(pool.submit(flush_on_one_thread, batch))
+            if len(pending) >= n_threads:
+                pending.popleft().result()
+        for future in pending:
+            future.result()
 
 
 @contextlib.contextmanager
@@ -602,13 +607,8 @@ def _single_thread_below(limit, n, device):
     if n >= limit or torch.device(device).type != "cpu":
         yield
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(1), threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 class _Clock:
