@@ -125,10 +125,9 @@ def run_plain(name):
     Xtr, ytr, gtr = data["train"]
     radius = json.loads((HERE / "results" / "quality" / f"{name}_seed0_default.json").read_text())[
         "connectivity_radius"]
-    sizes = np.unique(ytr[ytr >= 0], return_counts=True)[1]
-    grid = quality.MIN_SAMPLES[quality.MIN_SAMPLES <= max(2, int(np.median(sizes)))]
+    eps_grid, ms_grid = quality.dbscan_grid(data["train"], radius)
     train = [(X, X, y) for X, y in quality._fovs(Xtr, ytr, gtr)]
-    candidates = [(float(e), int(ms)) for e in quality.EPS_FRACTIONS * radius for ms in grid]
+    candidates = [(float(e), int(ms)) for e in eps_grid for ms in ms_grid]
     train_metrics = [fov_metrics(train, e, ms) for e, ms in candidates]
     own = [np.mean([tuning_score(X, y, DBSCAN(eps=e, min_samples=ms).fit_predict(X)) for X, _, y in train])
            for e, ms in candidates]

@@ -149,16 +149,21 @@ def _fovs(X, y, g):
     return [(X[g == f], y[g == f]) for f in np.unique(g)]
 
 
+def dbscan_grid(train, radius):
+    """(eps, min_samples) candidates of plain DBSCAN on the training FOVs: MIRO's grid."""
+    _, y, _ = train
+    sizes = np.unique(y[y >= 0], return_counts=True)[1]
+    typical = max(2, int(np.median(sizes))) if len(sizes) else 2
+    return EPS_FRACTIONS * radius, MIN_SAMPLES[MIN_SAMPLES <= typical]
+
+
 def tuned_dbscan(train, radius):
     """Plain DBSCAN parameters chosen on the training FOVs like MIRO's (same grid, same score)."""
     from sklearn_miro.estimators import tune_dbscan
 
     X, y, g = train
-    sizes = np.unique(y[y >= 0], return_counts=True)[1]
-    typical = max(2, int(np.median(sizes))) if len(sizes) else 2
-    grid = MIN_SAMPLES[MIN_SAMPLES <= typical]
     fovs = [(Xf, Xf, yf) for Xf, yf in _fovs(X, y, g)]
-    (eps, ms, _), _ = tune_dbscan(fovs, EPS_FRACTIONS * radius, grid)
+    (eps, ms, _), _ = tune_dbscan(fovs, *dbscan_grid(train, radius))
     return {"eps": float(eps), "min_samples": int(ms)}
 
 
