@@ -125,8 +125,8 @@ def test_inference_buffers_give_the_training_path_outputs(edge_block, monkeypatc
             training = network(node_attr, edge_index, edge_attr, 6, active=active).detach()
         with torch.inference_mode():
             inference = network(node_attr, edge_index, edge_attr, 6, active=active)
-        if edge_block is None:  # one block: the very same products
-            assert torch.equal(training, inference)
-        else:  # the BLAS may sum a short block's products in another order
-            torch.testing.assert_close(inference, training, rtol=1e-5, atol=1e-6)
+        # Float32 rounding only: the inference path evaluates the constant
+        # edge term through one fused (H, 3) map, block by block, and the BLAS
+        # may sum a short block's products in another order.
+        torch.testing.assert_close(inference, training, rtol=1e-5, atol=1e-6)
         assert training.abs().sum() > 0
