@@ -52,10 +52,13 @@ def fitted(data):
 def test_fixed_seed_fit_gives_the_numbers_of_the_code_before_the_refactor(data, fitted):
     X, _, fov = data
     Xt = fitted.transform(X, groups=fov)
-    # float32 network, float64 bookkeeping: the same CPU computation, so the
-    # numbers agree to rounding (1e-9 relative), not only approximately.
-    np.testing.assert_allclose(Xt[:4], GOLDEN_HEAD, rtol=1e-9)
-    assert Xt.sum() == pytest.approx(GOLDEN_SUM, rel=1e-9)
+    # Training is the same computation, so the fitted radius, length scale
+    # and loss agree to rounding (below). Inference has since fused the
+    # network's constant edge term into one (H, 3) map (a float32
+    # re-association), so the collapsed coordinates agree to float32 rounding
+    # of the displacements: 1e-5 nm on displacements of a few nm.
+    np.testing.assert_allclose(Xt[:4], GOLDEN_HEAD, rtol=0, atol=1e-5)
+    assert Xt.sum() == pytest.approx(GOLDEN_SUM, abs=1e-4)
     assert fitted.connectivity_radius_ == pytest.approx(GOLDEN_RADIUS, rel=1e-12)
     assert fitted.length_scale_ == pytest.approx(GOLDEN_LENGTH_SCALE, rel=1e-12)
     np.testing.assert_allclose(fitted.loss_curve_, GOLDEN_LOSS, rtol=1e-6)
@@ -98,7 +101,7 @@ def test_estimator_saved_before_the_refactor_still_loads(data):
     assert isinstance(old.model_, FittedMIRO)
     assert old.connectivity_radius_ == pytest.approx(GOLDEN_RADIUS, rel=1e-12)
     Xt = old.transform(X, groups=fov)
-    np.testing.assert_allclose(Xt[:4], GOLDEN_HEAD, rtol=1e-9)
+    np.testing.assert_allclose(Xt[:4], GOLDEN_HEAD, rtol=0, atol=1e-5)  # float32 rounding, as above
 
 
 def test_unreadable_old_state_names_the_version():

@@ -292,13 +292,44 @@ def centroid_matching(true_centroids, pred_centroids, row_thresholds):
     return rows[order].astype(np.intp), cols[order].astype(np.intp)
 
 
+def _geometric_order(table):
+    """Order of a table's clusters by centroid, then extent, then size: not by label value."""
+    return np.lexsort((table.sizes, table.extents[:, 1], table.extents[:, 0],
+                       table.centroids[:, 1], table.centroids[:, 0]))
+
+
+def _reordered(table, order):
+    return ClusterTable(table.codes[order], table.sizes[order], table.centroids[order], table.extents[order])
+
+
 def match_cluster_tables(truth, pred, *, matching="centroid", threshold=None):
     """Pair ground-truth and predicted clusters with the Hungarian algorithm.
 
     ``threshold=None`` gives every ground-truth cluster its own threshold, half
     the mean side of its bounding box (the reference's rule); a number is one
     global threshold in the units of the coordinates.
+
+    Ties between assignments (clusters with the same centroid, for instance)
+    are broken by the clusters' geometry, not by their label values, so that
+    relabelling changes no metric: the assignment is solved on the clusters
+    sorted by centroid, extent and size, and the indices are mapped back.
+    Clusters equal in all of these give the same metric values whichever is
+    paired.
     """
+    true_order, pred_order = _geometric_order(truth), _geometric_order(pred)
+    pairs = _match_in_given_order(_reordered(truth, true_order), _reordered(pred, pred_order),
+                                  matching, threshold)
+    rows, cols = true_order[pairs.true_index], pred_order[pairs.pred_index]
+    by_row = np.argsort(rows, kind="stable")
+    return ClusterMatching(
+        n_true=pairs.n_true, n_pred=pairs.n_pred, true_index=rows[by_row], pred_index=cols[by_row],
+        distances=pairs.distances[by_row], true_sizes=pairs.true_sizes[by_row],
+        pred_sizes=pairs.pred_sizes[by_row],
+    )
+
+
+def _match_in_given_order(truth, pred, matching, threshold):
+    """:func:`match_cluster_tables` on the tables' own order (ties go to the lower index)."""
     n_true, n_pred = truth.n_clusters, pred.n_clusters
     empty = np.empty(0, np.intp)
     if n_true == 0 or n_pred == 0:
