@@ -147,12 +147,6 @@ class MIRONetwork(nn.Module):
         target_const = node_const @ w5_target.t()  # (N, H)
         # Needed no further (without autograd this frees two (N, H) arrays).
         del encoded_nodes, node_const
-        # Q_e is affine in the raw edge features (encoder, W4's encoded block
-        # and W5's edge block are all linear): Q_e = A a + c with A of shape
-        # (H, n_edge_features).
-        edge_term_weight = w5_edge @ w4_encoded @ self.edge_encoder.weight  # (H, F_e)
-        edge_term_bias = self.message.bias + w5_edge @ (w4_encoded @ self.edge_encoder.bias
-                                                         + self.edge_dense.bias)  # (H,)
         # Fused matrices acting on the hidden states.
         source_from_hidden = w5_source @ w3_hidden  # (H, H)
         target_from_hidden = w5_target @ w3_hidden  # (H, H)
@@ -177,6 +171,11 @@ class MIRONetwork(nn.Module):
             # E x H x H): one (E, H) array fewer in memory, and none of the
             # three (E, H) temporaries the encoders would need at the start.
             step_edges = self._edge_step_blocked
+            # Q_e is affine in the raw edge features (encoder, W4's encoded
+            # block and W5's edge block are all linear): Q_e = A a + c.
+            edge_term_weight = w5_edge @ w4_encoded @ self.edge_encoder.weight  # A: (H, F_e)
+            edge_term_bias = self.message.bias + w5_edge @ (w4_encoded @ self.edge_encoder.bias
+                                                             + self.edge_dense.bias)  # c: (H,)
             edge_term = (edge_attr, edge_term_weight.t(), edge_term_bias)
             # Without autograd every step writes into buffers allocated once:
             # on large graphs a fresh (E, H) tensor per operation is mostly
