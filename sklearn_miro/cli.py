@@ -493,9 +493,9 @@ def _integer_column(values, path, column):
 # ------------------------------------------------------------------ parser
 
 TRAIN_EPILOG = """\
-Rough time with the defaults (fine-tuning the pretrained model: 400 synthetic FOVs x 3
+Rough time with the defaults (fine-tuning the pretrained model: 800 synthetic FOVs x 3
 epochs, fewer when the crops hold more than 300 localisations; hidden size 64, 15 steps):
-0.7-1.2 minutes on one CPU thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
+0.6-1.0 minutes on one CPU thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
 nm, 1,000-8,000 localisations each), the densest scenarios included
 (benchmarks/results/quality/summary.md). From random weights (--init
 none: 2,000 FOVs x 12 epochs) 6-14 minutes, 39 for the densest scenario. Time grows about

@@ -12,6 +12,7 @@ from sklearn.base import clone
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.cli import main
 from sklearn_miro.augmentation import AugmentationOptions, budgeted_n_augmented
+from sklearn_miro.estimators import FINE_TUNING_SCHEDULE
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.pretrained import (
     RADIUS_IN_SPACINGS,
@@ -174,7 +175,8 @@ def test_fine_tuning_on_large_crops_uses_fewer_of_them():
     extent = X.max(axis=0) - X.min(axis=0)
     per_crop = len(X) / np.prod(extent) * np.mean(extent) ** 2  # about len(X)
     assert per_crop > 400
-    assert tuned.n_augmented_ == budgeted_n_augmented(400, per_crop, 300, minimum=2) < 300
+    schedule = FINE_TUNING_SCHEDULE["n_augmented"]
+    assert tuned.n_augmented_ == budgeted_n_augmented(schedule, per_crop, 300, minimum=2) < schedule
     # A number given by the user is used as it is.
     assert MIROTransformer(init="nanoclusters", **_tiny()).fit(X, y).n_augmented_ == 4
 
@@ -186,7 +188,8 @@ def test_automatic_schedule_budgets_localizations_from_scratch_too():
     scratch = MIROTransformer(init=None, n_augmented="auto")._training_config(options)
     assert scratch.n_augmented == 2000 and scratch.localization_budget == 300
     tuned = MIROTransformer(n_augmented="auto")._training_config(options, fine_tuning=True)
-    assert tuned.n_augmented == 400 and tuned.localization_budget == 300
+    assert tuned.n_augmented == FINE_TUNING_SCHEDULE["n_augmented"] == 800
+    assert tuned.localization_budget == 300
     assert MIROTransformer(n_augmented=50)._training_config(options).localization_budget is None
 
 
@@ -217,7 +220,8 @@ def test_auto_schedule_is_short_when_fine_tuning_and_explicit_values_win():
     miro = MIROTransformer()
     assert miro.training_schedule(fine_tuning=True) == FINE_TUNING_SCHEDULE
     assert miro.training_schedule(fine_tuning=False) == FROM_SCRATCH_SCHEDULE
-    assert FINE_TUNING_SCHEDULE["n_augmented"] * FINE_TUNING_SCHEDULE["max_epochs"] < (
+    # Synthetic FOVs seen: fine-tuning at most a tenth of training from scratch.
+    assert FINE_TUNING_SCHEDULE["n_augmented"] * FINE_TUNING_SCHEDULE["max_epochs"] <= (
         FROM_SCRATCH_SCHEDULE["n_augmented"] * FROM_SCRATCH_SCHEDULE["max_epochs"] / 10)
     explicit = MIROTransformer(max_epochs=7, learning_rate=0.01)
     assert explicit.training_schedule(fine_tuning=True) == {
