@@ -166,13 +166,13 @@ class MIRONetwork(nn.Module):
             edge_term = torch.addmm(self.message.bias, edge_const, w5_edge.t())  # (E, H)
             del edge_const
         else:
-            # Q_e is recomputed block by block from the (E, F_e) edge features
-            # at every step (an E x F_e x H product, against the step's
-            # E x H x H): one (E, H) array fewer in memory, and none of the
-            # three (E, H) temporaries the encoders would need at the start.
-            step_edges = self._edge_step_blocked
             # Q_e is affine in the raw edge features (encoder, W4's encoded
-            # block and W5's edge block are all linear): Q_e = A a + c.
+            # block and W5's edge block are all linear): Q_e = A a + c. It is
+            # recomputed block by block from the (E, F_e) features at every
+            # step (an E x F_e x H product, against the step's E x H x H): one
+            # (E, H) array fewer in memory, and none of the three (E, H)
+            # temporaries the encoders would need at the start.
+            step_edges = self._edge_step_blocked
             edge_term_weight = w5_edge @ w4_encoded @ self.edge_encoder.weight  # A: (H, F_e)
             edge_term_bias = self.message.bias + w5_edge @ (w4_encoded @ self.edge_encoder.bias
                                                              + self.edge_dense.bias)  # c: (H,)
