@@ -37,7 +37,10 @@ keeps every stage local:
    on the tile's graph); nodes more than ``T`` hops away are dropped, and a
    node ``h`` hops away is updated only in the first ``T - h`` steps. The
    outputs are unchanged; the work is what the owned points' ``T``-hop
-   neighbourhoods cost (measured in ``benchmarks/results/scale.md``).
+   neighbourhoods cost (measured in ``benchmarks/results/scale.md``). By
+   default the tiles are also *sized* on that kept halo, measured on a few
+   probe tiles (:func:`hop_halo_width`), so that a tile holds about the node
+   budget and the halo's share of the work is smaller.
 
 So, for fixed features, tiling is exact; what changes the result is the choice
 of features (step 2), which is what ``feature_tile_size`` controls.
@@ -72,6 +75,7 @@ __all__ = [
     "SquareTiles",
     "default_tile_size",
     "fov_network_outputs",
+    "hop_halo_width",
     "resolve_tile_size",
     "tile_eigenvector_features",
     "tiled_edges",
@@ -200,6 +204,68 @@ def default_tile_size(X, halo, *, target_nodes=DEFAULT_TILE_NODES):
     grown_side = math.sqrt(target_nodes / density)
     side = max(grown_side - 2.0 * halo, 2.0 * halo, float(extent.max()) / 1000.0)
     return float(side)
+
+
+def hop_halo_width(X, halo, indptr, target, n_steps, *, target_nodes=DEFAULT_TILE_NODES,
+                   local_of=None, n_probes=3):
+    """Width of the halo the owned points' ``n_steps``-hop neighbourhoods actually reach.
+
+    The geometric halo (``n_steps`` connectivity radii) bounds how far messages
+    travel, but a typical hop is a fraction of the radius, and the hop search
+    of :func:`tiled_network_outputs` drops every node farther than
+    ``n_steps`` hops. Sizing tiles on the geometric halo therefore leaves
+    them far below the node budget (10^6 FGFR1 localisations, 2 threads:
+    54,000 nodes kept per tile for a budget of 98,000), and the halo's share
+    of the work larger than it needs to be. Here the kept halo is measured
+    on up to ``n_probes`` interior tiles of the geometric sizing (at the
+    quartiles of their point counts): a tile of side ``s`` that keeps ``K``
+    of the nodes for ``O`` owned ones has a halo of width
+    ``s (sqrt(K / O) - 1) / 2`` at its own density. The widest probe is
+    returned, at most ``halo``; ``halo`` itself when no tile lies with its
+    whole halo inside the FOV's bounding box (small FOVs).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+    halo : float
+        The geometric halo (exact for the message passing).
+    indptr, target : ndarray
+        The directed graph in CSR form (edges sorted by source).
+    n_steps : int
+    target_nodes : int
+        Node budget of a tile with its halo (as for :func:`default_tile_size`).
+    local_of : ndarray of shape (n,), optional
+        Scratch array filled with -1 (left so on return).
+    n_probes : int, default=3
+
+    Returns
+    -------
+    width : float
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if halo <= 0:
+        return float(halo)
+    side = default_tile_size(X, halo, target_nodes=target_nodes)
+    tiles = SquareTiles.from_points(X, side)
+    extent = np.ptp(X, axis=0)
+    first = np.arange(tiles.n_tiles)
+    i, j = np.divmod(first, max(tiles.shape[1], 1))
+    counts = np.diff(tiles.bounds)
+    low_ok = (np.minimum(i, j) * side) >= halo
+    high_ok = ((i + 1) * side + halo <= extent[0]) & ((j + 1) * side + halo <= extent[1])
+    interior = np.flatnonzero(low_ok & high_ok & (counts > 0))
+    if not interior.size:
+        return float(halo)
+    by_count = interior[np.argsort(counts[interior], kind="stable")]
+    picks = np.unique(by_count[np.floor(np.linspace(0.25, 0.75, n_probes) * (by_count.size - 1)).astype(int)])
+    if local_of is None:
+        local_of = np.full(X.shape[0], -1, dtype=np.int64)
+    widths = []
+    for tile in picks:
+        owned = tiles.owned(tile)
+        kept = _needed_subgraph(tiles.around(X, tile, halo), owned, indptr, target, local_of, n_steps)[0]
+        widths.append(side * (math.sqrt(kept.size / owned.size) - 1.0) / 2.0)
+    return float(min(max(widths), halo))
 
 
 def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_threads=1):
@@ -468,20 +534,20 @@ def tiled_network_outputs(
     # benchmarks/results/scale.md; 2/3 1.64-1.71 GB, 34.5-35.6 s; 1/2
     # 1.46 GB, 37.9 s (more halo per owned localisation).
     in_flight = n_threads if torch.device(device).type == "cpu" else 1
-    if tile_size is None:
-        tile_size = default_tile_size(X, halo, target_nodes=max(3 * DEFAULT_TILE_NODES // (in_flight + 2), 1))
-    check_positive(tile_size, "tile_size")
+    target_nodes = max(3 * DEFAULT_TILE_NODES // (in_flight + 2), 1)
+    if tile_size is not None:
+        check_positive(tile_size, "tile_size")
     if feature_tile_size is not None:
         check_positive(feature_tile_size, "feature_tile_size")
     max_batch_nodes = max(3 * int(max_batch_nodes) // (in_flight + 2), 1)
     n = X.shape[0]
     outputs = np.zeros((len(steps), n, network.n_outputs))
     clock = _Clock(timings)
-    tiles = SquareTiles.from_points(X, tile_size)
+    origin = X.min(axis=0)
     margin = (DELAUNAY_MARGIN_RADII * r if delaunay_margin is None
               else float(check_positive(delaunay_margin, "delaunay_margin", allow_zero=True)))
     edge_tiles = SquareTiles.from_points(
-        X, default_tile_size(X, margin, target_nodes=TRIANGULATION_TILE_NODES), origin=tiles.origin
+        X, default_tile_size(X, margin, target_nodes=TRIANGULATION_TILE_NODES), origin=origin
     )
     edges = tiled_edges(X, r, edge_tiles, delaunay_margin=margin, n_threads=n_threads)
     if edges.shape[1] == 0:
@@ -496,13 +562,20 @@ def tiled_network_outputs(
     # thread, 2.1-38 with two).
     with threadpool_limits(limits=1, user_api="blas"):
         node_attr = tile_eigenvector_features(
-            X, edge_index, feature_tile_size, origin=tiles.origin, normalization=normalization,
+            X, edge_index, feature_tile_size, origin=origin, normalization=normalization,
         ).astype(np.float32)
     clock.lap("features")
     source, target = edge_index
     degree = np.bincount(source, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(degree)])
     local_of = np.full(n, -1, dtype=np.int64)
+    if tile_size is None:
+        # Sized on the halo the hop search keeps, not on the geometric bound:
+        # see hop_halo_width.
+        reach = hop_halo_width(X, halo, indptr, target, n_steps, target_nodes=target_nodes,
+                               local_of=local_of)
+        tile_size = default_tile_size(X, reach, target_nodes=target_nodes)
+    tiles = SquareTiles.from_points(X, tile_size, origin=origin)
 
     def flush(batch):
         node_parts, src_parts, tgt_parts, attr_parts, owned_parts, owned_local = [], [], [], [], [], []

@@ -3,12 +3,16 @@
 import numpy as np
 import pytest
 import torch
+from scipy import sparse
+from scipy.sparse import csgraph
 
+import sklearn_miro.tiling as tiling
 from sklearn_miro.graph import build_graph, delaunay_edges, laplacian_eigenvector_features
 from sklearn_miro.network import MIRONetwork
 from sklearn_miro.tiling import (
     SquareTiles,
     default_tile_size,
+    hop_halo_width,
     tile_eigenvector_features,
     tiled_edges,
     tiled_network_outputs,
@@ -206,8 +210,6 @@ def test_threads_do_not_change_the_outputs(cloud, network):
 
 
 def test_small_fovs_run_on_one_thread_and_restore_the_callers(cloud, network, monkeypatch):
-    import sklearn_miro.tiling as tiling
-
     kwargs = dict(connectivity_radius=110.0, length_scale=20.0, steps=[3], tile_size=None)
     seen = []
     forward = type(network).forward
@@ -237,8 +239,6 @@ def test_thread_count_is_checked(cloud, network, bad):
 
 
 def test_feature_tiles_in_chunks_equal_all_at_once(cloud, monkeypatch):
-    import sklearn_miro.tiling as tiling
-
     edges = tiled_edges(cloud, 110.0, SquareTiles.from_points(cloud, 400.0))
     directed = np.concatenate([edges, edges[::-1]], axis=1)
     expected = tile_eigenvector_features(cloud, directed, 300.0)
@@ -258,3 +258,66 @@ def test_points_on_a_tile_border_by_rounding_are_kept_without_halo(network):
     out = tiled_network_outputs(network, X, connectivity_radius=0.5, length_scale=0.2, steps=[0],
                                 tile_size=0.1, halo=0.0)
     assert np.isfinite(out).all()
+
+
+def _csr(X, radius):
+    edge_index = build_graph(X, radius).edge_index
+    degree = np.bincount(edge_index[0], minlength=len(X))
+    return np.concatenate([[0], np.cumsum(degree)]), edge_index[1]
+
+
+def _within_hops(indptr, target, owned, n_steps):
+    """Nodes at most n_steps hops from the owned ones (an independent breadth-first search)."""
+    n = indptr.size - 1
+    graph = sparse.csr_matrix((np.ones(target.size), target, indptr), shape=(n, n))
+    hops = csgraph.dijkstra(graph, indices=owned, min_only=True, unweighted=True, limit=n_steps + 0.5)
+    return np.flatnonzero(hops <= n_steps)
+
+
+def _centre_tile(tiles):
+    return (tiles.shape[0] // 2) * tiles.shape[1] + tiles.shape[1] // 2
+
+
+def test_hop_halo_width_sizes_tiles_to_the_node_budget():
+    # 6 steps of 150 nm is a 900 nm geometric halo; Delaunay hops between
+    # uniform points ~50 nm apart are much shorter than the radius, so the
+    # kept halo is narrower, and a tile sized on the measured width keeps
+    # about the budgeted nodes.
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 12000, (60000, 2))
+    indptr, target = _csr(X, 150.0)
+    budget, n_steps, halo = 6000, 6, 900.0
+    width = hop_halo_width(X, halo, indptr, target, n_steps, target_nodes=budget)
+    assert 0 < width < 0.5 * halo
+    side = default_tile_size(X, width, target_nodes=budget)
+    tiles = SquareTiles.from_points(X, side)
+    kept = _within_hops(indptr, target, tiles.owned(_centre_tile(tiles)), n_steps)
+    assert 0.8 * budget < kept.size < 1.25 * budget
+    # The geometric sizing keeps far fewer than the budget: the reason for the probe.
+    geometric = SquareTiles.from_points(X, default_tile_size(X, halo, target_nodes=budget))
+    kept_geometric = _within_hops(indptr, target, geometric.owned(_centre_tile(geometric)), n_steps)
+    assert kept_geometric.size < 0.6 * budget
+
+
+def test_hop_halo_width_is_the_halo_without_an_interior_tile(cloud):
+    indptr, target = _csr(cloud, 110.0)
+    assert hop_halo_width(cloud, 440.0, indptr, target, 4, target_nodes=10**6) == 440.0
+    assert hop_halo_width(cloud, 0.0, indptr, target, 4) == 0.0
+
+
+def test_default_tiles_sized_on_the_hop_halo_stay_exact(network, monkeypatch):
+    # A small node budget so that this 6,000-point cloud has interior tiles
+    # and the probe sets the tile size; whole-FOV features isolate the tiling.
+    rng = np.random.default_rng(2)
+    centres = rng.uniform(0, 6000, (150, 2))
+    cloud = np.concatenate([rng.uniform(0, 6000, (3000, 2)),
+                            np.repeat(centres, 20, axis=0) + rng.normal(0, 25, (3000, 2))])
+    monkeypatch.setattr(tiling, "DEFAULT_TILE_NODES", 2000)
+    radius, unit, steps = 110.0, 20.0, [1, 3]
+    calls = []
+    real = tiling.hop_halo_width
+    monkeypatch.setattr(tiling, "hop_halo_width", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    out = tiled_network_outputs(network, cloud, connectivity_radius=radius, length_scale=unit, steps=steps,
+                                feature_tile_size=None, n_threads=1)
+    assert len(calls) == 1 and 0 < calls[0] < 4 * radius
+    np.testing.assert_allclose(out, _untiled(network, cloud, radius, unit, 4)[steps], rtol=1e-5, atol=1e-6)
