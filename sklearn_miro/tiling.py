@@ -55,8 +55,7 @@ import contextlib
 import math
 import numbers
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import joblib
@@ -662,11 +661,15 @@ def _run_batches(flush, batches, n_threads, device):
             flush(batch)
 
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        pending = deque()
+        pending = set()
         for batch in batches:
-            pending.append(pool.submit(flush_on_one_thread, batch))
+            pending.add(pool.submit(flush_on_one_thread, batch))
             if len(pending) >= n_threads:
-                pending.popleft().result()
+                # The next batch goes to whichever thread is free first (tiles
+                # differ in cost: those on the FOV's border have less halo).
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
         for future in pending:
             future.result()
 
