@@ -633,6 +633,10 @@ def main():
     parser.add_argument("--save-models", default=None, help="directory to joblib-save every fitted model in")
     parser.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
                         help="patch in an experimental training change (recipe search only)")
+    parser.add_argument("--schedule", default="{}",
+                        help="JSON dict overriding FINE_TUNING_SCHEDULE (recipe search only; an "
+                             "n_augmented given here stays subject to the localisation budget, "
+                             "unlike one given in --params)")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     output_dir = Path(args.output_dir)
@@ -648,6 +652,9 @@ def main():
         SAVE_MODELS_DIR = Path(args.save_models)
     if args.experiment:
         apply_experiment(args.experiment)
+    from sklearn_miro.estimators import FINE_TUNING_SCHEDULE
+
+    FINE_TUNING_SCHEDULE.update(json.loads(args.schedule))
     for name in names:
         if (name in BENCHMARK or name in SINGLE_SHOT) and not DATA.is_dir():
             print(f"skipping {name}: needs {DATA}", flush=True)

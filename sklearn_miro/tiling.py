@@ -528,10 +528,12 @@ def tiled_network_outputs(
     n_threads = _resolve_threads(n_threads)
     # n_threads batches run at once on the CPU, so each gets a smaller share
     # of the node budget: 3 / (n_threads + 2) of it. Measured on 10^6 FGFR1
-    # localisations with 2 threads (peak RSS, network CPU): full-size tiles
-    # 1.99 GB, 31.9 s (1.39 GB one at a time); 3/4 see
-    # benchmarks/results/scale.md; 2/3 1.64-1.71 GB, 34.5-35.6 s; 1/2
-    # 1.46 GB, 37.9 s (more halo per owned localisation).
+    # localisations with 2 threads (peak RSS, network CPU), tiles then sized
+    # on the geometric halo: full-size tiles 1.99 GB, 31.9 s (1.39 GB one at
+    # a time); 3/4 see benchmarks/results/scale.md; 2/3 1.64-1.71 GB,
+    # 34.5-35.6 s; 1/2 1.46 GB, 37.9 s (more halo per owned localisation).
+    # Sized on the kept halo (hop_halo_width), 3/4 holds about 75,000 nodes
+    # per tile instead of 54,000: 1.76 GB instead of 1.39-1.46.
     in_flight = n_threads if torch.device(device).type == "cpu" else 1
     target_nodes = max(3 * DEFAULT_TILE_NODES // (in_flight + 2), 1)
     if tile_size is not None:
