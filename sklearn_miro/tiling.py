@@ -247,8 +247,7 @@ def hop_halo_width(X, halo, indptr, target, n_steps, *, target_nodes=DEFAULT_TIL
     side = default_tile_size(X, halo, target_nodes=target_nodes)
     tiles = SquareTiles.from_points(X, side)
     extent = np.ptp(X, axis=0)
-    first = np.arange(tiles.n_tiles)
-    i, j = np.divmod(first, max(tiles.shape[1], 1))
+    i, j = np.divmod(np.arange(tiles.n_tiles), max(tiles.shape[1], 1))
     counts = np.diff(tiles.bounds)
     low_ok = (np.minimum(i, j) * side) >= halo
     high_ok = ((i + 1) * side + halo <= extent[0]) & ((j + 1) * side + halo <= extent[1])
@@ -482,7 +481,8 @@ def tiled_network_outputs(
     steps : sequence of int
         Recurrent steps (0-based) whose outputs are returned.
     tile_size : float, optional
-        Side of the owned part of a tile; default :func:`default_tile_size`.
+        Side of the owned part of a tile; default :func:`default_tile_size`
+        on the halo width measured by :func:`hop_halo_width`.
     halo : float, optional
         Width of the halo; default ``(max(steps) + 1) * connectivity_radius``,
         which makes the message passing exact for the owned points.
@@ -713,7 +713,8 @@ def resolve_tile_size(tile_size, n_localizations):
     ----------
     tile_size : "auto", None or float
         ``"auto"``: tile FOVs with more than :data:`TILING_THRESHOLD`
-        localisations, with :func:`default_tile_size`; ``None``: never tile;
+        localisations, with tiles sized as :func:`tiled_network_outputs`
+        does by default; ``None``: never tile;
         a number: always tile, with that side.
     n_localizations : int
 
@@ -721,7 +722,7 @@ def resolve_tile_size(tile_size, n_localizations):
     -------
     use_tiles : bool
     side : float or None
-        None means :func:`default_tile_size`.
+        None means the default sizing of :func:`tiled_network_outputs`.
     """
     if tile_size is None:
         return False, None
