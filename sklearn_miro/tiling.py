@@ -286,7 +286,7 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
         Each undirected edge once, ``edges[0] < edges[1]``, sorted.
     """
     r = float(connectivity_radius)
-    margin = DELAUNAY_MARGIN_RADII * r if delaunay_margin is None else float(delaunay_margin)
+    margin = _delaunay_margin(r, delaunay_margin)
 
     def tile_edges(tile):
         ext = tiles.around(X, tile, margin)
@@ -302,6 +302,13 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
         return np.empty((2, 0), dtype=np.int64)
     edges = np.concatenate(parts, axis=1)
     return sort_edges(edges[0], edges[1], X.shape[0])
+
+
+def _delaunay_margin(radius, delaunay_margin):
+    """The triangulation margin: ``delaunay_margin`` checked, or the default for ``radius``."""
+    if delaunay_margin is None:
+        return DELAUNAY_MARGIN_RADII * float(radius)
+    return float(check_positive(delaunay_margin, "delaunay_margin", allow_zero=True))
 
 
 def _resolve_threads(n_threads):
@@ -545,8 +552,7 @@ def tiled_network_outputs(
     outputs = np.zeros((len(steps), n, network.n_outputs))
     clock = _Clock(timings)
     origin = X.min(axis=0)
-    margin = (DELAUNAY_MARGIN_RADII * r if delaunay_margin is None
-              else float(check_positive(delaunay_margin, "delaunay_margin", allow_zero=True)))
+    margin = _delaunay_margin(r, delaunay_margin)
     edge_tiles = SquareTiles.from_points(
         X, default_tile_size(X, margin, target_nodes=TRIANGULATION_TILE_NODES), origin=origin
     )

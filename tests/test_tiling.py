@@ -321,3 +321,9 @@ def test_default_tiles_sized_on_the_hop_halo_stay_exact(network, monkeypatch):
                                 feature_tile_size=None, n_threads=1)
     assert len(calls) == 1 and 0 < calls[0] < 4 * radius
     np.testing.assert_allclose(out, _untiled(network, cloud, radius, unit, 4)[steps], rtol=1e-5, atol=1e-6)
+
+
+def test_tiled_edges_reject_a_negative_margin(cloud):
+    tiles = SquareTiles.from_points(cloud, 300.0)
+    with pytest.raises(ValueError, match="delaunay_margin"):
+        tiled_edges(cloud, 110.0, tiles, delaunay_margin=-1.0)
