@@ -216,12 +216,14 @@ def hop_halo_width(X, halo, indptr, target, n_steps, *, target_nodes=DEFAULT_TIL
     them far below the node budget (10^6 FGFR1 localisations, 2 threads:
     54,000 nodes kept per tile for a budget of 98,000), and the halo's share
     of the work larger than it needs to be. Here the kept halo is measured
-    on up to ``n_probes`` interior tiles of the geometric sizing (at the
-    quartiles of their point counts): a tile of side ``s`` that keeps ``K``
+    on up to ``n_probes`` interior tiles of the geometric sizing, or of the
+    largest side that leaves an interior tile (at the quartiles of their
+    point counts): a tile of side ``s`` that keeps ``K``
     of the nodes for ``O`` owned ones has a halo of width
     ``s (sqrt(K / O) - 1) / 2`` at its own density. The widest probe is
-    returned, at most ``halo``; ``halo`` itself when no tile lies with its
-    whole halo inside the FOV's bounding box (small FOVs).
+    returned, at most ``halo``; ``halo`` itself when no tile of at least
+    ``halo`` lies with its whole halo inside the FOV's bounding box (small
+    FOVs).
 
     Parameters
     ----------
@@ -244,9 +246,14 @@ def hop_halo_width(X, halo, indptr, target, n_steps, *, target_nodes=DEFAULT_TIL
     X = np.asarray(X, dtype=np.float64)
     if halo <= 0:
         return float(halo)
-    side = default_tile_size(X, halo, target_nodes=target_nodes)
-    tiles = SquareTiles.from_points(X, side)
     extent = np.ptp(X, axis=0)
+    # The width hardly depends on the probe's side, so on FOVs too small for
+    # an interior tile of the geometric sizing (10^5 localisations) the
+    # probes are smaller: the largest side that leaves one, at least the halo.
+    side = min(default_tile_size(X, halo, target_nodes=target_nodes), (float(extent.min()) - halo) / 2.0)
+    if side < halo:
+        return float(halo)
+    tiles = SquareTiles.from_points(X, side)
     i, j = np.divmod(np.arange(tiles.n_tiles), max(tiles.shape[1], 1))
     counts = np.diff(tiles.bounds)
     low_ok = (np.minimum(i, j) * side) >= halo

@@ -300,8 +300,10 @@ def test_hop_halo_width_sizes_tiles_to_the_node_budget():
 
 
 def test_hop_halo_width_is_the_halo_without_an_interior_tile(cloud):
-    indptr, target = _csr(cloud, 110.0)
-    assert hop_halo_width(cloud, 440.0, indptr, target, 4, target_nodes=10**6) == 440.0
+    # 1,500 nm wide: a tile of at least 600 nm with a 600 nm halo on every
+    # side does not fit inside.
+    indptr, target = _csr(cloud, 150.0)
+    assert hop_halo_width(cloud, 600.0, indptr, target, 4, target_nodes=10**6) == 600.0
     assert hop_halo_width(cloud, 0.0, indptr, target, 4) == 0.0
 
 
