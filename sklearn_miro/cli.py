@@ -341,7 +341,8 @@ def _cluster_model(args):
         if not args.files:
             raise CommandError("no localisation file given.")
         transformer = MIROTransformer.pretrained(
-            args.pretrained, cluster_radius=args.cluster_radius, device=args.device
+            args.pretrained, cluster_radius=args.cluster_radius, device=args.device,
+            verbose=0 if args.quiet else 1,
         )
         return MIROClusterer(transformer)
     if args.cluster_radius is not None:
@@ -590,6 +591,9 @@ def _parser():
                          help="with --pretrained: typical RMS radius of a cluster in nm "
                               "(default: estimated on every file)")
     cluster.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    cluster.add_argument("-q", "--quiet", action="store_true",
+                         help="no progress bar on large files (with --pretrained; a saved model "
+                              "keeps the verbose setting it was trained with)")
     cluster.add_argument("-o", "--output", default=None, help="output file (one input file only)")
     cluster.add_argument("--output-dir", default=None,
                          help="folder for <name>_clusters.<ext> and <name>_clusters_table.csv "

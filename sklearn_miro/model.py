@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from joblib import effective_n_jobs
 
 from .augmentation import (
     AugmentationOptions,
@@ -34,7 +35,7 @@ from .graph import default_connectivity_radius
 from .network import MIRONetwork, reproducible_training
 from .diagnostics import cluster_compression, zero_displacement_loss
 from .parallel import map_fovs
-from .tiling import fov_network_outputs
+from .tiling import fov_network_outputs, resolve_tile_size
 from .training import collate, fit_network, miro_loss
 
 __all__ = [
@@ -262,7 +263,7 @@ class FittedMIRO:
             return float(self.augmentation_fov_size)
         return float(self.distance_unit)
 
-    def collapse(self, X, fov_indices, steps, device, *, tile_size=None, n_jobs=None):
+    def collapse(self, X, fov_indices, steps, device, *, tile_size=None, n_jobs=None, verbose=0):
         """Move every localisation of every FOV towards its cluster centre.
 
         Parameters
@@ -280,6 +281,9 @@ class FittedMIRO:
             space). None: every FOV whole.
         n_jobs : int or None, default=None
             FOVs in parallel (:func:`sklearn_miro.parallel.map_fovs`).
+        verbose : int, default=0
+            Positive: a progress bar over the localisations of every tiled
+            FOV (not inside parallel workers, whose bars would interleave).
 
         Returns
         -------
@@ -290,8 +294,9 @@ class FittedMIRO:
         moved = np.empty((len(steps), n, 2))
         connected = np.zeros(n, dtype=bool)
         steps = list(steps)
+        verbose = verbose if effective_n_jobs(n_jobs) == 1 else 0
         results = map_fovs(
-            collapse_fov, [(self, X[idx], steps, device, tile_size) for idx in fov_indices], n_jobs
+            collapse_fov, [(self, X[idx], steps, device, tile_size, verbose) for idx in fov_indices], n_jobs
         )
         for idx, (fov_outputs, fov_moved, fov_connected) in zip(fov_indices, results):
             outputs[:, idx] = fov_outputs
@@ -317,21 +322,26 @@ class FittedMIRO:
         self.__dict__.update(state)
 
 
-def collapse_fov(model, X_fov, steps, device, tile_size=None):
+def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0):
     """Outputs, collapsed coordinates and connected mask of one FOV (see :meth:`FittedMIRO.collapse`)."""
     positions, back = to_model_space(X_fov, model.fov_normalization)
-    outputs, connected = fov_network_outputs(
-        model.network_on(device),
-        positions,
-        connectivity_radius=model.connectivity_radius,
-        length_scale=model.length_scale,
-        steps=steps,
-        normalization=model.eigenvector_normalization,
-        tile_size=tile_size,
-        feature_tile_size=model.feature_tile_size(),
-        device=device,
-        return_connected=True,
-    )
+    # Only tiled FOVs (large ones) get a bar: small FOVs take a fraction of a
+    # second, and a bar each would flood a grid search's output.
+    tiled, _ = resolve_tile_size(tile_size, positions.shape[0])
+    with progress_bar(positions.shape[0], "MIRO: tiled inference", verbose if tiled else 0) as bar:
+        outputs, connected = fov_network_outputs(
+            model.network_on(device),
+            positions,
+            connectivity_radius=model.connectivity_radius,
+            length_scale=model.length_scale,
+            steps=steps,
+            normalization=model.eigenvector_normalization,
+            tile_size=tile_size,
+            feature_tile_size=model.feature_tile_size(),
+            device=device,
+            return_connected=True,
+            progress=bar if tiled and verbose else None,
+        )
     moved = back(positions[None] - outputs[:, :, :2] * model.length_scale)
     return outputs, moved, connected
 

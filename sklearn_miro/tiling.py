@@ -481,6 +481,7 @@ def tiled_network_outputs(
     timings=None,
     return_connected=False,
     n_threads=None,
+    progress=None,
 ):
     """Network outputs of one FOV, computed tile by tile.
 
@@ -524,6 +525,10 @@ def tiled_network_outputs(
         FOV workers of :func:`sklearn_miro.parallel.map_fovs`). Negative
         values count from the number of CPUs as ``n_jobs`` does (-1: all of
         them). The result does not depend on it.
+    progress : tqdm-like, optional
+        A progress bar over the FOV's localisations (the caller sets its
+        total): its postfix names the stage, and it advances by each tile
+        batch's owned localisations as the batch is done.
 
     Returns
     -------
@@ -558,6 +563,8 @@ def tiled_network_outputs(
     n = X.shape[0]
     outputs = np.zeros((len(steps), n, network.n_outputs))
     clock = _Clock(timings)
+    stage = _stage_reporter(progress)
+    stage("triangulating")
     origin = X.min(axis=0)
     margin = _delaunay_margin(r, delaunay_margin)
     edge_tiles = SquareTiles.from_points(
@@ -570,6 +577,7 @@ def tiled_network_outputs(
     edge_index = _directed(edges, n)
     del edges
     clock.lap("graph")
+    stage("eigenvectors")
     # The eigen-problems are small (a feature tile each): BLAS threads only
     # spin on them, and under load they cost many times the work (10^5 FGFR1
     # localisations on the shared 2-core machine: 0.7-0.8 CPU-s on one BLAS
@@ -579,6 +587,7 @@ def tiled_network_outputs(
             X, edge_index, feature_tile_size, origin=origin, normalization=normalization,
         ).astype(np.float32)
     clock.lap("features")
+    stage("network")
     source, target = edge_index
     degree = np.bincount(source, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(degree)])
@@ -647,14 +656,32 @@ def tiled_network_outputs(
         if batch:
             yield batch
 
-    _run_batches(flush, batches(), n_threads, device)
+    def done(batch):
+        if progress is not None:
+            progress.update(sum(int(np.count_nonzero(degree[part[5]])) for part in batch))
+
+    _run_batches(flush, batches(), n_threads, device, done)
+    if progress is not None:
+        # Localisations without a neighbour are counted here, not with their
+        # tile (whose batch may not exist: a tile of isolated points is skipped).
+        progress.update(int(np.count_nonzero(degree == 0)))
     outputs[:, degree == 0] = 0.0
     clock.lap("network")
     return (outputs, degree > 0) if return_connected else outputs
 
 
-def _run_batches(flush, batches, n_threads, device):
+def _stage_reporter(progress):
+    """A function naming the current stage in ``progress``'s postfix (a no-op without one)."""
+    if progress is None:
+        return lambda name: None
+    return lambda name: progress.set_postfix_str(name, refresh=True)
+
+
+def _run_batches(flush, batches, n_threads, device, done=None):
     """``flush(batch)`` for every batch; on the CPU, ``n_threads`` batches at once.
+
+    ``done(batch)``, if given, is called in the calling thread after each
+    batch has been flushed.
 
     Each batch then runs the network on one torch thread: the network's
     operations on a tile (gathers and scatters of ``n_edges x hidden`` floats)
@@ -664,9 +691,11 @@ def _run_batches(flush, batches, n_threads, device):
     one thread, 6.0-23.0 with two intra-op threads. At most ``n_threads``
     batches are in flight, so memory stays that of ``n_threads`` tiles.
     """
+    done = done or (lambda batch: None)
     if n_threads <= 1 or torch.device(device).type != "cpu":
         for batch in batches:
             flush(batch)
+            done(batch)
         return
 
     def flush_on_one_thread(batch):
@@ -676,17 +705,19 @@ def _run_batches(flush, batches, n_threads, device):
             flush(batch)
 
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        pending = set()
+        pending = {}
         for batch in batches:
-            pending.add(pool.submit(flush_on_one_thread, batch))
+            pending[pool.submit(flush_on_one_thread, batch)] = batch
             if len(pending) >= n_threads:
                 # The next batch goes to whichever thread is free first (tiles
                 # differ in cost: those on the FOV's border have less halo).
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
                     future.result()
-        for future in pending:
+                    done(pending.pop(future))
+        for future in list(pending):
             future.result()
+            done(pending.pop(future))
 
 
 @contextlib.contextmanager
@@ -758,6 +789,7 @@ def fov_network_outputs(
     feature_tile_size=None,
     device="cpu",
     return_connected=False,
+    progress=None,
 ):
     """Network outputs of one FOV, whole or tiled (the estimators' inference core).
 
@@ -777,6 +809,8 @@ def fov_network_outputs(
     device : str or torch.device
     return_connected : bool, default=False
         Also return which localisations have a neighbour closer than the radius.
+    progress : tqdm-like, optional
+        Passed to :func:`tiled_network_outputs` when the FOV is tiled.
 
     Returns
     -------
@@ -794,7 +828,7 @@ def fov_network_outputs(
             network, positions, connectivity_radius=connectivity_radius,
             length_scale=length_scale, steps=steps, tile_size=side,
             feature_tile_size=feature_tile_size, normalization=normalization, device=device,
-            return_connected=return_connected,
+            return_connected=return_connected, progress=progress,
         )
     outputs = np.zeros((len(steps), n, network.n_outputs))
     with _single_thread_below(SINGLE_THREAD_MAX_LOCALIZATIONS, n, device):

@@ -11,6 +11,7 @@ from sklearn.base import clone
 
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.cli import main
+from sklearn_miro.datasets import make_gaussian_clusters
 from sklearn_miro.augmentation import AugmentationOptions, budgeted_n_augmented
 from sklearn_miro.estimators import FINE_TUNING_SCHEDULE
 from sklearn_miro.datasets import make_benchmark_scenario
@@ -306,3 +307,18 @@ def test_label_free_min_samples_rises_with_blinking_only():
         blinking=dict(mean_blinks=4.0, localization_precision=(12.0, 4.0)), random_state=0)
     # About 4 localisations per molecule: min_samples about 2 x 4.
     assert REPEAT_FACTOR * 3 <= model.dbscan_min_samples(blinking) <= REPEAT_FACTOR * 8
+
+
+def test_cli_shows_progress_on_a_tiled_file_unless_quiet(tmp_path, capsys):
+    # Just over the tiling threshold (50,000 localisations): the one size of
+    # file on which the bar appears.
+    X, _, _ = make_gaussian_clusters(n_clusters=700, n_localizations=40, fov_size=12000.0,
+                                     background_fraction=0.45, random_state=0)
+    assert len(X) > 50_000
+    path = tmp_path / "big.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1]}).to_csv(path, index=False)
+    args = ["cluster", "--pretrained", "nanoclusters", str(path), "--output-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert "MIRO: tiled inference" in capsys.readouterr().err
+    assert main([*args, "--force", "--quiet"]) == 0
+    assert "MIRO: tiled inference" not in capsys.readouterr().err

@@ -105,3 +105,18 @@ def test_models_pickled_before_tiling_load_with_the_defaults(data, fitted):
     old.__setstate__(state)
     assert old.tile_size == "auto" and old.n_jobs is None
     np.testing.assert_array_equal(old.transform(X[fov == 0]), fitted.transform(X[fov == 0]))
+
+
+def test_tiled_fovs_show_a_progress_bar_when_verbose(data, fitted, capsys):
+    X, _, fov = data
+    X0 = X[fov == 0]
+    for verbose, shown in ((1, True), (0, False)):
+        tiled = clone(fitted).set_params(tile_size=150.0, verbose=verbose)
+        tiled.model_ = fitted.model_
+        tiled.transform(X0)
+        assert ("MIRO: tiled inference" in capsys.readouterr().err) is shown
+    # Untiled FOVs get none, even when verbose.
+    whole = clone(fitted).set_params(tile_size=None, verbose=1)
+    whole.model_ = fitted.model_
+    whole.transform(X0)
+    assert "MIRO" not in capsys.readouterr().err

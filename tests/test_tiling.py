@@ -329,3 +329,29 @@ def test_tiled_edges_reject_a_negative_margin(cloud):
     tiles = SquareTiles.from_points(cloud, 300.0)
     with pytest.raises(ValueError, match="delaunay_margin"):
         tiled_edges(cloud, 110.0, tiles, delaunay_margin=-1.0)
+
+
+class _RecordingProgress:
+    """The part of tqdm's interface that tiled inference uses."""
+
+    def __init__(self):
+        self.stages, self.done = [], 0
+
+    def set_postfix_str(self, text, refresh=True):
+        self.stages.append(text)
+
+    def update(self, n):
+        self.done += n
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_progress_names_the_stages_and_counts_every_localisation(cloud, network, n_threads):
+    progress = _RecordingProgress()
+    # Far away: a tile with a connected pair and an isolated point, and a
+    # tile with only an isolated point (no batch); each point counted once.
+    X = np.concatenate([cloud, [[1e5, 1e5], [1e5 + 50, 1e5], [1e5 + 150, 1e5 + 150], [2e5, 2e5]]])
+    tiled_network_outputs(network, X, connectivity_radius=110.0, length_scale=20.0, steps=[3],
+                          tile_size=300.0, feature_tile_size=600.0, n_threads=n_threads,
+                          progress=progress)
+    assert progress.stages == ["triangulating", "eigenvectors", "network"]
+    assert progress.done == len(X)

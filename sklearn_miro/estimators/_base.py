@@ -284,7 +284,7 @@ class BaseMIRO(BaseEstimator):
                 )
             tile_size = float(tile_size)
         return self.model_.collapse(X, fov_indices, steps, resolve_device(self.device),
-                                    tile_size=tile_size, n_jobs=self.n_jobs)
+                                    tile_size=tile_size, n_jobs=self.n_jobs, verbose=self.verbose)
 
     def collapse_fovs(self, X, fov_indices, steps=None):
         """Collapse coordinates that the caller has validated already, FOV by FOV.

@@ -113,7 +113,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Seeds the augmentation, the initial weights and the shuffling: the
         same value gives the same model on the CPU.
     verbose : int, default=1
-        0: silent; 1: progress bars while training.
+        0: silent; 1: progress bars while training, and over the
+        localisations of every tiled FOV at inference (see ``tile_size``;
+        not inside parallel FOV workers).
     tile_size : "auto", None or float, default="auto"
         Tiled inference of large FOVs (``sklearn_miro.tiling``, see
         ``doc/scaling.md``): ``"auto"`` tiles FOVs of more than 50,000
@@ -409,7 +411,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         check_is_fitted(self, "model_")
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
-            return self.model_.collapse_fov(X, self.cluster_radius)
+            return self.model_.collapse_fov(X, self.cluster_radius, verbose=self.verbose)
         radius = self.length_scale_ / pretrained_models.UNIT_IN_CLUSTER_RADII
         return self.transform(X), float(radius)
 
@@ -469,7 +471,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         X, _, fov_indices = self._prepare_predict_input(X, groups)
         steps = [self._resolve_step(step)]
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
-            return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius)[0].moved[0]
+            return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius,
+                                        verbose=self.verbose)[0].moved[0]
         return self._collapse(X, fov_indices, steps).moved[0]
 
     def fit_transform(self, X, y=None, groups=None):

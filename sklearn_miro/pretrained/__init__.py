@@ -34,8 +34,9 @@ import torch
 
 from .._validation import check_coordinates, split_by_group
 from ..parameters import pair_correlation_fit
-from ..model import Collapsed, network_from_state, network_state
+from ..model import Collapsed, network_from_state, network_state, progress_bar
 from ..network import MIRONetwork
+from ..tiling import fov_network_outputs, resolve_tile_size
 
 __all__ = [
     "PretrainedMIRO",
@@ -66,6 +67,10 @@ REPEAT_FACTOR = 2.0
 #: Length unit of the pretrained models' edge features and outputs, as a
 #: fraction of the cluster length scale (the typical RMS radius of a cluster).
 UNIT_IN_CLUSTER_RADII = 0.4
+#: Side of the eigenvector feature tiles of tiled zero-shot inference (FOVs
+#: above the tiling threshold), in mean localisation spacings: a tile then
+#: holds about FEATURE_TILE_SPACINGS**2 localisations.
+FEATURE_TILE_SPACINGS = 45.0
 
 
 def fov_spacing(X, groups=None):
@@ -144,7 +149,8 @@ def kdistance_eps(X, k=4):
     return float(curve[np.argmax(x - y)])
 
 
-def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None):
+def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None, *,
+                 tile_size="auto", progress=None):
     """Collapse one FOV with a pretrained network, in its scale-free units.
 
     Parameters
@@ -160,6 +166,13 @@ def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None):
         Mean localisation spacing; computed from X when None.
     step : int, optional
         Step whose output is used (default: the last).
+    tile_size : "auto", None or float, default="auto"
+        As for :func:`sklearn_miro.tiling.fov_network_outputs`: FOVs of more
+        than 50,000 localisations are run tile by tile (cost linear in their
+        size), with eigenvector features per square of
+        ``FEATURE_TILE_SPACINGS`` mean spacings; smaller FOVs whole.
+    progress : tqdm-like, optional
+        Progress over the localisations of a tiled FOV.
 
     Returns
     -------
@@ -167,25 +180,15 @@ def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None):
         Localisations without a neighbour closer than the connectivity radius
         are not moved.
     """
-    from ..graph import build_graph
-
     X = np.asarray(X, dtype=np.float64)
     s = float(fov_spacing(X)[0]) if spacing is None else float(spacing)
     unit = UNIT_IN_CLUSTER_RADII * float(cluster_radius)
-    graph = build_graph(X, RADIUS_IN_SPACINGS * s, length_scale=unit, normalization="rms")
-    out = np.zeros_like(X)
-    if graph.n_edges:
-        with torch.inference_mode():
-            pred = network(
-                torch.from_numpy(graph.node_attr),
-                torch.from_numpy(graph.edge_index),
-                torch.from_numpy(graph.edge_attr),
-                n_steps,
-            )[n_steps - 1 if step is None else step].double().numpy()
-        has_edge = np.zeros(X.shape[0], dtype=bool)
-        has_edge[graph.edge_index[1]] = True
-        out[has_edge] = pred[has_edge]
-    return X - out * unit
+    outputs = fov_network_outputs(
+        network, X, connectivity_radius=RADIUS_IN_SPACINGS * s, length_scale=unit,
+        steps=[n_steps - 1 if step is None else int(step)], normalization="rms",
+        tile_size=tile_size, feature_tile_size=FEATURE_TILE_SPACINGS * s, progress=progress,
+    )
+    return X - outputs[0, :, :2] * unit
 
 
 def cluster_fov(X_collapsed, cluster_radius, eps_in_radii, min_samples):
@@ -351,11 +354,12 @@ class PretrainedMIRO:
             return rule_min_samples
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
-    def collapse_fov(self, X, cluster_radius=None, step=None, *, fit=None):
+    def collapse_fov(self, X, cluster_radius=None, step=None, *, fit=None, verbose=0):
         """Collapse one validated FOV; returns (moved, cluster radius used).
 
         ``fit``: the FOV's :meth:`pair_correlation_fit`, if already computed
-        (used when ``cluster_radius`` is None).
+        (used when ``cluster_radius`` is None). ``verbose``: positive for a
+        progress bar when the FOV is tiled (more than 50,000 localisations).
         """
         if _spans_nothing(X):
             return X.copy(), float("nan")
@@ -372,9 +376,13 @@ class PretrainedMIRO:
                 )
         else:
             radius = float(cluster_radius)
-        return collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step), radius
+        tiled, _ = resolve_tile_size("auto", X.shape[0])
+        with progress_bar(X.shape[0], "MIRO: tiled inference", verbose if tiled else 0) as bar:
+            moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step,
+                                 progress=bar if tiled and verbose else None)
+        return moved, radius
 
-    def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None):
+    def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0):
         """Like :meth:`sklearn_miro.model.FittedMIRO.collapse`, units per FOV (CPU).
 
         Returns
@@ -390,7 +398,7 @@ class PretrainedMIRO:
         radii = np.full(len(fov_indices), np.nan)
         for k, idx in enumerate(fov_indices):
             for j, step in enumerate(steps):
-                moved[j, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, step)
+                moved[j, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, step, verbose=verbose)
         outputs = np.zeros((len(steps), n, self.n_outputs))
         return Collapsed(moved, outputs, np.ones(n, dtype=bool)), radii
 
