@@ -322,3 +322,16 @@ def test_cli_shows_progress_on_a_tiled_file_unless_quiet(tmp_path, capsys):
     assert "MIRO: tiled inference" in capsys.readouterr().err
     assert main([*args, "--force", "--quiet"]) == 0
     assert "MIRO: tiled inference" not in capsys.readouterr().err
+
+
+def test_zero_shot_tiling_is_exact_when_feature_tiles_cover_the_fov(monkeypatch):
+    import sklearn_miro.pretrained as pretrained_models
+
+    X, _, _ = make_gaussian_clusters(n_clusters=40, n_localizations=20, fov_size=3000.0, random_state=1)
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0)
+    whole = miro.set_params(tile_size=None).transform(X)
+    monkeypatch.setattr(pretrained_models, "FEATURE_TILE_SPACINGS", 1e6)
+    tiled = miro.set_params(tile_size=400.0).transform(X)
+    np.testing.assert_allclose(tiled, whole, atol=1e-3)
+    assert np.abs(whole - X).max() > 1.0  # the network moved something
+

@@ -241,7 +241,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             # One pair-correlation fit per FOV serves the radius and min_samples.
             fit = (model.pair_correlation_fit(X_fov)
                    if inner.cluster_radius is None or auto_min_samples else None)
-            moved, radius = model.collapse_fov(X_fov, inner.cluster_radius, fit=fit, verbose=inner.verbose)
+            moved, radius = model.collapse_fov(X_fov, inner.cluster_radius, fit=fit, verbose=inner.verbose,
+                                               tile_size=inner.tile_size)
             collapsed.append(moved)
             radii.append(radius)
             min_samples.append(model.dbscan_min_samples(X_fov, fit=fit) if auto_min_samples

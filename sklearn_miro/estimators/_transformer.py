@@ -411,7 +411,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         check_is_fitted(self, "model_")
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
-            return self.model_.collapse_fov(X, self.cluster_radius, verbose=self.verbose)
+            return self.model_.collapse_fov(X, self.cluster_radius, verbose=self.verbose,
+                                            tile_size=self.tile_size)
         radius = self.length_scale_ / pretrained_models.UNIT_IN_CLUSTER_RADII
         return self.transform(X), float(radius)
 
@@ -472,7 +473,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         steps = [self._resolve_step(step)]
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
             return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius,
-                                        verbose=self.verbose)[0].moved[0]
+                                        verbose=self.verbose, tile_size=self.tile_size)[0].moved[0]
         return self._collapse(X, fov_indices, steps).moved[0]
 
     def fit_transform(self, X, y=None, groups=None):

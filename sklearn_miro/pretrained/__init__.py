@@ -354,12 +354,13 @@ class PretrainedMIRO:
             return rule_min_samples
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
-    def collapse_fov(self, X, cluster_radius=None, step=None, *, fit=None, verbose=0):
+    def collapse_fov(self, X, cluster_radius=None, step=None, *, fit=None, verbose=0, tile_size="auto"):
         """Collapse one validated FOV; returns (moved, cluster radius used).
 
         ``fit``: the FOV's :meth:`pair_correlation_fit`, if already computed
         (used when ``cluster_radius`` is None). ``verbose``: positive for a
-        progress bar when the FOV is tiled (more than 50,000 localisations).
+        progress bar when the FOV is tiled. ``tile_size``: as for
+        :func:`collapse_fov` (the estimator's parameter).
         """
         if _spans_nothing(X):
             return X.copy(), float("nan")
@@ -376,13 +377,14 @@ class PretrainedMIRO:
                 )
         else:
             radius = float(cluster_radius)
-        tiled, _ = resolve_tile_size("auto", X.shape[0])
+        tiled, _ = resolve_tile_size(tile_size, X.shape[0])
         with progress_bar(X.shape[0], "MIRO: tiled inference", verbose if tiled else 0) as bar:
             moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step,
-                                 progress=bar if tiled and verbose else None)
+                                 tile_size=tile_size, progress=bar if tiled and verbose else None)
         return moved, radius
 
-    def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0):
+    def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0,
+                 tile_size="auto"):
         """Like :meth:`sklearn_miro.model.FittedMIRO.collapse`, units per FOV (CPU).
 
         Returns
@@ -398,7 +400,8 @@ class PretrainedMIRO:
         radii = np.full(len(fov_indices), np.nan)
         for k, idx in enumerate(fov_indices):
             for j, step in enumerate(steps):
-                moved[j, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, step, verbose=verbose)
+                moved[j, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, step, verbose=verbose,
+                                                            tile_size=tile_size)
         outputs = np.zeros((len(steps), n, self.n_outputs))
         return Collapsed(moved, outputs, np.ones(n, dtype=bool)), radii
 
