@@ -12,6 +12,7 @@ builds the same object from a published checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import time
@@ -20,7 +21,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from joblib import effective_n_jobs
 
 from .augmentation import (
     AugmentationOptions,
@@ -34,7 +34,7 @@ from .domain import check_connectivity, localization_spacing
 from .graph import default_connectivity_radius
 from .network import MIRONetwork, reproducible_training
 from .diagnostics import cluster_compression, zero_displacement_loss
-from .parallel import map_fovs
+from .parallel import map_fovs, runs_in_this_process
 from .tiling import fov_network_outputs, resolve_tile_size
 from .training import collate, fit_network, miro_loss
 
@@ -49,6 +49,7 @@ __all__ = [
     "network_from_state",
     "network_state",
     "progress_bar",
+    "tiled_inference_progress",
     "to_model_space",
     "train_model",
     "training_diagnostics",
@@ -120,6 +121,22 @@ def progress_bar(total, desc, verbose):
 
     return tqdm(total=total, desc=desc, disable=not verbose, leave=verbose >= 2 or None,
                 dynamic_ncols=True)
+
+
+@contextlib.contextmanager
+def tiled_inference_progress(tile_size, n_localizations, verbose):
+    """The progress bar of one FOV's inference: a tqdm bar, or None.
+
+    Only a FOV that ``tile_size`` tiles (:func:`sklearn_miro.tiling.resolve_tile_size`)
+    gets one, and only when ``verbose`` is positive: small FOVs take a
+    fraction of a second, and a bar each would flood a grid search's output.
+    """
+    tiled, _ = resolve_tile_size(tile_size, n_localizations)
+    if not (tiled and verbose):
+        yield None
+        return
+    with progress_bar(n_localizations, "MIRO: tiled inference", verbose) as bar:
+        yield bar
 
 
 # --------------------------------------------------------------------------
@@ -294,7 +311,7 @@ class FittedMIRO:
         moved = np.empty((len(steps), n, 2))
         connected = np.zeros(n, dtype=bool)
         steps = list(steps)
-        verbose = verbose if effective_n_jobs(n_jobs) == 1 else 0
+        verbose = verbose if runs_in_this_process(n_jobs) else 0
         results = map_fovs(
             collapse_fov, [(self, X[idx], steps, device, tile_size, verbose) for idx in fov_indices], n_jobs
         )
@@ -325,10 +342,7 @@ class FittedMIRO:
 def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0):
     """Outputs, collapsed coordinates and connected mask of one FOV (see :meth:`FittedMIRO.collapse`)."""
     positions, back = to_model_space(X_fov, model.fov_normalization)
-    # Only tiled FOVs (large ones) get a bar: small FOVs take a fraction of a
-    # second, and a bar each would flood a grid search's output.
-    tiled, _ = resolve_tile_size(tile_size, positions.shape[0])
-    with progress_bar(positions.shape[0], "MIRO: tiled inference", verbose if tiled else 0) as bar:
+    with tiled_inference_progress(tile_size, positions.shape[0], verbose) as bar:
         outputs, connected = fov_network_outputs(
             model.network_on(device),
             positions,
@@ -340,7 +354,7 @@ def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0):
             feature_tile_size=model.feature_tile_size(),
             device=device,
             return_connected=True,
-            progress=bar if tiled and verbose else None,
+            progress=bar,
         )
     moved = back(positions[None] - outputs[:, :, :2] * model.length_scale)
     return outputs, moved, connected

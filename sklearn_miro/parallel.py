@@ -39,7 +39,7 @@ from contextlib import contextmanager
 import torch
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
-__all__ = ["DASK_WORKER_CONFIG", "map_fovs", "torch_threads"]
+__all__ = ["DASK_WORKER_CONFIG", "map_fovs", "runs_in_this_process", "torch_threads"]
 
 #: Dask configuration for worker processes that run MIRO: keeps glibc's
 #: adaptive malloc thresholds (Dask's default trims at 64 KiB; see the module
@@ -74,6 +74,11 @@ def _single_threaded(function, args):
         return function(*args)
 
 
+def runs_in_this_process(n_jobs):
+    """Whether :func:`map_fovs` with this ``n_jobs`` runs its calls here, in order (one job)."""
+    return effective_n_jobs(n_jobs) == 1
+
+
 def map_fovs(function, arguments, n_jobs=None):
     """``[function(*args) for args in arguments]``, in parallel when ``n_jobs`` asks for it.
 
@@ -93,8 +98,7 @@ def map_fovs(function, arguments, n_jobs=None):
         The results, in the order of ``arguments``.
     """
     arguments = list(arguments)
-    n_workers = effective_n_jobs(n_jobs)
-    if n_workers == 1:
+    if runs_in_this_process(n_jobs):
         # One job: everything in this process, nested joblib calls included
         # (under a Dask context scikit-learn's would otherwise become tasks).
         with parallel_config(backend="sequential"):
@@ -103,7 +107,7 @@ def map_fovs(function, arguments, n_jobs=None):
     # backend's cost per task (under Dask about 25 ms of scheduler and
     # client time on the calling machine) is then paid per batch, while the
     # tasks stay small enough to balance FOVs of unequal size.
-    batch_size = max(1, len(arguments) // (TASKS_PER_WORKER * n_workers))
+    batch_size = max(1, len(arguments) // (TASKS_PER_WORKER * effective_n_jobs(n_jobs)))
     return Parallel(n_jobs=n_jobs, batch_size=batch_size)(
         delayed(_single_threaded)(function, args) for args in arguments
     )

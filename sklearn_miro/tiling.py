@@ -657,10 +657,10 @@ def tiled_network_outputs(
             yield batch
 
     def done(batch):
-        if progress is not None:
-            progress.update(sum(int(np.count_nonzero(degree[part[5]])) for part in batch))
+        # Only connected owned localisations: the isolated ones are counted below.
+        progress.update(sum(int(np.count_nonzero(degree[owned])) for _, _, _, _, _, owned, _ in batch))
 
-    _run_batches(flush, batches(), n_threads, device, done)
+    _run_batches(flush, batches(), n_threads, device, None if progress is None else done)
     if progress is not None:
         # Localisations without a neighbour are counted here, not with their
         # tile (whose batch may not exist: a tile of isolated points is skipped).

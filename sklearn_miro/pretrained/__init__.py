@@ -34,9 +34,9 @@ import torch
 
 from .._validation import check_coordinates, split_by_group
 from ..parameters import pair_correlation_fit
-from ..model import Collapsed, network_from_state, network_state, progress_bar
+from ..model import Collapsed, network_from_state, network_state, tiled_inference_progress
 from ..network import MIRONetwork
-from ..tiling import fov_network_outputs, resolve_tile_size
+from ..tiling import fov_network_outputs
 
 __all__ = [
     "PretrainedMIRO",
@@ -377,10 +377,9 @@ class PretrainedMIRO:
                 )
         else:
             radius = float(cluster_radius)
-        tiled, _ = resolve_tile_size(tile_size, X.shape[0])
-        with progress_bar(X.shape[0], "MIRO: tiled inference", verbose if tiled else 0) as bar:
+        with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
             moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step,
-                                 tile_size=tile_size, progress=bar if tiled and verbose else None)
+                                 tile_size=tile_size, progress=bar)
         return moved, radius
 
     def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0,
