@@ -184,7 +184,10 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
 
     # ---- core points ------------------------------------------------------
     is_core = cell_count[cell_of] >= min_samples
-    candidates = np.flatnonzero(~is_core)
+    # Queries in cell order: consecutive queries visit the same tree nodes and
+    # grid cells, which keeps them in cache (10^6 collapsed localisations:
+    # the neighbour counting and cell lookups took 2.1 s in index order).
+    candidates = order[~is_core[order]]
     if candidates.size and min_samples > 1:
         tree = cKDTree(X)
         counts = np.concatenate([
@@ -239,7 +242,7 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
     # All core points of a cell share a label, so a non-core point only needs
     # to know which core cells (within two cells) hold a core point within
     # eps of it: decided by bounding boxes where possible, else by distances.
-    others = np.flatnonzero(~is_core)
+    others = order[~is_core[order]]  # in cell order, as the candidates above
     if others.size:
         other_points = X[others]
         other_keys = key[others]
