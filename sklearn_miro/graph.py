@@ -65,7 +65,9 @@ __all__ = [
     "Graph",
     "build_graph",
     "default_connectivity_radius",
+    "delaunay_edge_pencils",
     "delaunay_edges",
+    "edge_frame",
     "laplacian_eigenvector_features",
     "relative_coordinates",
     "sort_edges",
@@ -167,37 +169,156 @@ def _chain_edges(points):
     return np.stack([order[:-1], order[1:]])
 
 
-def _unique_edges_of_triangulation(points):
-    """Undirected Delaunay edges (u < v) of distinct points."""
+def _unique_edges_of_triangulation(points, pencils=False):
+    """Undirected Delaunay edges (u < v) of distinct points.
+
+    With ``pencils``, also each edge's range of empty circles (see
+    :func:`delaunay_edge_pencils`) as ``(t_low, t_high)``.
+    """
     n = points.shape[0]
     if n < 2:
-        return np.empty((2, 0), dtype=np.int64)
+        edges = np.empty((2, 0), dtype=np.int64)
+        return (edges, np.empty(0), np.empty(0)) if pencils else edges
     if n == 2:
-        return np.array([[0], [1]], dtype=np.int64)
+        edges = np.array([[0], [1]], dtype=np.int64)
+        return (edges, np.array([-np.inf]), np.array([np.inf])) if pencils else edges
     try:
         tri = Delaunay(points)
     except QhullError:
         # Qhull refuses flat input: the points are collinear (to its precision).
-        edges = _chain_edges(points)
-    else:
-        indptr, indices = tri.vertex_neighbor_vertices
-        source = np.repeat(np.arange(n), np.diff(indptr))
-        if not len(tri.coplanar):
-            # The neighbour lists are symmetric: every edge is listed from both
-            # ends, so keeping source < target lists it once, and sorting the
-            # keys replaces a hash-based unique (3 of the 24 CPU-s of the tiled
-            # triangulation of 10^6 FGFR1 localisations).
-            upper = source < indices
-            return sort_edges(source[upper], indices[upper], n)
-        edges = np.stack([source, indices])
-        # Qhull leaves out points it considers coplanar (numerically
-        # coincident with a vertex): join each to its nearest vertex.
-        edges = np.concatenate(
-            [edges, np.stack([tri.coplanar[:, 0], tri.coplanar[:, 2]])], axis=1
-        )
+        # A circle through two consecutive points of a line meets the line
+        # only between them, so every circle through them is empty.
+        edges = np.sort(_chain_edges(points), axis=0)
+        if not pencils:
+            return _unique_pairs(edges, n)
+        edges = _unique_pairs(edges, n)
+        unbounded = np.full(edges.shape[1], np.inf)
+        return edges, -unbounded, unbounded
+    if pencils:
+        return _triangulation_pencils(points, tri)
+    indptr, indices = tri.vertex_neighbor_vertices
+    source = np.repeat(np.arange(n), np.diff(indptr))
+    if not len(tri.coplanar):
+        # The neighbour lists are symmetric: every edge is listed from both
+        # ends, so keeping source < target lists it once, and sorting the
+        # keys replaces a hash-based unique (3 of the 24 CPU-s of the tiled
+        # triangulation of 10^6 FGFR1 localisations).
+        upper = source < indices
+        return sort_edges(source[upper], indices[upper], n)
+    edges = np.stack([source, indices])
+    # Qhull leaves out points it considers coplanar (numerically coincident
+    # with a vertex): join each to its nearest vertex.
+    edges = np.concatenate([edges, _coplanar_joins(tri)], axis=1)
     edges = np.sort(edges, axis=0)
     edges = edges[:, edges[0] != edges[1]]
     return _unique_pairs(edges, n)
+
+
+def _coplanar_joins(tri):
+    """(point, nearest vertex) for the points Qhull left out as coincident with a vertex."""
+    return np.stack([tri.coplanar[:, 0], tri.coplanar[:, 2]]).astype(np.int64)
+
+
+def edge_frame(points, u, v):
+    """Midpoints, unit normals and half-lengths of the edges ``u -> v``.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n, 2)
+    u, v : ndarray of int
+        Edge ends.
+
+    Returns
+    -------
+    midpoint : ndarray of shape (n_edges, 2)
+    normal : ndarray of shape (n_edges, 2)
+        ``perp(points[v] - points[u]) / |points[v] - points[u]|`` with
+        ``perp(x, y) = (-y, x)``; NaN for edges of length 0.
+    half : ndarray of shape (n_edges,)
+        Half the edge's length.
+    """
+    pu, pv = points[u], points[v]
+    dx, dy = pv[:, 0] - pu[:, 0], pv[:, 1] - pu[:, 1]
+    length = np.sqrt(dx * dx + dy * dy)
+    normal = np.empty_like(pu)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normal[:, 0] = -dy / length
+        normal[:, 1] = dx / length
+    return (pu + pv) * 0.5, normal, length * 0.5
+
+
+def _triangulation_pencils(points, tri):
+    """Edges of a Qhull triangulation with the range of their empty circles.
+
+    The circles through u and v have their centres on the bisector,
+    ``midpoint + t * normal``. Moving the centre towards a triangle's third
+    vertex, the circle first contains it beyond the triangle's circumcentre,
+    so each of the edge's (one or two) triangles bounds ``t`` on its side;
+    the circles between the bounds are empty of every point (they lie inside
+    the union of the two triangles' empty circumcircles). Each edge is taken
+    once, from the lower-numbered of its triangles (Qhull's neighbour table),
+    so no sort of half-edges is needed; component-wise arithmetic on 1-D
+    arrays keeps it a fraction of Qhull's own time.
+    """
+    n = points.shape[0]
+    simplices = tri.simplices.astype(np.int64)
+    neighbours = tri.neighbors.astype(np.int64)
+    px, py = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    # Circumcentres, computed relative to one vertex for precision.
+    ax, ay = px[simplices[:, 0]], py[simplices[:, 0]]
+    bx, by = px[simplices[:, 1]] - ax, py[simplices[:, 1]] - ay
+    cx, cy = px[simplices[:, 2]] - ax, py[simplices[:, 2]] - ay
+    det = 2.0 * (bx * cy - by * cx)
+    bb, cc = bx * bx + by * by, cx * cx + cy * cy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ox = ax + (cy * bb - by * cc) / det
+        oy = ay + (bx * cc - cx * bb) / det
+    # Edge k of a triangle is opposite its vertex k and shared with neighbour k.
+    triangle = np.arange(simplices.shape[0])
+    parts = []
+    for k in range(3):
+        twin = neighbours[:, k]
+        once = (twin < 0) | (triangle < twin)
+        parts.append((triangle[once], twin[once], simplices[once, (k + 1) % 3],
+                      simplices[once, (k + 2) % 3], simplices[once, k]))
+    own, twin, a, b, opposite = (np.concatenate(column) for column in zip(*parts))
+    u, v = np.minimum(a, b), np.maximum(a, b)
+    dx, dy = px[v] - px[u], py[v] - py[u]
+    mx, my = (px[u] + px[v]) * 0.5, (py[u] + py[v]) * 0.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        length = np.sqrt(dx * dx + dy * dy)
+        nx, ny = -dy / length, dx / length
+        t_own = nx * (ox[own] - mx) + ny * (oy[own] - my)
+        shared = twin >= 0
+        twin_ = np.where(shared, twin, 0)
+        t_twin = np.where(shared, nx * (ox[twin_] - mx) + ny * (oy[twin_] - my), np.nan)
+    side = nx * (px[opposite] - mx) + ny * (py[opposite] - my)
+    # The twin's third vertex lies on the other side of the edge; without a
+    # twin (convex hull) that side is unbounded.
+    t_high = np.where(side > 0, t_own, np.where(shared, t_twin, np.inf))
+    t_low = np.where(side < 0, t_own, np.where(shared, t_twin, -np.inf))
+    # A flat triangle (third vertex on the edge's line) or an unusable
+    # circumcentre bounds nothing reliably: NaN marks the range as unknown.
+    unknown = ~np.isfinite(t_own) | ~(side != 0) | (shared & ~np.isfinite(t_twin))
+    t_high[unknown] = np.nan
+    t_low[unknown] = np.nan
+    keys = u * n + v
+    order = np.argsort(keys)
+    keys = keys[order]
+    edges = np.stack([keys // n, keys % n])
+    t_low, t_high = t_low[order], t_high[order]
+    if len(tri.coplanar):
+        joins = np.sort(_coplanar_joins(tri), axis=0)
+        joins = joins[:, joins[0] != joins[1]]
+        # A point coincident with its vertex to Qhull's precision: every
+        # circle through the pair is taken as empty, as the whole-FOV
+        # triangulation takes the join itself.
+        unbounded = np.full(joins.shape[1], np.inf)
+        edges = np.concatenate([edges, joins], axis=1)
+        t_low, t_high = np.r_[t_low, -unbounded], np.r_[t_high, unbounded]
+        keys, first_of = np.unique(edges[0] * n + edges[1], return_index=True)
+        edges, t_low, t_high = edges[:, first_of], t_low[first_of], t_high[first_of]
+    return edges, t_low, t_high
 
 
 def sort_edges(source, target, n_nodes):
@@ -249,7 +370,7 @@ def _expand_to_copies(u, v, starts, counts, order, *, strict_upper=False):
         pair_edge, a_local, b_local = pair_edge[keep], a_local[keep], b_local[keep]
     a = order[starts[u][pair_edge] + a_local]
     b = order[starts[v][pair_edge] + b_local]
-    return np.stack([a, b])
+    return np.stack([a, b]), pair_edge
 
 
 def delaunay_edges(X):
@@ -268,10 +389,44 @@ def delaunay_edges(X):
         neighbours of its location and to the other copies. Collinear clouds
         (and 2-point clouds) are joined consecutively along their line.
     """
+    return _delaunay(X, pencils=False)
+
+
+def delaunay_edge_pencils(X):
+    """Delaunay edges with, for each, the centres of its empty circles.
+
+    An edge (u, v) is a Delaunay edge because some circle through u and v
+    holds no other point. Those circles have their centres on the bisector of
+    u and v, at ``(X[u] + X[v]) / 2 + t * n`` with
+    ``n = perp(X[v] - X[u]) / |X[v] - X[u]|`` and ``perp(x, y) = (-y, x)``;
+    the empty ones are those with ``t_low <= t <= t_high``, bounded by the
+    circumcentres of the edge's two triangles (an infinite bound on the
+    convex hull). Knowing them lets a caller that triangulated only part of
+    a larger cloud decide which edges the rest of the cloud cannot remove
+    (:func:`sklearn_miro.tiling.tiled_edges`).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, 2)
+
+    Returns
+    -------
+    edges : ndarray of shape (2, n_edges), int64
+        As :func:`delaunay_edges`, in the same order.
+    t_low, t_high : ndarray of shape (n_edges,)
+        The range of empty circles. NaN where a flat triangle leaves it
+        unknown; infinite for collinear clouds (every circle through two
+        consecutive points is empty) and for copies of one point.
+    """
+    return _delaunay(X, pencils=True)
+
+
+def _delaunay(X, pencils):
     X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
     if n < 2:
-        return np.empty((2, 0), dtype=np.int64)
+        edges = np.empty((2, 0), dtype=np.int64)
+        return (edges, np.empty(0), np.empty(0)) if pencils else edges
     # Triangulate relative to the FOV: Qhull loses edges on large absolute
     # coordinates (stage positions of 1e8 nm and more).
     X, _ = relative_coordinates(X)
@@ -279,17 +434,29 @@ def delaunay_edges(X):
     if unique.shape[0] == n:
         # Fast path, no duplicates: triangulate in the caller's order so that
         # the result does not depend on np.unique's lexicographic reordering.
-        edges = _unique_edges_of_triangulation(X)
-        return edges
-    unique_edges = _unique_edges_of_triangulation(unique)
+        return _unique_edges_of_triangulation(X, pencils)
+    result = _unique_edges_of_triangulation(unique, pencils)
+    unique_edges = result[0] if pencils else result
     counts = np.bincount(inverse, minlength=unique.shape[0])
     order = np.argsort(inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    between = _expand_to_copies(unique_edges[0], unique_edges[1], starts, counts, order)
+    between, pair_edge = _expand_to_copies(unique_edges[0], unique_edges[1], starts, counts, order)
     dup = np.flatnonzero(counts > 1)
-    within = _expand_to_copies(dup, dup, starts, counts, order, strict_upper=True)
-    edges = np.sort(np.concatenate([between, within], axis=1), axis=0)
-    return _unique_pairs(edges, n)
+    within, _ = _expand_to_copies(dup, dup, starts, counts, order, strict_upper=True)
+    edges = np.concatenate([between, within], axis=1)
+    if not pencils:
+        return _unique_pairs(np.sort(edges, axis=0), n)
+    # A copy pair is oriented as its unique edge; putting the lower index
+    # first reverses the normal, which mirrors the range of t.
+    unbounded = np.full(within.shape[1], np.inf)
+    t_low = np.r_[result[1][pair_edge], -unbounded]
+    t_high = np.r_[result[2][pair_edge], unbounded]
+    flip = edges[0] > edges[1]
+    t_low, t_high = np.where(flip, -t_high, t_low), np.where(flip, -t_low, t_high)
+    edges = np.sort(edges, axis=0)
+    # Every pair occurs once (copies of distinct locations, or of one).
+    order = np.argsort(edges[0] * n + edges[1])
+    return edges[:, order], t_low[order], t_high[order]
 
 
 def _symmetric_normalised_laplacian_blocks(n_nodes, edge_index):

@@ -8,12 +8,13 @@ step). Tiled inference splits the field of view (FOV) into square tiles and
 keeps every stage local:
 
 1. **Edges.** Each tile is triangulated together with a margin of its
-   neighbours' points (``delaunay_margin``, default 4 connectivity radii); an
-   edge shorter than the radius is taken from the tile that owns its
-   lower-indexed endpoint. Away from the margin a Delaunay edge only depends on
-   nearby points, so this gives the edges of the whole-FOV triangulation except
-   where an empty disc wider than the margin touches a tile border (measured in
-   ``benchmarks/results/scale.md``).
+   neighbours' points (``delaunay_margin``, default one connectivity radius);
+   an edge shorter than the radius is taken from the tile that owns its
+   lower-indexed endpoint. Every Delaunay edge of the whole FOV is among the
+   tile's, and a tile edge that is not one of the whole FOV's is found and
+   removed (one of its empty circles is shown to lie inside the triangulated
+   box, or the points of wider rings narrow its empty circles to none), so
+   the edges are exactly the whole-FOV triangulation's.
 2. **Node features.** The Laplacian eigenvectors are computed per *feature
    tile* (``feature_tile_size``): edges between two feature tiles are left out
    of the eigen-problem only, so every component is at most a feature tile and
@@ -66,7 +67,14 @@ from scipy.sparse import csgraph
 from threadpoolctl import threadpool_limits
 
 from ._validation import check_coordinates, check_positive
-from .graph import N_EIGENVECTORS, build_graph, delaunay_edges, laplacian_eigenvector_features, sort_edges
+from .graph import (
+    N_EIGENVECTORS,
+    build_graph,
+    delaunay_edge_pencils,
+    edge_frame,
+    laplacian_eigenvector_features,
+    sort_edges,
+)
 from .parallel import torch_threads
 
 __all__ = [
@@ -89,13 +97,18 @@ TILING_THRESHOLD = 50_000
 DEFAULT_TILE_NODES = 2**17
 # Points (owned + Delaunay margin) aimed at per triangulation tile. Qhull's cost
 # per point grows with the cloud (uniform points, one thread: 4.2 us at 10^4,
-# 7.5 at 8 x 10^4), so tiles smaller than the network's pay for their larger
-# margin share: 10^6 FGFR1 localisations were triangulated in 7.2-7.7 CPU-s
-# with tiles of about 25,000 points against 11.2-11.4 with the network's
-# tiles (same edges).
-TRIANGULATION_TILE_NODES = 25_000
-# Default Delaunay margin of a triangulation tile, in connectivity radii.
-DELAUNAY_MARGIN_RADII = 4.0
+# 7.5 at 8 x 10^4), so small tiles pay off once the margin is small: with the
+# 1-radius margin, 10^6 localisations (one thread, three runs each) were
+# triangulated in 3.7-4.2 CPU-s (FGFR1) and 3.9-5.0 (simulated) with tiles of
+# 6,000 points, 4.2-4.4 and 4.0-5.3 with 12,000, 5.7-6.9 and 4.5-8.4 with
+# 25,000 (same edges).
+TRIANGULATION_TILE_NODES = 6_000
+# Default Delaunay margin of a triangulation tile, in connectivity radii: the
+# least that holds every edge of the tile's points. The edges do not depend on
+# it (tiled_edges proves or removes every edge near the margin); the cost does:
+# with a 4-radius margin and 25,000-point tiles (the earlier default, not
+# exact) 10^6 simulated localisations took 7.3 CPU-s, twice as long.
+DELAUNAY_MARGIN_RADII = 1.0
 # Whole (untiled) FOVs smaller than this run on one torch and one BLAS thread:
 # extra threads only spin on so small a graph. Transform of real FGFR1 FOVs on
 # the idle 2-core machine, one thread against two: 3,000 localisations 85 vs
@@ -162,6 +175,13 @@ class SquareTiles:
         """Indices of the points that tile ``tile`` owns (in increasing order)."""
         return self.order[self.bounds[tile] : self.bounds[tile + 1]]
 
+    def box(self, tile, pad):
+        """Lower and upper corners of tile ``tile`` grown by ``pad`` on every side."""
+        i, j = divmod(int(tile), self.shape[1])
+        low = self.origin + np.array([i, j]) * self.tile_size - pad
+        high = self.origin + np.array([i + 1, j + 1]) * self.tile_size + pad
+        return low, high
+
     def around(self, X, tile, pad):
         """Sorted indices of the points in tile ``tile`` grown by ``pad`` on every side.
 
@@ -178,13 +198,15 @@ class SquareTiles:
             for c in range(max(i - m, 0), min(i + m, nx - 1) + 1)
         ]
         idx = np.concatenate(slices)
-        low = self.origin + np.array([i, j]) * self.tile_size - pad
-        high = self.origin + np.array([i + 1, j + 1]) * self.tile_size + pad
+        low, high = self.box(tile, pad)
         points = X[idx]
         # The tile's own points are always in: a point just outside its
         # tile's box by float rounding (floor division vs comparison) must not
         # be lost when the pad is 0.
-        inside = np.all((points >= low) & (points <= high), axis=1) | (self.tile_of[idx] == tile)
+        x, y = points[:, 0], points[:, 1]
+        inside = ((x >= low[0]) & (x <= high[0]) & (y >= low[1]) & (y <= high[1])) | (
+            self.tile_of[idx] == tile
+        )
         return np.sort(idx[inside])
 
 
@@ -274,7 +296,19 @@ def hop_halo_width(X, halo, indptr, target, n_steps, *, target_nodes=DEFAULT_TIL
 
 
 def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_threads=1):
-    """Delaunay edges shorter than the radius, triangulated tile by tile.
+    """Delaunay edges shorter than the radius, triangulated tile by tile: exactly the whole FOV's.
+
+    Each tile is triangulated with the points within ``delaunay_margin`` of
+    it. Every edge of the whole FOV's triangulation is an edge of this
+    smaller one (an empty circle stays empty in a subset); the converse can
+    fail near the margin, where a point outside it would have split a
+    triangle. So an edge is kept once one of its empty circles (see
+    :func:`sklearn_miro.graph.delaunay_edge_pencils`) is shown to hold no
+    point outside the margin: when the smallest of them lies inside the
+    triangulated box (always for an edge whose diametral circle is empty,
+    since the margin is at least the radius), or else after the points of a
+    ring twice as wide have narrowed the range of empty circles, ring after
+    ring. An edge whose range becomes empty was not a Delaunay edge.
 
     Parameters
     ----------
@@ -283,7 +317,9 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
     tiles : SquareTiles
     delaunay_margin : float, optional
         Points of the neighbouring tiles within this distance of a tile are
-        triangulated with it. Default: 4 connectivity radii.
+        triangulated with it; at least the connectivity radius (edges are
+        shorter). Default: ``DELAUNAY_MARGIN_RADII`` radii. It changes the
+        cost, not the edges.
     n_threads : int, default=1
         Tiles triangulated at once (Qhull releases the GIL).
 
@@ -294,28 +330,120 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
     """
     r = float(connectivity_radius)
     margin = _delaunay_margin(r, delaunay_margin)
+    if X.shape[0] == 0:
+        return np.empty((2, 0), dtype=np.int64)
+    lowest, highest = X.min(axis=0), X.max(axis=0)
+    # Work on the points sorted by tile: a tile and its margin are then a few
+    # contiguous runs of memory instead of scattered rows (gathering them in
+    # the caller's order took 0.4 of 4.4 CPU-s at 10^6 localisations). The
+    # numbering only decides which tile takes an edge, so the edges are the
+    # same; they are mapped back at the end.
+    # Coordinates relative to the tile grid's origin keep the circle tests
+    # precise on stage coordinates of 10^8 nm.
+    by_tile = tiles.order
+    X = X[by_tile] - tiles.origin
+    lowest, highest = lowest - tiles.origin, highest - tiles.origin
+    tiles = SquareTiles(np.zeros(2), tiles.tile_size, tiles.shape, tiles.tile_of[by_tile],
+                        np.arange(X.shape[0]), tiles.bounds)
 
     def tile_edges(tile):
         ext = tiles.around(X, tile, margin)
-        local = delaunay_edges(X[ext])
+        local, t_low, t_high = delaunay_edge_pencils(X[ext])
         # ext is sorted, so local u < v stays u < v in global numbering.
         u, v = ext[local[0]], ext[local[1]]
-        delta = X[u] - X[v]
-        keep = (np.sqrt((delta**2).sum(axis=1)) < r) & (tiles.tile_of[u] == tile)
-        return np.stack([u[keep], v[keep]])
+        owned = tiles.tile_of[u] == tile
+        u, v, t_low, t_high = u[owned], v[owned], t_low[owned], t_high[owned]
+        midpoint, normal, half = edge_frame(X, u, v)
+        short = half < r / 2
+        u, v, midpoint, normal, half = u[short], v[short], midpoint[short], normal[short], half[short]
+        t_low, t_high = t_low[short], t_high[short]
+        removed = np.zeros(u.size, dtype=bool)
+        pad, seen = margin, ext
+        while True:
+            low, high = tiles.box(tile, pad)
+            if np.all(low <= lowest) and np.all(high >= highest):
+                break  # every point has been seen
+            # Outside the FOV's bounding box there is nothing to fear.
+            low = np.where(low <= lowest, -np.inf, low)
+            high = np.where(high >= highest, np.inf, high)
+            with np.errstate(invalid="ignore"):
+                t = np.clip(0.0, t_low, t_high)  # the smallest empty circle
+                radius = np.sqrt(half * half + t * t)
+                cx = midpoint[:, 0] + t * normal[:, 0]
+                cy = midpoint[:, 1] + t * normal[:, 1]
+                proven = ((cx - radius >= low[0]) & (cy - radius >= low[1])
+                          & (cx + radius <= high[0]) & (cy + radius <= high[1]))
+            open_ = np.flatnonzero(~proven & ~removed)
+            if open_.size == 0:
+                break
+            pad *= 2.0
+            grown = tiles.around(X, tile, pad)
+            ring = X[grown[~np.isin(grown, seen, assume_unique=True)]]
+            seen = grown
+            t_low[open_], t_high[open_], removed[open_] = _narrow_pencils(
+                ring, midpoint[open_], normal[open_], half[open_], t_low[open_], t_high[open_]
+            )
+        return np.stack([u[~removed], v[~removed]])
 
     parts = _map_threads(tile_edges, tiles.non_empty(), n_threads)
-    if not parts:
-        return np.empty((2, 0), dtype=np.int64)
-    edges = np.concatenate(parts, axis=1)
-    return sort_edges(edges[0], edges[1], X.shape[0])
+    edges = by_tile[np.concatenate(parts, axis=1)]
+    return sort_edges(edges.min(axis=0), edges.max(axis=0), X.shape[0])
+
+
+def _narrow_pencils(points, midpoint, normal, half, t_low, t_high, *, chunk=2**22):
+    """Narrow each edge's range of empty circles so that they also avoid ``points``.
+
+    The circle of centre ``midpoint + t * normal`` through the edge's ends
+    contains a point w iff ``2 t a > b``, with ``a = normal . (w - midpoint)``
+    and ``b = |w - midpoint|^2 - half^2``: a bound on t from above (a > 0) or
+    below (a < 0); a point strictly between the ends (a = 0, b < 0) is in
+    every circle. Edges are taken in chunks of at most ``chunk`` pairs.
+
+    Returns
+    -------
+    t_low, t_high : ndarray
+        The narrowed ranges (an unknown, NaN, range stays unknown).
+    removed : ndarray of bool
+        Edges left without any empty circle: not Delaunay edges. Four or more
+        points on one circle make two triangulations equally Delaunay; a
+        range that closes only to rounding (relative 1e-9) keeps its edge, so
+        that one of the two stays.
+    """
+    t_low, t_high = t_low.copy(), t_high.copy()
+    inside = np.zeros(t_low.size, dtype=bool)
+    step = max(1, chunk // max(points.shape[0], 1))
+    for start in range(0, t_low.size if points.shape[0] else 0, step):
+        sl = slice(start, start + step)
+        dx = points[None, :, 0] - midpoint[sl, 0, None]
+        dy = points[None, :, 1] - midpoint[sl, 1, None]
+        a = dx * normal[sl, 0, None] + dy * normal[sl, 1, None]
+        b = dx * dx + dy * dy - half[sl, None] ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = b / (2.0 * a)
+        # np.minimum keeps an unknown (NaN) range unknown.
+        t_high[sl] = np.minimum(t_high[sl], np.where(a > 0, bound, np.inf).min(axis=1))
+        t_low[sl] = np.maximum(t_low[sl], np.where(a < 0, bound, -np.inf).max(axis=1))
+        inside[sl] = ((a == 0) & (b < 0)).any(axis=1)
+    with np.errstate(invalid="ignore"):
+        slack = 1e-9 * (half + np.abs(np.where(np.isfinite(t_low), t_low, 0.0))
+                        + np.abs(np.where(np.isfinite(t_high), t_high, 0.0)))
+        removed = inside | (t_low > t_high + slack)
+    return t_low, t_high, removed
 
 
 def _delaunay_margin(radius, delaunay_margin):
     """The triangulation margin: ``delaunay_margin`` checked, or the default for ``radius``."""
     if delaunay_margin is None:
         return DELAUNAY_MARGIN_RADII * float(radius)
-    return float(check_positive(delaunay_margin, "delaunay_margin", allow_zero=True))
+    if isinstance(delaunay_margin, bool) or not isinstance(delaunay_margin, numbers.Real):
+        raise ValueError(f"delaunay_margin must be a number of nm; got {delaunay_margin!r}.")
+    margin = float(delaunay_margin)
+    if not margin >= float(radius):
+        raise ValueError(
+            f"delaunay_margin must be at least the connectivity radius ({float(radius)!r}): an "
+            f"edge reaches that far out of its tile; got {delaunay_margin!r}."
+        )
+    return margin
 
 
 def _resolve_threads(n_threads):

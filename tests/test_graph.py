@@ -10,6 +10,7 @@ from scipy.spatial import Delaunay
 from sklearn_miro.graph import (
     build_graph,
     default_connectivity_radius,
+    delaunay_edge_pencils,
     delaunay_edges,
     laplacian_eigenvector_features,
 )
@@ -264,3 +265,30 @@ def test_translating_a_fov_leaves_the_graph_unchanged(seed, shift):
     assert _edge_set(gt.edge_index) == _edge_set(g.edge_index)
     np.testing.assert_allclose(gt.edge_attr, g.edge_attr, atol=1e-5)
     np.testing.assert_allclose(gt.node_attr, g.node_attr, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(3, 200), copies=st.integers(0, 20))
+def test_edge_pencils_are_the_circles_that_hold_no_other_point(seed, n, copies):
+    # Brute force, independent of Qhull: each point w bounds the centres
+    # m + t n of the empty circles through an edge's ends from one side.
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1000, (n, 2))
+    X = np.concatenate([X, X[rng.integers(0, n, copies)]])  # exact copies
+    edges, t_low, t_high = delaunay_edge_pencils(X)
+    np.testing.assert_array_equal(edges, delaunay_edges(X))
+    distinct = np.any(X[edges[0]] != X[edges[1]], axis=1)
+    assert np.isinf(t_low[~distinct]).all() and np.isinf(t_high[~distinct]).all()
+    u, v = edges[:, distinct]
+    m, d = (X[u] + X[v]) / 2, X[v] - X[u]
+    half2 = (d**2).sum(axis=1) / 4
+    normal = np.column_stack([-d[:, 1], d[:, 0]]) / np.sqrt(4 * half2)[:, None]
+    offset = X[None] - m[:, None]
+    a = (offset * normal[:, None]).sum(axis=2)
+    b = (offset**2).sum(axis=2) - half2[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = b / (2 * a)
+    high = np.where(a > 1e-9, bound, np.inf).min(axis=1)
+    low = np.where(a < -1e-9, bound, -np.inf).max(axis=1)
+    np.testing.assert_allclose(t_high[distinct], high, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(t_low[distinct], low, rtol=1e-6, atol=1e-6)

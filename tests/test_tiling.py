@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -325,10 +327,103 @@ def test_default_tiles_sized_on_the_hop_halo_stay_exact(network, monkeypatch):
     np.testing.assert_allclose(out, _untiled(network, cloud, radius, unit, 4)[steps], rtol=1e-5, atol=1e-6)
 
 
-def test_tiled_edges_reject_a_negative_margin(cloud):
+@pytest.mark.parametrize("margin", [-1.0, 0.0, 109.0])
+def test_tiled_edges_reject_a_margin_below_the_radius(cloud, margin):
     tiles = SquareTiles.from_points(cloud, 300.0)
-    with pytest.raises(ValueError, match="delaunay_margin"):
-        tiled_edges(cloud, 110.0, tiles, delaunay_margin=-1.0)
+    with pytest.raises(ValueError, match="delaunay_margin must be at least the connectivity radius"):
+        tiled_edges(cloud, 110.0, tiles, delaunay_margin=margin)
+
+
+def _short_whole_fov_edges(X, radius):
+    full = delaunay_edges(X)
+    return full[:, np.linalg.norm(X[full[0]] - X[full[1]], axis=1) < radius]
+
+
+def test_a_tile_edge_that_a_point_beyond_the_margin_breaks_is_removed():
+    # u-v is 40 nm long and w sits 1 nm off its middle, so the only empty
+    # circles through u and v are huge ones bulging downwards; z, 150 nm
+    # below and outside the tile's 50 nm margin, lies in all of them. The
+    # tile alone triangulates u-v; the whole FOV does not.
+    u, v, w, z = (90.0, 50.0), (130.0, 50.0), (110.0, 51.0), (110.0, -100.0)
+    corners = [(-400.0, -400.0), (-400.0, 600.0), (600.0, -400.0), (600.0, 600.0)]
+    X = np.array([u, v, w, z] + corners)
+    tiles = SquareTiles.from_points(X, 100.0, origin=np.array([-400.0, -400.0]))
+    tile = tiles.tile_of[0]
+    ext = tiles.around(X, tile, 50.0)
+    assert 3 not in ext  # z is beyond the margin
+    local = ext[delaunay_edges(X[ext])]
+    assert ((local[0] == 0) & (local[1] == 1)).any()  # the tile alone has u-v
+    whole = _short_whole_fov_edges(X, 50.0)
+    assert not ((whole[0] == 0) & (whole[1] == 1)).any()
+    np.testing.assert_array_equal(tiled_edges(X, 50.0, tiles, delaunay_margin=50.0), whole)
+
+
+def _empty_circle_range(X, edges):
+    """Brute force, independent of Qhull: the circles through each edge's ends that hold no other point.
+
+    Circles through u and v have centres ``m + t n`` on the bisector; point w
+    is strictly inside iff ``2 t (n . (w - m)) > |w - m|^2 - |uv|^2 / 4``,
+    so every point bounds t from one side. Returns the range ``(low, high)``
+    of empty circles and a rounding slack (relative 1e-9).
+    """
+    u, v = edges
+    m = (X[u] + X[v]) / 2
+    d = X[v] - X[u]
+    half2 = (d**2).sum(axis=1) / 4
+    n = np.column_stack([-d[:, 1], d[:, 0]]) / np.sqrt(4 * half2)[:, None]
+    offset = X[None, :, :] - m[:, None, :]
+    a = (offset * n[:, None, :]).sum(axis=2)
+    b = (offset**2).sum(axis=2) - half2[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = b / (2 * a)
+    high = np.where(a > 1e-12, bound, np.inf).min(axis=1)
+    low = np.where(a < -1e-12, bound, -np.inf).max(axis=1)
+    finite = lambda t: np.abs(np.where(np.isfinite(t), t, 0.0))  # noqa: E731
+    return low, high, 1e-9 * (np.sqrt(half2) + finite(low) + finite(high))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_background=st.integers(0, 300),
+    n_clusters=st.integers(0, 12),
+    tile_fraction=st.floats(0.05, 1.2),
+    margin_radii=st.floats(1.0, 3.0),
+    rounded=st.booleans(),
+)
+def test_tiled_edges_are_the_whole_fovs_with_any_margin(seed, n_background, n_clusters, tile_fraction,
+                                                 margin_radii, rounded):
+    # Sparse background, tight clusters and (rounded) duplicates: wide empty
+    # circles cross the margins, so proofs, rings and removals all occur.
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 2000, (n_clusters, 2))
+    X = np.concatenate([
+        rng.uniform(0, 2000, (n_background, 2)),
+        np.repeat(centres, 15, axis=0) + rng.normal(0, 20, (15 * n_clusters, 2)),
+        rng.uniform(0, 2000, (3, 2)),
+    ])
+    if rounded:
+        X = np.round(X / 10.0) * 10.0
+    radius = 150.0
+    tiles = SquareTiles.from_points(X, tile_fraction * 2000.0)
+    edges = tiled_edges(X, radius, tiles, delaunay_margin=margin_radii * radius)
+    whole = _short_whole_fov_edges(X, radius)
+    if not rounded:
+        np.testing.assert_array_equal(edges, whole)
+        return
+    # On a 10 nm grid four points often share a circle: either diagonal of
+    # such a square is a Delaunay edge, Qhull picks one per call, so two tiles
+    # may pick different ones. Every tiled edge must still be a Delaunay edge
+    # (some circle through its ends is empty), and every edge that the whole
+    # FOV needs (its empty circles are not a single, shared one) must be there.
+    distinct = edges[:, np.any(X[edges[0]] != X[edges[1]], axis=1)]
+    low, high, slack = _empty_circle_range(X, distinct)
+    assert (low <= high + slack).all()
+    whole = whole[:, np.any(X[whole[0]] != X[whole[1]], axis=1)]
+    low, high, slack = _empty_circle_range(X, whole)
+    needed = whole[:, low < high - slack]
+    tiled_keys = edges[0] * len(X) + edges[1]
+    assert np.isin(needed[0] * len(X) + needed[1], tiled_keys).all()
 
 
 class _RecordingProgress:
