@@ -105,6 +105,20 @@ def test_collapse_fov_leaves_isolated_points(fov):
     assert RADIUS_IN_SPACINGS == 3.5
 
 
+def test_several_steps_come_from_one_network_run(fov, monkeypatch):
+    import sklearn_miro.pretrained as pretrained
+
+    X, _ = fov
+    network, info = load_pretrained("nanoclusters")
+    one_by_one = [collapse_fov(network, X, info["n_steps"], 40.0, step=t) for t in (2, 5)]
+    runs = []
+    real = pretrained.fov_network_outputs
+    monkeypatch.setattr(pretrained, "fov_network_outputs", lambda *a, **k: runs.append(1) or real(*a, **k))
+    together = collapse_fov(network, X, info["n_steps"], 40.0, steps=[2, 5])
+    assert len(runs) == 1 and together.shape == (2,) + X.shape
+    np.testing.assert_allclose(together, np.stack(one_by_one), rtol=1e-6, atol=1e-6)
+
+
 def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
     X, _ = fov
     miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)

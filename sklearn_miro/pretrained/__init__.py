@@ -150,7 +150,7 @@ def kdistance_eps(X, k=4):
 
 
 def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None, *,
-                 tile_size="auto", progress=None):
+                 steps=None, tile_size="auto", progress=None):
     """Collapse one FOV with a pretrained network, in its scale-free units.
 
     Parameters
@@ -166,6 +166,8 @@ def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None, *
         Mean localisation spacing; computed from X when None.
     step : int, optional
         Step whose output is used (default: the last).
+    steps : sequence of int, optional
+        Several steps from one run of the network, instead of ``step``.
     tile_size : "auto", None or float, default="auto"
         As for :func:`sklearn_miro.tiling.fov_network_outputs`: FOVs of more
         than 50,000 localisations are run tile by tile (cost linear in their
@@ -176,19 +178,21 @@ def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None, *
 
     Returns
     -------
-    X_collapsed : ndarray of shape (n, 2)
+    X_collapsed : ndarray of shape (n, 2), or (len(steps), n, 2) with ``steps``
         Localisations without a neighbour closer than the connectivity radius
         are not moved.
     """
     X = np.asarray(X, dtype=np.float64)
     s = float(fov_spacing(X)[0]) if spacing is None else float(spacing)
     unit = UNIT_IN_CLUSTER_RADII * float(cluster_radius)
+    wanted = [n_steps - 1 if step is None else int(step)] if steps is None else [int(t) for t in steps]
     outputs = fov_network_outputs(
         network, X, connectivity_radius=RADIUS_IN_SPACINGS * s, length_scale=unit,
-        steps=[n_steps - 1 if step is None else int(step)], normalization="rms",
+        steps=wanted, normalization="rms",
         tile_size=tile_size, feature_tile_size=FEATURE_TILE_SPACINGS * s, progress=progress,
     )
-    return X - outputs[0, :, :2] * unit
+    moved = X[None] - outputs[:, :, :2] * unit
+    return moved if steps is not None else moved[0]
 
 
 def cluster_fov(X_collapsed, cluster_radius, eps_in_radii, min_samples):
@@ -354,16 +358,20 @@ class PretrainedMIRO:
             return rule_min_samples
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
-    def collapse_fov(self, X, cluster_radius=None, step=None, *, fit=None, verbose=0, tile_size="auto"):
+    def collapse_fov(self, X, cluster_radius=None, step=None, *, steps=None, fit=None, verbose=0,
+                     tile_size="auto"):
         """Collapse one validated FOV; returns (moved, cluster radius used).
 
-        ``fit``: the FOV's :meth:`pair_correlation_fit`, if already computed
-        (used when ``cluster_radius`` is None). ``verbose``: positive for a
-        progress bar when the FOV is tiled. ``tile_size``: as for
-        :func:`collapse_fov` (the estimator's parameter).
+        ``steps``: several steps from one network run (``moved`` then has
+        shape ``(len(steps), n, 2)``). ``fit``: the FOV's
+        :meth:`pair_correlation_fit`, if already computed (used when
+        ``cluster_radius`` is None). ``verbose``: positive for a progress bar
+        when the FOV is tiled. ``tile_size``: as for :func:`collapse_fov` (the
+        estimator's parameter).
         """
         if _spans_nothing(X):
-            return X.copy(), float("nan")
+            unmoved = X.copy() if steps is None else np.repeat(X[None], len(steps), axis=0)
+            return unmoved, float("nan")
         spacing = float(fov_spacing(X)[0])
         if cluster_radius is None:
             radius = (fit if fit is not None else self.pair_correlation_fit(X)).radius
@@ -379,7 +387,7 @@ class PretrainedMIRO:
             radius = float(cluster_radius)
         with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
             moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step,
-                                 tile_size=tile_size, progress=bar)
+                                 steps=steps, tile_size=tile_size, progress=bar)
         return moved, radius
 
     def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0,
@@ -398,9 +406,9 @@ class PretrainedMIRO:
         moved = np.empty((len(steps), n, 2))
         radii = np.full(len(fov_indices), np.nan)
         for k, idx in enumerate(fov_indices):
-            for j, step in enumerate(steps):
-                moved[j, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, step, verbose=verbose,
-                                                            tile_size=tile_size)
+            # All steps from one network run and one length-scale estimate.
+            moved[:, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, steps=steps,
+                                                        verbose=verbose, tile_size=tile_size)
         outputs = np.zeros((len(steps), n, self.n_outputs))
         return Collapsed(moved, outputs, np.ones(n, dtype=bool)), radii
 
