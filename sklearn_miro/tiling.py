@@ -371,8 +371,9 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
                 radius = np.sqrt(half * half + t * t)
                 cx = midpoint[:, 0] + t * normal[:, 0]
                 cy = midpoint[:, 1] + t * normal[:, 1]
+                # Copies of one location (length 0) are always joined.
                 proven = ((cx - radius >= low[0]) & (cy - radius >= low[1])
-                          & (cx + radius <= high[0]) & (cy + radius <= high[1]))
+                          & (cx + radius <= high[0]) & (cy + radius <= high[1])) | (half == 0)
             open_ = np.flatnonzero(~proven & ~removed)
             if open_.size == 0:
                 break

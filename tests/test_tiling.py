@@ -382,6 +382,25 @@ def _empty_circle_range(X, edges):
     return low, high, 1e-9 * (np.sqrt(half2) + finite(low) + finite(high))
 
 
+def test_copies_of_a_location_are_joined_without_ring_checks(cloud, monkeypatch):
+    # Rounded coordinates give many exact copies; their zero-length edges
+    # need no proof (a first version sent them through every ring: 156
+    # instead of 4.6 CPU-s on 10^6 FGFR1 localisations rounded to 1 nm).
+    X = np.concatenate([cloud, cloud[::3]])
+    checked = []
+    real = tiling._narrow_pencils
+
+    def spy(points, midpoint, normal, half, *args, **kwargs):
+        checked.append(half.copy())
+        return real(points, midpoint, normal, half, *args, **kwargs)
+
+    monkeypatch.setattr(tiling, "_narrow_pencils", spy)
+    tiles = SquareTiles.from_points(X, 200.0)
+    edges = tiled_edges(X, 110.0, tiles)
+    np.testing.assert_array_equal(edges, _short_whole_fov_edges(X, 110.0))
+    assert all((half > 0).all() for half in checked)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(0, 2**31 - 1),
