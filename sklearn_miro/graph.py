@@ -273,6 +273,11 @@ def _triangulation_pencils(points, tri):
     with np.errstate(invalid="ignore", divide="ignore"):
         ox = ax + (cy * bb - by * cc) / det
         oy = ay + (bx * cc - cx * bb) / det
+        # A near-flat triangle's circumcentre is lost to rounding (on noise-free
+        # collinear points the ranges came out inverted, e.g. [1.3e16, 2892]):
+        # sine of the angle at the first vertex below 1e-6 (a flat triangle
+        # has a near-zero angle there whichever vertex is flat).
+        flat = ~(np.abs(det) >= 2e-6 * np.sqrt(bb * cc))
     # Edge k of a triangle is opposite its vertex k and shared with neighbour k.
     triangle = np.arange(simplices.shape[0])
     parts = []
@@ -299,7 +304,8 @@ def _triangulation_pencils(points, tri):
     t_low = np.where(side < 0, t_own, np.where(shared, t_twin, -np.inf))
     # A flat triangle (third vertex on the edge's line) or an unusable
     # circumcentre bounds nothing reliably: NaN marks the range as unknown.
-    unknown = ~np.isfinite(t_own) | ~(side != 0) | (shared & ~np.isfinite(t_twin))
+    unknown = (~np.isfinite(t_own) | ~(side != 0) | flat[own]
+               | (shared & (~np.isfinite(t_twin) | flat[twin_])))
     t_high[unknown] = np.nan
     t_low[unknown] = np.nan
     keys = u * n + v
@@ -414,8 +420,8 @@ def delaunay_edge_pencils(X):
     edges : ndarray of shape (2, n_edges), int64
         As :func:`delaunay_edges`, in the same order.
     t_low, t_high : ndarray of shape (n_edges,)
-        The range of empty circles. NaN where a flat triangle leaves it
-        unknown; infinite for collinear clouds (every circle through two
+        The range of empty circles. NaN where a (near-)flat triangle leaves
+        it unknown; infinite for collinear clouds (every circle through two
         consecutive points is empty) and for copies of one point.
     """
     return _delaunay(X, pencils=True)

@@ -382,6 +382,36 @@ def _empty_circle_range(X, edges):
     return low, high, 1e-9 * (np.sqrt(half2) + finite(low) + finite(high))
 
 
+def test_noise_free_filaments_keep_every_needed_edge():
+    # Points exactly on lines make near-flat triangles whose circumcentres
+    # are lost to rounding; their edges are bounded by the tile's points
+    # instead (the first version dropped 18 needed edges here).
+    rng = np.random.default_rng(3)
+    lines = []
+    for _ in range(4):
+        centre, angle = rng.uniform(0, 4000, 2), rng.uniform(0, np.pi)
+        lines.append(centre + rng.uniform(-1500, 1500, 500)[:, None] * np.array([np.cos(angle), np.sin(angle)]))
+    X = np.concatenate(lines)
+    edges = tiled_edges(X, 60.0, SquareTiles.from_points(X, 800.0))
+    low, high, slack = _empty_circle_range(X, edges)
+    assert (low <= high + slack).all()
+    whole = _short_whole_fov_edges(X, 60.0)
+    low, high, slack = _empty_circle_range(X, whole)
+    needed = whole[:, low < high - slack]
+    assert np.isin(needed[0] * len(X) + needed[1], edges[0] * len(X) + edges[1]).all()
+
+
+def test_a_circle_that_leaves_the_box_only_where_the_fov_has_no_points_is_proven():
+    low, high = np.array([0.0, 0.0]), np.array([10.0, 10.0])
+    lowest, highest = np.array([-100.0, 0.0]), np.array([10.0, 10.0])
+    # Reaches x = 95, far past the box, but right of x = 10 there is no FOV.
+    assert tiling._misses_unseen(np.array([50.0]), np.array([5.0]), np.array([45.0]),
+                                 low, high, lowest, highest).all()
+    # Reaches into the unseen strip left of the box.
+    assert not tiling._misses_unseen(np.array([-20.0]), np.array([5.0]), np.array([15.0]),
+                                     low, high, lowest, highest).any()
+
+
 def test_copies_of_a_location_are_joined_without_ring_checks(cloud, monkeypatch):
     # Rounded coordinates give many exact copies; their zero-length edges
     # need no proof (a first version sent them through every ring: 156
