@@ -19,8 +19,8 @@ keeps every stage local:
    empty circle (lattices, coarsely rounded coordinates) either diagonal is
    a Delaunay edge and each Qhull call picks one, so two tiles may keep
    both diagonals of such a square, or neither (measured on a 50 % filled
-   10 nm lattice: 303 such squares in 50,000 points; on coordinates rounded
-   to 1 nm, none). The whole-FOV triangulation is then no more right than
+   10 nm lattice of 50,000 points: 303 squares without a diagonal, 26 with
+   both; on uniform points rounded to 1 nm, none). The whole-FOV triangulation is then no more right than
    the tiled one.
 2. **Node features.** The Laplacian eigenvectors are computed per *feature
    tile* (``feature_tile_size``): edges between two feature tiles are left out
