@@ -12,16 +12,19 @@ keeps every stage local:
    an edge shorter than the radius is taken from the tile that owns its
    lower-indexed endpoint. Every Delaunay edge of the whole FOV is among the
    tile's, and a tile edge that is not one of the whole FOV's is found and
-   removed (one of its empty circles is shown to lie inside the triangulated
-   box, or the points of wider rings narrow its empty circles to none), so
+   removed (one of its empty circles is shown to reach no point outside the
+   triangulated box, or the points of wider rings narrow its empty circles
+   to none), so
    the edges are exactly the whole-FOV triangulation's. One exception is
    inherent to Delaunay triangulations: where four or more points share an
-   empty circle (lattices, coarsely rounded coordinates) either diagonal is
-   a Delaunay edge and each Qhull call picks one, so two tiles may keep
-   both diagonals of such a square, or neither (measured on a 50 % filled
-   10 nm lattice of 50,000 points: 303 squares without a diagonal, 26 with
-   both; on uniform points rounded to 1 nm, none). The whole-FOV triangulation is then no more right than
-   the tiled one.
+   empty circle (lattices, coarsely rounded coordinates) several
+   triangulations of that circle's points are equally Delaunay and each
+   Qhull call picks its own, so the tiled and the whole-FOV edges differ
+   there, and two tiles may keep both diagonals of a square or neither.
+   Every tiled edge is still a Delaunay edge. Measured on a half-filled
+   10 nm lattice of 50,000 points (radius 25 nm): 7,522 of 139,507 edges
+   differ from the whole FOV's, none without an empty circle; on uniform
+   points rounded to 1 nm, no square loses both diagonals.
 2. **Node features.** The Laplacian eigenvectors are computed per *feature
    tile* (``feature_tile_size``): edges between two feature tiles are left out
    of the eigen-problem only, so every component is at most a feature tile and
