@@ -177,8 +177,7 @@ def _unique_edges_of_triangulation(points, pencils=False):
     """
     n = points.shape[0]
     if n < 2:
-        edges = np.empty((2, 0), dtype=np.int64)
-        return (edges, np.empty(0), np.empty(0)) if pencils else edges
+        return _no_edges(pencils)
     if n == 2:
         edges = np.array([[0], [1]], dtype=np.int64)
         return (edges, np.array([-np.inf]), np.array([np.inf])) if pencils else edges
@@ -188,10 +187,9 @@ def _unique_edges_of_triangulation(points, pencils=False):
         # Qhull refuses flat input: the points are collinear (to its precision).
         # A circle through two consecutive points of a line meets the line
         # only between them, so every circle through them is empty.
-        edges = np.sort(_chain_edges(points), axis=0)
+        edges = _unique_pairs(np.sort(_chain_edges(points), axis=0), n)
         if not pencils:
-            return _unique_pairs(edges, n)
-        edges = _unique_pairs(edges, n)
+            return edges
         unbounded = np.full(edges.shape[1], np.inf)
         return edges, -unbounded, unbounded
     if pencils:
@@ -212,6 +210,12 @@ def _unique_edges_of_triangulation(points, pencils=False):
     edges = np.sort(edges, axis=0)
     edges = edges[:, edges[0] != edges[1]]
     return _unique_pairs(edges, n)
+
+
+def _no_edges(pencils):
+    """The empty result of :func:`delaunay_edges` (with ``pencils``, of :func:`delaunay_edge_pencils`)."""
+    edges = np.empty((2, 0), dtype=np.int64)
+    return (edges, np.empty(0), np.empty(0)) if pencils else edges
 
 
 def _coplanar_joins(tri):
@@ -288,11 +292,10 @@ def _triangulation_pencils(points, tri):
                       simplices[once, (k + 2) % 3], simplices[once, k]))
     own, twin, a, b, opposite = (np.concatenate(column) for column in zip(*parts))
     u, v = np.minimum(a, b), np.maximum(a, b)
-    dx, dy = px[v] - px[u], py[v] - py[u]
-    mx, my = (px[u] + px[v]) * 0.5, (py[u] + py[v]) * 0.5
-    with np.errstate(invalid="ignore", divide="ignore"):
-        length = np.sqrt(dx * dx + dy * dy)
-        nx, ny = -dy / length, dx / length
+    midpoint, normal, _ = edge_frame(points, u, v)
+    mx, my = midpoint[:, 0], midpoint[:, 1]
+    nx, ny = normal[:, 0], normal[:, 1]
+    with np.errstate(invalid="ignore"):
         t_own = nx * (ox[own] - mx) + ny * (oy[own] - my)
         shared = twin >= 0
         twin_ = np.where(shared, twin, 0)
@@ -431,8 +434,7 @@ def _delaunay(X, pencils):
     X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
     if n < 2:
-        edges = np.empty((2, 0), dtype=np.int64)
-        return (edges, np.empty(0), np.empty(0)) if pencils else edges
+        return _no_edges(pencils)
     # Triangulate relative to the FOV: Qhull loses edges on large absolute
     # coordinates (stage positions of 1e8 nm and more).
     X, _ = relative_coordinates(X)

@@ -359,7 +359,8 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
 
     def tile_edges(tile):
         ext = tiles.around(X, tile, margin)
-        local, t_low, t_high = delaunay_edge_pencils(X[ext])
+        ext_points = X[ext]
+        local, t_low, t_high = delaunay_edge_pencils(ext_points)
         # ext is sorted, so local u < v stays u < v in global numbering.
         u, v = ext[local[0]], ext[local[1]]
         owned = tiles.tile_of[u] == tile
@@ -375,7 +376,7 @@ def tiled_edges(X, connectivity_radius, tiles, *, delaunay_margin=None, n_thread
             # circles by the tile's own points directly (ends excluded).
             unbounded = np.full(unknown.size, np.inf)
             t_low[unknown], t_high[unknown], removed[unknown] = _narrow_pencils(
-                X[ext], midpoint[unknown], normal[unknown], half[unknown], -unbounded, unbounded,
+                ext_points, midpoint[unknown], normal[unknown], half[unknown], -unbounded, unbounded,
                 point_ids=ext, ends=(u[unknown], v[unknown]),
             )
         pad, seen = margin, ext

@@ -358,12 +358,12 @@ class PretrainedMIRO:
             return rule_min_samples
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
-    def collapse_fov(self, X, cluster_radius=None, step=None, *, steps=None, fit=None, verbose=0,
+    def collapse_fov(self, X, cluster_radius=None, *, steps=None, fit=None, verbose=0,
                      tile_size="auto"):
         """Collapse one validated FOV; returns (moved, cluster radius used).
 
         ``steps``: several steps from one network run (``moved`` then has
-        shape ``(len(steps), n, 2)``). ``fit``: the FOV's
+        shape ``(len(steps), n, 2)``; default: the last step only). ``fit``: the FOV's
         :meth:`pair_correlation_fit`, if already computed (used when
         ``cluster_radius`` is None). ``verbose``: positive for a progress bar
         when the FOV is tiled. ``tile_size``: as for :func:`collapse_fov` (the
@@ -386,7 +386,7 @@ class PretrainedMIRO:
         else:
             radius = float(cluster_radius)
         with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
-            moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing, step=step,
+            moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing,
                                  steps=steps, tile_size=tile_size, progress=bar)
         return moved, radius
 
