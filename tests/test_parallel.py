@@ -64,8 +64,10 @@ def test_dask_worker_config_names_a_setting_dask_has():
     from sklearn_miro.parallel import DASK_WORKER_CONFIG
 
     assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
+    assert dask.config.get("distributed.worker.profile.enabled") is True
     with dask.config.set(DASK_WORKER_CONFIG):
         assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"] is None
+        assert dask.config.get("distributed.worker.profile.enabled") is False
 
 
 def test_dask_backend_through_joblib():
