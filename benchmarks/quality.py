@@ -269,6 +269,10 @@ def _save(result, table, output_dir, stem):
     return result
 
 
+# MIROClusterer parameters of this run (--clusterer-params), for the
+# nanocluster, shape and single-shot rows.
+CLUSTERER_PARAMS = {}
+
 # Where --save-models puts every fitted model (joblib), so that a later
 # experiment on what follows training (the DBSCAN choice, the class vote) can
 # reuse it instead of training again.
@@ -435,7 +439,7 @@ def run_transformer(name, seed, params, output_dir, tag="default", n_test=None, 
     from sklearn.frozen import FrozenEstimator
 
     cpu1 = time.process_time()
-    clusterer = MIROClusterer(FrozenEstimator(miro)).fit(Xtr, ytr, groups=gtr)
+    clusterer = MIROClusterer(FrozenEstimator(miro), **CLUSTERER_PARAMS).fit(Xtr, ytr, groups=gtr)
     tune_cpu = time.process_time() - cpu1
     dbscan_params = data["dbscan"]
     if dbscan_params == "tuned":
@@ -467,6 +471,8 @@ def run_transformer(name, seed, params, output_dir, tag="default", n_test=None, 
         "relative_loss": rel,
         "test_compression": float(table.loc[table.method == "MIRO", "compression"].median()),
         "eps": float(clusterer.eps_), "min_samples": int(clusterer.min_samples_),
+        "clusterer_params": CLUSTERER_PARAMS, "collapse_passes": int(clusterer.collapse_passes_),
+        "collapse_pass_scores": clusterer.collapse_pass_scores_,
         "dbscan_params": dbscan_params, "metrics": means,
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "machine": platform.platform(),
@@ -630,6 +636,8 @@ def main():
     parser.add_argument("--tag", default="default", help="name of this setting in file names")
     parser.add_argument("--output-dir", default=str(Path(__file__).resolve().parent / "results" / "quality"))
     parser.add_argument("--summary", action="store_true", help="only rewrite the summary table")
+    parser.add_argument("--clusterer-params", default="{}",
+                        help="JSON dict of MIROClusterer parameters (nanocluster, shape and single-shot rows)")
     parser.add_argument("--save-models", default=None, help="directory to joblib-save every fitted model in")
     parser.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
                         help="patch in an experimental training change (recipe search only)")
@@ -647,6 +655,7 @@ def main():
     if not names:
         parser.error("name scenarios or pass --all")
     params = json.loads(args.params)
+    CLUSTERER_PARAMS.update(json.loads(args.clusterer_params))
     if args.save_models:
         global SAVE_MODELS_DIR
         SAVE_MODELS_DIR = Path(args.save_models)

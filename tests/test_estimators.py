@@ -352,6 +352,41 @@ def test_plain_fitted_transformer_is_not_retrained(data, fitted):
     assert clu.transformer_ is fitted
 
 
+def test_second_collapse_pass_is_the_transformer_applied_to_its_own_output(data, fitted):
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted), collapse_passes=2, eps=20.0, min_samples=3)
+    clu.fit(X, y, groups=fov)
+    assert clu.collapse_passes_ == 2 and clu.collapse_pass_scores_ is None
+    new = X[fov == 1]
+    twice = fitted.transform(fitted.transform(new))
+    expected = DBSCAN(eps=20.0, min_samples=3).fit_predict(twice)
+    np.testing.assert_array_equal(clu.predict(new), expected)
+    # The training labels come from the same two passes.
+    np.testing.assert_array_equal(clu.predict(X, groups=fov), clu.labels_)
+
+
+def test_auto_collapse_passes_keeps_the_better_training_score(data, fitted):
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted), collapse_passes="auto").fit(X, y, groups=fov)
+    scores = clu.collapse_pass_scores_
+    assert set(scores) == {1, 2}
+    assert clu.collapse_passes_ == (2 if scores[2] > scores[1] else 1)
+    assert np.max(clu.tuning_scores_) == scores[clu.collapse_passes_]
+    # The same choice as fitting with that number of passes given.
+    fixed = MIROClusterer(FrozenEstimator(fitted), collapse_passes=clu.collapse_passes_).fit(X, y, groups=fov)
+    assert (fixed.eps_, fixed.min_samples_) == (clu.eps_, clu.min_samples_)
+    np.testing.assert_array_equal(fixed.labels_, clu.labels_)
+    # Without labels there is nothing to choose with: one pass.
+    unlabelled = MIROClusterer(FrozenEstimator(fitted), collapse_passes="auto", eps=20.0, min_samples=3)
+    assert unlabelled.fit(X, groups=fov).collapse_passes_ == 1
+
+
+def test_bad_collapse_passes_is_rejected(data, fitted):
+    X, y, fov = data
+    with pytest.raises(ValueError, match="'collapse_passes' parameter of MIROClusterer"):
+        MIROClusterer(FrozenEstimator(fitted), collapse_passes=0).fit(X, y, groups=fov)
+
+
 def test_custom_clusterer(data, fitted):
     from sklearn.cluster import AgglomerativeClustering
 

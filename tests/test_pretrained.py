@@ -134,6 +134,14 @@ def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
         MIROTransformer.pretrained("nanoclusters", cluster_radius=-1.0)
 
 
+def test_zero_shot_clusterer_refuses_a_second_collapse_pass(fov):
+    X, _ = fov
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
+    with pytest.raises(ValueError, match="collapse_passes=2 needs labelled FOVs"):
+        MIROClusterer(miro, collapse_passes=2).fit(X)
+    assert MIROClusterer(miro, collapse_passes="auto").fit(X).collapse_passes_ == 1
+
+
 def test_zero_shot_clusterer_needs_no_labels(fov):
     X, y = fov
     clusterer = MIROClusterer(MIROTransformer.pretrained("nanoclusters"))

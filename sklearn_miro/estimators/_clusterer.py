@@ -7,7 +7,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
 from sklearn.cluster import DBSCAN
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..analysis import cluster_table
@@ -35,12 +35,20 @@ from ..parallel import map_fovs
 from ..pretrained import PretrainedMIRO
 from ._transformer import MIROTransformer
 
-__all__ = ["MIROClusterer", "predict_fov", "tune_dbscan"]
+__all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
 
 
-def predict_fov(transformer, clusterer, X_fov):
-    """Labels of one FOV: ``transformer.transform`` then :func:`~sklearn_miro.clustering.cluster_fov`."""
-    return cluster_fov(clusterer, transformer.transform(X_fov))
+def collapse_repeatedly(transformer, X_fov, n_passes=1):
+    """``transformer.transform`` applied ``n_passes`` times to one FOV (each pass on the last one's output)."""
+    moved = X_fov
+    for _ in range(n_passes):
+        moved = transformer.transform(moved)
+    return moved
+
+
+def predict_fov(transformer, clusterer, X_fov, n_passes=1):
+    """Labels of one FOV: :func:`collapse_repeatedly` then :func:`~sklearn_miro.clustering.cluster_fov`."""
+    return cluster_fov(clusterer, collapse_repeatedly(transformer, X_fov, n_passes))
 
 
 class MIROClusterer(ClusterMixin, BaseEstimator):
@@ -62,6 +70,16 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         used as is and never retrained, so changing ``eps`` or
         ``min_samples`` (also inside ``GridSearchCV``) costs only the
         clustering. Pass ``clone(transformer)`` to retrain one.
+    collapse_passes : int >= 1 or "auto", default=1
+        How many times the transformer is applied before clustering, each
+        pass on the previous one's output: a second pass of the same network
+        tightens the clusters the first left loose, while background, which
+        the first pass left nearly in place, stays. ``"auto"`` chooses 1 or 2
+        on the labelled training FOVs, with the same score as ``eps``
+        (1 without labels, and always 1 for a pretrained transformer used
+        without labels). Measured in ``benchmarks/README.md`` ("tenth
+        session"); the default stays 1 until the quality table has been
+        rerun with ``"auto"``.
     eps : float or "auto", default="auto"
         DBSCAN radius in the units of X, applied to the collapsed coordinates.
         ``"auto"`` chooses it on the labelled training FOVs (see Notes); with
@@ -91,6 +109,11 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         Unfitted template of the clusterer applied to every FOV.
     eps_, min_samples_ : float, int
         DBSCAN parameters used (``None`` with a custom ``clusterer``).
+    collapse_passes_ : int
+        Number of transformer passes used before clustering.
+    collapse_pass_scores_ : dict or None
+        With ``collapse_passes="auto"`` and labels: the best training score
+        reached with each number of passes; None otherwise.
     tuning_scores_ : ndarray of shape (n_eps, n_min_samples) or None
         Training score of every candidate when parameters were chosen
         automatically; the candidates are ``eps_grid_`` and
@@ -142,9 +165,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     __metadata_request__fit = {"groups": True}
     __metadata_request__predict = {"groups": True}
 
-    def __init__(self, transformer=None, *, eps="auto", min_samples="auto", clusterer=None,
-                 n_jobs=None):
+    def __init__(self, transformer=None, *, collapse_passes=1, eps="auto", min_samples="auto",
+                 clusterer=None, n_jobs=None):
         self.transformer = transformer
+        self.collapse_passes = collapse_passes
         self.eps = eps
         self.min_samples = min_samples
         self.clusterer = clusterer
@@ -152,6 +176,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "transformer": [HasMethods(["fit", "transform"]), None],
+        "collapse_passes": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "eps": EPS_CONSTRAINTS,
         "min_samples": MIN_SAMPLES_CONSTRAINTS,
         "clusterer": [HasMethods(["fit_predict"]), None],
@@ -198,13 +223,36 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
 
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         self.tuning_scores_ = None
+        self.collapse_pass_scores_ = None
         self.label_free_ = self.clusterer is None and labels is None and _is_pretrained(self.transformer_)
         if self.label_free_:
+            if self.collapse_passes != "auto" and self.collapse_passes > 1:
+                raise ValueError(
+                    f"collapse_passes={self.collapse_passes} needs labelled FOVs: a pretrained "
+                    "transformer clustering without labels collapses each FOV once, with its own "
+                    "length scale. Pass y, or leave collapse_passes at 1 or 'auto'."
+                )
+            self.collapse_passes_ = 1
             self.labels_ = self._cluster_label_free(X, fov_indices, record=True)
             return self
         self.cluster_radius_ = self.cluster_radii_ = self.min_samples_per_fov_ = None
+        choose_passes = self.collapse_passes == "auto" and labels is not None and self.clusterer is None
+        self.collapse_passes_ = 1 if self.collapse_passes == "auto" else int(self.collapse_passes)
         collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
-        if self.clusterer is not None:
+        if choose_passes:
+            # Score one and two passes with the DBSCAN choice of each; keep the better.
+            twice = [self._transform_fov(c, n_passes=1) for c in collapsed]
+            best = {}
+            for n_passes, candidate in ((1, collapsed), (2, twice)):
+                self._tune(X, labels, fov_indices, candidate)
+                best[n_passes] = (float(np.max(self.tuning_scores_)), self.eps_, self.min_samples_,
+                                  self.tuning_scores_)
+            self.collapse_pass_scores_ = {k: v[0] for k, v in best.items()}
+            self.collapse_passes_ = 2 if best[2][0] > best[1][0] else 1
+            collapsed = twice if self.collapse_passes_ == 2 else collapsed
+            _, self.eps_, self.min_samples_, self.tuning_scores_ = best[self.collapse_passes_]
+            self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=self.min_samples_)
+        elif self.clusterer is not None:
             self.eps_ = self.min_samples_ = None
             self.clusterer_ = clone(self.clusterer)
         else:
@@ -274,10 +322,11 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.tuning_scores_ = scores
         self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid
 
-    def _transform_fov(self, X_fov):
+    def _transform_fov(self, X_fov, n_passes=None):
         # The transformer's public transform: a pretrained (units per FOV) or
         # fine-tuned transformer collapses each FOV in its own way.
-        return self.transformer_.transform(X_fov)
+        n_passes = self.collapse_passes_ if n_passes is None else n_passes
+        return collapse_repeatedly(self.transformer_, X_fov, n_passes)
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
         return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n, self.n_jobs)
@@ -304,12 +353,12 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         if getattr(self, "label_free_", False):
             return self._cluster_label_free(X, fov_indices)
         if groups is None:
-            fov_labels = [predict_fov(self.transformer_, self.clusterer_, X)]
+            fov_labels = [predict_fov(self.transformer_, self.clusterer_, X, self.collapse_passes_)]
         else:
             # Every FOV collapsed and clustered in one task (n_jobs, joblib).
             fov_labels = map_fovs(
                 predict_fov,
-                [(self.transformer_, self.clusterer_, X[idx]) for idx in fov_indices],
+                [(self.transformer_, self.clusterer_, X[idx], self.collapse_passes_) for idx in fov_indices],
                 self.n_jobs,
             )
         return stack_fov_labels(fov_indices, fov_labels, X.shape[0])
@@ -318,6 +367,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         # Clusterers pickled before n_jobs existed get its default.
         state = dict(state)
         state.setdefault("n_jobs", None)
+        # ... and one collapse pass, the only one there was.
+        state.setdefault("collapse_passes", 1)
+        if "labels_" in state:
+            state.setdefault("collapse_passes_", 1)
         super().__setstate__(state)
 
     def fit_predict(self, X, y=None, groups=None):
