@@ -76,8 +76,8 @@ def _demo(args):
     miro = clusterer.transformer_
     print(
         f"  trained in {miro.training_time_:.0f} s on {miro.device_}; DBSCAN on the collapsed "
-        f"points: eps = {clusterer.eps_:.1f} nm, min_samples = {clusterer.min_samples_} "
-        "(chosen on the training FOVs)"
+        f"points: eps = {clusterer.eps_:.1f} nm, min_samples = {clusterer.min_samples_}, "
+        f"{clusterer.collapse_passes_} collapse pass(es) (chosen on the training FOVs)"
     )
 
     # Plain DBSCAN gets the same treatment: parameters chosen on the training FOVs.
@@ -280,7 +280,8 @@ def _train(args):
     print(
         f"Saved {output} (trained in {miro.training_time_:.0f} s; connectivity radius "
         f"{miro.connectivity_radius_:.1f}, DBSCAN eps {clusterer.eps_:.2f}, min_samples "
-        f"{clusterer.min_samples_}; training clusters compressed to "
+        f"{clusterer.min_samples_} after {clusterer.collapse_passes_} collapse pass(es); "
+        "training clusters compressed to "
         f"{miro.training_compression_:.2f} of their size, loss "
         f"{miro.training_relative_loss_:.2f} x that of moving nothing)."
     )
