@@ -10,6 +10,10 @@ rule and scores the test FOVs (ARI-dagger, JI_c, RMSRE_N, as the authors
 compute them).
 
     OMP_NUM_THREADS=1 python benchmarks/iterated_collapse.py GT-S6 MB-S6 --seeds 0
+
+With ``--auto 1,2 1,2,3`` it instead compares ``collapse_passes="auto"``
+choosing among each set of candidates (``AUTO_COLLAPSE_PASSES``), on the same
+fitted network.
 """
 
 import argparse
@@ -26,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
+from sklearn_miro.estimators import _clusterer  # noqa: E402
 from sklearn_miro.metrics import clustering_report  # noqa: E402
 
 
@@ -48,6 +53,8 @@ def main():
     parser.add_argument("--passes", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--output", default=None)
+    parser.add_argument("--auto", nargs="*", default=None,
+                        help="candidate sets for collapse_passes='auto', e.g. 1,2 1,2,3")
     args = parser.parse_args()
     torch.set_num_threads(1)
     results = []
@@ -59,17 +66,27 @@ def main():
             cpu = time.process_time()
             miro = MIROTransformer(verbose=0, random_state=seed).fit(Xtr, ytr, groups=gtr)
             fit_cpu = time.process_time() - cpu
-            miro.__class__ = RepeatedTransform
-            for n_passes in args.passes:
-                miro.n_passes = n_passes
-                clusterer = MIROClusterer(FrozenEstimator(miro)).fit(Xtr, ytr, groups=gtr)
+            if args.auto:
+                settings = [tuple(int(k) for k in c.split(",")) for c in args.auto]
+            else:
+                miro.__class__ = RepeatedTransform
+                settings = args.passes
+            for setting in settings:
+                if args.auto:
+                    _clusterer.AUTO_COLLAPSE_PASSES = setting
+                    clusterer = MIROClusterer(FrozenEstimator(miro), collapse_passes="auto")
+                else:
+                    miro.n_passes = setting
+                    clusterer = MIROClusterer(FrozenEstimator(miro), collapse_passes=1)
+                clusterer.fit(Xtr, ytr, groups=gtr)
                 rows = []
                 for f in np.unique(gte):
                     idx = gte == f
                     labels = clusterer.predict(Xte[idx])
                     rows.append(clustering_report(Xte[idx], yte[idx], labels, variant="reference"))
                 means = {m: float(np.mean([r[m].mean() for r in rows])) for m in ("ari_dagger", "ji_c", "rmsre_n")}
-                record = dict(scenario=name, seed=seed, passes=n_passes, fit_cpu_min=fit_cpu / 60,
+                record = dict(scenario=name, seed=seed, passes=setting, chosen=int(clusterer.collapse_passes_),
+                              fit_cpu_min=fit_cpu / 60,
                               eps=float(clusterer.eps_), min_samples=int(clusterer.min_samples_), **means)
                 print(json.dumps(record), flush=True)
                 results.append(record)

@@ -51,6 +51,11 @@ def predict_fov(transformer, clusterer, X_fov, n_passes=1):
     return cluster_fov(clusterer, collapse_repeatedly(transformer, X_fov, n_passes))
 
 
+#: Numbers of passes ``collapse_passes="auto"`` chooses from (increasing).
+#: A third pass was measured and not kept (``benchmarks/README.md``, tenth session).
+AUTO_COLLAPSE_PASSES = (1, 2)
+
+
 class MIROClusterer(ClusterMixin, BaseEstimator):
     """MIRO followed by DBSCAN (or any scikit-learn clusterer), per field of view.
 
@@ -249,17 +254,19 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.collapse_passes_ = 1 if self.collapse_passes == "auto" else int(self.collapse_passes)
         collapsed = [self._transform_fov(X[idx]) for idx in fov_indices]
         if choose_passes:
-            # Score one and two passes with the DBSCAN choice of each; keep the better.
-            twice = [self._transform_fov(c, n_passes=1) for c in collapsed]
-            best = {}
-            for n_passes, candidate in ((1, collapsed), (2, twice)):
+            # Score every candidate number of passes with its own DBSCAN
+            # choice; keep the best (the fewest passes on a tie).
+            best, candidate, done = {}, collapsed, 1
+            for n_passes in AUTO_COLLAPSE_PASSES:
+                while done < n_passes:
+                    candidate = [self._transform_fov(c, n_passes=1) for c in candidate]
+                    done += 1
                 self._tune(X, labels, fov_indices, candidate)
                 best[n_passes] = (float(np.max(self.tuning_scores_)), self.eps_, self.min_samples_,
-                                  self.tuning_scores_)
+                                  self.tuning_scores_, candidate)
             self.collapse_pass_scores_ = {k: v[0] for k, v in best.items()}
-            self.collapse_passes_ = 2 if best[2][0] > best[1][0] else 1
-            collapsed = twice if self.collapse_passes_ == 2 else collapsed
-            _, self.eps_, self.min_samples_, self.tuning_scores_ = best[self.collapse_passes_]
+            self.collapse_passes_ = max(best, key=lambda k: (best[k][0], -k))
+            _, self.eps_, self.min_samples_, self.tuning_scores_, collapsed = best[self.collapse_passes_]
             self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=self.min_samples_)
         elif self.clusterer is not None:
             self.eps_ = self.min_samples_ = None
