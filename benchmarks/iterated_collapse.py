@@ -34,18 +34,6 @@ from sklearn_miro.estimators import _clusterer  # noqa: E402
 from sklearn_miro.metrics import clustering_report  # noqa: E402
 
 
-class RepeatedTransform(MIROTransformer):
-    """A fitted transformer whose ``transform`` applies the network ``n_passes`` times."""
-
-    n_passes = 1
-
-    def transform(self, X, groups=None):
-        out = X
-        for _ in range(self.n_passes):
-            out = super().transform(out, groups=groups)
-        return out
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenarios", nargs="+")
@@ -66,18 +54,14 @@ def main():
             cpu = time.process_time()
             miro = MIROTransformer(verbose=0, random_state=seed).fit(Xtr, ytr, groups=gtr)
             fit_cpu = time.process_time() - cpu
-            if args.auto:
-                settings = [tuple(int(k) for k in c.split(",")) for c in args.auto]
-            else:
-                miro.__class__ = RepeatedTransform
-                settings = args.passes
+            settings = ([tuple(int(k) for k in c.split(",")) for c in args.auto] if args.auto
+                        else args.passes)
             for setting in settings:
                 if args.auto:
                     _clusterer.AUTO_COLLAPSE_PASSES = setting
                     clusterer = MIROClusterer(FrozenEstimator(miro), collapse_passes="auto")
                 else:
-                    miro.n_passes = setting
-                    clusterer = MIROClusterer(FrozenEstimator(miro), collapse_passes=1)
+                    clusterer = MIROClusterer(FrozenEstimator(miro), collapse_passes=setting)
                 clusterer.fit(Xtr, ytr, groups=gtr)
                 rows = []
                 for f in np.unique(gte):
