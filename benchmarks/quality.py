@@ -20,8 +20,12 @@ by one and scores them with the authors' metric definitions
   ground-truth scenario's test FOVs;
 * shape scenarios (``rings``, ``cshapes``, paper Table 1) from
   :func:`sklearn_miro.datasets.make_rings` / ``make_c_shapes`` with the
-  paper's recipes: 3 training FOVs (``random_state=0``), 10 test FOVs
-  (``random_state=1``), plain DBSCAN tuned on the training FOVs.
+  paper's recipes and structures at least one diameter apart (the placement
+  whose plain-DBSCAN scores match the paper's DBSCAN row,
+  ``shape_spacing_calibration.py``); ``rings-overlap`` and
+  ``cshapes-overlap`` let structures overlap. 3 training FOVs
+  (``random_state=0``), 10 test FOVs (``random_state=1``), plain DBSCAN tuned
+  on the training FOVs.
 
 Besides the metrics, every run records the CPU minutes of the fit
 (``time.process_time``, one torch thread), and the two "move nothing"
@@ -590,7 +594,9 @@ def write_summary(output_dir, tag="default"):
         "tuned on the training FOVs for the simulated ones. CPU minutes: `time.process_time` of "
         "the fit, one torch thread, on a 2-core machine shared with other jobs. Paper MIRO: Tables "
         "S3/S4 (benchmark), Table S5 single-shot rows (SS), Table 1 (rings, cshapes: our "
-        "simulation of the paper's recipe); for the simulated scenarios (*) the "
+        "simulation of the paper's recipe, structures one diameter apart, where plain DBSCAN "
+        "matches the paper's DBSCAN row; the -overlap rows let them overlap, which the paper's "
+        "data do not appear to do, and are not part of the target count); for the simulated scenarios (*) the "
         "paper's row of the same scenario on the authors' benchmark files, which we do not have: "
         "our FOVs are simulated from the paper's recipe, so that row is a reference, not the same data. "
         "Target (issue 11): "
