@@ -30,11 +30,24 @@ __all__ = [
     "localization_spacing",
     "nearest_neighbour_distances",
     "unit_mismatch_message",
+    "UnitMismatchWarning",
 ]
 
 # New data whose localisation spacing differs from the training data's by more
 # than this factor (either way) gets a "different units" warning.
 UNIT_MISMATCH_FACTOR = 10.0
+
+
+class UnitMismatchWarning(UserWarning):
+    """New data's localisation spacing is far from the training data's.
+
+    Usually coordinates in other units (pixels, um) than the model was trained
+    in. Filter it with ``warnings.filterwarnings("ignore",
+    category=UnitMismatchWarning)`` where a different spacing is expected.
+    ``MIROClusterer`` does so when it applies the network again to its own
+    output (``collapse_passes=2``), whose localisations it has just brought
+    together.
+    """
 
 
 def nearest_neighbour_distances(X):

@@ -20,7 +20,8 @@ from sklearn.pipeline import Pipeline
 
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.datasets import make_gaussian_clusters
-from sklearn_miro.estimators import resolve_device
+from sklearn_miro.domain import UnitMismatchWarning
+from sklearn_miro.estimators import collapse_repeatedly, resolve_device
 
 TINY = dict(
     hidden_size=8,
@@ -363,6 +364,24 @@ def test_second_collapse_pass_is_the_transformer_applied_to_its_own_output(data,
     np.testing.assert_array_equal(clu.predict(new), expected)
     # The training labels come from the same two passes.
     np.testing.assert_array_equal(clu.predict(X, groups=fov), clu.labels_)
+
+
+def test_only_the_users_coordinates_get_the_units_check(data, fitted):
+    # A second pass sees localisations the first one brought together: their
+    # spacing is far below the training data's on purpose, and must not be
+    # reported as coordinates in other units (it was, on every two-pass fit).
+    X, _, fov = data
+    tight = X[fov == 1] / 50.0  # as closely packed as a tight collapse leaves them
+    with pytest.warns(UnitMismatchWarning, match="different units"):
+        fitted.transform(tight)  # the user's own coordinates: warned
+    with pytest.warns(UnitMismatchWarning):
+        collapse_repeatedly(fitted, tight, 2)  # the first pass still checks them
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnitMismatchWarning)
+        moved = collapse_repeatedly(fitted, tight, 2, collapsed=True)
+        clu = MIROClusterer(FrozenEstimator(fitted), collapse_passes=2, eps=20.0, min_samples=3)
+        clu.fit(X, groups=fov).predict(X, groups=fov)
+    np.testing.assert_array_equal(moved, fitted.transform(fitted.transform(tight)))
 
 
 def test_auto_collapse_passes_keeps_the_better_training_score(data, fitted):

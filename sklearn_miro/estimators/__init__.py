@@ -12,7 +12,7 @@ every localisation as ``groups``.
 """
 
 from ._base import FINE_TUNING_SCHEDULE, FROM_SCRATCH_SCHEDULE, resolve_device
-from ._clusterer import MIROClusterer, tune_dbscan
+from ._clusterer import MIROClusterer, collapse_repeatedly, tune_dbscan
 from ._multiscale import (
     MultiscaleMIROClusterer,
     MultiscaleMIROTransformer,
@@ -29,6 +29,7 @@ __all__ = [
     "MIROTransformer",
     "MultiscaleMIROClusterer",
     "MultiscaleMIROTransformer",
+    "collapse_repeatedly",
     "mode_per_cluster",
     "nesting_report",
     "resolve_device",

@@ -20,7 +20,7 @@ from .._validation import (
     check_training_fovs,
     split_by_group,
 )
-from ..domain import localization_spacing, unit_mismatch_message
+from ..domain import UnitMismatchWarning, localization_spacing, unit_mismatch_message
 from ..augmentation import CROP_LOCALIZATIONS, AugmentationOptions
 from ..diagnostics import check_move_nothing
 from ..model import (
@@ -347,7 +347,7 @@ class BaseMIRO(BaseEstimator):
                 " (Stacking many fields of view without groups= also shrinks the spacing, "
                 "by the square root of their number: pass groups= if that is the case.)"
             )
-        warnings.warn(message, UserWarning, stacklevel=4)
+        warnings.warn(message, UnitMismatchWarning, stacklevel=4)
         return True
 
     def _check_stacking(self, X, groups):

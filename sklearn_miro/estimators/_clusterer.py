@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..analysis import cluster_table
+from ..domain import UnitMismatchWarning
 from .._validation import (
     check_cluster_labels,
     check_coordinates,
@@ -38,11 +40,20 @@ from ._transformer import MIROTransformer
 __all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
 
 
-def collapse_repeatedly(transformer, X_fov, n_passes=1):
-    """``transformer.transform`` applied ``n_passes`` times to one FOV (each pass on the last one's output)."""
+def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False):
+    """``transformer.transform`` applied ``n_passes`` times to one FOV (each pass on the last one's output).
+
+    Only a pass on the user's coordinates checks their units: later passes (and
+    every pass when ``collapsed=True``, for input that is already a
+    collapse's output) see localisations the network has just brought
+    together, whose spacing is far below the training data's on purpose.
+    """
     moved = X_fov
-    for _ in range(n_passes):
-        moved = transformer.transform(moved)
+    for done in range(n_passes):
+        with warnings.catch_warnings():
+            if collapsed or done > 0:
+                warnings.simplefilter("ignore", UnitMismatchWarning)
+            moved = transformer.transform(moved)
     return moved
 
 
@@ -259,7 +270,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             best, candidate, done = {}, collapsed, 1
             for n_passes in AUTO_COLLAPSE_PASSES:
                 while done < n_passes:
-                    candidate = [self._transform_fov(c, n_passes=1) for c in candidate]
+                    candidate = [self._transform_fov(c, n_passes=1, collapsed=True) for c in candidate]
                     done += 1
                 self._tune(X, labels, fov_indices, candidate)
                 best[n_passes] = (float(np.max(self.tuning_scores_)), self.eps_, self.min_samples_,
@@ -338,11 +349,11 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.tuning_scores_ = scores
         self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid
 
-    def _transform_fov(self, X_fov, n_passes=None):
+    def _transform_fov(self, X_fov, n_passes=None, collapsed=False):
         # The transformer's public transform: a pretrained (units per FOV) or
         # fine-tuned transformer collapses each FOV in its own way.
         n_passes = self.collapse_passes_ if n_passes is None else n_passes
-        return collapse_repeatedly(self.transformer_, X_fov, n_passes)
+        return collapse_repeatedly(self.transformer_, X_fov, n_passes, collapsed=collapsed)
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
         return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n, self.n_jobs)
