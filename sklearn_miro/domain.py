@@ -20,6 +20,9 @@ different units, not to stacking.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -29,6 +32,8 @@ __all__ = [
     "connected_fraction",
     "localization_spacing",
     "nearest_neighbour_distances",
+    "domain_checks_enabled",
+    "skip_domain_checks",
     "unit_mismatch_message",
     "UnitMismatchWarning",
 ]
@@ -44,10 +49,37 @@ class UnitMismatchWarning(UserWarning):
     Usually coordinates in other units (pixels, um) than the model was trained
     in. Filter it with ``warnings.filterwarnings("ignore",
     category=UnitMismatchWarning)`` where a different spacing is expected.
-    ``MIROClusterer`` does so when it applies the network again to its own
-    output (``collapse_passes=2``), whose localisations it has just brought
-    together.
+    ``MIROClusterer`` does not check its own output when it applies the
+    network again (``collapse_passes=2``, or the extra pass that
+    ``collapse_passes="auto"`` scores): those localisations were brought
+    together on purpose (:func:`skip_domain_checks`).
     """
+
+
+# Per thread and per asyncio task (a context variable, not a warnings filter,
+# which is process-wide and not thread-safe): whether transforms check their
+# input against the training data.
+_DOMAIN_CHECKS = contextvars.ContextVar("sklearn_miro_domain_checks", default=True)
+
+
+def domain_checks_enabled():
+    """Whether MIRO transforms check their input's units and stacking (see :func:`skip_domain_checks`)."""
+    return _DOMAIN_CHECKS.get()
+
+
+@contextlib.contextmanager
+def skip_domain_checks():
+    """Within this block, in this thread only, MIRO transforms skip the domain checks.
+
+    The checks (different units, stacked FOVs) guard the user's own
+    coordinates. Code that feeds a model its own output, whose localisations
+    it has just brought together, uses this to avoid false alarms.
+    """
+    token = _DOMAIN_CHECKS.set(False)
+    try:
+        yield
+    finally:
+        _DOMAIN_CHECKS.reset(token)
 
 
 def nearest_neighbour_distances(X):

@@ -366,22 +366,53 @@ def test_second_collapse_pass_is_the_transformer_applied_to_its_own_output(data,
     np.testing.assert_array_equal(clu.predict(X, groups=fov), clu.labels_)
 
 
+class _TightCollapse(MIROTransformer):
+    """The fitted test transformer, with its output shrunk 50x towards its mean: a tight collapse."""
+
+    def transform(self, X, groups=None, step=None):
+        moved = super().transform(X, groups=groups, step=step)
+        return moved.mean(axis=0) + (moved - moved.mean(axis=0)) / 50.0
+
+
+def _tight(fitted):
+    tight = _TightCollapse(**fitted.get_params())
+    tight.__dict__.update(fitted.__dict__)
+    return tight
+
+
 def test_only_the_users_coordinates_get_the_units_check(data, fitted):
     # A second pass sees localisations the first one brought together: their
     # spacing is far below the training data's on purpose, and must not be
-    # reported as coordinates in other units (it was, on every two-pass fit).
-    X, _, fov = data
-    tight = X[fov == 1] / 50.0  # as closely packed as a tight collapse leaves them
+    # reported as coordinates in other units (it was, on two-pass fits).
+    X, y, fov = data
+    tight = _tight(fitted)
+    once = tight.transform(X[fov == 1])
     with pytest.warns(UnitMismatchWarning, match="different units"):
-        fitted.transform(tight)  # the user's own coordinates: warned
+        twice = tight.transform(once)  # what the second pass used to do
     with pytest.warns(UnitMismatchWarning):
-        collapse_repeatedly(fitted, tight, 2)  # the first pass still checks them
+        collapse_repeatedly(fitted, X[fov == 1] / 50.0, 2)  # the user's coordinates: checked
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnitMismatchWarning)
-        moved = collapse_repeatedly(fitted, tight, 2, collapsed=True)
-        clu = MIROClusterer(FrozenEstimator(fitted), collapse_passes=2, eps=20.0, min_samples=3)
-        clu.fit(X, groups=fov).predict(X, groups=fov)
-    np.testing.assert_array_equal(moved, fitted.transform(fitted.transform(tight)))
+        np.testing.assert_array_equal(collapse_repeatedly(tight, X[fov == 1], 2), twice)
+        for passes in (2, "auto"):  # "auto" scores an extra pass on its own output
+            clu = MIROClusterer(FrozenEstimator(tight), collapse_passes=passes).fit(X, y, groups=fov)
+            clu.predict(X, groups=fov)
+
+
+def test_skipping_the_units_check_stays_in_its_thread(data, fitted):
+    # The skip is a context variable, not a warnings filter: FOVs predicted in
+    # threads (joblib's threading backend, Dask workers) neither leak it nor
+    # lose a check that belongs to another thread.
+    from joblib import parallel_config
+
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(_tight(fitted)), collapse_passes=2, eps=0.5, min_samples=3, n_jobs=2)
+    clu.fit(X, groups=fov)
+    with warnings.catch_warnings(), parallel_config(backend="threading"):
+        warnings.simplefilter("error", UnitMismatchWarning)
+        clu.predict(X, groups=fov)
+    with pytest.warns(UnitMismatchWarning):
+        fitted.transform(X[fov == 1] / 50.0)
 
 
 def test_auto_collapse_passes_keeps_the_better_training_score(data, fitted):

@@ -20,7 +20,7 @@ from .._validation import (
     check_training_fovs,
     split_by_group,
 )
-from ..domain import UnitMismatchWarning, localization_spacing, unit_mismatch_message
+from ..domain import UnitMismatchWarning, domain_checks_enabled, localization_spacing, unit_mismatch_message
 from ..augmentation import CROP_LOCALIZATIONS, AugmentationOptions
 from ..diagnostics import check_move_nothing
 from ..model import (
@@ -311,7 +311,7 @@ class BaseMIRO(BaseEstimator):
             ``moved`` has shape ``(len(steps), n, 2)``.
         """
         check_is_fitted(self, "model_")
-        for idx in fov_indices:
+        for idx in fov_indices if domain_checks_enabled() else ():
             X_fov = X[idx]
             if not self._check_units(X_fov, None, [np.arange(len(idx))]):
                 self._check_stacking(X_fov, None)
@@ -389,7 +389,7 @@ class BaseMIRO(BaseEstimator):
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         # Different units also change the density: then stacking is not to blame.
-        if not self._check_units(X, groups, fov_indices):
+        if domain_checks_enabled() and not self._check_units(X, groups, fov_indices):
             self._check_stacking(X, groups)
         return X, groups, fov_indices
 

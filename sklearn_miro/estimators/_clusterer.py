@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import contextlib
 from numbers import Integral
 
 import numpy as np
@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..analysis import cluster_table
-from ..domain import UnitMismatchWarning
+from ..domain import skip_domain_checks
 from .._validation import (
     check_cluster_labels,
     check_coordinates,
@@ -43,16 +43,16 @@ __all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
 def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False):
     """``transformer.transform`` applied ``n_passes`` times to one FOV (each pass on the last one's output).
 
-    Only a pass on the user's coordinates checks their units: later passes (and
-    every pass when ``collapsed=True``, for input that is already a
-    collapse's output) see localisations the network has just brought
-    together, whose spacing is far below the training data's on purpose.
+    Only a pass on the user's coordinates checks them against the training
+    data (units, stacked FOVs): later passes, and every pass when
+    ``collapsed=True`` (input that is already a collapse's output), see
+    localisations the network has just brought together, whose spacing is far
+    below the training data's on purpose. The checks are skipped with
+    :func:`sklearn_miro.domain.skip_domain_checks`, which is thread-safe.
     """
     moved = X_fov
     for done in range(n_passes):
-        with warnings.catch_warnings():
-            if collapsed or done > 0:
-                warnings.simplefilter("ignore", UnitMismatchWarning)
+        with skip_domain_checks() if collapsed or done > 0 else contextlib.nullcontext():
             moved = transformer.transform(moved)
     return moved
 
