@@ -1,7 +1,8 @@
 """How good can MIRO + DBSCAN be on our rings and C-shapes? An oracle collapse.
 
 Moves every clustered localisation of the 10 test FOVs of ``quality.py``'s
-``rings`` / ``cshapes`` scenario onto its true cluster centroid, plus Gaussian
+``rings`` / ``cshapes`` scenario (or ``rings-overlap`` / ``cshapes-overlap``,
+the variant measured in the sixth session) onto its true cluster centroid, plus Gaussian
 noise of ``jitter`` nm per axis (0: a perfect collapse), leaves the
 background where it is, and clusters with DBSCAN, keeping the candidate of a
 small grid with the best mean of ARI-dagger and JI_c on the test FOVs
@@ -9,7 +10,7 @@ themselves (an upper bound, not a rule). If a perfect collapse reaches the
 paper's Table 1 figures, the gap to the paper is the network's collapse, not
 our simulation of the scenario (for example overlapping rings).
 
-    OMP_NUM_THREADS=1 python benchmarks/oracle_collapse.py rings
+    OMP_NUM_THREADS=1 python benchmarks/oracle_collapse.py rings-overlap
 """
 
 import sys
@@ -19,6 +20,9 @@ from sklearn.cluster import DBSCAN
 
 from sklearn_miro.datasets import make_c_shapes, make_rings
 from sklearn_miro.metrics import clustering_report
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from quality import SHAPE_MIN_CENTER_DISTANCE  # noqa: E402
 
 METRICS = ("ari_dagger", "ji_c", "rmsre_n")
 
@@ -37,8 +41,8 @@ def collapse_to_centroids(X, y, jitter, rng):
 
 def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "rings"
-    make = make_rings if name == "rings" else make_c_shapes
-    X, y, g = make(n_fovs=10, random_state=1)[:3]
+    make = make_rings if name.startswith("rings") else make_c_shapes
+    X, y, g = make(n_fovs=10, min_center_distance=SHAPE_MIN_CENTER_DISTANCE[name], random_state=1)[:3]
     rng = np.random.default_rng(0)
     for jitter in (0.0, 10.0, 30.0):
         fovs = [(X[g == f], y[g == f]) for f in np.unique(g)]

@@ -11,7 +11,7 @@ the distance whose DBSCAN row matches the paper's is the paper's data. No
 network, no ``../shared`` data; a few seconds per setting.
 
     python benchmarks/shape_spacing_calibration.py rings 0 400 500 600
-    python benchmarks/shape_spacing_calibration.py cshapes 0 300 500 600
+    python benchmarks/shape_spacing_calibration.py cshapes 0 300 400 500 600
 """
 
 import argparse

@@ -205,7 +205,8 @@ def make_rings(
     not overlap: with ``min_center_distance=500`` (one diameter), plain DBSCAN
     tuned on 3 FOVs scores ARI-dagger / JI_c / RMSRE_N 0.71 / 0.54 / 1.20 on
     10 others, against the paper's DBSCAN row of 0.69 / 0.55 / 1.2; with
-    overlaps allowed, 0.77 / 0.41 / 2.35 (``benchmarks/README.md``).
+    overlaps allowed, 0.77 / 0.41 / 2.35
+    (``benchmarks/results/shape_spacing_calibration.md``).
 
     Parameters
     ----------
@@ -272,7 +273,8 @@ def make_c_shapes(
     ``min_center_distance=500`` (one diameter of the circle) plain DBSCAN
     tuned on 3 FOVs scores ARI-dagger / JI_c / RMSRE_N 0.90 / 0.73 / 0.55 on
     10 others, close to the paper's DBSCAN row (0.88 / 0.67 / 0.6); with
-    overlaps, 0.83 / 0.59 / 0.96 (``benchmarks/README.md``).
+    overlaps, 0.83 / 0.59 / 0.96
+    (``benchmarks/results/shape_spacing_calibration.md``).
 
     Parameters
     ----------
