@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
 
@@ -25,24 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
-from sklearn_miro.metrics import clustering_report  # noqa: E402
-
-
-def per_fov(transformer, X, groups):
-    out = np.empty_like(X)
-    for f in np.unique(groups):
-        idx = groups == f
-        out[idx] = transformer.transform(X[idx])
-    return out
 
 
 def score(clusterer, X_in, X, y, groups):
     """Metrics on the original coordinates ``X`` of labels predicted from the stage input ``X_in``."""
-    rows = []
-    for f in np.unique(groups):
-        idx = groups == f
-        rows.append(clustering_report(X[idx], y[idx], clusterer.predict(X_in[idx]), variant="reference"))
-    return {m: float(np.mean([r[m].mean() for r in rows])) for m in ("ari_dagger", "ji_c", "rmsre_n")}
+    table = quality._report_rows(X, y, groups, {"MIRO": clusterer.predict(X_in, groups=groups)})
+    return {m: float(table[m].mean()) for m in ("ari_dagger", "ji_c", "rmsre_n")}
 
 
 def main():
@@ -72,8 +59,9 @@ def main():
                               min_samples=int(clusterer.min_samples_),
                               **score(clusterer, stage_in_te, Xte, yte, gte))
                 print(json.dumps(record), flush=True)
-                stage_in_tr = per_fov(miro, stage_in_tr, gtr)
-                stage_in_te = per_fov(miro, stage_in_te, gte)
+                # The next stage's input: each FOV collapsed on its own.
+                stage_in_tr = miro.transform(stage_in_tr, groups=gtr)
+                stage_in_te = miro.transform(stage_in_te, groups=gte)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,15 @@ our simulation of the scenario (for example overlapping rings).
 """
 
 import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.cluster import DBSCAN
 
-from sklearn_miro.datasets import make_c_shapes, make_rings
-from sklearn_miro.metrics import clustering_report
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quality  # noqa: E402
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from quality import SHAPE_MIN_CENTER_DISTANCE  # noqa: E402
+from sklearn_miro.metrics import clustering_report  # noqa: E402
 
 METRICS = ("ari_dagger", "ji_c", "rmsre_n")
 
@@ -41,8 +41,7 @@ def collapse_to_centroids(X, y, jitter, rng):
 
 def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "rings"
-    make = make_rings if name.startswith("rings") else make_c_shapes
-    X, y, g = make(n_fovs=10, min_center_distance=SHAPE_MIN_CENTER_DISTANCE[name], random_state=1)[:3]
+    X, y, g = quality.load_scenario(name)["test"]
     rng = np.random.default_rng(0)
     for jitter in (0.0, 10.0, 30.0):
         fovs = [(X[g == f], y[g == f]) for f in np.unique(g)]

@@ -162,36 +162,19 @@ def load_scenario(name, n_test=None, test_fovs=None):
             out["train"] = (bench.X[train], bench.y[train], bench.groups[train])
         return out
     if name in SIMULATED:
-        number = int(name[3:].rstrip("b"))
-        blinking = name.endswith("b")
-        train = make_benchmark_scenario(number, blinking=blinking, n_fovs=3, random_state=0)
-        n = 10 if n_test is None else n_test
-        test = _split_test(make_benchmark_scenario(number, blinking=blinking, n_fovs=max(n, 1),
-                                                   random_state=1), n, test_fovs)
-        return {"train": train, "test": test, "paper": None, "dbscan": "tuned"}
+        return _simulated(make_benchmark_scenario, n_test, test_fovs, scenario=int(name[3:].rstrip("b")),
+                          blinking=name.endswith("b"))
     if name in SHAPES:
         from sklearn_miro.datasets import make_c_shapes, make_rings
 
         make = make_rings if name.startswith("rings") else make_c_shapes
-        spacing = SHAPE_MIN_CENTER_DISTANCE[name]
-        train = make(n_fovs=3, min_center_distance=spacing, random_state=0)
-        n = 10 if n_test is None else n_test
-        test = _split_test(make(n_fovs=max(n, 1), min_center_distance=spacing, random_state=1), n, test_fovs)
-        return {"train": train, "test": test, "paper": None, "dbscan": "tuned"}
+        return _simulated(make, n_test, test_fovs, min_center_distance=SHAPE_MIN_CENTER_DISTANCE[name])
     if name in HELD_OUT:
         from sklearn_miro.datasets import make_gaussian_clusters, make_rings
 
-        kind, kwargs = HELD_OUT[name]
-        make = make_gaussian_clusters if kind == "gaussian" else make_rings
-
-        def simulate(n_fovs, seed):
-            out = make(n_fovs=n_fovs, random_state=seed, **kwargs)
-            return out[:3]
-
-        train = simulate(3, 0)
-        n = 10 if n_test is None else n_test
-        test = _split_test(simulate(max(n, 1), 1), n, test_fovs)
-        return {"train": train, "test": test, "paper": None, "dbscan": "tuned"}
+        kind, params = HELD_OUT[name]
+        return _simulated(make_gaussian_clusters if kind == "gaussian" else make_rings, n_test, test_fovs,
+                          **params)
     raise ValueError(f"unknown scenario {name!r}; choose from {ALL}")
 
 
@@ -280,6 +263,18 @@ def apply_experiment(name):
     if not hasattr(training, "_original_miro_loss"):
         training._original_miro_loss = training.miro_loss
     training.miro_loss = EXPERIMENTS[name]
+
+
+def _simulated(make, n_test, test_fovs, **params):
+    """A simulated scenario: 3 training FOVs (``random_state=0``), ``n_test`` (default 10) test
+    FOVs (``random_state=1``) of ``make(**params)``, plain DBSCAN tuned on the training FOVs."""
+    n = 10 if n_test is None else n_test
+    return {
+        "train": make(n_fovs=3, random_state=0, **params),
+        "test": _split_test(make(n_fovs=max(n, 1), random_state=1, **params), n, test_fovs),
+        "paper": None,
+        "dbscan": "tuned",
+    }
 
 
 def _split_test(arrays, n, test_fovs):

@@ -18,15 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-from sklearn.cluster import DBSCAN
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 
 from sklearn_miro.datasets import make_c_shapes, make_rings  # noqa: E402
 from sklearn_miro.graph import default_connectivity_radius  # noqa: E402
-from sklearn_miro.metrics import clustering_report  # noqa: E402
 
 # Paper Table 1, DBSCAN rows: ARI-dagger, JI_c, RMSRE_N (mean ± std over 50 FOVs).
 PAPER_DBSCAN = {
@@ -47,18 +43,14 @@ def main():
           + " | ".join(f"{m} (paper {paper[m][0]} ± {paper[m][1]})" for m in METRICS) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in METRICS) + " |")
     for distance in args.distances:
-        train = make(n_fovs=3, min_center_distance=distance, random_state=0)
-        X, y, groups = make(n_fovs=10, min_center_distance=distance, random_state=1)
+        data = quality._simulated(make, 10, None, min_center_distance=distance)
+        train, (X, y, groups) = data["train"], data["test"]
         radius = default_connectivity_radius(train[0], train[2])
-        params = quality.tuned_dbscan(train, radius)
-        reports = []
-        for fov in np.unique(groups):
-            idx = groups == fov
-            labels = DBSCAN(**params).fit_predict(X[idx])
-            reports.append(clustering_report(X[idx], y[idx], labels, variant="reference"))
+        params, labels = quality._tuned_dbscan_labels(*train, radius, X, groups)
+        table = quality._report_rows(X, y, groups, {"DBSCAN": labels})
         cells = []
         for m in METRICS:
-            value = float(np.mean([r[m].mean() for r in reports]))
+            value = float(table[m].mean())
             off = (value - paper[m][0]) / paper[m][1]
             cells.append(f"{value:.3f} ({off:+.1f} std)")
         print(f"| {distance:g} | {params['eps']:.0f} / {params['min_samples']} | " + " | ".join(cells) + " |",

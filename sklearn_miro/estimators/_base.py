@@ -311,10 +311,8 @@ class BaseMIRO(BaseEstimator):
             ``moved`` has shape ``(len(steps), n, 2)``.
         """
         check_is_fitted(self, "model_")
-        for idx in fov_indices if domain_checks_enabled() else ():
-            X_fov = X[idx]
-            if not self._check_units(X_fov, None, [np.arange(len(idx))]):
-                self._check_stacking(X_fov, None)
+        for idx in fov_indices:
+            self._check_domain(X[idx], None, [np.arange(len(idx))])
         steps = [self.model_.n_steps - 1] if steps is None else steps
         return self._collapse(X, fov_indices, steps)
 
@@ -328,6 +326,17 @@ class BaseMIRO(BaseEstimator):
         super().__setstate__(state)
 
     # ---- inference ---------------------------------------------------------
+    def _check_domain(self, X, groups, fov_indices):
+        """Warn when X does not look like the training data (units, then stacking).
+
+        Skipped inside :func:`sklearn_miro.domain.skip_domain_checks`.
+        """
+        if not domain_checks_enabled():
+            return
+        # Different units also change the density: then stacking is not to blame.
+        if not self._check_units(X, groups, fov_indices):
+            self._check_stacking(X, groups)
+
     def _check_units(self, X, groups, fov_indices):
         """Warn when X's localisation spacing is far from the training data's; True if so."""
         training = getattr(self.model_, "localization_spacing", np.nan)
@@ -388,9 +397,7 @@ class BaseMIRO(BaseEstimator):
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        # Different units also change the density: then stacking is not to blame.
-        if domain_checks_enabled() and not self._check_units(X, groups, fov_indices):
-            self._check_stacking(X, groups)
+        self._check_domain(X, groups, fov_indices)
         return X, groups, fov_indices
 
     def __sklearn_tags__(self):
