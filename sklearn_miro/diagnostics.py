@@ -15,8 +15,15 @@ makes MIRO + DBSCAN plain DBSCAN, silently. Two figures detect it:
   the network divided by the loss of predicting zero everywhere, on the same
   graphs. Close to 1 means the network does no better than standing still.
 
-:func:`check_move_nothing` turns them into a :class:`MoveNothingWarning`
-with the numbers and what to try.
+:func:`check_move_nothing` turns the compression into a
+:class:`MoveNothingWarning`, with both numbers and what to try. Only the
+compression decides by default: it measures what "move nothing" means for the
+user (the labelled clusters are left as they were), while a relative loss
+near 1 also comes with networks that do collapse the clusters and beat DBSCAN.
+On blinking scenario 5 the fine-tuned networks of three seeds had relative
+losses of 0.90-0.91 but compressed the training clusters to 0.56-0.58 of their
+size, and MIRO + DBSCAN beat plain DBSCAN on ARI-dagger, JI_c and RMSRE_N;
+every stalled fit we measured had a compression of 1.00.
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ import torch
 
 __all__ = [
     "COMPRESSION_THRESHOLD",
-    "RELATIVE_LOSS_THRESHOLD",
     "MoveNothingWarning",
     "check_move_nothing",
     "cluster_compression",
@@ -38,9 +44,6 @@ __all__ = [
 #: Compression (median distance to the cluster centre after / before the
 #: collapse) at or above which a fitted network counts as "moving nothing".
 COMPRESSION_THRESHOLD = 0.8
-#: Loss relative to the zero-displacement loss at or above which a fitted
-#: network counts as "moving nothing".
-RELATIVE_LOSS_THRESHOLD = 0.9
 
 
 class MoveNothingWarning(UserWarning):
@@ -150,8 +153,7 @@ def zero_displacement_loss(batches, loss_fn, n_steps, n_outputs=2):
 
 
 def check_move_nothing(compression, relative_loss, *, compression_threshold=COMPRESSION_THRESHOLD,
-                       relative_loss_threshold=RELATIVE_LOSS_THRESHOLD, started_from=None,
-                       stacklevel=2):
+                       relative_loss_threshold=None, started_from=None, stacklevel=2):
     """Warn with :class:`MoveNothingWarning` when a fit ended near "move nothing".
 
     Parameters
@@ -159,9 +161,15 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
     compression : float
         :func:`cluster_compression`'s ``"compression"`` on the training FOVs.
     relative_loss : float
-        Final (best) loss divided by the zero-displacement loss.
-    compression_threshold, relative_loss_threshold : float
-        The fit is flagged when either figure is at or above its threshold.
+        Final (best) loss divided by the zero-displacement loss; reported in
+        the message.
+    compression_threshold : float, default=COMPRESSION_THRESHOLD
+        The fit is flagged when the compression is at or above it.
+    relative_loss_threshold : float or None, default=None
+        When given, a relative loss at or above it flags the fit too. None
+        (the default): the relative loss alone never does, because it is
+        also high for networks that collapse the clusters well enough to
+        beat DBSCAN (module docstring).
     started_from : str or None, default=None
         What training started from (``FittedMIRO.started_from``): None (random
         weights) adds the advice to start from the pretrained model.
@@ -173,7 +181,8 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         True when the warning was issued.
     """
     stuck_compression = np.isfinite(compression) and compression >= compression_threshold
-    stuck_loss = np.isfinite(relative_loss) and relative_loss >= relative_loss_threshold
+    stuck_loss = (relative_loss_threshold is not None and np.isfinite(relative_loss)
+                  and relative_loss >= relative_loss_threshold)
     if not (stuck_compression or stuck_loss):
         return False
     advice = (

@@ -43,7 +43,7 @@ def test_a_fit_left_at_move_nothing_warns():
     one_step = dict(TINY, n_augmented=1, max_epochs=1, validation_fraction=0.0)
     with pytest.warns(MoveNothingWarning, match="move nothing.*compressed to") as record:
         miro = MIROTransformer(**one_step, random_state=0).fit(X, y)
-    assert miro.training_compression_ > 0.8 or miro.training_relative_loss_ > 0.9
+    assert miro.training_compression_ >= 0.8
     assert f"{miro.training_compression_:.2f}" in str(record[0].message)
 
 
@@ -55,7 +55,20 @@ def test_check_move_nothing_thresholds():
     with pytest.warns(MoveNothingWarning):
         assert check_move_nothing(0.99, 0.6)
     with pytest.warns(MoveNothingWarning):
-        assert check_move_nothing(0.5, 0.99)
+        assert check_move_nothing(0.8, 0.6)
+    with pytest.warns(MoveNothingWarning):  # the loss criterion is there on request
+        assert check_move_nothing(0.5, 0.99, relative_loss_threshold=0.9)
+
+
+def test_a_high_relative_loss_alone_is_not_move_nothing():
+    # Blinking scenario 5, the defaults, seeds 0-2 (benchmarks/results/quality):
+    # compression 0.56-0.58 with relative losses 0.90-0.91, and MIRO + DBSCAN
+    # better than plain DBSCAN on all three metrics. The warning, which says
+    # MIRO + DBSCAN will behave like plain DBSCAN, would be false there.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not check_move_nothing(0.559, 0.907)
+        assert not check_move_nothing(0.58, 0.99)
 
 
 def test_short_training_lowers_the_loss(fitted):

@@ -202,10 +202,11 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     training_relative_loss_ : float
         Best validation loss (last training loss without validation graphs)
         divided by the loss of moving nothing, on the same synthetic FOVs.
-        When either figure is near 1 (``training_compression_ >= 0.8`` or
-        ``training_relative_loss_ >= 0.9``), ``fit`` warns with a
-        :class:`~sklearn_miro.diagnostics.MoveNothingWarning`: the network
-        ended near the trivial solution and MIRO + DBSCAN is plain DBSCAN.
+        When ``training_compression_ >= 0.8``, ``fit`` warns with a
+        :class:`~sklearn_miro.diagnostics.MoveNothingWarning` giving both
+        figures: the network ended near the trivial solution and MIRO +
+        DBSCAN is plain DBSCAN. A relative loss near 1 alone does not warn:
+        networks that collapse the clusters and beat DBSCAN can have one.
     device_ : str
         Device used for training.
     n_features_in_ : int
