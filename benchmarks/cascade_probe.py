@@ -11,7 +11,6 @@ network "auto"); test FOVs are scored as in ``quality.py``.
     OMP_NUM_THREADS=1 python benchmarks/cascade_probe.py rings cshapes --seeds 0
 """
 
-import argparse
 import json
 import sys
 import time
@@ -33,17 +32,11 @@ def score(clusterer, X_in, X, y, groups):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("scenarios", nargs="+")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--n-test", type=int, default=None)
+    parser = quality.probe_parser(__doc__)
     parser.add_argument("--stages", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    for name in args.scenarios:
-        data = quality.load_scenario(name, args.n_test, None)
-        Xtr, ytr, gtr = data["train"]
-        Xte, yte, gte = data["test"]
+    for name, (Xtr, ytr, gtr), (Xte, yte, gte) in quality.probe_scenarios(args.scenarios, args.n_test):
         for seed in args.seeds:
             stage_in_tr, stage_in_te = Xtr, Xte
             fit_cpu = 0.0

@@ -12,7 +12,6 @@ training FOVs. Scored as in ``quality.py``.
     OMP_NUM_THREADS=1 python benchmarks/ensemble_probe.py MB-S6 sim7b --seeds 0 1 2
 """
 
-import argparse
 import copy
 import json
 import sys
@@ -57,16 +56,9 @@ def score(clusterer, X, y, groups):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("scenarios", nargs="+")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--n-test", type=int, default=None)
-    args = parser.parse_args()
+    args = quality.probe_parser(__doc__, default_seeds=(0, 1, 2)).parse_args()
     torch.set_num_threads(1)
-    for name in args.scenarios:
-        data = quality.load_scenario(name, args.n_test, None)
-        Xtr, ytr, gtr = data["train"]
-        Xte, yte, gte = data["test"]
+    for name, (Xtr, ytr, gtr), (Xte, yte, gte) in quality.probe_scenarios(args.scenarios, args.n_test):
         members, cpu_total = [], 0.0
         for seed in args.seeds:
             cpu = time.process_time()

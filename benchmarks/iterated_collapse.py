@@ -18,7 +18,6 @@ tie, which is ``"auto"``'s rule (``tests/test_estimators.py`` checks that
 ``"auto"`` gives the same fit as the number it chose, given explicitly).
 """
 
-import argparse
 import json
 import sys
 import time
@@ -44,21 +43,15 @@ def fit_clusterer(miro, X, y, groups, candidates):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("scenarios", nargs="+")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser = quality.probe_parser(__doc__)
     parser.add_argument("--passes", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--output", default=None)
     parser.add_argument("--auto", nargs="*", default=None,
                         help="candidate sets for collapse_passes='auto', e.g. 1,2 1,2,3")
     args = parser.parse_args()
     torch.set_num_threads(1)
     results = []
-    for name in args.scenarios:
-        data = quality.load_scenario(name, args.n_test, None)
-        Xtr, ytr, gtr = data["train"]
-        Xte, yte, gte = data["test"]
+    for name, (Xtr, ytr, gtr), (Xte, yte, gte) in quality.probe_scenarios(args.scenarios, args.n_test):
         for seed in args.seeds:
             cpu = time.process_time()
             miro = MIROTransformer(verbose=0, random_state=seed).fit(Xtr, ytr, groups=gtr)

@@ -129,6 +129,22 @@ EPS_FRACTIONS = np.geomspace(0.01, 1.0, 18)
 MIN_SAMPLES = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 130, 160, 200])
 
 
+def probe_parser(doc, default_seeds=(0,)):
+    """The command line every probe script shares: scenarios, ``--seeds``, ``--n-test``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="+", help=f"any of {ALL}")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(default_seeds))
+    parser.add_argument("--n-test", type=int, default=None, help="only the first N test FOVs")
+    return parser
+
+
+def probe_scenarios(names, n_test=None):
+    """``(name, (X, y, groups) of the training FOVs, the same of the test FOVs)`` per scenario."""
+    for name in names:
+        data = load_scenario(name, n_test, None)
+        yield name, data["train"], data["test"]
+
+
 def load_scenario(name, n_test=None, test_fovs=None):
     """Training and test data of a scenario.
 
