@@ -12,13 +12,14 @@ For each scenario and seed: the default fit, then ``MIROClusterer`` (its own
 DBSCAN choice and passes on the training FOVs) on
 
 * the default network run for each T of ``--infer-steps``;
-* with ``--finetune-steps T``, the default network fine-tuned again with
-  ``n_steps=T`` (the same schedule, ``warm_start=True``).
+* for each T of ``--finetune-steps``, the default network fine-tuned again
+  with ``n_steps=T`` (the same schedule, ``warm_start=True``); T = 15 is the
+  control (twice the fine-tuning at the same depth).
 
 Training compression (``diagnostics.cluster_compression``) and the test
 metrics as in ``quality.py``.
 
-    OMP_NUM_THREADS=1 python benchmarks/recurrent_steps_probe.py MB-S6 --seeds 0 --infer-steps 15 20 25
+    OMP_NUM_THREADS=1 python benchmarks/recurrent_steps_probe.py MB-S6 --seeds 0 --infer-steps 15 20 25 --finetune-steps 15 25
 """
 
 import copy
@@ -65,7 +66,8 @@ def evaluate(miro, label, name, seed, train, test, **extra):
 def main():
     parser = quality.probe_parser(__doc__)
     parser.add_argument("--infer-steps", type=int, nargs="+", default=[15, 20, 25])
-    parser.add_argument("--finetune-steps", type=int, default=None)
+    parser.add_argument("--finetune-steps", type=int, nargs="*", default=[],
+                        help="fine-tune the default network again with each of these T (15: the control)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for name, train, test in quality.probe_scenarios(args.scenarios, args.n_test):
@@ -77,12 +79,12 @@ def main():
             for n_steps in args.infer_steps:
                 evaluate(with_steps(miro, n_steps), f"fine-tuned at T=15, run at T={n_steps}", name, seed,
                          train, test, fit_cpu_min=round(fit_cpu, 2))
-            if args.finetune_steps:
+            for n_steps in args.finetune_steps:
                 cpu = time.process_time()
-                deeper = copy.deepcopy(miro).set_params(n_steps=args.finetune_steps, warm_start=True)
+                deeper = copy.deepcopy(miro).set_params(n_steps=n_steps, warm_start=True)
                 deeper.fit(Xtr, ytr, groups=gtr)
                 more_cpu = (time.process_time() - cpu) / 60
-                evaluate(deeper, f"fine-tuned again at T={args.finetune_steps}", name, seed, train, test,
+                evaluate(deeper, f"fine-tuned again at T={n_steps}", name, seed, train, test,
                          fit_cpu_min=round(fit_cpu + more_cpu, 2))
 
 

@@ -237,6 +237,18 @@ def test_init_auto_fine_tunes_the_pretrained_model_when_its_settings_match(fov):
     assert small.started_from_ is None
 
 
+def test_an_explicit_pretrained_start_may_run_more_recurrent_steps(fov):
+    # The weights are shared by every step: a 15-step model fine-tunes at 4 or 25 steps.
+    X, y = fov
+    reference, info = load_pretrained("nanoclusters")
+    assert MIROTransformer(n_steps=25)._pretrained_start() is None  # "auto" keeps to the card
+    deeper = MIROTransformer(init="nanoclusters", n_steps=info["n_steps"] + 2,
+                             **_tiny(learning_rate=1e-12)).fit(X, y)
+    assert deeper.started_from_ == "nanoclusters" and deeper.model_.n_steps == info["n_steps"] + 2
+    assert torch.allclose(deeper.network_.head.weight, reference.head.weight, atol=1e-6)
+    assert deeper.transform(X).shape == X.shape
+
+
 def test_auto_schedule_is_short_when_fine_tuning_and_explicit_values_win():
     from sklearn_miro.estimators import FINE_TUNING_SCHEDULE, FROM_SCRATCH_SCHEDULE
 

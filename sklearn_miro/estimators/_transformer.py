@@ -135,8 +135,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     init : "auto", str or None, default="auto"
         Weights ``fit`` starts from. A name of a pretrained model shipped with
         the package (:func:`sklearn_miro.pretrained.available_models`, e.g.
-        ``"nanoclusters"``) fine-tunes it; ``hidden_size`` and ``n_steps``
-        must be the model's. ``None`` starts from random weights.
+        ``"nanoclusters"``) fine-tunes it; ``hidden_size`` must be the
+        model's, ``n_steps`` may differ (its weights are shared by every
+        recurrent step). ``None`` starts from random weights.
         ``"auto"``: ``"nanoclusters"`` when the network settings are the ones
         it was trained with (``hidden_size``, ``n_steps``,
         ``eigenvector_normalization`` at their defaults, ``connectivity_radius``
@@ -379,13 +380,12 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             origin = self._pretrained_start()
             if origin is None:
                 return None, None
-            network, info = pretrained_models.load_pretrained(origin)
+            # Any n_steps: the recurrent weights are shared by every step, so a
+            # network trained with T steps can be fine-tuned to run more (on
+            # rings, 25 steps from the 15-step model collapse them further:
+            # doc/method.md).
+            network, _ = pretrained_models.load_pretrained(origin)
             source = f"the pretrained model {origin!r}"
-            if self.n_steps != info["n_steps"]:
-                raise ValueError(
-                    f"n_steps={self.n_steps} but {source} was trained with n_steps="
-                    f"{info['n_steps']}; set n_steps={info['n_steps']} or init=None."
-                )
         if network.hidden_size != self.hidden_size:
             raise ValueError(
                 f"hidden_size={self.hidden_size} but {source} has hidden_size="
