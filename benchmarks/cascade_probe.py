@@ -25,12 +25,6 @@ import quality  # noqa: E402
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 
 
-def score(clusterer, X_in, X, y, groups):
-    """Metrics on the original coordinates ``X`` of labels predicted from the stage input ``X_in``."""
-    table = quality._report_rows(X, y, groups, {"MIRO": clusterer.predict(X_in, groups=groups)})
-    return {m: float(table[m].mean()) for m in ("ari_dagger", "ji_c", "rmsre_n")}
-
-
 def main():
     parser = quality.probe_parser(__doc__)
     parser.add_argument("--stages", type=int, default=2)
@@ -50,7 +44,7 @@ def main():
                               connectivity_radius=float(miro.connectivity_radius_),
                               passes=int(clusterer.collapse_passes_), eps=float(clusterer.eps_),
                               min_samples=int(clusterer.min_samples_),
-                              **score(clusterer, stage_in_te, Xte, yte, gte))
+                              **quality.probe_test_scores(clusterer, Xte, yte, gte, X_in=stage_in_te)[0])
                 print(json.dumps(record), flush=True)
                 # The next stage's input: each FOV collapsed on its own.
                 stage_in_tr = miro.transform(stage_in_tr, groups=gtr)

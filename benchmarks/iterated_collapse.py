@@ -60,8 +60,7 @@ def main():
                         else args.passes)
             for setting in settings:
                 clusterer = fit_clusterer(miro, Xtr, ytr, gtr, setting if args.auto else (setting,))
-                table = quality._report_rows(Xte, yte, gte, {"MIRO": clusterer.predict(Xte, groups=gte)})
-                means = {m: float(table[m].mean()) for m in ("ari_dagger", "ji_c", "rmsre_n")}
+                means, _ = quality.probe_test_scores(clusterer, Xte, yte, gte)
                 record = dict(scenario=name, seed=seed, passes=setting, chosen=int(clusterer.collapse_passes_),
                               fit_cpu_min=fit_cpu / 60,
                               eps=float(clusterer.eps_), min_samples=int(clusterer.min_samples_), **means)

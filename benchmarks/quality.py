@@ -138,6 +138,24 @@ def probe_parser(doc, default_seeds=(0,)):
     return parser
 
 
+def mean_scores(X, y, groups, labels):
+    """Mean over FOVs of ARI-dagger, JI_c and RMSRE_N (the authors' definitions) of one labelling."""
+    table = _report_rows(X, y, groups, {"labels": labels})
+    return {m: float(table[m].mean()) for m in TARGET_METRICS}
+
+
+def probe_test_scores(clusterer, X, y, groups, X_in=None):
+    """A fitted clusterer on the test FOVs: its :func:`mean_scores` and wall seconds per FOV.
+
+    Labels are predicted from ``X_in`` (default ``X``: a cascade feeds a later
+    stage its predecessor's output) and scored on ``X``.
+    """
+    start = time.perf_counter()
+    labels = clusterer.predict(X if X_in is None else X_in, groups=groups)
+    seconds = (time.perf_counter() - start) / len(np.unique(groups))
+    return mean_scores(X, y, groups, labels), seconds
+
+
 def probe_scenarios(names, n_test=None):
     """``(name, (X, y, groups) of the training FOVs, the same of the test FOVs)`` per scenario."""
     for name in names:

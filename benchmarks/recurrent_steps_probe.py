@@ -52,14 +52,11 @@ def evaluate(miro, label, name, seed, train, test, **extra):
     Xte, yte, gte = test
     compression = cluster_compression(Xtr, miro.transform(Xtr, groups=gtr), ytr, gtr)["compression"]
     clusterer = MIROClusterer(miro).fit(Xtr, ytr, groups=gtr)
-    start = time.perf_counter()
-    labels = clusterer.predict(Xte, groups=gte)
-    seconds = (time.perf_counter() - start) / len(np.unique(gte))
-    table = quality._report_rows(Xte, yte, gte, {"MIRO": labels})
+    means, seconds = quality.probe_test_scores(clusterer, Xte, yte, gte)
     record = dict(scenario=name, seed=seed, model=label, train_compression=round(float(compression), 3),
                   passes=int(clusterer.collapse_passes_), eps=float(clusterer.eps_),
                   min_samples=int(clusterer.min_samples_), s_per_fov=round(seconds, 3),
-                  **{m: round(float(table[m].mean()), 4) for m in ("ari_dagger", "ji_c", "rmsre_n")}, **extra)
+                  **{m: round(v, 4) for m, v in means.items()}, **extra)
     print(json.dumps(record), flush=True)
 
 

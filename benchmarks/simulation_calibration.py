@@ -44,7 +44,7 @@ PAPER_DBSCAN_PARAMETERS = {
     (True, 6): (40, 42), (True, 7): (65, 32), (True, 8): (50, 27), (True, 9): (45, 50),
     (True, 10): (50, 33),
 }
-METRICS = ("ari_dagger", "ji_c", "rmsre_n")
+METRICS = quality.TARGET_METRICS
 CONTROL = (2, 4, 5, 6, 8)
 
 
@@ -52,8 +52,7 @@ def dbscan_scores(X, y, groups, eps, min_samples):
     """Mean over FOVs of the authors' metrics for DBSCAN(eps, min_samples) per FOV."""
     fov_indices = [np.flatnonzero(groups == f) for f in np.unique(groups)]
     labels = quality.dbscan_per_fov(fov_indices, [X[i] for i in fov_indices], eps, min_samples, len(X))
-    table = quality._report_rows(X, y, groups, {"DBSCAN": labels})
-    return {m: float(table[m].mean()) for m in METRICS}
+    return quality.mean_scores(X, y, groups, labels)
 
 
 def cells(scores, paper):

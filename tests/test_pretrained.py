@@ -238,7 +238,7 @@ def test_init_auto_fine_tunes_the_pretrained_model_when_its_settings_match(fov):
 
 
 def test_an_explicit_pretrained_start_may_run_more_recurrent_steps(fov):
-    # The weights are shared by every step: a 15-step model fine-tunes at 4 or 25 steps.
+    # The weights are shared by every step: the 15-step model fine-tunes at another depth.
     X, y = fov
     reference, info = load_pretrained("nanoclusters")
     assert MIROTransformer(n_steps=25)._pretrained_start() is None  # "auto" keeps to the card
