@@ -369,7 +369,17 @@ def main(argv=None):
                         help="start from this state_dict (e.g. a saved stage_one result)")
     parser.add_argument("--calibrate", action="store_true",
                         help="only choose the DBSCAN rule of the trained model and add it to its JSON")
+    parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="STATE_DICT",
+                        help="only print the held-out loss / move-nothing of these saved networks "
+                             "on --n-compare fresh simulated FOVs (numpy seed --compare-seed)")
+    parser.add_argument("--n-compare", type=int, default=200)
+    parser.add_argument("--compare-seed", type=int, default=777)
     args = parser.parse_args(argv)
+    if args.compare:
+        torch.set_num_threads(1)
+        compare_models(args.compare, args.n_compare, args.compare_seed, args.hidden_size,
+                       args.n_steps, args.alpha, args.distance_scale)
+        return
     if args.calibrate:
         torch.set_num_threads(1)
         card_path = args.output_dir / f"{args.name}.json"
@@ -445,6 +455,24 @@ def main(argv=None):
                   f"{history[-1]['wall_s']:.0f} s", flush=True)
             _save(args, best_state, best_step, best, trivial, history, started_wall, started_cpu,
                   finished=step == args.steps)
+
+
+def compare_models(paths, n_fovs, seed, hidden_size, n_steps, alpha, distance_scale):
+    """Held-out loss of saved networks on the same fresh simulated FOVs, against "move nothing".
+
+    The validation FOVs of a training run depend on its seed, so losses printed by two runs
+    are not comparable; this puts any number of models on one common set.
+    """
+    rng = np.random.default_rng(seed)
+    graphs = [make_graph(rng) for _ in range(n_fovs)]
+    batches = [collate(graphs[i : i + 8], torch.device("cpu")) for i in range(0, len(graphs), 8)]
+    trivial = evaluate(None, batches, n_steps, alpha, distance_scale, trivial=True)
+    print(f"move nothing: {trivial:.4f} ({n_fovs} FOVs, numpy seed {seed})")
+    for path in paths:
+        network = MIRONetwork(hidden_size, 2)
+        network.load_state_dict(torch.load(path, weights_only=True))
+        loss = evaluate(network, batches, n_steps, alpha, distance_scale)
+        print(f"{path}: {loss:.4f} = {loss / trivial:.4f} x move nothing", flush=True)
 
 
 def _save(args, state, best_step, best, trivial, history, started_wall, started_cpu, finished):
