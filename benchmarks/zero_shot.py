@@ -84,20 +84,20 @@ def true_cluster_radius(X, y):
     return float(np.median(radii)) if radii else np.nan
 
 
-def run_scenario(name, n_test, fine_tune, seed, fine_tune_only=False):
+def run_scenario(name, n_test, fine_tune, seed, fine_tune_only=False, model="nanoclusters"):
     bench = load_benchmark(DATA / name)
     test_mask = bench.strict_test_mask if "strict_test_mask" in bench else bench.test_mask
     test_fovs = [f for f in bench.test_fov_numbers if np.any(test_mask & (bench.groups == f))]
     if n_test:
         test_fovs = test_fovs[:n_test]
-    zero_shot = MIROClusterer(MIROTransformer.pretrained("nanoclusters", verbose=0))
+    zero_shot = MIROClusterer(MIROTransformer.pretrained(model, verbose=0))
     fitted = None
     fit_wall = fit_cpu = None
     if fine_tune:
         train = bench.train_mask
         wall, cpu = time.perf_counter(), time.process_time()
         fitted = MIROClusterer(
-            MIROTransformer(init="nanoclusters", random_state=seed, verbose=0, **FINE_TUNE)
+            MIROTransformer(init=model, random_state=seed, verbose=0, **FINE_TUNE)
         ).fit(bench.X[train], bench.y[train], groups=bench.groups[train])
         fit_wall, fit_cpu = time.perf_counter() - wall, time.process_time() - cpu
     rows = []
@@ -119,7 +119,7 @@ def run_scenario(name, n_test, fine_tune, seed, fine_tune_only=False):
         row["eps_zero_shot"] = float(zero_shot.eps_)
         # The same model given the true cluster radius (a length the user may know): separates
         # the model's quality from the error of the label-free length-scale estimate.
-        given = MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=row["cluster_radius_true"]))
+        given = MIROClusterer(MIROTransformer.pretrained(model, cluster_radius=row["cluster_radius_true"]))
         row["ari_radius_given"], row["ji_radius_given"] = scores(X, y, given.fit_predict(X))
         eps = kdistance_eps(X, 4)
         row["eps_knee"] = eps
@@ -239,6 +239,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", type=Path, default=RESULTS)
     parser.add_argument("--stem", default="zero_shot")
+    parser.add_argument("--model", default="nanoclusters",
+                        help="name of a pretrained model in sklearn_miro/pretrained/ (a candidate "
+                             "installed there beside the shipped one, for comparison)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -247,11 +250,11 @@ def main(argv=None):
     settings = dict(command=command.strip(), stem=args.stem,
                     settings=dict(n_test=args.n_test,
                                   fine_tune=FINE_TUNE if (args.fine_tune or args.fine_tune_only) else None,
-                                  seed=args.seed))
+                                  seed=args.seed, model=args.model))
     for name in args.scenarios:
         started = time.perf_counter()
         df, extra = run_scenario(name, args.n_test, args.fine_tune or args.fine_tune_only, args.seed,
-                                 args.fine_tune_only)
+                                 args.fine_tune_only, args.model)
         frames.append(df)
         extras[short(name)] = extra
         print(f"{short(name)}: {time.perf_counter() - started:.0f} s\n"
