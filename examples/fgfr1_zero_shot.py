@@ -2,8 +2,8 @@
 
 The 10 FOVs in ``../shared/data/fgfr1`` are dSTORM localisations of FGFR1 (AF647) in MCF7
 cells, 2 x 2 um each, with no ground truth. No model is trained here: the pretrained network
-shipped with the package (``MIROTransformer.pretrained("nanoclusters")``, trained on
-simulations only) collapses every FOV, with the cluster length scale estimated from the FOV
+shipped with the package (``MIROTransformer.pretrained()``, the ``nanoclusters-long`` model,
+trained on simulations only) collapses every FOV, with the cluster length scale estimated from the FOV
 itself, and ``MIROClusterer`` applies the model's label-free DBSCAN rule. Plain DBSCAN gets the
 standard label-free rule: eps at the knee of the sorted 4-nearest-neighbour distances,
 ``min_samples = 5``.
@@ -11,7 +11,7 @@ standard label-free rule: eps at the knee of the sorted 4-nearest-neighbour dist
 Prints, per FOV, the number of clusters and the median cluster size (localisations) and
 RMS radius of each method, and saves a side-by-side figure of the first FOVs.
 
-    python examples/fgfr1_zero_shot.py [--output-dir DIR] [--n-fovs 10]
+    python examples/fgfr1_zero_shot.py [--output-dir DIR] [--n-fovs 10] [--model nanoclusters]
 
 Needs ../shared beside the project (skips with a message otherwise).
 """
@@ -47,6 +47,8 @@ def main():
     parser.add_argument("--output-dir", default=".")
     parser.add_argument("--n-fovs", type=int, default=10)
     parser.add_argument("--n-plot", type=int, default=3, help="FOVs shown in the figure")
+    parser.add_argument("--model", default="nanoclusters-long",
+                        help="pretrained model (sklearn_miro.pretrained.available_models())")
     args = parser.parse_args()
     folder = SHARED / "data" / "fgfr1"
     files = sorted(folder.glob("*.csv"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))[: args.n_fovs]
@@ -54,7 +56,7 @@ def main():
         print(f"Skipping: this example needs the FGFR1 data at {folder}.")
         return 0
 
-    miro = MIROTransformer.pretrained("nanoclusters", verbose=0)
+    miro = MIROTransformer.pretrained(args.model, verbose=0)
     rows, shown = [], []
     for path in files:
         X = read_localizations(path)[["x", "y"]].to_numpy()

@@ -15,6 +15,7 @@ from sklearn_miro.datasets import make_gaussian_clusters
 from sklearn_miro.augmentation import AugmentationOptions, budgeted_n_augmented
 from sklearn_miro.estimators import FINE_TUNING_SCHEDULE
 from sklearn_miro.datasets import make_benchmark_scenario
+from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index
 from sklearn_miro.pretrained import (
     RADIUS_IN_SPACINGS,
     available_models,
@@ -48,6 +49,27 @@ def test_the_nanocluster_model_ships_small_and_loads_fast():
     # Reproducible from seeds: the last training stage's and the one it continued from.
     assert info["training"]["seed"] == 1 and info["training"]["wall_seconds"] > 0
     assert info["training"]["continued_from"]["seed"] == 0
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_shipped_model_loads_with_its_card_and_finds_the_clusters(name, fov):
+    # The zero-shot model (nanoclusters-long) ships beside the fine-tuning start
+    # (nanoclusters); each needs its own card, rule and weights to be usable.
+    started = time.perf_counter()
+    network, info = load_pretrained(name)
+    assert time.perf_counter() - started < 5.0
+    assert info["name"] == name and not network.training
+    assert {"eps_in_radii", "min_samples", "radius_correction"} <= set(info["dbscan"])
+    assert info["training"]["wall_seconds"] > 0 and info["training"]["cpu_seconds"] > 0
+    path = resources.files("sklearn_miro.pretrained").joinpath(f"{name}.pt")
+    with resources.as_file(path) as p:
+        state = torch.load(p, weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    # Zero-shot on a small simulated FOV of 4 clusters: all 4 found, members mostly right.
+    X, y = fov
+    labels = MIROClusterer(MIROTransformer.pretrained(name)).fit_predict(X)
+    assert jaccard_cluster_index(X, y, labels) == 1.0
+    assert ari_dagger(y, labels) > 0.7
 
 
 def test_weights_are_a_plain_state_dict():
@@ -117,6 +139,14 @@ def test_several_steps_come_from_one_network_run(fov, monkeypatch):
     together = collapse_fov(network, X, info["n_steps"], 40.0, steps=[2, 5])
     assert len(runs) == 1 and together.shape == (2,) + X.shape
     np.testing.assert_allclose(together, np.stack(one_by_one), rtol=1e-6, atol=1e-6)
+
+
+def test_zero_shot_default_is_the_longer_trained_model_and_fit_keeps_the_fine_tuning_start():
+    # Zero-shot users get the model that clusters best without labels; fit's
+    # default start stays the one that fine-tunes best (doc/pretrained.md).
+    assert MIROTransformer.pretrained().pretrained_ == "nanoclusters-long"
+    assert MIROTransformer.pretrained().init == "nanoclusters-long"
+    assert MIROTransformer().init == "auto"
 
 
 def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
