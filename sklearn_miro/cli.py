@@ -12,8 +12,8 @@
     A saved model + localisation files -> a copy of every file in its own
     format (CSV keeping every column, or Picasso HDF5 + YAML) with a cluster
     column, and a table of per-cluster statistics; ``--pretrained
-    nanoclusters`` uses the model shipped with the package instead (no
-    labels, no training).
+    nanoclusters-long`` uses a model shipped with the package instead (no
+    labels, no training; ``nanoclusters-long`` is the better one zero-shot).
 ``sklearn-miro stats``
     Labelled localisation files -> per-cluster table, per-FOV summary and
     (optionally) histograms.
@@ -587,7 +587,8 @@ def _parser():
     cluster.add_argument("files", nargs="*", help="localisation files, one field of view each")
     cluster.add_argument("--pretrained", default=None, metavar="NAME",
                          help="use a pretrained model shipped with the package instead of a model "
-                              "file (e.g. nanoclusters); no labels, no training")
+                              "file (nanoclusters-long, the better one zero-shot, or nanoclusters); "
+                              "no labels, no training")
     cluster.add_argument("--cluster-radius", dest="cluster_radius", type=float, default=None,
                          help="with --pretrained: typical RMS radius of a cluster in nm "
                               "(default: estimated on every file)")
