@@ -3,8 +3,8 @@
 The 10 FOVs in ``../shared/data/fgfr1`` are dSTORM localisations of FGFR1 (AF647) in MCF7
 cells, 2 x 2 um each, with no ground truth. No model is trained here: the pretrained network
 shipped with the package (``MIROTransformer.pretrained()``, the ``nanoclusters-long`` model,
-trained on simulations only) collapses every FOV, with the cluster length scale estimated from the FOV
-itself, and ``MIROClusterer`` applies the model's label-free DBSCAN rule. Plain DBSCAN gets the
+trained on simulations only) collapses every FOV, with the cluster length scale estimated from
+the FOV itself, and ``MIROClusterer`` applies the model's label-free DBSCAN rule. Plain DBSCAN gets the
 standard label-free rule: eps at the knee of the sorted 4-nearest-neighbour distances,
 ``min_samples = 5``.
 

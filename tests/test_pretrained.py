@@ -17,6 +17,8 @@ from sklearn_miro.estimators import FINE_TUNING_SCHEDULE
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index
 from sklearn_miro.pretrained import (
+    FINE_TUNING_MODEL,
+    ZERO_SHOT_MODEL,
     RADIUS_IN_SPACINGS,
     available_models,
     cluster_rms_radius,
@@ -61,10 +63,6 @@ def test_every_shipped_model_loads_with_its_card_and_finds_the_clusters(name, fo
     assert info["name"] == name and not network.training
     assert {"eps_in_radii", "min_samples", "radius_correction"} <= set(info["dbscan"])
     assert info["training"]["wall_seconds"] > 0 and info["training"]["cpu_seconds"] > 0
-    path = resources.files("sklearn_miro.pretrained").joinpath(f"{name}.pt")
-    with resources.as_file(path) as p:
-        state = torch.load(p, weights_only=True)
-    assert all(isinstance(v, torch.Tensor) for v in state.values())
     # Zero-shot on a small simulated FOV of 4 clusters: all 4 found, members mostly right.
     X, y = fov
     labels = MIROClusterer(MIROTransformer.pretrained(name)).fit_predict(X)
@@ -72,8 +70,9 @@ def test_every_shipped_model_loads_with_its_card_and_finds_the_clusters(name, fo
     assert ari_dagger(y, labels) > 0.7
 
 
-def test_weights_are_a_plain_state_dict():
-    path = resources.files("sklearn_miro.pretrained").joinpath("nanoclusters.pt")
+@pytest.mark.parametrize("name", available_models())
+def test_weights_are_a_plain_state_dict(name):
+    path = resources.files("sklearn_miro.pretrained").joinpath(f"{name}.pt")
     with resources.as_file(path) as p:
         state = torch.load(p, weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
@@ -144,8 +143,9 @@ def test_several_steps_come_from_one_network_run(fov, monkeypatch):
 def test_zero_shot_default_is_the_longer_trained_model_and_fit_keeps_the_fine_tuning_start():
     # Zero-shot users get the model that clusters best without labels; fit's
     # default start stays the one that fine-tunes best (doc/pretrained.md).
-    assert MIROTransformer.pretrained().pretrained_ == "nanoclusters-long"
-    assert MIROTransformer.pretrained().init == "nanoclusters-long"
+    zero_shot = MIROTransformer.pretrained()
+    assert zero_shot.pretrained_ == "nanoclusters-long" and zero_shot.init == "nanoclusters-long"
+    assert ZERO_SHOT_MODEL == "nanoclusters-long" and FINE_TUNING_MODEL == "nanoclusters"
     assert MIROTransformer().init == "auto"
 
 

@@ -289,7 +289,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         self.cluster_radius = cluster_radius
 
     @classmethod
-    def pretrained(cls, name="nanoclusters-long", *, cluster_radius=None, device="auto", verbose=0):
+    def pretrained(cls, name=pretrained_models.ZERO_SHOT_MODEL, *, cluster_radius=None, device="auto",
+                   verbose=0):
         """A fitted transformer with a pretrained network shipped in the package.
 
         No training and no labels: the network was trained on simulations only
@@ -363,7 +364,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
                     f"{pretrained_models.available_models()}; got {self.init!r}."
                 )
             return self.init
-        info = pretrained_models.model_info("nanoclusters")
+        info = pretrained_models.model_info(pretrained_models.FINE_TUNING_MODEL)
         compatible = (
             self.hidden_size == info["network"]["hidden_size"]
             and self.n_steps == info["n_steps"]
@@ -372,7 +373,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             and self.length_scale == "auto"
             and self.fov_normalization is None
         )
-        return "nanoclusters" if compatible else None
+        return pretrained_models.FINE_TUNING_MODEL if compatible else None
 
     def _initial_state(self):
         """Weights ``fit`` starts from and their origin (None, None for random weights).

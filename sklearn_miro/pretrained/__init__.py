@@ -40,6 +40,7 @@ from ..tiling import fov_network_outputs
 
 __all__ = [
     "PretrainedMIRO",
+    "FINE_TUNING_MODEL",
     "RADIUS_IN_SPACINGS",
     "REPEAT_FACTOR",
     "collapse_fov",
@@ -47,12 +48,19 @@ __all__ = [
     "cluster_rms_radius",
     "estimate_cluster_radius",
     "UNIT_IN_CLUSTER_RADII",
+    "ZERO_SHOT_MODEL",
     "available_models",
     "fov_spacing",
     "kdistance_eps",
     "load_pretrained",
     "model_info",
 ]
+
+#: The two shipped models' roles: the longer-trained network clusters better
+#: without labels; the shorter-trained one is the better start for fine-tuning
+#: (doc/pretrained.md, measured on the benchmark and the quality table).
+ZERO_SHOT_MODEL = "nanoclusters-long"
+FINE_TUNING_MODEL = "nanoclusters"
 
 #: Connectivity radius of the pretrained models, in mean localisation spacings.
 RADIUS_IN_SPACINGS = 3.5
