@@ -287,7 +287,29 @@ def _balanced_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0)
     return base - plain + weighted
 
 
-EXPERIMENTS = {"balanced_loss": _balanced_loss}
+LATE_STEPS_POWER = float(os.environ.get("LATE_STEPS_POWER", 1))
+
+
+def _late_steps_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
+    """Experiment: miro_loss with recurrent step t of T weighted by t (mean weight 1).
+
+    The paper averages the loss over the steps equally, but only the last step's output
+    is used, and after t steps a localisation has heard only from t hops away: on clusters
+    that span many hops the early steps cannot know the centre. ``LATE_STEPS_POWER`` (an
+    environment variable, default 1) makes the weight t**power. Measured in
+    benchmarks/README.md (fifteenth session); not adopted.
+    """
+    import sklearn_miro.training as training
+
+    n_steps = outputs.shape[0]
+    weights = torch.arange(1, n_steps + 1, dtype=outputs.dtype) ** LATE_STEPS_POWER
+    weights = weights / weights.mean()
+    per_step = [training._original_miro_loss(outputs[t : t + 1], batch, step_scales[t : t + 1], alpha,
+                                             distance_scale, beta) for t in range(n_steps)]
+    return (torch.stack(per_step) * weights).mean()
+
+
+EXPERIMENTS = {"balanced_loss": _balanced_loss, "late_steps": _late_steps_loss}
 
 
 def apply_experiment(name):
