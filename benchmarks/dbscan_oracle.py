@@ -40,24 +40,15 @@ from sklearn.cluster import DBSCAN
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
+from dbscan_rule_scan import fov_metrics  # noqa: E402
 
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 from sklearn_miro.diagnostics import cluster_compression  # noqa: E402
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 from sklearn_miro.graph import default_connectivity_radius  # noqa: E402
-from sklearn_miro.metrics import clustering_report  # noqa: E402
 
-METRICS = ("ari_dagger", "ji_c", "rmsre_n", "ami")
-
-
-def candidate_scores(fovs, eps, min_samples):
-    """Mean over test FOVs of ARI-dagger, JI_c, RMSRE_N and AMI; fovs: (X, collapsed, y)."""
-    rows = []
-    for X, moved, y in fovs:
-        labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(moved)
-        report = clustering_report(X, y, labels, variant="reference")
-        rows.append([float(report[m].iloc[0]) for m in METRICS])
-    return dict(zip(METRICS, np.nanmean(rows, axis=0).tolist()))
+# The metrics of every candidate, mean over the test FOVs (ARI-dagger, JI_c, RMSRE_N, IoU, AMI, ARI).
+candidate_scores = fov_metrics
 
 
 def plain_dbscan_scores(data, X, y, g):
