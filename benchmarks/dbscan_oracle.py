@@ -34,7 +34,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.cluster import DBSCAN
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,21 +44,20 @@ from dbscan_rule_scan import fov_metrics  # noqa: E402
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 from sklearn_miro.diagnostics import cluster_compression  # noqa: E402
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
-from sklearn_miro.graph import default_connectivity_radius  # noqa: E402
-
-# The metrics of every candidate, mean over the test FOVs (ARI-dagger, JI_c, RMSRE_N, IoU, AMI, ARI).
-candidate_scores = fov_metrics
 
 
-def plain_dbscan_scores(data, X, y, g):
-    """Plain DBSCAN on the same test FOVs: the benchmark's parameters, or tuned on the training FOVs."""
-    if data["dbscan"] == "tuned":
-        Xtr, ytr, gtr = data["train"]
-        _, labels = quality._tuned_dbscan_labels(Xtr, ytr, gtr, default_connectivity_radius(Xtr, gtr), X, g)
-    else:
-        labels = np.empty(len(X), dtype=np.int64)
-        for f in np.unique(g):
-            labels[g == f] = DBSCAN(**data["dbscan"]).fit_predict(X[g == f])
+def plain_dbscan_scores(data, X, y, g, radius):
+    """Plain DBSCAN on the same test FOVs, as ``quality.py`` runs it.
+
+    The benchmark's parameters, or (simulated scenarios) parameters tuned on the
+    training FOVs over MIRO's grid for the connectivity radius ``radius``.
+    """
+    params = data["dbscan"]
+    if params == "tuned":
+        params = quality.tuned_dbscan(data["train"], radius)
+    labels = np.empty(len(X), dtype=np.int64)
+    for f in np.unique(g):
+        labels[g == f] = DBSCAN(**params).fit_predict(X[g == f])
     return quality.mean_scores(X, y, g, labels)
 
 
@@ -68,7 +66,6 @@ def fmt(s):
 
 
 def run(name, seed, n_test, params=None):
-    torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = quality.load_scenario(name, n_test, None)
@@ -78,22 +75,22 @@ def run(name, seed, n_test, params=None):
     miro = MIROClusterer(MIROTransformer(random_state=seed, verbose=0, **(params or {}))).fit(Xtr, ytr, groups=gtr)
     fit_cpu = time.process_time() - cpu
     t = miro.transformer_
-    test = {}
-    for passes in (1, 2):
-        test[passes] = [(Xte[gte == f], collapse_repeatedly(t, Xte[gte == f], passes), yte[gte == f])
-                        for f in np.unique(gte)]
+    fov_masks = [gte == f for f in np.unique(gte)]
+    test = {passes: [(Xte[m], collapse_repeatedly(t, Xte[m], passes), yte[m]) for m in fov_masks]
+            for passes in (1, 2)}
     moved_test = np.empty_like(Xte, dtype=float)
-    for f in np.unique(gte):
-        moved_test[gte == f] = test[1][list(np.unique(gte)).index(f)][1]
+    for m, (_, moved, _) in zip(fov_masks, test[1]):
+        moved_test[m] = moved
     compression = {"train": float(t.training_compression_),
                    "test": float(cluster_compression(Xte, moved_test, yte, gte)["compression"])}
-    pick = candidate_scores(test[miro.collapse_passes_], miro.eps_, miro.min_samples_)
-    dbscan = plain_dbscan_scores(data, Xte, yte, gte)
+    # fov_metrics: mean over the test FOVs of ARI-dagger, JI_c, RMSRE_N, IoU, AMI and ARI.
+    pick = fov_metrics(test[miro.collapse_passes_], miro.eps_, miro.min_samples_)
+    dbscan = plain_dbscan_scores(data, Xte, yte, gte, t.connectivity_radius_)
     rows = []
     for passes in (1, 2):
         for eps in miro.eps_grid_:
             for ms in miro.min_samples_grid_:
-                s = candidate_scores(test[passes], float(eps), int(ms))
+                s = fov_metrics(test[passes], float(eps), int(ms))
                 rows.append(dict(passes=passes, eps=float(eps), min_samples=int(ms), **s))
     by_rule = max(rows, key=lambda r: (r["ari_dagger"] + r["ji_c"] + r["ami"]) / 3)
     ok = [r for r in rows if r["ji_c"] >= pick["ji_c"]]
