@@ -26,7 +26,7 @@ from sklearn.cluster import DBSCAN
 
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.io import read_localizations
-from sklearn_miro.pretrained import cluster_rms_radius, kdistance_eps
+from sklearn_miro.pretrained import ZERO_SHOT_MODEL, cluster_rms_radius, kdistance_eps
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -47,7 +47,7 @@ def main():
     parser.add_argument("--output-dir", default=".")
     parser.add_argument("--n-fovs", type=int, default=10)
     parser.add_argument("--n-plot", type=int, default=3, help="FOVs shown in the figure")
-    parser.add_argument("--model", default="nanoclusters-long",
+    parser.add_argument("--model", default=ZERO_SHOT_MODEL,
                         help="pretrained model (sklearn_miro.pretrained.available_models())")
     args = parser.parse_args()
     folder = SHARED / "data" / "fgfr1"

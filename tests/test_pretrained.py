@@ -144,9 +144,11 @@ def test_zero_shot_default_is_the_longer_trained_model_and_fit_keeps_the_fine_tu
     # Zero-shot users get the model that clusters best without labels; fit's
     # default start stays the one that fine-tunes best (doc/pretrained.md).
     zero_shot = MIROTransformer.pretrained()
-    assert zero_shot.pretrained_ == "nanoclusters-long" and zero_shot.init == "nanoclusters-long"
-    assert ZERO_SHOT_MODEL == "nanoclusters-long" and FINE_TUNING_MODEL == "nanoclusters"
+    assert zero_shot.pretrained_ == ZERO_SHOT_MODEL == "nanoclusters-long"
+    assert zero_shot.init == ZERO_SHOT_MODEL
+    # fit's default init="auto" resolves to the fine-tuning start.
     assert MIROTransformer().init == "auto"
+    assert MIROTransformer()._pretrained_start() == FINE_TUNING_MODEL == "nanoclusters"
 
 
 def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
