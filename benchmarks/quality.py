@@ -309,16 +309,35 @@ def _late_steps_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.
     return (torch.stack(per_step) * weights).mean()
 
 
-EXPERIMENTS = {"balanced_loss": _balanced_loss, "late_steps": _late_steps_loss}
+def _patch_loss(loss):
+    def apply():
+        import sklearn_miro.training as training
+
+        if not hasattr(training, "_original_miro_loss"):
+            training._original_miro_loss = training.miro_loss
+        training.miro_loss = loss
+    return apply
+
+
+def _patch_crop_features():
+    """Eigenvector features on tiles of the training crops' side for every FOV, tiled or not
+    (the default computes them on the whole FOV's graph below the tiling threshold). The same
+    outputs as ``--params '{"tile_size": ...}'`` without tiling the message passing; sixteenth
+    session, benchmarks/README.md."""
+    import functools
+
+    import sklearn_miro.model as model
+
+    model.collapse_fov = functools.partial(model.collapse_fov, crop_features=True)
+
+
+EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
+               "crop_features": _patch_crop_features}
 
 
 def apply_experiment(name):
-    """Monkeypatch an experimental change into sklearn_miro.training (benchmark use only)."""
-    import sklearn_miro.training as training
-
-    if not hasattr(training, "_original_miro_loss"):
-        training._original_miro_loss = training.miro_loss
-    training.miro_loss = EXPERIMENTS[name]
+    """Monkeypatch an experimental change into sklearn_miro (benchmark use only)."""
+    EXPERIMENTS[name]()
 
 
 def _simulated(make, n_test, test_fovs, **params):

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 from paper_values import paper_row  # noqa: E402
+from quality import EXPERIMENTS, apply_experiment  # noqa: E402
 
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 from sklearn_miro.io import load_benchmark  # noqa: E402
@@ -242,15 +243,19 @@ def main(argv=None):
     parser.add_argument("--model", default="nanoclusters",
                         help="name of a pretrained model in sklearn_miro/pretrained/ (a candidate "
                              "installed there beside the shipped one, for comparison)")
+    parser.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
+                        help="patch in an experimental change, as quality.py --experiment")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.experiment:
+        apply_experiment(args.experiment)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     frames, extras = [], {}
     command = "OMP_NUM_THREADS=1 python benchmarks/zero_shot.py " + " ".join(sys.argv[1:] if argv is None else argv)
     settings = dict(command=command.strip(), stem=args.stem,
                     settings=dict(n_test=args.n_test,
                                   fine_tune=FINE_TUNE if (args.fine_tune or args.fine_tune_only) else None,
-                                  seed=args.seed, model=args.model))
+                                  seed=args.seed, model=args.model, experiment=args.experiment))
     for name in args.scenarios:
         started = time.perf_counter()
         df, extra = run_scenario(name, args.n_test, args.fine_tune or args.fine_tune_only, args.seed,

@@ -600,7 +600,7 @@ def laplacian_eigenvector_features(n_nodes, edge_index, k=N_EIGENVECTORS, *, nor
     if normalization not in ("unit", "rms"):
         raise ValueError(f"normalization must be 'unit' or 'rms'; got {normalization!r}.")
     features = np.zeros((n_nodes, k))
-    if n_nodes == 0 or edge_index.shape[1] == 0:
+    if n_nodes == 0 or k == 0 or edge_index.shape[1] == 0:
         return features
     weights = _symmetric_normalised_laplacian_blocks(n_nodes, edge_index)
     adjacency = sp.csr_matrix(

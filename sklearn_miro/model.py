@@ -339,9 +339,16 @@ class FittedMIRO:
         self.__dict__.update(state)
 
 
-def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0):
-    """Outputs, collapsed coordinates and connected mask of one FOV (see :meth:`FittedMIRO.collapse`)."""
+def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0, crop_features=False):
+    """Outputs, collapsed coordinates and connected mask of one FOV (see :meth:`FittedMIRO.collapse`).
+
+    The eigenvector features are computed on feature tiles of the training
+    crops' side (:meth:`FittedMIRO.feature_tile_size`) when the FOV is tiled
+    or ``crop_features`` is true, else on the whole FOV's graph.
+    """
     positions, back = to_model_space(X_fov, model.fov_normalization)
+    tiled, _ = resolve_tile_size(tile_size, positions.shape[0])
+    feature_tile_size = model.feature_tile_size() if tiled or crop_features else None
     with tiled_inference_progress(tile_size, positions.shape[0], verbose) as bar:
         outputs, connected = fov_network_outputs(
             model.network_on(device),
@@ -351,7 +358,7 @@ def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0):
             steps=steps,
             normalization=model.eigenvector_normalization,
             tile_size=tile_size,
-            feature_tile_size=model.feature_tile_size(),
+            feature_tile_size=feature_tile_size,
             device=device,
             return_connected=True,
             progress=bar,

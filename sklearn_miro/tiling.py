@@ -68,7 +68,7 @@ import math
 import numbers
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import joblib
 import numpy as np
@@ -981,8 +981,9 @@ def fov_network_outputs(
     tile_size : "auto", None or float
         See :func:`resolve_tile_size`.
     feature_tile_size : float or None
-        Side of the eigenvector tiles when the FOV is tiled
-        (:func:`tile_eigenvector_features`).
+        Side of the eigenvector tiles (:func:`tile_eigenvector_features`), in
+        the tiled and the whole-FOV path alike; None: features of the whole
+        graph (the tiled path then has no cost bound on its eigen-solves).
     device : str or torch.device
     return_connected : bool, default=False
         Also return which localisations have a neighbour closer than the radius.
@@ -1009,8 +1010,16 @@ def fov_network_outputs(
         )
     outputs = np.zeros((len(steps), n, network.n_outputs))
     with _single_thread_below(SINGLE_THREAD_MAX_LOCALIZATIONS, n, device):
+        # With feature tiles the whole graph's eigenvectors are not needed.
         graph = build_graph(positions, connectivity_radius, length_scale=length_scale,
-                            normalization=normalization)
+                            normalization=normalization,
+                            n_eigenvectors=N_EIGENVECTORS if feature_tile_size is None else 0)
+        if feature_tile_size is not None:
+            with threadpool_limits(limits=1, user_api="blas"):
+                node_attr = tile_eigenvector_features(
+                    positions, graph.edge_index, feature_tile_size, normalization=normalization,
+                ).astype(np.float32)
+            graph = replace(graph, node_attr=node_attr)
         if graph.n_edges:
             with torch.inference_mode():
                 out = network(
