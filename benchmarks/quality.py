@@ -327,8 +327,10 @@ def _patch_crop_features():
     import functools
 
     import sklearn_miro.model as model
+    import sklearn_miro.pretrained as pretrained
 
     model.collapse_fov = functools.partial(model.collapse_fov, crop_features=True)
+    pretrained.collapse_fov = functools.partial(pretrained.collapse_fov, crop_features=True)
 
 
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
