@@ -280,7 +280,8 @@ class FittedMIRO:
             return float(self.augmentation_fov_size)
         return float(self.distance_unit)
 
-    def collapse(self, X, fov_indices, steps, device, *, tile_size=None, n_jobs=None, verbose=0):
+    def collapse(self, X, fov_indices, steps, device, *, tile_size=None, crop_features=False, n_jobs=None,
+                 verbose=0):
         """Move every localisation of every FOV towards its cluster centre.
 
         Parameters
@@ -296,6 +297,10 @@ class FittedMIRO:
             Tiled inference of large FOVs, see
             :func:`sklearn_miro.tiling.resolve_tile_size` (in the network's
             space). None: every FOV whole.
+        crop_features : bool, default=False
+            Eigenvector features per square of the training crops' side
+            (:meth:`feature_tile_size`) on every FOV; False: only on tiled
+            FOVs, whole-FOV features on the others.
         n_jobs : int or None, default=None
             FOVs in parallel (:func:`sklearn_miro.parallel.map_fovs`).
         verbose : int, default=0
@@ -313,7 +318,8 @@ class FittedMIRO:
         steps = list(steps)
         verbose = verbose if runs_in_this_process(n_jobs) else 0
         results = map_fovs(
-            collapse_fov, [(self, X[idx], steps, device, tile_size, verbose) for idx in fov_indices], n_jobs
+            collapse_fov, [(self, X[idx], steps, device, tile_size, verbose, crop_features)
+                           for idx in fov_indices], n_jobs
         )
         for idx, (fov_outputs, fov_moved, fov_connected) in zip(fov_indices, results):
             outputs[:, idx] = fov_outputs
@@ -598,7 +604,8 @@ def training_diagnostics(model, X, labels, fov_indices, graphs, config, *, dista
     """
     last = model.n_steps - 1
     scale = int(model.step_scales[last])
-    moved = model.collapse(X, fov_indices, [last], torch.device("cpu")).moved[0]
+    # With the estimators' default features (per training-crop square).
+    moved = model.collapse(X, fov_indices, [last], torch.device("cpu"), crop_features=True).moved[0]
     groups = np.zeros(len(X), dtype=np.int64)
     for k, idx in enumerate(fov_indices):
         groups[idx] = k

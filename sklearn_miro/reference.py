@@ -209,6 +209,7 @@ def load_reference_checkpoint(
         fov_normalization="reference" if output == "reference" else "minmax",
         device=device,
         verbose=0,
+        crop_features=False,  # the authors' inference: features of the whole FOV
     )
     return _with_model(estimator, network, connectivity_radius, path)
 
@@ -260,6 +261,7 @@ def _load_multiscale(network, n_steps, connectivity_radius, path, device):
         fov_normalization=None,
         device=device,
         verbose=0,
+        crop_features=False,  # the authors' inference: features of the whole FOV
     )
     _with_model(estimator, network, radius, path, step_scales=step_supervision(cutoffs, n_steps))
     for name, value in scale_attributes(cutoffs, ("corners", "rings"), n_steps).items():
@@ -291,6 +293,7 @@ def _load_multishape(network, n_steps, connectivity_radius, path, device):
         fov_normalization=None,
         device=device,
         verbose=0,
+        crop_features=False,  # the authors' inference: features of the whole FOV
     )
     _with_model(estimator, network, radius, path)
     for name, value in class_attributes(_MULTISHAPE_CLASSES, "background").items():

@@ -107,7 +107,8 @@ def test_scales_are_read_at_the_cutoff_and_the_last_step(fitted):
 def test_readout_steps_are_those_of_one_forward_pass(data, fitted):
     X, _, fov = data
     Xf = X[fov == 0]
-    moved = fitted.model_.collapse(Xf, [np.arange(len(Xf))], list(range(fitted.n_steps)), torch.device("cpu")).moved
+    moved = fitted.model_.collapse(Xf, [np.arange(len(Xf))], list(range(fitted.n_steps)), torch.device("cpu"),
+                                   crop_features=fitted.crop_features).moved
     Xt = fitted.transform(Xf)
     np.testing.assert_allclose(Xt[:, :2], moved[1])
     np.testing.assert_allclose(Xt[:, 2:], moved[3])
@@ -393,8 +394,9 @@ def test_old_per_network_arguments_are_deprecated_but_still_reach_the_transforme
     assert params["k_star"] == 3 and params["n_steps"] == 5 and params["random_state"] == 0
     assert params["scale_names"] == NAMES and clu.transformer_.k_star_ == [3]
     # Every hyper-parameter of the transformer but scale_names has a deprecated twin
-    # (tile_size and n_jobs came after the deprecation: transformer only).
-    assert set(MultiscaleMIROTransformer().get_params()) - {"scale_names", "tile_size", "n_jobs"} == set(
+    # (tile_size, crop_features and n_jobs came after the deprecation: transformer only).
+    late = {"scale_names", "tile_size", "crop_features", "n_jobs"}
+    assert set(MultiscaleMIROTransformer().get_params()) - late == set(
         DEPRECATED_CLUSTERER_ARGUMENTS
     )
     with pytest.warns(FutureWarning, match="ignored because transformer is given"):

@@ -395,8 +395,8 @@ def test_zero_shot_tiling_is_exact_when_feature_tiles_cover_the_fov(monkeypatch)
 
     X, _, _ = make_gaussian_clusters(n_clusters=40, n_localizations=20, fov_size=3000.0, random_state=1)
     miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0)
-    whole = miro.set_params(tile_size=None).transform(X)
     monkeypatch.setattr(pretrained_models, "FEATURE_TILE_SPACINGS", 1e6)
+    whole = miro.set_params(tile_size=None).transform(X)
     tiled = miro.set_params(tile_size=400.0).transform(X)
     np.testing.assert_allclose(tiled, whole, atol=1e-3)
     assert np.abs(whole - X).max() > 1.0  # the network moved something

@@ -29,7 +29,7 @@ def fitted(data):
 
 def test_new_parameters_have_sklearn_defaults():
     params = MIROTransformer().get_params()
-    assert params["tile_size"] == "auto" and params["n_jobs"] is None
+    assert params["tile_size"] == "auto" and params["n_jobs"] is None and params["crop_features"] is True
     assert MIROClusterer().get_params()["n_jobs"] is None
     assert clone(MIROTransformer(tile_size=500.0, n_jobs=2)).get_params()["tile_size"] == 500.0
 
@@ -52,6 +52,36 @@ def test_tiling_is_exact_when_the_feature_tiles_cover_the_fov(data, fitted):
     whole = clone(fitted).set_params(tile_size=None)
     whole.model_ = model
     np.testing.assert_allclose(tiled.transform(X0), whole.transform(X0), atol=1e-5)
+
+
+def test_crop_features_make_tiled_and_whole_fov_inference_equal(data, fitted):
+    # The default computes the eigenvector features per training-crop square
+    # on every FOV, as tiled inference must: the tile size then changes nothing.
+    X, _, fov = data
+    X0 = X[fov == 0]
+    model = replace(fitted.model_, augmentation_fov_size=200.0)
+    outputs = {}
+    for crop_features in (True, False):
+        for tile_size in (None, 150.0):
+            estimator = clone(fitted).set_params(tile_size=tile_size, crop_features=crop_features)
+            estimator.model_ = model
+            outputs[crop_features, tile_size] = estimator.transform(X0)
+    np.testing.assert_allclose(outputs[True, None], outputs[True, 150.0], atol=1e-5)
+    np.testing.assert_allclose(outputs[False, 150.0], outputs[True, 150.0], atol=1e-5)
+    # Without them, a FOV that is not tiled gets its whole graph's features.
+    assert np.abs(outputs[False, None] - outputs[True, None]).max() > 1e-3
+
+
+def test_models_pickled_before_crop_features_keep_whole_fov_features(data, fitted):
+    X, _, fov = data
+    state = dict(fitted.__getstate__())
+    state.pop("crop_features")
+    old = MIROTransformer.__new__(MIROTransformer)
+    old.__setstate__(state)
+    assert old.crop_features is False
+    whole = clone(fitted).set_params(crop_features=False)
+    whole.model_ = fitted.model_
+    np.testing.assert_array_equal(old.transform(X[fov == 0]), whole.transform(X[fov == 0]))
 
 
 def test_tiled_transform_runs_with_small_feature_tiles(data, fitted):

@@ -64,6 +64,7 @@ NETWORK_DEFAULTS = {
     "random_state": None,
     "verbose": 1,
     "tile_size": "auto",
+    "crop_features": True,
     "n_jobs": None,
 }
 # What the four schedule parameters mean when left at "auto": training from
@@ -155,6 +156,7 @@ class BaseMIRO(BaseEstimator):
         random_state=NETWORK_DEFAULTS["random_state"],
         verbose=NETWORK_DEFAULTS["verbose"],
         tile_size=NETWORK_DEFAULTS["tile_size"],
+        crop_features=NETWORK_DEFAULTS["crop_features"],
         n_jobs=NETWORK_DEFAULTS["n_jobs"],
     ):
         self.hidden_size = hidden_size
@@ -176,6 +178,7 @@ class BaseMIRO(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.tile_size = tile_size
+        self.crop_features = crop_features
         self.n_jobs = n_jobs
 
     # ---- validation ---------------------------------------------------------
@@ -201,6 +204,7 @@ class BaseMIRO(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "tile_size": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None],
+        "crop_features": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
@@ -284,7 +288,8 @@ class BaseMIRO(BaseEstimator):
                 )
             tile_size = float(tile_size)
         return self.model_.collapse(X, fov_indices, steps, resolve_device(self.device),
-                                    tile_size=tile_size, n_jobs=self.n_jobs, verbose=self.verbose)
+                                    tile_size=tile_size, crop_features=self.crop_features,
+                                    n_jobs=self.n_jobs, verbose=self.verbose)
 
     def collapse_fovs(self, X, fov_indices, steps=None):
         """Collapse coordinates that the caller has validated already, FOV by FOV.
@@ -323,6 +328,9 @@ class BaseMIRO(BaseEstimator):
         # Models pickled before tiling and n_jobs existed get their defaults.
         state.setdefault("tile_size", NETWORK_DEFAULTS["tile_size"])
         state.setdefault("n_jobs", NETWORK_DEFAULTS["n_jobs"])
+        # Models pickled before crop_features existed keep whole-FOV features,
+        # so that they reproduce the results they gave.
+        state.setdefault("crop_features", False)
         super().__setstate__(state)
 
     # ---- inference ---------------------------------------------------------

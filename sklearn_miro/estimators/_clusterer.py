@@ -317,7 +317,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             fit = (model.pair_correlation_fit(X_fov)
                    if inner.cluster_radius is None or auto_min_samples else None)
             moved, radius = model.collapse_fov(X_fov, inner.cluster_radius, fit=fit, verbose=inner.verbose,
-                                               tile_size=inner.tile_size)
+                                               tile_size=inner.tile_size, crop_features=inner.crop_features)
             collapsed.append(moved)
             radii.append(radius)
             min_samples.append(model.dbscan_min_samples(X_fov, fit=fit) if auto_min_samples

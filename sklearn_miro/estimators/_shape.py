@@ -176,7 +176,7 @@ class MIROShapeClassifier(ClassifierMixin, BaseMIRO):
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
 validation_fraction, n_iter_no_change, device, random_state, verbose, \
-tile_size, n_jobs
+tile_size, crop_features, n_jobs
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multishape model, Table S7).
         There is no pretrained shape model: training starts from random
@@ -256,6 +256,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         random_state=_D["random_state"],
         verbose=_D["verbose"],
         tile_size=_D["tile_size"],
+        crop_features=_D["crop_features"],
         n_jobs=_D["n_jobs"],
     ):
         super().__init__(
@@ -278,6 +279,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             random_state=random_state,
             verbose=verbose,
             tile_size=tile_size,
+            crop_features=crop_features,
             n_jobs=n_jobs,
         )
         self.beta = beta

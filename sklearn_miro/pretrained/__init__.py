@@ -75,9 +75,10 @@ REPEAT_FACTOR = 2.0
 #: Length unit of the pretrained models' edge features and outputs, as a
 #: fraction of the cluster length scale (the typical RMS radius of a cluster).
 UNIT_IN_CLUSTER_RADII = 0.4
-#: Side of the eigenvector feature tiles of tiled zero-shot inference (FOVs
-#: above the tiling threshold), in mean localisation spacings: a tile then
-#: holds about FEATURE_TILE_SPACINGS**2 localisations.
+#: Side of the eigenvector feature tiles of zero-shot inference (every FOV with
+#: the estimators' default ``crop_features=True``, else only FOVs above the
+#: tiling threshold), in mean localisation spacings: a tile then holds about
+#: FEATURE_TILE_SPACINGS**2 localisations.
 FEATURE_TILE_SPACINGS = 45.0
 
 
@@ -180,7 +181,8 @@ def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None, *
         As for :func:`sklearn_miro.tiling.fov_network_outputs`: FOVs of more
         than 50,000 localisations are run tile by tile (cost linear in their
         size), with eigenvector features per square of
-        ``FEATURE_TILE_SPACINGS`` mean spacings; smaller FOVs whole.
+        ``FEATURE_TILE_SPACINGS`` mean spacings; smaller FOVs whole (their
+        features too, unless ``crop_features``).
     progress : tqdm-like, optional
         Progress over the localisations of a tiled FOV.
     crop_features : bool, default=False
@@ -371,15 +373,15 @@ class PretrainedMIRO:
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
     def collapse_fov(self, X, cluster_radius=None, *, steps=None, fit=None, verbose=0,
-                     tile_size="auto"):
+                     tile_size="auto", crop_features=False):
         """Collapse one validated FOV; returns (moved, cluster radius used).
 
         ``steps``: several steps from one network run (``moved`` then has
         shape ``(len(steps), n, 2)``; default: the last step only). ``fit``: the FOV's
         :meth:`pair_correlation_fit`, if already computed (used when
         ``cluster_radius`` is None). ``verbose``: positive for a progress bar
-        when the FOV is tiled. ``tile_size``: as for :func:`collapse_fov` (the
-        estimator's parameter).
+        when the FOV is tiled. ``tile_size``, ``crop_features``: as for
+        :func:`collapse_fov` (the estimator's parameters).
         """
         if _spans_nothing(X):
             unmoved = X.copy() if steps is None else np.repeat(X[None], len(steps), axis=0)
@@ -399,11 +401,12 @@ class PretrainedMIRO:
             radius = float(cluster_radius)
         with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
             moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing,
-                                 steps=steps, tile_size=tile_size, progress=bar)
+                                 steps=steps, tile_size=tile_size, progress=bar,
+                                 crop_features=crop_features)
         return moved, radius
 
     def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0,
-                 tile_size="auto"):
+                 tile_size="auto", crop_features=False):
         """Like :meth:`sklearn_miro.model.FittedMIRO.collapse`, units per FOV (CPU).
 
         Returns
@@ -420,7 +423,8 @@ class PretrainedMIRO:
         for k, idx in enumerate(fov_indices):
             # All steps from one network run and one length-scale estimate.
             moved[:, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, steps=steps,
-                                                        verbose=verbose, tile_size=tile_size)
+                                                        verbose=verbose, tile_size=tile_size,
+                                                        crop_features=crop_features)
         outputs = np.zeros((len(steps), n, self.n_outputs))
         return Collapsed(moved, outputs, np.ones(n, dtype=bool)), radii
 
