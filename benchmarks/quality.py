@@ -319,22 +319,10 @@ def _patch_loss(loss):
     return apply
 
 
-def _patch_crop_features():
-    """Eigenvector features on tiles of the training crops' side for every FOV, tiled or not
-    (the default computes them on the whole FOV's graph below the tiling threshold). The same
-    outputs as ``--params '{"tile_size": ...}'`` without tiling the message passing; sixteenth
-    session, benchmarks/README.md."""
-    import functools
-
-    import sklearn_miro.model as model
-    import sklearn_miro.pretrained as pretrained
-
-    model.collapse_fov = functools.partial(model.collapse_fov, crop_features=True)
-    pretrained.collapse_fov = functools.partial(pretrained.collapse_fov, crop_features=True)
-
-
-EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
-               "crop_features": _patch_crop_features}
+# The sixteenth session's "crop_features" experiment became the default
+# (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
+# gives the earlier whole-FOV features.
+EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss)}
 
 
 def apply_experiment(name):
