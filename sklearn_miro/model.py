@@ -349,12 +349,16 @@ def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0, crop_fe
     """Outputs, collapsed coordinates and connected mask of one FOV (see :meth:`FittedMIRO.collapse`).
 
     The eigenvector features are computed on feature tiles of the training
-    crops' side (:meth:`FittedMIRO.feature_tile_size`) when the FOV is tiled
-    or ``crop_features`` is true, else on the whole FOV's graph.
+    crops' side (:meth:`FittedMIRO.feature_tile_size`) when the FOV is tiled,
+    or when ``crop_features`` is true and the network was trained on crops;
+    else on the whole FOV's graph.
     """
     positions, back = to_model_space(X_fov, model.fov_normalization)
     tiled, _ = resolve_tile_size(tile_size, positions.shape[0])
-    feature_tile_size = model.feature_tile_size() if tiled or crop_features else None
+    # A model trained on whole FOVs (no crops) saw whole-FOV features: crop
+    # squares only when training used crops, or when tiling needs squares.
+    crops = crop_features and model.augmentation_fov_size is not None
+    feature_tile_size = model.feature_tile_size() if tiled or crops else None
     with tiled_inference_progress(tile_size, positions.shape[0], verbose) as bar:
         outputs, connected = fov_network_outputs(
             model.network_on(device),
@@ -389,6 +393,8 @@ class TrainingConfig:
     recurrent step (all zeros for one scale). ``localization_budget``, when
     set, caps ``n_augmented`` so that the synthetic FOVs hold about that many
     localisations in all (:func:`~sklearn_miro.augmentation.budgeted_n_augmented`).
+    ``crop_features`` is the inference the training diagnostics use
+    (:meth:`FittedMIRO.collapse`).
     """
 
     hidden_size: int = 64
@@ -413,6 +419,7 @@ class TrainingConfig:
     n_outputs: int = 2
     step_scales: tuple = ()
     localization_budget: int | None = None
+    crop_features: bool = True
 
     @property
     def n_validation(self):
@@ -604,8 +611,9 @@ def training_diagnostics(model, X, labels, fov_indices, graphs, config, *, dista
     """
     last = model.n_steps - 1
     scale = int(model.step_scales[last])
-    # With the estimators' default features (per training-crop square).
-    moved = model.collapse(X, fov_indices, [last], torch.device("cpu"), crop_features=True).moved[0]
+    # With the features the estimator's transform will use.
+    moved = model.collapse(X, fov_indices, [last], torch.device("cpu"),
+                           crop_features=config.crop_features).moved[0]
     groups = np.zeros(len(X), dtype=np.int64)
     for k, idx in enumerate(fov_indices):
         groups[idx] = k

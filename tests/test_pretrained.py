@@ -390,6 +390,22 @@ def test_cli_shows_progress_on_a_tiled_file_unless_quiet(tmp_path, capsys):
     assert "MIRO: tiled inference" not in capsys.readouterr().err
 
 
+def test_zero_shot_crop_features_make_tiled_and_whole_fov_inference_equal():
+    # 3,200 localisations over 3,000 nm: squares of 45 mean spacings (2,400 nm) split the FOV.
+    X, _, _ = make_gaussian_clusters(n_clusters=40, n_localizations=80, fov_size=3000.0, random_state=1)
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0)
+    whole = miro.set_params(tile_size=None).transform(X)
+    tiled = miro.set_params(tile_size=400.0).transform(X)
+    np.testing.assert_allclose(tiled, whole, atol=1e-3)
+    whole_graph = miro.set_params(tile_size=None, crop_features=False).transform(X)
+    assert np.abs(whole_graph - whole).max() > 1e-3
+    # The label-free clusterer passes the setting on as well.
+    labels = {flag: MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0)
+                                  .set_params(crop_features=flag)).fit_predict(X)
+              for flag in (True, False)}
+    assert all(len(set(v)) > 1 for v in labels.values())
+
+
 def test_zero_shot_tiling_is_exact_when_feature_tiles_cover_the_fov(monkeypatch):
     import sklearn_miro.pretrained as pretrained_models
 

@@ -34,7 +34,13 @@ def test_new_parameters_have_sklearn_defaults():
     assert clone(MIROTransformer(tile_size=500.0, n_jobs=2)).get_params()["tile_size"] == 500.0
 
 
-def test_small_fovs_are_not_tiled_by_default(data, fitted):
+def test_small_fovs_are_not_tiled_by_default(data, fitted, monkeypatch):
+    import sklearn_miro.tiling as tiling
+
+    def no_tiling(*args, **kwargs):
+        raise AssertionError("a small FOV was tiled")
+
+    monkeypatch.setattr(tiling, "tiled_network_outputs", no_tiling)
     X, _, fov = data
     whole = clone(fitted).set_params(tile_size=None)
     whole.model_ = fitted.model_
@@ -70,6 +76,25 @@ def test_crop_features_make_tiled_and_whole_fov_inference_equal(data, fitted):
     np.testing.assert_allclose(outputs[False, 150.0], outputs[True, 150.0], atol=1e-5)
     # Without them, a FOV that is not tiled gets its whole graph's features.
     assert np.abs(outputs[False, None] - outputs[True, None]).max() > 1e-3
+
+
+def test_a_model_trained_on_whole_fovs_keeps_whole_fov_features(data, fitted):
+    X, _, fov = data
+    X0 = X[fov == 0]
+    model = replace(fitted.model_, augmentation_fov_size=None)
+    outputs = []
+    for crop_features in (True, False):
+        estimator = clone(fitted).set_params(tile_size=None, crop_features=crop_features)
+        estimator.model_ = model
+        outputs.append(estimator.transform(X0))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_training_diagnostics_use_the_estimators_features(data):
+    X, y, fov = data
+    compression = {flag: MIROTransformer(**TINY, crop_features=flag).fit(X, y, groups=fov).training_compression_
+                   for flag in (True, False)}
+    assert compression[True] != compression[False]
 
 
 def test_models_pickled_before_crop_features_keep_whole_fov_features(data, fitted):

@@ -257,6 +257,7 @@ class BaseMIRO(BaseEstimator):
             # With the automatic schedule, the same number of training
             # localisations whatever the crops hold.
             localization_budget=AUTO_CROP_LOCALIZATIONS if self.n_augmented == "auto" else None,
+            crop_features=self.crop_features,
         )
 
     def _validate_fit_input(self, X, groups):

@@ -124,12 +124,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Tiles run with a halo of ``n_steps x connectivity_radius``, which makes
         the message passing exact; the Laplacian eigenvector features of a
         tiled FOV are always computed per square of the synthetic training
-        FOVs' side (see ``crop_features``), so tiled and whole-FOV inference
-        give the same result. Cost linear in N, memory bounded by a tile.
+        FOVs' side (see ``crop_features``), so with ``crop_features=True``
+        tiled and whole-FOV inference give the same result. Cost linear in N,
+        memory bounded by a tile.
     crop_features : bool, default=True
         Compute the Laplacian eigenvector node features on squares of the
         synthetic training FOVs' side (a graph of the size the network was
         trained on), edges between squares left out of the eigen-problem only.
+        A pretrained model (:meth:`pretrained`) uses squares of 45 mean
+        localisation spacings; a model trained on whole FOVs
+        (``augmentation={"fov_size": None}``) keeps whole-FOV features.
         False: on the whole FOV's graph (a tiled FOV still uses the squares),
         the behaviour before this parameter existed; models saved before it
         load with False. Over 26 scenarios x 3 seeds the squares raised JI_c

@@ -235,7 +235,7 @@ def cluster_rms_radius(X, labels):
 
 
 def estimate_cluster_radius(network, X, n_steps, eps_in_radii, min_samples, *, correction=1.0,
-                            initial=None, n_iter=6, spacing=None):
+                            initial=None, n_iter=6, spacing=None, tile_size="auto", crop_features=False):
     """Label-free estimate of the cluster length scale ``R`` of one FOV (fixed point).
 
     Starting from ``initial`` (default: the FOV's mean spacing ``s``), repeat:
@@ -248,6 +248,7 @@ def estimate_cluster_radius(network, X, n_steps, eps_in_radii, min_samples, *, c
     FOVs), and move ``R`` half-way there (geometric mean). Stops after
     ``n_iter`` steps or when ``R`` changes by less than 2 %; ``R`` is kept
     within ``[0.1 s, 10 s]``. When no cluster is found the last value is kept.
+    ``tile_size`` and ``crop_features`` are passed to :func:`collapse_fov`.
 
     Returns
     -------
@@ -260,7 +261,8 @@ def estimate_cluster_radius(network, X, n_steps, eps_in_radii, min_samples, *, c
     radius = s if initial is None else float(initial)
     history = [radius]
     for _ in range(n_iter):
-        moved = collapse_fov(network, X, n_steps, radius, spacing=s)
+        moved = collapse_fov(network, X, n_steps, radius, spacing=s, tile_size=tile_size,
+                             crop_features=crop_features)
         labels = cluster_fov(moved, radius, eps_in_radii, min_samples)
         measured = cluster_rms_radius(X, labels) * correction
         if not np.isfinite(measured) or measured <= 0:
@@ -396,6 +398,7 @@ class PretrainedMIRO:
                 radius, _ = estimate_cluster_radius(
                     self.network, X, self.n_steps, eps, min_samples, spacing=spacing,
                     correction=float(self.card["dbscan"].get("radius_correction", 1.0)),
+                    tile_size=tile_size, crop_features=crop_features,
                 )
         else:
             radius = float(cluster_radius)
