@@ -59,7 +59,10 @@ def main():
 
         def clusterer(tile_size="auto"):
             transformer = MIROTransformer.pretrained("nanoclusters", cluster_radius=radius)
-            transformer.set_params(tile_size=tile_size)
+            # Whole-FOV features for the untiled rows, as this comparison was designed
+            # (crop_features=True, the default since the sixteenth session, would give
+            # the untiled rows the tiles' features).
+            transformer.set_params(tile_size=tile_size, crop_features=False)
             return MIROClusterer(transformer, min_samples=min_samples)
 
         start = time.process_time()
