@@ -407,6 +407,9 @@ def _fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model):
         "loss_curve": model.loss_curve_, "validation_loss_curve": model.validation_loss_curve_,
         "connectivity_radius": model.connectivity_radius_, "length_scale": model.length_scale_,
         "n_augmented": getattr(model, "n_augmented_", None),
+        # Eigenvector features per training-crop square (the default since the
+        # sixteenth session); results without this key used whole-FOV features.
+        "crop_features": bool(getattr(model, "crop_features", False)),
     }
 
 
@@ -737,6 +740,10 @@ def write_summary(output_dir, tag="default"):
         lines += _table(NPC, by, keys)
     missing = [n for n in ALL if n not in by]
     lines += ["", f"Not run in this table: {', '.join(missing) if missing else 'none'}.", ""]
+    older = [n for n in ALL if n in by and not all(r.get("crop_features", False) for r in by[n])]
+    if older:
+        lines += [f"Measured with whole-FOV eigenvector features (before `crop_features=True` became "
+                  f"the default; see benchmarks/README.md, sixteenth session): {', '.join(older)}.", ""]
     text = "\n".join(lines)
     (output_dir / ("summary.md" if tag == "default" else f"summary_{tag}.md")).write_text(text)
     return text
