@@ -319,10 +319,33 @@ def _patch_loss(loss):
     return apply
 
 
+def _patch_balanced_squares():
+    """Feature squares of equal size per axis: round(extent / side) of them (at least one), so
+    that no narrow strip is left at the FOV's upper and right edges (the default grid starts at
+    the lower-left corner with the crop side). Sixteenth session, benchmarks/README.md."""
+    import sklearn_miro.tiling as tiling
+
+    original = tiling.tile_eigenvector_features
+
+    def balanced(X, edge_index, feature_tile_size, *, origin=None, **kwargs):
+        if feature_tile_size is None:
+            return original(X, edge_index, None, **kwargs)
+        X = np.asarray(X, dtype=np.float64)
+        low = X.min(axis=0)
+        extent = np.maximum(X.max(axis=0) - low, 1e-12)
+        n = np.maximum(1, np.round(extent / float(feature_tile_size)))
+        # Cells depend only on floor(scaled); the features only on the graph.
+        scaled = np.minimum((X - low) / (extent / n), n - 1e-9)
+        return original(scaled, edge_index, 1.0, origin=np.zeros(2), **kwargs)
+
+    tiling.tile_eigenvector_features = balanced
+
+
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
-EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss)}
+EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
+               "balanced_squares": _patch_balanced_squares}
 
 
 def apply_experiment(name):
