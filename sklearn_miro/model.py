@@ -354,11 +354,6 @@ def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0, crop_fe
     else on the whole FOV's graph.
     """
     positions, back = to_model_space(X_fov, model.fov_normalization)
-    tiled, _ = resolve_tile_size(tile_size, positions.shape[0])
-    # A model trained on whole FOVs (no crops) saw whole-FOV features: crop
-    # squares only when training used crops, or when tiling needs squares.
-    crops = crop_features and model.augmentation_fov_size is not None
-    feature_tile_size = model.feature_tile_size() if tiled or crops else None
     with tiled_inference_progress(tile_size, positions.shape[0], verbose) as bar:
         outputs, connected = fov_network_outputs(
             model.network_on(device),
@@ -368,7 +363,9 @@ def collapse_fov(model, X_fov, steps, device, tile_size=None, verbose=0, crop_fe
             steps=steps,
             normalization=model.eigenvector_normalization,
             tile_size=tile_size,
-            feature_tile_size=feature_tile_size,
+            feature_tile_size=model.feature_tile_size(),
+            # A model trained on whole FOVs (no crops) saw whole-FOV features.
+            crop_features=crop_features and model.augmentation_fov_size is not None,
             device=device,
             return_connected=True,
             progress=bar,

@@ -964,6 +964,7 @@ def fov_network_outputs(
     normalization="rms",
     tile_size="auto",
     feature_tile_size=None,
+    crop_features=False,
     device="cpu",
     return_connected=False,
     progress=None,
@@ -981,9 +982,12 @@ def fov_network_outputs(
     tile_size : "auto", None or float
         See :func:`resolve_tile_size`.
     feature_tile_size : float or None
-        Side of the eigenvector tiles (:func:`tile_eigenvector_features`), in
-        the tiled and the whole-FOV path alike; None: features of the whole
-        graph (the tiled path then has no cost bound on its eigen-solves).
+        Side of the eigenvector tiles (:func:`tile_eigenvector_features`) of a
+        tiled FOV; None: features of the whole graph (the tiled path then has
+        no cost bound on its eigen-solves).
+    crop_features : bool, default=False
+        Use ``feature_tile_size`` on an untiled FOV too (then tiled and untiled
+        outputs agree); False: an untiled FOV gets its whole graph's features.
     device : str or torch.device
     return_connected : bool, default=False
         Also return which localisations have a neighbour closer than the radius.
@@ -1009,6 +1013,8 @@ def fov_network_outputs(
             return_connected=return_connected, progress=progress,
         )
     outputs = np.zeros((len(steps), n, network.n_outputs))
+    if not crop_features:
+        feature_tile_size = None
     with _single_thread_below(SINGLE_THREAD_MAX_LOCALIZATIONS, n, device):
         # With feature tiles the whole graph's eigenvectors are not needed.
         graph = build_graph(positions, connectivity_radius, length_scale=length_scale,

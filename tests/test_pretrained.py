@@ -390,7 +390,9 @@ def test_cli_shows_progress_on_a_tiled_file_unless_quiet(tmp_path, capsys):
     assert "MIRO: tiled inference" not in capsys.readouterr().err
 
 
-def test_zero_shot_crop_features_make_tiled_and_whole_fov_inference_equal():
+def test_zero_shot_crop_features_make_tiled_and_whole_fov_inference_equal(monkeypatch):
+    import sklearn_miro.pretrained as pretrained_models
+
     # 3,200 localisations over 3,000 nm: squares of 45 mean spacings (2,400 nm) split the FOV.
     X, _, _ = make_gaussian_clusters(n_clusters=40, n_localizations=80, fov_size=3000.0, random_state=1)
     miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0)
@@ -399,11 +401,21 @@ def test_zero_shot_crop_features_make_tiled_and_whole_fov_inference_equal():
     np.testing.assert_allclose(tiled, whole, atol=1e-3)
     whole_graph = miro.set_params(tile_size=None, crop_features=False).transform(X)
     assert np.abs(whole_graph - whole).max() > 1e-3
-    # The label-free clusterer passes the setting on as well.
-    labels = {flag: MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0)
-                                  .set_params(crop_features=flag)).fit_predict(X)
-              for flag in (True, False)}
-    assert all(len(set(v)) > 1 for v in labels.values())
+    # The label-free clusterer passes the setting on to the network run.
+    seen = []
+    original = pretrained_models.collapse_fov
+
+    def spy(*args, crop_features=False, **kwargs):
+        seen.append(crop_features)
+        return original(*args, crop_features=crop_features, **kwargs)
+
+    monkeypatch.setattr(pretrained_models, "collapse_fov", spy)
+    for flag in (True, False):
+        seen.clear()
+        labels = MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=30.0)
+                               .set_params(crop_features=flag)).fit_predict(X)
+        assert seen and set(seen) == {flag}
+        assert len(set(labels)) > 1
 
 
 def test_zero_shot_tiling_is_exact_when_feature_tiles_cover_the_fov(monkeypatch):

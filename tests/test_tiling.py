@@ -111,15 +111,15 @@ def test_feature_tiles_are_eigenvectors_of_each_tile_alone(cloud):
 
 
 def test_whole_fov_path_with_feature_tiles_equals_the_tiled_path(cloud, network):
-    # fov_network_outputs applies feature tiles in both paths: with the same
-    # features, tiling the message passing changes nothing.
+    # crop_features=True applies the feature tiles to an untiled FOV too: with
+    # the same features, tiling the message passing changes nothing.
     kwargs = dict(connectivity_radius=110.0, length_scale=20.0, steps=[1, 3], feature_tile_size=600.0)
-    whole = tiling.fov_network_outputs(network, cloud, tile_size=None, **kwargs)
+    whole = tiling.fov_network_outputs(network, cloud, tile_size=None, crop_features=True, **kwargs)
     tiled = tiling.fov_network_outputs(network, cloud, tile_size=300.0, **kwargs)
     np.testing.assert_allclose(whole, tiled, rtol=1e-5, atol=1e-6)
-    # ... and the features are the tiles', not the whole graph's.
-    untiled = tiling.fov_network_outputs(network, cloud, tile_size=None,
-                                         **{**kwargs, "feature_tile_size": None})
+    # ... and the features are the tiles', not the whole graph's, which an
+    # untiled FOV gets without crop_features.
+    untiled = tiling.fov_network_outputs(network, cloud, tile_size=None, **kwargs)
     assert np.abs(untiled - whole).max() > 1e-3
 
 

@@ -36,7 +36,7 @@ from .._validation import check_coordinates, split_by_group
 from ..parameters import pair_correlation_fit
 from ..model import Collapsed, network_from_state, network_state, tiled_inference_progress
 from ..network import MIRONetwork
-from ..tiling import fov_network_outputs, resolve_tile_size
+from ..tiling import fov_network_outputs
 
 __all__ = [
     "PretrainedMIRO",
@@ -198,12 +198,10 @@ def collapse_fov(network, X, n_steps, cluster_radius, spacing=None, step=None, *
     s = float(fov_spacing(X)[0]) if spacing is None else float(spacing)
     unit = UNIT_IN_CLUSTER_RADII * float(cluster_radius)
     wanted = [n_steps - 1 if step is None else int(step)] if steps is None else [int(t) for t in steps]
-    tiled, _ = resolve_tile_size(tile_size, X.shape[0])
     outputs = fov_network_outputs(
         network, X, connectivity_radius=RADIUS_IN_SPACINGS * s, length_scale=unit,
         steps=wanted, normalization="rms", tile_size=tile_size,
-        feature_tile_size=FEATURE_TILE_SPACINGS * s if tiled or crop_features else None,
-        progress=progress,
+        feature_tile_size=FEATURE_TILE_SPACINGS * s, crop_features=crop_features, progress=progress,
     )
     moved = X[None] - outputs[:, :, :2] * unit
     return moved if steps is not None else moved[0]
