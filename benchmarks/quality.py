@@ -341,11 +341,23 @@ def _patch_balanced_squares():
     tiling.tile_eigenvector_features = balanced
 
 
+def _patch_single_shot_resample():
+    """Single-shot copies drawn afresh from a Gaussian KDE of the cluster with its own
+    covariance (``single_shot_training_fovs(resample=True)``). Seventeenth session."""
+    import functools
+
+    import sklearn_miro.single_shot as single_shot
+
+    single_shot.single_shot_training_fovs = functools.partial(single_shot.single_shot_training_fovs,
+                                                              resample=True)
+
+
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
-               "balanced_squares": _patch_balanced_squares}
+               "balanced_squares": _patch_balanced_squares,
+               "single_shot_resample": _patch_single_shot_resample}
 
 
 def apply_experiment(name):

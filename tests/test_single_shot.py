@@ -29,6 +29,33 @@ def test_single_shot_fovs_hold_rotated_copies_of_the_cluster():
     np.testing.assert_array_equal(X, X2)
 
 
+def test_resampled_copies_vary_but_keep_the_cluster_shape():
+    rng = np.random.default_rng(0)
+    cluster = rng.normal(scale=[40.0, 10.0], size=(30, 2))  # elongated along x
+    X, y, fov = single_shot_training_fovs(cluster, n_clusters=40, n_background=10, fov_size=3000.0,
+                                          n_fovs=1, resample=True, random_state=0)
+    assert X.shape == (40 * 30 + 10, 2)
+    assert np.all((X >= 0) & (X <= 3000.0))
+    radii = np.sort(np.linalg.norm(cluster - cluster.mean(axis=0), axis=1))
+    ratios, spreads = [], []
+    for k in range(40):
+        pts = X[y == k] - X[y == k].mean(axis=0)
+        # not a rigid copy any more ...
+        assert not np.allclose(np.sort(np.linalg.norm(pts, axis=1)), radii)
+        eig = np.linalg.eigvalsh(np.cov(pts, rowvar=False))
+        ratios.append(np.sqrt(eig[1] / eig[0]))
+        spreads.append(np.sqrt(eig.sum()))
+    # ... but still elongated (the original's axis ratio is about 4) and of about its size:
+    # the kernel has the cluster's covariance times m**(-1/3), so the spread grows by
+    # sqrt(1 + 30**(-1/3)), about 1.15.
+    original = np.linalg.eigvalsh(np.cov(cluster, rowvar=False))
+    assert np.median(ratios) > 2.5
+    np.testing.assert_allclose(np.median(spreads) / np.sqrt(original.sum()), 1.15, rtol=0.15)
+    X2, _, _ = single_shot_training_fovs(cluster, n_clusters=40, n_background=10, fov_size=3000.0,
+                                         n_fovs=1, resample=True, random_state=0)
+    np.testing.assert_array_equal(X, X2)
+
+
 def test_single_shot_fovs_validate_inputs():
     cluster = np.random.default_rng(0).normal(scale=25.0, size=(10, 2))
     with pytest.raises(ValueError, match="does not fit"):
@@ -37,6 +64,8 @@ def test_single_shot_fovs_validate_inputs():
         single_shot_training_fovs(cluster, n_clusters=0, n_background=0, fov_size=1000.0)
     with pytest.raises(ValueError, match="cluster"):
         single_shot_training_fovs(cluster[:1], n_clusters=3, n_background=0, fov_size=1000.0)
+    with pytest.raises(ValueError, match="resample must be True or False"):
+        single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, resample="kde")
 
 
 def test_single_shot_fovs_train_a_transformer():
