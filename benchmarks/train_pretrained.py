@@ -279,12 +279,14 @@ def full_size_fovs(n_fovs, rng):
     return fovs
 
 
-def calibrate_dbscan(network, n_steps, seed, n_fovs=20):
+def calibrate_dbscan(network, n_steps, seed, n_fovs=20, crop_features=True):
     """The label-free DBSCAN rule of the model: eps = k x cluster radius, fixed min_samples.
 
     Chosen on simulated FOVs of the training family (never the benchmark), at full-FOV
     sizes (1,000-4,000 localisations): maximises the mean of ARI-dagger and JI_c
-    (the authors' definitions) over the FOVs.
+    (the authors' definitions) over the FOVs. The FOVs are collapsed as zero-shot use
+    collapses them: eigenvector features per square of ``FEATURE_TILE_SPACINGS`` mean
+    spacings when ``crop_features`` (the estimators' default), else of the whole FOV.
     """
     from sklearn.cluster import DBSCAN
     from sklearn.neighbors import radius_neighbors_graph
@@ -292,7 +294,7 @@ def calibrate_dbscan(network, n_steps, seed, n_fovs=20):
     from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index
 
     rng = np.random.default_rng(seed + 2_000_003)
-    fovs = [(X, y, collapse_fov(network, X, n_steps, radius), radius)
+    fovs = [(X, y, collapse_fov(network, X, n_steps, radius, crop_features=crop_features), radius)
             for X, y, radius, _ in full_size_fovs(n_fovs, rng)]
     scores = np.zeros((len(EPS_GRID), len(MIN_SAMPLES_GRID)))
     for i, k in enumerate(EPS_GRID):
@@ -320,6 +322,7 @@ def calibrate_dbscan(network, n_steps, seed, n_fovs=20):
         min_samples=int(MIN_SAMPLES_GRID[j]),
         score=float(scores[i, j]),
         n_simulated_fovs=n_fovs,
+        crop_features=bool(crop_features),
         eps_grid=EPS_GRID.tolist(),
         min_samples_grid=MIN_SAMPLES_GRID.tolist(),
         scores=np.round(scores, 4).tolist(),
@@ -369,6 +372,9 @@ def main(argv=None):
                         help="start from this state_dict (e.g. a saved stage_one result)")
     parser.add_argument("--calibrate", action="store_true",
                         help="only choose the DBSCAN rule of the trained model and add it to its JSON")
+    parser.add_argument("--whole-fov-features", action="store_true",
+                        help="calibrate with eigenvector features of the whole FOV (crop_features=False), "
+                             "as the estimators computed them before the seventeenth session")
     parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="STATE_DICT",
                         help="only print the held-out loss / move-nothing of these saved networks "
                              "on --n-compare fresh simulated FOVs (numpy seed --compare-seed)")
@@ -388,9 +394,13 @@ def main(argv=None):
         network.load_state_dict(torch.load(args.output_dir / f"{args.name}.pt", weights_only=True))
         network.eval()
         wall, cpu = time.perf_counter(), time.process_time()
-        rule = calibrate_dbscan(network, info["n_steps"], args.seed)
-        rule.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu,
-                    command=f"OMP_NUM_THREADS=1 python benchmarks/train_pretrained.py --calibrate --seed {args.seed}")
+        rule = calibrate_dbscan(network, info["n_steps"], args.seed, crop_features=not args.whole_fov_features)
+        command = f"OMP_NUM_THREADS=1 python benchmarks/train_pretrained.py --calibrate --seed {args.seed}"
+        if args.name != "nanoclusters":
+            command += f" --name {args.name}"
+        if args.whole_fov_features:
+            command += " --whole-fov-features"
+        rule.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu, command=command)
         info["dbscan"] = rule
         card_path.write_text(json.dumps(info, indent=1) + "\n")
         print(f"DBSCAN rule: eps = {rule['eps_in_radii']} x cluster radius, min_samples = "
