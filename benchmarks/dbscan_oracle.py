@@ -29,8 +29,6 @@ without the noise of the DBSCAN choice.
 
 import json
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +39,6 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 from dbscan_rule_scan import fov_metrics  # noqa: E402
 
-from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 from sklearn_miro.diagnostics import cluster_compression  # noqa: E402
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 
@@ -66,14 +63,8 @@ def fmt(s):
 
 
 def run(name, seed, n_test, params=None):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = quality.load_scenario(name, n_test, None)
-    Xtr, ytr, gtr = data["train"]
+    data, miro, fit_cpu = quality.fit_default_clusterer(name, seed, n_test, params)
     Xte, yte, gte = data["test"]
-    cpu = time.process_time()
-    miro = MIROClusterer(MIROTransformer(random_state=seed, verbose=0, **(params or {}))).fit(Xtr, ytr, groups=gtr)
-    fit_cpu = time.process_time() - cpu
     t = miro.transformer_
     fov_masks = [gte == f for f in np.unique(gte)]
     test = {passes: [(Xte[m], collapse_repeatedly(t, Xte[m], passes), yte[m]) for m in fov_masks]

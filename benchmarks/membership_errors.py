@@ -24,8 +24,6 @@ the simulated scenarios, as ``quality.py`` runs it), over all test FOVs:
 
 import json
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +32,6 @@ from sklearn.cluster import DBSCAN
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 
-from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 
 
@@ -94,14 +91,9 @@ def summarise(parts):
 
 
 def run(name, seed, n_test):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = quality.load_scenario(name, n_test, None)
-    Xtr, ytr, gtr = data["train"]
+    data, miro, fit_cpu = quality.fit_default_clusterer(name, seed, n_test)
+    fit_cpu /= 60
     Xte, yte, gte = data["test"]
-    cpu = time.process_time()
-    miro = MIROClusterer(MIROTransformer(random_state=seed, verbose=0)).fit(Xtr, ytr, groups=gtr)
-    fit_cpu = (time.process_time() - cpu) / 60
     params = data["dbscan"]
     if params == "tuned":
         params = quality.tuned_dbscan(data["train"], miro.transformer_.connectivity_radius_)

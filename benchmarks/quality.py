@@ -55,6 +55,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,23 @@ def probe_test_scores(clusterer, X, y, groups, X_in=None):
     labels = clusterer.predict(X if X_in is None else X_in, groups=groups)
     seconds = (time.perf_counter() - start) / len(np.unique(groups))
     return mean_scores(X, y, groups, labels), seconds
+
+
+def fit_default_clusterer(name, seed, n_test=None, params=None):
+    """A probe's common start: the scenario's data and ``MIROClusterer`` fitted with the defaults.
+
+    Returns ``(data, clusterer, fit_cpu_seconds)``; ``data`` as :func:`load_scenario`
+    (warnings of the simulators silenced), ``params`` extra ``MIROTransformer``
+    parameters. The fit is deterministic, so a seed gives the quality table's model.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_scenario(name, n_test, None)
+    Xtr, ytr, gtr = data["train"]
+    cpu = time.process_time()
+    clusterer = MIROClusterer(MIROTransformer(random_state=seed, verbose=0, **(params or {})))
+    clusterer.fit(Xtr, ytr, groups=gtr)
+    return data, clusterer, time.process_time() - cpu
 
 
 def probe_scenarios(names, n_test=None):
