@@ -32,17 +32,18 @@ from sklearn.cluster import DBSCAN
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 
+from sklearn_miro.clustering import cluster_fov  # noqa: E402
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 
 
 def _majority(true, pred):
-    """For every predicted cluster id (>= 0): the true label most of its members carry."""
+    """Predicted cluster ids (>= 0, sorted) and, for each, the true label most of its members carry."""
     keep = pred >= 0
     pairs, counts = np.unique(np.stack([pred[keep], true[keep]]), axis=1, return_counts=True)
     order = np.lexsort((-counts, pairs[0]))  # per predicted id, the largest count first
     pairs = pairs[:, order]
     first = np.r_[True, pairs[0, 1:] != pairs[0, :-1]]
-    return dict(zip(pairs[0, first].tolist(), pairs[1, first].tolist()))
+    return pairs[0, first], pairs[1, first]
 
 
 def breakdown(X, y, pred, moved=None):
@@ -63,12 +64,12 @@ def breakdown(X, y, pred, moved=None):
         after = np.linalg.norm(moved[clustered] - centres[inverse], axis=1)
         out["missed_shrink"] = (after / np.maximum(dist, 1e-12))[missed].tolist()
         out["kept_shrink"] = (after / np.maximum(dist, 1e-12))[~missed].tolist()
-    majority = _majority(y, pred)
+    ids, owners = _majority(y, pred)
     in_cluster = clustered & (pred >= 0)
-    owner = np.array([majority[p] for p in pred[in_cluster]], dtype=np.int64)
+    owner = owners[np.searchsorted(ids, pred[in_cluster])]
     out["merged"] = int((owner != y[in_cluster]).sum())
     out["in_cluster"] = int(in_cluster.sum())
-    per_true = np.bincount(np.searchsorted(labels, [t for t in majority.values() if t >= 0]), minlength=len(labels))
+    per_true = np.bincount(np.searchsorted(labels, owners[owners >= 0]), minlength=len(labels))
     out["split_counts"] = per_true[per_true > 0].tolist()
     return out
 
@@ -103,7 +104,7 @@ def run(name, seed, n_test):
         m = gte == f
         X, y = Xte[m], yte[m]
         moved = collapse_repeatedly(miro.transformer_, X, miro.collapse_passes_)
-        pred = miro.predict(X)
+        pred = cluster_fov(miro.clusterer_, moved)  # what miro.predict(X) does, without collapsing again
         plain = DBSCAN(**params).fit_predict(X)
         labels["MIRO"][m], labels["DBSCAN"][m] = pred, plain
         parts["MIRO"].append(breakdown(X, y, pred, moved))

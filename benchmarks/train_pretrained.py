@@ -374,7 +374,7 @@ def main(argv=None):
                         help="only choose the DBSCAN rule of the trained model and add it to its JSON")
     parser.add_argument("--whole-fov-features", action="store_true",
                         help="calibrate with eigenvector features of the whole FOV (crop_features=False), "
-                             "as the estimators computed them before the seventeenth session")
+                             "as the cards were calibrated before the seventeenth session")
     parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="STATE_DICT",
                         help="only print the held-out loss / move-nothing of these saved networks "
                              "on --n-compare fresh simulated FOVs (numpy seed --compare-seed)")
