@@ -463,6 +463,10 @@ def _fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model):
         # Eigenvector features per training-crop square (the default since the
         # sixteenth session); results without this key used whole-FOV features.
         "crop_features": bool(getattr(model, "crop_features", False)),
+        # bfloat16 training forward passes (from-scratch fits on CPUs that have
+        # it natively, since the eighteenth session); results without this key
+        # trained in float32.
+        "training_precision": getattr(model, "training_precision_", "float32"),
     }
 
 

@@ -36,17 +36,19 @@ from .network import MIRONetwork, reproducible_training
 from .diagnostics import cluster_compression, zero_displacement_loss
 from .parallel import map_fovs, runs_in_this_process
 from .tiling import fov_network_outputs, resolve_tile_size
-from .training import collate, fit_network, miro_loss
+from .training import PRECISIONS, collate, fit_network, miro_loss, native_bfloat16
 
 __all__ = [
     "collapse_fov",
     "FOV_NORMALIZATIONS",
+    "PRECISIONS",
     "STATE_VERSION_KEY",
     "Collapsed",
     "FittedMIRO",
     "TrainingConfig",
     "fov_statistics",
     "network_from_state",
+    "native_bfloat16",
     "network_state",
     "progress_bar",
     "tiled_inference_progress",
@@ -225,6 +227,10 @@ class FittedMIRO:
     started_from : str or None
         The weights training started from: the name of a pretrained model,
         ``"warm_start"`` (the estimator's previous network) or None (random).
+    training_precision : str
+        ``"float32"`` or ``"bfloat16"``: the precision of the training forward
+        passes (:func:`sklearn_miro.training.fit_network`); inference always
+        runs in float32.
     """
 
     network: MIRONetwork
@@ -249,6 +255,7 @@ class FittedMIRO:
     training_compression: float = np.nan
     training_relative_loss: float = np.nan
     started_from: str | None = None
+    training_precision: str = "float32"
 
     def __post_init__(self):
         if self.step_scales is None:
@@ -341,6 +348,7 @@ class FittedMIRO:
         state = dict(state)
         state.pop(STATE_VERSION_KEY, None)
         state.setdefault("started_from", None)  # models saved before fine-tuning existed
+        state.setdefault("training_precision", "float32")  # saved before bfloat16 training
         state["network"] = network_from_state(state["network"])
         self.__dict__.update(state)
 
@@ -417,6 +425,7 @@ class TrainingConfig:
     step_scales: tuple = ()
     localization_budget: int | None = None
     crop_features: bool = True
+    precision: str = "float32"
 
     @property
     def n_validation(self):
@@ -545,6 +554,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
             device=config.device,
             rng=rng,
             progress=bar,
+            precision=config.precision,
         )
     # Fitted models always live on the CPU, so that a model trained on a GPU
     # pickles and loads on machines without one.
@@ -568,6 +578,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
         best_epoch=history.best_epoch,
         training_time=time.perf_counter() - started,
         device=str(config.device),
+        training_precision=config.precision,
     )
     compression, relative = training_diagnostics(
         model, X_input, labels, fov_indices, validation_graphs or train_graphs, config,

@@ -41,6 +41,9 @@ __all__ = [
     "fit_network",
     "make_training_graphs",
     "miro_loss",
+    "native_bfloat16",
+    "PRECISIONS",
+    "training_autocast",
     "prepare_training_set",
     "synthesize_fov",
 ]
@@ -148,6 +151,43 @@ def _evaluate(network, batches, n_steps, step_scales, alpha, distance_scale, bet
     return total / max(count, 1)
 
 
+#: The values of ``precision`` (:func:`fit_network`).
+PRECISIONS = ("float32", "bfloat16")
+
+
+def native_bfloat16(device):
+    """Whether ``device`` multiplies bfloat16 matrices natively (fast).
+
+    On a CPU: the AVX512-BF16 or AMX instructions (recent AMD EPYC/Ryzen and
+    Intel Xeon); elsewhere bfloat16 products are emulated and slower than
+    float32. On CUDA: compute capability 8.0 or more. Never raises: an unknown
+    answer is False.
+    """
+    device = torch.device(device)
+    try:
+        if device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        if device.type == "cpu":
+            checks = [getattr(torch.cpu, name, None)
+                      for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+            return any(bool(check()) for check in checks if check is not None)
+    except Exception:  # a torch without these probes: assume no native support
+        return False
+    return False
+
+
+def training_autocast(device, precision):
+    """The autocast context of one training forward pass (a no-op for float32).
+
+    Why bfloat16 and not float16: the same exponent range as float32, so no
+    loss scaling is needed, and CPUs have it. Autocast runs the matrix
+    products in bfloat16 with float32 accumulation; the element-wise
+    operations (gathers, sums over edges, ReLU) follow their inputs.
+    """
+    device = torch.device(device)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
+
 def fit_network(
     network,
     graphs,
@@ -166,6 +206,7 @@ def fit_network(
     device=torch.device("cpu"),
     rng=None,
     progress=None,
+    precision="float32",
 ):
     """Train ``network`` in place with Adam on ``graphs``.
 
@@ -194,11 +235,18 @@ def fit_network(
         Shuffles the graphs every epoch.
     progress : tqdm-like or None
         Advanced by one per batch; shows the running loss.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"``: the training forward pass runs under bfloat16
+        autocast (matrix products in bfloat16, accumulated in float32; see
+        :func:`training_autocast`); weights, optimiser, loss and the
+        validation passes stay float32.
 
     Returns
     -------
     TrainingHistory
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
     rng = np.random.default_rng() if rng is None else rng
     network.to(device)
     network.train()
@@ -229,8 +277,9 @@ def fit_network(
         running, seen = 0.0, 0
         for b in range(n_batches):
             batch = collate([graphs[i] for i in order[b * batch_size : (b + 1) * batch_size]], device)
-            out = network(batch.node_attr, batch.edge_index, batch.edge_attr, n_steps)
-            loss = miro_loss(out, batch, step_scales_t, alpha, distance_scale, beta)
+            with training_autocast(device, precision):
+                out = network(batch.node_attr, batch.edge_index, batch.edge_attr, n_steps)
+            loss = miro_loss(out.float(), batch, step_scales_t, alpha, distance_scale, beta)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"The training loss became {float(loss)} at epoch {epoch + 1}; "

@@ -43,6 +43,14 @@ def test_train_writes_a_fitted_clusterer(model_path, capsys):
     assert model.eps_ > 0 and model.min_samples_ >= 2
 
 
+def test_train_passes_the_training_precision(labelled_files, tmp_path):
+    out = tmp_path / "m.joblib"
+    assert main(["train", *map(str, labelled_files), "-o", str(out), *TINY, "--precision", "float32"]) == 0
+    assert joblib.load(out).transformer_.training_precision_ == "float32"
+    with pytest.raises(SystemExit):  # argparse: not one of the choices
+        main(["train", *map(str, labelled_files), "-o", str(out), *TINY, "--precision", "half"])
+
+
 def test_train_reports_the_background_label(labelled_files, tmp_path, capsys):
     out = tmp_path / "m.joblib"
     main(["train", *map(str, labelled_files), "-o", str(out), *TINY])

@@ -22,13 +22,17 @@ TINY = dict(hidden_size=32, n_steps=5, n_augmented=100, max_epochs=4, batch_size
             learning_rate=3e-3, augmentation={"fov_size": 400.0}, verbose=0)
 
 
-@pytest.fixture(scope="module")
-def fitted():
+# Both training precisions must learn: bfloat16 is what "auto" picks for
+# from-scratch fits on CPUs that have it natively (emulated elsewhere: slower,
+# the same arithmetic).
+@pytest.fixture(scope="module", params=["float32", "bfloat16"])
+def fitted(request):
     X, y, fov = make_benchmark_scenario(2, n_fovs=2, random_state=0)
     train, test = fov == 0, fov == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error", MoveNothingWarning)  # a real short fit does not warn
-        miro = MIROTransformer(**TINY, random_state=0).fit(X[train], y[train])
+        miro = MIROTransformer(**TINY, precision=request.param, random_state=0).fit(X[train], y[train])
+    assert miro.training_precision_ == request.param
     return miro, X[test], y[test]
 
 
@@ -149,3 +153,31 @@ def test_the_pretrained_start_moves_two_population_clusters_where_random_weights
     with pytest.warns(MoveNothingWarning, match="Start from the pretrained weights"):
         scratch = MIROTransformer(init=None, **short).fit(X, y)
     assert scratch.training_compression_ > 0.8
+
+
+def test_auto_precision_is_bfloat16_only_from_scratch_where_native(monkeypatch):
+    import sklearn_miro.estimators._base as base
+
+    X, y, fov = make_benchmark_scenario(2, n_fovs=1, random_state=0)
+    short = dict(n_augmented=4, max_epochs=1, batch_size=2, validation_fraction=0.0, verbose=0,
+                 random_state=0)
+    for native in (True, False):
+        monkeypatch.setattr(base, "native_bfloat16", lambda device, native=native: native)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MoveNothingWarning)  # four crops learn nothing
+            scratch = MIROTransformer(init=None, **short).fit(X, y)
+            tuned = MIROTransformer(**short).fit(X, y)
+        assert scratch.training_precision_ == ("bfloat16" if native else "float32")
+        assert tuned.started_from_ == "nanoclusters"
+        assert tuned.training_precision_ == "float32"  # fine-tuning keeps float32
+    # an explicit choice is kept, from scratch or not
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MoveNothingWarning)
+        assert MIROTransformer(precision="bfloat16", **short).fit(X, y).training_precision_ == "bfloat16"
+        assert MIROTransformer(init=None, precision="float32", **short).fit(X, y).training_precision_ == "float32"
+
+
+def test_precision_is_validated():
+    X, y, fov = make_benchmark_scenario(2, n_fovs=1, random_state=0)
+    with pytest.raises(ValueError, match="'precision' parameter"):
+        MIROTransformer(precision="float16", verbose=0).fit(X, y)

@@ -130,3 +130,34 @@ def test_inference_buffers_give_the_training_path_outputs(edge_block, monkeypatc
         # may sum a short block's products in another order.
         torch.testing.assert_close(inference, training, rtol=1e-5, atol=1e-6)
         assert training.abs().sum() > 0
+
+
+def test_bfloat16_training_pass_stays_close_to_float32():
+    # The forward pass fit_network runs with precision="bfloat16": autocast
+    # products (8-bit mantissa, float32 accumulation) must not change what the
+    # network computes beyond bfloat16 rounding, and gradients must flow.
+    from sklearn_miro.training import native_bfloat16, training_autocast
+
+    torch.manual_seed(0)
+    network = MIRONetwork(32, 4)
+    inputs = _graph_tensors(seed=2)
+    exact = network(*inputs, 6)
+    with training_autocast("cpu", "bfloat16"):
+        low = network(*inputs, 6)
+    assert low.dtype == torch.bfloat16
+    scale = float(exact.detach().abs().max())
+    torch.testing.assert_close(low.float(), exact, atol=0.03 * scale, rtol=0.03)
+    low.float().abs().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in network.parameters())
+    with training_autocast("cpu", "float32"):  # a no-op
+        assert network(*inputs, 6).dtype == torch.float32
+    assert isinstance(native_bfloat16("cpu"), bool)
+    assert native_bfloat16("meta") is False
+
+
+def test_fit_network_rejects_an_unknown_precision():
+    from sklearn_miro.training import fit_network
+
+    with pytest.raises(ValueError, match="precision must be one of"):
+        fit_network(MIRONetwork(8, 2), [], n_steps=2, step_scales=[0, 0], alpha=0.0,
+                    distance_scale=1.0, precision="float16")

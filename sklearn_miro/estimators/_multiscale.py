@@ -252,10 +252,10 @@ def _per_scale(value, name, n_scales=None, integer=False):
 
 # Arguments of MultiscaleMIROClusterer that configure its transformer: they
 # are deprecated there (pass transformer=MultiscaleMIROTransformer(...)).
-# (tile_size, crop_features and n_jobs, added after the deprecation, are set on
-# the transformer only.)
+# (tile_size, crop_features, n_jobs and precision, added after the deprecation,
+# are set on the transformer only.)
 DEPRECATED_CLUSTERER_ARGUMENTS = (
-    "k_star", *(name for name in NETWORK_DEFAULTS if name not in ("tile_size", "crop_features", "n_jobs"))
+    "k_star", *(name for name in NETWORK_DEFAULTS if name not in ("tile_size", "crop_features", "n_jobs", "precision"))
 )
 
 _D = NETWORK_DEFAULTS
@@ -293,7 +293,7 @@ class MultiscaleMIROTransformer(TransformerMixin, BaseMIRO):
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
 validation_fraction, n_iter_no_change, device, random_state, verbose, \
-tile_size, crop_features, n_jobs
+tile_size, crop_features, n_jobs, precision
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multiscale model; Table S7 uses 30). With
         ``length_scale="auto"`` the unit comes from the coarsest clusters.
@@ -364,6 +364,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         tile_size=_D["tile_size"],
         crop_features=_D["crop_features"],
         n_jobs=_D["n_jobs"],
+        precision=_D["precision"],
     ):
         super().__init__(
             hidden_size=hidden_size,
@@ -387,6 +388,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             tile_size=tile_size,
             crop_features=crop_features,
             n_jobs=n_jobs,
+            precision=precision,
         )
         self.k_star = k_star
         self.scale_names = scale_names

@@ -176,7 +176,7 @@ class MIROShapeClassifier(ClassifierMixin, BaseMIRO):
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
 validation_fraction, n_iter_no_change, device, random_state, verbose, \
-tile_size, crop_features, n_jobs
+tile_size, crop_features, n_jobs, precision
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multishape model, Table S7).
         There is no pretrained shape model: training starts from random
@@ -258,6 +258,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         tile_size=_D["tile_size"],
         crop_features=_D["crop_features"],
         n_jobs=_D["n_jobs"],
+        precision=_D["precision"],
     ):
         super().__init__(
             hidden_size=hidden_size,
@@ -281,6 +282,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             tile_size=tile_size,
             crop_features=crop_features,
             n_jobs=n_jobs,
+            precision=precision,
         )
         self.beta = beta
         self.eps = eps

@@ -1,0 +1,87 @@
+"""CPU time of a training step: float32 against bfloat16 forward passes.
+
+Builds the synthetic training crops of a from-scratch fit the way the
+estimators do (``sklearn_miro.augmentation``: C-shapes + rings, 3 labelled
+FOVs of ``datasets.make_multishape``, crops of about 280 localisations, the
+automatic radius and length unit) and times ``training.fit_network`` on them
+with the shape classifier's from-scratch network (hidden 64, 20 recurrent
+steps, 2 + 3 outputs, batches of 8 crops, the class cross-entropy on), once
+per precision, alternating, ``--repeats`` times. Reports CPU seconds
+(``time.process_time``) and wall seconds per optimisation step, and their
+ratio, measured in one run. Run it with one torch thread:
+
+    OMP_NUM_THREADS=1 python benchmarks/training_speed.py [--batches 10] [--repeats 3]
+
+Also reports whether this CPU has native bfloat16 (``training.native_bfloat16``):
+without it bfloat16 is emulated, and slower.
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from sklearn_miro.augmentation import (
+    AugmentationOptions,
+    default_fov_size,
+    default_length_scale,
+    make_training_graphs,
+    prepare_training_set,
+)
+from sklearn_miro.datasets import make_multishape
+from sklearn_miro.graph import default_connectivity_radius
+from sklearn_miro.network import MIRONetwork
+from sklearn_miro.training import PRECISIONS, fit_network, native_bfloat16
+
+
+def training_crops(n_graphs, seed=0):
+    """Synthetic crops of the from-scratch C-shapes + rings fit, and the network's output count."""
+    X, y, groups, classes = make_multishape(("c_shape", "ring"), n_fovs=3, random_state=0)
+    codes = np.unique(classes, return_inverse=True)[1]
+    fovs = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    training_set = prepare_training_set(X, y, groups, codes, fov_indices=fovs)
+    area = sum(np.ptp(X[idx, 0]) * np.ptp(X[idx, 1]) for idx in fovs)
+    options = AugmentationOptions(fov_size=default_fov_size(training_set, len(X) / area))
+    radius = default_connectivity_radius(X, fov_indices=fovs)
+    unit = default_length_scale(training_set) or radius
+    graphs = make_training_graphs(training_set, n_graphs, radius, options, np.random.default_rng(seed),
+                                  length_scale=unit, normalization="rms")
+    return graphs, 2 + len(np.unique(codes)), radius / np.sqrt(area / len(fovs))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, default=10, help="optimisation steps per timing")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20, help="recurrent steps")
+    args = parser.parse_args()
+    batch_size = 8
+    graphs, n_outputs, distance_scale = training_crops(args.batches * batch_size)
+    nodes = np.mean([g.n_nodes for g in graphs])
+    cpu = {p: [] for p in PRECISIONS}
+    wall = {p: [] for p in PRECISIONS}
+    for _ in range(args.repeats + 1):  # the first round warms up
+        for precision in PRECISIONS:
+            torch.manual_seed(0)
+            network = MIRONetwork(64, n_outputs)
+            c0, w0 = time.process_time(), time.perf_counter()
+            fit_network(network, graphs, n_steps=args.steps, step_scales=np.zeros(args.steps, dtype=np.int64),
+                        alpha=10.0, distance_scale=distance_scale, beta=0.1, max_epochs=1,
+                        batch_size=batch_size, rng=np.random.default_rng(0), precision=precision)
+            cpu[precision].append((time.process_time() - c0) / args.batches)
+            wall[precision].append((time.perf_counter() - w0) / args.batches)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+          f"native bfloat16: {native_bfloat16('cpu')}; batches of {batch_size} crops of "
+          f"{nodes:.0f} localisations, hidden 64, {args.steps} steps; median of {args.repeats}\n")
+    print("| precision | CPU s / step | wall s / step | CPU time vs float32 |")
+    print("| --- | --- | --- | --- |")
+    base = statistics.median(cpu["float32"][1:])
+    for precision in PRECISIONS:
+        c, w = statistics.median(cpu[precision][1:]), statistics.median(wall[precision][1:])
+        print(f"| {precision} | {c:.3f} | {w:.3f} | {c / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
