@@ -329,7 +329,12 @@ def calibrate_dbscan(network, n_steps, seed, n_fovs=20, crop_features=True):
     )
 
 
-STAGE_ONE = dict(n_augmented=600, max_epochs=5, batch_size=1, learning_rate=1e-3)
+# From random weights (init=None: with these network settings init="auto" would
+# fine-tune the shipped model, which is not how it was made) and in float32 (the
+# arithmetic the shipped weights were trained in; precision="auto" would pick
+# bfloat16 for a from-scratch fit on CPUs that have it).
+STAGE_ONE = dict(n_augmented=600, max_epochs=5, batch_size=1, learning_rate=1e-3, init=None,
+                 precision="float32")
 
 
 def stage_one(seed, hidden_size=64, n_steps=15):
