@@ -229,14 +229,29 @@ class MIRONetwork(nn.Module):
             if n_k == n_nodes and buffers is None:
                 # Stacked at the end: cheaper under autograd than writing
                 # into a slice of ``outputs`` (a copy-slices node per step).
-                per_step.append(self.head(node_state))
+                per_step.append(self._read_out(node_state))
             else:
-                outputs[step, :n_k] = self.head(node_state)
+                outputs[step, :n_k] = self._read_out(node_state)
         if len(per_step) == n_steps:
             return torch.stack(per_step)
         for step, output in enumerate(per_step):  # mixed: only with ``active``
             outputs[step] = output
         return outputs
+
+    def _read_out(self, node_state):
+        """The head ``W7 h``, always in float32.
+
+        Under bfloat16 autocast (mixed-precision training) the head would
+        return bfloat16, whose 8-bit mantissa cannot tell apart class logits
+        within about 0.4 % of each other; the head is a tiny product
+        (``N x H x n_outputs``), so it runs in float32 on float32 states.
+        Without autocast this is ``self.head(node_state)``.
+        """
+        device_type = node_state.device.type
+        if not torch.is_autocast_enabled(device_type):
+            return self.head(node_state)
+        with torch.autocast(device_type, enabled=False):
+            return self.head(node_state.float())
 
     @staticmethod
     def _edge_step_autograd(source, target, edge_term, edge_state, edge_weight,
