@@ -341,7 +341,8 @@ def test_cli_train_help_shows_defaults_and_time(capsys):
     assert "(default: 64)" in out and "minutes" in out
     # The schedule depends on the start: both values are shown.
     help_text = " ".join(out.split())
-    assert "auto = 400 when starting from pretrained weights" in help_text
+    assert "auto = 800 when starting from pretrained weights" in help_text
+    assert "--precision" in help_text
     assert "fewer for crops of more than 300 localisations; else 2000" in help_text
 
 
