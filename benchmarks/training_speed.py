@@ -13,7 +13,7 @@ ratio, measured in one run. Run it with one torch thread:
     OMP_NUM_THREADS=1 python benchmarks/training_speed.py [--batches 10] [--repeats 3]
 
 Also reports whether this CPU has native bfloat16 (``training.native_bfloat16``):
-without it bfloat16 is emulated, and slower.
+without it bfloat16 is emulated, which is expected to be slower.
 """
 
 import argparse

@@ -159,8 +159,8 @@ def native_bfloat16(device):
     """Whether ``device`` multiplies bfloat16 matrices natively (fast).
 
     On a CPU: the AVX512-BF16 or AMX instructions (recent AMD EPYC/Ryzen and
-    Intel Xeon); elsewhere bfloat16 products are emulated and slower than
-    float32. On CUDA: compute capability 8.0 or more. Never raises: an unknown
+    Intel Xeon); elsewhere bfloat16 products are emulated, which is expected
+    to be slower than float32 (not measured). On CUDA: compute capability 8.0 or more. Never raises: an unknown
     answer is False.
     """
     device = torch.device(device)

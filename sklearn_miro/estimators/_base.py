@@ -272,10 +272,11 @@ class BaseMIRO(BaseEstimator):
         """``precision`` resolved: ``"auto"`` is bfloat16 for from-scratch fits where it is native.
 
         Why only from scratch: those fits take 10-17 CPU-minutes (shape
-        mixtures, the NPC) and bfloat16 products made them 1.5 times faster
+        mixtures, the NPC) and bfloat16 products cut their CPU time to 0.70-0.93
         at the same scores (``doc/method.md``); a fine-tuning fit takes about
         a minute and keeps float32, so that its results stay those recorded.
-        Why only where native: emulated bfloat16 is slower than float32.
+        Why only where native: emulated bfloat16 is expected to be slower than
+        float32 (not measured: the project's machines have it natively).
         GPUs keep float32 (not measured).
         """
         if self.precision != "auto":
