@@ -32,6 +32,7 @@ from sklearn_miro.augmentation import (
 )
 from sklearn_miro.datasets import make_multishape
 from sklearn_miro.graph import default_connectivity_radius
+from sklearn_miro.model import fov_statistics
 from sklearn_miro.network import MIRONetwork
 from sklearn_miro.training import PRECISIONS, fit_network, native_bfloat16
 
@@ -42,13 +43,14 @@ def training_crops(n_graphs, seed=0):
     codes = np.unique(classes, return_inverse=True)[1]
     fovs = [np.flatnonzero(groups == g) for g in np.unique(groups)]
     training_set = prepare_training_set(X, y, groups, codes, fov_indices=fovs)
-    area = sum(np.ptp(X[idx, 0]) * np.ptp(X[idx, 1]) for idx in fovs)
-    options = AugmentationOptions(fov_size=default_fov_size(training_set, len(X) / area))
+    side, density = fov_statistics(X, fovs)  # what train_model uses
+    options = AugmentationOptions(fov_size=default_fov_size(training_set, density))
     radius = default_connectivity_radius(X, fov_indices=fovs)
     unit = default_length_scale(training_set) or radius
     graphs = make_training_graphs(training_set, n_graphs, radius, options, np.random.default_rng(seed),
                                   length_scale=unit, normalization="rms")
-    return graphs, 2 + len(np.unique(codes)), radius / np.sqrt(area / len(fovs))
+    # distance_scale as train_model passes it: the radius over the FOVs' median side
+    return graphs, 2 + len(np.unique(codes)), radius / side
 
 
 def main():

@@ -155,7 +155,6 @@ class MIRONetwork(nn.Module):
         n_edges = edge_attr.shape[0]
         if active is None:
             active = [(n_nodes, n_edges)] * n_steps
-        outputs = source_const.new_zeros((n_steps, n_nodes, self.n_outputs))
         update_weight = self.update.weight.t()
         if torch.is_grad_enabled():
             step_edges = self._edge_step_autograd
@@ -198,13 +197,19 @@ class MIRONetwork(nn.Module):
 
             Why: under autograd every slice adds a backward node that
             allocates a zero tensor of the full size and copies the gradient
-            into it; in training (no ``active``) all slices are full, and
-            skipping them took 8-10 % off a training step (hidden 64, 20 steps,
-            8 crops of 280 localisations, one thread).
+            into it; in training (no ``active``) all slices are full.
             """
             return tensor if rows == tensor.shape[0] else tensor[:rows]
 
-        per_step = []
+        # In training (autograd, every node active) the step outputs are
+        # stacked at the end rather than written into slices of one tensor,
+        # which would add a copy-slices backward node per step. With the
+        # full slices skipped above: 0.90 times the CPU time of a training
+        # step (hidden 64, 20 steps, 8 crops of 280 localisations, one
+        # thread; benchmarks/README.md, eighteenth session).
+        stack = buffers is None and all(int(n) == n_nodes for n, _ in active)
+        outputs = [] if stack else torch.zeros((n_steps, n_nodes, self.n_outputs),
+                                               dtype=self.head.weight.dtype, device=node_attr.device)
         node_state = edge_state = None
         for step in range(n_steps):
             n_k, e_k = (int(v) for v in active[step])
@@ -226,17 +231,11 @@ class MIRONetwork(nn.Module):
             )
             node_state = torch.relu_(torch.addmm(self.update.bias, aggregated, update_weight,
                                                  out=out("node_state", n_k)))
-            if n_k == n_nodes and buffers is None:
-                # Stacked at the end: cheaper under autograd than writing
-                # into a slice of ``outputs`` (a copy-slices node per step).
-                per_step.append(self._read_out(node_state))
+            if stack:
+                outputs.append(self._read_out(node_state))
             else:
                 outputs[step, :n_k] = self._read_out(node_state)
-        if len(per_step) == n_steps:
-            return torch.stack(per_step)
-        for step, output in enumerate(per_step):  # mixed: only with ``active``
-            outputs[step] = output
-        return outputs
+        return torch.stack(outputs) if stack else outputs
 
     def _read_out(self, node_state):
         """The head ``W7 h``, always in float32.

@@ -160,8 +160,8 @@ def native_bfloat16(device):
 
     On a CPU: the AVX512-BF16 or AMX instructions (recent AMD EPYC/Ryzen and
     Intel Xeon); elsewhere bfloat16 products are emulated, which is expected
-    to be slower than float32 (not measured). On CUDA: compute capability 8.0 or more. Never raises: an unknown
-    answer is False.
+    to be slower than float32 (not measured). On CUDA: compute capability 8.0
+    or more. Never raises: an unknown answer is False.
     """
     device = torch.device(device)
     try:
@@ -279,7 +279,8 @@ def fit_network(
             batch = collate([graphs[i] for i in order[b * batch_size : (b + 1) * batch_size]], device)
             with training_autocast(device, precision):
                 out = network(batch.node_attr, batch.edge_index, batch.edge_attr, n_steps)
-            loss = miro_loss(out.float(), batch, step_scales_t, alpha, distance_scale, beta)
+            # float32 under autocast too: the network's head runs in float32.
+            loss = miro_loss(out, batch, step_scales_t, alpha, distance_scale, beta)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"The training loss became {float(loss)} at epoch {epoch + 1}; "

@@ -151,9 +151,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         bfloat16 instructions (AVX512-BF16 or AMX: recent AMD EPYC/Ryzen and
         Intel Xeon), float32 otherwise (fine-tuning, GPUs, other CPUs). On the
         shape mixtures and the NPC, trained from scratch, bfloat16 cut a fit's
-        CPU time to 0.70-0.93 of float32's at the same scores (``doc/method.md``). Choose ``"float32"`` for
-        bit-identical fits across machines. The choice made is
-        ``training_precision_``.
+        CPU time to 0.70-0.93 of float32's at the same scores
+        (``doc/method.md``). Choose ``"float32"`` for bit-identical fits across
+        machines. The choice made is ``training_precision_``.
 
     init : "auto", str or None, default="auto"
         Weights ``fit`` starts from. A name of a pretrained model shipped with
