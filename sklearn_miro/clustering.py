@@ -19,7 +19,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .grid_dbscan import grid_dbscan
+from .grid_dbscan import grid_dbscan, neighbour_counts
 from .parallel import map_fovs
 
 __all__ = [
@@ -62,14 +62,12 @@ def tuning_score(X, labels_true, labels_pred):
     clusters (a two-point background cluster has a perfect index); JI_c
     counts those as false positives.
     """
-    from .metrics import ari_dagger, jaccard_cluster_index
+    from .metrics import ari_dagger_ji_c
 
-    return 0.5 * (
-        ari_dagger(labels_true, labels_pred) + jaccard_cluster_index(X, labels_true, labels_pred)
-    )
+    return ari_dagger_ji_c(X, labels_true, labels_pred)
 
 
-def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None):
+def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None):
     """Grid search of DBSCAN parameters on labelled, collapsed FOVs.
 
     Parameters
@@ -80,35 +78,45 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None):
         One per FOV, ``labels_pred -> float`` in [0, 1]; when given, a FOV's
         score is the mean of ARI-dagger, JI_c and this score (the shape
         classifier adds the F1 of its cluster classes).
+    score : callable, optional
+        ``(X, labels_true, labels_pred) -> float``, the FOV's score in place
+        of :func:`tuning_score` (``extra_scores`` are then added to it in the
+        same way).
 
     Returns
     -------
     best : (eps, min_samples, score)
     scores : ndarray of shape (len(eps_grid), len(min_samples_grid))
-        Mean :func:`tuning_score` (with ``extra_scores``) over FOVs.
+        Mean score over FOVs.
     """
     extra_scores = extra_scores or [None] * len(fovs)
+    score = tuning_score if score is None else score
     scores = np.zeros((len(eps_grid), len(min_samples_grid)))
     for i, eps in enumerate(eps_grid):
+        # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs
+        # it is about 4 times faster than DBSCAN on a precomputed
+        # neighbourhood graph shared by every min_samples, whose per-row
+        # sorting and splitting took most of a fit's tuning (measured on the
+        # 3 training FOVs of blinking scenario 6: 12.5 vs 3.2 CPU-s for 126
+        # fits, identical labels). The neighbour counts that decide the core
+        # points depend on eps only: counted once for every min_samples.
+        counts = [neighbour_counts(Xc, eps) for _, Xc, _ in fovs]
         for j, min_samples in enumerate(min_samples_grid):
-            # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs
-            # it is about 4 times faster than DBSCAN on a precomputed
-            # neighbourhood graph shared by every min_samples, whose per-row
-            # sorting and splitting took most of a fit's tuning (measured on the
-            # 3 training FOVs of blinking scenario 6: 12.5 vs 3.2 CPU-s for 126
-            # fits, identical labels).
             scores[i, j] = np.mean(
                 [
-                    _fov_score(X, y, grid_dbscan(Xc, eps, int(min_samples))[0], extra)
-                    for (X, Xc, y), extra in zip(fovs, extra_scores)
+                    _fov_score(
+                        score, X, y,
+                        grid_dbscan(Xc, eps, int(min_samples), neighbour_counts=c)[0], extra,
+                    )
+                    for (X, Xc, y), c, extra in zip(fovs, counts, extra_scores)
                 ]
             )
     i, j = np.unravel_index(np.argmax(scores), scores.shape)
     return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
 
 
-def _fov_score(X, labels_true, labels_pred, extra):
-    base = tuning_score(X, labels_true, labels_pred)
+def _fov_score(score, X, labels_true, labels_pred, extra):
+    base = score(X, labels_true, labels_pred)
     if extra is None:
         return base
     return (2.0 * base + extra(labels_pred)) / 3.0
@@ -183,7 +191,7 @@ def cluster_per_fov(fov_indices, points, clusterer, n, n_jobs=None):
 
 
 def choose_dbscan_parameters(
-    X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores=None
+    X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores=None, score=None
 ):
     """DBSCAN parameters chosen on labelled collapsed FOVs (``"auto"`` entries).
 
@@ -208,7 +216,7 @@ def choose_dbscan_parameters(
     else:
         ms_grid = np.array([int(min_samples)])
     fovs = list(zip(X_fovs, collapsed, labels_fovs))
-    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores)
+    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score)
     return best_eps, best_ms, scores, eps_grid, ms_grid
 
 

@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from ._validation import check_coordinates, check_positive
 
-__all__ = ["GridDBSCAN", "grid_dbscan"]
+__all__ = ["GridDBSCAN", "grid_dbscan", "neighbour_counts"]
 
 _SAFETY = 1e-9  # relative margin of the cell-size and bounding-box shortcuts
 # Neighbouring cells examined for cluster links: half of the 5 x 5 block
@@ -58,6 +58,11 @@ _SAFETY = 1e-9  # relative margin of the cell-size and bounding-box shortcuts
 _HALF_OFFSETS = np.array(
     [(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3) if (dx, dy) > (0, 0)]
 )
+# Core cells a border point may reach: the whole 5 x 5 block.
+_ALL_OFFSETS = np.array([(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)])
+# Cells (or border points) whose neighbours are looked up at once: at most
+# 25 x this many candidate pairs are held (memory stays O(n) in blocks).
+_KEY_BLOCK = 65_536
 
 
 def _segments(start, count):
@@ -137,15 +142,48 @@ def _box_distances(low_a, high_a, low_b, high_b):
     return (gap**2).sum(axis=1), (span**2).sum(axis=1)
 
 
-def _neighbour_cells(keys, cell_keys, dx, dy, width):
-    """Pairs (i, j) with ``cell_keys[j] == keys[i] + offset``."""
-    target = keys + dx * width + dy
+def _offset_pairs(keys, cell_keys, offsets, width):
+    """All pairs (i, j) with ``cell_keys[j] == keys[i] + offset`` for some offset (dx, dy)."""
+    shift = offsets[:, 0] * width + offsets[:, 1]
+    target = (keys[None, :] + shift[:, None]).ravel()
     pos = np.minimum(np.searchsorted(cell_keys, target), cell_keys.size - 1)
-    found = cell_keys[pos] == target
-    return np.flatnonzero(found), pos[found]
+    found = np.flatnonzero(cell_keys[pos] == target)
+    return found % keys.size, pos[found]
 
 
-def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
+def neighbour_counts(X, eps):
+    """Points within ``eps`` of every point (closed ball, the point included).
+
+    What :func:`grid_dbscan` counts to find core points, for every point at
+    once: pass it as ``grid_dbscan(..., neighbour_counts=...)`` when DBSCAN runs
+    on the same points and ``eps`` with several ``min_samples`` (a grid
+    search), so that the counting is done once. O(n) memory.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, 2)
+    eps : float
+
+    Returns
+    -------
+    counts : ndarray of shape (n_points,), int64
+    """
+    X = check_coordinates(X, min_points=1)
+    eps = float(check_positive(eps, "eps"))
+    # Queries in the order of a coarse grid keep the tree walk in cache, as
+    # in grid_dbscan.
+    side = max(eps, 1e-12)
+    cell = np.floor((X - X.min(axis=0)) / side).astype(np.int64)
+    order = np.lexsort((cell[:, 1], cell[:, 0]))
+    tree = cKDTree(X)
+    counts = np.empty(X.shape[0], dtype=np.int64)
+    for i in range(0, order.size, 100_000):
+        chunk = order[i:i + 100_000]
+        counts[chunk] = tree.query_ball_point(X[chunk], eps, return_length=True)
+    return counts
+
+
+def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000, neighbour_counts=None):
     """DBSCAN labels and core points, identical to :class:`sklearn.cluster.DBSCAN`, in O(n) memory.
 
     Parameters
@@ -157,6 +195,10 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
         Neighbours (the point included) that make a core point.
     chunk_size : int, default=2,000,000
         Candidate point pairs or neighbour indices held at once.
+    neighbour_counts : array-like of shape (n_points,), optional
+        The output of :func:`neighbour_counts` for these ``X`` and ``eps``;
+        when given, no neighbour is counted here (a grid search over
+        ``min_samples`` counts once per ``eps``).
 
     Returns
     -------
@@ -170,6 +212,13 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
     min_samples = int(check_positive(min_samples, "min_samples", integer=True))
     chunk_size = int(check_positive(chunk_size, "chunk_size", integer=True))
     n = X.shape[0]
+    if neighbour_counts is not None:
+        neighbour_counts = np.asarray(neighbour_counts)
+        if neighbour_counts.shape != (n,):
+            raise ValueError(
+                f"neighbour_counts must hold one count per point ({n}); got shape "
+                f"{neighbour_counts.shape}."
+            )
     eps2 = eps * eps
     side = eps / np.sqrt(2.0) * (1.0 - _SAFETY)
     # Shift to the bounding box first: cell indices stay small wherever X sits.
@@ -188,7 +237,11 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
     # grid cells, which keeps them in cache (10^6 collapsed localisations:
     # the neighbour counting and cell lookups took 2.1 s in index order).
     candidates = order[~is_core[order]]
-    if candidates.size and min_samples > 1:
+    if neighbour_counts is not None:
+        # A cell's points are all within eps of each other, so the counts of
+        # the points already called core are at least min_samples too.
+        is_core = neighbour_counts >= min_samples
+    elif candidates.size and min_samples > 1:
         tree = cKDTree(X)
         counts = np.concatenate([
             tree.query_ball_point(X[candidates[i:i + 100_000]], eps, return_length=True)
@@ -211,11 +264,14 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
     box_low = np.column_stack([np.minimum.reduceat(points[:, a], core_first) for a in (0, 1)])
     box_high = np.column_stack([np.maximum.reduceat(points[:, a], core_first) for a in (0, 1)])
     core_keys = cell_keys[core_cells]
+    # The neighbouring pairs of core cells, all offsets of a block of cells at
+    # once (each pair is decided on its own; one call per offset spent most of
+    # a small FOV's time in call overhead, 12 offsets x every DBSCAN of a grid
+    # search).
     rows, cols = [], []
-    for dx, dy in _HALF_OFFSETS:
-        a, b = _neighbour_cells(core_keys, core_keys, dx, dy, width)
-        if a.size == 0:
-            continue
+    for start in range(0, core_keys.size, _KEY_BLOCK):
+        a, b = _offset_pairs(core_keys[start:start + _KEY_BLOCK], core_keys, _HALF_OFFSETS, width)
+        a += start
         min_d2, max_d2 = _box_distances(box_low[a], box_high[a], box_low[b], box_high[b])
         linked = max_d2 <= eps2 * (1 - _SAFETY)
         u = np.flatnonzero(~linked & (min_d2 <= eps2 * (1 + _SAFETY)))
@@ -224,8 +280,7 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
                                       points, core_first[b[u]], core_count[b[u]], eps2, chunk_size)
         rows.append(a[linked])
         cols.append(b[linked])
-    rows = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
-    cols = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
     m = core_cells.size
     graph = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(m, m))
     n_clusters, component = connected_components(graph, directed=False)
@@ -247,20 +302,17 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000):
         other_points = X[others]
         other_keys = key[others]
         best = np.full(others.size, n_clusters, dtype=np.int64)
-        ones = np.ones(others.size, dtype=np.int64)
-        for dx in range(-2, 3):
-            for dy in range(-2, 3):
-                a, b = _neighbour_cells(other_keys, core_keys, dx, dy, width)
-                if a.size == 0:
-                    continue
-                p = other_points[a]
-                min_d2, max_d2 = _box_distances(p, p, box_low[b], box_high[b])
-                linked = max_d2 <= eps2 * (1 - _SAFETY)
-                u = np.flatnonzero(~linked & (min_d2 <= eps2 * (1 + _SAFETY)))
-                if u.size:
-                    linked[u] = _pairs_within(other_points, a[u], ones[u], points,
-                                              core_first[b[u]], core_count[b[u]], eps2, chunk_size)
-                np.minimum.at(best, a[linked], cell_label[b[linked]])
+        for start in range(0, others.size, _KEY_BLOCK):
+            a, b = _offset_pairs(other_keys[start:start + _KEY_BLOCK], core_keys, _ALL_OFFSETS, width)
+            a += start
+            p = other_points[a]
+            min_d2, max_d2 = _box_distances(p, p, box_low[b], box_high[b])
+            linked = max_d2 <= eps2 * (1 - _SAFETY)
+            u = np.flatnonzero(~linked & (min_d2 <= eps2 * (1 + _SAFETY)))
+            if u.size:
+                linked[u] = _pairs_within(other_points, a[u], np.ones(u.size, dtype=np.int64), points,
+                                          core_first[b[u]], core_count[b[u]], eps2, chunk_size)
+            np.minimum.at(best, a[linked], cell_label[b[linked]])
         border = best < n_clusters
         labels[others[border]] = best[border]
     return labels, core

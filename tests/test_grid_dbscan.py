@@ -5,7 +5,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.cluster import DBSCAN
 
-from sklearn_miro.grid_dbscan import GridDBSCAN, grid_dbscan
+import sklearn_miro.grid_dbscan as grid_dbscan_module
+from sklearn_miro.grid_dbscan import GridDBSCAN, grid_dbscan, neighbour_counts
 
 
 def _cloud(kind, rng, n):
@@ -65,3 +66,36 @@ def test_bad_parameters_are_rejected():
         grid_dbscan(np.zeros((3, 2)), -1.0, 2)
     with pytest.raises(ValueError, match="min_samples"):
         grid_dbscan(np.zeros((3, 2)), 1.0, 0)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "collapsed", "grid"])
+@pytest.mark.parametrize("seed", range(4))
+def test_precomputed_neighbour_counts_give_the_same_dbscan(kind, seed):
+    # A grid search counts neighbours once per eps and reuses them for every
+    # min_samples: the labels must be scikit-learn's for each of them.
+    rng = np.random.default_rng(100 + seed)
+    X = _cloud(kind, rng, int(rng.integers(50, 500)))
+    eps = float(rng.choice([0.7, 1.0, 3.0]))
+    counts = neighbour_counts(X, eps)
+    brute = (((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1) <= eps * eps).sum(axis=1)
+    np.testing.assert_array_equal(counts, brute)
+    for min_samples in (1, 2, 5, 12, 40):
+        expected = DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+        labels, core = grid_dbscan(X, eps, min_samples, neighbour_counts=counts)
+        np.testing.assert_array_equal(core, expected.core_sample_indices_)
+        np.testing.assert_array_equal(labels, expected.labels_)
+
+
+def test_neighbour_lookups_in_several_blocks_give_the_same_labels(monkeypatch):
+    # Cells and border points are paired with their neighbouring core cells in
+    # blocks; blocks smaller than the data must not change anything.
+    rng = np.random.default_rng(7)
+    X = _cloud("collapsed", rng, 800)
+    expected = DBSCAN(eps=2.0, min_samples=4).fit_predict(X)
+    monkeypatch.setattr(grid_dbscan_module, "_KEY_BLOCK", 3)
+    np.testing.assert_array_equal(grid_dbscan(X, 2.0, 4)[0], expected)
+
+
+def test_neighbour_counts_of_the_wrong_length_are_rejected():
+    with pytest.raises(ValueError, match="one count per point"):
+        grid_dbscan(np.zeros((3, 2)), 1.0, 2, neighbour_counts=np.ones(4))

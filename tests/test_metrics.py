@@ -24,6 +24,8 @@ from sklearn_miro.metrics import (
     ari,
     ari_c,
     ari_dagger,
+    ari_dagger_ji_c,
+    ari_dagger_ji_c_ami,
     ari_dagger_scorer,
     clustering_report,
     compression_index,
@@ -202,6 +204,29 @@ def test_ami_hand_example():
     # (probability 1/6 each, MI = ln 2) or [[1,1],[1,1]] (4/6, MI = 0):
     # E[MI] = ln2 / 3, H = ln 2, AMI = (0 - ln2/3) / (ln2 - ln2/3) = -1/2.
     assert ami([0, 0, 1, 1], [0, 1, 0, 1]) == pytest.approx(-0.5)
+
+
+def test_ami_rejects_an_unknown_average():
+    with pytest.raises(ValueError, match="average_method must be one of"):
+        ami([0, 0, 1, 1], [0, 1, 0, 1], average_method="median")
+
+
+@given(fov=st.data())
+@settings(max_examples=40, deadline=None)
+def test_combined_scores_are_exactly_the_means_of_their_terms(fov):
+    # The combined scores share one encoding of the labellings between their
+    # terms (DBSCAN grid searches call them thousands of times); the value
+    # must be the mean of the separate metrics to the last bit.
+    n = fov.draw(st.integers(4, 40))
+    X = np.array(fov.draw(st.lists(st.tuples(st.floats(0, 500), st.floats(0, 500)),
+                                   min_size=n, max_size=n)))
+    true = fov.draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n))
+    pred = fov.draw(st.lists(st.integers(-1, 5), min_size=n, max_size=n))
+    for variant in ("paper", "reference"):
+        pair = 0.5 * (ari_dagger(true, pred, variant=variant)
+                      + jaccard_cluster_index(X, true, pred, variant=variant))
+        assert ari_dagger_ji_c(X, true, pred, variant=variant) == pair
+        assert ari_dagger_ji_c_ami(X, true, pred, variant=variant) == (2.0 * pair + ami(true, pred)) / 3.0
 
 
 def cluster_level_example():
