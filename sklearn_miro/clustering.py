@@ -68,7 +68,7 @@ def tuning_score(X, labels_true, labels_pred):
     return ari_dagger_ji_c(X, labels_true, labels_pred)
 
 
-def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None):
+def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None, n_jobs=None):
     """Grid search of DBSCAN parameters on labelled, collapsed FOVs.
 
     Parameters
@@ -83,6 +83,9 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None)
         ``(X, labels_true, labels_pred) -> float``, the FOV's score in place
         of :func:`tuning_score` (``extra_scores`` are then added to it in the
         same way).
+    n_jobs : int or None, default=None
+        The ``eps`` candidates are scored in parallel (joblib, scikit-learn's
+        convention); the scores do not depend on it.
 
     Returns
     -------
@@ -92,38 +95,41 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None)
     """
     extra_scores = extra_scores or [None] * len(fovs)
     score = tuning_score if score is None else score
-    scores = np.zeros((len(eps_grid), len(min_samples_grid)))
     # Neighbouring candidates often give one FOV the same labels (about one
-    # in ten on blinking 6): each distinct labelling is scored once.
+    # in ten on blinking 6): each distinct labelling is scored once (in each
+    # worker, when the rows are scored in parallel).
     memo = {}
-
-    def fov_score(k, X, y, labels, extra):
-        key = (k, hashlib.blake2b(labels.tobytes(), digest_size=16).digest())
-        if key not in memo:
-            memo[key] = _fov_score(score, X, y, labels, extra)
-        return memo[key]
-
-    for i, eps in enumerate(eps_grid):
-        # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs
-        # it is about 4 times faster than DBSCAN on a precomputed
-        # neighbourhood graph shared by every min_samples, whose per-row
-        # sorting and splitting took most of a fit's tuning (measured on the
-        # 3 training FOVs of blinking scenario 6: 12.5 vs 3.2 CPU-s for 126
-        # fits, identical labels). The neighbour counts that decide the core
-        # points depend on eps only: counted once for every min_samples.
-        counts = [neighbour_counts(Xc, eps) for _, Xc, _ in fovs]
-        for j, min_samples in enumerate(min_samples_grid):
-            scores[i, j] = np.mean(
-                [
-                    fov_score(
-                        k, X, y,
-                        grid_dbscan(Xc, eps, int(min_samples), neighbour_counts=c)[0], extra,
-                    )
-                    for k, ((X, Xc, y), c, extra) in enumerate(zip(fovs, counts, extra_scores))
-                ]
-            )
+    rows = map_fovs(
+        _score_eps_row,
+        [(eps, fovs, min_samples_grid, extra_scores, score, memo) for eps in eps_grid],
+        n_jobs,
+    )
+    scores = np.array(rows, dtype=np.float64).reshape(len(eps_grid), len(min_samples_grid))
     i, j = np.unravel_index(np.argmax(scores), scores.shape)
     return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
+
+
+def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo):
+    """Mean score over the FOVs of DBSCAN(eps, m) for every m of ``min_samples_grid``."""
+    # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs it is
+    # about 4 times faster than DBSCAN on a precomputed neighbourhood graph
+    # shared by every min_samples, whose per-row sorting and splitting took
+    # most of a fit's tuning (measured on the 3 training FOVs of blinking
+    # scenario 6: 12.5 vs 3.2 CPU-s for 126 fits, identical labels). The
+    # neighbour counts that decide the core points depend on eps only: counted
+    # once for every min_samples.
+    counts = [neighbour_counts(Xc, eps) for _, Xc, _ in fovs]
+    row = np.empty(len(min_samples_grid))
+    for j, min_samples in enumerate(min_samples_grid):
+        fov_scores = []
+        for k, ((X, Xc, y), c, extra) in enumerate(zip(fovs, counts, extra_scores)):
+            labels = grid_dbscan(Xc, eps, int(min_samples), neighbour_counts=c)[0]
+            key = (k, hashlib.blake2b(labels.tobytes(), digest_size=16).digest())
+            if key not in memo:
+                memo[key] = _fov_score(score, X, y, labels, extra)
+            fov_scores.append(memo[key])
+        row[j] = np.mean(fov_scores)
+    return row
 
 
 def _fov_score(score, X, labels_true, labels_pred, extra):
@@ -202,15 +208,16 @@ def cluster_per_fov(fov_indices, points, clusterer, n, n_jobs=None):
 
 
 def choose_dbscan_parameters(
-    X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores=None, score=None
+    X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores=None, score=None,
+    n_jobs=None,
 ):
     """DBSCAN parameters chosen on labelled collapsed FOVs (``"auto"`` entries).
 
     ``eps`` among 18 geometric fractions (1 %-100 %) of the connectivity
     radius, ``min_samples`` from 2 up to the median cluster size; the mean of
-    ARI-dagger and JI_c over the FOVs (and of ``extra_scores``, see
-    :func:`tune_dbscan`) is maximised. A value other than ``"auto"`` is used
-    as the only candidate.
+    ARI-dagger and JI_c over the FOVs (or ``score``, and of ``extra_scores``;
+    see :func:`tune_dbscan`, which also takes ``n_jobs``) is maximised. A
+    value other than ``"auto"`` is used as the only candidate.
 
     Returns
     -------
@@ -227,7 +234,7 @@ def choose_dbscan_parameters(
     else:
         ms_grid = np.array([int(min_samples)])
     fovs = list(zip(X_fovs, collapsed, labels_fovs))
-    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score)
+    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score, n_jobs)
     return best_eps, best_ms, scores, eps_grid, ms_grid
 
 

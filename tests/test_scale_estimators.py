@@ -133,6 +133,17 @@ def test_clusterer_predict_with_two_jobs_equals_one_job(data, fitted):
     np.testing.assert_array_equal(clusterer.set_params(n_jobs=2).predict(X, groups=fov), sequential)
 
 
+def test_clusterer_dbscan_choice_with_two_jobs_equals_one_job(data, fitted):
+    # fit scores the eps candidates in parallel with n_jobs: the same grid of
+    # scores, so the same choice.
+    X, y, fov = data
+    sequential = MIROClusterer(FrozenEstimator(fitted)).fit(X, y, groups=fov)
+    parallel = MIROClusterer(FrozenEstimator(fitted), n_jobs=2).fit(X, y, groups=fov)
+    np.testing.assert_array_equal(parallel.tuning_scores_, sequential.tuning_scores_)
+    assert (parallel.eps_, parallel.min_samples_, parallel.collapse_passes_) == (
+        sequential.eps_, sequential.min_samples_, sequential.collapse_passes_)
+
+
 def test_clusterer_predict_on_a_dask_cluster(data, fitted):
     distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
     X, y, fov = data

@@ -108,8 +108,9 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         DBSCAN; it is cloned for every FOV. ``eps`` and ``min_samples`` are then
         ignored.
     n_jobs : int or None, default=None
-        FOVs collapsed and clustered in parallel by ``predict`` (and clustered
-        in parallel by ``fit``), with joblib: None means 1 unless inside a
+        FOVs collapsed and clustered in parallel by ``predict`` (``fit``
+        clusters the FOVs and scores its DBSCAN candidates in parallel), with
+        joblib: None means 1 unless inside a
         :func:`joblib.parallel_config` context (which also selects the
         backend, e.g. Dask, see ``doc/scaling.md``), -1 all cores. Each task
         runs torch on one thread. A FOV of more than 10,000 localisations is
@@ -346,6 +347,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             # The mean of ARI-dagger, JI_c and AMI, from one encoding of
             # each labelling (the same value as AMI added as an extra score).
             score=ari_dagger_ji_c_ami,
+            n_jobs=self.n_jobs,
         )
         self.eps_, self.min_samples_ = eps, min_samples
         self.tuning_scores_ = scores

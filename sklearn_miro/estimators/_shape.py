@@ -178,7 +178,8 @@ lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
 validation_fraction, n_iter_no_change, device, random_state, verbose, \
 tile_size, crop_features, n_jobs, precision
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
-        20 (the authors' multishape model, Table S7).
+        20 (the authors' multishape model, Table S7), and that ``n_jobs`` also
+        scores the DBSCAN candidates of ``fit`` in parallel.
         There is no pretrained shape model: training starts from random
         weights, so the schedule parameters left at ``"auto"`` take
         ``FROM_SCRATCH_SCHEDULE``.
@@ -355,6 +356,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
             [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
             self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
+            n_jobs=self.n_jobs,
         )  # fmt: skip
         self.eps_, self.min_samples_ = eps, ms
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = scores, e_grid, m_grid
