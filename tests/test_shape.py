@@ -158,6 +158,10 @@ def test_auto_dbscan_parameters_are_chosen_on_training_fovs(data):
     assert model.min_samples_grid_.max() <= 20  # the median training cluster size
     fixed = tiny().fit(X, shape, clusters=y, groups=fov)
     assert fixed.tuning_scores_ is None and (fixed.eps_, fixed.min_samples_) == (30.0, 4)
+    # n_jobs scores the candidates in parallel (the class-F1 scores travel to
+    # the workers): the same grid of scores.
+    parallel = tiny(eps="auto", min_samples="auto", n_jobs=2).fit(X, shape, clusters=y, groups=fov)
+    np.testing.assert_array_equal(parallel.tuning_scores_, model.tuning_scores_)
 
 
 def test_auto_dbscan_score_includes_the_f1_of_the_cluster_classes(data):
