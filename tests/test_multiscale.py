@@ -6,6 +6,7 @@ which scale, labels per scale and per FOV), not clustering quality, which
 ``benchmarks/multiscale_and_shapes.py`` measures.
 """
 
+import copy
 import pickle
 
 import joblib
@@ -330,6 +331,16 @@ def test_clusterer_chooses_dbscan_parameters_per_scale(data):
         sizes = np.unique(Y[Y[:, s] >= 0, s], return_counts=True)[1]
         assert clu.min_samples_grid_[s].max() <= max(2, int(np.median(sizes)))
     np.testing.assert_array_equal(clu.eps_grid_[1], [40.0])
+
+
+def test_transformer_n_jobs_scores_the_dbscan_candidates_in_parallel(data, fitted):
+    X, Y, fov = data
+    params = {"eps": ("auto", 40.0), "min_samples": "auto"}
+    sequential = MultiscaleMIROClusterer(FrozenEstimator(fitted), **params).fit(X, Y, groups=fov)
+    parallel_transformer = copy.deepcopy(fitted).set_params(n_jobs=2)  # fitted, n_jobs=2
+    parallel = MultiscaleMIROClusterer(FrozenEstimator(parallel_transformer), **params).fit(X, Y, groups=fov)
+    np.testing.assert_array_equal(parallel.tuning_scores_[0], sequential.tuning_scores_[0])
+    assert parallel.eps_ == sequential.eps_ and parallel.min_samples_ == sequential.min_samples_
 
 
 def test_frozen_transformer_is_used_as_is(data, fitted):

@@ -551,7 +551,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     :class:`MIROClusterer` chooses them: 18 values of ``eps`` from 1 % to
     100 % of the connectivity radius (geometric) and ``min_samples`` from 2
     up to the median training cluster size of that scale, maximising the mean
-    of ARI-dagger and JI_c over the training FOVs (with that scale's labels).
+    of ARI-dagger and JI_c over the training FOVs (with that scale's labels);
+    the transformer's ``n_jobs`` scores the candidates in parallel.
 
     Examples
     --------
@@ -731,6 +732,10 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                     transformer_radius(self.transformer_),
                     eps[s],
                     min_samples[s],
+                    # The transformer's n_jobs also scores the candidates in parallel.
+                    n_jobs=getattr(
+                        getattr(self.transformer_, "estimator", self.transformer_), "n_jobs", None
+                    ),
                 )
             else:
                 e, m, scores, e_grid, m_grid = float(eps[s]), int(min_samples[s]), None, None, None
