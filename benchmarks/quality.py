@@ -352,6 +352,28 @@ def _clustered_weight_loss(outputs, batch, step_scales, alpha, distance_scale, b
     return base - plain + weighted
 
 
+HUBER_DELTA = float(os.environ.get("HUBER_DELTA", 1.0))
+
+
+def _huber_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
+    """Experiment: the displacement term as a Huber loss (quadratic for errors under
+    ``HUBER_DELTA`` length units, environment variable, default 1; linear beyond, scaled to
+    meet L1's slope), the distance and class terms unchanged.
+
+    Why: L1's minimiser is the median of what the network believes, so an ambiguous
+    localisation is either moved all the way or not at all (the hard background calls of the
+    seventeenth session); a quadratic core moves it part of the way, by its probability of
+    being clustered.
+    """
+    import sklearn_miro.training as training
+
+    targets = batch.targets[step_scales]
+    base = training._original_miro_loss(outputs, batch, step_scales, alpha, distance_scale, beta)
+    plain = (outputs[..., :2] - targets).abs().mean(dim=(1, 2)).mean()
+    huber = torch.nn.functional.huber_loss(outputs[..., :2], targets, delta=HUBER_DELTA) / HUBER_DELTA
+    return base - plain + huber
+
+
 def _patch_loss(loss):
     def apply():
         import sklearn_miro.training as training
@@ -400,6 +422,7 @@ def _patch_single_shot_resample():
 # gives the earlier whole-FOV features.
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
                "clustered_weight": _patch_loss(_clustered_weight_loss),
+               "huber": _patch_loss(_huber_loss),
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot_resample}
 
