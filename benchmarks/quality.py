@@ -293,12 +293,22 @@ def relative_loss(miro, train, n_graphs=40, seed=12345):
 
 def _balanced_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
     """Experiment: miro_loss with clustered and background localisations weighted equally."""
+    clustered = _clustered_mask(batch, outputs.dtype)
+    frac = clustered.mean().clamp(1e-3, 1 - 1e-3)
+    weight = clustered * (0.5 / frac) + (1 - clustered) * (0.5 / (1 - frac))
+    return _reweighted_loss(outputs, batch, step_scales, alpha, distance_scale, beta, weight)
+
+
+def _clustered_mask(batch, dtype):
+    """1 for the localisations with a non-zero target at some scale (clustered), else 0."""
+    return (batch.targets.abs().sum(dim=(0, 2)) > 0).to(dtype)
+
+
+def _reweighted_loss(outputs, batch, step_scales, alpha, distance_scale, beta, weight):
+    """miro_loss with the L1 displacement term weighted per localisation (``weight``)."""
     import sklearn_miro.training as training
 
     targets = batch.targets[step_scales]
-    clustered = (batch.targets.abs().sum(dim=(0, 2)) > 0).to(outputs.dtype)
-    frac = clustered.mean().clamp(1e-3, 1 - 1e-3)
-    weight = clustered * (0.5 / frac) + (1 - clustered) * (0.5 / (1 - frac))
     base = training._original_miro_loss(outputs, batch, step_scales, alpha, distance_scale, beta)
     plain = (outputs[..., :2] - targets).abs().mean(dim=(1, 2)).mean()
     weighted = ((outputs[..., :2] - targets).abs().mean(dim=2) * weight).mean(dim=1).mean()
@@ -340,16 +350,9 @@ def _clustered_weight_loss(outputs, batch, step_scales, alpha, distance_scale, b
     left exactly in place (a hard background call; seventeenth session, item 4). Weight w on
     the clustered localisations moves that threshold to p = 1 / (1 + w).
     """
-    import sklearn_miro.training as training
-
-    targets = batch.targets[step_scales]
-    clustered = (batch.targets.abs().sum(dim=(0, 2)) > 0).to(outputs.dtype)
-    weight = 1.0 + (CLUSTERED_WEIGHT - 1.0) * clustered
-    weight = weight / weight.mean()
-    base = training._original_miro_loss(outputs, batch, step_scales, alpha, distance_scale, beta)
-    plain = (outputs[..., :2] - targets).abs().mean(dim=(1, 2)).mean()
-    weighted = ((outputs[..., :2] - targets).abs().mean(dim=2) * weight).mean(dim=1).mean()
-    return base - plain + weighted
+    weight = 1.0 + (CLUSTERED_WEIGHT - 1.0) * _clustered_mask(batch, outputs.dtype)
+    return _reweighted_loss(outputs, batch, step_scales, alpha, distance_scale, beta,
+                            weight / weight.mean())
 
 
 HUBER_DELTA = float(os.environ.get("HUBER_DELTA", 1.0))
