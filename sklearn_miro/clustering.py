@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .grid_dbscan import grid_dbscan, neighbour_counts
-from .parallel import map_fovs
+from .parallel import map_fovs, runs_in_this_process
 
 __all__ = [
     "ami_score",
@@ -68,7 +68,8 @@ def tuning_score(X, labels_true, labels_pred):
     return ari_dagger_ji_c(X, labels_true, labels_pred)
 
 
-def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None, n_jobs=None):
+def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None, n_jobs=None,
+                progress=None):
     """Grid search of DBSCAN parameters on labelled, collapsed FOVs.
 
     Parameters
@@ -86,6 +87,9 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     n_jobs : int or None, default=None
         The ``eps`` candidates are scored in parallel (joblib, scikit-learn's
         convention); the scores do not depend on it.
+    progress : tqdm-like, optional
+        Advanced by one per ``eps`` candidate scored (all at once when the
+        candidates are scored in other processes).
 
     Returns
     -------
@@ -99,17 +103,21 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     # in ten on blinking 6): each distinct labelling is scored once (in each
     # worker, when the rows are scored in parallel).
     memo = {}
+    # A progress bar can only be advanced from this process.
+    row_progress = progress if runs_in_this_process(n_jobs) else None
     rows = map_fovs(
         _score_eps_row,
-        [(eps, fovs, min_samples_grid, extra_scores, score, memo) for eps in eps_grid],
+        [(eps, fovs, min_samples_grid, extra_scores, score, memo, row_progress) for eps in eps_grid],
         n_jobs,
     )
+    if progress is not None and row_progress is None:
+        progress.update(len(rows))
     scores = np.array(rows, dtype=np.float64).reshape(len(eps_grid), len(min_samples_grid))
     i, j = np.unravel_index(np.argmax(scores), scores.shape)
     return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
 
 
-def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo):
+def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progress=None):
     """Mean score over the FOVs of DBSCAN(eps, m) for every m of ``min_samples_grid``."""
     # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs it is
     # about 4 times faster than DBSCAN on a precomputed neighbourhood graph
@@ -129,6 +137,8 @@ def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo):
                 memo[key] = _fov_score(score, X, y, labels, extra)
             fov_scores.append(memo[key])
         row[j] = np.mean(fov_scores)
+    if progress is not None:
+        progress.update(1)
     return row
 
 
@@ -209,15 +219,15 @@ def cluster_per_fov(fov_indices, points, clusterer, n, n_jobs=None):
 
 def choose_dbscan_parameters(
     X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores=None, score=None,
-    n_jobs=None,
+    n_jobs=None, progress=None,
 ):
     """DBSCAN parameters chosen on labelled collapsed FOVs (``"auto"`` entries).
 
     ``eps`` among 18 geometric fractions (1 %-100 %) of the connectivity
     radius, ``min_samples`` from 2 up to the median cluster size; the mean of
     ARI-dagger and JI_c over the FOVs (or ``score``, and of ``extra_scores``;
-    see :func:`tune_dbscan`, which also takes ``n_jobs``) is maximised. A
-    value other than ``"auto"`` is used as the only candidate.
+    see :func:`tune_dbscan`, which also takes ``n_jobs`` and ``progress``) is
+    maximised. A value other than ``"auto"`` is used as the only candidate.
 
     Returns
     -------
@@ -234,7 +244,10 @@ def choose_dbscan_parameters(
     else:
         ms_grid = np.array([int(min_samples)])
     fovs = list(zip(X_fovs, collapsed, labels_fovs))
-    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score, n_jobs)
+    if progress is not None:
+        progress.reset(total=len(eps_grid))
+    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score, n_jobs,
+                                                 progress)
     return best_eps, best_ms, scores, eps_grid, ms_grid
 
 

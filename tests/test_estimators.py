@@ -1,5 +1,6 @@
 """Tests of MIROTransformer and MIROClusterer (tiny models, tiny point clouds)."""
 
+import copy
 import pickle
 import warnings
 
@@ -332,6 +333,22 @@ def test_clusterer_chooses_dbscan_parameters_on_training_fovs(data):
     assert clu.tuning_scores_[i, j] == clu.tuning_scores_.max()
     # min_samples candidates stop at the median training cluster size (15).
     assert clu.min_samples_grid_.max() <= 15
+
+
+def test_dbscan_search_shows_a_progress_bar_when_the_transformer_is_verbose(data, fitted, capsys):
+    X, y, fov = data
+    talkative = copy.deepcopy(fitted).set_params(verbose=1)
+    sequential = MIROClusterer(FrozenEstimator(talkative)).fit(X, y, groups=fov)
+    err = capsys.readouterr().err
+    assert "MIRO: choosing DBSCAN's parameters (1 pass)" in err
+    assert "MIRO: choosing DBSCAN's parameters (2 passes)" in err
+    MIROClusterer(FrozenEstimator(fitted)).fit(X, y, groups=fov)  # verbose=0: silent
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    # Parallel scoring advances the bar from this process only; the same choice either way.
+    parallel = MIROClusterer(FrozenEstimator(talkative), n_jobs=2).fit(X, y, groups=fov)
+    assert "MIRO: choosing DBSCAN's parameters" in capsys.readouterr().err
+    np.testing.assert_array_equal(parallel.tuning_scores_, sequential.tuning_scores_)
 
 
 def test_frozen_transformer_is_used_as_is(data, fitted):

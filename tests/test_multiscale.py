@@ -343,6 +343,16 @@ def test_transformer_n_jobs_scores_the_dbscan_candidates_in_parallel(data, fitte
     assert parallel.eps_ == sequential.eps_ and parallel.min_samples_ == sequential.min_samples_
 
 
+def test_verbose_transformer_shows_the_dbscan_search_per_scale(data, fitted, capsys):
+    X, Y, fov = data
+    talkative = copy.deepcopy(fitted).set_params(verbose=1)
+    clu = MultiscaleMIROClusterer(FrozenEstimator(talkative), eps=("auto", 40.0),
+                                  min_samples=("auto", 10)).fit(X, Y, groups=fov)
+    err = capsys.readouterr().err
+    assert f"MIRO: choosing DBSCAN's parameters ({clu.scale_names_[0]})" in err
+    assert f"({clu.scale_names_[1]})" not in err  # that scale's parameters were given
+
+
 def test_frozen_transformer_is_used_as_is(data, fitted):
     X, Y, fov = data
     clu = MultiscaleMIROClusterer(transformer=FrozenEstimator(fitted), eps=(15.0, 40.0),

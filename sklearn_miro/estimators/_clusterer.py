@@ -33,6 +33,7 @@ from ..clustering import (
     tune_dbscan,
 )
 from ..metrics import ari_dagger_ji_c_ami
+from ..model import progress_bar
 from ..parallel import map_fovs
 from ..pretrained import PretrainedMIRO
 from ._transformer import MIROTransformer
@@ -273,7 +274,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                 while done < n_passes:
                     candidate = [self._transform_fov(c, n_passes=1, collapsed=True) for c in candidate]
                     done += 1
-                self._tune(X, labels, fov_indices, candidate)
+                self._tune(X, labels, fov_indices, candidate, n_passes)
                 best[n_passes] = (float(np.max(self.tuning_scores_)), self.eps_, self.min_samples_,
                                   self.tuning_scores_, candidate)
             self.collapse_pass_scores_ = {k: v[0] for k, v in best.items()}
@@ -336,19 +337,27 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             self.clusterer_ = DBSCAN(eps=self.eps_, min_samples=self.min_samples_)
         return dbscan_per_fov_scaled(fov_indices, collapsed, eps, min_samples, X.shape[0])
 
-    def _tune(self, X, labels, fov_indices, collapsed):
-        eps, min_samples, scores, eps_grid, ms_grid = choose_dbscan_parameters(
-            [X[idx] for idx in fov_indices],
-            collapsed,
-            [labels[idx] for idx in fov_indices],
-            transformer_radius(self.transformer_),
-            self.eps,
-            self.min_samples,
-            # The mean of ARI-dagger, JI_c and AMI, from one encoding of
-            # each labelling (the same value as AMI added as an extra score).
-            score=ari_dagger_ji_c_ami,
-            n_jobs=self.n_jobs,
-        )
+    def _tune(self, X, labels, fov_indices, collapsed, n_passes=None):
+        # The search can take as long as the fine-tuning (about a minute on
+        # blinking data): a bar per number of passes when the transformer is verbose.
+        desc = "MIRO: choosing DBSCAN's parameters"
+        if n_passes is not None:
+            desc += f" ({n_passes} pass{'es' if n_passes > 1 else ''})"
+        verbose = getattr(_inner(self.transformer_), "verbose", 0)
+        with progress_bar(1, desc, verbose) as bar:
+            eps, min_samples, scores, eps_grid, ms_grid = choose_dbscan_parameters(
+                [X[idx] for idx in fov_indices],
+                collapsed,
+                [labels[idx] for idx in fov_indices],
+                transformer_radius(self.transformer_),
+                self.eps,
+                self.min_samples,
+                # The mean of ARI-dagger, JI_c and AMI, from one encoding of
+                # each labelling (the same value as AMI added as an extra score).
+                score=ari_dagger_ji_c_ami,
+                n_jobs=self.n_jobs,
+                progress=bar,
+            )
         self.eps_, self.min_samples_ = eps, min_samples
         self.tuning_scores_ = scores
         self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid

@@ -38,6 +38,7 @@ from .._validation import (
     check_positive,
     split_by_group,
 )
+from ..model import progress_bar
 from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
 
 __all__ = [
@@ -552,7 +553,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     100 % of the connectivity radius (geometric) and ``min_samples`` from 2
     up to the median training cluster size of that scale, maximising the mean
     of ARI-dagger and JI_c over the training FOVs (with that scale's labels);
-    the transformer's ``n_jobs`` scores the candidates in parallel.
+    the transformer's ``n_jobs`` scores the candidates in parallel, and its
+    ``verbose`` shows a progress bar.
 
     Examples
     --------
@@ -725,18 +727,20 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         "eps='auto' and min_samples='auto' choose the DBSCAN parameters on "
                         "labelled FOVs: pass y, or give eps and min_samples of every scale."
                     )
-                e, m, scores, e_grid, m_grid = choose_dbscan_parameters(
-                    [X[idx] for idx in fov_indices],
-                    [c[s] for c in collapsed],
-                    [labels[idx, s] for idx in fov_indices],
-                    transformer_radius(self.transformer_),
-                    eps[s],
-                    min_samples[s],
-                    # The transformer's n_jobs also scores the candidates in parallel.
-                    n_jobs=getattr(
-                        getattr(self.transformer_, "estimator", self.transformer_), "n_jobs", None
-                    ),
-                )
+                # The transformer's n_jobs and verbose also serve this search.
+                inner = getattr(self.transformer_, "estimator", self.transformer_)
+                desc = f"MIRO: choosing DBSCAN's parameters ({self.scale_names_[s]})"
+                with progress_bar(1, desc, getattr(inner, "verbose", 0)) as bar:
+                    e, m, scores, e_grid, m_grid = choose_dbscan_parameters(
+                        [X[idx] for idx in fov_indices],
+                        [c[s] for c in collapsed],
+                        [labels[idx, s] for idx in fov_indices],
+                        transformer_radius(self.transformer_),
+                        eps[s],
+                        min_samples[s],
+                        n_jobs=getattr(inner, "n_jobs", None),
+                        progress=bar,
+                    )
             else:
                 e, m, scores, e_grid, m_grid = float(eps[s]), int(min_samples[s]), None, None, None
             self.eps_.append(e)

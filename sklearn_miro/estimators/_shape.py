@@ -27,6 +27,7 @@ from ..clustering import (
     is_auto,
 )
 from .._validation import check_cluster_labels, check_label_vector
+from ..model import progress_bar
 from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
 
 __all__ = ["MIROShapeClassifier", "class_attributes", "mode_per_cluster", "shape_targets"]
@@ -352,12 +353,13 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
                 codes[idx], self._cluster_class_codes(labels, predicted[idx]), average="macro"
             )
 
-        eps, ms, scores, e_grid, m_grid = choose_dbscan_parameters(
-            [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
-            [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
-            self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
-            n_jobs=self.n_jobs,
-        )  # fmt: skip
+        with progress_bar(1, "MIRO: choosing DBSCAN's parameters", self.verbose) as bar:
+            eps, ms, scores, e_grid, m_grid = choose_dbscan_parameters(
+                [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
+                [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
+                self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
+                n_jobs=self.n_jobs, progress=bar,
+            )  # fmt: skip
         self.eps_, self.min_samples_ = eps, ms
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = scores, e_grid, m_grid
 
