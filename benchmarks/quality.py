@@ -304,15 +304,23 @@ def _clustered_mask(batch, dtype):
     return (batch.targets.abs().sum(dim=(0, 2)) > 0).to(dtype)
 
 
-def _reweighted_loss(outputs, batch, step_scales, alpha, distance_scale, beta, weight):
-    """miro_loss with the L1 displacement term weighted per localisation (``weight``)."""
+def _with_displacement_term(outputs, batch, step_scales, alpha, distance_scale, beta, term):
+    """miro_loss with its L1 displacement term replaced by ``term(displacement, targets)``
+    (the distance and class terms unchanged)."""
     import sklearn_miro.training as training
 
     targets = batch.targets[step_scales]
     base = training._original_miro_loss(outputs, batch, step_scales, alpha, distance_scale, beta)
     plain = (outputs[..., :2] - targets).abs().mean(dim=(1, 2)).mean()
-    weighted = ((outputs[..., :2] - targets).abs().mean(dim=2) * weight).mean(dim=1).mean()
-    return base - plain + weighted
+    return base - plain + term(outputs[..., :2], targets)
+
+
+def _reweighted_loss(outputs, batch, step_scales, alpha, distance_scale, beta, weight):
+    """miro_loss with the L1 displacement term weighted per localisation (``weight``)."""
+    return _with_displacement_term(
+        outputs, batch, step_scales, alpha, distance_scale, beta,
+        lambda moved, targets: ((moved - targets).abs().mean(dim=2) * weight).mean(dim=1).mean(),
+    )
 
 
 LATE_STEPS_POWER = float(os.environ.get("LATE_STEPS_POWER", 1))
@@ -368,13 +376,11 @@ def _huber_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
     seventeenth session); a quadratic core moves it part of the way, by its probability of
     being clustered.
     """
-    import sklearn_miro.training as training
-
-    targets = batch.targets[step_scales]
-    base = training._original_miro_loss(outputs, batch, step_scales, alpha, distance_scale, beta)
-    plain = (outputs[..., :2] - targets).abs().mean(dim=(1, 2)).mean()
-    huber = torch.nn.functional.huber_loss(outputs[..., :2], targets, delta=HUBER_DELTA) / HUBER_DELTA
-    return base - plain + huber
+    return _with_displacement_term(
+        outputs, batch, step_scales, alpha, distance_scale, beta,
+        lambda moved, targets: torch.nn.functional.huber_loss(moved, targets, delta=HUBER_DELTA)
+        / HUBER_DELTA,
+    )
 
 
 def _patch_loss(loss):

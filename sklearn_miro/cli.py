@@ -573,8 +573,8 @@ def _parser():
     train.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=d["precision"],
                        help="arithmetic of the training passes: auto = bfloat16 when training from "
                             "random weights on a CPU with native bfloat16 (0.6-0.75 of the CPU "
-                            "time per step, measured), else float32; float32 for fits identical across machines "
-                            "(default: auto)")
+                            "time per step, measured), else float32; float32 for fits identical "
+                            "across machines (default: auto)")
     train.add_argument("--eps", type=float, default=None,
                        help="DBSCAN eps in nm (default: chosen on the files)")
     train.add_argument("--min-samples", dest="min_samples", type=int, default=None,

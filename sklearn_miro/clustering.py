@@ -244,7 +244,7 @@ def choose_dbscan_parameters(
     else:
         ms_grid = np.array([int(min_samples)])
     fovs = list(zip(X_fovs, collapsed, labels_fovs))
-    if progress is not None:
+    if progress is not None:  # one step per eps candidate
         progress.reset(total=len(eps_grid))
     (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score, n_jobs,
                                                  progress)

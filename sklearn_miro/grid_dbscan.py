@@ -234,24 +234,25 @@ def grid_dbscan(X, eps, min_samples, *, chunk_size=2_000_000, neighbour_counts=N
     cell_count = np.diff(np.r_[first, n])
 
     # ---- core points ------------------------------------------------------
-    is_core = cell_count[cell_of] >= min_samples
-    # Queries in cell order: consecutive queries visit the same tree nodes and
-    # grid cells, which keeps them in cache (10^6 collapsed localisations:
-    # the neighbour counting and cell lookups took 2.1 s in index order).
-    candidates = order[~is_core[order]]
     if neighbour_counts is not None:
-        # A cell's points are all within eps of each other, so the counts of
-        # the points already called core are at least min_samples too.
+        # Counted beforehand for every point; the cell shortcut below agrees
+        # with them (a cell's points are all within eps of each other).
         is_core = neighbour_counts >= min_samples
-    elif candidates.size and min_samples > 1:
-        tree = cKDTree(X)
-        counts = np.concatenate([
-            tree.query_ball_point(X[candidates[i:i + 100_000]], eps, return_length=True)
-            for i in range(0, candidates.size, 100_000)
-        ])
-        is_core[candidates] = counts >= min_samples
-    elif min_samples <= 1:
-        is_core[:] = True
+    else:
+        is_core = cell_count[cell_of] >= min_samples
+        # Queries in cell order: consecutive queries visit the same tree nodes and
+        # grid cells, which keeps them in cache (10^6 collapsed localisations:
+        # the neighbour counting and cell lookups took 2.1 s in index order).
+        candidates = order[~is_core[order]]
+        if candidates.size and min_samples > 1:
+            tree = cKDTree(X)
+            counts = np.concatenate([
+                tree.query_ball_point(X[candidates[i:i + 100_000]], eps, return_length=True)
+                for i in range(0, candidates.size, 100_000)
+            ])
+            is_core[candidates] = counts >= min_samples
+        elif min_samples <= 1:
+            is_core[:] = True
     core = np.flatnonzero(is_core)
     labels = np.full(n, -1, dtype=np.int64)
     if core.size == 0:

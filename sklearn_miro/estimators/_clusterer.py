@@ -344,7 +344,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         if n_passes is not None:
             desc += f" ({n_passes} pass{'es' if n_passes > 1 else ''})"
         verbose = getattr(_inner(self.transformer_), "verbose", 0)
-        with progress_bar(1, desc, verbose) as bar:
+        with progress_bar(None, desc, verbose) as bar:  # its total: the eps candidates
             eps, min_samples, scores, eps_grid, ms_grid = choose_dbscan_parameters(
                 [X[idx] for idx in fov_indices],
                 collapsed,

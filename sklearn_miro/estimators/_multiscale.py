@@ -730,7 +730,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                 # The transformer's n_jobs and verbose also serve this search.
                 inner = getattr(self.transformer_, "estimator", self.transformer_)
                 desc = f"MIRO: choosing DBSCAN's parameters ({self.scale_names_[s]})"
-                with progress_bar(1, desc, getattr(inner, "verbose", 0)) as bar:
+                with progress_bar(None, desc, getattr(inner, "verbose", 0)) as bar:
                     e, m, scores, e_grid, m_grid = choose_dbscan_parameters(
                         [X[idx] for idx in fov_indices],
                         [c[s] for c in collapsed],

@@ -353,7 +353,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
                 codes[idx], self._cluster_class_codes(labels, predicted[idx]), average="macro"
             )
 
-        with progress_bar(1, "MIRO: choosing DBSCAN's parameters", self.verbose) as bar:
+        with progress_bar(None, "MIRO: choosing DBSCAN's parameters", self.verbose) as bar:
             eps, ms, scores, e_grid, m_grid = choose_dbscan_parameters(
                 [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
                 [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
