@@ -114,27 +114,32 @@ def run(name, seed, cache):
     return out
 
 
-def summarise(results):
+def summarise(results, rules=tuple(RULES), note=None):
+    """Mean ± std over seeds per scenario and rule, and how many scenarios meet issue 11's target.
+
+    ``note(runs, rule)``, optional, adds a text to a cell.
+    """
     names = sorted({r["scenario"] for r in results})
-    met = dict.fromkeys(RULES, 0)
-    print("\n| scenario | seeds | " + " | ".join(RULES) + " | DBSCAN |")
-    print("| --- | --- | " + " | ".join("---" for _ in RULES) + " | --- |")
+    met = dict.fromkeys(rules, 0)
+    print("\n| scenario | seeds | " + " | ".join(rules) + " | DBSCAN |")
+    print("| --- | --- | " + " | ".join("---" for _ in rules) + " | --- |")
     for name in names:
         rs = [r for r in results if r["scenario"] == name]
         cells = []
-        for rule in RULES:
+        for rule in rules:
             mean = {m: float(np.mean([r["rules"][rule][m] for r in rs])) for m in quality.TARGET_METRICS}
             std = {m: float(np.std([r["rules"][rule][m] for r in rs])) for m in quality.TARGET_METRICS}
             misses = meets_target(name, mean, rs[0]["dbscan"])
             met[rule] += not misses
             cells.append(" / ".join(f"{mean[m]:.3f} ± {std[m]:.3f}" for m in quality.TARGET_METRICS)
-                         + (" (target)" if not misses else ""))
+                         + (f" ({note(rs, rule)})" if note else "") + (" (target)" if not misses else ""))
         print(f"| {name} | {len(rs)} | " + " | ".join(cells) + f" | {fmt(rs[0]['dbscan'])} |")
     print("\nscenarios meeting the target: " + ", ".join(f"{rule} {n}" for rule, n in met.items()))
 
 
-def main():
-    parser = quality.probe_parser(__doc__)
+def probe_main(doc, run, summarise):
+    """Command line shared with ``dbscan_core_only.py``: run rows into a JSON file, or ``--merge`` files."""
+    parser = quality.probe_parser(doc)
     parser.add_argument("--cache", default="/tmp/sklearn_miro_smoothing_cache")
     parser.add_argument("--output", required=True, help="JSON file; results are appended per run")
     parser.add_argument("--merge", nargs="+", default=None,
@@ -154,4 +159,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    probe_main(__doc__, run, summarise)
