@@ -36,6 +36,7 @@ __all__ = [
     "cluster_per_fov",
     "dbscan_per_fov",
     "is_auto",
+    "inner_transformer",
     "is_fitted",
     "offset_labels",
     "stack_fov_labels",
@@ -260,9 +261,14 @@ def dbscan_per_fov(fov_indices, points, eps, min_samples, n):
     return cluster_per_fov(fov_indices, points, DBSCAN(eps=eps, min_samples=min_samples), n)
 
 
+def inner_transformer(transformer):
+    """The transformer inside a wrapper such as :class:`sklearn.frozen.FrozenEstimator`, else itself."""
+    return getattr(transformer, "estimator", transformer)
+
+
 def transformer_radius(transformer):
     """Connectivity radius of a (possibly wrapped) fitted MIRO transformer."""
-    inner = getattr(transformer, "estimator", transformer)
+    inner = inner_transformer(transformer)
     radius = getattr(inner, "connectivity_radius_", None)
     if radius is None:
         raise ValueError(

@@ -27,6 +27,7 @@ from ..clustering import (
     cluster_fov,
     cluster_per_fov,
     dbscan_per_fov_scaled,
+    inner_transformer,
     is_fitted,
     stack_fov_labels,
     transformer_radius,
@@ -308,7 +309,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         card's value, raised with blinking), unless ``eps`` or ``min_samples``
         are given.
         """
-        inner = _inner(self.transformer_)
+        inner = inner_transformer(self.transformer_)
         model = inner.model_
         eps_in_radii, _ = model.dbscan_rule
         auto_min_samples = self.min_samples == "auto"
@@ -343,7 +344,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         desc = "MIRO: choosing DBSCAN's parameters"
         if n_passes is not None:
             desc += f" ({n_passes} pass{'es' if n_passes > 1 else ''})"
-        verbose = getattr(_inner(self.transformer_), "verbose", 0)
+        verbose = getattr(inner_transformer(self.transformer_), "verbose", 0)
         with progress_bar(None, desc, verbose) as bar:  # its total: the eps candidates
             eps, min_samples, scores, eps_grid, ms_grid = choose_dbscan_parameters(
                 [X[idx] for idx in fov_indices],
@@ -450,7 +451,7 @@ def check_miro_transformer(transformer):
     """
     from ._base import BaseMIRO
 
-    inner = getattr(transformer, "estimator", transformer)  # FrozenEstimator
+    inner = inner_transformer(transformer)
     if not isinstance(inner, BaseMIRO):
         raise TypeError(
             "transformer must be a MIRO transformer (MIROTransformer, or one wrapped in "
@@ -458,11 +459,6 @@ def check_miro_transformer(transformer):
         )
 
 
-def _inner(transformer):
-    """The MIRO transformer inside a possible wrapper (e.g. FrozenEstimator)."""
-    return getattr(transformer, "estimator", transformer)
-
-
 def _is_pretrained(transformer):
     """Whether a fitted transformer is a pretrained model used zero-shot (units per FOV)."""
-    return isinstance(getattr(_inner(transformer), "model_", None), PretrainedMIRO)
+    return isinstance(getattr(inner_transformer(transformer), "model_", None), PretrainedMIRO)

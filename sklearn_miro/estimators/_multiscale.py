@@ -27,6 +27,7 @@ from ..analysis import multiscale_cluster_table
 from ..clustering import (
     choose_dbscan_parameters,
     dbscan_per_fov,
+    inner_transformer,
     is_auto,
     is_fitted,
     transformer_radius,
@@ -680,7 +681,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         groups = check_groups(groups, X.shape[0])
         labels = None if y is None else check_cluster_labels(y, X.shape[0], name="y", per_scale=True)
         self.transformer_ = self._fitted_transformer(X, labels, groups)
-        inner = getattr(self.transformer_, "estimator", self.transformer_)
+        inner = inner_transformer(self.transformer_)
         n_scales = int(inner.n_scales_)
         if labels is not None and labels.shape[1] != n_scales:
             raise ValueError(
@@ -720,6 +721,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         min_samples = _per_scale(self.min_samples, "min_samples", self.n_scales_, integer=True)
         self.eps_, self.min_samples_ = [], []
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = [], [], []
+        # The transformer's n_jobs and verbose also serve the search.
+        inner = inner_transformer(self.transformer_)
         for s in range(self.n_scales_):
             if is_auto(eps[s]) or is_auto(min_samples[s]):
                 if labels is None:
@@ -727,8 +730,6 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         "eps='auto' and min_samples='auto' choose the DBSCAN parameters on "
                         "labelled FOVs: pass y, or give eps and min_samples of every scale."
                     )
-                # The transformer's n_jobs and verbose also serve this search.
-                inner = getattr(self.transformer_, "estimator", self.transformer_)
                 desc = f"MIRO: choosing DBSCAN's parameters ({self.scale_names_[s]})"
                 with progress_bar(None, desc, getattr(inner, "verbose", 0)) as bar:
                     e, m, scores, e_grid, m_grid = choose_dbscan_parameters(
@@ -751,7 +752,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
 
     def _collapse_fovs(self, X, fov_indices):
         """(n_scales, n_fov, 2) collapsed coordinates of every FOV of validated X."""
-        miro = getattr(self.transformer_, "estimator", self.transformer_)  # FrozenEstimator
+        miro = inner_transformer(self.transformer_)
         moved = miro.collapse_fovs(X, fov_indices, [int(k) for k in miro.scale_steps_]).moved
         return [moved[:, idx] for idx in fov_indices]
 
