@@ -34,19 +34,13 @@ from sklearn.cluster import DBSCAN, HDBSCAN
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 import train_pretrained as tp  # noqa: E402
+from zero_shot import ALL as SCENARIOS  # noqa: E402
+from zero_shot import DATA, scores  # noqa: E402
 
 from sklearn_miro.io import load_benchmark  # noqa: E402
-from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index  # noqa: E402
 from sklearn_miro.pretrained import PretrainedMIRO, cluster_fov, kdistance_eps  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nieves2023"
-SCENARIOS = [f"{kind}/scenario_{n}" for kind in ("ground_truth", "blinking") for n in (2, 4, 5, 6, 8)]
 VARIANTS = {f"hdbscan_{method}_{factor}m": (method, factor) for method in ("eom", "leaf") for factor in (1, 2)}
-
-
-def scores(X, y, labels):
-    return (ari_dagger(y, labels, variant="reference"),
-            jaccard_cluster_index(X, y, labels, variant="reference"))
 
 
 def hdbscan_labels(moved, min_samples, method, factor):
