@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .grid_dbscan import grid_dbscan, neighbour_counts
+from .grid_dbscan import DBSCANStar, drop_border_points, grid_dbscan, neighbour_counts
 from .parallel import map_fovs, runs_in_this_process
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "cluster_fov",
     "cluster_per_fov",
     "dbscan_per_fov",
+    "dbscan_template",
     "is_auto",
     "inner_transformer",
     "is_fitted",
@@ -70,7 +71,7 @@ def tuning_score(X, labels_true, labels_pred):
 
 
 def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None, n_jobs=None,
-                progress=None):
+                progress=None, *, core_only=False, memo=None):
     """Grid search of DBSCAN parameters on labelled, collapsed FOVs.
 
     Parameters
@@ -91,6 +92,13 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     progress : tqdm-like, optional
         Advanced by one per ``eps`` candidate scored (all at once when the
         candidates are scored in other processes).
+    core_only : bool, default=False
+        Score DBSCAN* (border points left as background,
+        :func:`~sklearn_miro.grid_dbscan.drop_border_points`) instead of DBSCAN.
+    memo : dict, optional
+        Scores of labellings already scored, keyed by FOV and labels; pass
+        the same dict to searches over the same ``fovs`` (other collapses,
+        DBSCAN and DBSCAN*) so that a labelling met again is not rescored.
 
     Returns
     -------
@@ -103,12 +111,15 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     # Neighbouring candidates often give one FOV the same labels (about one
     # in ten on blinking 6): each distinct labelling is scored once (in each
     # worker, when the rows are scored in parallel).
-    memo = {}
+    # The score depends on the FOV's labels only, not on the collapsed
+    # coordinates: a memo is valid across collapses and DBSCAN variants.
+    memo = {} if memo is None else memo
     # A progress bar can only be advanced from this process.
     row_progress = progress if runs_in_this_process(n_jobs) else None
     rows = map_fovs(
         _score_eps_row,
-        [(eps, fovs, min_samples_grid, extra_scores, score, memo, row_progress) for eps in eps_grid],
+        [(eps, fovs, min_samples_grid, extra_scores, score, memo, row_progress, core_only)
+         for eps in eps_grid],
         n_jobs,
     )
     if progress is not None and row_progress is None:
@@ -118,8 +129,9 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
 
 
-def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progress=None):
-    """Mean score over the FOVs of DBSCAN(eps, m) for every m of ``min_samples_grid``."""
+def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progress=None,
+                   core_only=False):
+    """Mean score over the FOVs of DBSCAN(eps, m) (or DBSCAN*) for every m of ``min_samples_grid``."""
     # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs it is
     # about 4 times faster than DBSCAN on a precomputed neighbourhood graph
     # shared by every min_samples, whose per-row sorting and splitting took
@@ -132,7 +144,9 @@ def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progr
     for j, min_samples in enumerate(min_samples_grid):
         fov_scores = []
         for k, ((X, Xc, y), c, extra) in enumerate(zip(fovs, counts, extra_scores)):
-            labels = grid_dbscan(Xc, eps, int(min_samples), neighbour_counts=c)[0]
+            labels, core = grid_dbscan(Xc, eps, int(min_samples), neighbour_counts=c)
+            if core_only:
+                labels = drop_border_points(labels, core)
             key = (k, hashlib.blake2b(labels.tobytes(), digest_size=16).digest())
             if key not in memo:
                 memo[key] = _fov_score(score, X, y, labels, extra)
@@ -220,15 +234,16 @@ def cluster_per_fov(fov_indices, points, clusterer, n, n_jobs=None):
 
 def choose_dbscan_parameters(
     X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores=None, score=None,
-    n_jobs=None, progress=None,
+    n_jobs=None, progress=None, *, core_only=False, memo=None,
 ):
     """DBSCAN parameters chosen on labelled collapsed FOVs (``"auto"`` entries).
 
     ``eps`` among 18 geometric fractions (1 %-100 %) of the connectivity
     radius, ``min_samples`` from 2 up to the median cluster size; the mean of
     ARI-dagger and JI_c over the FOVs (or ``score``, and of ``extra_scores``;
-    see :func:`tune_dbscan`, which also takes ``n_jobs`` and ``progress``) is
-    maximised. A value other than ``"auto"`` is used as the only candidate.
+    see :func:`tune_dbscan`, which also takes ``n_jobs``, ``progress``,
+    ``core_only`` and ``memo``) is maximised. A value other than ``"auto"``
+    is used as the only candidate.
 
     Returns
     -------
@@ -248,7 +263,7 @@ def choose_dbscan_parameters(
     if progress is not None:  # one step per eps candidate
         progress.reset(total=len(eps_grid))
     (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score, n_jobs,
-                                                 progress)
+                                                 progress, core_only=core_only, memo=memo)
     return best_eps, best_ms, scores, eps_grid, ms_grid
 
 
@@ -259,6 +274,11 @@ def is_auto(value):
 def dbscan_per_fov(fov_indices, points, eps, min_samples, n):
     """DBSCAN on every FOV on its own; labels unique across FOVs."""
     return cluster_per_fov(fov_indices, points, DBSCAN(eps=eps, min_samples=min_samples), n)
+
+
+def dbscan_template(eps, min_samples, core_only=False):
+    """``DBSCAN(eps, min_samples)``, or :class:`~sklearn_miro.grid_dbscan.DBSCANStar` when ``core_only``."""
+    return (DBSCANStar if core_only else DBSCAN)(eps=eps, min_samples=min_samples)
 
 
 def inner_transformer(transformer):
@@ -278,11 +298,12 @@ def transformer_radius(transformer):
     return float(radius)
 
 
-def dbscan_per_fov_scaled(fov_indices, points, eps, min_samples, n):
+def dbscan_per_fov_scaled(fov_indices, points, eps, min_samples, n, *, core_only=False):
     """DBSCAN on every FOV with its own ``eps`` (sequence, one per FOV); labels unique across FOVs.
 
     ``min_samples`` is one value or one per FOV. FOVs whose ``eps`` is not
-    finite (no length scale could be set) stay background.
+    finite (no length scale could be set) stay background. ``core_only``
+    runs DBSCAN* (:class:`~sklearn_miro.grid_dbscan.DBSCANStar`) instead.
     """
     labels = np.full(n, -1, dtype=np.int64)
     offset = 0
@@ -290,7 +311,7 @@ def dbscan_per_fov_scaled(fov_indices, points, eps, min_samples, n):
     for idx, pts, fov_eps, fov_ms in zip(fov_indices, points, eps, fov_min_samples):
         if not np.isfinite(fov_eps) or len(idx) == 0:
             continue
-        fov_labels = DBSCAN(eps=float(fov_eps), min_samples=int(fov_ms)).fit_predict(pts)
+        fov_labels = dbscan_template(float(fov_eps), int(fov_ms), core_only).fit_predict(pts)
         labels[idx] = offset_labels(fov_labels, offset)
         if (fov_labels >= 0).any():
             offset += int(fov_labels.max()) + 1

@@ -36,6 +36,12 @@ real data) is the only possible difference.
 Memory is O(n) plus chunks of at most ``chunk_size`` candidate pairs or
 neighbour indices; the grid holds only non-empty cells, so coordinates far from
 the origin cost nothing.
+
+:class:`DBSCANStar` is DBSCAN* (Campello, Moulavi and Sander 2013): the same
+core points and clusters, with every border point left as noise
+(:func:`drop_border_points`). After MIRO a cluster's members sit in a dense
+core, and a background localisation that stayed in place within ``eps`` of it
+would otherwise join it as a border point.
 """
 
 from __future__ import annotations
@@ -46,11 +52,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 
 from ._validation import check_coordinates, check_positive
 
-__all__ = ["GridDBSCAN", "grid_dbscan", "neighbour_counts"]
+__all__ = ["DBSCANStar", "GridDBSCAN", "drop_border_points", "grid_dbscan", "neighbour_counts"]
 
 _SAFETY = 1e-9  # relative margin of the cell-size and bounding-box shortcuts
 # Neighbouring cells examined for cluster links: half of the 5 x 5 block
@@ -356,6 +363,102 @@ class GridDBSCAN(ClusterMixin, BaseEstimator):
         self.labels_, self.core_sample_indices_ = grid_dbscan(
             X, self.eps, self.min_samples, chunk_size=self.chunk_size
         )
+        self.components_ = X[self.core_sample_indices_].copy()
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Cluster X and return ``labels_``."""
+        return self.fit(X).labels_
+
+
+def drop_border_points(labels, core_sample_indices):
+    """DBSCAN labels with every non-core (border) point made noise: DBSCAN*'s labels.
+
+    Every DBSCAN cluster holds at least one core point, so the cluster
+    numbers stay the same and contiguous.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_points,)
+    core_sample_indices : ndarray of int
+
+    Returns
+    -------
+    labels : ndarray of shape (n_points,), int64
+        A new array; ``labels`` is not modified.
+    """
+    labels = np.asarray(labels)
+    core_only = np.full(labels.shape, -1, dtype=np.int64)
+    core_only[core_sample_indices] = labels[core_sample_indices]
+    return core_only
+
+
+class DBSCANStar(ClusterMixin, BaseEstimator):
+    """DBSCAN* on 2-D points: DBSCAN whose border points are noise.
+
+    The core points and clusters are those of
+    ``sklearn.cluster.DBSCAN(eps, min_samples)`` (computed by
+    :func:`grid_dbscan`, in bounded memory); a point that is not a core point
+    is noise even when it lies within ``eps`` of one (Campello, Moulavi and
+    Sander, 2013). ``MIROClusterer`` uses it after the collapse when its
+    ``border_points="background"`` (or ``"auto"`` chooses it).
+
+    Parameters
+    ----------
+    eps : float, default=0.5
+        Neighbourhood radius (closed), in the units of X.
+    min_samples : int, default=5
+        Neighbours (the point included) that make a core point.
+    chunk_size : int, default=2,000,000
+        Candidate point pairs or neighbour indices held at once.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of every point, -1 for noise (border points included).
+    core_sample_indices_ : ndarray of int64
+    components_ : ndarray of shape (n_core_samples, 2)
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_miro.grid_dbscan import DBSCANStar
+    >>> X = np.array([[0.0, 0.0], [0.0, 0.1], [0.1, 0.0], [0.1, 0.1], [1.0, 0.0]])
+    >>> DBSCANStar(eps=1.0, min_samples=5).fit_predict(X)  # DBSCAN gives [0 0 0 0 0]
+    array([ 0, -1,  0,  0, -1])
+    """
+
+    _parameter_constraints: dict = {
+        "eps": [Interval(numbers.Real, 0, None, closed="neither")],
+        "min_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, eps=0.5, min_samples=5, *, chunk_size=2_000_000):
+        self.eps = eps
+        self.min_samples = min_samples
+        self.chunk_size = chunk_size
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Cluster X (2-D coordinates).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 2)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : DBSCANStar
+        """
+        X = check_coordinates(X, estimator=self, reset=True, min_points=1)
+        labels, self.core_sample_indices_ = grid_dbscan(
+            X, self.eps, self.min_samples, chunk_size=self.chunk_size
+        )
+        self.labels_ = drop_border_points(labels, self.core_sample_indices_)
         self.components_ = X[self.core_sample_indices_].copy()
         return self
 

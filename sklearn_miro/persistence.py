@@ -11,7 +11,7 @@ that :func:`load_model` reads **without ever unpickling**:
   with ``numpy.load(allow_pickle=False)``, which refuses Python objects);
 * only classes from a fixed list can be named in ``model.json``: the
   sklearn_miro estimators and their fitted-model objects, the network, and a
-  few scikit-learn clusterers and wrappers (``DBSCAN``, ``FrozenEstimator``,
+  few clusterers and wrappers (``DBSCAN``, ``DBSCANStar``, ``FrozenEstimator``,
   ...). Anything else is refused on loading, and on saving an estimator that
   holds objects outside that list raises a ``TypeError`` (save it with joblib
   only if you will load it yourself).
@@ -58,6 +58,9 @@ def _allowed_classes():
         {c.__name__: c for c in (DBSCAN, HDBSCAN, OPTICS, AgglomerativeClustering, KMeans, MeanShift)}
     )
     classes["MIRONetwork"] = MIRONetwork
+    from .grid_dbscan import DBSCANStar, GridDBSCAN
+
+    classes.update({c.__name__: c for c in (DBSCANStar, GridDBSCAN)})  # clusterer_ after MIRO
     try:
         from sklearn.frozen import FrozenEstimator
 
