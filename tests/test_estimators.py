@@ -23,6 +23,7 @@ from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.datasets import make_gaussian_clusters
 from sklearn_miro.domain import UnitMismatchWarning
 from sklearn_miro.estimators import collapse_repeatedly, resolve_device
+from sklearn_miro.grid_dbscan import DBSCANStar
 
 TINY = dict(
     hidden_size=8,
@@ -446,6 +447,106 @@ def test_auto_collapse_passes_keeps_the_better_training_score(data, fitted):
     # Without labels there is nothing to choose with: one pass.
     unlabelled = MIROClusterer(FrozenEstimator(fitted), collapse_passes="auto", eps=20.0, min_samples=3)
     assert unlabelled.fit(X, groups=fov).collapse_passes_ == 1
+
+
+class _Unmoved(MIROTransformer):
+    """The fitted test transformer, moving nothing: its output is a copy of its input."""
+
+    def transform(self, X, groups=None, step=None):
+        return np.array(X, dtype=np.float64, copy=True)
+
+
+def _unmoved(fitted):
+    unmoved = _Unmoved(**fitted.get_params())
+    unmoved.__dict__.update(fitted.__dict__)
+    return unmoved
+
+
+def test_border_points_background_is_dbscan_star_on_the_collapsed_fovs(data, fitted):
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted), collapse_passes=1, eps=20.0, min_samples=5,
+                        border_points="background").fit(X, y, groups=fov)
+    # Given, not chosen: no scores.
+    assert clu.border_points_ == "background" and clu.border_point_scores_ is None
+    assert isinstance(clu.clusterer_, DBSCANStar)
+    new = X[fov == 1]
+    star = DBSCANStar(eps=20.0, min_samples=5).fit(fitted.transform(new))
+    np.testing.assert_array_equal(clu.predict(new), star.labels_)
+    border = np.ones(len(new), dtype=bool)
+    border[star.core_sample_indices_] = False
+    assert np.all(star.labels_[border] == -1)
+    np.testing.assert_array_equal(clu.predict(X, groups=fov), clu.labels_)
+
+
+def test_dbscan_star_keeps_a_stray_next_to_a_collapsed_cluster_out_of_it(fitted):
+    # What a collapse can leave: each cluster is two tight blobs of 8, 3 nm
+    # apart, and one background localisation 1.5 nm from a blob, sideways.
+    # With eps = 3.15 nm, DBSCAN needs to join the blobs, and then absorbs the
+    # stray (9 neighbours: a core point for min_samples <= 9, a border point
+    # above) for every min_samples; DBSCAN* leaves it out for min_samples 10
+    # to 16 (the blob points have 16 or 17 neighbours). With labels, "auto"
+    # must see that and choose DBSCAN*.
+    rng = np.random.default_rng(0)
+    X, y, fov, stray = [], [], [], []
+    for f in range(2):
+        for k, c in enumerate(rng.uniform(100, 900, (5, 2))):
+            X += [c + rng.normal(0, 0.05, (8, 2)), c + [3.0, 0.0] + rng.normal(0, 0.05, (8, 2)),
+                  c[None] + [[0.0, 1.5]]]
+            y += [np.full(16, k), [-1]]
+            stray += [np.zeros(16, bool), [True]]
+        X.append(rng.uniform(0, 1000, (30, 2)))
+        y.append(np.full(30, -1))
+        stray.append(np.zeros(30, bool))
+        fov += [f] * (5 * 17 + 30)
+    X, y, fov, stray = np.concatenate(X), np.concatenate(y), np.array(fov), np.concatenate(stray)
+    unmoved = FrozenEstimator(_unmoved(fitted))
+    labels = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnitMismatchWarning)  # far denser than the training data
+        for rule in ("cluster", "background", "auto"):
+            clu = MIROClusterer(unmoved, collapse_passes=1, eps=3.15, border_points=rule)
+            labels[rule] = clu.fit_predict(X, y, groups=fov)
+    assert np.all(labels["cluster"][stray] >= 0) and np.all(labels["cluster"][y >= 0] >= 0)
+    np.testing.assert_array_equal(labels["background"] >= 0, y >= 0)
+    assert clu.border_points_ == "background"  # the "auto" fit
+    assert clu.border_point_scores_["background"] > clu.border_point_scores_["cluster"]
+    np.testing.assert_array_equal(labels["auto"], labels["background"])
+
+
+def test_auto_border_points_keeps_the_better_training_score(data, fitted):
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted)).fit(X, y, groups=fov)
+    scores = clu.border_point_scores_
+    assert set(scores) == {"cluster", "background"}
+    assert clu.border_points_ == ("background" if scores["background"] > scores["cluster"] else "cluster")
+    assert np.max(clu.tuning_scores_) == max(scores.values()) == max(clu.collapse_pass_scores_.values())
+    # The same choice as fitting with that rule (and number of passes) given.
+    fixed = MIROClusterer(FrozenEstimator(fitted), collapse_passes=clu.collapse_passes_,
+                          border_points=clu.border_points_).fit(X, y, groups=fov)
+    assert (fixed.eps_, fixed.min_samples_) == (clu.eps_, clu.min_samples_)
+    np.testing.assert_array_equal(fixed.labels_, clu.labels_)
+    # Without labels, or with another clusterer, there is nothing to choose: DBSCAN.
+    unlabelled = MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3).fit(X, groups=fov)
+    assert unlabelled.border_points_ == "cluster" and type(unlabelled.clusterer_) is DBSCAN
+
+
+def test_clusterers_pickled_before_border_points_keep_dbscan(data, fitted):
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3, border_points="cluster")
+    clu.fit(X, y, groups=fov)
+    state = dict(clu.__getstate__())
+    for name in ("border_points", "border_points_", "border_point_scores_"):
+        state.pop(name)
+    old = MIROClusterer.__new__(MIROClusterer)
+    old.__setstate__(state)
+    assert old.border_points == old.border_points_ == "cluster" and old.border_point_scores_ is None
+    np.testing.assert_array_equal(old.predict(X, groups=fov), clu.labels_)
+
+
+def test_bad_border_points_is_rejected(data, fitted):
+    X, y, fov = data
+    with pytest.raises(ValueError, match="'border_points' parameter of MIROClusterer"):
+        MIROClusterer(FrozenEstimator(fitted), border_points="noise").fit(X, y, groups=fov)
 
 
 def test_bad_collapse_passes_is_rejected(data, fitted):

@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.cluster import DBSCAN
 
 import sklearn_miro.grid_dbscan as grid_dbscan_module
-from sklearn_miro.grid_dbscan import GridDBSCAN, grid_dbscan, neighbour_counts
+from sklearn_miro.grid_dbscan import DBSCANStar, GridDBSCAN, drop_border_points, grid_dbscan, neighbour_counts
 
 
 def _cloud(kind, rng, n):
@@ -99,3 +99,53 @@ def test_neighbour_lookups_in_several_blocks_give_the_same_labels(monkeypatch):
 def test_neighbour_counts_of_the_wrong_length_are_rejected():
     with pytest.raises(ValueError, match="one count per point"):
         grid_dbscan(np.zeros((3, 2)), 1.0, 2, neighbour_counts=np.ones(4))
+
+
+# ------------------------------------------------------------------ DBSCAN*
+
+
+@pytest.mark.parametrize("kind", ["uniform", "collapsed", "grid"])
+@pytest.mark.parametrize("seed", range(6))
+def test_dbscan_star_is_dbscan_with_border_points_as_noise(kind, seed):
+    rng = np.random.default_rng(100 + seed)
+    X = _cloud(kind, rng, int(rng.integers(2, 400)))
+    eps, min_samples = float(rng.choice([1.0, 2.0, 6.0])), int(rng.integers(2, 12))
+    reference = DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+    star = DBSCANStar(eps=eps, min_samples=min_samples).fit(X)
+    core = np.zeros(len(X), dtype=bool)
+    core[reference.core_sample_indices_] = True
+    np.testing.assert_array_equal(star.core_sample_indices_, reference.core_sample_indices_)
+    # Core points keep DBSCAN's cluster (numbering included); every other point is noise.
+    np.testing.assert_array_equal(star.labels_[core], reference.labels_[core])
+    assert np.all(star.labels_[~core] == -1)
+    # No cluster disappears: each has a core point.
+    assert set(star.labels_[star.labels_ >= 0]) == set(reference.labels_[reference.labels_ >= 0])
+
+
+def test_dbscan_star_drops_exactly_the_border_point():
+    # Four points within 0.15 of each other and a fifth 1.0 from the first
+    # only. With min_samples=5 only (0, 0) is a core point: DBSCAN gives its
+    # four neighbours to its cluster as border points, DBSCAN* leaves them noise.
+    X = np.array([[0.0, 0.0], [0.0, 0.1], [0.1, 0.0], [0.1, 0.1], [-1.0, 0.0]])
+    assert list(DBSCAN(eps=1.0, min_samples=5).fit_predict(X)) == [0, 0, 0, 0, 0]
+    labels = DBSCANStar(eps=1.0, min_samples=5).fit_predict(X)
+    assert list(labels) == [0, -1, -1, -1, -1]
+    assert list(DBSCANStar(eps=1.0, min_samples=4).fit_predict(X)) == [0, 0, 0, 0, -1]
+
+
+def test_drop_border_points_leaves_its_input_alone():
+    labels = np.array([0, 0, 1, 1, -1])
+    out = drop_border_points(labels, np.array([0, 2]))
+    np.testing.assert_array_equal(out, [0, -1, 1, -1, -1])
+    np.testing.assert_array_equal(labels, [0, 0, 1, 1, -1])
+
+
+def test_dbscan_star_estimator_api():
+    X = _cloud("collapsed", np.random.default_rng(3), 200)
+    est = DBSCANStar(eps=2.0, min_samples=4)
+    np.testing.assert_array_equal(clone(est).fit_predict(X), est.fit(X).labels_)
+    assert est.components_.shape == (len(est.core_sample_indices_), 2)
+    with pytest.raises(ValueError, match="'eps' parameter of DBSCANStar"):
+        DBSCANStar(eps=-1.0).fit(X)
+    with pytest.raises(ValueError, match="'min_samples' parameter of DBSCANStar"):
+        DBSCANStar(min_samples=0).fit(X)

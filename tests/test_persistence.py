@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 
 from sklearn_miro import MIROShapeClassifier, MIROTransformer, load_model, save_model
 from sklearn_miro.datasets import make_gaussian_clusters, make_multishape
@@ -61,3 +62,9 @@ def test_clusterer_round_trip_keeps_its_cluster_table(tmp_path):
     pd.testing.assert_frame_equal(loaded.cluster_table_, clusterer.cluster_table_)
     assert loaded.cluster_table_.attrs == clusterer.cluster_table_.attrs
     np.testing.assert_array_equal(loaded.predict(X, groups=fov), clusterer.predict(X, groups=fov))
+    # With DBSCAN* after the collapse (border points left as background).
+    star = clone(clusterer).set_params(transformer=FrozenEstimator(clusterer.transformer_),
+                                       border_points="background").fit(X, y, groups=fov)
+    loaded = load_model(save_model(star, tmp_path / "star.miro"))
+    assert type(loaded.clusterer_) is type(star.clusterer_) and loaded.border_points_ == "background"
+    np.testing.assert_array_equal(loaded.predict(X, groups=fov), star.labels_)

@@ -174,6 +174,20 @@ def test_zero_shot_clusterer_refuses_a_second_collapse_pass(fov):
     assert MIROClusterer(miro, collapse_passes="auto").fit(X).collapse_passes_ == 1
 
 
+def test_zero_shot_clusterer_can_leave_border_points_out(fov):
+    X, _ = fov
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
+    dbscan = MIROClusterer(miro).fit(X)
+    star = MIROClusterer(miro, border_points="background").fit(X)
+    assert dbscan.border_points_ == "cluster" and star.border_points_ == "background"
+    assert (star.eps_, star.min_samples_) == (dbscan.eps_, dbscan.min_samples_)
+    # DBSCAN*: DBSCAN's clusters without their border points, nothing else.
+    clustered = star.labels_ >= 0
+    assert clustered.sum() <= (dbscan.labels_ >= 0).sum()
+    assert np.all(dbscan.labels_[clustered] >= 0)
+    np.testing.assert_array_equal(star.predict(X), star.labels_)
+
+
 def test_zero_shot_clusterer_needs_no_labels(fov):
     X, y = fov
     clusterer = MIROClusterer(MIROTransformer.pretrained("nanoclusters"))
