@@ -44,6 +44,13 @@ class CommandError(Exception):
     """An error to report to the user in one line, without a traceback."""
 
 
+def _border_rule(clusterer):
+    """How a fitted MIROClusterer treats DBSCAN's border points, in words."""
+    if getattr(clusterer, "border_points_", "cluster") == "background":
+        return "border points left as background (DBSCAN*)"
+    return "border points in their clusters (DBSCAN)"
+
+
 # ------------------------------------------------------------------- demo
 
 
@@ -77,7 +84,8 @@ def _demo(args):
     print(
         f"  trained in {miro.training_time_:.0f} s on {miro.device_}; DBSCAN on the collapsed "
         f"points: eps = {clusterer.eps_:.1f} nm, min_samples = {clusterer.min_samples_}, "
-        f"{clusterer.collapse_passes_} collapse pass(es) (chosen on the training FOVs)"
+        f"{clusterer.collapse_passes_} collapse pass(es), {_border_rule(clusterer)} "
+        "(chosen on the training FOVs)"
     )
 
     # Plain DBSCAN gets the same treatment: parameters chosen on the training FOVs.
@@ -280,7 +288,8 @@ def _train(args):
     print(
         f"Saved {output} (trained in {miro.training_time_:.0f} s; connectivity radius "
         f"{miro.connectivity_radius_:.1f}, DBSCAN eps {clusterer.eps_:.2f}, min_samples "
-        f"{clusterer.min_samples_} after {clusterer.collapse_passes_} collapse pass(es); "
+        f"{clusterer.min_samples_} after {clusterer.collapse_passes_} collapse pass(es), "
+        f"{_border_rule(clusterer)}; "
         "training clusters compressed to "
         f"{miro.training_compression_:.2f} of their size, loss "
         f"{miro.training_relative_loss_:.2f} x that of moving nothing)."

@@ -54,7 +54,12 @@ def test_train_passes_the_training_precision(labelled_files, tmp_path):
 def test_train_reports_the_background_label(labelled_files, tmp_path, capsys):
     out = tmp_path / "m.joblib"
     main(["train", *map(str, labelled_files), "-o", str(out), *TINY])
-    assert "Treating label 0 as background" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Treating label 0 as background" in printed
+    # The choices made on the training FOVs are reported, border points included.
+    rule = ("border points left as background (DBSCAN*)" if joblib.load(out).border_points_ == "background"
+            else "border points in their clusters (DBSCAN)")
+    assert rule in printed
 
 
 def test_cluster_writes_a_cluster_column(model_path, labelled_files, tmp_path):
