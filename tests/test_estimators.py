@@ -392,10 +392,15 @@ class _TightCollapse(MIROTransformer):
         return moved.mean(axis=0) + (moved - moved.mean(axis=0)) / 50.0
 
 
+def _as(cls, fitted):
+    """The fitted test transformer as an instance of ``cls`` (a subclass changing ``transform``)."""
+    changed = cls(**fitted.get_params())
+    changed.__dict__.update(fitted.__dict__)
+    return changed
+
+
 def _tight(fitted):
-    tight = _TightCollapse(**fitted.get_params())
-    tight.__dict__.update(fitted.__dict__)
-    return tight
+    return _as(_TightCollapse, fitted)
 
 
 def test_only_the_users_coordinates_get_the_units_check(data, fitted):
@@ -457,9 +462,7 @@ class _Unmoved(MIROTransformer):
 
 
 def _unmoved(fitted):
-    unmoved = _Unmoved(**fitted.get_params())
-    unmoved.__dict__.update(fitted.__dict__)
-    return unmoved
+    return _as(_Unmoved, fitted)
 
 
 def test_border_points_background_is_dbscan_star_on_the_collapsed_fovs(data, fitted):
