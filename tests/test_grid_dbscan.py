@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.cluster import DBSCAN
 
@@ -149,3 +151,24 @@ def test_dbscan_star_estimator_api():
         DBSCANStar(eps=-1.0).fit(X)
     with pytest.raises(ValueError, match="'min_samples' parameter of DBSCANStar"):
         DBSCANStar(min_samples=0).fit(X)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(2, 200),
+    eps=st.sampled_from([0.5, 1.0, 2.0, 4.0]),
+    min_samples=st.integers(1, 10),
+)
+def test_dbscan_star_partition_does_not_depend_on_the_order_of_the_points(seed, n, eps, min_samples):
+    # Core points and their connected components do not depend on the order;
+    # only DBSCAN's border points do (first cluster visited). DBSCAN* has none.
+    rng = np.random.default_rng(seed)
+    X = np.round(rng.uniform(0, 20, (n, 2)), 1)  # ties at exactly eps included
+    order = rng.permutation(n)
+    labels = DBSCANStar(eps=eps, min_samples=min_samples).fit_predict(X)
+    permuted = DBSCANStar(eps=eps, min_samples=min_samples).fit_predict(X[order])
+    np.testing.assert_array_equal(permuted < 0, labels[order] < 0)
+    # The same clusters: one-to-one between the two numberings.
+    pairs = np.unique(np.column_stack([labels[order], permuted])[permuted >= 0], axis=0)
+    assert len(np.unique(pairs[:, 0])) == len(np.unique(pairs[:, 1])) == len(pairs)
