@@ -1,4 +1,4 @@
-"""Zero-shot MIRO: HDBSCAN instead of DBSCAN on the collapsed points?
+"""Zero-shot MIRO: HDBSCAN, or DBSCAN*, instead of DBSCAN on the collapsed points?
 
 Zero-shot use (no labels) clusters each collapsed FOV with DBSCAN at ``eps =
 k x R`` (``R`` the FOV's cluster length scale from the pair-correlation fit,
@@ -15,6 +15,11 @@ variant is scored on the benchmark (``--benchmark``, the first ``--n-test`` test
 10 shared scenarios) beside the deployed DBSCAN rule, the k-distance knee rule
 and the benchmark's hand-tuned DBSCAN. Metrics: ARI-dagger and JI_c, the
 authors' definitions; mean over FOVs.
+
+``dbscan_star_rule`` is the deployed rule's eps and min_samples with DBSCAN*
+(``grid_dbscan.DBSCANStar``: border points left as background), which
+``MIROClusterer(border_points="background")`` applies without labels
+(twenty-first session).
 
     OMP_NUM_THREADS=1 python benchmarks/zero_shot_hdbscan.py --simulated 40
     OMP_NUM_THREADS=1 python benchmarks/zero_shot_hdbscan.py --benchmark --n-test 20
@@ -37,10 +42,12 @@ import train_pretrained as tp  # noqa: E402
 from zero_shot import ALL as SCENARIOS  # noqa: E402
 from zero_shot import DATA, scores  # noqa: E402
 
+from sklearn_miro.grid_dbscan import DBSCANStar  # noqa: E402
 from sklearn_miro.io import load_benchmark  # noqa: E402
 from sklearn_miro.pretrained import PretrainedMIRO, cluster_fov, kdistance_eps  # noqa: E402
 
 VARIANTS = {f"hdbscan_{method}_{factor}m": (method, factor) for method in ("eom", "leaf") for factor in (1, 2)}
+RULES = ["dbscan_rule", "dbscan_star_rule"]
 
 
 def hdbscan_labels(moved, min_samples, method, factor):
@@ -57,6 +64,8 @@ def score_fov(model, X, y, extra=None):
     m = model.dbscan_min_samples(X, fit=fit)
     row = dict(n=len(X), min_samples=int(m), radius=float(radius))
     row["dbscan_rule"] = scores(X, y, cluster_fov(moved, radius, k, m))
+    row["dbscan_star_rule"] = (scores(X, y, DBSCANStar(eps=k * radius, min_samples=int(m)).fit_predict(moved))
+                               if np.isfinite(radius) else row["dbscan_rule"])
     for name, (method, factor) in VARIANTS.items():
         cpu = time.process_time()
         row[name] = scores(X, y, hdbscan_labels(moved, m, method, factor))
@@ -85,7 +94,7 @@ def main():
     args = parser.parse_args()
     model = PretrainedMIRO.load(args.model)
     out = {}
-    methods = ["dbscan_rule", *VARIANTS]
+    methods = [*RULES, *VARIANTS]
     if args.simulated:
         # The same simulated family and seed offset as label_free_eps_probe.py.
         rng = np.random.default_rng(args.seed + 3_000_017)
