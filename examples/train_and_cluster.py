@@ -72,7 +72,10 @@ def main():
     for g in test_fovs:  # every FOV clustered on its own
         labels_dbscan[gt == g] = DBSCAN(eps=30, min_samples=6).fit_predict(Xt[gt == g])
     reports = {
-        f"MIRO (eps={tuned.eps_:.1f}, min_samples={tuned.min_samples_})": clustering_report(
+        # The choices made on the training FOVs: DBSCAN's parameters, the
+        # number of collapse passes, and DBSCAN or DBSCAN* (border points as background).
+        f"MIRO (eps={tuned.eps_:.1f}, min_samples={tuned.min_samples_}, {tuned.collapse_passes_} pass(es), "
+        f"{'DBSCAN*' if tuned.border_points_ == 'background' else 'DBSCAN'})": clustering_report(
             Xt, yt, tuned.predict(Xt, groups=gt), groups=gt
         ),
         "DBSCAN (30, 6)": clustering_report(Xt, yt, labels_dbscan, groups=gt),
@@ -80,7 +83,7 @@ def main():
     columns = ["ari_dagger", "iou", "ji_c", "rmsre_n"]
     print(f"\nmean over {len(test_fovs)} test FOVs:")
     for name, report in reports.items():
-        print(f"  {name:<36}" + "  ".join(f"{c}={report[c].mean():.3f}" for c in columns))
+        print(f"  {name:<56}" + "  ".join(f"{c}={report[c].mean():.3f}" for c in columns))
 
 
 if __name__ == "__main__":
