@@ -46,7 +46,7 @@ class CommandError(Exception):
 
 def _border_rule(clusterer):
     """How a fitted MIROClusterer treats DBSCAN's border points, in words."""
-    if getattr(clusterer, "border_points_", "cluster") == "background":
+    if clusterer.border_points_ == "background":
         return "border points left as background (DBSCAN*)"
     return "border points in their clusters (DBSCAN)"
 

@@ -393,13 +393,13 @@ def drop_border_points(labels, core_sample_indices):
     return core_only
 
 
-class DBSCANStar(ClusterMixin, BaseEstimator):
+class DBSCANStar(GridDBSCAN):
     """DBSCAN* on 2-D points: DBSCAN whose border points are noise.
 
     The core points and clusters are those of
-    ``sklearn.cluster.DBSCAN(eps, min_samples)`` (computed by
-    :func:`grid_dbscan`, in bounded memory); a point that is not a core point
-    is noise even when it lies within ``eps`` of one (Campello, Moulavi and
+    ``sklearn.cluster.DBSCAN(eps, min_samples)``, computed in bounded memory
+    as :class:`GridDBSCAN` computes them; a point that is not a core point is
+    noise even when it lies within ``eps`` of one (Campello, Moulavi and
     Sander, 2013). ``MIROClusterer`` uses it after the collapse when its
     ``border_points="background"`` (or ``"auto"`` chooses it).
 
@@ -435,11 +435,6 @@ class DBSCANStar(ClusterMixin, BaseEstimator):
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, eps=0.5, min_samples=5, *, chunk_size=2_000_000):
-        self.eps = eps
-        self.min_samples = min_samples
-        self.chunk_size = chunk_size
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Cluster X (2-D coordinates).
@@ -454,14 +449,6 @@ class DBSCANStar(ClusterMixin, BaseEstimator):
         -------
         self : DBSCANStar
         """
-        X = check_coordinates(X, estimator=self, reset=True, min_points=1)
-        labels, self.core_sample_indices_ = grid_dbscan(
-            X, self.eps, self.min_samples, chunk_size=self.chunk_size
-        )
-        self.labels_ = drop_border_points(labels, self.core_sample_indices_)
-        self.components_ = X[self.core_sample_indices_].copy()
+        super().fit(X)
+        self.labels_ = drop_border_points(self.labels_, self.core_sample_indices_)
         return self
-
-    def fit_predict(self, X, y=None):
-        """Cluster X and return ``labels_``."""
-        return self.fit(X).labels_
