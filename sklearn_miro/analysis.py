@@ -50,6 +50,8 @@ CLUSTER_TABLE_UNITS = {
     "minor_std": "nm",
     "eccentricity": "",
     "orientation": "rad",
+    "radial_spread": "",
+    "arc_resultant": "",
     "nn_distance": "nm",
     "shape": "",
     "parent_label": "",
@@ -320,6 +322,22 @@ def _nearest_cluster_distance(centers, fov):
     return distance
 
 
+def _radial_statistics(rel, cluster, sizes):
+    """Per cluster: std / mean of the distances to the centroid, and the mean unit vector's length."""
+    k = sizes.size
+    n = np.maximum(sizes, 1)
+    r = np.hypot(rel[:, 0], rel[:, 1])
+    r_mean = np.bincount(cluster, weights=r, minlength=k) / n
+    r_var = np.maximum(np.bincount(cluster, weights=r**2, minlength=k) / n - r_mean**2, 0.0)
+    # A localisation on the centroid has no direction: it adds nothing to the resultant.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = np.where(r[:, None] > 0, rel / r[:, None], 0.0)
+        spread = np.where((sizes > 1) & (r_mean > 0), np.sqrt(r_var) / r_mean, np.nan)
+    resultant = np.hypot(np.bincount(cluster, weights=unit[:, 0], minlength=k),
+                         np.bincount(cluster, weights=unit[:, 1], minlength=k)) / n
+    return spread, resultant
+
+
 def cluster_table(
     X,
     labels,
@@ -380,6 +398,13 @@ def cluster_table(
           (NaN for a single localisation).
         - ``orientation``: angle of the major axis from the x axis, radians in
           (-pi/2, pi/2].
+        - ``radial_spread``: standard deviation over mean of the distances
+          ``|p - c|``: about 0.52 for a 2D Gaussian spot, small for a thin
+          ring (0.2 for a ring of radius 250 nm and width 50 nm); NaN for a
+          single localisation.
+        - ``arc_resultant``: length of the mean unit vector ``(p - c) / |p - c|``,
+          0 when the localisations surround their centroid evenly (spot,
+          ring), larger for an open arc such as a C-shape.
         - ``nn_distance``: distance from the centroid to the nearest other
           cluster centroid of the same FOV (nm; NaN for a FOV with a single
           cluster).
@@ -449,6 +474,7 @@ def cluster_table(
         eccentricity = np.sqrt(np.clip(1.0 - minor / major, 0.0, 1.0))
     orientation = 0.5 * np.arctan2(2 * sxy, sxx - syy)
     orientation = np.where(orientation <= -np.pi / 2, orientation + np.pi, orientation)
+    radial_spread, arc_resultant = _radial_statistics(rel, cluster, sizes)
 
     area, perimeter, _ = convex_hulls(points, cluster, k, centers=centers)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -468,6 +494,8 @@ def cluster_table(
         "minor_std": np.sqrt(minor),
         "eccentricity": eccentricity,
         "orientation": orientation,
+        "radial_spread": radial_spread,
+        "arc_resultant": arc_resultant,
         "nn_distance": _nearest_cluster_distance(centers, pair_fov),
     }
     if shapes is not None:

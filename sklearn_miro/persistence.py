@@ -61,6 +61,12 @@ def _allowed_classes():
     from .grid_dbscan import DBSCANStar, GridDBSCAN
 
     classes.update({c.__name__: c for c in (DBSCANStar, GridDBSCAN)})  # clusterer_ after MIRO
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    # MIROShapeClassifier.cluster_classifier_: scaler + logistic regression.
+    classes.update({c.__name__: c for c in (Pipeline, StandardScaler, LogisticRegression)})
     try:
         from sklearn.frozen import FrozenEstimator
 

@@ -285,6 +285,8 @@ def _load_multishape(network, n_steps, connectivity_radius, path, device):
         beta=0.1,
         eps=_MULTISHAPE_DBSCAN["eps"],
         min_samples=_MULTISHAPE_DBSCAN["min_samples"],
+        border_points="cluster",  # the authors cluster with DBSCAN and take the vote
+        cluster_classes="vote",
         hidden_size=network.hidden_size,
         n_steps=n_steps,
         connectivity_radius=radius,
@@ -300,6 +302,9 @@ def _load_multishape(network, n_steps, connectivity_radius, path, device):
         setattr(estimator, name, value)
     estimator.eps_ = float(_MULTISHAPE_DBSCAN["eps"])
     estimator.min_samples_ = int(_MULTISHAPE_DBSCAN["min_samples"])
+    estimator.border_points_, estimator.border_point_scores_ = "cluster", None
+    estimator.cluster_classes_, estimator.cluster_classifier_ = "vote", None
+    estimator.cluster_class_scores_ = None
     return estimator
 
 

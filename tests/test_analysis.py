@@ -188,3 +188,28 @@ def test_multiscale_cluster_table():
     assert (pores.parent_label == -1).all() and (pores.n_in_parent == 0).all()
     with pytest.raises(ValueError, match="scale_names has 1 names"):
         multiscale_cluster_table(X, labels, scale_names=["corner"])
+
+
+def test_radial_spread_and_arc_resultant_tell_spots_rings_and_arcs_apart():
+    rng = np.random.default_rng(3)
+    n = 4000
+    spot = rng.standard_normal((n, 2)) * 25.0
+    angle = rng.uniform(0, 2 * np.pi, n)
+    ring = 250.0 * np.column_stack([np.cos(angle), np.sin(angle)]) + rng.standard_normal((n, 2)) * 5.0
+    half = angle / 2  # a half circle: an open arc
+    arc = 250.0 * np.column_stack([np.cos(half), np.sin(half)])
+    X = np.vstack([spot, ring + 2000.0, arc + 4000.0])
+    table = cluster_table(X, np.repeat([0, 1, 2], n))
+    spread, resultant = table["radial_spread"].to_numpy(), table["arc_resultant"].to_numpy()
+    # Rayleigh distribution: std / mean = sqrt(4 / pi - 1) = 0.523.
+    assert spread[0] == pytest.approx(np.sqrt(4 / np.pi - 1), abs=0.02)
+    assert spread[1] < 0.05 and resultant[0] < 0.05 and resultant[1] < 0.05
+    # The half circle's centroid sits 2R/pi inside the arc, so the directions
+    # to its localisations do not cancel (0.17 for a thin half circle).
+    assert resultant[2] > 0.15 and spread[2] > 3 * spread[1]
+    # Both are invariant under translation and scaling of the units.
+    moved = cluster_table(3.0 * X + 1e4, np.repeat([0, 1, 2], n))
+    np.testing.assert_allclose(moved["radial_spread"], spread, rtol=1e-9)
+    np.testing.assert_allclose(moved["arc_resultant"], resultant, rtol=1e-9)
+    single = cluster_table(np.zeros((1, 2)), np.zeros(1, dtype=int))
+    assert np.isnan(single["radial_spread"][0]) and single["arc_resultant"][0] == 0.0

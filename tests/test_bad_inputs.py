@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
+from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_miro import MIROClusterer, MIROTransformer
@@ -247,8 +248,8 @@ CASES = [
     Case("load-model-pickle", lambda c: load_model(c.dir / "model.joblib"), ValueError, ("pickle", "trust")),
     Case("load-model-missing", lambda c: load_model(c.dir / "nope.miro"), FileNotFoundError, ("not found",)),
     Case("load-model-foreign-class", lambda c: load_model(c.tampered), ValueError, ("posix.system", "refusing")),
-    Case("save-model-custom-object", lambda c: save_model(MIROClusterer(clusterer=StandardScaler()), c.dir / "x.miro"),
-         TypeError, ("StandardScaler", "cannot store")),
+    Case("save-model-custom-object", lambda c: save_model(MIROClusterer(clusterer=PCA()), c.dir / "x.miro"),
+         TypeError, ("PCA", "cannot store")),
     Case("save-model-onto-directory", lambda c: save_model(c.clusterer, c.dir / "a_folder"), IsADirectoryError, ("directory",)),
 ]
 

@@ -54,7 +54,7 @@ def tiny(**kwargs):
 def tiny_clusterer(**kwargs):
     """The clusterer of a tiny transformer; transformer hyper-parameters go to the transformer."""
     network = {k: kwargs.pop(k) for k in list(kwargs) if k in DEPRECATED_CLUSTERER_ARGUMENTS}
-    params = {"eps": (15.0, 40.0), "min_samples": (3, 10), **kwargs}
+    params = {"eps": (15.0, 40.0), "min_samples": (3, 10), "border_points": "cluster", **kwargs}
     return MultiscaleMIROClusterer(tiny(**network), **params)
 
 
@@ -347,10 +347,52 @@ def test_verbose_transformer_shows_the_dbscan_search_per_scale(data, fitted, cap
     X, Y, fov = data
     talkative = copy.deepcopy(fitted).set_params(verbose=1)
     clu = MultiscaleMIROClusterer(FrozenEstimator(talkative), eps=("auto", 40.0),
-                                  min_samples=("auto", 10)).fit(X, Y, groups=fov)
+                                  min_samples=("auto", 10), border_points="cluster").fit(X, Y, groups=fov)
     err = capsys.readouterr().err
     assert f"MIRO: choosing DBSCAN's parameters ({clu.scale_names_[0]})" in err
     assert f"({clu.scale_names_[1]})" not in err  # that scale's parameters were given
+
+
+def test_border_points_per_scale(data, fitted):
+    """DBSCAN* on request; "auto" keeps the better training score of each scale (a tie: DBSCAN)."""
+    from sklearn_miro.grid_dbscan import DBSCANStar
+
+    X, Y, fov = data
+    star = MultiscaleMIROClusterer(FrozenEstimator(fitted), eps=(15.0, 40.0), min_samples=(3, 10),
+                                   border_points="background").fit(X, Y, groups=fov)
+    assert star.border_points_ == ["background", "background"]
+    assert star.border_point_scores_ == [None, None]
+    Xt = fitted.transform(X[fov == 2])
+    for s in range(2):
+        expected = DBSCANStar(eps=star.eps_[s], min_samples=star.min_samples_[s]).fit_predict(
+            Xt[:, 2 * s : 2 * s + 2])
+        got = star.predict(X[fov == 2], scale=s)
+        assert sklearn.metrics.adjusted_rand_score(expected, got) == 1.0
+        np.testing.assert_array_equal(expected == -1, got == -1)
+    auto = MultiscaleMIROClusterer(FrozenEstimator(fitted), eps=("auto", 40.0), min_samples="auto").fit(
+        X, Y, groups=fov)
+    for s in range(2):
+        scores = auto.border_point_scores_[s]
+        assert set(scores) == {"cluster", "background"}
+        assert scores[auto.border_points_[s]] == max(scores.values()) == auto.tuning_scores_[s].max()
+        if scores["cluster"] == scores["background"]:
+            assert auto.border_points_[s] == "cluster"
+        same = MultiscaleMIROClusterer(FrozenEstimator(fitted), eps=("auto", 40.0), min_samples="auto",
+                                       border_points=auto.border_points_[s]).fit(X, Y, groups=fov)
+        assert (same.eps_[s], same.min_samples_[s]) == (auto.eps_[s], auto.min_samples_[s])
+    # Without labels "auto" is DBSCAN; a model pickled before border_points loads as DBSCAN.
+    unlabelled = MultiscaleMIROClusterer(FrozenEstimator(fitted), eps=(15.0, 40.0),
+                                         min_samples=(3, 10)).fit(X, groups=fov)
+    assert unlabelled.border_points_ == ["cluster", "cluster"]
+    state = dict(star.__getstate__())
+    for name in ("border_points", "border_points_", "border_point_scores_"):
+        state.pop(name)
+    old = MultiscaleMIROClusterer.__new__(MultiscaleMIROClusterer)
+    old.__setstate__(state)
+    assert old.border_points_ == ["cluster", "cluster"]
+    np.testing.assert_array_equal(old.predict(X, groups=fov), unlabelled.labels_)
+    with pytest.raises(ValueError, match="border_points"):
+        MultiscaleMIROClusterer(FrozenEstimator(fitted), border_points="both").fit(X, Y, groups=fov)
 
 
 def test_frozen_transformer_is_used_as_is(data, fitted):

@@ -68,3 +68,16 @@ def test_clusterer_round_trip_keeps_its_cluster_table(tmp_path):
     loaded = load_model(save_model(star, tmp_path / "star.miro"))
     assert type(loaded.clusterer_) is type(star.clusterer_) and loaded.border_points_ == "background"
     np.testing.assert_array_equal(loaded.predict(X, groups=fov), star.labels_)
+
+
+def test_shape_classifier_with_descriptor_classes_round_trip(tmp_path):
+    """The learned cluster-class model (scaler + logistic regression) is stored without pickle."""
+    X, y, fov, shape = make_multishape(("spot", "ellipse"), n_fovs=3, n_clusters=8, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MIROShapeClassifier(**TINY, eps=30.0, min_samples=4, cluster_classes="descriptors",
+                                  random_state=0).fit(X, shape, clusters=y, groups=fov)
+        loaded = load_model(save_model(clf, tmp_path / "d.miro"))
+        assert loaded.cluster_classes_ == "descriptors"
+        for a, b in zip(loaded.predict_clusters(X, groups=fov), clf.predict_clusters(X, groups=fov)):
+            np.testing.assert_array_equal(a, b)

@@ -6,6 +6,7 @@ cluster, routing, persistence), not the quality of the classification, which
 """
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -38,6 +39,10 @@ TINY = dict(
     verbose=0,
     eps=30.0,
     min_samples=4,
+    # The paper's clustering and class vote; the learned alternatives have
+    # their own tests below.
+    border_points="cluster",
+    cluster_classes="vote",
 )
 
 
@@ -477,3 +482,149 @@ def test_authors_multishape_checkpoint_on_simulated_spots_and_ellipses(shared_di
     assert ari_dagger(y, labels) > 0.8
     recall = recall_score(shape, model.predict(X), labels=["background", "ellipse"], average=None)
     assert recall[0] > 0.6 and recall[1] > 0.7
+
+
+# ---- border points (DBSCAN / DBSCAN*) and learned cluster classes -----------------
+@pytest.fixture(scope="module")
+def many_clusters():
+    """Enough clusters (8 per FOV) for the cluster-class model to learn from."""
+    def draw(n_fovs, seed):
+        return make_multishape(("spot", "ellipse"), n_fovs=n_fovs, n_clusters=8, random_state=seed)
+    return draw(3, 0), draw(4, 1)
+
+
+def test_descriptor_classes_learn_what_an_untrained_vote_cannot(many_clusters):
+    """A tiny network's per-localisation classes are close to chance; the ellipses'
+    geometry (77 x 14 nm against 25 nm spots) is not: the learned cluster classes
+    must score a clearly higher F1 on new FOVs, with the same clusters."""
+    (X, y, fov, shape), (Xt, yt, ft, st_) = many_clusters
+    common = dict(eps=30.0, min_samples=4, border_points="cluster")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vote = tiny(**common).fit(X, shape, clusters=y, groups=fov)
+        learned = tiny(**common, cluster_classes="auto").fit(X, shape, clusters=y, groups=fov)
+    assert vote.cluster_classes_ == "vote" and vote.cluster_classifier_ is None
+    assert vote.cluster_class_scores_ is None
+    # "auto" chose the model because it was more accurate on held-out training FOVs.
+    assert learned.cluster_classes_ == "descriptors"
+    scores = learned.cluster_class_scores_
+    assert scores["descriptors"] > scores["vote"]
+    labels_v, classes_v = vote.predict_clusters(Xt, groups=ft)
+    labels_l, classes_l = learned.predict_clusters(Xt, groups=ft)
+    f1_vote = f1_score(st_, classes_v, average="macro")
+    f1_learned = f1_score(st_, classes_l, average="macro")
+    assert f1_learned > f1_vote + 0.1, (f1_vote, f1_learned)
+    # Same network and DBSCAN: the clusters differ only where a cluster was
+    # classified as background and dissolved.
+    kept = labels_l >= 0
+    np.testing.assert_array_equal(labels_l[kept], labels_v[kept])
+    assert (classes_l[~kept] == "background").all()
+    per_cluster = pd.Series(classes_l[kept]).groupby(labels_l[kept]).nunique()
+    assert (per_cluster == 1).all()
+
+
+def test_cluster_classes_auto_needs_enough_clusters_per_class(data, monkeypatch):
+    import sklearn_miro.estimators._shape as shape_module
+
+    X, y, fov, shape = data
+    found = tiny(cluster_classes="auto").fit(X, shape, clusters=y, groups=fov)
+    labels, _ = found.predict_clusters(X, groups=fov)
+    n_found = len(np.unique(labels[labels >= 0]))
+    # More training clusters required than DBSCAN finds: the vote.
+    monkeypatch.setattr(shape_module, "MIN_CLUSTERS_PER_CLASS", n_found + 1)
+    model = tiny(cluster_classes="auto").fit(X, shape, clusters=y, groups=fov)
+    assert model.cluster_classes_ == "vote" and model.cluster_classifier_ is None
+    forced = tiny(cluster_classes="descriptors").fit(X, shape, clusters=y, groups=fov)
+    assert forced.cluster_classes_ == "descriptors" and forced.cluster_class_scores_ is None
+    # One training FOV: no FOV to hold out, so "auto" keeps the vote.
+    monkeypatch.setattr(shape_module, "MIN_CLUSTERS_PER_CLASS", 1)
+    one = fov == 0
+    single = tiny(cluster_classes="auto").fit(X[one], shape[one], clusters=y[one], groups=fov[one])
+    assert single.cluster_classes_ == "vote"
+
+
+def test_cluster_classes_auto_keeps_the_vote_when_it_is_as_accurate(many_clusters, monkeypatch):
+    """The comparison itself: the held-out model must beat the vote strictly."""
+    import sklearn_miro.estimators._shape as shape_module
+
+    (X, y, fov, shape), _ = many_clusters
+    # A held-out model that always answers what the vote answers: a tie.
+    calls = {}
+
+    def as_the_vote(features, targets, fovs):
+        calls["n"] = len(targets)
+        n_classes = (features.shape[1] - len(shape_module.CLUSTER_DESCRIPTORS)) // 2
+        return features[:, len(shape_module.CLUSTER_DESCRIPTORS):][:, :n_classes].argmax(axis=1)
+
+    monkeypatch.setattr(shape_module, "_leave_one_fov_out", as_the_vote)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tie = tiny(cluster_classes="auto").fit(X, shape, clusters=y, groups=fov)
+    scores = tie.cluster_class_scores_
+    assert calls["n"] > 0 and scores["descriptors"] == pytest.approx(scores["vote"])
+    assert tie.cluster_classes_ == "vote" and tie.cluster_classifier_ is None
+    one_class = np.where(shape == "background", "background", "spot")
+    with pytest.raises(ValueError, match="at least 2"):
+        tiny(cluster_classes="descriptors", border_points="cluster").fit(
+            X[y >= 0], one_class[y >= 0], clusters=y[y >= 0], groups=fov[y >= 0])
+
+
+def test_a_cluster_classified_as_background_is_dissolved(many_clusters):
+    (X, y, fov, shape), _ = many_clusters
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = tiny(cluster_classes="descriptors").fit(X, shape, clusters=y, groups=fov)
+
+    class AlwaysBackground:
+        def predict(self, features):
+            return np.full(len(features), list(model.classes_).index("background"))
+
+    before, _ = model.predict_clusters(X[fov == 0])
+    assert (before >= 0).any()
+    model.cluster_classifier_ = AlwaysBackground()
+    labels, classes = model.predict_clusters(X[fov == 0])
+    assert (labels == -1).all() and (classes == "background").all()
+
+
+def test_border_points_background_is_dbscan_star_on_the_collapsed_fovs(data):
+    from sklearn_miro.grid_dbscan import DBSCANStar
+
+    X, y, fov, shape = data
+    model = tiny(border_points="background").fit(X, shape, clusters=y, groups=fov)
+    assert model.border_points_ == "background" and model.border_point_scores_ is None
+    labels, _ = model.predict_clusters(X, groups=fov)
+    for k in range(3):
+        expected = DBSCANStar(eps=model.eps_, min_samples=model.min_samples_).fit_predict(
+            model.collapse(X[fov == k]))
+        assert sklearn.metrics.adjusted_rand_score(expected, labels[fov == k]) == 1.0
+        np.testing.assert_array_equal(expected == -1, labels[fov == k] == -1)
+
+
+def test_border_points_auto_keeps_the_better_training_score(data):
+    X, y, fov, shape = data
+    auto = tiny(border_points="auto", eps="auto", min_samples="auto").fit(X, shape, clusters=y, groups=fov)
+    scores = auto.border_point_scores_
+    assert set(scores) == {"cluster", "background"}
+    assert scores[auto.border_points_] == max(scores.values()) == auto.tuning_scores_.max()
+    if scores["cluster"] == scores["background"]:
+        assert auto.border_points_ == "cluster"  # a tie goes to DBSCAN
+    same = tiny(border_points=auto.border_points_, eps="auto", min_samples="auto").fit(
+        X, shape, clusters=y, groups=fov)
+    assert (same.eps_, same.min_samples_) == (auto.eps_, auto.min_samples_)
+    np.testing.assert_array_equal(same.tuning_scores_, auto.tuning_scores_)
+    for name, message in (("border_points", "border_points"), ("cluster_classes", "cluster_classes")):
+        with pytest.raises(ValueError, match=message):
+            tiny(**{name: "sometimes"}).fit(X, shape, clusters=y, groups=fov)
+
+
+def test_classifiers_pickled_before_border_points_keep_dbscan_and_the_vote(data, fitted):
+    X, y, fov, shape = data
+    state = dict(fitted.__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
+    for name in ("border_points", "border_points_", "cluster_classes", "cluster_classes_",
+                 "cluster_classifier_", "border_point_scores_"):
+        state.pop(name)
+    old = MIROShapeClassifier.__new__(MIROShapeClassifier)
+    old.__setstate__(state)
+    assert (old.border_points_, old.cluster_classes_, old.cluster_classifier_) == ("cluster", "vote", None)
+    for a, b in zip(old.predict_clusters(X, groups=fov), fitted.predict_clusters(X, groups=fov)):
+        np.testing.assert_array_equal(a, b)

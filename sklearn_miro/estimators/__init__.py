@@ -18,10 +18,11 @@ from ._multiscale import (
     MultiscaleMIROTransformer,
     nesting_report,
 )
-from ._shape import MIROShapeClassifier, mode_per_cluster
+from ._shape import CLUSTER_DESCRIPTORS, MIROShapeClassifier, cluster_descriptors, mode_per_cluster
 from ._transformer import MIROTransformer
 
 __all__ = [
+    "CLUSTER_DESCRIPTORS",
     "FINE_TUNING_SCHEDULE",
     "FROM_SCRATCH_SCHEDULE",
     "MIROClusterer",
@@ -29,6 +30,7 @@ __all__ = [
     "MIROTransformer",
     "MultiscaleMIROClusterer",
     "MultiscaleMIROTransformer",
+    "cluster_descriptors",
     "collapse_repeatedly",
     "mode_per_cluster",
     "nesting_report",

@@ -20,13 +20,14 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context, clone
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..analysis import multiscale_cluster_table
 from ..clustering import (
     choose_dbscan_parameters,
-    dbscan_per_fov,
+    cluster_per_fov,
+    dbscan_template,
     inner_transformer,
     is_auto,
     is_fitted,
@@ -513,6 +514,13 @@ class MultiscaleMIROClusterer(ClusterMixin, BaseEstimator):
         Notes). E.g. ``(35.2, 56.96)`` (paper Table S2, simulated multiscale).
     min_samples : "auto" or sequence, default="auto"
         DBSCAN ``min_samples`` of each scale, finest first; ``"auto"`` as for ``eps``.
+    border_points : {"auto", "cluster", "background"}, default="auto"
+        Where DBSCAN's border points go at every scale: ``"cluster"`` is
+        DBSCAN, ``"background"`` DBSCAN*
+        (:class:`~sklearn_miro.grid_dbscan.DBSCANStar`). ``"auto"`` searches
+        both on the labelled training FOVs, scale by scale, and keeps the
+        better score (a tie, or no labels, gives DBSCAN), as
+        :class:`MIROClusterer` does.
     scale_names : sequence of str or None, default=None
         Names of the scales in :meth:`predict`, :meth:`labels_of` and
         :meth:`nesting_report`; ``None`` takes those of the transformer.
@@ -532,6 +540,11 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     scale_names_ : tuple of str
     eps_, min_samples_ : list
         DBSCAN parameters used at each scale, finest first.
+    border_points_ : list of {"cluster", "background"}
+        The border-point rule of each scale (DBSCAN or DBSCAN*).
+    border_point_scores_ : list
+        Per scale, the best training score of each rule (a dict) when
+        ``border_points="auto"`` compared them, else None.
     tuning_scores_ : list
         Per scale, the training score of every candidate (an array of shape
         (len(eps_grid_[s]), len(min_samples_grid_[s]))) when that scale was
@@ -554,8 +567,10 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     100 % of the connectivity radius (geometric) and ``min_samples`` from 2
     up to the median training cluster size of that scale, maximising the mean
     of ARI-dagger and JI_c over the training FOVs (with that scale's labels);
-    the transformer's ``n_jobs`` scores the candidates in parallel, and its
-    ``verbose`` shows a progress bar.
+    with ``border_points="auto"`` the search runs for DBSCAN and for DBSCAN*
+    at every scale, and the better score wins. The transformer's ``n_jobs``
+    scores the candidates in parallel, and its ``verbose`` shows a progress
+    bar.
 
     Examples
     --------
@@ -581,6 +596,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         "transformer": [HasMethods(["fit", "transform"]), None],
         "eps": "no_validation",
         "min_samples": "no_validation",
+        "border_points": [StrOptions({"auto", "cluster", "background"})],
         "scale_names": "no_validation",
         **{name: "no_validation" for name in DEPRECATED_CLUSTERER_ARGUMENTS},
     }
@@ -591,6 +607,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         *,
         eps="auto",
         min_samples="auto",
+        border_points="auto",
         scale_names=None,
         k_star="deprecated",
         hidden_size="deprecated",
@@ -615,6 +632,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         self.transformer = transformer
         self.eps = eps
         self.min_samples = min_samples
+        self.border_points = border_points
         self.scale_names = scale_names
         self.k_star = k_star
         self.hidden_size = hidden_size
@@ -716,36 +734,52 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         return clone(template).fit(X, labels, groups=groups)
 
     def _choose_dbscan(self, X, labels, fov_indices, collapsed):
-        """DBSCAN parameters of every scale (chosen on the training FOVs when "auto")."""
+        """DBSCAN parameters and border-point rule of every scale (chosen on the training FOVs when "auto")."""
         eps = _per_scale(self.eps, "eps", self.n_scales_)
         min_samples = _per_scale(self.min_samples, "min_samples", self.n_scales_, integer=True)
-        self.eps_, self.min_samples_ = [], []
+        self.eps_, self.min_samples_, self.border_points_, self.border_point_scores_ = [], [], [], []
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = [], [], []
         # The transformer's n_jobs and verbose also serve the search.
         inner = inner_transformer(self.transformer_)
+        compare = self.border_points == "auto" and labels is not None
+        options = ("cluster", "background") if compare else (
+            "cluster" if self.border_points == "auto" else self.border_points,)
         for s in range(self.n_scales_):
-            if is_auto(eps[s]) or is_auto(min_samples[s]):
+            if is_auto(eps[s]) or is_auto(min_samples[s]) or compare:
                 if labels is None:
                     raise ValueError(
                         "eps='auto' and min_samples='auto' choose the DBSCAN parameters on "
                         "labelled FOVs: pass y, or give eps and min_samples of every scale."
                     )
-                desc = f"MIRO: choosing DBSCAN's parameters ({self.scale_names_[s]})"
-                with progress_bar(None, desc, getattr(inner, "verbose", 0)) as bar:
-                    e, m, scores, e_grid, m_grid = choose_dbscan_parameters(
-                        [X[idx] for idx in fov_indices],
-                        [c[s] for c in collapsed],
-                        [labels[idx, s] for idx in fov_indices],
-                        transformer_radius(self.transformer_),
-                        eps[s],
-                        min_samples[s],
-                        n_jobs=getattr(inner, "n_jobs", None),
-                        progress=bar,
-                    )
+                best, memo = {}, {}  # a labelling met by both rules is scored once
+                for rule in options:
+                    star = "*" if rule == "background" else ""
+                    desc = f"MIRO: choosing DBSCAN{star}'s parameters ({self.scale_names_[s]})"
+                    with progress_bar(None, desc, getattr(inner, "verbose", 0)) as bar:
+                        best[rule] = choose_dbscan_parameters(
+                            [X[idx] for idx in fov_indices],
+                            [c[s] for c in collapsed],
+                            [labels[idx, s] for idx in fov_indices],
+                            transformer_radius(self.transformer_),
+                            eps[s],
+                            min_samples[s],
+                            n_jobs=getattr(inner, "n_jobs", None),
+                            progress=bar,
+                            core_only=rule == "background",
+                            memo=memo,
+                        )
+                # max() keeps the first of equal scores: DBSCAN.
+                rule = max(options, key=lambda r: float(np.max(best[r][2])))
+                e, m, scores, e_grid, m_grid = best[rule]
+                self.border_point_scores_.append(
+                    {r: float(np.max(best[r][2])) for r in options} if compare else None)
             else:
+                rule = options[0]
                 e, m, scores, e_grid, m_grid = float(eps[s]), int(min_samples[s]), None, None, None
+                self.border_point_scores_.append(None)
             self.eps_.append(e)
             self.min_samples_.append(m)
+            self.border_points_.append(rule)
             self.tuning_scores_.append(scores)
             self.eps_grid_.append(e_grid)
             self.min_samples_grid_.append(m_grid)
@@ -759,13 +793,24 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
     def _cluster(self, fov_indices, collapsed, n):
         return np.stack(
             [
-                dbscan_per_fov(
-                    fov_indices, [c[s] for c in collapsed], self.eps_[s], self.min_samples_[s], n
+                cluster_per_fov(
+                    fov_indices, [c[s] for c in collapsed],
+                    dbscan_template(self.eps_[s], self.min_samples_[s],
+                                    core_only=self.border_points_[s] == "background"), n,
                 )
                 for s in range(self.n_scales_)
             ],
             axis=1,
         )
+
+    def __setstate__(self, state):
+        # Clusterers pickled before border_points existed cluster with DBSCAN, as they did.
+        state = dict(state)
+        state.setdefault("border_points", "cluster")
+        if "eps_" in state:
+            state.setdefault("border_points_", ["cluster"] * len(state["eps_"]))
+            state.setdefault("border_point_scores_", [None] * len(state["eps_"]))
+        super().__setstate__(state)
 
     def scale_index(self, scale):
         """Index of a scale given by name (``scale_names_``) or integer."""

@@ -3,8 +3,10 @@
 Paper, "Simultaneous clustering and classification of different shapes" and
 Eq. 7: besides the displacement, the network predicts class logits for every
 localisation at every recurrent step, trained with a cross-entropy term of
-weight ``beta``. The class of a cluster is the mode of the classes predicted
-for its localisations.
+weight ``beta``. In the paper the class of a cluster is the mode of the
+classes predicted for its localisations; here, with enough labelled clusters,
+a small model learned on the training clusters' geometry and that vote
+classifies each cluster instead (``cluster_classes``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
-from sklearn.utils._param_validation import Interval
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -23,14 +28,33 @@ from ..clustering import (
     EPS_CONSTRAINTS,
     MIN_SAMPLES_CONSTRAINTS,
     choose_dbscan_parameters,
-    dbscan_per_fov,
+    cluster_per_fov,
+    dbscan_template,
     is_auto,
 )
 from .._validation import check_cluster_labels, check_label_vector
 from ..model import progress_bar
 from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
 
-__all__ = ["MIROShapeClassifier", "class_attributes", "mode_per_cluster", "shape_targets"]
+__all__ = [
+    "CLUSTER_DESCRIPTORS",
+    "MIROShapeClassifier",
+    "class_attributes",
+    "cluster_descriptors",
+    "mode_per_cluster",
+    "shape_targets",
+]
+
+#: Geometric columns of :func:`cluster_descriptors` (then, per class, the
+#: fraction of the cluster's localisations predicted in it and their mean
+#: probability of it).
+CLUSTER_DESCRIPTORS = ("log_n_localizations", "log_radius_of_gyration", "axis_ratio",
+                       "radial_spread", "arc_resultant")
+
+#: ``cluster_classes="auto"`` learns from the descriptors only with at least
+#: this many training clusters of each of at least two classes; fewer, and a
+#: linear model on seven or more features would mostly learn its noise.
+MIN_CLUSTERS_PER_CLASS = 5
 
 _D = NETWORK_DEFAULTS
 
@@ -70,6 +94,71 @@ def mode_per_cluster(labels, codes, n_classes, *, background=-1):
     np.add.at(votes, (cluster_of, codes[inside]), 1)
     refined[inside] = votes.argmax(axis=1)[cluster_of]
     return refined
+
+
+def cluster_descriptors(X, labels, proba):
+    """One row of descriptors per cluster: its geometry and the network's vote.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+        Original (not collapsed) coordinates.
+    labels : ndarray of shape (n,)
+        Cluster labels, unique across FOVs, -1 for background.
+    proba : ndarray of shape (n, n_classes)
+        Class probabilities of every localisation.
+
+    Returns
+    -------
+    cluster_of : ndarray of shape (n,)
+        Row of every localisation's cluster, -1 for background.
+    features : ndarray of shape (n_clusters, 5 + 2 * n_classes)
+        :data:`CLUSTER_DESCRIPTORS` (from
+        :func:`~sklearn_miro.analysis.cluster_table`: log count, log radius of
+        gyration, minor over major standard deviation, spread of the distances
+        to the centroid, length of the mean unit vector), then the fraction of
+        the cluster's localisations whose argmax is each class, then the mean
+        probability of each class.
+    """
+    cluster_of = np.full(len(labels), -1, dtype=np.int64)
+    n_classes = proba.shape[1]
+    inside = labels >= 0
+    if not inside.any():
+        return cluster_of, np.zeros((0, len(CLUSTER_DESCRIPTORS) + 2 * n_classes))
+    table = cluster_table(X, labels)  # one FOV: labels are unique across FOVs
+    cluster_of[inside] = np.searchsorted(table["label"].to_numpy(), labels[inside])
+    k, rows = len(table), cluster_of[inside]
+    sizes = table["n_localizations"].to_numpy(dtype=float)
+    major = table["major_std"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        axis_ratio = np.where(major > 0, table["minor_std"].to_numpy() / major, 1.0)
+    geometry = np.column_stack([
+        np.log(sizes),
+        # Clusters of coincident localisations have no extent: a floor of 1e-3 units.
+        np.log(np.maximum(table["radius_of_gyration"].to_numpy(), 1e-3)),
+        axis_ratio,
+        np.nan_to_num(table["radial_spread"].to_numpy(), nan=0.0),
+        table["arc_resultant"].to_numpy(),
+    ])  # fmt: skip
+    votes = np.zeros((k, n_classes))
+    np.add.at(votes, (rows, proba[inside].argmax(axis=1)), 1.0)
+    mean_proba = np.column_stack([np.bincount(rows, proba[inside][:, c], k) for c in range(n_classes)])
+    return cluster_of, np.column_stack([geometry, votes / sizes[:, None], mean_proba / sizes[:, None]])
+
+
+def _cluster_class_model():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _leave_one_fov_out(features, targets, fovs):
+    """Each cluster's class predicted by a model fitted on the other FOVs' clusters (None if impossible)."""
+    predicted = np.empty_like(targets)
+    for fov in np.unique(fovs):
+        held = fovs == fov
+        if len(np.unique(targets[~held])) < 2:
+            return None
+        predicted[held] = _cluster_class_model().fit(features[~held], targets[~held]).predict(features[held])
+    return predicted
 
 
 def shape_targets(y, classes, n_samples):
@@ -173,6 +262,29 @@ class MIROShapeClassifier(ClassifierMixin, BaseMIRO):
         added to the score (the mean of ARI-dagger, JI_c and F1 is maximised).
     min_samples : int or "auto", default="auto"
         DBSCAN ``min_samples``; ``"auto"`` as for ``eps``.
+    border_points : {"auto", "cluster", "background"}, default="auto"
+        Where DBSCAN's border points go: ``"cluster"`` is DBSCAN,
+        ``"background"`` is DBSCAN* (:class:`~sklearn_miro.grid_dbscan.DBSCANStar`:
+        only core points and their connections make clusters). ``"auto"``
+        searches ``eps`` / ``min_samples`` with both on the training FOVs and
+        keeps the better score (a tie goes to DBSCAN), as
+        :class:`MIROClusterer` does.
+    cluster_classes : {"auto", "vote", "descriptors"}, default="auto"
+        How a cluster found by DBSCAN gets its class. ``"vote"``: the most
+        frequent class the network predicts for its localisations (the
+        paper). ``"descriptors"``: a standardised logistic regression over
+        the cluster's geometry in the original coordinates (log count, log
+        radius of gyration, minor / major axis ratio, radial spread, arc
+        resultant; see :func:`~sklearn_miro.analysis.cluster_table`) and the
+        network's vote (fraction of localisations and mean probability per
+        class), trained on the clusters DBSCAN finds in the training FOVs,
+        each labelled with the most frequent true class of its localisations.
+        A cluster it calls background is dissolved (its localisations become
+        background). ``"auto"``: the descriptors' model when, on the
+        training clusters, it classifies more localisations correctly
+        leave-one-FOV-out than the vote does (needs two training FOVs or
+        more, with ``MIN_CLUSTERS_PER_CLASS`` = 5 clusters of each of two
+        classes or more), else the vote.
     hidden_size, n_steps, connectivity_radius, length_scale, \
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
@@ -197,6 +309,19 @@ tile_size, crop_features, n_jobs, precision
         get this class.
     eps_, min_samples_ : float, int
         DBSCAN parameters of :meth:`predict_clusters`.
+    border_points_ : {"cluster", "background"}
+        The border-point rule used: DBSCAN or DBSCAN*.
+    border_point_scores_ : dict or None
+        With ``border_points="auto"``: the best training score of each rule.
+    cluster_classes_ : {"vote", "descriptors"}
+        How :meth:`predict_clusters` classifies a cluster.
+    cluster_class_scores_ : dict or None
+        With ``cluster_classes="auto"`` when both rules could be compared:
+        the training-cluster accuracy (weighted by size) of the vote and,
+        leave-one-FOV-out, of the descriptors' model.
+    cluster_classifier_ : Pipeline or None
+        The fitted scaler + logistic regression over
+        :func:`cluster_descriptors` when ``cluster_classes_ == "descriptors"``.
     tuning_scores_ : ndarray or None
         Training score of every DBSCAN candidate (``eps_grid_`` x
         ``min_samples_grid_``) when the parameters were chosen automatically.
@@ -239,6 +364,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         beta=0.1,
         eps="auto",
         min_samples="auto",
+        border_points="auto",
+        cluster_classes="auto",
         hidden_size=_D["hidden_size"],
         n_steps=MULTISCALE_N_STEPS,
         connectivity_radius=_D["connectivity_radius"],
@@ -289,6 +416,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         self.beta = beta
         self.eps = eps
         self.min_samples = min_samples
+        self.border_points = border_points
+        self.cluster_classes = cluster_classes
 
     # ---- fitting --------------------------------------------------------------
     _parameter_constraints: dict = {
@@ -296,6 +425,8 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         "beta": [Interval(Real, 0, None, closed="left")],
         "eps": EPS_CONSTRAINTS,
         "min_samples": MIN_SAMPLES_CONSTRAINTS,
+        "border_points": [StrOptions({"auto", "cluster", "background"})],
+        "cluster_classes": [StrOptions({"auto", "vote", "descriptors"})],
     }
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -326,42 +457,124 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             setattr(self, name, value)
         config = self._training_config(options, n_outputs=2 + len(classes_), beta=self.beta)
         self._fit_model(X, clusters[:, None], groups, fov_indices, config, classes=codes)
-        self._choose_dbscan(X, clusters, codes, fov_indices)
+        return self._fit_clustering(X, clusters, codes, fov_indices)
+
+    def _fit_clustering(self, X, clusters, codes, fov_indices):
+        """After training: DBSCAN's parameters and rule, then the cluster-class model."""
+        collapsed = self._collapse(X, fov_indices, [self.model_.n_steps - 1])
+        proba = self._probabilities(collapsed)
+        moved = collapsed.moved[0]
+        self._choose_dbscan(X, clusters, codes, fov_indices, moved, proba.argmax(axis=1))
+        labels = cluster_per_fov(fov_indices, [moved[idx] for idx in fov_indices], self._dbscan(), X.shape[0])
+        cluster_fov = np.empty(X.shape[0], dtype=np.int64)
+        for k, idx in enumerate(fov_indices):
+            cluster_fov[idx] = k
+        self._fit_cluster_classes(X, labels, codes, proba, cluster_fov)
         return self
 
-    def _choose_dbscan(self, X, clusters, codes, fov_indices):
-        """DBSCAN parameters of predict_clusters, chosen on the training FOVs when "auto".
+    def _dbscan(self):
+        return dbscan_template(self.eps_, self.min_samples_, core_only=self.border_points_ == "background")
+
+    def _choose_dbscan(self, X, clusters, codes, fov_indices, moved, predicted):
+        """DBSCAN parameters and border-point rule of predict_clusters, chosen on the training FOVs.
 
         The score of a candidate is the mean of ARI-dagger, JI_c and the macro
-        F1 of the cluster classes (what ``predict_clusters`` returns) over the
-        training FOVs. Without F1, the choice favoured tight clusters that
-        leave shape localisations as noise, hence background: on spots +
-        ellipses (2 seeds, 10 test FOVs) adding F1 raised the test F1 by
-        0.03-0.10 and ARI-dagger by 0.02-0.03 for JI_c 0.006-0.036 lower
-        (``benchmarks/shape_dbscan_scan.py``).
+        F1 of the cluster classes (the mode of the network's classes in each
+        cluster) over the training FOVs. Without F1, the choice favoured tight
+        clusters that leave shape localisations as noise, hence background: on
+        spots + ellipses (2 seeds, 10 test FOVs) adding F1 raised the test F1
+        by 0.03-0.10 and ARI-dagger by 0.02-0.03 for JI_c 0.006-0.036 lower
+        (``benchmarks/shape_dbscan_scan.py``). With ``border_points="auto"``
+        the search runs for DBSCAN and for DBSCAN* (border points as
+        background); the better score wins, a tie goes to DBSCAN.
         """
-        self.tuning_scores_ = self.eps_grid_ = self.min_samples_grid_ = None
-        if not (is_auto(self.eps) or is_auto(self.min_samples)):
+        self.tuning_scores_ = self.eps_grid_ = self.min_samples_grid_ = self.border_point_scores_ = None
+        options = ("cluster", "background") if self.border_points == "auto" else (self.border_points,)
+        self.border_points_ = options[0]
+        if not (is_auto(self.eps) or is_auto(self.min_samples)) and len(options) == 1:
             self.eps_, self.min_samples_ = float(self.eps), int(self.min_samples)
             return
-        collapsed = self._collapse(X, fov_indices, [self.model_.n_steps - 1])
-        predicted = self._probabilities(collapsed).argmax(axis=1)
-        moved = collapsed.moved[0]
 
         def class_f1(idx):
             return lambda labels: f1_score(
                 codes[idx], self._cluster_class_codes(labels, predicted[idx]), average="macro"
             )
 
-        with progress_bar(None, "MIRO: choosing DBSCAN's parameters", self.verbose) as bar:
-            eps, ms, scores, e_grid, m_grid = choose_dbscan_parameters(
-                [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
-                [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
-                self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
-                n_jobs=self.n_jobs, progress=bar,
-            )  # fmt: skip
-        self.eps_, self.min_samples_ = eps, ms
+        best, memo = {}, {}  # a labelling met by both rules is scored once
+        for border_points in options:
+            desc = "MIRO: choosing DBSCAN's parameters" if border_points == "cluster" else (
+                "MIRO: choosing DBSCAN*'s parameters")
+            with progress_bar(None, desc, self.verbose) as bar:
+                best[border_points] = choose_dbscan_parameters(
+                    [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
+                    [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
+                    self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
+                    n_jobs=self.n_jobs, progress=bar, core_only=border_points == "background", memo=memo,
+                )  # fmt: skip
+        # max() keeps the first of equal scores: DBSCAN.
+        self.border_points_ = max(options, key=lambda b: float(np.max(best[b][2])))
+        if len(options) > 1:
+            self.border_point_scores_ = {b: float(np.max(best[b][2])) for b in options}
+        eps, ms, scores, e_grid, m_grid = best[self.border_points_]
+        self.eps_, self.min_samples_ = float(eps), int(ms)
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = scores, e_grid, m_grid
+
+    def _fit_cluster_classes(self, X, labels, codes, proba, cluster_fov):
+        """Learn the class of a cluster from its descriptors, on the training FOVs' DBSCAN clusters.
+
+        Every cluster DBSCAN finds in the training FOVs (with the chosen
+        parameters) is one example: its :func:`cluster_descriptors` and, as
+        target, the most frequent true class of its localisations (the
+        background class too: such a cluster is dissolved at prediction). A
+        standardised multinomial logistic regression learns the mapping.
+
+        ``"auto"`` compares the two rules on the training clusters, each
+        weighted by its number of localisations: the vote's accuracy against
+        the model's accuracy on every FOV when it was fitted on the other FOVs
+        (leave-one-FOV-out, so that it is scored on clusters it did not see).
+        The model is used only if it is strictly more accurate; it needs two
+        training FOVs or more and ``MIN_CLUSTERS_PER_CLASS`` training clusters
+        of each of two classes or more. The vote's accuracy is measured on
+        the FOVs the network was trained on, so the comparison favours the
+        vote: a tie or a near tie keeps the paper's rule.
+        """
+        self.cluster_classifier_ = None
+        self.cluster_classes_ = "vote"
+        self.cluster_class_scores_ = None
+        if self.cluster_classes == "vote":
+            return
+        cluster_of, features = cluster_descriptors(X, labels, proba)
+        inside = cluster_of >= 0
+        n_classes = len(self.classes_)
+        targets = votes = fovs = np.zeros(0, dtype=np.int64)
+        if inside.any():
+            first = np.unique(cluster_of[inside], return_index=True)[1]
+            targets = mode_per_cluster(labels, codes, n_classes)[inside][first]
+            votes = mode_per_cluster(labels, proba.argmax(axis=1), n_classes)[inside][first]
+            fovs = cluster_fov[inside][first]
+        counts = np.bincount(targets, minlength=n_classes)
+        if self.cluster_classes == "descriptors" and np.count_nonzero(counts) < 2:
+            raise ValueError(
+                "cluster_classes='descriptors' learns the class of a cluster from the clusters "
+                f"DBSCAN finds in the training FOVs, but those {len(targets)} clusters have "
+                f"{np.count_nonzero(counts)} class(es); it needs at least 2. Label more clusters, "
+                "or use cluster_classes='vote' (the mode of the localisations' classes)."
+            )
+        if self.cluster_classes == "auto":
+            if np.sum(counts >= MIN_CLUSTERS_PER_CLASS) < 2 or len(np.unique(fovs)) < 2:
+                return
+            held_out = _leave_one_fov_out(features, targets, fovs)
+            if held_out is None:  # a FOV held out left a single class to learn from
+                return
+            size = np.bincount(cluster_of[inside]).astype(float)
+            self.cluster_class_scores_ = {
+                "vote": float(np.sum(size * (votes == targets)) / size.sum()),
+                "descriptors": float(np.sum(size * (held_out == targets)) / size.sum()),
+            }
+            if self.cluster_class_scores_["descriptors"] <= self.cluster_class_scores_["vote"]:
+                return
+        self.cluster_classifier_ = _cluster_class_model().fit(features, targets)
+        self.cluster_classes_ = "descriptors"
 
     # ---- inference --------------------------------------------------------------
     def _outputs(self, X, groups):
@@ -435,12 +648,15 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         """Cluster new FOVs and classify every cluster by the mode of its localisations.
 
         One forward pass per FOV gives the collapsed coordinates and the class
-        probabilities; DBSCAN (``eps_``, ``min_samples_``) clusters the
-        collapsed coordinates of every FOV on its own; every localisation of a
-        cluster then gets the most frequent predicted class of the cluster
-        (ties: the first in ``classes_``). Localisations that DBSCAN leaves in
-        no cluster get ``background_class_`` (their own prediction when the
-        training data had no background).
+        probabilities; DBSCAN (``eps_``, ``min_samples_``, DBSCAN* when
+        ``border_points_ == "background"``) clusters the collapsed coordinates
+        of every FOV on its own; every localisation of a cluster then gets the
+        cluster's class: the most frequent predicted class of the cluster
+        (ties: the first in ``classes_``) with ``cluster_classes_ == "vote"``,
+        the cluster-class model's prediction from :func:`cluster_descriptors`
+        with ``"descriptors"`` (a cluster it calls background is dissolved).
+        Localisations in no cluster get ``background_class_`` (their own
+        prediction when the training data had no background).
 
         Parameters
         ----------
@@ -458,10 +674,16 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         """
         check_is_fitted(self, "model_")
         X, fov_indices, collapsed, proba = self._outputs(X, groups)
-        labels = dbscan_per_fov(
-            fov_indices, [collapsed[idx] for idx in fov_indices], self.eps_, self.min_samples_, X.shape[0]
-        )
-        return labels, self.classes_[self._cluster_class_codes(labels, proba.argmax(axis=1))]
+        labels = cluster_per_fov(fov_indices, [collapsed[idx] for idx in fov_indices], self._dbscan(), X.shape[0])
+        codes = self._cluster_class_codes(labels, proba.argmax(axis=1))
+        if self.cluster_classifier_ is not None:
+            cluster_of, features = cluster_descriptors(X, labels, proba)
+            inside = cluster_of >= 0
+            if inside.any():
+                codes[inside] = self.cluster_classifier_.predict(features)[cluster_of[inside]]
+            if self.background_class_ is not None:  # a cluster classified as background is dissolved
+                labels = np.where(inside & (codes == self._background_code()), -1, labels)
+        return labels, self.classes_[codes]
 
     def predict_table(self, X, groups=None):
         """Cluster and classify new FOVs; one row of statistics per cluster.
@@ -492,6 +714,19 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         from sklearn.metrics import accuracy_score
 
         return accuracy_score(y, self.predict(X, groups=groups), sample_weight=sample_weight)
+
+    def __setstate__(self, state):
+        # Classifiers pickled before border_points and cluster_classes existed
+        # cluster with DBSCAN and take the vote, as they did.
+        state = dict(state)
+        for name in ("border_points", "border_points_"):
+            state.setdefault(name, "cluster")
+        for name in ("cluster_classes", "cluster_classes_"):
+            state.setdefault(name, "vote")
+        state.setdefault("cluster_classifier_", None)
+        state.setdefault("cluster_class_scores_", None)
+        state.setdefault("border_point_scores_", None)
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
