@@ -588,6 +588,9 @@ def run_mixture(name, seed, params, output_dir, tag="default", n_test=None, test
         **_fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model),
         "train_compression": comp["compression"], "train_background_shift": comp["background_shift"],
         "relative_loss": float(getattr(model, "training_relative_loss_", float("nan"))),
+        # Since the twenty-second session: DBSCAN or DBSCAN*, and how clusters get their class.
+        "border_points": model.border_points_, "border_point_scores": model.border_point_scores_,
+        "cluster_classes": model.cluster_classes_, "cluster_class_scores": model.cluster_class_scores_,
         "eps": float(model.eps_), "min_samples": int(model.min_samples_),
         "dbscan_params": dbscan_params, "metrics": means, "f1_per_fov": f1_fov,
         "f1_pooled": float(f1_score(clst, classes.astype(str), average="macro")),
@@ -639,6 +642,9 @@ def run_npc(name, seed, params, output_dir, tag="default", n_test=None, test_fov
         **_fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, miro),
         "k_star": miro.k_star_, "train_compression": comp, "relative_loss": float(getattr(miro, "training_relative_loss_", float("nan"))),
         "eps": [float(e) for e in model.eps_], "min_samples": [int(m) for m in model.min_samples_],
+        # Since the twenty-second session: DBSCAN or DBSCAN* per scale.
+        "border_points": list(getattr(model, "border_points_", ["cluster"] * len(model.eps_))),
+        "border_point_scores": getattr(model, "border_point_scores_", None),
         "dbscan_params": dbscan, "metrics": means,
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "machine": platform.platform(),
