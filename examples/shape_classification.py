@@ -79,13 +79,20 @@ def main():
     clf, origin = get_model(args, X, shape, y, fov)
     per_localization = clf.predict(X_new)                    # a class per localisation
     proba = clf.predict_proba(X_new)                         # columns: clf.classes_
-    labels, cluster_class = clf.predict_clusters(X_new)      # DBSCAN clusters, mode class per cluster
+    labels, cluster_class = clf.predict_clusters(X_new)      # DBSCAN clusters, one class per cluster
 
-    print(f"model: {origin}; classes {[str(c) for c in clf.classes_]}; DBSCAN eps {clf.eps_:.1f}, "
-          f"min_samples {clf.min_samples_}")
+    rule = "DBSCAN*" if clf.border_points_ == "background" else "DBSCAN"
+    how = ("a model of the cluster's geometry and vote" if clf.cluster_classes_ == "descriptors"
+           else "the mode of its localisations' classes")
+    print(f"model: {origin}; classes {[str(c) for c in clf.classes_]}; {rule} eps {clf.eps_:.1f}, "
+          f"min_samples {clf.min_samples_}; a cluster's class: {how}")
+    if clf.cluster_class_scores_ is not None:
+        print("  training-cluster accuracy: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in clf.cluster_class_scores_.items())
+              + " (descriptors: leave-one-FOV-out)")
     print(f"mean max probability {proba.max(axis=1).mean():.3f}")
     print(f"per-localization macro F1: {f1_score(shape_new, cluster_class, average='macro'):.3f} "
-          f"(mode per cluster), {f1_score(shape_new, per_localization, average='macro'):.3f} (raw); "
+          f"(class per cluster), {f1_score(shape_new, per_localization, average='macro'):.3f} (raw); "
           f"accuracy {clf.score(X_new, shape_new):.3f}")
     report = clustering_report(X_new, y_new, labels).iloc[0]
     print(f"clusters: ARI† {report['ari_dagger']:.3f}, JI_c {report['ji_c']:.3f}, "
