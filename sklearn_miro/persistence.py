@@ -12,7 +12,8 @@ that :func:`load_model` reads **without ever unpickling**:
 * only classes from a fixed list can be named in ``model.json``: the
   sklearn_miro estimators and their fitted-model objects, the network, and a
   few clusterers and wrappers (``DBSCAN``, ``DBSCANStar``, ``FrozenEstimator``,
-  ...). Anything else is refused on loading, and on saving an estimator that
+  ...), and the scaler, logistic regression and pipeline of a shape
+  classifier's cluster-class model. Anything else is refused on loading, and on saving an estimator that
   holds objects outside that list raises a ``TypeError`` (save it with joblib
   only if you will load it yourself).
 
