@@ -13,9 +13,9 @@ that :func:`load_model` reads **without ever unpickling**:
   sklearn_miro estimators and their fitted-model objects, the network, and a
   few clusterers and wrappers (``DBSCAN``, ``DBSCANStar``, ``FrozenEstimator``,
   ...), and the scaler, logistic regression and pipeline of a shape
-  classifier's cluster-class model. Anything else is refused on loading, and on saving an estimator that
-  holds objects outside that list raises a ``TypeError`` (save it with joblib
-  only if you will load it yourself).
+  classifier's cluster-class model. Anything else is refused on loading, and
+  on saving an estimator that holds objects outside that list raises a
+  ``TypeError`` (save it with joblib only if you will load it yourself).
 
 Weights are stored as ``.npz`` rather than safetensors: both refuse code on
 loading, and ``.npz`` needs nothing beyond numpy.
