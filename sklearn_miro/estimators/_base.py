@@ -27,6 +27,7 @@ from ..model import (
     PRECISIONS,
     FittedMIRO,
     TrainingConfig,
+    progress_bar,
     to_model_space,
     native_bfloat16,
     network_from_state,
@@ -34,15 +35,50 @@ from ..model import (
 )
 
 __all__ = [
+    "AUTO_BORDER_POINTS",
     "FINE_TUNING_SCHEDULE",
     "FROM_SCRATCH_SCHEDULE",
     "MULTISCALE_N_STEPS",
     "NETWORK_DEFAULTS",
+    "search_border_rules",
     "BaseMIRO",
     "fitted_property",
     "resolve_device",
     "upgrade_pre_model_state",
 ]
+
+#: Where ``border_points="auto"`` may put DBSCAN's border points: in their
+#: cluster (DBSCAN) or in the background (DBSCAN*); DBSCAN wins a tie.
+AUTO_BORDER_POINTS = ("cluster", "background")
+
+
+def search_border_rules(search, rules, desc, verbose):
+    """One search of DBSCAN's parameters per border-point rule; the best score wins.
+
+    The estimators' ``border_points="auto"`` choice. ``search(core_only,
+    progress)`` runs :func:`~sklearn_miro.clustering.choose_dbscan_parameters`
+    (with ``core_only`` for DBSCAN*) and returns its result; ``desc`` is the
+    progress bar's text, ``{dbscan}`` standing for "DBSCAN" or "DBSCAN*". A tie
+    goes to the earlier rule of ``rules`` (DBSCAN first).
+
+    Returns
+    -------
+    rule : str
+        The winning rule.
+    result : tuple
+        Its search's ``(eps, min_samples, scores, eps_grid, min_samples_grid)``.
+    best_scores : dict
+        The best score of every rule.
+    """
+    found = {}
+    for rule in rules:
+        name = "DBSCAN*" if rule == "background" else "DBSCAN"
+        with progress_bar(None, desc.format(dbscan=name), verbose) as bar:
+            found[rule] = search(rule == "background", bar)
+    best_scores = {rule: float(np.max(result[2])) for rule, result in found.items()}
+    winner = max(best_scores, key=best_scores.get)  # max() keeps the first of equal scores
+    return winner, found[winner], best_scores
+
 
 # The network and training hyper-parameters shared by every MIRO estimator,
 # with their defaults (one place: every estimator signature reads them here).

@@ -34,9 +34,9 @@ from ..clustering import (
     tune_dbscan,
 )
 from ..metrics import ari_dagger_ji_c_ami
-from ..model import progress_bar
 from ..parallel import map_fovs
 from ..pretrained import PretrainedMIRO
+from ._base import AUTO_BORDER_POINTS, search_border_rules
 from ._transformer import MIROTransformer
 
 __all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
@@ -68,9 +68,6 @@ def predict_fov(transformer, clusterer, X_fov, n_passes=1):
 #: A third pass was measured and not kept (``benchmarks/README.md``, tenth session).
 AUTO_COLLAPSE_PASSES = (1, 2)
 
-#: Where ``border_points="auto"`` may put DBSCAN's border points: in their
-#: cluster (DBSCAN) or in the background (DBSCAN*); DBSCAN wins a tie.
-AUTO_BORDER_POINTS = ("cluster", "background")
 
 
 class MIROClusterer(ClusterMixin, BaseEstimator):
@@ -340,27 +337,36 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         chosen parameters and the per-option scores; returns the training
         FOVs collapsed with the chosen number of passes.
         """
-        best, candidate, done = {}, collapsed, 1
+        best, rule_scores, candidate, done = {}, {}, collapsed, 1
         memo = {}  # labellings met again (another pass, DBSCAN vs DBSCAN*) are not rescored
+        # The search can take as long as the fine-tuning (about a minute on
+        # blinking data): a bar per candidate collapse and border-point rule
+        # when the transformer is verbose.
+        verbose = getattr(inner_transformer(self.transformer_), "verbose", 0)
         for n_passes in pass_options:
             while done < n_passes:
                 candidate = [self._transform_fov(c, n_passes=1, collapsed=True) for c in candidate]
                 done += 1
-            for border_points in border_options:
-                self._tune(X, labels, fov_indices, candidate, n_passes if len(pass_options) > 1 else None,
-                           border_points, memo)
-                best[n_passes, border_points] = (float(np.max(self.tuning_scores_)), self.eps_,
-                                                 self.min_samples_, self.tuning_scores_, candidate)
-        # max() keeps the first of equal scores: the order of the loops above.
-        chosen = max(best, key=lambda k: best[k][0])
-        _, self.eps_, self.min_samples_, self.tuning_scores_, chosen_collapse = best[chosen]
-        self.collapse_passes_, self.border_points_ = chosen
+            desc = "MIRO: choosing {dbscan}'s parameters"
+            if len(pass_options) > 1:
+                desc += f" ({n_passes} pass{'es' if n_passes > 1 else ''})"
+            rule, found, scores = search_border_rules(
+                lambda core_only, bar, fovs=candidate: self._search(X, labels, fov_indices, fovs, core_only,
+                                                                    bar, memo),
+                border_options, desc, verbose,
+            )
+            best[n_passes] = (scores[rule], rule, found, candidate)
+            for r, score in scores.items():
+                rule_scores[r] = max(rule_scores.get(r, -np.inf), score)
+        # max() keeps the first of equal scores: fewer passes (and, within a
+        # number of passes, search_border_rules already preferred DBSCAN).
+        chosen = max(best, key=lambda p: best[p][0])
+        _, self.border_points_, found, chosen_collapse = best[chosen]
+        self.collapse_passes_ = chosen
+        self.eps_, self.min_samples_, self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = found
         self.collapse_pass_scores_ = (
-            {p: max(v[0] for k, v in best.items() if k[0] == p) for p in pass_options}
-            if len(pass_options) > 1 else None)
-        self.border_point_scores_ = (
-            {b: max(v[0] for k, v in best.items() if k[1] == b) for b in border_options}
-            if len(border_options) > 1 else None)
+            {p: best[p][0] for p in pass_options} if len(pass_options) > 1 else None)
+        self.border_point_scores_ = rule_scores if len(border_options) > 1 else None
         self.clusterer_ = dbscan_template(self.eps_, self.min_samples_,
                                           core_only=self.border_points_ == "background")
         return chosen_collapse
@@ -406,34 +412,23 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         return dbscan_per_fov_scaled(fov_indices, collapsed, eps, min_samples, X.shape[0],
                                      core_only=core_only)
 
-    def _tune(self, X, labels, fov_indices, collapsed, n_passes=None, border_points="cluster", memo=None):
-        # The search can take as long as the fine-tuning (about a minute on
-        # blinking data): a bar per candidate collapse and border-point rule
-        # when the transformer is verbose.
-        desc = "MIRO: choosing DBSCAN's parameters" if border_points == "cluster" else (
-            "MIRO: choosing DBSCAN*'s parameters")
-        if n_passes is not None:
-            desc += f" ({n_passes} pass{'es' if n_passes > 1 else ''})"
-        verbose = getattr(inner_transformer(self.transformer_), "verbose", 0)
-        with progress_bar(None, desc, verbose) as bar:  # its total: the eps candidates
-            eps, min_samples, scores, eps_grid, ms_grid = choose_dbscan_parameters(
-                [X[idx] for idx in fov_indices],
-                collapsed,
-                [labels[idx] for idx in fov_indices],
-                transformer_radius(self.transformer_),
-                self.eps,
-                self.min_samples,
-                # The mean of ARI-dagger, JI_c and AMI, from one encoding of
-                # each labelling (the same value as AMI added as an extra score).
-                score=ari_dagger_ji_c_ami,
-                n_jobs=self.n_jobs,
-                progress=bar,
-                core_only=border_points == "background",
-                memo=memo,
-            )
-        self.eps_, self.min_samples_ = eps, min_samples
-        self.tuning_scores_ = scores
-        self.eps_grid_, self.min_samples_grid_ = eps_grid, ms_grid
+    def _search(self, X, labels, fov_indices, collapsed, core_only, progress, memo):
+        """:func:`~sklearn_miro.clustering.choose_dbscan_parameters` on the collapsed training FOVs."""
+        return choose_dbscan_parameters(
+            [X[idx] for idx in fov_indices],
+            collapsed,
+            [labels[idx] for idx in fov_indices],
+            transformer_radius(self.transformer_),
+            self.eps,
+            self.min_samples,
+            # The mean of ARI-dagger, JI_c and AMI, from one encoding of
+            # each labelling (the same value as AMI added as an extra score).
+            score=ari_dagger_ji_c_ami,
+            n_jobs=self.n_jobs,
+            progress=progress,
+            core_only=core_only,
+            memo=memo,
+        )
 
     def _transform_fov(self, X_fov, n_passes=None, collapsed=False):
         # The transformer's public transform: a pretrained (units per FOV) or

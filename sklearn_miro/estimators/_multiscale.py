@@ -40,8 +40,7 @@ from .._validation import (
     check_positive,
     split_by_group,
 )
-from ..model import progress_bar
-from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
+from ._base import AUTO_BORDER_POINTS, MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO, search_border_rules
 
 __all__ = [
     "MultiscaleMIROClusterer",
@@ -742,7 +741,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         # The transformer's n_jobs and verbose also serve the search.
         inner = inner_transformer(self.transformer_)
         compare = self.border_points == "auto" and labels is not None
-        options = ("cluster", "background") if compare else (
+        options = AUTO_BORDER_POINTS if compare else (
             "cluster" if self.border_points == "auto" else self.border_points,)
         for s in range(self.n_scales_):
             if is_auto(eps[s]) or is_auto(min_samples[s]) or compare:
@@ -751,28 +750,25 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         "eps='auto' and min_samples='auto' choose the DBSCAN parameters on "
                         "labelled FOVs: pass y, or give eps and min_samples of every scale."
                     )
-                best, memo = {}, {}  # a labelling met by both rules is scored once
-                for rule in options:
-                    star = "*" if rule == "background" else ""
-                    desc = f"MIRO: choosing DBSCAN{star}'s parameters ({self.scale_names_[s]})"
-                    with progress_bar(None, desc, getattr(inner, "verbose", 0)) as bar:
-                        best[rule] = choose_dbscan_parameters(
-                            [X[idx] for idx in fov_indices],
-                            [c[s] for c in collapsed],
-                            [labels[idx, s] for idx in fov_indices],
-                            transformer_radius(self.transformer_),
-                            eps[s],
-                            min_samples[s],
-                            n_jobs=getattr(inner, "n_jobs", None),
-                            progress=bar,
-                            core_only=rule == "background",
-                            memo=memo,
-                        )
-                # max() keeps the first of equal scores: DBSCAN.
-                rule = max(options, key=lambda r: float(np.max(best[r][2])))
-                e, m, scores, e_grid, m_grid = best[rule]
-                self.border_point_scores_.append(
-                    {r: float(np.max(best[r][2])) for r in options} if compare else None)
+                memo = {}  # a labelling met by both rules is scored once
+                rule, (e, m, scores, e_grid, m_grid), rule_scores = search_border_rules(
+                    lambda core_only, bar: choose_dbscan_parameters(
+                        [X[idx] for idx in fov_indices],
+                        [c[s] for c in collapsed],
+                        [labels[idx, s] for idx in fov_indices],
+                        transformer_radius(self.transformer_),
+                        eps[s],
+                        min_samples[s],
+                        n_jobs=getattr(inner, "n_jobs", None),
+                        progress=bar,
+                        core_only=core_only,
+                        memo=memo,
+                    ),
+                    options,
+                    f"MIRO: choosing {{dbscan}}'s parameters ({self.scale_names_[s]})",
+                    getattr(inner, "verbose", 0),
+                )
+                self.border_point_scores_.append(rule_scores if compare else None)
             else:
                 rule = options[0]
                 e, m, scores, e_grid, m_grid = float(eps[s]), int(min_samples[s]), None, None, None

@@ -33,8 +33,7 @@ from ..clustering import (
     is_auto,
 )
 from .._validation import check_cluster_labels, check_label_vector
-from ..model import progress_bar
-from ._base import MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO
+from ._base import AUTO_BORDER_POINTS, MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO, search_border_rules
 
 __all__ = [
     "CLUSTER_DESCRIPTORS",
@@ -465,11 +464,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         proba = self._probabilities(collapsed)
         moved = collapsed.moved[0]
         self._choose_dbscan(X, clusters, codes, fov_indices, moved, proba.argmax(axis=1))
-        labels = cluster_per_fov(fov_indices, [moved[idx] for idx in fov_indices], self._dbscan(), X.shape[0])
-        cluster_fov = np.empty(X.shape[0], dtype=np.int64)
-        for k, idx in enumerate(fov_indices):
-            cluster_fov[idx] = k
-        self._fit_cluster_classes(X, labels, codes, proba, cluster_fov)
+        self._fit_cluster_classes(X, codes, proba, moved, fov_indices)
         return self
 
     def _dbscan(self):
@@ -489,7 +484,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         background); the better score wins, a tie goes to DBSCAN.
         """
         self.tuning_scores_ = self.eps_grid_ = self.min_samples_grid_ = self.border_point_scores_ = None
-        options = ("cluster", "background") if self.border_points == "auto" else (self.border_points,)
+        options = AUTO_BORDER_POINTS if self.border_points == "auto" else (self.border_points,)
         self.border_points_ = options[0]
         if not (is_auto(self.eps) or is_auto(self.min_samples)) and len(options) == 1:
             self.eps_, self.min_samples_ = float(self.eps), int(self.min_samples)
@@ -500,26 +495,22 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
                 codes[idx], self._cluster_class_codes(labels, predicted[idx]), average="macro"
             )
 
-        best, memo = {}, {}  # a labelling met by both rules is scored once
-        for border_points in options:
-            desc = "MIRO: choosing DBSCAN's parameters" if border_points == "cluster" else (
-                "MIRO: choosing DBSCAN*'s parameters")
-            with progress_bar(None, desc, self.verbose) as bar:
-                best[border_points] = choose_dbscan_parameters(
-                    [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
-                    [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
-                    self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
-                    n_jobs=self.n_jobs, progress=bar, core_only=border_points == "background", memo=memo,
-                )  # fmt: skip
-        # max() keeps the first of equal scores: DBSCAN.
-        self.border_points_ = max(options, key=lambda b: float(np.max(best[b][2])))
+        memo = {}  # a labelling met by both rules is scored once
+        self.border_points_, (eps, ms, scores, e_grid, m_grid), rule_scores = search_border_rules(
+            lambda core_only, bar: choose_dbscan_parameters(
+                [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
+                [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
+                self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
+                n_jobs=self.n_jobs, progress=bar, core_only=core_only, memo=memo,
+            ),
+            options, "MIRO: choosing {dbscan}'s parameters", self.verbose,
+        )  # fmt: skip
         if len(options) > 1:
-            self.border_point_scores_ = {b: float(np.max(best[b][2])) for b in options}
-        eps, ms, scores, e_grid, m_grid = best[self.border_points_]
+            self.border_point_scores_ = rule_scores
         self.eps_, self.min_samples_ = float(eps), int(ms)
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = scores, e_grid, m_grid
 
-    def _fit_cluster_classes(self, X, labels, codes, proba, cluster_fov):
+    def _fit_cluster_classes(self, X, codes, proba, moved, fov_indices):
         """Learn the class of a cluster from its descriptors, on the training FOVs' DBSCAN clusters.
 
         Every cluster DBSCAN finds in the training FOVs (with the chosen
@@ -542,7 +533,11 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         self.cluster_classes_ = "vote"
         self.cluster_class_scores_ = None
         if self.cluster_classes == "vote":
-            return
+            return  # the training FOVs need not be clustered again
+        labels = cluster_per_fov(fov_indices, [moved[idx] for idx in fov_indices], self._dbscan(), X.shape[0])
+        cluster_fov = np.empty(X.shape[0], dtype=np.int64)
+        for k, idx in enumerate(fov_indices):
+            cluster_fov[idx] = k
         cluster_of, features = cluster_descriptors(X, labels, proba)
         inside = cluster_of >= 0
         n_classes = len(self.classes_)
