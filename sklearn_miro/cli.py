@@ -51,6 +51,14 @@ def _border_rule(clusterer):
     return "border points in their clusters (DBSCAN)"
 
 
+def _trim_rule(clusterer):
+    """Whether a fitted MIROClusterer trims its clusters, in words."""
+    radius = getattr(clusterer, "outlier_radius_", None)
+    if radius is None:
+        return "clusters not trimmed"
+    return f"localisations beyond {radius:g} Mahalanobis radii of their cluster left as background"
+
+
 # ------------------------------------------------------------------- demo
 
 
@@ -84,8 +92,8 @@ def _demo(args):
     print(
         f"  trained in {miro.training_time_:.0f} s on {miro.device_}; DBSCAN on the collapsed "
         f"points: eps = {clusterer.eps_:.1f} nm, min_samples = {clusterer.min_samples_}, "
-        f"{clusterer.collapse_passes_} collapse pass(es), {_border_rule(clusterer)} "
-        "(chosen on the training FOVs)"
+        f"{clusterer.collapse_passes_} collapse pass(es), {_border_rule(clusterer)}, "
+        f"{_trim_rule(clusterer)} (chosen on the training FOVs)"
     )
 
     # Plain DBSCAN gets the same treatment: parameters chosen on the training FOVs.
@@ -289,7 +297,7 @@ def _train(args):
         f"Saved {output} (trained in {miro.training_time_:.0f} s; connectivity radius "
         f"{miro.connectivity_radius_:.1f}, DBSCAN eps {clusterer.eps_:.2f}, min_samples "
         f"{clusterer.min_samples_} after {clusterer.collapse_passes_} collapse pass(es), "
-        f"{_border_rule(clusterer)}; "
+        f"{_border_rule(clusterer)}, {_trim_rule(clusterer)}; "
         "training clusters compressed to "
         f"{miro.training_compression_:.2f} of their size, loss "
         f"{miro.training_relative_loss_:.2f} x that of moving nothing)."

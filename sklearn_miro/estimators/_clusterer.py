@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context, clone
@@ -20,6 +20,7 @@ from .._validation import (
     warn_if_zero_is_background,
 )
 from ..clustering import (
+    AUTO_OUTLIER_RADII,
     EPS_CONSTRAINTS,
     MIN_SAMPLES_CONSTRAINTS,
     choose_dbscan_parameters,
@@ -31,6 +32,7 @@ from ..clustering import (
     is_fitted,
     stack_fov_labels,
     transformer_radius,
+    trim_clusters,
     tune_dbscan,
 )
 from ..metrics import ari_dagger_ji_c_ami
@@ -118,6 +120,17 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         Notes); it is ``"cluster"`` without labels (on zero-shot collapses
         DBSCAN* lowered ARI-dagger in 7 of 10 benchmark scenarios,
         ``doc/pretrained.md``) or with a custom ``clusterer``.
+    outlier_radius : float > 0, "auto" or None, default="auto"
+        After clustering, a localisation farther than this from the mean of
+        its cluster, in the cluster's own Mahalanobis distance on the
+        original coordinates, becomes background
+        (:func:`sklearn_miro.clustering.trim_clusters`): background
+        localisations the network moved into a cluster from beside it are
+        let go, while an elongated cluster keeps its ends. ``None`` keeps
+        every localisation. ``"auto"`` chooses None, 3.5, 3.0 or 2.5 on the
+        labelled training FOVs with the same score as ``eps`` (see Notes; a
+        tie keeps more localisations); it is None without labels or with a
+        custom ``clusterer``.
     clusterer : estimator, default=None
         Any scikit-learn clusterer with ``fit_predict``, used instead of
         DBSCAN; it is cloned for every FOV. ``eps`` and ``min_samples`` are then
@@ -152,6 +165,12 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     border_point_scores_ : dict or None
         With ``border_points="auto"`` and labels: the best training score
         reached with each rule; None otherwise.
+    outlier_radius_ : float or None
+        The Mahalanobis radius beyond which localisations leave their
+        cluster; None: no trimming.
+    outlier_radius_scores_ : dict or None
+        With ``outlier_radius="auto"`` and labels: the training score of
+        every candidate radius (None for no trimming); None otherwise.
     tuning_scores_ : ndarray of shape (n_eps, n_min_samples) or None
         Training score of every candidate when parameters were chosen
         automatically; the candidates are ``eps_grid_`` and
@@ -212,6 +231,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     on none, while DBSCAN* on every fit would have lost three. The search
     takes about 1.2 times the CPU time of DBSCAN alone.
 
+    With ``outlier_radius="auto"`` the chosen clustering of the training
+    FOVs is scored again with each candidate radius, and the best score
+    decides. Where the network leaves part of the background beside a
+    cluster and moves the rest into it, trimming lowers the count error and
+    raises ARI-dagger; measured in ``benchmarks/README.md`` (twenty-third
+    session).
+
     Examples
     --------
     >>> from sklearn_miro import MIROClusterer, MIROTransformer
@@ -224,12 +250,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     __metadata_request__predict = {"groups": True}
 
     def __init__(self, transformer=None, *, collapse_passes="auto", eps="auto", min_samples="auto",
-                 border_points="auto", clusterer=None, n_jobs=None):
+                 border_points="auto", outlier_radius="auto", clusterer=None, n_jobs=None):
         self.transformer = transformer
         self.collapse_passes = collapse_passes
         self.eps = eps
         self.min_samples = min_samples
         self.border_points = border_points
+        self.outlier_radius = outlier_radius
         self.clusterer = clusterer
         self.n_jobs = n_jobs
 
@@ -239,6 +266,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         "eps": EPS_CONSTRAINTS,
         "min_samples": MIN_SAMPLES_CONSTRAINTS,
         "border_points": [StrOptions({"auto", "cluster", "background"})],
+        "outlier_radius": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), None],
         "clusterer": [HasMethods(["fit_predict"]), None],
         "n_jobs": [Integral, None],
     }
@@ -285,6 +313,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.tuning_scores_ = None
         self.collapse_pass_scores_ = None
         self.border_point_scores_ = None
+        self.outlier_radius_scores_ = None
+        self.outlier_radius_ = None if self.outlier_radius == "auto" else self.outlier_radius
         self.label_free_ = self.clusterer is None and labels is None and _is_pretrained(self.transformer_)
         if self.label_free_:
             if self.collapse_passes != "auto" and self.collapse_passes > 1:
@@ -295,7 +325,9 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                 )
             self.collapse_passes_ = 1
             self.border_points_ = "cluster" if self.border_points == "auto" else self.border_points
-            self.labels_ = self._cluster_label_free(X, fov_indices, record=True)
+            self.labels_ = trim_clusters(X, self._cluster_label_free(X, fov_indices, record=True),
+                                         self.outlier_radius_)
+            self.cluster_table_ = cluster_table(X, self.labels_, groups)
             return self
         self.cluster_radius_ = self.cluster_radii_ = self.min_samples_per_fov_ = None
         choose = labels is not None and self.clusterer is None
@@ -325,8 +357,27 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             collapsed = [self._transform_fov(c, n_passes=self.collapse_passes_ - 1, collapsed=True)
                          for c in collapsed]
         self.labels_ = self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
+        if self.outlier_radius == "auto" and choose:
+            self._choose_outlier_radius(X, labels, fov_indices)
+        self.labels_ = trim_clusters(X, self.labels_, self.outlier_radius_)
         self.cluster_table_ = cluster_table(X, self.labels_, groups)
         return self
+
+    def _choose_outlier_radius(self, X, labels, fov_indices):
+        """Score the training clustering trimmed at every radius of AUTO_OUTLIER_RADII; keep the best.
+
+        The score is the DBSCAN search's (mean over FOVs of ARI-dagger, JI_c
+        and AMI); ``max`` keeps the first of equal scores, and the candidates
+        run from no trimming to the most.
+        """
+        fovs = [(X[idx], labels[idx], self.labels_[idx]) for idx in fov_indices]
+        scores = {
+            radius: float(np.mean([ari_dagger_ji_c_ami(X_fov, y_fov, trim_clusters(X_fov, pred, radius))
+                                   for X_fov, y_fov, pred in fovs]))
+            for radius in AUTO_OUTLIER_RADII
+        }
+        self.outlier_radius_scores_ = scores
+        self.outlier_radius_ = max(scores, key=scores.get)
 
     def _choose(self, X, labels, fov_indices, collapsed, pass_options, border_options):
         """Search DBSCAN's parameters for every candidate number of passes and border-point rule.
@@ -459,7 +510,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         if getattr(self, "label_free_", False):
-            return self._cluster_label_free(X, fov_indices)
+            return trim_clusters(X, self._cluster_label_free(X, fov_indices), self.outlier_radius_)
         if groups is None:
             fov_labels = [predict_fov(self.transformer_, self.clusterer_, X, self.collapse_passes_)]
         else:
@@ -469,7 +520,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                 [(self.transformer_, self.clusterer_, X[idx], self.collapse_passes_) for idx in fov_indices],
                 self.n_jobs,
             )
-        return stack_fov_labels(fov_indices, fov_labels, X.shape[0])
+        return trim_clusters(X, stack_fov_labels(fov_indices, fov_labels, X.shape[0]), self.outlier_radius_)
 
     def __setstate__(self, state):
         # Clusterers pickled before n_jobs existed get its default.
@@ -479,10 +530,14 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         # border points in their clusters.
         state.setdefault("collapse_passes", 1)
         state.setdefault("border_points", "cluster")
+        # ... and no trimming of the clusters.
+        state.setdefault("outlier_radius", None)
         if "labels_" in state:
             state.setdefault("collapse_passes_", 1)
             state.setdefault("border_points_", "cluster")
             state.setdefault("border_point_scores_", None)
+            state.setdefault("outlier_radius_", None)
+            state.setdefault("outlier_radius_scores_", None)
         super().__setstate__(state)
 
     def fit_predict(self, X, y=None, groups=None):
