@@ -22,7 +22,6 @@ the simulated scenarios, as ``quality.py`` runs it), over all test FOVs:
     OMP_NUM_THREADS=1 python benchmarks/membership_errors.py MB-S6 sim7b --seeds 0 --n-test 10
 """
 
-import json
 import sys
 from pathlib import Path
 
@@ -118,25 +117,19 @@ def run(name, seed, n_test):
     return result
 
 
+def report(r):
+    for method in ("MIRO", "DBSCAN"):
+        s = r[method]
+        extra = (f", shrink missed / kept {s['missed_shrink_median']:.2f} / {s['kept_shrink_median']:.2f}"
+                 if "missed_shrink_median" in s else "")
+        print(f"{r['scenario']} seed {r['seed']} {method:6s}: ARI† {s['ari_dagger']:.3f} JI_c {s['ji_c']:.3f} "
+              f"RMSRE_N {s['rmsre_n']:.3f} | missed {s['missed']:.3f} (radius {s['missed_radius_median']:.2f}"
+              f"{extra}) absorbed {s['absorbed']:.3f} merged {s['merged']:.3f} split {s['split']:.2f}",
+              flush=True)
+
+
 def main():
-    parser = quality.probe_parser(__doc__)
-    parser.add_argument("--output", default=None, help="JSON file for the results")
-    args = parser.parse_args()
-    results = []
-    for name in args.scenarios:
-        for seed in args.seeds:
-            r = run(name, seed, args.n_test)
-            results.append(r)
-            for method in ("MIRO", "DBSCAN"):
-                s = r[method]
-                extra = (f", shrink missed / kept {s['missed_shrink_median']:.2f} / {s['kept_shrink_median']:.2f}"
-                         if "missed_shrink_median" in s else "")
-                print(f"{name} seed {seed} {method:6s}: ARI† {s['ari_dagger']:.3f} JI_c {s['ji_c']:.3f} "
-                      f"RMSRE_N {s['rmsre_n']:.3f} | missed {s['missed']:.3f} (radius {s['missed_radius_median']:.2f}"
-                      f"{extra}) absorbed {s['absorbed']:.3f} merged {s['merged']:.3f} split {s['split']:.2f}",
-                      flush=True)
-    if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=1))
+    quality.run_probe(__doc__, run, report)
 
 
 if __name__ == "__main__":

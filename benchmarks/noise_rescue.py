@@ -25,7 +25,6 @@ connectivity radius, ``min_samples`` up to the median training cluster size).
     OMP_NUM_THREADS=1 python benchmarks/noise_rescue.py sim7b MB-S6 --seeds 0 --n-test 10
 """
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 
-from sklearn_miro.clustering import cluster_fov  # noqa: E402
+from sklearn_miro.clustering import cluster_fov, stack_fov_labels  # noqa: E402
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 from sklearn_miro.metrics import ari_dagger_ji_c_ami  # noqa: E402
 
@@ -77,14 +76,8 @@ def choice_scores(X, y, g, first, cands):
 
 
 def stack(g, per_fov):
-    labels = np.empty(len(g), np.int64)
-    offset = 0
-    for f, lab in zip(np.unique(g), per_fov):
-        lab = lab.copy()
-        lab[lab >= 0] += offset
-        offset = max(offset, lab.max() + 1)
-        labels[g == f] = lab
-    return labels
+    """One label vector (ids unique across FOVs) from per-FOV labels in ``np.unique(g)`` order."""
+    return stack_fov_labels([np.flatnonzero(g == f) for f in np.unique(g)], per_fov, len(g))
 
 
 def run(name, seed, n_test):
@@ -123,26 +116,21 @@ def run(name, seed, n_test):
     return result
 
 
+def report(r):
+    name, seed = r["scenario"], r["seed"]
+    for key in ("miro", "plain_dbscan", "rescue_pick", "rescue_test_best"):
+        s = r[key]
+        extra = f" eps2 {s['eps2']} ms2 {s['min_samples2']}" if "eps2" in s else ""
+        print(f"{name} seed {seed} {key:17s}: ARI† {s['ari_dagger']:.3f} JI_c {s['ji_c']:.3f} "
+              f"RMSRE_N {s['rmsre_n']:.3f}{extra}", flush=True)
+    print(f"  train score none {r['rescue_pick']['train_score_none']:.4f} "
+          f"pick {r['rescue_pick']['train_score']:.4f}; test none "
+          f"{r['rescue_test_best']['test_score_none']:.4f} best {r['rescue_test_best']['test_score']:.4f}; "
+          f"fit {r['fit_cpu_min']:.1f} CPU-min, probe {r['probe_cpu_s']:.0f} CPU-s", flush=True)
+
+
 def main():
-    parser = quality.probe_parser(__doc__)
-    parser.add_argument("--output", default=None, help="JSON file for the results")
-    args = parser.parse_args()
-    results = []
-    for name in args.scenarios:
-        for seed in args.seeds:
-            r = run(name, seed, args.n_test)
-            results.append(r)
-            for key in ("miro", "plain_dbscan", "rescue_pick", "rescue_test_best"):
-                s = r[key]
-                extra = f" eps2 {s['eps2']} ms2 {s['min_samples2']}" if "eps2" in s else ""
-                print(f"{name} seed {seed} {key:17s}: ARI† {s['ari_dagger']:.3f} JI_c {s['ji_c']:.3f} "
-                      f"RMSRE_N {s['rmsre_n']:.3f}{extra}", flush=True)
-            print(f"  train score none {r['rescue_pick']['train_score_none']:.4f} "
-                  f"pick {r['rescue_pick']['train_score']:.4f}; test none "
-                  f"{r['rescue_test_best']['test_score_none']:.4f} best {r['rescue_test_best']['test_score']:.4f}; "
-                  f"fit {r['fit_cpu_min']:.1f} CPU-min, probe {r['probe_cpu_s']:.0f} CPU-s", flush=True)
-    if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=1))
+    quality.run_probe(__doc__, run, report)
 
 
 if __name__ == "__main__":

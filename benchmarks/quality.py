@@ -139,6 +139,22 @@ def probe_parser(doc, default_seeds=(0,)):
     return parser
 
 
+def run_probe(doc, run, report):
+    """A probe's main: ``run(name, seed, n_test) -> dict`` per scenario and seed, ``report(dict)``
+    prints it, and ``--output`` keeps every result in one JSON file."""
+    parser = probe_parser(doc)
+    parser.add_argument("--output", default=None, help="JSON file for the results")
+    args = parser.parse_args()
+    results = []
+    for name in args.scenarios:
+        for seed in args.seeds:
+            results.append(run(name, seed, args.n_test))
+            report(results[-1])
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=1))
+    return results
+
+
 def mean_scores(X, y, groups, labels):
     """Mean over FOVs of ARI-dagger, JI_c and RMSRE_N (the authors' definitions) of one labelling."""
     table = _report_rows(X, y, groups, {"labels": labels})

@@ -73,9 +73,11 @@ def main():
         labels_dbscan[gt == g] = DBSCAN(eps=30, min_samples=6).fit_predict(Xt[gt == g])
     reports = {
         # The choices made on the training FOVs: DBSCAN's parameters, the
-        # number of collapse passes, and DBSCAN or DBSCAN* (border points as background).
+        # number of collapse passes, DBSCAN or DBSCAN* (border points as
+        # background), and the Mahalanobis radius the clusters are trimmed to.
         f"MIRO (eps={tuned.eps_:.1f}, min_samples={tuned.min_samples_}, {tuned.collapse_passes_} pass(es), "
-        f"{'DBSCAN*' if tuned.border_points_ == 'background' else 'DBSCAN'})": clustering_report(
+        f"{'DBSCAN*' if tuned.border_points_ == 'background' else 'DBSCAN'}, "
+        f"{'untrimmed' if tuned.outlier_radius_ is None else f'trimmed at {tuned.outlier_radius_:g}'})": clustering_report(
             Xt, yt, tuned.predict(Xt, groups=gt), groups=gt
         ),
         "DBSCAN (30, 6)": clustering_report(Xt, yt, labels_dbscan, groups=gt),

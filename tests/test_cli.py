@@ -60,6 +60,10 @@ def test_train_reports_the_background_label(labelled_files, tmp_path, capsys):
     rule = ("border points left as background (DBSCAN*)" if joblib.load(out).border_points_ == "background"
             else "border points in their clusters (DBSCAN)")
     assert rule in printed
+    # ... and whether the clusters are trimmed.
+    radius = joblib.load(out).outlier_radius_
+    assert ("clusters not trimmed" if radius is None
+            else f"localisations beyond {radius:g} Mahalanobis radii of their cluster left as background") in printed
 
 
 def test_cluster_writes_a_cluster_column(model_path, labelled_files, tmp_path):
