@@ -445,11 +445,31 @@ def _patch_single_shot_resample():
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
+def _patch_crop_q90():
+    """Experiment: training crops of at least 10 x the 90th-percentile cluster RMS radius (not the median)."""
+    import sklearn_miro.model as model_module
+    from sklearn_miro.augmentation import CROP_LOCALIZATIONS
+
+    def q90_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATIONS, min_cluster_radii=10.0):
+        full_side = float(np.median(np.mean(training_set.fov_extent, axis=1)))
+        if not np.isfinite(density) or density <= 0:
+            return full_side
+        side = float(np.sqrt(n_localizations / density))
+        sizes = np.diff(training_set.unit_bounds)
+        rms = training_set.unit_rms[(sizes >= 2) & (training_set.unit_rms > 0)]
+        if len(rms):
+            side = max(side, min_cluster_radii * float(np.percentile(rms, 90)))
+        return min(side, full_side)
+
+    model_module.default_fov_size = q90_fov_size
+
+
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
                "clustered_weight": _patch_loss(_clustered_weight_loss),
                "huber": _patch_loss(_huber_loss),
                "balanced_squares": _patch_balanced_squares,
-               "single_shot_resample": _patch_single_shot_resample}
+               "single_shot_resample": _patch_single_shot_resample,
+               "crop_q90": _patch_crop_q90}
 
 
 def apply_experiment(name):
