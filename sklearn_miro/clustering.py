@@ -289,8 +289,8 @@ def trim_clusters(X, labels, radius):
     spread along each of its axes, so an elongated cluster keeps its ends
     while a background localisation beside it goes. Since the squared
     distances of a cluster's ``n`` localisations average 2, and none can
-    exceed ``(n - 1)^2 / n``, a radius of at least 1.5 never empties a
-    cluster, and clusters of 8 localisations or fewer are left whole at
+    exceed ``n - 1`` (the leverage bound), a radius of at least 1.5 never
+    empties a cluster, and clusters of 7 localisations or fewer are left whole at
     radius 2.5 or more. The covariance is the cluster's as clustered (with
     whatever background it absorbed), computed once: iterating it would
     shrink it below the true spread and trim members.
