@@ -447,21 +447,12 @@ def _patch_single_shot_resample():
 # gives the earlier whole-FOV features.
 def _patch_crop_q90():
     """Experiment: training crops of at least 10 x the 90th-percentile cluster RMS radius (not the median)."""
+    from functools import partial
+
     import sklearn_miro.model as model_module
-    from sklearn_miro.augmentation import CROP_LOCALIZATIONS
+    from sklearn_miro.augmentation import default_fov_size
 
-    def q90_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATIONS, min_cluster_radii=10.0):
-        full_side = float(np.median(np.mean(training_set.fov_extent, axis=1)))
-        if not np.isfinite(density) or density <= 0:
-            return full_side
-        side = float(np.sqrt(n_localizations / density))
-        sizes = np.diff(training_set.unit_bounds)
-        rms = training_set.unit_rms[(sizes >= 2) & (training_set.unit_rms > 0)]
-        if len(rms):
-            side = max(side, min_cluster_radii * float(np.percentile(rms, 90)))
-        return min(side, full_side)
-
-    model_module.default_fov_size = q90_fov_size
+    model_module.default_fov_size = partial(default_fov_size, radius_percentile=90)
 
 
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),

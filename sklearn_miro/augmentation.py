@@ -304,14 +304,17 @@ def prepare_training_set(X, labels, groups=None, classes=None, background=-1, fo
 CROP_LOCALIZATIONS = 200
 
 
-def default_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATIONS, min_cluster_radii=10.0):
+def default_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATIONS, min_cluster_radii=10.0,
+                     radius_percentile=None):
     """Side of the synthetic training FOVs for ``fov_size="auto"``.
 
     The side of a square expected to hold ``n_localizations`` localisations
     at the training FOVs' median ``density``, enlarged to at least
     ``min_cluster_radii`` times the median root-mean-square radius of the
     training clusters (so that a crop holds whole clusters and some context)
-    and capped at the median side of the training FOVs. Measured on the
+    and capped at the median side of the training FOVs. ``radius_percentile``
+    (0-100) uses that percentile of the radii instead of the median (the
+    ``crop_q90`` experiment of ``benchmarks/quality.py``; None: the median). Measured on the
     benchmark's ground-truth scenario 6, crops of about 200 localisations
     (600 nm instead of the full 2,000 nm FOV) reached the paper's quality in a
     fifth of the time: training cost grows with the localisations per graph,
@@ -324,7 +327,8 @@ def default_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATION
     sizes = np.diff(training_set.unit_bounds)
     rms = training_set.unit_rms[(sizes >= 2) & (training_set.unit_rms > 0)]
     if len(rms):
-        side = max(side, min_cluster_radii * float(np.median(rms)))
+        radius = np.median(rms) if radius_percentile is None else np.percentile(rms, radius_percentile)
+        side = max(side, min_cluster_radii * float(radius))
     return min(side, full_side)
 
 

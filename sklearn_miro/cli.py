@@ -53,7 +53,7 @@ def _border_rule(clusterer):
 
 def _trim_rule(clusterer):
     """Whether a fitted MIROClusterer trims its clusters, in words."""
-    radius = getattr(clusterer, "outlier_radius_", None)
+    radius = clusterer.outlier_radius_
     if radius is None:
         return "clusters not trimmed"
     return f"localisations beyond {radius:g} Mahalanobis radii of their cluster left as background"

@@ -25,6 +25,8 @@ from sklearn_miro.domain import UnitMismatchWarning
 from sklearn_miro.estimators import collapse_repeatedly, resolve_device
 from sklearn_miro.grid_dbscan import DBSCANStar
 
+from _transformers import MovesNothing, fitted_as
+
 TINY = dict(
     hidden_size=8,
     n_steps=3,
@@ -392,15 +394,8 @@ class _TightCollapse(MIROTransformer):
         return moved.mean(axis=0) + (moved - moved.mean(axis=0)) / 50.0
 
 
-def _as(cls, fitted):
-    """The fitted test transformer as an instance of ``cls`` (a subclass changing ``transform``)."""
-    changed = cls(**fitted.get_params())
-    changed.__dict__.update(fitted.__dict__)
-    return changed
-
-
 def _tight(fitted):
-    return _as(_TightCollapse, fitted)
+    return fitted_as(_TightCollapse, fitted)
 
 
 def test_only_the_users_coordinates_get_the_units_check(data, fitted):
@@ -454,15 +449,8 @@ def test_auto_collapse_passes_keeps_the_better_training_score(data, fitted):
     assert unlabelled.fit(X, groups=fov).collapse_passes_ == 1
 
 
-class _Unmoved(MIROTransformer):
-    """The fitted test transformer, moving nothing: its output is a copy of its input."""
-
-    def transform(self, X, groups=None, step=None):
-        return np.array(X, dtype=np.float64, copy=True)
-
-
 def _unmoved(fitted):
-    return _as(_Unmoved, fitted)
+    return fitted_as(MovesNothing, fitted)
 
 
 def test_border_points_background_is_dbscan_star_on_the_collapsed_fovs(data, fitted):

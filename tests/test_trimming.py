@@ -14,6 +14,8 @@ from sklearn_miro.datasets import make_gaussian_clusters
 from sklearn_miro.diagnostics import MoveNothingWarning
 from sklearn_miro.domain import UnitMismatchWarning
 
+from _transformers import MovesNothing, fitted_as
+
 
 def _clusters(seed, n_clusters=4, size=30):
     """Elongated Gaussian clusters (random axes and orientation) and a little background."""
@@ -110,17 +112,8 @@ def fitted():
                                validation_fraction=0.0, verbose=0, random_state=0).fit(X, y, groups=fov)
 
 
-class _Unmoved(MIROTransformer):
-    """A fitted transformer that moves nothing, so DBSCAN runs on the localisations themselves."""
-
-    def transform(self, X, groups=None, step=None):
-        return np.array(X, dtype=np.float64, copy=True)
-
-
 def _unmoved(fitted):
-    unmoved = _Unmoved.__new__(_Unmoved)
-    unmoved.__dict__.update(fitted.__dict__)
-    return FrozenEstimator(unmoved)
+    return FrozenEstimator(fitted_as(MovesNothing, fitted))
 
 
 def _absorbing_fovs():
