@@ -84,8 +84,9 @@ def main():
     }
     columns = ["ari_dagger", "iou", "ji_c", "rmsre_n"]
     print(f"\nmean over {len(test_fovs)} test FOVs:")
+    width = max(map(len, reports)) + 2  # the MIRO label grew with every choice it reports
     for name, report in reports.items():
-        print(f"  {name:<56}" + "  ".join(f"{c}={report[c].mean():.3f}" for c in columns))
+        print(f"  {name:<{width}}" + "  ".join(f"{c}={report[c].mean():.3f}" for c in columns))
 
 
 if __name__ == "__main__":
