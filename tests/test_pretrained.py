@@ -198,6 +198,9 @@ def test_zero_shot_clusterer_needs_no_labels(fov):
     rule = clusterer.transformer_.model_card_["dbscan"]
     assert clusterer.eps_ == pytest.approx(rule["eps_in_radii"] * clusterer.cluster_radius_)
     assert clusterer.min_samples_ == rule["min_samples"]
+    # Without labels nothing is trimmed, and the training clusters have their table.
+    assert clusterer.outlier_radius_ is None and clusterer.outlier_radius_scores_ is None
+    assert len(clusterer.cluster_table_) == len(np.unique(labels[labels >= 0]))
     # predict re-estimates per FOV: the same FOV gets the same labels.
     assert np.array_equal(clusterer.predict(X), labels)
     # Two FOVs at once: labels unique across FOVs, one radius per FOV.
