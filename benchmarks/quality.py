@@ -445,14 +445,18 @@ def _patch_single_shot_resample():
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
-def _patch_crop_q90():
-    """Experiment: training crops of at least 10 x the 90th-percentile cluster RMS radius (not the median)."""
+def _patch_crop_median():
+    """Experiment: the crop rule before the twenty-fourth session (10 x the median cluster RMS radius).
+
+    The ``crop_q90`` experiment of the twenty-third session (10 x the 90th
+    percentile) became the default.
+    """
     from functools import partial
 
     import sklearn_miro.model as model_module
     from sklearn_miro.augmentation import default_fov_size
 
-    model_module.default_fov_size = partial(default_fov_size, radius_percentile=90)
+    model_module.default_fov_size = partial(default_fov_size, radius_percentile=50)
 
 
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
@@ -460,7 +464,7 @@ EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patc
                "huber": _patch_loss(_huber_loss),
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot_resample,
-               "crop_q90": _patch_crop_q90}
+               "crop_median": _patch_crop_median}
 
 
 def apply_experiment(name):

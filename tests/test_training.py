@@ -37,9 +37,12 @@ def test_default_fov_size_holds_the_requested_number_of_localisations(training_s
     density = np.median(per_fov) / 2000.0**2  # the scenario's FOVs are 2000 nm wide
     side = default_fov_size(ts, density, n_localizations=200, min_cluster_radii=0)
     assert side == pytest.approx(np.sqrt(200 / density))
-    # never smaller than min_cluster_radii cluster radii ...
-    rms = np.median(ts.unit_rms[np.diff(ts.unit_bounds) >= 2])
-    assert default_fov_size(ts, density, n_localizations=1) == pytest.approx(10 * rms)
+    # never smaller than min_cluster_radii radii of the larger clusters
+    # (the 90th percentile, so that the widest clusters fit whole) ...
+    rms = ts.unit_rms[np.diff(ts.unit_bounds) >= 2]
+    assert default_fov_size(ts, density, n_localizations=1) == pytest.approx(10 * np.percentile(rms, 90))
+    assert default_fov_size(ts, density, n_localizations=1, radius_percentile=50) == pytest.approx(
+        10 * np.median(rms))
     # ... never larger than the training FOVs, and the full FOV without a density
     full = np.median(ts.fov_extent.mean(axis=1))
     assert default_fov_size(ts, density, n_localizations=10**9) == pytest.approx(full)
@@ -62,3 +65,22 @@ def test_default_length_scale_is_a_fraction_of_the_cluster_radius(training_set):
     rms = np.median(ts.unit_rms[np.diff(ts.unit_bounds) >= 2])
     assert default_length_scale(ts) == pytest.approx(0.4 * rms)
     assert default_length_scale(ts, factor=1.0) == pytest.approx(rms)
+
+
+def test_default_fov_size_holds_the_widest_clusters_whole():
+    # Two populations: 15 tight clusters of 25 nm and 5 wide ones of 100 nm.
+    # A crop of 10 median radii (about 10 x 25 nm) would cut the wide clusters
+    # in pieces; the rule spans 10 radii of the wide ones.
+    from sklearn_miro.datasets import make_gaussian_clusters
+
+    X, y, fov = make_gaussian_clusters(
+        3, populations=[dict(n_clusters=15, cluster_std=25), dict(n_clusters=5, cluster_std=100)],
+        n_localizations=30, random_state=0)
+    ts = prepare_training_set(X, y, fov)
+    rms = ts.unit_rms[np.diff(ts.unit_bounds) >= 2]
+    wide = rms[rms > 2 * np.median(rms)]
+    assert len(wide) >= 10
+    density = 1e-2  # dense: 200 localisations fit in 141 nm, so the radius rule decides
+    side = default_fov_size(ts, density)
+    assert side >= 10 * np.median(wide)
+    assert default_fov_size(ts, density, radius_percentile=50) < 0.5 * side
