@@ -459,12 +459,23 @@ def _patch_crop_median():
     model_module.default_fov_size = partial(default_fov_size, radius_percentile=50)
 
 
+def _patch_crop_radii15():
+    """Experiment: training crops of at least 15 (not 10) x the 90th-percentile cluster RMS radius."""
+    from functools import partial
+
+    import sklearn_miro.model as model_module
+    from sklearn_miro.augmentation import default_fov_size
+
+    model_module.default_fov_size = partial(default_fov_size, min_cluster_radii=15.0)
+
+
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
                "clustered_weight": _patch_loss(_clustered_weight_loss),
                "huber": _patch_loss(_huber_loss),
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot_resample,
-               "crop_median": _patch_crop_median}
+               "crop_median": _patch_crop_median,
+               "crop_radii15": _patch_crop_radii15}
 
 
 def apply_experiment(name):
