@@ -58,9 +58,10 @@ class AugmentationOptions:
     fov_size : float, "auto" or None, default="auto"
         Side of the square synthetic FOVs, in the units of X. ``None`` uses the
         extent of a randomly chosen training FOV. ``"auto"``: a crop expected to
-        hold about 200 localisations, but at least 10 times the median
-        root-mean-square radius of the training clusters and at most the
-        training FOVs' side (see :func:`default_fov_size`). Smaller FOVs are
+        hold about 200 localisations, but at least 10 times the 90th
+        percentile of the training clusters' root-mean-square radii (so that
+        the widest clusters fit whole) and at most the training FOVs' side
+        (see :func:`default_fov_size`). Smaller FOVs are
         cheaper and give more gradient steps per second; the number of clusters
         and background localisations scales with the area.
     cluster_count_range : (float, float), default=(0.75, 1.25)

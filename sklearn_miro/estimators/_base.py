@@ -121,9 +121,11 @@ FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 8
 # to this many localisations; larger crops get proportionally fewer
 # (sklearn_miro.augmentation.budgeted_n_augmented). The crop rule aims at
 # CROP_LOCALIZATIONS (200) and lands at 197-283 on the benchmark's sparse and
-# medium-density scenarios and the shape mixtures, which this leaves as they
-# were; crops grow far beyond it only where they must span 10 cluster radii of
-# dense or blinking data (324-1,194 measured; 611 on the simulated NPC).
+# medium-density scenarios and two of the shape mixtures, which this leaves as
+# they were; crops grow far beyond it only where they must span 10 radii of the
+# larger clusters of dense or blinking data (324-1,194 measured when the rule
+# used the median radius; up to about 3,500 on simulated 9 with blinking with
+# the 90th percentile; about 650 on the simulated NPC).
 AUTO_CROP_LOCALIZATIONS = int(1.5 * CROP_LOCALIZATIONS)
 # The authors' multiscale and multishape models use K = 20 recurrent steps.
 MULTISCALE_N_STEPS = 20
