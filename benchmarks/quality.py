@@ -442,40 +442,30 @@ def _patch_single_shot_resample():
                                                               resample=True)
 
 
+def _patch_crop_rule(**rule):
+    """Experiment: ``default_fov_size`` with other keywords, e.g. ``radius_percentile=50`` (the
+    crop rule before the twenty-fourth session; its ``crop_q90`` experiment became the default)
+    or ``min_cluster_radii=15`` (that session's probe)."""
+    def apply():
+        from functools import partial
+
+        import sklearn_miro.model as model_module
+        from sklearn_miro.augmentation import default_fov_size
+
+        model_module.default_fov_size = partial(default_fov_size, **rule)
+    return apply
+
+
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
-def _patch_crop_median():
-    """Experiment: the crop rule before the twenty-fourth session (10 x the median cluster RMS radius).
-
-    The ``crop_q90`` experiment of the twenty-third session (10 x the 90th
-    percentile) became the default.
-    """
-    from functools import partial
-
-    import sklearn_miro.model as model_module
-    from sklearn_miro.augmentation import default_fov_size
-
-    model_module.default_fov_size = partial(default_fov_size, radius_percentile=50)
-
-
-def _patch_crop_radii15():
-    """Experiment: training crops of at least 15 (not 10) x the 90th-percentile cluster RMS radius."""
-    from functools import partial
-
-    import sklearn_miro.model as model_module
-    from sklearn_miro.augmentation import default_fov_size
-
-    model_module.default_fov_size = partial(default_fov_size, min_cluster_radii=15.0)
-
-
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
                "clustered_weight": _patch_loss(_clustered_weight_loss),
                "huber": _patch_loss(_huber_loss),
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot_resample,
-               "crop_median": _patch_crop_median,
-               "crop_radii15": _patch_crop_radii15}
+               "crop_median": _patch_crop_rule(radius_percentile=50),
+               "crop_radii15": _patch_crop_rule(min_cluster_radii=15.0)}
 
 
 def apply_experiment(name):

@@ -9,9 +9,10 @@ single-shot copies lead to one pass and no trimming (0.545, under plain
 DBSCAN's 0.548). This probe refits the clusterer on the same network with the
 passes and the radius forced, the rest still chosen on the single-shot FOVs,
 and scores every variant on the test FOVs: a diagnosis (the forced values are
-read off the test FOVs' scores), not a method.
+what three labelled FOVs would choose, which a single-shot user does not
+have), not a method.
 
-    OMP_NUM_THREADS=1 python benchmarks/single_shot_choices.py SS-5 SS-6 --seeds 0 --n-test 10
+    OMP_NUM_THREADS=1 python benchmarks/single_shot_choices.py SS-5 SS-6 --seeds 0
 """
 
 import sys
