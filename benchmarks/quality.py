@@ -456,6 +456,70 @@ def _patch_crop_rule(**rule):
     return apply
 
 
+REAL_CROP_FRACTION = float(os.environ.get("REAL_CROP_FRACTION", 0.5))
+
+
+def _patch_real_crops():
+    """Experiment: a fraction ``REAL_CROP_FRACTION`` (environment variable, default 0.5) of the
+    training graphs are crops of the labelled FOVs themselves instead of synthetic FOVs.
+
+    Why: a synthetic FOV places the labelled clusters independently and uniformly on a crop of
+    a training background; the labelled FOVs also hold how clusters, blink groups and
+    background actually sit next to each other (touching clusters, clusters on dense
+    background). A real crop is a square window of the crop side at a random place in a random
+    training FOV, rotated by a multiple of 90 degrees and mirrored about its centre; its targets
+    point to the centroid of the part of each cluster inside the window (what the network can
+    see), as the synthetic FOVs' do. Twenty-fifth session, benchmarks/README.md.
+    """
+    import sklearn_miro.augmentation as augmentation
+    import sklearn_miro.model as model_module
+
+    original_prepare = augmentation.prepare_training_set
+    original_synthesize = augmentation.synthesize_fov
+
+    def prepare(X, labels, groups=None, classes=None, background=-1, fov_indices=None):
+        ts = original_prepare(X, labels, groups, classes, background, fov_indices)
+        Xa = np.asarray(X, dtype=np.float64)
+        lab = np.asarray(labels)
+        lab = lab[:, None] if lab.ndim == 1 else lab
+        cls = np.zeros(len(Xa), dtype=np.int64) if classes is None else np.asarray(classes)
+        if fov_indices is None:
+            from sklearn_miro._validation import split_by_group
+
+            fov_indices = [idx for _, idx in split_by_group(groups, len(Xa))]
+        ts.real_fovs = [(Xa[idx], np.where(lab[idx] == background, -1, lab[idx]), cls[idx])
+                        for idx in fov_indices]
+        return ts
+
+    def synthesize(training_set, options, rng):
+        real = getattr(training_set, "real_fovs", None)
+        if real is None or rng.random() >= REAL_CROP_FRACTION:
+            return original_synthesize(training_set, options, rng)
+        template = rng.integers(len(real))
+        pts, lab, cls = real[template]
+        low, extent = training_set.fov_low[template], training_set.fov_extent[template]
+        side = extent.copy() if options.fov_size is None else np.full(2, float(options.fov_size))
+        window = np.minimum(side, extent)
+        corner = low + rng.uniform(0.0, 1.0, 2) * (extent - window)
+        rel = pts - corner
+        inside = np.all((rel >= 0) & (rel < window), axis=1)
+        rel, lab, cls = rel[inside] - window / 2, lab[inside], cls[inside]
+        if rng.random() < 0.5:
+            rel[:, 1] = -rel[:, 1]
+        k = rng.integers(4)
+        for _ in range(k):
+            rel = np.column_stack([-rel[:, 1], rel[:, 0]])
+        positions = rel + window.max() / 2
+        n_scales = lab.shape[1]
+        displacements = np.stack([augmentation._group_centroid_offsets(positions, lab[:, s])
+                                  for s in range(n_scales)])
+        return positions, displacements, cls.astype(np.int64), lab
+
+    augmentation.prepare_training_set = prepare
+    model_module.prepare_training_set = prepare
+    augmentation.synthesize_fov = synthesize
+
+
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
@@ -465,7 +529,8 @@ EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patc
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot_resample,
                "crop_median": _patch_crop_rule(radius_percentile=50),
-               "crop_radii15": _patch_crop_rule(min_cluster_radii=15.0)}
+               "crop_radii15": _patch_crop_rule(min_cluster_radii=15.0),
+               "real_crops": _patch_real_crops}
 
 
 def apply_experiment(name):
