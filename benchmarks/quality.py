@@ -900,6 +900,41 @@ def _table(names, by, keys):
     return lines
 
 
+def f1_averages(confusion):
+    """F1 of a confusion matrix (rows true, columns predicted; class 0 = background) under the
+    usual averages: ``macro`` (every class, background included: the table's F1),
+    ``macro_shapes`` (the shape classes only), ``weighted`` (by true-class support) and
+    ``micro`` (= accuracy). The paper does not say which average its Tables S8/S9 use."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    tp = np.diag(confusion)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision, recall = tp / confusion.sum(axis=0), tp / confusion.sum(axis=1)
+        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
+    support = confusion.sum(axis=1)
+    return {"macro": float(f1.mean()), "macro_shapes": float(f1[1:].mean()),
+            "weighted": float((f1 * support).sum() / support.sum()), "micro": float(tp.sum() / confusion.sum())}
+
+
+def _f1_averages_table(names, by):
+    """Lines of a table: the mixtures' F1 under each average of :func:`f1_averages`, from the
+    confusion matrix pooled over each fit's test FOVs, mean ± std over seeds."""
+    rows = []
+    for name in names:
+        values = [f1_averages(r["confusion"]) for r in by[name] if "confusion" in r]
+        if not values:
+            continue
+        cells = [f"{np.mean([v[k] for v in values]):.3f} ± {np.std([v[k] for v in values], ddof=1) if len(values) > 1 else 0:.3f}"
+                 for k in ("macro", "macro_shapes", "weighted", "micro")]
+        paper = MIXTURE_PAPER.get(name, {}).get("f1")
+        rows.append(f"| {name} | {len(values)} | " + " | ".join(cells) + f" | {f'{paper[0]} ± {paper[1]}' if paper else '-'} |")
+    if not rows:
+        return []
+    return ["", "F1 under other averages (the paper does not say which one Tables S8/S9 use; the target is judged "
+            "with the first, the strictest): the confusion matrix pooled over a fit's test FOVs, mean ± std over seeds.",
+            "", "| mixture | seeds | macro, background included | macro, shapes only | weighted by support | micro (accuracy) | paper F1 |",
+            "| --- | --- | --- | --- | --- | --- | --- |", *rows]
+
+
 def write_summary(output_dir, tag="default"):
     """summary.md from every JSON of ``tag`` in ``output_dir``."""
     results = [json.loads(p.read_text()) for p in sorted(output_dir.glob(f"*_{tag}.json"))]
@@ -948,6 +983,7 @@ def write_summary(output_dir, tag="default"):
             "",
         ]
         lines += _table(list(MIXTURES), by, TARGET_METRICS + ("f1",))
+        lines += _f1_averages_table([n for n in MIXTURES if n in by], by)
     if any(n in by for n in NPC):
         keys = tuple(f"{s}:{m}" for s in NPC_SCALES for m in TARGET_METRICS)
         lines += [
