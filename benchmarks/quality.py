@@ -431,15 +431,19 @@ def _patch_balanced_squares():
     tiling.tile_eigenvector_features = balanced
 
 
-def _patch_single_shot_resample():
-    """Single-shot copies drawn afresh from a Gaussian KDE of the cluster with its own
-    covariance (``single_shot_training_fovs(resample=True)``). Seventeenth session."""
-    import functools
+def _patch_single_shot(**keywords):
+    """Single-shot training FOVs built with other ``single_shot_training_fovs`` keywords:
+    ``resample=True`` (copies drawn afresh from a Gaussian KDE of the cluster with its own
+    covariance; seventeenth session) or ``size_spread="auto"`` (each copy scaled by a
+    log-normal factor; twenty-fifth session)."""
+    def apply():
+        import functools
 
-    import sklearn_miro.single_shot as single_shot
+        import sklearn_miro.single_shot as single_shot
 
-    single_shot.single_shot_training_fovs = functools.partial(single_shot.single_shot_training_fovs,
-                                                              resample=True)
+        single_shot.single_shot_training_fovs = functools.partial(single_shot.single_shot_training_fovs,
+                                                                  **keywords)
+    return apply
 
 
 def _patch_crop_rule(**rule):
@@ -527,7 +531,8 @@ EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patc
                "clustered_weight": _patch_loss(_clustered_weight_loss),
                "huber": _patch_loss(_huber_loss),
                "balanced_squares": _patch_balanced_squares,
-               "single_shot_resample": _patch_single_shot_resample,
+               "single_shot_resample": _patch_single_shot(resample=True),
+               "single_shot_size_spread": _patch_single_shot(size_spread="auto"),
                "crop_median": _patch_crop_rule(radius_percentile=50),
                "crop_radii15": _patch_crop_rule(min_cluster_radii=15.0),
                "real_crops": _patch_real_crops}

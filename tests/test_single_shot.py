@@ -56,6 +56,29 @@ def test_resampled_copies_vary_but_keep_the_cluster_shape():
     np.testing.assert_array_equal(X, X2)
 
 
+def test_size_spread_scales_rigid_copies_by_a_log_normal_factor():
+    rng = np.random.default_rng(0)
+    cluster = rng.normal(scale=[40.0, 10.0], size=(36, 2))
+    radii = np.sort(np.linalg.norm(cluster - cluster.mean(axis=0), axis=1))
+    X, y, _ = single_shot_training_fovs(cluster, n_clusters=200, n_background=0, fov_size=20000.0,
+                                        n_fovs=1, size_spread="auto", random_state=0)
+    assert np.all((X >= 0) & (X <= 20000.0))
+    factors = []
+    for k in range(200):
+        copy_radii = np.sort(np.linalg.norm(X[y == k] - X[y == k].mean(axis=0), axis=1))
+        factor = np.median(copy_radii / radii)
+        np.testing.assert_allclose(copy_radii, factor * radii, rtol=1e-9)  # same shape, scaled
+        factors.append(factor)
+    # "auto": log-factors of standard deviation 1 / (2 sqrt(36)) = 1/12, centred on 1
+    logs = np.log(factors)
+    assert abs(np.std(logs) - 1 / 12) < 0.012 and abs(np.mean(logs)) < 0.02
+    X0, _, _ = single_shot_training_fovs(cluster, n_clusters=200, n_background=0, fov_size=20000.0,
+                                         n_fovs=1, size_spread=0.0, random_state=0)
+    X1, _, _ = single_shot_training_fovs(cluster, n_clusters=200, n_background=0, fov_size=20000.0,
+                                         n_fovs=1, random_state=0)
+    np.testing.assert_array_equal(X0, X1)  # 0 (the default) draws nothing extra
+
+
 def test_single_shot_fovs_validate_inputs():
     cluster = np.random.default_rng(0).normal(scale=25.0, size=(10, 2))
     with pytest.raises(ValueError, match="does not fit"):
@@ -66,6 +89,10 @@ def test_single_shot_fovs_validate_inputs():
         single_shot_training_fovs(cluster[:1], n_clusters=3, n_background=0, fov_size=1000.0)
     with pytest.raises(ValueError, match="resample must be True or False"):
         single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, resample="kde")
+    with pytest.raises(ValueError, match="size_spread must be a number >= 0 or 'auto'"):
+        single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, size_spread="wide")
+    with pytest.raises(ValueError, match="size_spread must be >= 0"):
+        single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, size_spread=-0.1)
 
 
 def test_single_shot_fovs_train_a_transformer():
