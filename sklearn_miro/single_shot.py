@@ -79,8 +79,9 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
     Notes
     -----
     Each copy is rotated by a uniform angle and mirrored with probability 1/2
-    about its centre; centres are uniform in the FOV, at least half the
-    cluster's extent from the edges. Copies may overlap when the FOV is
+    about its centre; centres are uniform in the FOV, at least the copy's
+    radius (its farthest localisation from the centre) from the edges, so
+    every copy lies inside the FOV. Copies may overlap when the FOV is
     crowded, as clusters of real data do.
 
     ``resample=True`` gives the network copies that vary as clusters of one
@@ -107,17 +108,19 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
     check_positive(n_fovs, "n_fovs", integer=True)
     if not isinstance(resample, (bool, np.bool_)):
         raise ValueError(f"resample must be True or False; got {resample!r}.")
-    if isinstance(size_spread, str) or size_spread is None:
-        if size_spread != "auto":
-            raise ValueError(f"size_spread must be a number >= 0 or 'auto'; got {size_spread!r}.")
-    else:
-        check_positive(size_spread, "size_spread", allow_zero=True)
+    if not (isinstance(size_spread, str) and size_spread == "auto") and not (
+        isinstance(size_spread, numbers.Real) and not isinstance(size_spread, bool)
+        and np.isfinite(size_spread) and size_spread >= 0
+    ):
+        raise ValueError(f"size_spread must be a finite number >= 0 or 'auto'; got {size_spread!r}.")
     rng = check_random_state(random_state, legacy=True)
     points = points - points.mean(axis=0)
-    half_extent = float(np.max(np.abs(points)))
-    if 2 * half_extent >= fov_size:
+    # Copies are rotated, so the margin a copy needs is its radius (the farthest
+    # localisation from the centre), not its largest coordinate.
+    radius = float(np.max(np.linalg.norm(points, axis=1)))
+    if 2 * radius >= fov_size:
         raise ValueError(
-            f"The cluster ({2 * half_extent:.3g} wide) does not fit in a FOV of side "
+            f"The cluster ({2 * radius:.3g} across) does not fit in a FOV of side "
             f"fov_size={fov_size!r}; give fov_size in the units of the cluster."
         )
     m = len(points)
@@ -130,18 +133,18 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
         noise = rng.multivariate_normal(np.zeros(2), bandwidth, size=(n_copies, m))
         drawn = points[picks] + noise
         drawn -= drawn.mean(axis=1, keepdims=True)
-        # Kernel noise can carry a copy past the original's extent; each copy
-        # keeps its own distance from the edges (never more than half the FOV).
-        copy_extent = np.minimum(np.abs(drawn).max(axis=(1, 2)), 0.5 * fov_size)[:, None, None]
     else:
         drawn = np.broadcast_to(points, (n_copies, m, 2))
-        copy_extent = half_extent
+    copy_radius = np.linalg.norm(drawn, axis=2).max(axis=1)  # (copies,)
     spread = 0.5 / np.sqrt(m) if isinstance(size_spread, str) else float(size_spread)
-    if spread > 0:
-        factor = np.exp(rng.normal(0.0, spread, n_copies))[:, None, None]
-        drawn = drawn * factor
-        # A copy scaled up keeps its own distance from the edges (at most half the FOV).
-        copy_extent = np.minimum(copy_extent * factor, 0.5 * fov_size)
+    factor = np.exp(rng.normal(0.0, spread, n_copies)) if spread > 0 else np.ones(n_copies)
+    # Kernel noise or a scale factor can make a copy too wide for the FOV:
+    # such a copy is shrunk to fit (it then touches both edges at most).
+    fits = np.divide(0.5 * fov_size, copy_radius, out=np.full(n_copies, np.inf), where=copy_radius > 0)
+    factor = np.minimum(factor, fits)
+    if np.any(factor != 1.0):
+        drawn = drawn * factor[:, None, None]
+    copy_extent = (copy_radius * factor)[:, None, None]
     angles = rng.uniform(0.0, 2.0 * np.pi, n_copies)
     mirror = np.where(rng.random_sample(n_copies) < 0.5, -1.0, 1.0)
     cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]

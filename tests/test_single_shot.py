@@ -79,6 +79,20 @@ def test_size_spread_scales_rigid_copies_by_a_log_normal_factor():
     np.testing.assert_array_equal(X0, X1)  # 0 (the default) draws nothing extra
 
 
+@pytest.mark.parametrize("options", [{}, {"size_spread": 0.3}, {"resample": True}])
+def test_every_copy_lies_inside_a_tight_fov(options):
+    # A square cluster's corners are farther from its centre than its largest
+    # coordinate: rotated copies need their radius as margin. Scaled or
+    # resampled copies too wide for the FOV are shrunk to fit.
+    side = np.linspace(-10.0, 10.0, 5)
+    cluster = np.array([(x, y) for x in side for y in side])
+    X, _, _ = single_shot_training_fovs(cluster, n_clusters=50, n_background=0, fov_size=30.0,
+                                        n_fovs=2, random_state=0, **options)
+    assert np.all((X >= 0) & (X <= 30.0))
+    with pytest.raises(ValueError, match="does not fit"):
+        single_shot_training_fovs(cluster, n_clusters=2, n_background=0, fov_size=28.0)  # diagonal 28.3
+
+
 def test_single_shot_fovs_validate_inputs():
     cluster = np.random.default_rng(0).normal(scale=25.0, size=(10, 2))
     with pytest.raises(ValueError, match="does not fit"):
@@ -89,10 +103,9 @@ def test_single_shot_fovs_validate_inputs():
         single_shot_training_fovs(cluster[:1], n_clusters=3, n_background=0, fov_size=1000.0)
     with pytest.raises(ValueError, match="resample must be True or False"):
         single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, resample="kde")
-    with pytest.raises(ValueError, match="size_spread must be a number >= 0 or 'auto'"):
-        single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, size_spread="wide")
-    with pytest.raises(ValueError, match="size_spread must be >= 0"):
-        single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, size_spread=-0.1)
+    for bad in ("wide", -0.1, float("nan"), True, [0.1]):
+        with pytest.raises(ValueError, match="size_spread must be a finite number >= 0 or 'auto'"):
+            single_shot_training_fovs(cluster, n_clusters=3, n_background=0, fov_size=1000.0, size_spread=bad)
 
 
 def test_single_shot_fovs_train_a_transformer():
