@@ -30,8 +30,8 @@ from sklearn_miro.clustering import stack_fov_labels, trim_clusters  # noqa: E40
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 from sklearn_miro.metrics import ari_dagger_ji_c_ami  # noqa: E402
 
-MIN_CLUSTER_SIZES = (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 70, 100)
-MIN_SAMPLES = (1, 2, 3, 5, 8, 12, 20)
+MIN_CLUSTER_SIZES = (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 70, 100, 150, 200)
+MIN_SAMPLES = (1, 2, 3, 5, 8, 12, 20, 30, 50)
 SELECTION = ("eom", "leaf")
 
 
