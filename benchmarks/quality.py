@@ -434,8 +434,9 @@ def _patch_balanced_squares():
 def _patch_single_shot(**keywords):
     """Single-shot training FOVs built with other ``single_shot_training_fovs`` keywords:
     ``resample=True`` (copies drawn afresh from a Gaussian KDE of the cluster with its own
-    covariance; seventeenth session) or ``size_spread="auto"`` (each copy scaled by a
-    log-normal factor; twenty-fifth session)."""
+    covariance; seventeenth session), ``size_spread="auto"`` (each copy scaled by a
+    log-normal factor; twenty-fifth session) or ``n_fovs=10`` (more training FOVs for the
+    choices made after the network; twenty-fifth session)."""
     def apply():
         import functools
 
@@ -535,6 +536,7 @@ EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patc
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot(resample=True),
                "single_shot_size_spread": _patch_single_shot(size_spread="auto"),
+               "single_shot_10_fovs": _patch_single_shot(n_fovs=10),
                "crop_median": _patch_crop_rule(radius_percentile=50),
                "crop_radii15": _patch_crop_rule(min_cluster_radii=15.0),
                "real_crops": _patch_real_crops}
