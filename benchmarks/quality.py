@@ -946,11 +946,11 @@ def _f1_averages_table(names, by):
     confusion matrix pooled over each fit's test FOVs, mean ± std over seeds."""
     rows = []
     for name in names:
-        values = [f1_averages(r["confusion"], list(r["classes"]).index("background"))
-                  for r in by[name] if "confusion" in r]
-        if not values:
+        fits = [r for r in by[name] if "confusion" in r]
+        if not fits:
             continue
-        per_fov = [float(np.mean(r["f1_per_fov"])) for r in by[name] if "confusion" in r]
+        values = [f1_averages(r["confusion"], list(r["classes"]).index("background")) for r in fits]
+        per_fov = [float(np.mean(r["f1_per_fov"])) for r in fits]
         cells = [f"{np.mean(v):.3f} ± {np.std(v, ddof=1) if len(v) > 1 else 0:.3f}"
                  for v in ([x[k] for x in values] for k in ("macro", "macro_shapes", "weighted", "micro"))]
         cells.insert(0, f"{np.mean(per_fov):.3f}")

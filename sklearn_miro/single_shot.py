@@ -94,9 +94,9 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
     compress to about 0.28 of their size instead of 0.15 on the paper's
     single-shot scenario 5), but on the paper's single-shot scenarios it
     trades cluster counting for membership: over 3 seeds (3 training FOVs,
-    before they defaulted to 10), ARI-dagger 0.545 -> 0.561 and JI_c 0.882 -> 0.855 on scenario 5, and a little worse
-    on all three metrics on scenario 6 (whose cluster is elongated). It is
-    off by default.
+    before they defaulted to 10), ARI-dagger 0.545 -> 0.561 and JI_c
+    0.882 -> 0.855 on scenario 5, and a little worse on all three metrics on
+    scenario 6 (whose cluster is elongated). It is off by default.
 
     ``size_spread`` varies the copies' size and nothing else. On the paper's
     single-shot scenarios ``"auto"`` (0.13 for scenario 5's 15 localisations,
@@ -114,11 +114,11 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
     check_positive(n_fovs, "n_fovs", integer=True)
     if not isinstance(resample, (bool, np.bool_)):
         raise ValueError(f"resample must be True or False; got {resample!r}.")
-    if not (isinstance(size_spread, str) and size_spread == "auto") and not (
-        isinstance(size_spread, numbers.Real) and not isinstance(size_spread, bool)
-        and np.isfinite(size_spread) and size_spread >= 0
-    ):
-        raise ValueError(f"size_spread must be a finite number >= 0 or 'auto'; got {size_spread!r}.")
+    if not (isinstance(size_spread, str) and size_spread == "auto"):
+        try:
+            check_positive(size_spread, "size_spread", allow_zero=True)
+        except ValueError:
+            raise ValueError(f"size_spread must be a finite number >= 0 or 'auto'; got {size_spread!r}.") from None
     rng = check_random_state(random_state, legacy=True)
     points = points - points.mean(axis=0)
     # Copies are rotated, so the margin a copy needs is its radius (the farthest
@@ -139,9 +139,10 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
         noise = rng.multivariate_normal(np.zeros(2), bandwidth, size=(n_copies, m))
         drawn = points[picks] + noise
         drawn -= drawn.mean(axis=1, keepdims=True)
+        copy_radius = np.linalg.norm(drawn, axis=2).max(axis=1)  # (copies,)
     else:
         drawn = np.broadcast_to(points, (n_copies, m, 2))
-    copy_radius = np.linalg.norm(drawn, axis=2).max(axis=1)  # (copies,)
+        copy_radius = np.full(n_copies, radius)
     spread = 0.5 / np.sqrt(m) if isinstance(size_spread, str) else float(size_spread)
     factor = np.exp(rng.normal(0.0, spread, n_copies)) if spread > 0 else np.ones(n_copies)
     # Kernel noise or a scale factor can make a copy too wide for the FOV:
