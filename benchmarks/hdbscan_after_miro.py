@@ -12,9 +12,14 @@ FOVs. Both are then scored on the test FOVs. A choice between the two would take
 HDBSCAN only where its training score is higher.
 
     OMP_NUM_THREADS=1 python benchmarks/hdbscan_after_miro.py MB-S5 MB-S6 --seeds 0
+    HDB_MIN_SAMPLES=20,30,50,80,120,160 HDB_MIN_CLUSTER_SIZES=4,6,10,20,40 \
+        OMP_NUM_THREADS=1 python benchmarks/hdbscan_after_miro.py MB-S5 --seeds 0 --output F.json
+
+The JSON of ``--output`` keeps every candidate's training score (``grid_scores``).
 """
 
 import itertools
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,8 +35,18 @@ from sklearn_miro.clustering import stack_fov_labels, trim_clusters  # noqa: E40
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 from sklearn_miro.metrics import ari_dagger_ji_c_ami  # noqa: E402
 
-MIN_CLUSTER_SIZES = (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 70, 100, 150, 200)
-MIN_SAMPLES = (1, 2, 3, 5, 8, 12, 20, 30, 50)
+
+def grid_from_env(name, default):
+    """A grid given as comma-separated integers in the environment variable ``name``, or ``default``."""
+    value = os.environ.get(name)
+    return tuple(int(v) for v in value.split(",")) if value else default
+
+
+# HDB_MIN_CLUSTER_SIZES / HDB_MIN_SAMPLES replace the grids (the wide grid's
+# best min_samples on blinking 5 was its edge, 50).
+MIN_CLUSTER_SIZES = grid_from_env("HDB_MIN_CLUSTER_SIZES",
+                                  (3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 70, 100, 150, 200))
+MIN_SAMPLES = grid_from_env("HDB_MIN_SAMPLES", (1, 2, 3, 5, 8, 12, 20, 30, 50))
 SELECTION = ("eom", "leaf")
 
 
@@ -39,7 +54,7 @@ def hdbscan_labels(points, min_cluster_size, min_samples, selection):
     if len(points) < 2:
         return np.full(len(points), -1)
     return HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
-                   cluster_selection_method=selection).fit_predict(points)
+                   cluster_selection_method=selection, copy=True).fit_predict(points)
 
 
 def split(X, y, groups):
@@ -55,12 +70,13 @@ def run(name, seed, n_test):
     # predict trims with the fitted radius already.
     dbscan_train = float(np.mean([ari_dagger_ji_c_ami(Xtr[i], ytr[i], fitted.predict(Xtr[i])) for i in train]))
     cpu = time.process_time()
-    best_score, best = -np.inf, None
+    best_score, best, grid_scores = -np.inf, None, []
     for passes in (1, 2):
         collapsed = [collapse_repeatedly(fitted.transformer_, Xtr[i], passes) for i in train]
         for params in itertools.product(MIN_CLUSTER_SIZES, MIN_SAMPLES, SELECTION):
             score = float(np.mean([ari_dagger_ji_c_ami(Xtr[i], ytr[i], trim_clusters(Xtr[i], hdbscan_labels(P, *params), radius))
                                    for i, P in zip(train, collapsed)]))
+            grid_scores.append([passes, *params, score])
             if score > best_score:
                 best_score, best = score, (passes, *params)
     search_cpu = time.process_time() - cpu
@@ -74,7 +90,9 @@ def run(name, seed, n_test):
                        **quality.probe_test_scores(fitted, Xte, yte, gte)[0]},
             "hdbscan": {"train_score": best_score, "passes": int(passes), "min_cluster_size": int(params[0]),
                         "min_samples": int(params[1]), "selection": params[2],
-                        **quality.mean_scores(Xte, yte, gte, trim_clusters(Xte, labels, radius))}}
+                        **quality.mean_scores(Xte, yte, gte, trim_clusters(Xte, labels, radius))},
+            # every candidate's training score: (passes, min_cluster_size, min_samples, selection, score)
+            "grid_scores": grid_scores}
 
 
 def report(result):
