@@ -142,7 +142,7 @@ def _demo(args):
 
 # Defaults of the training options, shown by `train --help` (those of
 # MIROTransformer).
-TRAIN_DEFAULTS = dict(hidden_size=64, n_steps=15, max_epochs="auto", n_augmented="auto",
+TRAIN_DEFAULTS = dict(hidden_size=64, n_steps="auto", max_epochs="auto", n_augmented="auto",
                       learning_rate="auto", init="auto", precision="auto")
 JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
 TRUST_WARNING = (
@@ -570,8 +570,9 @@ def _parser():
     d = TRAIN_DEFAULTS
     train.add_argument("--hidden-size", dest="hidden_size", type=int, default=d["hidden_size"],
                        help=f"network width (default: {d['hidden_size']})")
-    train.add_argument("--n-steps", dest="n_steps", type=int, default=d["n_steps"],
-                       help=f"recurrent steps (default: {d['n_steps']})")
+    train.add_argument("--n-steps", dest="n_steps", type=_auto_or(int), default=d["n_steps"],
+                       help="recurrent steps (default: auto = 15, or 25 when fine-tuning on hollow "
+                            "clusters such as rings)")
     train.add_argument("--init", default=d["init"],
                        help="weights to start from: auto (the pretrained 'nanoclusters' model when "
                             "the network settings are its own, else random), none (random), or the "

@@ -1,6 +1,7 @@
 """The pretrained model shipped with the package: loading, units, zero-shot use, fine-tuning."""
 
 import time
+import warnings
 from importlib import resources
 
 import numpy as np
@@ -284,6 +285,61 @@ def test_init_auto_fine_tunes_the_pretrained_model_when_its_settings_match(fov):
         assert MIROTransformer(**other)._pretrained_start() is None, other
     small = MIROTransformer(hidden_size=16, n_steps=5, **_tiny()).fit(X, y)
     assert small.started_from_ is None
+
+
+def _rings(random_state=0):
+    from sklearn_miro.datasets import make_rings
+
+    X, y = make_rings(1, n_clusters=(8, 8), radius=150.0, radial_std=20.0, fov_size=2000.0,
+                      random_state=random_state)[:2]
+    return X, y
+
+
+def test_n_steps_auto_goes_deeper_for_hollow_clusters_when_fine_tuning(fov):
+    # Rings: a ring's localisations must cross its empty interior to a centre
+    # none of them marks; the rule gives them 25 steps and, with the automatic
+    # schedule, twice the synthetic FOVs. Gaussian clusters keep 15.
+    X, y = fov
+    blobs = MIROTransformer(**_tiny()).fit(X, y)
+    assert blobs.n_steps == "auto" and blobs.n_steps_ == 15 and blobs.model_.n_steps == 15
+    assert 0.1 < blobs.central_fraction_ < 0.35
+    Xr, yr = _rings()
+    rings = MIROTransformer(**_tiny()).fit(Xr, yr)
+    assert rings.started_from_ == "nanoclusters"
+    assert rings.n_steps_ == 25 and rings.central_fraction_ < 0.05
+    assert rings.n_augmented_ == 4  # an explicit n_augmented is kept
+    assert rings.transform(Xr).shape == Xr.shape
+    # An explicit depth is kept, and the fraction is then not measured.
+    fixed = MIROTransformer(n_steps=15, **_tiny()).fit(Xr, yr)
+    assert fixed.n_steps_ == 15 and np.isnan(fixed.central_fraction_)
+    # From random weights the rule was never measured: 15 steps.
+    with warnings.catch_warnings():  # one step from random weights moves nothing
+        warnings.simplefilter("ignore")
+        scratch = MIROTransformer(init=None, **_tiny()).fit(Xr, yr)
+    assert scratch.started_from_ is None and scratch.n_steps_ == 15
+
+
+def test_n_steps_auto_doubles_the_automatic_schedule_for_hollow_clusters():
+    from sklearn_miro.augmentation import prepare_training_set
+    from sklearn_miro.model import TrainingConfig, resolve_depth
+
+    Xr, yr = _rings()
+    rings = prepare_training_set(Xr, yr)
+    automatic = TrainingConfig(n_steps="auto", n_augmented=800, localization_budget=300)
+    resolved, fraction = resolve_depth(automatic, rings)
+    assert fraction < 0.05
+    assert resolved.n_steps == 25 and resolved.n_augmented == 1600 and resolved.step_scales == (0,) * 25
+    assert resolved.localization_budget == 750
+    # A number of FOVs given by the user (no budget) is kept.
+    given = TrainingConfig(n_steps="auto", n_augmented=800, localization_budget=None)
+    assert resolve_depth(given, rings)[0].n_augmented == 800
+    # Gaussian clusters: 15 steps, the schedule unchanged.
+    X, y, _ = make_benchmark_scenario(2, n_fovs=1, random_state=0)
+    resolved, fraction = resolve_depth(automatic, prepare_training_set(X, y))
+    assert fraction > 0.1 and resolved.n_steps == 15 and resolved.n_augmented == 800
+    # A number of steps is not touched, and the fraction is not measured.
+    fixed, fraction = resolve_depth(TrainingConfig(n_steps=7), rings)
+    assert fixed.n_steps == 7 and np.isnan(fraction)
 
 
 def test_an_explicit_pretrained_start_may_run_more_recurrent_steps(fov):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_miro.datasets import make_benchmark_scenario
+from sklearn_miro.augmentation import central_fraction
 from sklearn_miro.training import (
     AugmentationOptions,
     default_fov_size,
@@ -84,3 +85,17 @@ def test_default_fov_size_holds_the_widest_clusters_whole():
     side = default_fov_size(ts, density)
     assert side >= 10 * np.median(wide)
     assert default_fov_size(ts, density, radius_percentile=50) < 0.5 * side
+
+
+def test_central_fraction_tells_rings_from_blobs():
+    # A 2D Gaussian of std sigma has RMS radius sqrt(2) sigma, and a fraction
+    # 1 - exp(-r^2 / (2 sigma^2)) = 1 - exp(-1/4) = 0.221 of it within half
+    # that radius (r = sigma / sqrt(2)) of its centre; a ring has nothing there.
+    from sklearn_miro.datasets import make_gaussian_clusters, make_rings
+
+    X, y, fov = make_gaussian_clusters(2, n_clusters=30, n_localizations=60, random_state=0)
+    assert central_fraction(prepare_training_set(X, y, fov)) == pytest.approx(1 - np.exp(-0.25), abs=0.04)
+    X, y = make_rings(1, n_clusters=(20, 20), random_state=0)[:2]
+    assert central_fraction(prepare_training_set(X, y)) < 0.02
+    # Clusters under min_size localisations are left out: none left is NaN.
+    assert np.isnan(central_fraction(prepare_training_set(X, y), min_size=1000))

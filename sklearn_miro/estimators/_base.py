@@ -275,14 +275,20 @@ class BaseMIRO(BaseEstimator):
             for name, default in defaults.items()
         }
 
-    def _training_config(self, options, n_outputs=2, step_scales=None, beta=0.0, fine_tuning=False):
-        """The :class:`~sklearn_miro.model.TrainingConfig` of these parameters."""
+    def _training_config(self, options, n_outputs=2, step_scales=None, beta=0.0, fine_tuning=False,
+                         n_steps=None):
+        """The :class:`~sklearn_miro.model.TrainingConfig` of these parameters.
+
+        ``n_steps`` replaces the parameter (``"auto"``: resolved by the training
+        core on the labelled clusters, with one scale).
+        """
         schedule = self.training_schedule(fine_tuning)
+        n_steps = self.n_steps if n_steps is None else n_steps
         device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state, legacy=True).randint(0, 2**31 - 1))
         return TrainingConfig(
             hidden_size=self.hidden_size,
-            n_steps=self.n_steps,
+            n_steps=n_steps,
             connectivity_radius=self.connectivity_radius,
             length_scale=self.length_scale,
             eigenvector_normalization=self.eigenvector_normalization,
@@ -298,7 +304,8 @@ class BaseMIRO(BaseEstimator):
             seed=seed,
             verbose=self.verbose,
             n_outputs=n_outputs,
-            step_scales=tuple(np.zeros(self.n_steps, dtype=np.int64) if step_scales is None else step_scales),
+            step_scales=(() if n_steps == "auto" else tuple(np.zeros(n_steps, dtype=np.int64))
+                         if step_scales is None else tuple(step_scales)),
             # With the automatic schedule, the same number of training
             # localisations whatever the crops hold.
             localization_budget=AUTO_CROP_LOCALIZATIONS if self.n_augmented == "auto" else None,
@@ -498,7 +505,7 @@ def fitted_property(name, doc=None):
 
 for _name in (
     "network", "connectivity_radius", "length_scale", "distance_unit", "fov_density",
-    "localization_spacing", "n_fovs",
+    "localization_spacing", "n_fovs", "n_steps", "central_fraction",
     "augmentation_fov_size", "n_augmented", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
     "training_time", "training_compression", "training_relative_loss", "started_from",
     "training_precision",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
@@ -36,9 +36,17 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Width of the hidden node and edge representations (the paper uses 256;
         64 trains about 10 times faster on a CPU at a small cost in quality,
         paper Table S8).
-    n_steps : int, default=15
+    n_steps : int or "auto", default="auto"
         Number of recurrent message-passing steps ``K``: the receptive field,
         in graph hops. Clusters larger than ``n_steps`` hops need more steps.
+        ``"auto"``: 15 (the pretrained models' depth), and when fine-tuning a
+        pretrained model on hollow labelled clusters (rings: the median
+        cluster has under 5 % of its localisations within half its RMS radius
+        of its centre, against about 20 % for a Gaussian cluster) 25 steps and,
+        with ``n_augmented="auto"``, twice the synthetic FOVs (and a larger
+        localisation budget per crop): on rings both were needed to reach the
+        paper's quality, at about 7 times the CPU time (7-8 CPU-minutes,
+        ``doc/method.md``). The value used is ``n_steps_``.
     connectivity_radius : float or "auto", default="auto"
         Delaunay edges at least this long are dropped; in the units of X
         (usually nm). ``"auto"``: 3.5 times the mean localisation spacing
@@ -200,6 +208,13 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         model loaded from a checkpoint.
     training_precision_ : str
         ``precision`` resolved: ``"float32"`` or ``"bfloat16"``.
+    n_steps_ : int
+        Recurrent steps of the network (``n_steps`` resolved).
+    central_fraction_ : float
+        With ``n_steps="auto"`` when fine-tuning: the median fraction of a
+        labelled cluster's localisations within half its RMS radius of its
+        centre (:func:`sklearn_miro.augmentation.central_fraction`), which
+        chose the depth; NaN otherwise.
     distance_unit_ : float
         Median side of the training FOVs (the unit of the distance loss).
     fov_density_ : float
@@ -258,13 +273,14 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         "init": [str, None],
         "warm_start": ["boolean"],
         "cluster_radius": [Interval(Real, 0, None, closed="neither"), None],
+        "n_steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
         self,
         *,
         hidden_size=_D["hidden_size"],
-        n_steps=_D["n_steps"],
+        n_steps="auto",
         connectivity_radius=_D["connectivity_radius"],
         length_scale=_D["length_scale"],
         eigenvector_normalization=_D["eigenvector_normalization"],
@@ -396,7 +412,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         info = pretrained_models.model_info(pretrained_models.FINE_TUNING_MODEL)
         compatible = (
             self.hidden_size == info["network"]["hidden_size"]
-            and self.n_steps == info["n_steps"]
+            and self.n_steps in ("auto", info["n_steps"])
             and self.eigenvector_normalization == info["eigenvector_normalization"]
             and self.connectivity_radius == "auto"
             and self.length_scale == "auto"
@@ -483,7 +499,12 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
-        config = self._training_config(options, fine_tuning=initial_state is not None)
+        # n_steps="auto" lets the training core choose the depth on the
+        # labelled clusters only when fine-tuning, where the rule was measured.
+        n_steps = self.n_steps
+        if n_steps == "auto" and initial_state is None:
+            n_steps = _D["n_steps"]
+        config = self._training_config(options, fine_tuning=initial_state is not None, n_steps=n_steps)
         return self._fit_model(X, labels, groups, fov_indices, config,
                                initial_state=initial_state, started_from=started_from)
 
