@@ -292,7 +292,7 @@ def relative_loss(miro, train, n_graphs=40, seed=12345):
     graphs = make_training_graphs(ts, n_graphs, miro.connectivity_radius_, opts,
                                   np.random.default_rng(seed), length_scale=miro.length_scale_,
                                   normalization=miro.eigenvector_normalization)
-    steps = torch.zeros(miro.n_steps, dtype=torch.long)
+    steps = torch.zeros(miro.n_steps_, dtype=torch.long)
     ds = miro.connectivity_radius_ / miro.distance_unit_
 
     import sklearn_miro.training as training
@@ -303,11 +303,11 @@ def relative_loss(miro, train, n_graphs=40, seed=12345):
         return plain_loss(out, b, steps, float(miro.alpha), ds)
 
     batches = [collate(graphs[i:i + 8], torch.device("cpu")) for i in range(0, n_graphs, 8)]
-    zero = zero_displacement_loss(batches, loss, miro.n_steps)
+    zero = zero_displacement_loss(batches, loss, miro.n_steps_)
     total, count = 0.0, 0
     with torch.no_grad():
         for b in batches:
-            out = miro.network_(b.node_attr, b.edge_index, b.edge_attr, miro.n_steps)
+            out = miro.network_(b.node_attr, b.edge_index, b.edge_attr, miro.n_steps_)
             total += float(loss(out, b)) * b.n_nodes
             count += b.n_nodes
     return (total / count) / zero

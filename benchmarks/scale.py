@@ -96,7 +96,7 @@ def load_model(path):
     transformer = MIROTransformer(verbose=0)
     torch.manual_seed(0)
     transformer.model_ = FittedMIRO(
-        network=MIRONetwork(transformer.hidden_size).eval(), n_steps=transformer.n_steps,
+        network=MIRONetwork(transformer.hidden_size).eval(), n_steps=15,
         connectivity_radius=150.0, length_scale=15.0, augmentation_fov_size=600.0,
     )
     transformer.n_features_in_ = 2

@@ -408,8 +408,8 @@ def central_fraction(training_set, min_size=5):
     For every training cluster of at least ``min_size`` localisations, the
     fraction of its localisations closer to its centroid than half its
     root-mean-square radius; returned is the median over clusters (NaN when
-    no cluster is that large). About 0.2 for an isotropic 2D Gaussian (and
-    for any blob: 0.3-0.4 for elongated ones), near 0 for a hollow structure
+    no cluster is that large). 0.22 for an isotropic 2D Gaussian
+    (``1 - exp(-1/4)``; more for elongated blobs: 0.3-0.4), near 0 for a hollow structure
     such as a ring, whose centroid lies in empty space. Measured on the
     labelled training FOVs of issue 11's quality table: 0.18-0.38 on every
     nanocluster scenario, with and without blinking, 0.10 and 0.12 on the

@@ -516,7 +516,8 @@ Rough time with the defaults (fine-tuning the pretrained model: 800 synthetic FO
 epochs, fewer when the crops hold more than 300 localisations; hidden size 64, 15 steps):
 0.6-1.0 minutes on one CPU thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
 nm, 1,000-8,000 localisations each), the densest scenarios included
-(benchmarks/results/quality/summary.md). From random weights (--init
+(benchmarks/results/quality/summary.md); 7-8 minutes on rings, whose hollow clusters get 25
+steps and twice the FOVs (--n-steps auto). From random weights (--init
 none: 2,000 FOVs x 12 epochs) 6-14 minutes, 39 for the densest scenario. Time grows about
 linearly with --n-augmented x --max-epochs and with --n-steps; a CUDA GPU (--device cuda) is
 several times faster.

@@ -312,6 +312,13 @@ def test_n_steps_auto_goes_deeper_for_hollow_clusters_when_fine_tuning(fov):
     # An explicit depth is kept, and the fraction is then not measured.
     fixed = MIROTransformer(n_steps=15, **_tiny()).fit(Xr, yr)
     assert fixed.n_steps_ == 15 and np.isnan(fixed.central_fraction_)
+    # A warm start keeps its network's depth, whatever the new labels.
+    warm = MIROTransformer(warm_start=True, **_tiny()).fit(X, y)
+    assert warm.n_steps_ == 15
+    assert warm.fit(Xr, yr).started_from_ == "warm_start" and warm.n_steps_ == 15
+    # A pretrained() estimator fine-tunes with the rule too.
+    tuned = MIROTransformer.pretrained("nanoclusters").set_params(**_tiny()).fit(Xr, yr)
+    assert tuned.started_from_ == "nanoclusters" and tuned.n_steps_ == 25
     # From random weights the rule was never measured: 15 steps.
     with warnings.catch_warnings():  # one step from random weights moves nothing
         warnings.simplefilter("ignore")

@@ -24,6 +24,7 @@ from ..domain import UnitMismatchWarning, domain_checks_enabled, localization_sp
 from ..augmentation import CROP_LOCALIZATIONS, AugmentationOptions
 from ..diagnostics import check_move_nothing
 from ..model import (
+    DEFAULT_N_STEPS,
     PRECISIONS,
     FittedMIRO,
     TrainingConfig,
@@ -84,7 +85,9 @@ def search_border_rules(search, rules, desc, verbose):
 # with their defaults (one place: every estimator signature reads them here).
 NETWORK_DEFAULTS = {
     "hidden_size": 64,
-    "n_steps": 15,
+    # MIROTransformer's own default is "auto" (this depth, or a deeper one for
+    # hollow clusters when fine-tuning: model.resolve_depth).
+    "n_steps": DEFAULT_N_STEPS,
     "connectivity_radius": "auto",
     "length_scale": "auto",
     "eigenvector_normalization": "rms",
@@ -304,8 +307,8 @@ class BaseMIRO(BaseEstimator):
             seed=seed,
             verbose=self.verbose,
             n_outputs=n_outputs,
-            step_scales=(() if n_steps == "auto" else tuple(np.zeros(n_steps, dtype=np.int64))
-                         if step_scales is None else tuple(step_scales)),
+            step_scales=(tuple(step_scales) if step_scales is not None
+                         else () if n_steps == "auto" else tuple(np.zeros(n_steps, dtype=np.int64))),
             # With the automatic schedule, the same number of training
             # localisations whatever the crops hold.
             localization_budget=AUTO_CROP_LOCALIZATIONS if self.n_augmented == "auto" else None,

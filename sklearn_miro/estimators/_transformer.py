@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
 from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
+from ..model import DEFAULT_N_STEPS
 from ._base import NETWORK_DEFAULTS as _D
 from ._base import BaseMIRO
 
@@ -42,11 +43,13 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         ``"auto"``: 15 (the pretrained models' depth), and when fine-tuning a
         pretrained model on hollow labelled clusters (rings: the median
         cluster has under 5 % of its localisations within half its RMS radius
-        of its centre, against about 20 % for a Gaussian cluster) 25 steps and,
-        with ``n_augmented="auto"``, twice the synthetic FOVs (and a larger
-        localisation budget per crop): on rings both were needed to reach the
+        of its centre, against 22 % for a Gaussian cluster) 25 steps and,
+        with ``n_augmented="auto"``, twice the synthetic FOVs under a
+        localisation budget of 750 instead of 300 per crop (so up to 8 times
+        the CPU time on dense data): on rings both were needed to reach the
         paper's quality, at about 7 times the CPU time (7-8 CPU-minutes,
-        ``doc/method.md``). The value used is ``n_steps_``.
+        ``doc/method.md``). A warm start keeps its network's depth. The value
+        used is ``n_steps_``.
     connectivity_radius : float or "auto", default="auto"
         Delaunay edges at least this long are dropped; in the units of X
         (usually nm). ``"auto"``: 3.5 times the mean localisation spacing
@@ -170,8 +173,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         model's, ``n_steps`` may differ (its weights are shared by every
         recurrent step). ``None`` starts from random weights.
         ``"auto"``: ``"nanoclusters"`` when the network settings are the ones
-        it was trained with (``hidden_size``, ``n_steps``,
-        ``eigenvector_normalization`` at their defaults, ``connectivity_radius``
+        it was trained with (``hidden_size``, ``eigenvector_normalization``
+        at their defaults, ``n_steps`` "auto" or 15, ``connectivity_radius``
         and ``length_scale`` ``"auto"``, ``fov_normalization=None``), else
         random weights. Starting from trained weights leaves the trivial
         "move nothing" solution on data where training from random weights
@@ -211,10 +214,12 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     n_steps_ : int
         Recurrent steps of the network (``n_steps`` resolved).
     central_fraction_ : float
-        With ``n_steps="auto"`` when fine-tuning: the median fraction of a
-        labelled cluster's localisations within half its RMS radius of its
-        centre (:func:`sklearn_miro.augmentation.central_fraction`), which
-        chose the depth; NaN otherwise.
+        With ``n_steps="auto"`` when fine-tuning a pretrained model: the
+        median fraction of a labelled cluster's localisations within half its
+        RMS radius of its centre
+        (:func:`sklearn_miro.augmentation.central_fraction`), which chose the
+        depth; NaN otherwise. Like the other training attributes, absent on a
+        model from :meth:`pretrained` that was not fitted.
     distance_unit_ : float
         Median side of the training FOVs (the unit of the distance loss).
     fov_density_ : float
@@ -375,7 +380,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         model = pretrained_models.PretrainedMIRO.load(name)
         estimator = cls(
             hidden_size=model.network.hidden_size,
-            n_steps=model.n_steps,
+            # Inference runs the model's own depth (model_.n_steps); "auto"
+            # lets a later fit fine-tune with the depth rule like init="auto".
+            n_steps="auto",
             init=name,
             cluster_radius=cluster_radius,
             device=device,
@@ -500,10 +507,14 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
         # n_steps="auto" lets the training core choose the depth on the
-        # labelled clusters only when fine-tuning, where the rule was measured.
+        # labelled clusters only when fine-tuning a pretrained model, where the
+        # rule was measured; a warm start keeps its network's depth, random
+        # weights get the default.
         n_steps = self.n_steps
-        if n_steps == "auto" and initial_state is None:
-            n_steps = _D["n_steps"]
+        if n_steps == "auto" and started_from == "warm_start":
+            n_steps = self.model_.n_steps
+        elif n_steps == "auto" and initial_state is None:
+            n_steps = DEFAULT_N_STEPS
         config = self._training_config(options, fine_tuning=initial_state is not None, n_steps=n_steps)
         return self._fit_model(X, labels, groups, fov_indices, config,
                                initial_state=initial_state, started_from=started_from)
