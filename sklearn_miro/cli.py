@@ -294,7 +294,7 @@ def _train(args):
         save_model(clusterer, output)
     miro = clusterer.transformer_
     print(
-        f"Saved {output} (trained in {miro.training_time_:.0f} s; connectivity radius "
+        f"Saved {output} (trained in {miro.training_time_:.0f} s, {_depth(miro)}; connectivity radius "
         f"{miro.connectivity_radius_:.1f}, DBSCAN eps {clusterer.eps_:.2f}, min_samples "
         f"{clusterer.min_samples_} after {clusterer.collapse_passes_} collapse pass(es), "
         f"{_border_rule(clusterer)}, {_trim_rule(clusterer)}; "
@@ -303,6 +303,17 @@ def _train(args):
         f"{miro.training_relative_loss_:.2f} x that of moving nothing)."
     )
     return 0
+
+
+def _depth(miro):
+    """The recurrent steps used, and why when the hollow-cluster rule chose them."""
+    from .model import HOLLOW_CENTRAL_FRACTION
+
+    fraction = getattr(miro, "central_fraction_", float("nan"))
+    if np.isfinite(fraction) and fraction < HOLLOW_CENTRAL_FRACTION:
+        return (f"{miro.n_steps_} recurrent steps: hollow clusters, {fraction:.0%} of their "
+                "localisations near their centres")
+    return f"{miro.n_steps_} recurrent steps"
 
 
 # ---------------------------------------------------------------- cluster

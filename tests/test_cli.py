@@ -141,3 +141,24 @@ def test_demo_runs_and_saves_a_png(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "MIRO + DBSCAN" in out and "ARI-dagger" in out
     assert (tmp_path / "sklearn_miro_demo.png").stat().st_size > 10_000
+
+
+def test_train_says_how_many_recurrent_steps_and_why(tmp_path, capsys):
+    # Rings fine-tuned from the pretrained model: the default --n-steps auto
+    # goes to 25 steps, and the summary line says so and why.
+    from sklearn_miro.datasets import make_rings
+
+    X, y, _ = make_rings(1, n_clusters=(8, 8), radius=150.0, radial_std=20.0, fov_size=2000.0,
+                         random_state=0)
+    path = tmp_path / "rings.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1], "index": np.where(y >= 0, y + 1, 0)}).to_csv(path, index=False)
+    assert main(["train", str(path), "-o", str(tmp_path / "m.miro"), "--max-epochs", "1",
+                 "--n-augmented", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "25 recurrent steps: hollow clusters, 0% of their localisations near their centres" in out
+    assert main(["train", str(path), "-o", str(tmp_path / "m15.miro"), "--max-epochs", "1",
+                 "--n-augmented", "2", "--n-steps", "15", "-q"]) == 0
+    assert "15 recurrent steps;" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse
+        main(["train", str(path), "-o", str(tmp_path / "bad.miro"), "--n-steps", "deep"])
+    assert "--n-steps: expected 'auto' or an integer; got 'deep'" in capsys.readouterr().err
