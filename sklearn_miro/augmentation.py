@@ -411,10 +411,13 @@ def central_fraction(training_set, min_size=5):
     no cluster is that large). 0.22 for an isotropic 2D Gaussian
     (``1 - exp(-1/4)``; more for elongated blobs: 0.3-0.4), near 0 for a hollow structure
     such as a ring, whose centroid lies in empty space. Measured on the
-    labelled training FOVs of issue 11's quality table: 0.18-0.38 on every
-    nanocluster scenario, with and without blinking, 0.10 and 0.12 on the
-    single-shot ones, 0.15 on C-shapes, 0.013 on rings and 0.000 on small
-    held-out rings (``benchmarks/hollow_fraction.py``).
+    labelled training FOVs of issue 11's quality table (clusters of at least
+    30 localisations): 0.17-0.38 on every nanocluster scenario, with and
+    without blinking, 0.42 on single-shot 6, 0.15 on C-shapes, 0.011-0.013
+    on rings and 0.000 on small held-out rings
+    (``benchmarks/hollow_fraction.py``). Small clusters say little: a
+    Gaussian cluster of n localisations has none within half its RMS radius
+    with probability 0.78^n.
     """
     sizes = np.diff(training_set.unit_bounds)
     unit = np.repeat(np.arange(len(sizes)), sizes)

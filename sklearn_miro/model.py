@@ -478,6 +478,12 @@ HOLLOW_N_STEPS = 25
 #: (:func:`~sklearn_miro.augmentation.central_fraction`): a quarter of a
 #: Gaussian cluster's 0.22.
 HOLLOW_CENTRAL_FRACTION = 0.05
+#: Only labelled clusters of at least this many localisations are measured: a
+#: Gaussian cluster of n localisations has none within half its RMS radius of
+#: its centre with probability 0.78^n (2.4 % for 15, 0.06 % for 30), and a
+#: single-shot fit sees one cluster copied, whose fraction decides alone (the
+#: 15-localisation cluster of single-shot scenario 5 has none there).
+HOLLOW_MIN_LOCALIZATIONS = 30
 #: For hollow clusters, an automatic schedule's localisation budget per
 #: synthetic FOV is this many times larger (750 instead of 300 localisations
 #: per crop): they need the optimisation steps of twice the FOVs, not only the
@@ -492,7 +498,8 @@ def resolve_depth(config, training_set):
     """``config`` with ``n_steps="auto"`` resolved on the labelled clusters.
 
     :data:`DEFAULT_N_STEPS`, or :data:`HOLLOW_N_STEPS` when the clusters are
-    hollow (:data:`HOLLOW_CENTRAL_FRACTION`); then an automatic schedule
+    hollow (:data:`HOLLOW_CENTRAL_FRACTION`, over the clusters of at least
+    :data:`HOLLOW_MIN_LOCALIZATIONS` localisations); then an automatic schedule
     (``localization_budget`` set) also trains on twice the synthetic FOVs,
     with a localisation budget :data:`HOLLOW_BUDGET_FACTOR` times larger.
     Measured when fine-tuning the pretrained model on rings (the rings of
@@ -503,8 +510,8 @@ def resolve_depth(config, training_set):
     """
     if config.n_steps != "auto":
         return config, float("nan")
-    fraction = central_fraction(training_set)
-    hollow = bool(fraction < HOLLOW_CENTRAL_FRACTION)  # NaN (no cluster of 5) is not hollow
+    fraction = central_fraction(training_set, min_size=HOLLOW_MIN_LOCALIZATIONS)
+    hollow = bool(fraction < HOLLOW_CENTRAL_FRACTION)  # NaN (no cluster large enough) is not hollow
     n_steps = HOLLOW_N_STEPS if hollow else DEFAULT_N_STEPS
     n_augmented, budget = config.n_augmented, config.localization_budget
     if hollow and budget is not None:
