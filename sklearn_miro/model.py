@@ -594,7 +594,11 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     if initial_state is not None:
         network.load_state_dict(initial_state)
     n_batches = -(-len(train_graphs) // config.batch_size) * config.max_epochs
-    with progress_bar(n_batches, "MIRO: training", config.verbose) as bar, reproducible_training(config.device):
+    # The depth rule can make a fit several times longer: the bar says why.
+    desc = "MIRO: training"
+    if fraction < HOLLOW_CENTRAL_FRACTION:
+        desc += f" ({config.n_steps} steps: hollow clusters)"
+    with progress_bar(n_batches, desc, config.verbose) as bar, reproducible_training(config.device):
         history = fit_network(
             network,
             train_graphs,

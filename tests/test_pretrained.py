@@ -295,7 +295,7 @@ def _rings(random_state=0):
     return X, y
 
 
-def test_n_steps_auto_goes_deeper_for_hollow_clusters_when_fine_tuning(fov):
+def test_n_steps_auto_goes_deeper_for_hollow_clusters_when_fine_tuning(fov, capsys):
     # Rings: a ring's localisations must cross its empty interior to a centre
     # none of them marks; the rule gives them 25 steps and, with the automatic
     # schedule, twice the synthetic FOVs. Gaussian clusters keep 15.
@@ -307,7 +307,8 @@ def test_n_steps_auto_goes_deeper_for_hollow_clusters_when_fine_tuning(fov):
     large = MIROTransformer(**_tiny()).fit(Xg, yg)
     assert large.n_steps_ == 15 and 0.1 < large.central_fraction_ < 0.35
     Xr, yr = _rings()
-    rings = MIROTransformer(**_tiny()).fit(Xr, yr)
+    rings = MIROTransformer(**{**_tiny(), "verbose": 1}).fit(Xr, yr)
+    assert "MIRO: training (25 steps: hollow clusters)" in capsys.readouterr().err
     assert rings.started_from_ == "nanoclusters"
     assert rings.n_steps_ == 25 and rings.central_fraction_ < 0.05
     assert rings.n_augmented_ == 4  # an explicit n_augmented is kept
