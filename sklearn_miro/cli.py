@@ -307,10 +307,10 @@ def _train(args):
 
 def _depth(miro):
     """The recurrent steps used, and why when the hollow-cluster rule chose them."""
-    from .model import HOLLOW_CENTRAL_FRACTION
+    from .model import is_hollow
 
     fraction = getattr(miro, "central_fraction_", float("nan"))
-    if np.isfinite(fraction) and fraction < HOLLOW_CENTRAL_FRACTION:
+    if is_hollow(fraction):
         return (f"{miro.n_steps_} recurrent steps: hollow clusters, {fraction:.0%} of their "
                 "localisations near their centres")
     return f"{miro.n_steps_} recurrent steps"

@@ -494,6 +494,14 @@ HOLLOW_MIN_LOCALIZATIONS = 30
 HOLLOW_BUDGET_FACTOR = 2.5
 
 
+def is_hollow(fraction):
+    """Whether labelled clusters of this central fraction are hollow (NaN, not measured: no).
+
+    The one test :func:`resolve_depth`, the training bar and the CLI share.
+    """
+    return bool(fraction < HOLLOW_CENTRAL_FRACTION)
+
+
 def resolve_depth(config, training_set):
     """``config`` with ``n_steps="auto"`` resolved on the labelled clusters.
 
@@ -511,7 +519,7 @@ def resolve_depth(config, training_set):
     if config.n_steps != "auto":
         return config, float("nan")
     fraction = central_fraction(training_set, min_size=HOLLOW_MIN_LOCALIZATIONS)
-    hollow = bool(fraction < HOLLOW_CENTRAL_FRACTION)  # NaN (no cluster large enough) is not hollow
+    hollow = is_hollow(fraction)  # NaN (no cluster large enough) is not hollow
     n_steps = HOLLOW_N_STEPS if hollow else DEFAULT_N_STEPS
     n_augmented, budget = config.n_augmented, config.localization_budget
     if hollow and budget is not None:
@@ -596,7 +604,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     n_batches = -(-len(train_graphs) // config.batch_size) * config.max_epochs
     # The depth rule can make a fit several times longer: the bar says why.
     desc = "MIRO: training"
-    if fraction < HOLLOW_CENTRAL_FRACTION:
+    if is_hollow(fraction):
         desc += f" ({config.n_steps} steps: hollow clusters)"
     with progress_bar(n_batches, desc, config.verbose) as bar, reproducible_training(config.device):
         history = fit_network(
