@@ -757,7 +757,12 @@ def run_npc(name, seed, params, output_dir, tag="default", n_test=None, test_fov
                                      for k2 in ("MIRO", "DBSCAN")}
     result = {
         **_fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, miro),
-        "k_star": miro.k_star_, "train_compression": comp, "relative_loss": float(getattr(miro, "training_relative_loss_", float("nan"))),
+        "k_star": miro.k_star_,
+        # Since the twenty-seventh session: the step each scale is read from
+        # (readout_steps="auto") and every step's compression of the training clusters.
+        "scale_steps": [int(k) for k in getattr(miro, "scale_steps_", [])],
+        "step_compression": np.asarray(getattr(miro, "step_compression_", [])).tolist(),
+        "train_compression": comp, "relative_loss": float(getattr(miro, "training_relative_loss_", float("nan"))),
         "eps": [float(e) for e in model.eps_], "min_samples": [int(m) for m in model.min_samples_],
         # Since the twenty-second session: DBSCAN or DBSCAN* per scale.
         "border_points": list(getattr(model, "border_points_", ["cluster"] * len(model.eps_))),

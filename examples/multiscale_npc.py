@@ -3,7 +3,8 @@
 Like the paper's Fig. 5a-b: simulated NPC-like structures (8 corners per
 pore, :func:`sklearn_miro.datasets.make_npc`) are labelled at two scales,
 corners (fine) and pores (coarse). One network learns both: its recurrent
-steps ``0..k*-1`` collapse the corners, steps ``k*..K-1`` the whole pores, and
+steps ``0..k*-1`` collapse the corners (read at the one of them where the
+training corners are most collapsed), steps ``k*..K-1`` the whole pores, and
 one DBSCAN per scale clusters the collapsed points. The script
 
 1. trains a :class:`~sklearn_miro.MultiscaleMIROClusterer` on 4 simulated FOVs

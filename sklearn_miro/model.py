@@ -52,6 +52,7 @@ __all__ = [
     "native_bfloat16",
     "network_state",
     "progress_bar",
+    "readout_steps",
     "tiled_inference_progress",
     "to_model_space",
     "train_model",
@@ -529,6 +530,61 @@ def resolve_depth(config, training_set):
         raise ValueError(f"step_scales has {len(step_scales)} entries for n_steps={n_steps}.")
     return replace(config, n_steps=n_steps, n_augmented=int(n_augmented), localization_budget=budget,
                    step_scales=step_scales), fraction
+
+
+def readout_steps(X, moved, labels, fov_indices, cutoffs):
+    """The recurrent step each scale of a multiscale model is read from, chosen on labelled FOVs.
+
+    Steps ``[c_{s-1}, c_s - 1]`` (``c_{-1} = 0``) learn scale ``s`` of ``len(cutoffs) + 1``
+    scales (the paper's multiscale loss). Every scale but the
+    coarsest is read at the step of its range where its labelled clusters are
+    most collapsed (lowest :func:`~sklearn_miro.diagnostics.cluster_compression`;
+    a tie goes to the later step), the coarsest at the last step.
+
+    Why not always ``c_s - 1``, as the paper does: one recurrent network runs
+    every step, and a network trained from scratch may start to move towards
+    the coarser centres before its fine range ends. On the NPC of issue 11's
+    quality table (seed 0), the corners collapse most at step 4 or 5 of 0-9
+    (compression 0.83 of the training corners) and are spread apart again by
+    step 9 (1.41, worse than not moving); DBSCAN on step 5 beats plain DBSCAN
+    on the corners, DBSCAN on step 9 does not (``doc/method.md``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+        Labelled coordinates before the collapse.
+    moved : ndarray of shape (n_steps, n, 2)
+        The output of every recurrent step on ``X``.
+    labels : ndarray of shape (n, n_scales)
+        Cluster labels at every scale (-1 = background).
+    fov_indices : list of ndarray
+        Row indices of every FOV (a cluster is a (FOV, label) pair).
+    cutoffs : list of int
+        The first step of every scale after the finest (``k_star_``).
+
+    Returns
+    -------
+    steps : ndarray of shape (n_scales,)
+        The step read out for every scale.
+    compression : ndarray of shape (n_scales, n_steps)
+        Compression of every scale's clusters at every step (NaN where a scale
+        has no cluster of two distinct points).
+    """
+    moved = np.asarray(moved)
+    n_steps, n_scales = moved.shape[0], len(cutoffs) + 1
+    groups = np.empty(len(X), dtype=np.int64)
+    for f, idx in enumerate(fov_indices):
+        groups[idx] = f
+    compression = np.array([[cluster_compression(X, moved[k], labels[:, s], groups)["compression"]
+                             for k in range(n_steps)] for s in range(n_scales)])
+    bounds = [0, *[int(c) for c in cutoffs], n_steps]
+    steps = np.array([bound - 1 for bound in bounds[1:]], dtype=np.int64)
+    for s in range(n_scales - 1):
+        window = compression[s, bounds[s]:bounds[s + 1]]
+        if np.isfinite(window).any():
+            # argmin over the reversed window: a tie goes to the later step.
+            steps[s] = bounds[s + 1] - 1 - int(np.nanargmin(window[::-1]))
+    return steps, compression
 
 
 def _training_graphs(config, training_set, options, radius, unit, rng):

@@ -98,11 +98,68 @@ def test_transform_returns_every_scale_side_by_side(data, fitted):
     np.testing.assert_allclose(scales["rings"], Xt[:, 2:])
 
 
-def test_scales_are_read_at_the_cutoff_and_the_last_step(fitted):
+def test_scales_are_read_where_most_collapsed_and_at_the_last_step(data, fitted):
     # n_steps=4, k_star="auto" -> k* = 2: steps 0, 1 learn corners, 2, 3 rings.
     assert fitted.k_star_ == [2]
-    np.testing.assert_array_equal(fitted.scale_steps_, [1, 3])
     np.testing.assert_array_equal(fitted.model_.step_scales, [0, 0, 1, 1])
+    # readout_steps="auto": the corners at the step of 0-1 where the training
+    # corners are most collapsed (a tie to the later), the rings at the last.
+    assert fitted.step_compression_.shape == (2, 4)
+    corners = fitted.step_compression_[0, :2]
+    assert fitted.scale_steps_[0] == (0 if corners[0] < corners[1] else 1)
+    assert fitted.scale_steps_[1] == 3
+    # The compression is measured on the training FOVs after training.
+    X, Y, fov = data
+    from sklearn_miro.diagnostics import cluster_compression
+
+    step = int(fitted.scale_steps_[0])
+    moved = fitted.model_.collapse(X, [np.flatnonzero(fov == f) for f in np.unique(fov)], [step],
+                                   torch.device("cpu"), crop_features=fitted.crop_features).moved[0]
+    assert fitted.step_compression_[0, step] == pytest.approx(
+        cluster_compression(X, moved, Y[:, 0], fov)["compression"])
+
+
+def test_readout_steps_cutoff_reads_the_paper_steps(data, fitted):
+    X, Y, fov = data
+    cutoff = tiny(readout_steps="cutoff").fit(X, Y, groups=fov)
+    np.testing.assert_array_equal(cutoff.scale_steps_, [1, 3])
+    # The same network (same seed): only the step read out differs.
+    np.testing.assert_allclose(cutoff.step_compression_, fitted.step_compression_)
+    np.testing.assert_allclose(cutoff.transform(X, groups=fov, scale="rings"),
+                               fitted.transform(X, groups=fov, scale="rings"))
+
+
+def test_readout_steps_rule():
+    from sklearn_miro.model import readout_steps
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)) * 10 + np.repeat([[0, 0], [100, 0]], 20, axis=0)
+    fine = np.repeat([0, 1], 20)
+    labels = np.column_stack([fine, np.zeros(40, dtype=int)])
+    centres = np.repeat([[0.0, 0.0], [100.0, 0.0]], 20, axis=0)
+    centres += np.array([X[:20].mean(0), X[20:].mean(0)]).repeat(20, axis=0) - centres
+    # Step k moves every point a fraction f_k of the way to its fine centre.
+    fractions = [0.2, 0.9, 0.5, 0.1, 0.3, 0.6]
+    moved = np.stack([X + f * (centres - X) for f in fractions])
+    steps, compression = readout_steps(X, moved, labels, [np.arange(40)], [4])
+    np.testing.assert_allclose(compression[0], [1 - f for f in fractions])
+    np.testing.assert_array_equal(steps, [1, 5])  # fine: best of steps 0-3; coarse: the last
+    # A tie goes to the later step; three scales read each fine one within its own range.
+    moved[3] = moved[1]
+    assert readout_steps(X, moved, labels, [np.arange(40)], [4])[0][0] == 3
+    labels3 = np.column_stack([fine, fine, np.zeros(40, dtype=int)])
+    np.testing.assert_array_equal(readout_steps(X, moved, labels3, [np.arange(40)], [2, 4])[0], [1, 3, 5])
+    # A scale without a cluster of two points is read at its cutoff.
+    no_cluster = np.column_stack([np.full(40, -1), np.zeros(40, dtype=int)])
+    np.testing.assert_array_equal(readout_steps(X, moved, no_cluster, [np.arange(40)], [4])[0], [3, 5])
+
+
+def test_transformers_pickled_before_readout_steps_keep_the_cutoff(fitted):
+    state = fitted.__getstate__()
+    state.pop("readout_steps")
+    old = MultiscaleMIROTransformer.__new__(MultiscaleMIROTransformer)
+    old.__setstate__(state)
+    assert old.get_params()["readout_steps"] == "cutoff"
 
 
 def test_readout_steps_are_those_of_one_forward_pass(data, fitted):
@@ -111,7 +168,7 @@ def test_readout_steps_are_those_of_one_forward_pass(data, fitted):
     moved = fitted.model_.collapse(Xf, [np.arange(len(Xf))], list(range(fitted.n_steps)), torch.device("cpu"),
                                    crop_features=fitted.crop_features).moved
     Xt = fitted.transform(Xf)
-    np.testing.assert_allclose(Xt[:, :2], moved[1])
+    np.testing.assert_allclose(Xt[:, :2], moved[fitted.scale_steps_[0]])
     np.testing.assert_allclose(Xt[:, 2:], moved[3])
     # The two scales are different predictions.
     assert not np.allclose(Xt[:, :2], Xt[:, 2:])
@@ -139,7 +196,7 @@ def test_training_supervises_each_step_with_its_scale(data, monkeypatch):
 )
 def test_k_star_resolution(data, k_star, n_steps, expected):
     X, Y, fov = data
-    model = tiny(k_star=k_star, n_steps=n_steps, n_augmented=2).fit(X, Y, groups=fov)
+    model = tiny(k_star=k_star, n_steps=n_steps, n_augmented=2, readout_steps="cutoff").fit(X, Y, groups=fov)
     assert model.k_star_ == expected
     steps = model.model_.step_scales
     assert (steps[: expected[0]] == 0).all() and (steps[expected[0] :] == 1).all()
@@ -150,7 +207,7 @@ def test_three_scales_with_two_cutoffs(data):
     X, Y, fov = data
     # A third, coarser scale: all structures of a FOV together.
     Y3 = np.column_stack([Y, np.where(Y[:, 1] >= 0, fov, -1)])
-    model = tiny(n_steps=6, k_star=(2, 4), scale_names=None).fit(X, Y3, groups=fov)
+    model = tiny(n_steps=6, k_star=(2, 4), scale_names=None, readout_steps="cutoff").fit(X, Y3, groups=fov)
     assert model.n_scales_ == 3 and model.scale_names_ == ("scale0", "scale1", "scale2")
     np.testing.assert_array_equal(model.model_.step_scales, [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(model.scale_steps_, [1, 3, 5])
@@ -457,8 +514,9 @@ def test_old_per_network_arguments_are_deprecated_but_still_reach_the_transforme
     assert params["k_star"] == 3 and params["n_steps"] == 5 and params["random_state"] == 0
     assert params["scale_names"] == NAMES and clu.transformer_.k_star_ == [3]
     # Every hyper-parameter of the transformer but scale_names has a deprecated twin
-    # (tile_size, crop_features, n_jobs and precision came after the deprecation: transformer only).
-    late = {"scale_names", "tile_size", "crop_features", "n_jobs", "precision"}
+    # (tile_size, crop_features, n_jobs, precision and readout_steps came after the
+    # deprecation: transformer only).
+    late = {"scale_names", "tile_size", "crop_features", "n_jobs", "precision", "readout_steps"}
     assert set(MultiscaleMIROTransformer().get_params()) - late == set(
         DEPRECATED_CLUSTERER_ARGUMENTS
     )

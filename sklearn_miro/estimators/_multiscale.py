@@ -4,8 +4,11 @@ Paper, "MIRO loss function" and Fig. 5: the recurrent steps ``[0, k* - 1]``
 are supervised with the displacements towards the centres of the **fine**
 clusters (e.g. the corners of nuclear pore complexes) and the steps
 ``[k*, K - 1]`` with those towards the centres of the **coarse** clusters (the
-whole pores). A single forward pass then gives both: the prediction of step
-``k* - 1`` collapses the corners, that of step ``K - 1`` the rings.
+whole pores). A single forward pass then gives both: in the paper the
+prediction of step ``k* - 1`` collapses the corners, that of step ``K - 1``
+the rings. Here each fine scale is read, by default, at the step of its range
+where its labelled training clusters are most collapsed
+(``readout_steps="auto"``, :func:`sklearn_miro.model.readout_steps`).
 
 :class:`MultiscaleMIROTransformer` is the network; :class:`MultiscaleMIROClusterer`
 adds one DBSCAN per scale and per field of view (FOV), and reports which fine
@@ -40,6 +43,7 @@ from .._validation import (
     check_positive,
     split_by_group,
 )
+from ..model import readout_steps
 from ._base import AUTO_BORDER_POINTS, MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO, search_border_rules
 
 __all__ = [
@@ -254,8 +258,8 @@ def _per_scale(value, name, n_scales=None, integer=False):
 
 # Arguments of MultiscaleMIROClusterer that configure its transformer: they
 # are deprecated there (pass transformer=MultiscaleMIROTransformer(...)).
-# (tile_size, crop_features, n_jobs and precision, added after the deprecation,
-# are set on the transformer only.)
+# (tile_size, crop_features, n_jobs, precision and readout_steps, added after
+# the deprecation, are set on the transformer only.)
 DEPRECATED_CLUSTERER_ARGUMENTS = (
     "k_star", *(name for name in NETWORK_DEFAULTS if name not in ("tile_size", "crop_features", "n_jobs", "precision"))
 )
@@ -270,9 +274,11 @@ class MultiscaleMIROTransformer(TransformerMixin, BaseMIRO):
     function"): with two scales, steps ``0 .. k*-1`` learn the displacements
     towards the centres of the fine clusters (e.g. NPC corners) and steps
     ``k* .. K-1`` those towards the centres of the coarse clusters (whole
-    NPCs). ``transform`` reads step ``k* - 1`` for the fine scale and step
-    ``K - 1`` for the coarse one, from a single forward pass. More scales work
-    the same way with one cutoff between consecutive scales.
+    NPCs). ``transform`` reads the fine scale at one of its steps (by default
+    the one where the labelled fine clusters are most collapsed; the paper's
+    ``k* - 1`` with ``readout_steps="cutoff"``) and the coarse one at step
+    ``K - 1``, from a single forward pass. More scales work the same way with
+    one cutoff between consecutive scales.
 
     Training is :class:`MIROTransformer`'s: the synthetic training FOVs are
     built from whole coarse clusters (each carrying the labels of its finer
@@ -287,6 +293,20 @@ class MultiscaleMIROTransformer(TransformerMixin, BaseMIRO):
         splits the steps evenly (``k* = n_steps / 2`` for two scales: the
         reference's 10 of 20 steps, the paper's 15 of 30). The cutoffs used
         are ``k_star_``.
+    readout_steps : {"auto", "cutoff"}, default="auto"
+        The step ``transform`` reads each scale but the coarsest from.
+        ``"cutoff"``: the last step of the scale's range (``k* - 1``), as in
+        the paper. ``"auto"``: the step of that range where the scale's
+        labelled training clusters are most collapsed, measured after
+        training on the training FOVs
+        (:func:`sklearn_miro.model.readout_steps`): one recurrent network runs
+        every step, and it may start moving points towards the coarser centres
+        before the fine range ends. On the simulated NPC (issue 11's quality
+        table, seed 0) the corners are most collapsed at step 5 of 0-9 and
+        spread apart again by step 9; read at step 5 they beat plain DBSCAN
+        on ARI-dagger, JI_c and RMSRE_N, read at step 9 they lose on JI_c
+        (``doc/method.md``). The coarsest scale is always read at the last
+        step. The steps used are ``scale_steps_``.
     scale_names : sequence of str or None, default=None
         Names of the scales, finest first (e.g. ``("corners", "rings")``),
         accepted by ``transform(scale=...)``; ``None`` names them ``"scale0"``,
@@ -310,8 +330,15 @@ tile_size, crop_features, n_jobs, precision
     k_star_ : list of int
         Cutoffs used.
     scale_steps_ : ndarray of shape (n_scales_,)
-        The (0-based) recurrent step read out for each scale: ``k* - 1`` for
-        every scale but the last, ``n_steps - 1`` for the coarsest.
+        The (0-based) recurrent step read out for each scale (see
+        ``readout_steps``); ``n_steps - 1`` for the coarsest.
+    step_compression_ : ndarray of shape (n_scales_, n_steps)
+        Compression of each scale's labelled training clusters at every
+        recurrent step (:func:`sklearn_miro.diagnostics.cluster_compression`:
+        median distance to the cluster centroid after the step over before;
+        1 = not moved towards it, 0 = collapsed onto it), measured on the
+        training FOVs after training. ``readout_steps="auto"`` reads each
+        fine scale at its lowest value within the scale's steps.
     scale_names_ : tuple of str
         Names of the scales.
     network_, connectivity_radius_, length_scale_, distance_unit_, \
@@ -337,6 +364,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
     _parameter_constraints: dict = {
         **BaseMIRO._parameter_constraints,
         "k_star": "no_validation",
+        "readout_steps": [StrOptions({"auto", "cutoff"})],
         "scale_names": "no_validation",
     }
 
@@ -344,6 +372,7 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         self,
         *,
         k_star="auto",
+        readout_steps="auto",
         scale_names=None,
         hidden_size=_D["hidden_size"],
         n_steps=MULTISCALE_N_STEPS,
@@ -393,7 +422,15 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
             precision=precision,
         )
         self.k_star = k_star
+        self.readout_steps = readout_steps
         self.scale_names = scale_names
+
+    def __setstate__(self, state):
+        # Transformers fitted before readout_steps existed read every fine
+        # scale at its cutoff step (their scale_steps_ say so).
+        state = dict(state)
+        state.setdefault("readout_steps", "cutoff")
+        super().__setstate__(state)
 
     # ---- public API -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -424,7 +461,14 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         names = _resolve_scale_names(self.scale_names, n_scales)
         config = self._training_config(options, step_scales=step_supervision(cutoffs, self.n_steps))
         self._fit_model(X, labels, groups, fov_indices, config)
-        for name, value in scale_attributes(cutoffs, names, self.n_steps).items():
+        attributes = scale_attributes(cutoffs, names, self.n_steps)
+        # One forward pass of every step over the labelled FOVs measures how
+        # far each scale's clusters are collapsed at each step.
+        moved = self._collapse(X, fov_indices, list(range(self.n_steps))).moved
+        steps, self.step_compression_ = readout_steps(X, moved, labels, fov_indices, cutoffs)
+        if self.readout_steps == "auto":
+            attributes["scale_steps_"] = steps
+        for name, value in attributes.items():
             setattr(self, name, value)
         return self
 
