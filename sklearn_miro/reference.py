@@ -252,6 +252,7 @@ def _load_multiscale(network, n_steps, connectivity_radius, path, device):
     radius = float(connectivity_radius) * REFERENCE_LENGTH_UNIT_NM
     estimator = MultiscaleMIROTransformer(
         k_star=_MULTISCALE_K_STAR,
+        readout_steps="cutoff",  # no labelled FOVs to choose on: the authors' k* - 1
         scale_names=("corners", "rings"),
         hidden_size=network.hidden_size,
         n_steps=n_steps,

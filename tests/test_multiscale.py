@@ -735,6 +735,7 @@ def test_reference_multiscale_loader_reproduces_the_reference_inference(data, tm
     assert isinstance(model, MultiscaleMIROTransformer)
     assert model.k_star_ == [10] and model.scale_names_ == ("corners", "rings")
     np.testing.assert_array_equal(model.scale_steps_, [9, 19])
+    assert model.readout_steps == "cutoff"
     assert model.connectivity_radius_ == model.length_scale_ == 400.0  # 0.2 x 2000 nm
     X, _, fov = data
     Xf = X[fov == 0]
