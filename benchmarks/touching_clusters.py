@@ -44,16 +44,22 @@ def cluster_table(X, y, groups, moved, predicted):
     for fov in np.unique(groups):
         clustered = (groups == fov) & (y >= 0)
         points, labels = X[clustered], y[clustered]
-        if len(np.unique(labels)) < 2:
+        if not len(points):
             continue
-        dist, idx = cKDTree(points).query(points, k=min(NEIGHBOURS, len(points)))
-        to_other = np.where(labels[idx] != labels[:, None], dist, np.inf).min(axis=1)
         ids, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+        to_other = np.full(len(points), np.inf)
+        if len(ids) > 1:
+            dist, idx = cKDTree(points).query(points, k=min(NEIGHBOURS, len(points)))
+            to_other = np.where(labels[idx] != labels[:, None], dist, np.inf).min(axis=1)
+        gap = np.full(len(ids), np.inf)
+        np.minimum.at(gap, inverse, to_other)
+        # A cluster none of whose points has another cluster among its nearest
+        # neighbours (a large cluster): its gap from a tree of the other clusters.
+        for c in np.flatnonzero(np.isinf(gap) & (len(ids) > 1)):
+            gap[c] = cKDTree(points[inverse != c]).query(points[inverse == c])[0].min()
         centroids = np.stack([np.bincount(inverse, weights=points[:, k]) / sizes for k in range(2)], axis=1)
         rms = np.sqrt(np.bincount(inverse, weights=((points - centroids[inverse]) ** 2).sum(1)) / sizes)
         after = np.sqrt(np.bincount(inverse, weights=((moved[clustered] - centroids[inverse]) ** 2).sum(1)) / sizes)
-        gap = np.full(len(ids), np.inf)
-        np.minimum.at(gap, inverse, to_other)
         # Contingency of true clusters x predicted labels (noise included as its own column).
         pred = predicted[clustered]
         pred_ids, pred_inverse = np.unique(pred, return_inverse=True)
@@ -61,10 +67,10 @@ def cluster_table(X, y, groups, moved, predicted):
         np.add.at(table, (inverse, pred_inverse), 1.0)
         share = table / sizes[:, None]
         best = share.argmax(axis=1)
-        noise = pred_ids == -1
-        holds = (share >= MERGE_SHARE) & ~noise[None, :]  # true cluster i holds a real share of predicted j
-        merged = holds[:, best].sum(axis=0) >= 2  # the best predicted cluster holds 2+ true clusters
-        merged &= ~noise[best]
+        holds = (share >= MERGE_SHARE) & (pred_ids != -1)[None, :]  # true cluster i holds a real share of j
+        # Merged: the main predicted cluster of i (not noise) holds a share of another true cluster.
+        others = holds[:, best].sum(axis=0) - holds[np.arange(len(ids)), best]
+        merged = (others >= 1) & (pred_ids[best] != -1)
         rows.append(np.column_stack([sizes, rms, gap, after / np.where(rms > 0, rms, np.nan), merged]))
     return np.concatenate(rows)
 

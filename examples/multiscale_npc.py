@@ -3,8 +3,9 @@
 Like the paper's Fig. 5a-b: simulated NPC-like structures (8 corners per
 pore, :func:`sklearn_miro.datasets.make_npc`) are labelled at two scales,
 corners (fine) and pores (coarse). One network learns both: its recurrent
-steps ``0..k*-1`` collapse the corners (read at the one of them where the
-training corners are most collapsed), steps ``k*..K-1`` the whole pores, and
+steps ``0..k*-1`` collapse the corners (a model trained here is read at the
+one of them where the training corners are most collapsed; the authors'
+checkpoint at ``k*-1``), steps ``k*..K-1`` the whole pores, and
 one DBSCAN per scale clusters the collapsed points. The script
 
 1. trains a :class:`~sklearn_miro.MultiscaleMIROClusterer` on 4 simulated FOVs
@@ -95,6 +96,8 @@ def main():
     labels = model.predict(X_new)                            # (n, 2): corner and pore labels
     corners, rings = model.predict(X_new, scale="corners"), model.predict(X_new, scale="rings")
     collapsed = model.transformer_.transform(X_new)          # (n, 4): x, y per scale
+    # The (1-based) step the corners were read from (FrozenEstimator wraps the authors' checkpoint).
+    corner_step = int(getattr(model.transformer_, "estimator", model.transformer_).scale_steps_[0]) + 1
     nesting = model.nesting_report(labels)                   # corner -> pore, with counts
 
     print(f"model: {origin}; DBSCAN per scale: eps {model.eps_}, min_samples {model.min_samples_}")
@@ -134,7 +137,7 @@ def main():
     plot_clusters(X_new[window], labels[window, 0], ax=axes[1, 1], title="MIRO: corners (zoom)",
                   legend=False, marker_size=14)
     plot_clusters(collapsed[window, :2], labels[window, 0], ax=axes[1, 2],
-                  title="collapsed at step k* (corners)", legend=False, marker_size=14)
+                  title=f"collapsed at step {corner_step} (corners)", legend=False, marker_size=14)
     fig.suptitle(f"Multiscale MIRO on a held-out simulated FOV ({origin})")
     path = args.output_dir / "multiscale_npc.png"
     fig.savefig(path, dpi=110)

@@ -38,6 +38,7 @@ __all__ = [
     "MoveNothingWarning",
     "check_move_nothing",
     "cluster_compression",
+    "distances_to_centres",
     "zero_displacement_loss",
 ]
 
@@ -54,6 +55,53 @@ class MoveNothingWarning(UserWarning):
     measured compression of the training clusters and the loss relative to
     the "move nothing" loss.
     """
+
+
+def distances_to_centres(X, X_moved, labels, groups=None, *, background=-1):
+    """Distances of the clustered localisations to their cluster's centre, before and after a collapse.
+
+    The centre of a cluster (a (FOV, label) pair) is the centroid of its
+    positions *before* the collapse.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+    X_moved : ndarray of shape (n, 2) or (n_steps, n, 2)
+        The positions after the collapse, or after each of several steps.
+    labels : ndarray of shape (n,)
+    groups : ndarray of shape (n,), optional
+    background : int, default=-1
+
+    Returns
+    -------
+    before : ndarray of shape (m,)
+        For the m clustered localisations.
+    after : ndarray of shape (m,) or (n_steps, m)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X_moved = np.asarray(X_moved, dtype=np.float64)
+    labels = np.asarray(labels)
+    if X.ndim != 2 or X.shape[1] != 2 or X_moved.shape[-2:] != X.shape or len(labels) != len(X):
+        raise ValueError(
+            "X must have shape (n, 2), X_moved (n, 2) or (n_steps, n, 2) and labels (n,); got "
+            f"{X.shape}, {X_moved.shape} and {labels.shape}."
+        )
+    groups = np.zeros(len(X), dtype=np.int64) if groups is None else np.asarray(groups)
+    if len(groups) != len(X):
+        raise ValueError(f"groups must have one entry per localisation ({len(X)}); got {len(groups)}.")
+    clustered = labels != background
+    if not clustered.any():
+        return np.empty(0), np.empty(X_moved.shape[:-2] + (0,))
+    keys = np.stack([np.unique(groups, return_inverse=True)[1].reshape(-1),
+                     np.unique(labels, return_inverse=True)[1].reshape(-1)], axis=1)[clustered]
+    _, cluster = np.unique(keys, axis=0, return_inverse=True)
+    cluster = cluster.reshape(-1)
+    counts = np.bincount(cluster)
+    pts = X[clustered]
+    centres = np.stack([np.bincount(cluster, weights=pts[:, d]) / counts for d in range(2)], axis=1)[cluster]
+    before = np.linalg.norm(pts - centres, axis=1)
+    after = np.linalg.norm(X_moved[..., clustered, :] - centres, axis=-1)
+    return before, after
 
 
 def cluster_compression(X, X_moved, labels, groups=None, *, background=-1):
@@ -91,23 +139,11 @@ def cluster_compression(X, X_moved, labels, groups=None, *, background=-1):
             "X and X_moved must both have shape (n, 2) and labels shape (n,); got "
             f"{X.shape}, {X_moved.shape} and {labels.shape}."
         )
-    groups = np.zeros(len(X), dtype=np.int64) if groups is None else np.asarray(groups)
-    if len(groups) != len(X):
-        raise ValueError(f"groups must have one entry per localisation ({len(X)}); got {len(groups)}.")
+    before_d, after_d = distances_to_centres(X, X_moved, labels, groups, background=background)
     clustered = labels != background
     result = {"before": np.nan, "after": np.nan, "compression": np.nan, "background_shift": np.nan}
     if clustered.any():
-        keys = np.stack([np.unique(groups, return_inverse=True)[1].reshape(-1),
-                         np.unique(labels, return_inverse=True)[1].reshape(-1)], axis=1)[clustered]
-        _, cluster = np.unique(keys, axis=0, return_inverse=True)
-        cluster = cluster.reshape(-1)
-        counts = np.bincount(cluster)
-        pts = X[clustered]
-        centres = np.stack(
-            [np.bincount(cluster, weights=pts[:, d]) / counts for d in range(2)], axis=1
-        )[cluster]
-        before = float(np.median(np.linalg.norm(pts - centres, axis=1)))
-        after = float(np.median(np.linalg.norm(X_moved[clustered] - centres, axis=1)))
+        before, after = float(np.median(before_d)), float(np.median(after_d))
         result.update(before=before, after=after)
         if before > 0:
             result["compression"] = after / before

@@ -34,7 +34,7 @@ from .augmentation import (
 from .domain import check_connectivity, localization_spacing
 from .graph import default_connectivity_radius
 from .network import MIRONetwork, reproducible_training
-from .diagnostics import cluster_compression, zero_displacement_loss
+from .diagnostics import cluster_compression, distances_to_centres, zero_displacement_loss
 from .parallel import map_fovs, runs_in_this_process
 from .tiling import fov_network_outputs, resolve_tile_size
 from .training import PRECISIONS, collate, fit_network, miro_loss, native_bfloat16
@@ -532,35 +532,39 @@ def resolve_depth(config, training_set):
                    step_scales=step_scales), fraction
 
 
-def readout_steps(X, moved, labels, fov_indices, cutoffs):
+def readout_steps(X, collapse_fov, labels, fov_indices, cutoffs, n_steps):
     """The recurrent step each scale of a multiscale model is read from, chosen on labelled FOVs.
 
     Steps ``[c_{s-1}, c_s - 1]`` (``c_{-1} = 0``) learn scale ``s`` of ``len(cutoffs) + 1``
-    scales (the paper's multiscale loss). Every scale but the
-    coarsest is read at the step of its range where its labelled clusters are
-    most collapsed (lowest :func:`~sklearn_miro.diagnostics.cluster_compression`;
-    a tie goes to the later step), the coarsest at the last step.
+    scales (the paper's multiscale loss). Every scale but the coarsest is read
+    at the step of its own range where its labelled clusters are most
+    collapsed (lowest compression, as :func:`~sklearn_miro.diagnostics.cluster_compression`
+    measures it over all FOVs; a tie goes to the later step), the coarsest at
+    the last step.
 
     Why not always ``c_s - 1``, as the paper does: one recurrent network runs
     every step, and a network trained from scratch may start to move towards
     the coarser centres before its fine range ends. On the NPC of issue 11's
-    quality table (seed 0), the corners collapse most at step 4 or 5 of 0-9
-    (compression 0.83 of the training corners) and are spread apart again by
-    step 9 (1.41, worse than not moving); DBSCAN on step 5 beats plain DBSCAN
-    on the corners, DBSCAN on step 9 does not (``doc/method.md``).
+    quality table the corners collapse most at step 4 of 0-9 (compression
+    0.80-0.83 of the training corners over 3 seeds) and are spread apart again
+    by step 9 (1.41-1.49, worse than not moving); DBSCAN on step 4 beats plain
+    DBSCAN on the corners, DBSCAN on step 9 does not (``doc/method.md``).
 
     Parameters
     ----------
     X : ndarray of shape (n, 2)
         Labelled coordinates before the collapse.
-    moved : ndarray of shape (n_steps, n, 2)
-        The output of every recurrent step on ``X``.
+    collapse_fov : callable
+        ``collapse_fov(idx)`` returns the output of every recurrent step for
+        the rows ``idx`` of one FOV, shape ``(n_steps, len(idx), 2)``. Called
+        once per FOV, so that only one FOV's steps are held at a time.
     labels : ndarray of shape (n, n_scales)
         Cluster labels at every scale (-1 = background).
     fov_indices : list of ndarray
         Row indices of every FOV (a cluster is a (FOV, label) pair).
     cutoffs : list of int
         The first step of every scale after the finest (``k_star_``).
+    n_steps : int
 
     Returns
     -------
@@ -570,13 +574,20 @@ def readout_steps(X, moved, labels, fov_indices, cutoffs):
         Compression of every scale's clusters at every step (NaN where a scale
         has no cluster of two distinct points).
     """
-    moved = np.asarray(moved)
-    n_steps, n_scales = moved.shape[0], len(cutoffs) + 1
-    groups = np.empty(len(X), dtype=np.int64)
-    for f, idx in enumerate(fov_indices):
-        groups[idx] = f
-    compression = np.array([[cluster_compression(X, moved[k], labels[:, s], groups)["compression"]
-                             for k in range(n_steps)] for s in range(n_scales)])
+    n_scales = len(cutoffs) + 1
+    before = [[] for _ in range(n_scales)]
+    after = [[] for _ in range(n_scales)]
+    for idx in fov_indices:
+        moved = np.asarray(collapse_fov(idx))
+        for s in range(n_scales):
+            b, a = distances_to_centres(X[idx], moved, labels[idx, s])
+            before[s].append(b)
+            after[s].append(a.astype(np.float32))  # (n_steps, m): all steps of one FOV's clusters
+    compression = np.full((n_scales, n_steps), np.nan)
+    for s in range(n_scales):
+        b = np.concatenate(before[s])
+        if len(b) and np.median(b) > 0:
+            compression[s] = np.median(np.concatenate(after[s], axis=1), axis=1) / np.median(b)
     bounds = [0, *[int(c) for c in cutoffs], n_steps]
     steps = np.array([bound - 1 for bound in bounds[1:]], dtype=np.int64)
     for s in range(n_scales - 1):

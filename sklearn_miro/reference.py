@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .graph import N_EIGENVECTORS
@@ -267,6 +268,7 @@ def _load_multiscale(network, n_steps, connectivity_radius, path, device):
     _with_model(estimator, network, radius, path, step_scales=step_supervision(cutoffs, n_steps))
     for name, value in scale_attributes(cutoffs, ("corners", "rings"), n_steps).items():
         setattr(estimator, name, value)
+    estimator.step_compression_ = np.full((2, n_steps), np.nan)  # no labelled FOVs were measured
     return estimator
 
 

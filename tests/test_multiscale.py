@@ -136,22 +136,55 @@ def test_readout_steps_rule():
     X = rng.normal(size=(40, 2)) * 10 + np.repeat([[0, 0], [100, 0]], 20, axis=0)
     fine = np.repeat([0, 1], 20)
     labels = np.column_stack([fine, np.zeros(40, dtype=int)])
-    centres = np.repeat([[0.0, 0.0], [100.0, 0.0]], 20, axis=0)
-    centres += np.array([X[:20].mean(0), X[20:].mean(0)]).repeat(20, axis=0) - centres
+    centres = np.repeat([X[:20].mean(0), X[20:].mean(0)], 20, axis=0)
     # Step k moves every point a fraction f_k of the way to its fine centre.
     fractions = [0.2, 0.9, 0.5, 0.1, 0.3, 0.6]
     moved = np.stack([X + f * (centres - X) for f in fractions])
-    steps, compression = readout_steps(X, moved, labels, [np.arange(40)], [4])
-    np.testing.assert_allclose(compression[0], [1 - f for f in fractions])
+
+    def choose(labels, cutoffs, fovs=(np.arange(40),)):
+        return readout_steps(X, lambda idx: moved[:, idx], labels, list(fovs), cutoffs, len(fractions))
+
+    steps, compression = choose(labels, [4])
+    np.testing.assert_allclose(compression[0], [1 - f for f in fractions], rtol=1e-6)
     np.testing.assert_array_equal(steps, [1, 5])  # fine: best of steps 0-3; coarse: the last
+    # Two FOVs sharing label ids: clusters are (FOV, label) pairs, and the
+    # compression is the median over all FOVs (here the same as one FOV).
+    two_fovs = np.column_stack([np.tile(np.repeat([0, 1], 10), 2), np.zeros(40, dtype=int)])
+    per_fov = choose(two_fovs, [4], fovs=(np.arange(20), np.arange(20, 40)))[1]
+    from sklearn_miro.diagnostics import cluster_compression
+
+    groups = np.repeat([0, 1], 20)
+    expected = [cluster_compression(X, moved[k], two_fovs[:, 0], groups)["compression"] for k in range(6)]
+    np.testing.assert_allclose(per_fov[0], expected, rtol=1e-6)
     # A tie goes to the later step; three scales read each fine one within its own range.
     moved[3] = moved[1]
-    assert readout_steps(X, moved, labels, [np.arange(40)], [4])[0][0] == 3
+    assert choose(labels, [4])[0][0] == 3
     labels3 = np.column_stack([fine, fine, np.zeros(40, dtype=int)])
-    np.testing.assert_array_equal(readout_steps(X, moved, labels3, [np.arange(40)], [2, 4])[0], [1, 3, 5])
+    np.testing.assert_array_equal(choose(labels3, [2, 4])[0], [1, 3, 5])
     # A scale without a cluster of two points is read at its cutoff.
     no_cluster = np.column_stack([np.full(40, -1), np.zeros(40, dtype=int)])
-    np.testing.assert_array_equal(readout_steps(X, moved, no_cluster, [np.arange(40)], [4])[0], [3, 5])
+    steps, compression = choose(no_cluster, [4])
+    np.testing.assert_array_equal(steps, [3, 5])
+    assert np.isnan(compression[0]).all()
+
+
+def test_a_numeric_tile_size_with_normalised_coordinates_fails_before_training(data, monkeypatch):
+    X, Y, fov = data
+    monkeypatch.setattr(model_module, "fit_network", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="numeric tile_size needs fov_normalization=None"):
+        tiny(tile_size=500.0, fov_normalization="minmax").fit(X, Y, groups=fov)
+
+
+def test_save_model_round_trip_keeps_the_readout(data, fitted, tmp_path):
+    from sklearn_miro import load_model, save_model
+
+    X, _, fov = data
+    save_model(fitted, tmp_path / "ms.miro")
+    loaded = load_model(tmp_path / "ms.miro")
+    np.testing.assert_array_equal(loaded.scale_steps_, fitted.scale_steps_)
+    np.testing.assert_array_equal(loaded.step_compression_, fitted.step_compression_)
+    assert loaded.get_params()["readout_steps"] == "auto"
+    np.testing.assert_allclose(loaded.transform(X, groups=fov), fitted.transform(X, groups=fov))
 
 
 def test_transformers_pickled_before_readout_steps_keep_the_cutoff(fitted):
@@ -160,6 +193,12 @@ def test_transformers_pickled_before_readout_steps_keep_the_cutoff(fitted):
     old = MultiscaleMIROTransformer.__new__(MultiscaleMIROTransformer)
     old.__setstate__(state)
     assert old.get_params()["readout_steps"] == "cutoff"
+    # An unfitted one takes the current default.
+    state = tiny().__getstate__()
+    state.pop("readout_steps")
+    unfitted = MultiscaleMIROTransformer.__new__(MultiscaleMIROTransformer)
+    unfitted.__setstate__(state)
+    assert unfitted.get_params()["readout_steps"] == "auto"
 
 
 def test_readout_steps_are_those_of_one_forward_pass(data, fitted):
@@ -735,7 +774,7 @@ def test_reference_multiscale_loader_reproduces_the_reference_inference(data, tm
     assert isinstance(model, MultiscaleMIROTransformer)
     assert model.k_star_ == [10] and model.scale_names_ == ("corners", "rings")
     np.testing.assert_array_equal(model.scale_steps_, [9, 19])
-    assert model.readout_steps == "cutoff"
+    assert model.readout_steps == "cutoff" and np.isnan(model.step_compression_).all()
     assert model.connectivity_radius_ == model.length_scale_ == 400.0  # 0.2 x 2000 nm
     X, _, fov = data
     Xf = X[fov == 0]

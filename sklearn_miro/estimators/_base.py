@@ -335,6 +335,8 @@ class BaseMIRO(BaseEstimator):
 
     def _validate_fit_input(self, X, groups):
         """Validated coordinates, groups and the row indices of every FOV."""
+        # Checked before training, not when the fitted model is first applied.
+        self._check_tile_size(self.fov_normalization)
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
         fovs = split_by_group(groups, X.shape[0])  # once per fit, passed down
@@ -350,16 +352,20 @@ class BaseMIRO(BaseEstimator):
         return self
 
     # ---- inference ---------------------------------------------------------
+    def _check_tile_size(self, fov_normalization):
+        """A numeric tile_size (in the units of X) cannot tile a normalised model's space."""
+        if self.tile_size is not None and not isinstance(self.tile_size, str) and fov_normalization is not None:
+            raise ValueError(
+                "A numeric tile_size needs fov_normalization=None (tiles are squares in the "
+                "units of X); use tile_size='auto' or None with a normalised model."
+            )
+
     def _collapse(self, X, fov_indices, steps):
         """:meth:`FittedMIRO.collapse` of validated X, on this estimator's device."""
         tile_size = self.tile_size
         if tile_size is not None and not isinstance(tile_size, str):
             # tile_size is in the units of X; tiles live in the network's space.
-            if self.model_.fov_normalization is not None:
-                raise ValueError(
-                    "A numeric tile_size needs fov_normalization=None (tiles are squares in the "
-                    "units of X); use tile_size='auto' or None with a normalised model."
-                )
+            self._check_tile_size(self.model_.fov_normalization)
             tile_size = float(tile_size)
         return self.model_.collapse(X, fov_indices, steps, resolve_device(self.device),
                                     tile_size=tile_size, crop_features=self.crop_features,

@@ -113,7 +113,9 @@ def scale_attributes(cutoffs, names, n_steps):
     dict
         ``n_scales_``, ``k_star_``, ``scale_names_`` and ``scale_steps_`` (the
         step read out for each scale: ``k* - 1`` for every scale but the
-        coarsest, ``n_steps - 1`` for the coarsest).
+        coarsest, ``n_steps - 1`` for the coarsest; ``fit`` with
+        ``readout_steps="auto"`` replaces the former by the steps
+        :func:`sklearn_miro.model.readout_steps` chooses).
     """
     return {
         "n_scales_": len(cutoffs) + 1,
@@ -302,11 +304,11 @@ class MultiscaleMIROTransformer(TransformerMixin, BaseMIRO):
         (:func:`sklearn_miro.model.readout_steps`): one recurrent network runs
         every step, and it may start moving points towards the coarser centres
         before the fine range ends. On the simulated NPC (issue 11's quality
-        table, seed 0) the corners are most collapsed at step 5 of 0-9 and
-        spread apart again by step 9; read at step 5 they beat plain DBSCAN
-        on ARI-dagger, JI_c and RMSRE_N, read at step 9 they lose on JI_c
-        (``doc/method.md``). The coarsest scale is always read at the last
-        step. The steps used are ``scale_steps_``.
+        table, 3 seeds) the corners are most collapsed at step 4 of 0-9 and
+        spread apart again by step 9; read at step 4 they beat plain DBSCAN
+        on ARI-dagger, JI_c and RMSRE_N (means over the seeds), read at step
+        9 they lose on JI_c (``doc/method.md``). The coarsest scale is always
+        read at the last step. The steps used are ``scale_steps_``.
     scale_names : sequence of str or None, default=None
         Names of the scales, finest first (e.g. ``("corners", "rings")``),
         accepted by ``transform(scale=...)``; ``None`` names them ``"scale0"``,
@@ -338,7 +340,9 @@ tile_size, crop_features, n_jobs, precision
         median distance to the cluster centroid after the step over before;
         1 = not moved towards it, 0 = collapsed onto it), measured on the
         training FOVs after training. ``readout_steps="auto"`` reads each
-        fine scale at its lowest value within the scale's steps.
+        fine scale at its lowest value within the scale's steps. All NaN for
+        the authors' checkpoint (:func:`sklearn_miro.load_reference_checkpoint`),
+        which comes without labelled FOVs.
     scale_names_ : tuple of str
         Names of the scales.
     network_, connectivity_radius_, length_scale_, distance_unit_, \
@@ -427,9 +431,10 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
 
     def __setstate__(self, state):
         # Transformers fitted before readout_steps existed read every fine
-        # scale at its cutoff step (their scale_steps_ say so).
+        # scale at its cutoff step (their scale_steps_ say so); unfitted ones
+        # take the current default.
         state = dict(state)
-        state.setdefault("readout_steps", "cutoff")
+        state.setdefault("readout_steps", "cutoff" if "model_" in state else "auto")
         super().__setstate__(state)
 
     # ---- public API -----------------------------------------------------------
@@ -462,10 +467,13 @@ best_epoch_, training_time_, device_, n_features_in_, feature_names_in_
         config = self._training_config(options, step_scales=step_supervision(cutoffs, self.n_steps))
         self._fit_model(X, labels, groups, fov_indices, config)
         attributes = scale_attributes(cutoffs, names, self.n_steps)
-        # One forward pass of every step over the labelled FOVs measures how
-        # far each scale's clusters are collapsed at each step.
-        moved = self._collapse(X, fov_indices, list(range(self.n_steps))).moved
-        steps, self.step_compression_ = readout_steps(X, moved, labels, fov_indices, cutoffs)
+        # One forward pass of every step over the labelled FOVs, FOV by FOV,
+        # measures how far each scale's clusters are collapsed at each step.
+        every_step = list(range(self.n_steps))
+        steps, self.step_compression_ = readout_steps(
+            X, lambda idx: self._collapse(X[idx], [np.arange(len(idx))], every_step).moved,
+            labels, fov_indices, cutoffs, self.n_steps,
+        )
         if self.readout_steps == "auto":
             attributes["scale_steps_"] = steps
         for name, value in attributes.items():
