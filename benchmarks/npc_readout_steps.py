@@ -29,6 +29,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 import quality  # noqa: E402
 
 from sklearn_miro import MultiscaleMIROClusterer  # noqa: E402
+from sklearn_miro.clustering import inner_transformer  # noqa: E402
 from sklearn_miro.datasets import make_npc  # noqa: E402
 
 
@@ -57,8 +58,7 @@ def main():
     results = []
     for path in args.models:
         model = joblib.load(path)
-        transformer = getattr(model, "transformer_", model)
-        transformer = getattr(transformer, "estimator", transformer)  # a FrozenEstimator
+        transformer = inner_transformer(getattr(model, "transformer_", model))  # a clusterer's, unwrapped
         compression = getattr(transformer, "step_compression_", None)
         print(f"{path}: reads the corners at step {int(transformer.scale_steps_[0])}")
         for step in args.steps:

@@ -760,8 +760,8 @@ def run_npc(name, seed, params, output_dir, tag="default", n_test=None, test_fov
         "k_star": miro.k_star_,
         # Since the twenty-seventh session: the step each scale is read from
         # (readout_steps="auto") and every step's compression of the training clusters.
-        "scale_steps": [int(k) for k in getattr(miro, "scale_steps_", [])],
-        "step_compression": np.asarray(getattr(miro, "step_compression_", [])).tolist(),
+        "scale_steps": [int(k) for k in miro.scale_steps_],
+        "step_compression": miro.step_compression_.tolist(),
         "train_compression": comp, "relative_loss": float(getattr(miro, "training_relative_loss_", float("nan"))),
         "eps": [float(e) for e in model.eps_], "min_samples": [int(m) for m in model.min_samples_],
         # Since the twenty-second session: DBSCAN or DBSCAN* per scale.

@@ -34,6 +34,7 @@ from sklearn.cluster import DBSCAN
 from sklearn.frozen import FrozenEstimator
 
 from sklearn_miro import MultiscaleMIROClusterer
+from sklearn_miro.clustering import inner_transformer
 from sklearn_miro.datasets import make_npc
 from sklearn_miro.estimators import MultiscaleMIROTransformer
 from sklearn_miro.metrics import clustering_report
@@ -97,7 +98,7 @@ def main():
     corners, rings = model.predict(X_new, scale="corners"), model.predict(X_new, scale="rings")
     collapsed = model.transformer_.transform(X_new)          # (n, 4): x, y per scale
     # The (1-based) step the corners were read from (FrozenEstimator wraps the authors' checkpoint).
-    corner_step = int(getattr(model.transformer_, "estimator", model.transformer_).scale_steps_[0]) + 1
+    corner_step = int(inner_transformer(model.transformer_).scale_steps_[0]) + 1
     nesting = model.nesting_report(labels)                   # corner -> pore, with counts
 
     print(f"model: {origin}; DBSCAN per scale: eps {model.eps_}, min_samples {model.min_samples_}")

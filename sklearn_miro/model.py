@@ -586,8 +586,9 @@ def readout_steps(X, collapse_fov, labels, fov_indices, cutoffs, n_steps):
     compression = np.full((n_scales, n_steps), np.nan)
     for s in range(n_scales):
         b = np.concatenate(before[s])
-        if len(b) and np.median(b) > 0:
-            compression[s] = np.median(np.concatenate(after[s], axis=1), axis=1) / np.median(b)
+        median_before = np.median(b) if len(b) else 0.0
+        if median_before > 0:
+            compression[s] = np.median(np.concatenate(after[s], axis=1), axis=1) / median_before
     bounds = [0, *[int(c) for c in cutoffs], n_steps]
     steps = np.array([bound - 1 for bound in bounds[1:]], dtype=np.int64)
     for s in range(n_scales - 1):
