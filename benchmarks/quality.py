@@ -642,6 +642,11 @@ def _fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model):
         # results without these keys used 15 steps unless params say otherwise).
         "n_steps": int(model.n_steps_),
         "central_fraction": float(getattr(model, "central_fraction_", float("nan"))),
+        # A fit that moved nothing is trained again on thinned background
+        # (since the twenty-eighth session): the keep fraction when the second
+        # network was kept (else None), and its relative loss (NaN: no retry).
+        "thinned_background": getattr(model, "thinned_background_", None),
+        "retry_relative_loss": float(getattr(model, "retry_relative_loss_", float("nan"))),
     }
 
 

@@ -94,6 +94,14 @@ class AugmentationOptions:
         clusters' size.)
     margin : float, default=0.05
         Cluster centres are uniform in ``[margin, 1 - margin]`` times the FOV side.
+    retry_thinned_background : bool, default=True
+        When a fit ends near "move nothing" (the training clusters compressed
+        less than :data:`~sklearn_miro.diagnostics.COMPRESSION_THRESHOLD`) and
+        the training FOVs hold more background than clustered localisations,
+        train once more on crops whose background keeps a fraction
+        ``U(c / b, 1)`` (``c`` clustered, ``b`` background localisations), and
+        keep that network if its loss on the first fit's validation crops
+        (full background) is lower (:func:`sklearn_miro.model.train_model`).
 
     Notes
     -----
@@ -113,6 +121,7 @@ class AugmentationOptions:
     addition: float = 0.2
     jitter: float = 0.1
     margin: float = 0.05
+    retry_thinned_background: bool = True
 
     @classmethod
     def from_dict(cls, options):
@@ -169,6 +178,11 @@ class AugmentationOptions:
                 interval = f"[{low}, {high}]" if closed else f"[{low}, {high})"
                 raise ValueError(f"augmentation['{name}'] must be a number in {interval}; got {value!r}.")
         check_positive(self.jitter, "augmentation['jitter']", allow_zero=True)
+        if not isinstance(self.retry_thinned_background, (bool, np.bool_)):
+            raise ValueError(
+                "augmentation['retry_thinned_background'] must be True or False; "
+                f"got {self.retry_thinned_background!r}."
+            )
 
 
 # --------------------------------------------------------------------------

@@ -34,7 +34,12 @@ from .augmentation import (
 from .domain import check_connectivity, localization_spacing
 from .graph import default_connectivity_radius
 from .network import MIRONetwork, reproducible_training
-from .diagnostics import cluster_compression, distances_to_centres, zero_displacement_loss
+from .diagnostics import (
+    COMPRESSION_THRESHOLD,
+    cluster_compression,
+    distances_to_centres,
+    zero_displacement_loss,
+)
 from .parallel import map_fovs, runs_in_this_process
 from .tiling import fov_network_outputs, resolve_tile_size
 from .training import PRECISIONS, collate, fit_network, miro_loss, native_bfloat16
@@ -236,6 +241,14 @@ class FittedMIRO:
     central_fraction : float
         With ``n_steps="auto"``: the labelled clusters' central fraction that
         chose the depth (:func:`resolve_depth`); NaN otherwise.
+    thinned_background : float or None
+        When the network kept was trained again on crops with thinned background
+        (the first fit moved nothing, see :func:`train_model`): the lower end
+        of the background keep fraction, :func:`thinned_background_keep`; None
+        otherwise.
+    retry_relative_loss : float
+        The relative loss of that second training on the first fit's
+        validation crops, whether or not it was kept; NaN when there was none.
     """
 
     network: MIRONetwork
@@ -262,6 +275,8 @@ class FittedMIRO:
     started_from: str | None = None
     training_precision: str = "float32"
     central_fraction: float = np.nan
+    thinned_background: float | None = None
+    retry_relative_loss: float = np.nan
 
     def __post_init__(self):
         if self.step_scales is None:
@@ -356,6 +371,8 @@ class FittedMIRO:
         state.setdefault("started_from", None)  # models saved before fine-tuning existed
         state.setdefault("training_precision", "float32")  # saved before bfloat16 training
         state.setdefault("central_fraction", np.nan)  # saved before n_steps="auto"
+        state.setdefault("thinned_background", None)  # saved before the thinned-background retry
+        state.setdefault("retry_relative_loss", np.nan)
         state["network"] = network_from_state(state["network"])
         self.__dict__.update(state)
 
@@ -666,40 +683,12 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     spacing = localization_spacing(X, fov_indices)
     started = time.perf_counter()
     train_graphs, validation_graphs = _training_graphs(config, training_set, options, radius, unit, rng)
-    network = _new_network(config)
-    if initial_state is not None:
-        network.load_state_dict(initial_state)
-    n_batches = -(-len(train_graphs) // config.batch_size) * config.max_epochs
     # The depth rule can make a fit several times longer: the bar says why.
     desc = "MIRO: training"
     if is_hollow(fraction):
         desc += f" ({config.n_steps} steps: hollow clusters)"
-    with progress_bar(n_batches, desc, config.verbose) as bar, reproducible_training(config.device):
-        history = fit_network(
-            network,
-            train_graphs,
-            n_steps=config.n_steps,
-            step_scales=np.asarray(config.step_scales, dtype=np.int64),
-            alpha=float(config.alpha),
-            # Both loss terms are computed in units of length_scale. The
-            # authors measure displacements in units of r and edge lengths in
-            # units of the FOV side (FOVs normalised to [0, 1]), i.e. the
-            # distance term weighs alpha * r / side relative to the
-            # displacement term; keep that ratio so that alpha has the
-            # paper's meaning whatever length unit the network uses.
-            distance_scale=radius / side,
-            beta=float(config.beta),
-            learning_rate=float(config.learning_rate),
-            lr_schedule=config.lr_schedule,
-            max_epochs=config.max_epochs,
-            batch_size=config.batch_size,
-            validation_graphs=validation_graphs,
-            n_iter_no_change=config.n_iter_no_change,
-            device=config.device,
-            rng=rng,
-            progress=bar,
-            precision=config.precision,
-        )
+    network, history = _train_network(config, train_graphs, validation_graphs, initial_state, rng,
+                                      distance_scale=radius / side, desc=desc)
     # Fitted models always live on the CPU, so that a model trained on a GPU
     # pickles and loads on machines without one.
     model = FittedMIRO(
@@ -729,7 +718,92 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
         model, X_input, labels, fov_indices, validation_graphs or train_graphs, config,
         distance_scale=radius / side,
     )
-    return replace(model, training_compression=compression, training_relative_loss=relative)
+    model = replace(model, training_compression=compression, training_relative_loss=relative)
+    keep = thinned_background_keep(training_set)
+    if not (options.retry_thinned_background and validation_graphs and keep < 1.0
+            and compression > COMPRESSION_THRESHOLD):
+        return model
+    # The fit ended near "move nothing" on data where background outnumbers the
+    # clustered localisations. Train again, from the same start, on crops whose
+    # background is thinned, and keep that network if it does better than the
+    # first on the same validation crops, which keep the full background.
+    thinned = replace(options, background_count_range=(keep, 1.0))
+    with progress_bar(config.n_augmented, "MIRO: building training graphs", config.verbose) as bar:
+        retry_graphs = make_training_graphs(
+            training_set, config.n_augmented, radius, thinned, rng,
+            length_scale=unit, normalization=config.eigenvector_normalization, progress=bar,
+        )  # fmt: skip
+    network, history = _train_network(
+        config, retry_graphs, validation_graphs, initial_state, rng, distance_scale=radius / side,
+        desc=f"MIRO: training again (background thinned to {keep:.2f}-1: the first fit moved nothing)")
+    retried = replace(model, network=network.cpu().eval(), loss_curve=list(history.train_loss),
+                      validation_loss_curve=list(history.validation_loss), n_epochs=history.n_epochs,
+                      best_epoch=history.best_epoch, training_time=time.perf_counter() - started,
+                      thinned_background=keep)
+    compression2, relative2 = training_diagnostics(
+        retried, X_input, labels, fov_indices, validation_graphs, config, distance_scale=radius / side)
+    retried = replace(retried, training_compression=compression2, training_relative_loss=relative2,
+                      retry_relative_loss=relative2)
+    if relative2 < relative:
+        return retried
+    return replace(model, retry_relative_loss=relative2, training_time=time.perf_counter() - started)
+
+
+def thinned_background_keep(training_set):
+    """Background keep fraction of the retry after a fit that moved nothing.
+
+    The number of clustered localisations of the training FOVs over the number
+    of background ones (1 when clusters are the majority). The retry's crops
+    keep a fraction ``U(keep, 1)`` of their background.
+
+    Why: the displacement term is a mean absolute error, whose minimiser for a
+    localisation is the median of what the network believes about it; where
+    most localisations are background and a small cluster looks like a
+    background molecule's repeated localisations (blinking), standing still is
+    a strong optimum. Thinning the background towards as many background as
+    clustered localisations lets the network learn to move clusters first.
+    """
+    clustered = len(training_set.unit_points)
+    background = sum(len(b) for b in training_set.backgrounds)
+    if background == 0:
+        return 1.0
+    return float(min(1.0, clustered / background))
+
+
+def _train_network(config, train_graphs, validation_graphs, initial_state, rng, *, distance_scale,
+                   desc):
+    """A network trained by :func:`~sklearn_miro.training.fit_network` with ``config``."""
+    network = _new_network(config)
+    if initial_state is not None:
+        network.load_state_dict(initial_state)
+    n_batches = -(-len(train_graphs) // config.batch_size) * config.max_epochs
+    with progress_bar(n_batches, desc, config.verbose) as bar, reproducible_training(config.device):
+        history = fit_network(
+            network,
+            train_graphs,
+            n_steps=config.n_steps,
+            step_scales=np.asarray(config.step_scales, dtype=np.int64),
+            alpha=float(config.alpha),
+            # Both loss terms are computed in units of length_scale. The
+            # authors measure displacements in units of r and edge lengths in
+            # units of the FOV side (FOVs normalised to [0, 1]), i.e. the
+            # distance term weighs alpha * r / side relative to the
+            # displacement term; keep that ratio so that alpha has the
+            # paper's meaning whatever length unit the network uses.
+            distance_scale=distance_scale,
+            beta=float(config.beta),
+            learning_rate=float(config.learning_rate),
+            lr_schedule=config.lr_schedule,
+            max_epochs=config.max_epochs,
+            batch_size=config.batch_size,
+            validation_graphs=validation_graphs,
+            n_iter_no_change=config.n_iter_no_change,
+            device=config.device,
+            rng=rng,
+            progress=bar,
+            precision=config.precision,
+        )
+    return network, history
 
 
 def training_diagnostics(model, X, labels, fov_indices, graphs, config, *, distance_scale,

@@ -181,3 +181,48 @@ def test_precision_is_validated():
     X, y, fov = make_benchmark_scenario(2, n_fovs=1, random_state=0)
     with pytest.raises(ValueError, match="'precision' parameter"):
         MIROTransformer(precision="float16", verbose=0).fit(X, y)
+
+
+def test_thinned_background_keep_is_clustered_over_background():
+    from sklearn_miro.augmentation import prepare_training_set
+    from sklearn_miro.model import thinned_background_keep
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1000, size=(50, 2))
+    labels = np.r_[np.zeros(10, int), np.ones(10, int), -np.ones(30, int)]
+    assert thinned_background_keep(prepare_training_set(X, labels)) == pytest.approx(20 / 30)
+    # Clusters are the majority: nothing to thin.
+    assert thinned_background_keep(prepare_training_set(X, np.r_[labels[:20], np.zeros(30, int)])) == 1.0
+
+
+def test_a_fit_that_moves_nothing_is_trained_again_on_thinned_background(monkeypatch):
+    import sklearn_miro.model as model
+
+    # Ground-truth scenario 4: 100 clustered and 300 background localisations.
+    X, y, _ = make_benchmark_scenario(4, n_fovs=1, random_state=0)
+    keep = (y >= 0).sum() / (y == -1).sum()
+    assert keep < 1  # more background than clustered localisations: a retry is possible
+    few = dict(TINY, n_augmented=20, max_epochs=1)
+    off = MIROTransformer(**dict(few, augmentation={"fov_size": 400.0, "retry_thinned_background": False}),
+                          random_state=0).fit(X, y)
+    assert off.model_.thinned_background is None and np.isnan(off.model_.retry_relative_loss)
+    # Count every fit as "move nothing" so that the retry runs on this small fit.
+    monkeypatch.setattr(model, "COMPRESSION_THRESHOLD", -1.0)
+    on = MIROTransformer(**few, random_state=0).fit(X, y)
+    retry = on.model_.retry_relative_loss
+    assert np.isfinite(retry)
+    if retry < off.training_relative_loss_:
+        # Kept: the second network, measured on the first fit's validation crops.
+        assert on.model_.thinned_background == pytest.approx(keep)
+        assert on.training_relative_loss_ == retry
+    else:
+        # Not kept: the first network, unchanged.
+        assert on.model_.thinned_background is None
+        assert on.training_relative_loss_ == off.training_relative_loss_
+        np.testing.assert_array_equal(on.transform(X), off.transform(X))
+
+
+def test_retry_thinned_background_is_validated():
+    X, y, _ = make_benchmark_scenario(2, n_fovs=1, random_state=0)
+    with pytest.raises(ValueError, match="retry_thinned_background.*True or False"):
+        MIROTransformer(augmentation={"retry_thinned_background": "yes"}, verbose=0).fit(X, y)

@@ -517,7 +517,7 @@ for _name in (
     "localization_spacing", "n_fovs", "n_steps", "central_fraction",
     "augmentation_fov_size", "n_augmented", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
     "training_time", "training_compression", "training_relative_loss", "started_from",
-    "training_precision",
+    "training_precision", "thinned_background", "retry_relative_loss",
 ):
     setattr(BaseMIRO, f"{_name}_", fitted_property(_name))
 del _name

@@ -253,6 +253,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         figures: the network ended near the trivial solution and MIRO +
         DBSCAN is plain DBSCAN. A relative loss near 1 alone does not warn:
         networks that collapse the clusters and beat DBSCAN can have one.
+    thinned_background_ : float or None
+        When the first training ended near "move nothing" on FOVs with more
+        background than clustered localisations, ``fit`` trains once more on
+        crops whose background is thinned (``augmentation``'s
+        ``retry_thinned_background``) and keeps that network if its loss on
+        the same validation crops is lower: then the lower end of the keep
+        fraction (clustered over background localisations); None otherwise.
+    retry_relative_loss_ : float
+        The relative loss of that second training, kept or not; NaN when
+        there was none.
     device_ : str
         Device used for training.
     n_features_in_ : int
