@@ -647,6 +647,7 @@ def _fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model):
         # network was kept (else None), and its relative loss (NaN: no retry).
         "thinned_background": getattr(model, "thinned_background_", None),
         "retry_relative_loss": float(getattr(model, "retry_relative_loss_", float("nan"))),
+        "retry_compression": float(getattr(model, "retry_compression_", float("nan"))),
     }
 
 

@@ -95,13 +95,18 @@ class AugmentationOptions:
     margin : float, default=0.05
         Cluster centres are uniform in ``[margin, 1 - margin]`` times the FOV side.
     retry_thinned_background : bool, default=True
-        When a fit ends near "move nothing" (the training clusters compressed
-        less than :data:`~sklearn_miro.diagnostics.COMPRESSION_THRESHOLD`) and
-        the training FOVs hold more background than clustered localisations,
-        train once more on crops whose background keeps a fraction
-        ``U(c / b, 1)`` (``c`` clustered, ``b`` background localisations), and
-        keep that network if its loss on the first fit's validation crops
-        (full background) is lower (:func:`sklearn_miro.model.train_model`).
+        When a fit ends near "move nothing" (the training clusters' compression,
+        after / before, at or above
+        :data:`~sklearn_miro.diagnostics.COMPRESSION_THRESHOLD`) and the
+        training FOVs hold more background than clustered localisations,
+        train once more on crops with less background: a keep fraction
+        ``U(c / b, 1)`` for ``"training"`` background, a density factor
+        ``U(c / b, high)`` for ``"uniform"`` (``c`` clustered, ``b`` background
+        localisations; only when ``c / b`` is below ``background_count_range``'s
+        lower end), and keep that network if its loss on the first fit's
+        validation crops (full background) is lower
+        (:func:`sklearn_miro.model.train_model`). Needs validation crops
+        (``validation_fraction > 0``).
 
     Notes
     -----

@@ -300,7 +300,7 @@ def _train(args):
         f"{_border_rule(clusterer)}, {_trim_rule(clusterer)}; "
         "training clusters compressed to "
         f"{miro.training_compression_:.2f} of their size, loss "
-        f"{miro.training_relative_loss_:.2f} x that of moving nothing)."
+        f"{miro.training_relative_loss_:.2f} x that of moving nothing{_retry_note(miro)})."
     )
     return 0
 
@@ -314,6 +314,20 @@ def _depth(miro):
         return (f"{miro.n_steps_} recurrent steps: hollow clusters, {fraction:.0%} of their "
                 "localisations near their centres")
     return f"{miro.n_steps_} recurrent steps"
+
+
+def _retry_note(miro):
+    """Whether the fit was trained again on thinned background, and what came of it."""
+    import math
+
+    retry = getattr(miro, "retry_relative_loss_", float("nan"))
+    if math.isnan(retry):
+        return ""
+    kept = getattr(miro, "thinned_background_", None)
+    if kept is not None:
+        return f"; the first training moved nothing, this network was trained again on background thinned to {kept:.2f}"
+    return (f"; a second training on thinned background did no better (loss {retry:.2f} x that "
+            "of moving nothing) and was not kept")
 
 
 # ---------------------------------------------------------------- cluster

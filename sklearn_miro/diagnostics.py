@@ -189,7 +189,7 @@ def zero_displacement_loss(batches, loss_fn, n_steps, n_outputs=2):
 
 
 def check_move_nothing(compression, relative_loss, *, compression_threshold=COMPRESSION_THRESHOLD,
-                       relative_loss_threshold=None, started_from=None, stacklevel=2):
+                       relative_loss_threshold=None, started_from=None, retried=False, stacklevel=2):
     """Warn with :class:`MoveNothingWarning` when a fit ended near "move nothing".
 
     Parameters
@@ -209,6 +209,10 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
     started_from : str or None, default=None
         What training started from (``FittedMIRO.started_from``): None (random
         weights) adds the advice to start from the pretrained model.
+    retried : bool, default=False
+        Whether a second training on thinned background was tried and not
+        kept (``FittedMIRO.retry_relative_loss`` is not NaN); the message
+        says so.
     stacklevel : int, default=2
 
     Returns
@@ -232,7 +236,9 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         f"the clusters were compressed to {compression:.2f} of their size (median distance "
         "to the cluster centre after / before; 1 = unchanged) and the loss is "
         f"{relative_loss:.2f} x the loss of moving nothing. MIRO + DBSCAN will behave like "
-        f"plain DBSCAN. {advice}more optimisation steps (a smaller batch_size or a larger "
+        "plain DBSCAN. "
+        + ("A second training on crops with thinned background did no better. " if retried else "")
+        + f"{advice}more optimisation steps (a smaller batch_size or a larger "
         "n_augmented / max_epochs), more labelled clusters, or a smaller length_scale "
         "(about 0.4 x the RMS radius of the smallest clusters).",
         MoveNothingWarning,

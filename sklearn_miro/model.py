@@ -246,9 +246,11 @@ class FittedMIRO:
         (the first fit moved nothing, see :func:`train_model`): the lower end
         of the background keep fraction, :func:`thinned_background_keep`; None
         otherwise.
-    retry_relative_loss : float
-        The relative loss of that second training on the first fit's
-        validation crops, whether or not it was kept; NaN when there was none.
+    retry_relative_loss, retry_compression : float
+        The relative loss (on the first fit's validation crops) and the
+        training compression of that second network, whether or not it was
+        kept; NaN when there was none (the loss is inf when the second
+        training diverged).
     """
 
     network: MIRONetwork
@@ -277,6 +279,7 @@ class FittedMIRO:
     central_fraction: float = np.nan
     thinned_background: float | None = None
     retry_relative_loss: float = np.nan
+    retry_compression: float = np.nan
 
     def __post_init__(self):
         if self.step_scales is None:
@@ -373,6 +376,7 @@ class FittedMIRO:
         state.setdefault("central_fraction", np.nan)  # saved before n_steps="auto"
         state.setdefault("thinned_background", None)  # saved before the thinned-background retry
         state.setdefault("retry_relative_loss", np.nan)
+        state.setdefault("retry_compression", np.nan)
         state["network"] = network_from_state(state["network"])
         self.__dict__.update(state)
 
@@ -689,6 +693,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
         desc += f" ({config.n_steps} steps: hollow clusters)"
     network, history = _train_network(config, train_graphs, validation_graphs, initial_state, rng,
                                       distance_scale=radius / side, desc=desc)
+    training_time = time.perf_counter() - started
     # Fitted models always live on the CPU, so that a model trained on a GPU
     # pickles and loads on machines without one.
     model = FittedMIRO(
@@ -709,7 +714,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
         validation_loss_curve=list(history.validation_loss),
         n_epochs=history.n_epochs,
         best_epoch=history.best_epoch,
-        training_time=time.perf_counter() - started,
+        training_time=training_time,
         device=str(config.device),
         training_precision=config.precision,
         central_fraction=fraction,
@@ -720,41 +725,53 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     )
     model = replace(model, training_compression=compression, training_relative_loss=relative)
     keep = thinned_background_keep(training_set)
-    if not (options.retry_thinned_background and validation_graphs and keep < 1.0
-            and compression > COMPRESSION_THRESHOLD):
+    low, high = options.background_count_range
+    if not (options.retry_thinned_background and validation_graphs and keep < low
+            and compression >= COMPRESSION_THRESHOLD):
         return model
     # The fit ended near "move nothing" on data where background outnumbers the
-    # clustered localisations. Train again, from the same start, on crops whose
-    # background is thinned, and keep that network if it does better than the
-    # first on the same validation crops, which keep the full background.
-    thinned = replace(options, background_count_range=(keep, 1.0))
-    with progress_bar(config.n_augmented, "MIRO: building training graphs", config.verbose) as bar:
+    # clustered localisations. Train again, from the same start, on crops with
+    # less background, and keep that network if it does better than the first
+    # on the same validation crops, which keep the full background.
+    started = time.perf_counter()
+    thinned = replace(options, background_count_range=(keep, max(high, keep)))
+    with progress_bar(config.n_augmented, "MIRO: building training graphs again (thinned background)",
+                      config.verbose) as bar:
         retry_graphs = make_training_graphs(
             training_set, config.n_augmented, radius, thinned, rng,
             length_scale=unit, normalization=config.eigenvector_normalization, progress=bar,
         )  # fmt: skip
-    network, history = _train_network(
-        config, retry_graphs, validation_graphs, initial_state, rng, distance_scale=radius / side,
-        desc=f"MIRO: training again (background thinned to {keep:.2f}-1: the first fit moved nothing)")
+    try:
+        network, history = _train_network(
+            config, retry_graphs, validation_graphs, initial_state, rng, distance_scale=radius / side,
+            desc=f"{desc} again, background thinned to {keep:.2f} (the first fit moved nothing)")
+    except FloatingPointError:
+        # The first network is valid; a diverging second training must not
+        # turn a fit that warns into one that fails.
+        return replace(model, retry_relative_loss=float("inf"))
+    training_time += time.perf_counter() - started
     retried = replace(model, network=network.cpu().eval(), loss_curve=list(history.train_loss),
                       validation_loss_curve=list(history.validation_loss), n_epochs=history.n_epochs,
-                      best_epoch=history.best_epoch, training_time=time.perf_counter() - started,
+                      best_epoch=history.best_epoch, training_time=training_time,
                       thinned_background=keep)
     compression2, relative2 = training_diagnostics(
         retried, X_input, labels, fov_indices, validation_graphs, config, distance_scale=radius / side)
-    retried = replace(retried, training_compression=compression2, training_relative_loss=relative2,
-                      retry_relative_loss=relative2)
+    figures = dict(retry_relative_loss=relative2, retry_compression=compression2)
     if relative2 < relative:
-        return retried
-    return replace(model, retry_relative_loss=relative2, training_time=time.perf_counter() - started)
+        return replace(retried, training_compression=compression2, training_relative_loss=relative2,
+                       **figures)
+    return replace(model, training_time=training_time, **figures)
 
 
 def thinned_background_keep(training_set):
     """Background keep fraction of the retry after a fit that moved nothing.
 
     The number of clustered localisations of the training FOVs over the number
-    of background ones (1 when clusters are the majority). The retry's crops
-    keep a fraction ``U(keep, 1)`` of their background.
+    of background ones (1 when clusters are the majority), pooled over the
+    FOVs. The retry's crops keep a fraction ``U(keep, 1)`` of their background
+    (``background="training"``), or draw uniform background at ``U(keep, high)``
+    times the training density (``"uniform"``); it runs only when ``keep`` is
+    below the lower end of ``background_count_range``, i.e. when it thins.
 
     Why: the displacement term is a mean absolute error, whose minimiser for a
     localisation is the median of what the network believes about it; where

@@ -195,34 +195,126 @@ def test_thinned_background_keep_is_clustered_over_background():
     assert thinned_background_keep(prepare_training_set(X, np.r_[labels[:20], np.zeros(30, int)])) == 1.0
 
 
-def test_a_fit_that_moves_nothing_is_trained_again_on_thinned_background(monkeypatch):
-    import sklearn_miro.model as model
+# A fit of ground-truth scenario 4 (100 clustered, 300 background localisations)
+# short enough to end at "move nothing" (compression about 1).
+STUCK = dict(TINY, n_augmented=20, max_epochs=1)
 
-    # Ground-truth scenario 4: 100 clustered and 300 background localisations.
+
+def _stuck_fit(**params):
     X, y, _ = make_benchmark_scenario(4, n_fovs=1, random_state=0)
-    keep = (y >= 0).sum() / (y == -1).sum()
-    assert keep < 1  # more background than clustered localisations: a retry is possible
-    few = dict(TINY, n_augmented=20, max_epochs=1)
-    off = MIROTransformer(**dict(few, augmentation={"fov_size": 400.0, "retry_thinned_background": False}),
-                          random_state=0).fit(X, y)
-    assert off.model_.thinned_background is None and np.isnan(off.model_.retry_relative_loss)
-    # Count every fit as "move nothing" so that the retry runs on this small fit.
-    monkeypatch.setattr(model, "COMPRESSION_THRESHOLD", -1.0)
-    on = MIROTransformer(**few, random_state=0).fit(X, y)
-    retry = on.model_.retry_relative_loss
-    assert np.isfinite(retry)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MoveNothingWarning)
+        return MIROTransformer(**dict(STUCK, **params), random_state=0).fit(X, y), X, y
+
+
+def test_a_fit_that_moves_nothing_is_trained_again_on_thinned_background():
+    off, X, y = _stuck_fit(augmentation={"fov_size": 400.0, "retry_thinned_background": False})
+    assert off.training_compression_ >= 0.8  # stuck, so the default retries
+    assert off.thinned_background_ is None and np.isnan(off.retry_relative_loss_)
+    on, _, _ = _stuck_fit()
+    retry = on.retry_relative_loss_
+    assert np.isfinite(retry) and np.isfinite(on.retry_compression_)
     if retry < off.training_relative_loss_:
-        # Kept: the second network, measured on the first fit's validation crops.
-        assert on.model_.thinned_background == pytest.approx(keep)
+        assert on.thinned_background_ == pytest.approx((y >= 0).sum() / (y == -1).sum())
         assert on.training_relative_loss_ == retry
-    else:
-        # Not kept: the first network, unchanged.
-        assert on.model_.thinned_background is None
+    else:  # not kept: the first network, unchanged
+        assert on.thinned_background_ is None
         assert on.training_relative_loss_ == off.training_relative_loss_
         np.testing.assert_array_equal(on.transform(X), off.transform(X))
+
+
+@pytest.fixture
+def spied_training(monkeypatch):
+    """Record the augmentation options and validation graphs of every training, and
+    let each test say which relative loss the diagnostics report."""
+    import sklearn_miro.model as model
+
+    calls = {"options": [], "validation": [], "diagnostics": []}
+    make_graphs, train = model.make_training_graphs, model._train_network
+
+    def spy_graphs(training_set, n, radius, options, rng, **kwargs):
+        calls["options"].append(options)
+        return make_graphs(training_set, n, radius, options, rng, **kwargs)
+
+    def spy_train(config, graphs, validation_graphs, *args, **kwargs):
+        calls["validation"].append(validation_graphs)
+        if calls.get("diverge") and len(calls["validation"]) == 2:
+            raise FloatingPointError("diverged")
+        return train(config, graphs, validation_graphs, *args, **kwargs)
+
+    def fake_diagnostics(*args, **kwargs):
+        return calls["diagnostics"].pop(0)
+
+    monkeypatch.setattr(model, "make_training_graphs", spy_graphs)
+    monkeypatch.setattr(model, "_train_network", spy_train)
+    monkeypatch.setattr(model, "training_diagnostics", fake_diagnostics)
+    return calls
+
+
+@pytest.mark.parametrize("retry_loss", [0.9, 1.1])
+def test_the_second_network_is_kept_only_if_its_loss_is_lower(spied_training, retry_loss):
+    spied_training["diagnostics"] = [(1.0, 1.0), (0.5, retry_loss)]
+    on, X, y = _stuck_fit()
+    first, second = spied_training["options"]
+    keep = (y >= 0).sum() / (y == -1).sum()
+    assert first.background_count_range == (0.8, 1.2)
+    assert second.background_count_range == pytest.approx((keep, 1.2))  # thinner
+    # Both trainings choose their epoch on the same crops, with full background.
+    assert spied_training["validation"][0] is spied_training["validation"][1]
+    assert on.retry_relative_loss_ == retry_loss and on.retry_compression_ == 0.5
+    spied_training["diagnostics"] = [(1.0, 1.0)]
+    off, _, _ = _stuck_fit(augmentation={"fov_size": 400.0, "retry_thinned_background": False})
+    if retry_loss < 1.0:
+        assert on.thinned_background_ == pytest.approx(keep)
+        assert (on.training_compression_, on.training_relative_loss_) == (0.5, retry_loss)
+        assert not np.array_equal(on.transform(X), off.transform(X))
+    else:
+        assert on.thinned_background_ is None
+        assert (on.training_compression_, on.training_relative_loss_) == (1.0, 1.0)
+        np.testing.assert_array_equal(on.transform(X), off.transform(X))
+
+
+def test_no_second_training_without_a_need_or_a_judge(spied_training):
+    # Clusters and background equal in number (ground-truth scenario 2): nothing to thin.
+    spied_training["diagnostics"] = [(1.0, 1.0)]
+    X, y, _ = make_benchmark_scenario(2, n_fovs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MoveNothingWarning)
+        miro = MIROTransformer(**STUCK, random_state=0).fit(X, y)
+    assert np.isnan(miro.retry_relative_loss_) and len(spied_training["validation"]) == 1
+    # A fit that moves: no retry.
+    spied_training["diagnostics"] = [(0.79, 1.0)]
+    moving, _, _ = _stuck_fit()
+    assert np.isnan(moving.retry_relative_loss_) and len(spied_training["validation"]) == 2
+    # Without validation crops there is nothing to judge the retry on.
+    spied_training["diagnostics"] = [(1.0, 1.0)]
+    unjudged, _, _ = _stuck_fit(validation_fraction=0.0)
+    assert np.isnan(unjudged.retry_relative_loss_) and len(spied_training["validation"]) == 3
+
+
+def test_a_diverging_second_training_keeps_the_first_network(spied_training):
+    spied_training["diagnostics"] = [(1.0, 1.0)]
+    spied_training["diverge"] = True
+    X, y, _ = make_benchmark_scenario(4, n_fovs=1, random_state=0)
+    with pytest.warns(MoveNothingWarning, match="thinned background did no better"):
+        miro = MIROTransformer(**STUCK, random_state=0).fit(X, y)
+    assert miro.retry_relative_loss_ == np.inf and miro.thinned_background_ is None
+    assert miro.training_relative_loss_ == 1.0
 
 
 def test_retry_thinned_background_is_validated():
     X, y, _ = make_benchmark_scenario(2, n_fovs=1, random_state=0)
     with pytest.raises(ValueError, match="retry_thinned_background.*True or False"):
         MIROTransformer(augmentation={"retry_thinned_background": "yes"}, verbose=0).fit(X, y)
+
+
+def test_cli_train_says_whether_the_fit_was_trained_again():
+    from types import SimpleNamespace
+
+    from sklearn_miro.cli import _retry_note
+
+    assert _retry_note(SimpleNamespace(retry_relative_loss_=np.nan, thinned_background_=None)) == ""
+    kept = _retry_note(SimpleNamespace(retry_relative_loss_=0.9, thinned_background_=0.31))
+    assert "trained again on background thinned to 0.31" in kept
+    dropped = _retry_note(SimpleNamespace(retry_relative_loss_=1.004, thinned_background_=None))
+    assert "did no better (loss 1.00" in dropped and "not kept" in dropped

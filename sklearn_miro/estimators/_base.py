@@ -348,7 +348,9 @@ class BaseMIRO(BaseEstimator):
         model = train_model(X, labels, groups, fov_indices, config, classes, initial_state)
         self.model_ = replace(model, started_from=started_from)
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
-                           started_from=started_from, stacklevel=4)
+                           started_from=started_from,
+                           retried=not np.isnan(self.model_.retry_relative_loss),
+                           stacklevel=4)
         return self
 
     # ---- inference ---------------------------------------------------------
@@ -517,7 +519,7 @@ for _name in (
     "localization_spacing", "n_fovs", "n_steps", "central_fraction",
     "augmentation_fov_size", "n_augmented", "loss_curve", "validation_loss_curve", "n_epochs", "best_epoch",
     "training_time", "training_compression", "training_relative_loss", "started_from",
-    "training_precision", "thinned_background", "retry_relative_loss",
+    "training_precision", "thinned_background", "retry_relative_loss", "retry_compression",
 ):
     setattr(BaseMIRO, f"{_name}_", fitted_property(_name))
 del _name

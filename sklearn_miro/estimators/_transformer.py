@@ -112,7 +112,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         ``{"fov_size": 1000, "background": "uniform"}``).
     validation_fraction : float, default=0.1
         Extra synthetic FOVs, as a fraction of ``n_augmented``, held out to
-        keep the weights of the best epoch. 0 disables it.
+        keep the weights of the best epoch. 0 disables it, and with it the
+        second training of a fit that moved nothing (``augmentation``'s
+        ``retry_thinned_background``), which is judged on those FOVs.
     n_iter_no_change : int or None, default=None
         Stop early when the validation loss has not improved for this many
         epochs.
@@ -260,8 +262,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         ``retry_thinned_background``) and keeps that network if its loss on
         the same validation crops is lower: then the lower end of the keep
         fraction (clustered over background localisations); None otherwise.
-    retry_relative_loss_ : float
-        The relative loss of that second training, kept or not; NaN when
+    retry_relative_loss_, retry_compression_ : float
+        The relative loss (on the first fit's validation crops) and the
+        training compression of that second network, kept or not; NaN when
         there was none.
     device_ : str
         Device used for training.
