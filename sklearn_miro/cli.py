@@ -324,6 +324,8 @@ def _retry_note(miro):
     if math.isnan(retry):
         return ""
     kept = getattr(miro, "thinned_background_", None)
+    if math.isinf(retry):
+        return "; a second training on thinned background diverged and was not kept"
     if kept is not None:
         return f"; the first training moved nothing, this network was trained again on background thinned to {kept:.2f}"
     return (f"; a second training on thinned background did no better (loss {retry:.2f} x that "

@@ -210,9 +210,9 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         What training started from (``FittedMIRO.started_from``): None (random
         weights) adds the advice to start from the pretrained model.
     retried : bool, default=False
-        Whether a second training on thinned background was tried and not
-        kept (``FittedMIRO.retry_relative_loss`` is not NaN); the message
-        says so.
+        Whether a second training on thinned background was tried
+        (``FittedMIRO.retry_relative_loss`` is not NaN), kept or not: either
+        way the network still moves nothing, and the message says so.
     stacklevel : int, default=2
 
     Returns
@@ -237,7 +237,8 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         "to the cluster centre after / before; 1 = unchanged) and the loss is "
         f"{relative_loss:.2f} x the loss of moving nothing. MIRO + DBSCAN will behave like "
         "plain DBSCAN. "
-        + ("A second training on crops with thinned background did no better. " if retried else "")
+        + ("A second training on crops with thinned background did not leave it either. "
+           if retried else "")
         + f"{advice}more optimisation steps (a smaller batch_size or a larger "
         "n_augmented / max_epochs), more labelled clusters, or a smaller length_scale "
         "(about 0.4 x the RMS radius of the smallest clusters).",

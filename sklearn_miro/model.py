@@ -726,11 +726,11 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     model = replace(model, training_compression=compression, training_relative_loss=relative)
     keep = thinned_background_keep(training_set)
     low, high = options.background_count_range
-    if not (options.retry_thinned_background and validation_graphs and keep < low
+    if not (options.retry_thinned_background and validation_graphs and keep < min(low, 1.0)
             and compression >= COMPRESSION_THRESHOLD):
         return model
     # The fit ended near "move nothing" on data where background outnumbers the
-    # clustered localisations. Train again, from the same start, on crops with
+    # clustered localisations (c / b under the background range's lower end). Train again, from the same start, on crops with
     # less background, and keep that network if it does better than the first
     # on the same validation crops, which keep the full background.
     started = time.perf_counter()
@@ -748,7 +748,8 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     except FloatingPointError:
         # The first network is valid; a diverging second training must not
         # turn a fit that warns into one that fails.
-        return replace(model, retry_relative_loss=float("inf"))
+        training_time += time.perf_counter() - started
+        return replace(model, retry_relative_loss=float("inf"), training_time=training_time)
     training_time += time.perf_counter() - started
     retried = replace(model, network=network.cpu().eval(), loss_curve=list(history.train_loss),
                       validation_loss_curve=list(history.validation_loss), n_epochs=history.n_epochs,

@@ -296,10 +296,29 @@ def test_a_diverging_second_training_keeps_the_first_network(spied_training):
     spied_training["diagnostics"] = [(1.0, 1.0)]
     spied_training["diverge"] = True
     X, y, _ = make_benchmark_scenario(4, n_fovs=1, random_state=0)
-    with pytest.warns(MoveNothingWarning, match="thinned background did no better"):
+    with pytest.warns(MoveNothingWarning, match="thinned background did not leave it either"):
         miro = MIROTransformer(**STUCK, random_state=0).fit(X, y)
-    assert miro.retry_relative_loss_ == np.inf and miro.thinned_background_ is None
-    assert miro.training_relative_loss_ == 1.0
+    assert miro.retry_relative_loss_ == np.inf and np.isnan(miro.retry_compression_)
+    assert miro.thinned_background_ is None and miro.training_relative_loss_ == 1.0
+    spied_training["diagnostics"] = [(1.0, 1.0)]
+    off, _, _ = _stuck_fit(augmentation={"fov_size": 400.0, "retry_thinned_background": False})
+    np.testing.assert_array_equal(miro.transform(X), off.transform(X))  # the first network
+
+
+def test_the_retry_runs_only_where_it_thins_and_from_the_warning_threshold(spied_training):
+    from sklearn_miro.diagnostics import COMPRESSION_THRESHOLD
+
+    # Ground-truth scenario 4 has c / b = 1/3: a lower end of 0.3 already keeps as little.
+    spied_training["diagnostics"] = [(1.0, 1.0)]
+    same, _, _ = _stuck_fit(augmentation={"fov_size": 400.0, "background_count_range": (0.3, 1.2)})
+    assert np.isnan(same.retry_relative_loss_) and len(spied_training["validation"]) == 1
+    spied_training["diagnostics"] = [(1.0, 1.0), (1.0, 1.1)]
+    thinner, _, _ = _stuck_fit(augmentation={"fov_size": 400.0, "background_count_range": (0.4, 1.2)})
+    assert thinner.retry_relative_loss_ == 1.1 and len(spied_training["validation"]) == 3
+    # Exactly at the threshold the fit warns, so it is retried too.
+    spied_training["diagnostics"] = [(COMPRESSION_THRESHOLD, 1.0), (0.5, 0.9)]
+    edge, _, _ = _stuck_fit()
+    assert edge.retry_relative_loss_ == 0.9 and edge.thinned_background_ is not None
 
 
 def test_retry_thinned_background_is_validated():
@@ -318,3 +337,5 @@ def test_cli_train_says_whether_the_fit_was_trained_again():
     assert "trained again on background thinned to 0.31" in kept
     dropped = _retry_note(SimpleNamespace(retry_relative_loss_=1.004, thinned_background_=None))
     assert "did no better (loss 1.00" in dropped and "not kept" in dropped
+    diverged = _retry_note(SimpleNamespace(retry_relative_loss_=np.inf, thinned_background_=None))
+    assert "diverged" in diverged

@@ -349,7 +349,7 @@ class BaseMIRO(BaseEstimator):
         self.model_ = replace(model, started_from=started_from)
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
                            started_from=started_from,
-                           retried=not np.isnan(self.model_.retry_relative_loss),
+                           retried=not np.isnan(self.model_.retry_relative_loss),  # kept or not
                            stacklevel=4)
         return self
 

@@ -257,7 +257,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         networks that collapse the clusters and beat DBSCAN can have one.
     thinned_background_ : float or None
         When the first training ended near "move nothing" on FOVs with more
-        background than clustered localisations, ``fit`` trains once more on
+        background than clustered localisations (clustered over background
+        under ``background_count_range``'s lower end, 0.8 by default), ``fit``
+        trains once more on
         crops whose background is thinned (``augmentation``'s
         ``retry_thinned_background``) and keeps that network if its loss on
         the same validation crops is lower: then the lower end of the keep
