@@ -318,13 +318,11 @@ def _depth(miro):
 
 def _retry_note(miro):
     """Whether the fit was trained again on thinned background, and what came of it."""
-    import math
-
     retry = getattr(miro, "retry_relative_loss_", float("nan"))
-    if math.isnan(retry):
+    if np.isnan(retry):
         return ""
     kept = getattr(miro, "thinned_background_", None)
-    if math.isinf(retry):
+    if np.isinf(retry):
         return "; a second training on thinned background diverged and was not kept"
     if kept is not None:
         return f"; the first training moved nothing, this network was trained again on background thinned to {kept:.2f}"

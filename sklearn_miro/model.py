@@ -620,10 +620,11 @@ def readout_steps(X, collapse_fov, labels, fov_indices, cutoffs, n_steps):
     return steps, compression
 
 
-def _training_graphs(config, training_set, options, radius, unit, rng):
-    """Synthetic training and validation graphs."""
-    total = config.n_augmented + config.n_validation
-    with progress_bar(total, "MIRO: building training graphs", config.verbose) as bar:
+def _training_graphs(config, training_set, options, radius, unit, rng, *, validation=True,
+                     desc="MIRO: building training graphs"):
+    """Synthetic training and validation graphs (no validation graphs with ``validation=False``)."""
+    total = config.n_augmented + (config.n_validation if validation else 0)
+    with progress_bar(total, desc, config.verbose) as bar:
         graphs = make_training_graphs(
             training_set, total, radius, options, rng,
             length_scale=unit, normalization=config.eigenvector_normalization, progress=bar,
@@ -730,17 +731,15 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
             and compression >= COMPRESSION_THRESHOLD):
         return model
     # The fit ended near "move nothing" on data where background outnumbers the
-    # clustered localisations (c / b under the background range's lower end). Train again, from the same start, on crops with
-    # less background, and keep that network if it does better than the first
-    # on the same validation crops, which keep the full background.
+    # clustered localisations (c / b under the background range's lower end).
+    # Train again, from the same start, on crops with less background, and keep
+    # that network if it does better than the first on the same validation
+    # crops, which keep the full background.
     started = time.perf_counter()
     thinned = replace(options, background_count_range=(keep, max(high, keep)))
-    with progress_bar(config.n_augmented, "MIRO: building training graphs again (thinned background)",
-                      config.verbose) as bar:
-        retry_graphs = make_training_graphs(
-            training_set, config.n_augmented, radius, thinned, rng,
-            length_scale=unit, normalization=config.eigenvector_normalization, progress=bar,
-        )  # fmt: skip
+    retry_graphs, _ = _training_graphs(
+        config, training_set, thinned, radius, unit, rng, validation=False,
+        desc="MIRO: building training graphs again (thinned background)")
     try:
         network, history = _train_network(
             config, retry_graphs, validation_graphs, initial_state, rng, distance_scale=radius / side,
