@@ -50,6 +50,8 @@ MIRO row where it exists, plain DBSCAN, CPU minutes.
 """
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import platform
@@ -612,6 +614,41 @@ CLUSTERER_PARAMS = {}
 SAVE_MODELS_DIR = None
 
 
+@functools.lru_cache(maxsize=None)
+def _calibration_seconds(dtype_name):
+    """CPU seconds of a fixed workload: 50 forward + backward passes of a 128 -> 64 linear layer
+    on 20,000 rows, on the current torch threads (about 0.4-0.8 s)."""
+    dtype = getattr(torch, dtype_name)
+    generator = torch.Generator().manual_seed(0)
+    layer = torch.nn.Linear(128, 64).to(dtype)
+    inputs = torch.randn(20000, 128, generator=generator).to(dtype).requires_grad_(True)
+    layer(inputs).sum().backward()  # warm-up: kernel selection, allocations
+    start = time.process_time()
+    for _ in range(50):
+        layer(inputs).sum().backward()
+    return time.process_time() - start
+
+
+def machine_speed():
+    """The CPU model and two calibration timings, recorded with every result.
+
+    Sessions run on different machines: the same code and seed gave a shape mixture fit
+    9.4 CPU-minutes on one and 19.0 on another (twenty-ninth session), so a CPU time
+    means little without the speed of the machine that measured it. The calibrations
+    (:func:`_calibration_seconds`, float32 and bfloat16) are measured once per process;
+    a second job on the machine at the same time inflates them as it inflates the fit.
+    """
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu_model": model or platform.processor(),
+            "calibration_float32_s": _calibration_seconds("float32"),
+            "calibration_bfloat16_s": _calibration_seconds("bfloat16")}
+
+
 def _fit_record(name, seed, tag, params, fit_cpu, fit_wall, seconds, model):
     """The fields every result JSON shares: what ran, how long, how training went.
 
@@ -722,7 +759,7 @@ def run_mixture(name, seed, params, output_dir, tag="default", n_test=None, test
         "f1_soft_per_fov": [f1_score(clst[gt == f], soft[gt == f].astype(str), average="macro")
                             for f in np.unique(gt)],
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.platform(),
+        "machine": platform.platform(), **machine_speed(),
     }
     return _save(result, table, output_dir, f"{name}_seed{seed}_{tag}")
 
@@ -775,7 +812,7 @@ def run_npc(name, seed, params, output_dir, tag="default", n_test=None, test_fov
         "border_point_scores": getattr(model, "border_point_scores_", None),
         "dbscan_params": dbscan, "metrics": means,
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.platform(),
+        "machine": platform.platform(), **machine_speed(),
     }
     return _save(result, pd.concat(tables, ignore_index=True), output_dir, f"{name}_seed{seed}_{tag}")
 
@@ -841,7 +878,7 @@ def run_transformer(name, seed, params, output_dir, tag="default", n_test=None, 
                                   {str(k): v for k, v in clusterer.outlier_radius_scores_.items()}),
         "dbscan_params": dbscan_params, "metrics": means,
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.platform(),
+        "machine": platform.platform(), **machine_speed(),
     }
     (output_dir / f"{stem}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in ("loss_curve", "validation_loss_curve")}),
