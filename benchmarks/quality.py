@@ -617,7 +617,7 @@ SAVE_MODELS_DIR = None
 @functools.lru_cache(maxsize=None)
 def _calibration_seconds(dtype_name):
     """CPU seconds of a fixed workload: 50 forward + backward passes of a 128 -> 64 linear layer
-    on 20,000 rows, on the current torch threads (about 0.4-0.8 s)."""
+    on 20,000 rows, on the current torch threads (0.5-1 s on the machines measured)."""
     dtype = getattr(torch, dtype_name)
     generator = torch.Generator().manual_seed(0)
     layer = torch.nn.Linear(128, 64).to(dtype)
