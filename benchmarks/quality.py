@@ -617,7 +617,7 @@ SAVE_MODELS_DIR = None
 @functools.lru_cache(maxsize=None)
 def _calibration_seconds(dtype_name):
     """CPU seconds of a fixed workload: 50 forward + backward passes of a 128 -> 64 linear layer
-    on 20,000 rows, on the current torch threads (0.5-1 s on the machines measured)."""
+    on 20,000 rows, on the current torch threads (0.3-1.1 s on the machines measured)."""
     dtype = getattr(torch, dtype_name)
     generator = torch.Generator().manual_seed(0)
     layer = torch.nn.Linear(128, 64).to(dtype)
@@ -629,8 +629,9 @@ def _calibration_seconds(dtype_name):
     return time.process_time() - start
 
 
-def machine_speed():
-    """The CPU model and two calibration timings, recorded with every result.
+def machine_record():
+    """Where a result was measured: torch threads and version, platform, CPU model, and two
+    calibration timings; every result JSON carries these fields.
 
     Sessions run on different machines: the same code and seed gave a shape mixture fit
     9.4 CPU-minutes on one and 19.0 on another (twenty-ninth session), so a CPU time
@@ -644,7 +645,8 @@ def machine_speed():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"cpu_model": model or platform.processor(),
+    return {"torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "machine": platform.platform(), "cpu_model": model or platform.processor(),
             "calibration_float32_s": _calibration_seconds("float32"),
             "calibration_bfloat16_s": _calibration_seconds("bfloat16")}
 
@@ -758,8 +760,7 @@ def run_mixture(name, seed, params, output_dir, tag="default", n_test=None, test
         "confusion": confusion_matrix(clst, classes.astype(str), labels=model.classes_.astype(str)).tolist(),
         "f1_soft_per_fov": [f1_score(clst[gt == f], soft[gt == f].astype(str), average="macro")
                             for f in np.unique(gt)],
-        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.platform(), **machine_speed(),
+        **machine_record(),
     }
     return _save(result, table, output_dir, f"{name}_seed{seed}_{tag}")
 
@@ -811,8 +812,7 @@ def run_npc(name, seed, params, output_dir, tag="default", n_test=None, test_fov
         "border_points": list(getattr(model, "border_points_", ["cluster"] * len(model.eps_))),
         "border_point_scores": getattr(model, "border_point_scores_", None),
         "dbscan_params": dbscan, "metrics": means,
-        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.platform(), **machine_speed(),
+        **machine_record(),
     }
     return _save(result, pd.concat(tables, ignore_index=True), output_dir, f"{name}_seed{seed}_{tag}")
 
@@ -877,8 +877,7 @@ def run_transformer(name, seed, params, output_dir, tag="default", n_test=None, 
         "outlier_radius_scores": (None if clusterer.outlier_radius_scores_ is None else
                                   {str(k): v for k, v in clusterer.outlier_radius_scores_.items()}),
         "dbscan_params": dbscan_params, "metrics": means,
-        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.platform(), **machine_speed(),
+        **machine_record(),
     }
     (output_dir / f"{stem}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in ("loss_curve", "validation_loss_curve")}),
