@@ -42,7 +42,7 @@ from .diagnostics import (
 )
 from .parallel import map_fovs, runs_in_this_process
 from .tiling import fov_network_outputs, resolve_tile_size
-from .training import PRECISIONS, collate, fit_network, miro_loss, native_bfloat16
+from .training import PRECISIONS, collate, compiler_available, fit_network, miro_loss, native_bfloat16
 
 __all__ = [
     "collapse_fov",
@@ -55,6 +55,7 @@ __all__ = [
     "fov_statistics",
     "network_from_state",
     "native_bfloat16",
+    "compiler_available",
     "network_state",
     "progress_bar",
     "readout_steps",
@@ -238,6 +239,9 @@ class FittedMIRO:
         ``"float32"`` or ``"bfloat16"``: the precision of the training forward
         passes (:func:`sklearn_miro.training.fit_network`); inference always
         runs in float32.
+    training_compiled : bool
+        Whether the training passes ran through ``torch.compile`` (asked for,
+        and compiling worked; a failed compile warns and trains uncompiled).
     central_fraction : float
         With ``n_steps="auto"``: the labelled clusters' central fraction that
         chose the depth (:func:`resolve_depth`); NaN otherwise.
@@ -276,6 +280,7 @@ class FittedMIRO:
     training_relative_loss: float = np.nan
     started_from: str | None = None
     training_precision: str = "float32"
+    training_compiled: bool = False
     central_fraction: float = np.nan
     thinned_background: float | None = None
     retry_relative_loss: float = np.nan
@@ -373,6 +378,7 @@ class FittedMIRO:
         state.pop(STATE_VERSION_KEY, None)
         state.setdefault("started_from", None)  # models saved before fine-tuning existed
         state.setdefault("training_precision", "float32")  # saved before bfloat16 training
+        state.setdefault("training_compiled", False)  # saved before compiled training
         state.setdefault("central_fraction", np.nan)  # saved before n_steps="auto"
         state.setdefault("thinned_background", None)  # saved before the thinned-background retry
         state.setdefault("retry_relative_loss", np.nan)
@@ -456,6 +462,7 @@ class TrainingConfig:
     localization_budget: int | None = None
     crop_features: bool = True
     precision: str = "float32"
+    compile: bool = False
 
     @property
     def n_validation(self):
@@ -718,6 +725,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
         training_time=training_time,
         device=str(config.device),
         training_precision=config.precision,
+        training_compiled=bool(history.compiled),
         central_fraction=fraction,
     )
     compression, relative = training_diagnostics(
@@ -819,6 +827,7 @@ def _train_network(config, train_graphs, validation_graphs, initial_state, rng, 
             rng=rng,
             progress=bar,
             precision=config.precision,
+            compile=config.compile,
         )
     return network, history
 

@@ -260,10 +260,12 @@ def _per_scale(value, name, n_scales=None, integer=False):
 
 # Arguments of MultiscaleMIROClusterer that configure its transformer: they
 # are deprecated there (pass transformer=MultiscaleMIROTransformer(...)).
-# (tile_size, crop_features, n_jobs, precision and readout_steps, added after
+# (tile_size, crop_features, n_jobs, precision, compile and readout_steps, added after
 # the deprecation, are set on the transformer only.)
 DEPRECATED_CLUSTERER_ARGUMENTS = (
-    "k_star", *(name for name in NETWORK_DEFAULTS if name not in ("tile_size", "crop_features", "n_jobs", "precision"))
+    "k_star",
+    *(name for name in NETWORK_DEFAULTS
+      if name not in ("tile_size", "crop_features", "n_jobs", "precision", "compile")),
 )
 
 _D = NETWORK_DEFAULTS
@@ -317,7 +319,7 @@ class MultiscaleMIROTransformer(TransformerMixin, BaseMIRO):
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
 validation_fraction, n_iter_no_change, device, random_state, verbose, \
-tile_size, crop_features, n_jobs, precision
+tile_size, crop_features, n_jobs, precision, compile
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multiscale model; Table S7 uses 30). With
         ``length_scale="auto"`` the unit comes from the coarsest clusters.
@@ -402,6 +404,7 @@ device_, n_features_in_, feature_names_in_
         crop_features=_D["crop_features"],
         n_jobs=_D["n_jobs"],
         precision=_D["precision"],
+        compile=_D["compile"],
     ):
         super().__init__(
             hidden_size=hidden_size,
@@ -426,6 +429,7 @@ device_, n_features_in_, feature_names_in_
             crop_features=crop_features,
             n_jobs=n_jobs,
             precision=precision,
+            compile=compile,
         )
         self.k_star = k_star
         self.readout_steps = readout_steps

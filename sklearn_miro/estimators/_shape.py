@@ -288,7 +288,7 @@ class MIROShapeClassifier(ClassifierMixin, BaseMIRO):
 eigenvector_normalization, fov_normalization, alpha, learning_rate, \
 lr_schedule, max_epochs, n_augmented, batch_size, augmentation, \
 validation_fraction, n_iter_no_change, device, random_state, verbose, \
-tile_size, crop_features, n_jobs, precision
+tile_size, crop_features, n_jobs, precision, compile
         As for :class:`MIROTransformer`, except that ``n_steps`` defaults to
         20 (the authors' multishape model, Table S7), and that ``n_jobs`` also
         scores the DBSCAN candidates of ``fit`` in parallel.
@@ -389,6 +389,7 @@ device_, n_features_in_, feature_names_in_
         crop_features=_D["crop_features"],
         n_jobs=_D["n_jobs"],
         precision=_D["precision"],
+        compile=_D["compile"],
     ):
         super().__init__(
             hidden_size=hidden_size,
@@ -413,6 +414,7 @@ device_, n_features_in_, feature_names_in_
             crop_features=crop_features,
             n_jobs=n_jobs,
             precision=precision,
+            compile=compile,
         )
         self.beta = beta
         self.eps = eps

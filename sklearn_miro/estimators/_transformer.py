@@ -167,6 +167,15 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         CPU time to 0.70-0.93 of float32's at the same scores
         (``doc/method.md``). Choose ``"float32"`` for bit-identical fits across
         machines. The choice made is ``training_precision_``.
+    compile : {"auto"} or bool, default="auto"
+        Run the training passes through ``torch.compile``, which fuses the
+        network's element-wise work on the graph's edges into a few loops.
+        ``"auto"``: for a fit from random weights on a CPU with a C++ compiler
+        on the PATH, otherwise not (fine-tuning, GPUs). Compiling costs about
+        a CPU-minute the first time on a machine (later fits reuse torch's
+        on-disk cache) and made each step of a shape mixture's training about
+        a third cheaper (``doc/method.md``). If compiling fails, the fit warns
+        and trains uncompiled. What ran is ``training_compiled_``.
 
     init : "auto", str or None, default="auto"
         Weights ``fit`` starts from. A name of a pretrained model shipped with
@@ -213,6 +222,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         model loaded from a checkpoint.
     training_precision_ : str
         ``precision`` resolved: ``"float32"`` or ``"bfloat16"``.
+    training_compiled_ : bool
+        Whether the training passes ran compiled (``compile`` resolved, and
+        compiling worked).
     n_steps_ : int
         Recurrent steps of the network (``n_steps`` resolved).
     central_fraction_ : float
@@ -321,6 +333,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         crop_features=_D["crop_features"],
         n_jobs=_D["n_jobs"],
         precision=_D["precision"],
+        compile=_D["compile"],
         init="auto",
         warm_start=False,
         cluster_radius=None,
@@ -348,6 +361,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             crop_features=crop_features,
             n_jobs=n_jobs,
             precision=precision,
+            compile=compile,
         )
         self.init = init
         self.warm_start = warm_start
