@@ -51,6 +51,22 @@ def test_train_passes_the_training_precision(labelled_files, tmp_path):
         main(["train", *map(str, labelled_files), "-o", str(out), *TINY, "--precision", "half"])
 
 
+def test_train_passes_compile(labelled_files, tmp_path, monkeypatch):
+    import torch
+
+    calls = []
+    # A stand-in compiler that returns the network itself: the option reaches training.
+    monkeypatch.setattr(torch, "compile", lambda module, **kwargs: calls.append(kwargs) or module)
+    out = tmp_path / "m.joblib"
+    assert main(["train", *map(str, labelled_files), "-o", str(out), *TINY, "--compile", "yes"]) == 0
+    assert joblib.load(out).transformer_.training_compiled_ and calls == [{"dynamic": True}]
+    out = tmp_path / "m2.joblib"
+    assert main(["train", *map(str, labelled_files), "-o", str(out), *TINY, "--compile", "no"]) == 0
+    assert not joblib.load(out).transformer_.training_compiled_ and len(calls) == 1
+    with pytest.raises(SystemExit):  # argparse: not one of the choices
+        main(["train", *map(str, labelled_files), "-o", str(out), *TINY, "--compile", "maybe"])
+
+
 def test_train_reports_the_background_label(labelled_files, tmp_path, capsys):
     out = tmp_path / "m.joblib"
     main(["train", *map(str, labelled_files), "-o", str(out), *TINY])

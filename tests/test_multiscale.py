@@ -553,9 +553,9 @@ def test_old_per_network_arguments_are_deprecated_but_still_reach_the_transforme
     assert params["k_star"] == 3 and params["n_steps"] == 5 and params["random_state"] == 0
     assert params["scale_names"] == NAMES and clu.transformer_.k_star_ == [3]
     # Every hyper-parameter of the transformer but scale_names has a deprecated twin
-    # (tile_size, crop_features, n_jobs, precision and readout_steps came after the
+    # (tile_size, crop_features, n_jobs, precision, compile and readout_steps came after the
     # deprecation: transformer only).
-    late = {"scale_names", "tile_size", "crop_features", "n_jobs", "precision", "readout_steps"}
+    late = {"scale_names", "tile_size", "crop_features", "n_jobs", "precision", "compile", "readout_steps"}
     assert set(MultiscaleMIROTransformer().get_params()) - late == set(
         DEPRECATED_CLUSTERER_ARGUMENTS
     )

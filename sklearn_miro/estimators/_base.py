@@ -121,6 +121,9 @@ FROM_SCRATCH_SCHEDULE = {"learning_rate": 1e-3, "max_epochs": 12, "n_augmented":
 # benchmarks/README.md): 0.6-1.0 instead of 0.3-0.5 CPU-minutes per fit; ground
 # truth 2, 5 and 6 reach the paper's row, blinking 2 and simulated 9 fall just
 # short of it (a trade with a small net gain).
+# compile="auto" compiles fits of at least this many optimisation steps (see
+# BaseMIRO._training_compile; the from-scratch schedule has 3,000).
+AUTO_COMPILE_MIN_STEPS = 1000
 FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 800, "batch_size": 2}
 # The automatic n_augmented (fine-tuning and from scratch) is for crops of up
 # to this many localisations; larger crops get proportionally fewer
@@ -319,7 +322,7 @@ class BaseMIRO(BaseEstimator):
             localization_budget=AUTO_CROP_LOCALIZATIONS if self.n_augmented == "auto" else None,
             crop_features=self.crop_features,
             precision=self._training_precision(device, fine_tuning),
-            compile=self._training_compile(device, fine_tuning),
+            compile=self._training_compile(device, fine_tuning, schedule),
         )
 
     def _training_precision(self, device, fine_tuning):
@@ -339,18 +342,21 @@ class BaseMIRO(BaseEstimator):
             return "bfloat16"
         return "float32"
 
-    def _training_compile(self, device, fine_tuning):
-        """``compile`` resolved: ``"auto"`` compiles from-scratch fits on a CPU with a C++ compiler.
+    def _training_compile(self, device, fine_tuning, schedule):
+        """``compile`` resolved: ``"auto"`` compiles long from-scratch fits on a CPU with a C++ compiler.
 
-        Why only from scratch: compiling costs about a CPU-minute the first
-        time on a machine (tracing plus the C++ compiler) and saves a third of
-        every training step, which repays it within about 800 of the 3,000
-        steps of a from-scratch fit (the shape mixtures, the NPC), not in a
-        fine-tuning fit of a minute. GPUs are left uncompiled (not measured).
+        Why only long fits from scratch: compiling costs about a CPU-minute
+        the first time on a machine (tracing plus the C++ compiler) and saved
+        a third of each step of a shape mixture's training, which repays it
+        after about 800 steps: a from-scratch fit takes 3,000 (the shape
+        mixtures, the NPC), a fine-tuning fit about a minute in all.
+        GPUs are left uncompiled (not measured).
         """
         if self.compile != "auto":
             return bool(self.compile)
-        return not fine_tuning and device.type == "cpu" and compiler_available()
+        n_batches = -(-int(schedule["n_augmented"]) // int(schedule["batch_size"])) * int(schedule["max_epochs"])
+        return (not fine_tuning and n_batches >= AUTO_COMPILE_MIN_STEPS and device.type == "cpu"
+                and compiler_available())
 
     def _validate_fit_input(self, X, groups):
         """Validated coordinates, groups and the row indices of every FOV."""

@@ -170,8 +170,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     compile : {"auto"} or bool, default="auto"
         Run the training passes through ``torch.compile``, which fuses the
         network's element-wise work on the graph's edges into a few loops.
-        ``"auto"``: for a fit from random weights on a CPU with a C++ compiler
-        on the PATH, otherwise not (fine-tuning, GPUs). Compiling costs about
+        ``"auto"``: for a fit from random weights of at least 1,000
+        optimisation steps (the default from-scratch schedule has 3,000) on a
+        CPU with a C++ compiler on the PATH, otherwise not (fine-tuning,
+        short fits, GPUs). Compiling costs about
         a CPU-minute the first time on a machine (later fits reuse torch's
         on-disk cache) and made each step of a shape mixture's training about
         a third cheaper (``doc/method.md``). If compiling fails, the fit warns
