@@ -1,4 +1,4 @@
-"""CPU time of a training step: float32 against bfloat16 forward passes.
+"""CPU time of a training step: float32 against bfloat16, uncompiled against compiled.
 
 Builds the synthetic training crops of a from-scratch fit the way the
 estimators do (``sklearn_miro.augmentation``: C-shapes + rings, 3 labelled
@@ -6,9 +6,13 @@ FOVs of ``datasets.make_multishape``, crops of about 280 localisations, the
 automatic radius and length unit) and times ``training.fit_network`` on them
 with the shape classifier's from-scratch network (hidden 64, 20 recurrent
 steps, 2 + 3 outputs, batches of 8 crops, the class cross-entropy on), once
-per precision, alternating, ``--repeats`` times. Reports CPU seconds
-(``time.process_time``) and wall seconds per optimisation step, and their
-ratio, measured in one run. Run it with one torch thread:
+per precision and per ``compile`` (``torch.compile``, where a C++ compiler
+is found), alternating, ``--repeats`` times after a warm-up round. Reports
+CPU seconds (``time.process_time`` plus the finished child processes: the C++
+compiler) and wall seconds per optimisation step, their ratio to uncompiled
+float32, measured in one run, and what the first compiled round cost beyond
+its steps (the compile, from an empty cache: a fresh one per run, one
+compile thread). Run it with one torch thread:
 
     OMP_NUM_THREADS=1 python benchmarks/training_speed.py [--batches 10] [--repeats 3]
 
@@ -17,11 +21,18 @@ without it bfloat16 is emulated, which is expected to be slower.
 """
 
 import argparse
+import os
+import resource
 import statistics
+import tempfile
 import time
 
-import numpy as np
-import torch
+# Before torch is imported: compile in this process, into an empty cache.
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="training_speed_inductor_"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from sklearn_miro.augmentation import (
     AugmentationOptions,
@@ -34,7 +45,13 @@ from sklearn_miro.datasets import make_multishape
 from sklearn_miro.graph import default_connectivity_radius
 from sklearn_miro.model import fov_statistics
 from sklearn_miro.network import MIRONetwork
-from sklearn_miro.training import PRECISIONS, fit_network, native_bfloat16
+from sklearn_miro.training import PRECISIONS, compiler_available, fit_network, native_bfloat16
+
+
+def cpu_seconds():
+    """This process's CPU time plus that of its finished children (the C++ compiler)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def training_crops(n_graphs, seed=0):
@@ -62,27 +79,33 @@ def main():
     batch_size = 8
     graphs, n_outputs, distance_scale = training_crops(args.batches * batch_size)
     nodes = np.mean([g.n_nodes for g in graphs])
-    cpu = {p: [] for p in PRECISIONS}
-    wall = {p: [] for p in PRECISIONS}
-    for _ in range(args.repeats + 1):  # the first round warms up
-        for precision in PRECISIONS:
+    settings = [(p, c) for c in ((False, True) if compiler_available() else (False,)) for p in PRECISIONS]
+    cpu = {s: [] for s in settings}
+    wall = {s: [] for s in settings}
+    for _ in range(args.repeats + 1):  # the first round warms up (and compiles)
+        for precision, compiled in settings:
             torch.manual_seed(0)
             network = MIRONetwork(64, n_outputs)
-            c0, w0 = time.process_time(), time.perf_counter()
+            c0, w0 = cpu_seconds(), time.perf_counter()
             fit_network(network, graphs, n_steps=args.steps, step_scales=np.zeros(args.steps, dtype=np.int64),
                         alpha=10.0, distance_scale=distance_scale, beta=0.1, max_epochs=1,
-                        batch_size=batch_size, rng=np.random.default_rng(0), precision=precision)
-            cpu[precision].append((time.process_time() - c0) / args.batches)
-            wall[precision].append((time.perf_counter() - w0) / args.batches)
+                        batch_size=batch_size, rng=np.random.default_rng(0), precision=precision,
+                        compile=compiled)
+            cpu[precision, compiled].append((cpu_seconds() - c0) / args.batches)
+            wall[precision, compiled].append((time.perf_counter() - w0) / args.batches)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-          f"native bfloat16: {native_bfloat16('cpu')}; batches of {batch_size} crops of "
-          f"{nodes:.0f} localisations, hidden 64, {args.steps} steps; median of {args.repeats}\n")
-    print("| precision | CPU s / step | wall s / step | CPU time vs float32 |")
-    print("| --- | --- | --- | --- |")
-    base = statistics.median(cpu["float32"][1:])
-    for precision in PRECISIONS:
-        c, w = statistics.median(cpu[precision][1:]), statistics.median(wall[precision][1:])
-        print(f"| {precision} | {c:.3f} | {w:.3f} | {c / base:.2f} |")
+          f"native bfloat16: {native_bfloat16('cpu')}, C++ compiler: {compiler_available()}; "
+          f"batches of {batch_size} crops of {nodes:.0f} localisations, hidden 64, "
+          f"{args.steps} steps; median of {args.repeats}\n")
+    print("| precision | compiled | CPU s / step | wall s / step | CPU time vs uncompiled float32 "
+          "| first round's extra CPU s (compile) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    base = statistics.median(cpu["float32", False][1:])
+    for setting in settings:
+        c, w = statistics.median(cpu[setting][1:]), statistics.median(wall[setting][1:])
+        extra = (cpu[setting][0] - c) * args.batches
+        print(f"| {setting[0]} | {'yes' if setting[1] else 'no'} | {c:.3f} | {w:.3f} | {c / base:.2f} "
+              f"| {extra:.1f} |")
 
 
 if __name__ == "__main__":
