@@ -343,6 +343,9 @@ def fit_network(
         for i in range(0, len(validation_graphs), batch_size)
     ]
     forward = _TrainingForward(network, compile)
+    if compile and progress is not None and hasattr(progress, "set_postfix_str"):
+        # The first batch waits for the compiler: say why the bar stands still.
+        progress.set_postfix_str("compiling the training passes (about a CPU-minute)", refresh=True)
     history = TrainingHistory()
     best_state, best_loss, since_best = None, np.inf, 0
     started = time.perf_counter()
