@@ -165,8 +165,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Intel Xeon), float32 otherwise (fine-tuning, GPUs, other CPUs). On the
         shape mixtures and the NPC, trained from scratch, bfloat16 cut a fit's
         CPU time to 0.70-0.93 of float32's at the same scores
-        (``doc/method.md``). Choose ``"float32"`` for bit-identical fits across
-        machines. The choice made is ``training_precision_``.
+        (``doc/method.md``). Choose ``"float32"`` (and ``compile=False``) for
+        bit-identical fits across machines. The choice made is ``training_precision_``.
     compile : {"auto"} or bool, default="auto"
         Run the training passes through ``torch.compile``, which fuses the
         network's element-wise work on the graph's edges into a few loops.
