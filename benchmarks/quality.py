@@ -58,7 +58,6 @@ import json
 import os
 import platform
 import sys
-import resource
 import shutil
 import tempfile
 import time
@@ -671,8 +670,13 @@ def fit_cpu_seconds():
     """CPU seconds of this process and of its finished child processes.
 
     The children are the C++ compiler runs of ``torch.compile``; without
-    compiled training this is ``time.process_time()`` (no children).
+    compiled training this is ``time.process_time()`` (no children), as it
+    is on Windows (no ``resource`` module).
     """
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return time.process_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
 

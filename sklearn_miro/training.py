@@ -11,6 +11,7 @@ the reference code are documented on :func:`miro_loss`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -214,19 +215,23 @@ def compiler_available():
     return any(shutil.which(name.split()[0]) for name in names)
 
 
-class _TrainingForward:
-    """The training forward pass, through ``torch.compile`` until compiling fails.
+#: Why torch.compile failed earlier in this process, or None: later fits skip the attempt.
+_COMPILE_FAILURE = None
+
+
+class _TrainingPasses:
+    """A training step's forward and backward passes, through ``torch.compile`` until it fails.
 
     Why compile: a training step's element-wise work on the ``(E, H)`` edge
-    arrays (two gathers, their sums, the ReLU and the sum at the targets, and
-    their gradients) costs more than its matrix products on a CPU; the
-    compiler fuses it into a few loops. Measured on a spots + rings training
-    batch (8 crops, 2,400 localisations, 13,600 edges, hidden size 64,
-    20 steps, bfloat16, one thread): 153-157 against 226-238 ms per step, for
-    about 20 CPU-seconds of tracing in the process and 36 more in the C++
-    compiler the first time on a machine (``doc/method.md``). Only the
-    training passes are compiled: validation and inference run without
-    autograd on the blocked path of :meth:`MIRONetwork.forward`.
+    arrays (two gathers, their sums and the ReLU, and their gradients) costs
+    more than its matrix products on a CPU; the compiler fuses most of it into
+    a few loops. Measured on a spots + rings training batch (8 crops, 2,400
+    localisations, 13,600 edges, hidden size 64, 20 steps, bfloat16, one
+    thread): 153-157 against 226-238 ms per step, for about 20 CPU-seconds of
+    tracing in the process and 36 more in the C++ compiler the first time on
+    a machine (``doc/method.md``). Only the training passes are compiled:
+    validation and inference run without autograd on the blocked path of
+    :meth:`MIRONetwork.forward`.
 
     ``dynamic=True``: every batch has its own numbers of nodes and edges;
     with static shapes each new size would be compiled again.
@@ -234,26 +239,59 @@ class _TrainingForward:
 
     def __init__(self, network, compile):
         self.network = network
-        self.compiled = torch.compile(network, dynamic=True) if compile else None
+        self.compiled = None
+        if compile and _COMPILE_FAILURE is not None:
+            self._warn(f"it failed earlier in this process ({_COMPILE_FAILURE})")
+        elif compile:
+            self.compiled = torch.compile(network, dynamic=True)
 
-    def __call__(self, *args):
+    def step(self, run, reset):
+        """``run(forward)``: one batch's forward and backward passes; its result is returned.
+
+        The backward pass is compiled too, and may fail on its own: on any
+        failure of the compiled step, ``reset()`` clears what a pass that died
+        part-way may have left in the gradients, and the step runs again
+        uncompiled (the optimiser has not stepped yet). Errors of the inputs or
+        the network itself are raised again by the uncompiled run.
+        """
         if self.compiled is None:
-            return self.network(*args)
+            return run(self.network)
         try:
-            return self.compiled(*args)
+            # Past torch's limit of recompiles, a compiled function would
+            # run uncompiled without a word; here it raises, and so warns.
+            with _fail_on_recompile_limit():
+                return run(self.compiled)
+        except FloatingPointError:  # the loss itself diverged: not the compiler's doing
+            raise
         except Exception as error:  # no compiler, unsupported platform, compiler bug
-            # Only failures of the compiler land here: the uncompiled pass below raises
-            # any error of the inputs or the network itself again.
+            global _COMPILE_FAILURE
+            message = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no message"
+            _COMPILE_FAILURE = f"{type(error).__name__}: {message}"
             self.compiled = None
-            warnings.warn(
-                f"torch.compile could not compile the training passes ({type(error).__name__}: "
-                f"{str(error).strip().splitlines()[0][:200] if str(error).strip() else 'no message'}); "
-                "training goes on uncompiled, which is slower on a CPU but gives the same model "
-                "up to rounding. Pass compile=False to skip the attempt.",
-                TrainingCompileWarning,
-                stacklevel=3,
-            )
-            return self.network(*args)
+            self._warn(f"{_COMPILE_FAILURE}")
+            reset()
+            return run(self.network)
+
+    @staticmethod
+    def _warn(reason):
+        warnings.warn(
+            f"torch.compile could not compile the training passes ({reason}); training goes on "
+            "uncompiled, which is slower on a CPU but gives the same model up to rounding. Pass "
+            "compile=False to skip the attempt.",
+            TrainingCompileWarning,
+            stacklevel=4,
+        )
+
+
+@contextlib.contextmanager
+def _fail_on_recompile_limit():
+    """Make torch.compile raise, rather than fall back silently, past its recompile limit."""
+    config = getattr(getattr(torch, "_dynamo", None), "config", None)
+    if config is None or not hasattr(config, "fail_on_recompile_limit_hit"):
+        yield
+        return
+    with config.patch(fail_on_recompile_limit_hit=True):
+        yield
 
 
 def fit_network(
@@ -342,8 +380,8 @@ def fit_network(
         collate(list(validation_graphs[i : i + batch_size]), device)
         for i in range(0, len(validation_graphs), batch_size)
     ]
-    forward = _TrainingForward(network, compile)
-    if compile and progress is not None and hasattr(progress, "set_postfix_str"):
+    passes = _TrainingPasses(network, compile)
+    if passes.compiled is not None and progress is not None and hasattr(progress, "set_postfix_str"):
         # The first batch waits for the compiler: say why the bar stands still.
         progress.set_postfix_str("compiling the training passes (about a CPU-minute)", refresh=True)
     history = TrainingHistory()
@@ -354,17 +392,22 @@ def fit_network(
         running, seen = 0.0, 0
         for b in range(n_batches):
             batch = collate([graphs[i] for i in order[b * batch_size : (b + 1) * batch_size]], device)
-            with training_autocast(device, precision):
-                out = forward(batch.node_attr, batch.edge_index, batch.edge_attr, n_steps)
-            # float32 under autocast too: the network's head runs in float32.
-            loss = miro_loss(out, batch, step_scales_t, alpha, distance_scale, beta)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"The training loss became {float(loss)} at epoch {epoch + 1}; "
-                    "lower learning_rate."
-                )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+
+            def forward_backward(forward):
+                with training_autocast(device, precision):
+                    out = forward(batch.node_attr, batch.edge_index, batch.edge_attr, n_steps)
+                # float32 under autocast too: the network's head runs in float32.
+                loss = miro_loss(out, batch, step_scales_t, alpha, distance_scale, beta)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"The training loss became {float(loss.detach())} at epoch {epoch + 1}; "
+                        "lower learning_rate."
+                    )
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                return loss
+
+            loss = passes.step(forward_backward, lambda: optimiser.zero_grad(set_to_none=True))
             optimiser.step()
             scheduler.step()
             running += loss.item() * batch.n_nodes
@@ -389,6 +432,6 @@ def fit_network(
     else:
         history.best_epoch = history.n_epochs - 1
     network.eval()
-    history.compiled = forward.compiled is not None
+    history.compiled = passes.compiled is not None
     history.seconds = time.perf_counter() - started
     return history

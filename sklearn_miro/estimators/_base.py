@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from torch.torch_version import TorchVersion
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -121,9 +122,9 @@ FROM_SCRATCH_SCHEDULE = {"learning_rate": 1e-3, "max_epochs": 12, "n_augmented":
 # benchmarks/README.md): 0.6-1.0 instead of 0.3-0.5 CPU-minutes per fit; ground
 # truth 2, 5 and 6 reach the paper's row, blinking 2 and simulated 9 fall just
 # short of it (a trade with a small net gain).
-# compile="auto" compiles fits of at least this many optimisation steps (see
-# BaseMIRO._training_compile; the from-scratch schedule has 3,000).
-AUTO_COMPILE_MIN_STEPS = 1000
+# compile="auto" compiles fits scheduled for at least this many optimisation
+# steps (see BaseMIRO._training_compile; the from-scratch schedule has 3,000).
+AUTO_COMPILE_MIN_STEPS = 2000
 FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 800, "batch_size": 2}
 # The automatic n_augmented (fine-tuning and from scratch) is for crops of up
 # to this many localisations; larger crops get proportionally fewer
@@ -345,18 +346,20 @@ class BaseMIRO(BaseEstimator):
     def _training_compile(self, device, fine_tuning, schedule):
         """``compile`` resolved: ``"auto"`` compiles long from-scratch fits on a CPU with a C++ compiler.
 
-        Why only long fits from scratch: compiling costs about a CPU-minute
-        the first time on a machine (tracing plus the C++ compiler) and saved
-        a third of each step of a shape mixture's training, which repays it
-        after about 800 steps: a from-scratch fit takes 3,000 (the shape
-        mixtures, the NPC), a fine-tuning fit about a minute in all.
-        GPUs are left uncompiled (not measured).
+        Why only long fits from scratch: compiling costs 40-60 CPU-seconds the
+        first time on a machine (tracing plus the C++ compiler) and saved 0.08
+        s of each bfloat16 step of a shape mixture's training (0.04 s in
+        float32), which repays it after 500-800 steps (1,100-1,600 in
+        float32): a from-scratch fit is scheduled 3,000 (the shape mixtures,
+        the NPC), a fine-tuning fit takes about a minute in all. GPUs are left
+        uncompiled (not measured), and torch before 2.6 (not measured: earlier
+        versions compile every new network again).
         """
         if self.compile != "auto":
             return bool(self.compile)
         n_batches = -(-int(schedule["n_augmented"]) // int(schedule["batch_size"])) * int(schedule["max_epochs"])
         return (not fine_tuning and n_batches >= AUTO_COMPILE_MIN_STEPS and device.type == "cpu"
-                and compiler_available())
+                and TorchVersion(torch.__version__) >= (2, 6) and compiler_available())
 
     def _validate_fit_input(self, X, groups):
         """Validated coordinates, groups and the row indices of every FOV."""

@@ -328,6 +328,7 @@ tile_size, crop_features, n_jobs, precision, compile
 fov_density_, n_fovs_, loss_curve_, validation_loss_curve_, n_epochs_, \
 best_epoch_, training_time_, training_compression_, training_relative_loss_, \
 started_from_, thinned_background_, retry_relative_loss_, retry_compression_, \
+training_precision_, training_compiled_, \
 device_, n_features_in_, feature_names_in_
         As for :class:`MIROTransformer`.
 

@@ -170,14 +170,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     compile : {"auto"} or bool, default="auto"
         Run the training passes through ``torch.compile``, which fuses the
         network's element-wise work on the graph's edges into a few loops.
-        ``"auto"``: for a fit from random weights of at least 1,000
-        optimisation steps (the default from-scratch schedule has 3,000) on a
-        CPU with a C++ compiler on the PATH, otherwise not (fine-tuning,
-        short fits, GPUs). Compiling costs about
-        a CPU-minute the first time on a machine (later fits reuse torch's
-        on-disk cache) and made each step of a shape mixture's training about
-        a third cheaper (``doc/method.md``). If compiling fails, the fit warns
-        and trains uncompiled. What ran is ``training_compiled_``.
+        ``"auto"``: for a fit from random weights scheduled for at least
+        2,000 optimisation steps (the default from-scratch schedule has 3,000)
+        on a CPU with a C++ compiler on the PATH and torch 2.6 or later,
+        otherwise not (fine-tuning, short fits, GPUs). Compiling costs 40-60
+        CPU-seconds the first time on a machine (later fits reuse torch's
+        on-disk cache) and made each step of a shape mixture's training 0.68
+        times as costly in bfloat16, 0.87 in float32 (``doc/method.md``). If
+        compiling fails, the fit warns, trains uncompiled, and later fits in
+        the same process skip the attempt. What ran is
+        ``training_compiled_``.
 
     init : "auto", str or None, default="auto"
         Weights ``fit`` starts from. A name of a pretrained model shipped with
