@@ -240,8 +240,9 @@ class FittedMIRO:
         passes (:func:`sklearn_miro.training.fit_network`); inference always
         runs in float32.
     training_compiled : bool
-        Whether the training passes ran through ``torch.compile`` (asked for,
-        and compiling worked; a failed compile warns and trains uncompiled).
+        Whether the training passes ran through ``torch.compile`` to the end of
+        the fit (asked for, and no failure; a failed compile warns and trains
+        the rest of the fit uncompiled).
     central_fraction : float
         With ``n_steps="auto"``: the labelled clusters' central fraction that
         chose the depth (:func:`resolve_depth`); NaN otherwise.

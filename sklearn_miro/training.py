@@ -144,7 +144,7 @@ class TrainingHistory:
     best_epoch: int = -1
     n_epochs: int = 0
     seconds: float = 0.0
-    #: Whether the training passes ran compiled (``compile=True`` and compiling worked).
+    #: Whether the training passes ran compiled to the end (``compile=True`` and no failure).
     compiled: bool = False
 
 
@@ -227,7 +227,8 @@ class _TrainingPasses:
     more than its matrix products on a CPU; the compiler fuses most of it into
     a few loops. Measured on a spots + rings training batch (8 crops, 2,400
     localisations, 13,600 edges, hidden size 64, 20 steps, bfloat16, one
-    thread): 153-157 against 226-238 ms per step, for about 20 CPU-seconds of
+    thread): about 155 against about 230 ms per step (152-166 and 220-238
+    over several runs), for about 20 CPU-seconds of
     tracing in the process and 36 more in the C++ compiler the first time on
     a machine (``doc/method.md``). Only the training passes are compiled:
     validation and inference run without autograd on the blocked path of
@@ -349,7 +350,7 @@ def fit_network(
         validation passes stay float32.
     compile : bool, default=False
         Run the training forward and backward passes through
-        ``torch.compile`` (see :class:`_TrainingForward`); if compiling fails,
+        ``torch.compile`` (see :class:`_TrainingPasses`); if compiling fails,
         warn (:class:`TrainingCompileWarning`) and train uncompiled.
 
     Returns

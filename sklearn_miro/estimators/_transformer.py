@@ -227,8 +227,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     training_precision_ : str
         ``precision`` resolved: ``"float32"`` or ``"bfloat16"``.
     training_compiled_ : bool
-        Whether the training passes ran compiled (``compile`` resolved, and
-        compiling worked).
+        Whether the training passes ran compiled to the end of the fit
+        (``compile`` resolved, and no failure: a fit that fell back part-way
+        says False).
     n_steps_ : int
         Recurrent steps of the network (``n_steps`` resolved).
     central_fraction_ : float
