@@ -21,37 +21,31 @@ without it bfloat16 is emulated, which is expected to be slower.
 """
 
 import argparse
-import os
-import resource
 import statistics
-import tempfile
+import sys
 import time
+from pathlib import Path
 
-# Before torch is imported: compile in this process, into an empty cache.
-os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
-os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="training_speed_inductor_"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# First, before torch is imported: quality.py sets up the compiling it measures (in this
+# process, into an empty cache removed at exit) and gives the CPU time that counts it.
+from quality import fit_cpu_seconds  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sklearn_miro.augmentation import (
+from sklearn_miro.augmentation import (  # noqa: E402
     AugmentationOptions,
     default_fov_size,
     default_length_scale,
     make_training_graphs,
     prepare_training_set,
 )
-from sklearn_miro.datasets import make_multishape
-from sklearn_miro.graph import default_connectivity_radius
-from sklearn_miro.model import fov_statistics
-from sklearn_miro.network import MIRONetwork
-from sklearn_miro.training import PRECISIONS, compiler_available, fit_network, native_bfloat16
-
-
-def cpu_seconds():
-    """This process's CPU time plus that of its finished children (the C++ compiler)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+from sklearn_miro.datasets import make_multishape  # noqa: E402
+from sklearn_miro.graph import default_connectivity_radius  # noqa: E402
+from sklearn_miro.model import fov_statistics  # noqa: E402
+from sklearn_miro.network import MIRONetwork  # noqa: E402
+from sklearn_miro.training import PRECISIONS, compiler_available, fit_network, native_bfloat16  # noqa: E402
 
 
 def training_crops(n_graphs, seed=0):
@@ -86,12 +80,12 @@ def main():
         for precision, compiled in settings:
             torch.manual_seed(0)
             network = MIRONetwork(64, n_outputs)
-            c0, w0 = cpu_seconds(), time.perf_counter()
+            c0, w0 = fit_cpu_seconds(), time.perf_counter()
             fit_network(network, graphs, n_steps=args.steps, step_scales=np.zeros(args.steps, dtype=np.int64),
                         alpha=10.0, distance_scale=distance_scale, beta=0.1, max_epochs=1,
                         batch_size=batch_size, rng=np.random.default_rng(0), precision=precision,
                         compile=compiled)
-            cpu[precision, compiled].append((cpu_seconds() - c0) / args.batches)
+            cpu[precision, compiled].append((fit_cpu_seconds() - c0) / args.batches)
             wall[precision, compiled].append((time.perf_counter() - w0) / args.batches)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
           f"native bfloat16: {native_bfloat16('cpu')}, C++ compiler: {compiler_available()}; "

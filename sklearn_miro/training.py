@@ -246,14 +246,15 @@ class _TrainingPasses:
         elif compile:
             self.compiled = torch.compile(network, dynamic=True)
 
-    def step(self, run, reset):
+    def step(self, run):
         """``run(forward)``: one batch's forward and backward passes; its result is returned.
 
         The backward pass is compiled too, and may fail on its own: on any
-        failure of the compiled step, ``reset()`` clears what a pass that died
-        part-way may have left in the gradients, and the step runs again
-        uncompiled (the optimiser has not stepped yet). Errors of the inputs or
-        the network itself are raised again by the uncompiled run.
+        failure of the compiled step, the step runs again uncompiled (the
+        optimiser has not stepped yet, and ``run`` zeroes the gradients before
+        its backward pass, so nothing a pass that died part-way left in them
+        remains). Errors of the inputs or the network itself are raised again
+        by the uncompiled run.
         """
         if self.compiled is None:
             return run(self.network)
@@ -269,8 +270,7 @@ class _TrainingPasses:
             message = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no message"
             _COMPILE_FAILURE = f"{type(error).__name__}: {message}"
             self.compiled = None
-            self._warn(f"{_COMPILE_FAILURE}")
-            reset()
+            self._warn(_COMPILE_FAILURE)
             return run(self.network)
 
     @staticmethod
@@ -408,7 +408,7 @@ def fit_network(
                 loss.backward()
                 return loss
 
-            loss = passes.step(forward_backward, lambda: optimiser.zero_grad(set_to_none=True))
+            loss = passes.step(forward_backward)
             optimiser.step()
             scheduler.step()
             running += loss.item() * batch.n_nodes
