@@ -397,7 +397,14 @@ def _cluster_model(args):
             "give a model file written by 'sklearn-miro train' and at least one "
             "localisation file, or --pretrained NAME and the files."
         )
-    return _load_model(args.model)
+    model = _load_model(args.model)
+    # The saved transformer keeps the device it was trained on ("cuda" after
+    # 'train --device cuda'); clustering runs where --device says, so a model
+    # trained on a GPU clusters on a laptop.
+    from .clustering import inner_transformer
+
+    inner_transformer(model.transformer_).set_params(device=args.device)
+    return model
 
 
 def _cluster(args):
@@ -541,11 +548,13 @@ def _integer_column(values, path, column):
 TRAIN_EPILOG = """\
 Rough time with the defaults (fine-tuning the pretrained model: 800 synthetic FOVs x 3
 epochs, fewer when the crops hold more than 300 localisations; hidden size 64, 15 steps):
-0.6-1.0 minutes on one CPU thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
-nm, 1,000-8,000 localisations each), the densest scenarios included
-(benchmarks/results/quality/summary.md); 7-8 minutes on rings, whose hollow clusters get 25
+0.8-1.5 CPU-minutes on one thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
+nm, 1,000-8,000 localisations each), the densest scenarios included, 2.1 when a fit that
+moved nothing is trained again on thinned background
+(benchmarks/results/quality/summary.md); 8-9 minutes on rings, whose hollow clusters get 25
 steps and twice the FOVs (--n-steps auto). From random weights (--init
-none: 2,000 FOVs x 12 epochs) 6-14 minutes, 39 for the densest scenario. Time grows about
+none: 2,000 FOVs x 12 epochs) 12-14 minutes for shape mixtures (compiled where a C++
+compiler is found, --compile); 6-39 on the benchmark scenarios before compiled training. Time grows about
 linearly with --n-augmented x --max-epochs and with --n-steps; a CUDA GPU (--device cuda) is
 several times faster.
 

@@ -10,7 +10,8 @@ that :func:`load_model` reads **without ever unpickling**:
   ``arrays.npz`` (every numeric array, among them the network's weights, read
   with ``numpy.load(allow_pickle=False)``, which refuses Python objects);
 * only classes from a fixed list can be named in ``model.json``: the
-  sklearn_miro estimators and their fitted-model objects, the network, and a
+  sklearn_miro estimators and their fitted-model objects (also a shipped
+  pretrained model's), the network, and a
   few clusterers and wrappers (``DBSCAN``, ``DBSCANStar``, ``FrozenEstimator``,
   ...), and the scaler, logistic regression and pipeline of a shape
   classifier's cluster-class model. Anything else is refused on loading, and
@@ -77,6 +78,9 @@ def _allowed_classes():
     from .model import FittedMIRO
 
     classes["FittedMIRO"] = FittedMIRO  # the estimators' model_
+    from .pretrained import PretrainedMIRO
+
+    classes["PretrainedMIRO"] = PretrainedMIRO  # model_ of MIROTransformer.pretrained()
     from .augmentation import AugmentationOptions
 
     classes["AugmentationOptions"] = AugmentationOptions

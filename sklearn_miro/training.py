@@ -244,7 +244,10 @@ class _TrainingPasses:
         if compile and _COMPILE_FAILURE is not None:
             self._warn(f"it failed earlier in this process ({_COMPILE_FAILURE})")
         elif compile:
-            self.compiled = torch.compile(network, dynamic=True)
+            try:
+                self.compiled = torch.compile(network, dynamic=True)
+            except Exception as error:  # e.g. a Python version torch cannot compile on
+                self._fail(error)
 
     def step(self, run):
         """``run(forward)``: one batch's forward and backward passes; its result is returned.
@@ -254,7 +257,8 @@ class _TrainingPasses:
         optimiser has not stepped yet, and ``run`` zeroes the gradients before
         its backward pass, so nothing a pass that died part-way left in them
         remains). Errors of the inputs or the network itself are raised again
-        by the uncompiled run.
+        by the uncompiled run, and then the compiler is not blamed: later
+        fits in the process still compile.
         """
         if self.compiled is None:
             return run(self.network)
@@ -266,21 +270,27 @@ class _TrainingPasses:
         except FloatingPointError:  # the loss itself diverged: not the compiler's doing
             raise
         except Exception as error:  # no compiler, unsupported platform, compiler bug
-            global _COMPILE_FAILURE
-            message = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no message"
-            _COMPILE_FAILURE = f"{type(error).__name__}: {message}"
             self.compiled = None
-            self._warn(_COMPILE_FAILURE)
-            return run(self.network)
+            result = run(self.network)  # raises if the step itself is at fault
+            self._fail(error, stacklevel=5)
+            return result
+
+    def _fail(self, error, stacklevel=5):
+        """Remember why compiling failed, for the rest of the process, and warn."""
+        global _COMPILE_FAILURE
+        message = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no message"
+        _COMPILE_FAILURE = f"{type(error).__name__}: {message}"
+        self.compiled = None
+        self._warn(_COMPILE_FAILURE, stacklevel=stacklevel)
 
     @staticmethod
-    def _warn(reason):
+    def _warn(reason, stacklevel=4):
         warnings.warn(
             f"torch.compile could not compile the training passes ({reason}); training goes on "
             "uncompiled, which is slower on a CPU but gives the same model up to rounding. Pass "
             "compile=False to skip the attempt.",
             TrainingCompileWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
 

@@ -97,6 +97,21 @@ def test_cluster_writes_a_cluster_column(model_path, labelled_files, tmp_path):
     assert table["n_localizations"].sum() == (df["cluster"] >= 0).sum()
 
 
+def test_cluster_runs_a_model_trained_on_a_gpu_where_device_says(model_path, labelled_files, tmp_path):
+    # A model trained with 'train --device cuda' keeps device="cuda"; clustering
+    # with it on a machine without CUDA follows --device (default auto).
+    model = joblib.load(model_path)
+    model.transformer_.set_params(device="cuda")
+    gpu_model = tmp_path / "gpu_model.joblib"
+    joblib.dump(model, gpu_model)
+    reference = tmp_path / "reference.csv"
+    assert main(["cluster", str(model_path), str(labelled_files[0]), "-o", str(reference), "-q"]) == 0
+    for device in (["--device", "cpu"], []):
+        out = tmp_path / f"clusters{len(device)}.csv"
+        assert main(["cluster", str(gpu_model), str(labelled_files[0]), "-o", str(out), "-q", *device]) == 0
+        np.testing.assert_array_equal(pd.read_csv(out)["cluster"], pd.read_csv(reference)["cluster"])
+
+
 def test_cluster_several_files_into_a_folder(model_path, labelled_files, tmp_path):
     assert main(["cluster", str(model_path), *map(str, labelled_files),
                  "--output-dir", str(tmp_path)]) == 0

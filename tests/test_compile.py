@@ -119,3 +119,28 @@ def test_auto_resolution(monkeypatch, compiler):
         short = dict(from_scratch, max_epochs=2)  # 500 steps
         assert not estimator._training_compile(cpu, False, short)
         assert estimator.set_params(compile=True)._training_compile(gpu, True, short)
+
+
+def test_torch_compile_itself_failing_warns_and_trains_uncompiled(data, uncompiled, monkeypatch):
+    # torch.compile refuses some platforms at once (e.g. a Python version dynamo does not support).
+    def refuse(module, **kwargs):
+        raise RuntimeError("torch.compile is not supported on Python 3.99+")
+
+    monkeypatch.setattr(torch, "compile", refuse)
+    with pytest.warns(TrainingCompileWarning, match="not supported on Python.*training goes on uncompiled"):
+        miro = fit(data, compile=True)
+    assert not miro.training_compiled_ and miro.loss_curve_ == uncompiled.loss_curve_
+
+
+def test_an_error_of_the_step_itself_is_raised_and_not_blamed_on_the_compiler(data, monkeypatch):
+    # A step that fails uncompiled as well (here the loss) is the step's error: it is
+    # raised as is, and later fits in the process still compile.
+    monkeypatch.setattr(torch, "compile", lambda module, **kwargs: module)
+
+    def broken_loss(*args, **kwargs):
+        raise RuntimeError("the loss is broken")
+
+    monkeypatch.setattr(training, "miro_loss", broken_loss)
+    with pytest.raises(RuntimeError, match="the loss is broken"):
+        fit(data, compile=True)
+    assert training._COMPILE_FAILURE is None

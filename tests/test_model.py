@@ -6,6 +6,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 import torch
 
 from sklearn_miro import MIROTransformer
@@ -107,6 +108,10 @@ def test_estimator_saved_before_the_refactor_still_loads(data):
     assert old.connectivity_radius_ == pytest.approx(GOLDEN_RADIUS, rel=1e-12)
     Xt = old.transform(X, groups=fov)
     np.testing.assert_allclose(Xt[:4], GOLDEN_HEAD, rtol=0, atol=1e-5)  # float32 rounding, as above
+    # Parameters added since get the values that reproduce how it was trained.
+    params = old.get_params()
+    assert (params["init"], params["warm_start"], params["cluster_radius"]) == (None, False, None)
+    assert clone(old).get_params()["hidden_size"] == params["hidden_size"]
 
 
 def test_unreadable_old_state_names_the_version():

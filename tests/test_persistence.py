@@ -81,3 +81,17 @@ def test_shape_classifier_with_descriptor_classes_round_trip(tmp_path):
         assert loaded.cluster_classes_ == "descriptors"
         for a, b in zip(loaded.predict_clusters(X, groups=fov), clf.predict_clusters(X, groups=fov)):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_pretrained_model_and_its_label_free_clusterer_round_trip(tmp_path):
+    from sklearn_miro import MIROClusterer
+
+    X, _, _ = make_gaussian_clusters(n_fovs=1, n_clusters=6, n_localizations=15, fov_size=800.0, random_state=0)
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=25.0)
+    loaded = load_model(save_model(miro, tmp_path / "p.miro"))
+    assert loaded.model_.name == "nanoclusters" and loaded.model_card_ == miro.model_card_
+    np.testing.assert_array_equal(loaded.transform(X), miro.transform(X))
+    clusterer = MIROClusterer(MIROTransformer.pretrained("nanoclusters")).fit(X)
+    loaded = load_model(save_model(clusterer, tmp_path / "c.miro"))
+    assert loaded.label_free_ and loaded.cluster_radius_ == clusterer.cluster_radius_
+    np.testing.assert_array_equal(loaded.predict(X), clusterer.labels_)

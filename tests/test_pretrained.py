@@ -220,6 +220,25 @@ def test_a_given_cluster_radius_and_eps_are_used(fov):
     assert clusterer.cluster_radius_ == 30.0 and clusterer.eps_ == 12.0 and clusterer.min_samples_ == 3
 
 
+def test_a_pretrained_transformer_with_labels_chooses_dbscan_on_them(fov):
+    # Labelled FOVs and a pretrained model: no training, the DBSCAN choice is made
+    # on the labels, with eps candidates scaled by the FOVs' own connectivity radius.
+    X, y = fov
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
+    chosen = MIROClusterer(miro).fit(X, y)
+    assert not chosen.label_free_
+    radius = miro.model_.fov_connectivity_radius(X)
+    assert radius == pytest.approx(3.5 * np.sqrt(np.prod(np.ptp(X, axis=0)) / len(X)))
+    assert chosen.eps_grid_.max() == pytest.approx(radius) and chosen.eps_ in chosen.eps_grid_
+    assert chosen.collapse_passes_ in (1, 2)
+    # The choice is the best candidate of the grid on the labelled FOV.
+    i = list(chosen.eps_grid_).index(chosen.eps_)
+    j = list(chosen.min_samples_grid_).index(chosen.min_samples_)
+    assert chosen.tuning_scores_[i, j] == pytest.approx(np.max(chosen.tuning_scores_))
+    given = MIROClusterer(miro, eps=20.0, min_samples=5).fit(X, y)
+    assert (given.eps_, given.min_samples_) == (20.0, 5)
+
+
 def _tiny(**params):
     return dict(n_augmented=4, max_epochs=1, batch_size=2, validation_fraction=0.0, verbose=0,
                 random_state=0, device="cpu", **params)

@@ -628,3 +628,15 @@ def test_classifiers_pickled_before_border_points_keep_dbscan_and_the_vote(data,
     assert (old.border_points_, old.cluster_classes_, old.cluster_classifier_) == ("cluster", "vote", None)
     for a, b in zip(old.predict_clusters(X, groups=fov), fitted.predict_clusters(X, groups=fov)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_unfitted_classifier_stays_unfitted_through_a_pickle():
+    import pickle
+
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    loaded = pickle.loads(pickle.dumps(MIROShapeClassifier(border_points="background")))
+    assert loaded.border_points == "background"
+    with pytest.raises(NotFittedError):
+        check_is_fitted(loaded)

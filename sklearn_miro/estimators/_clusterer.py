@@ -29,6 +29,7 @@ from ..clustering import (
     dbscan_per_fov_scaled,
     dbscan_template,
     inner_transformer,
+    is_auto,
     is_fitted,
     stack_fov_labels,
     transformer_radius,
@@ -313,7 +314,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             self.transformer_ = clone(transformer).fit(X, labels, groups=groups)
 
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        self.tuning_scores_ = None
+        # Set by the search only: a refit without one leaves no stale grid behind.
+        self.tuning_scores_ = self.eps_grid_ = self.min_samples_grid_ = None
         self.collapse_pass_scores_ = None
         self.border_point_scores_ = None
         self.outlier_radius_scores_ = None
@@ -472,7 +474,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             [X[idx] for idx in fov_indices],
             collapsed,
             [labels[idx] for idx in fov_indices],
-            transformer_radius(self.transformer_),
+            self._eps_grid_radius(X, fov_indices),
             self.eps,
             self.min_samples,
             # The mean of ARI-dagger, JI_c and AMI, from one encoding of
@@ -483,6 +485,27 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             core_only=core_only,
             memo=memo,
         )
+
+    def _eps_grid_radius(self, X, fov_indices):
+        """The length ``eps="auto"``'s candidates are fractions of (NaN when eps is given).
+
+        The transformer's connectivity radius; a pretrained transformer has
+        one per FOV (a multiple of the FOV's mean spacing), so its labelled
+        FOVs' median is used.
+        """
+        if not is_auto(self.eps):
+            return float("nan")  # the given eps is the only candidate
+        if _is_pretrained(self.transformer_):
+            model = inner_transformer(self.transformer_).model_
+            radii = np.array([model.fov_connectivity_radius(X[idx]) for idx in fov_indices])
+            radii = radii[np.isfinite(radii)]
+            if len(radii) == 0:
+                raise ValueError(
+                    "eps='auto' found no labelled FOV that spans an area (each needs at least "
+                    "2 distinct localisations); give eps explicitly."
+                )
+            return float(np.median(radii))
+        return transformer_radius(self.transformer_)
 
     def _transform_fov(self, X_fov, n_passes=None, collapsed=False):
         # The transformer's public transform: a pretrained (units per FOV) or

@@ -719,13 +719,14 @@ device_, n_features_in_, feature_names_in_
         # Classifiers pickled before border_points and cluster_classes existed
         # cluster with DBSCAN and take the vote, as they did.
         state = dict(state)
-        for name in ("border_points", "border_points_"):
-            state.setdefault(name, "cluster")
-        for name in ("cluster_classes", "cluster_classes_"):
-            state.setdefault(name, "vote")
-        state.setdefault("cluster_classifier_", None)
-        state.setdefault("cluster_class_scores_", None)
-        state.setdefault("border_point_scores_", None)
+        state.setdefault("border_points", "cluster")
+        state.setdefault("cluster_classes", "vote")
+        if "model_" in state or "_network_state" in state:  # fitted attributes only when fitted
+            state.setdefault("border_points_", "cluster")
+            state.setdefault("cluster_classes_", "vote")
+            state.setdefault("cluster_classifier_", None)
+            state.setdefault("cluster_class_scores_", None)
+            state.setdefault("border_point_scores_", None)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

@@ -47,8 +47,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         with ``n_augmented="auto"``, twice the synthetic FOVs under a
         localisation budget of 750 instead of 300 per crop (so up to 8 times
         the CPU time on dense data): on rings both were needed to reach the
-        paper's quality, at about 7 times the CPU time (7-8 CPU-minutes,
-        ``doc/method.md``). A warm start keeps its network's depth. The value
+        paper's quality, at about 7 times the CPU time (8.6-8.7
+        CPU-minutes on the quality table's machine, ``doc/method.md``). A warm start keeps its network's depth. The value
         used is ``n_steps_``.
     connectivity_radius : float or "auto", default="auto"
         Delaunay edges at least this long are dropped; in the units of X
@@ -99,8 +99,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         weights, 3 when fine-tuning).
     n_augmented : int or "auto", default="auto"
         Number of synthetic training FOVs (graphs; ``"auto"``: 2000 from
-        random weights, 400 when fine-tuning; when fine-tuning on
-        crops that hold more than 300 localisations, proportionally fewer,
+        random weights, 800 when fine-tuning; on crops that hold more than
+        300 localisations, proportionally fewer (from random weights too),
         see :func:`sklearn_miro.augmentation.budgeted_n_augmented`; the
         number used is ``n_augmented_``).
     batch_size : int or "auto", default="auto"
@@ -371,6 +371,15 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         self.init = init
         self.warm_start = warm_start
         self.cluster_radius = cluster_radius
+
+    def __setstate__(self, state):
+        # Transformers pickled before the pretrained models existed trained
+        # from random weights, never continued a fit and had no cluster radius.
+        state = dict(state)
+        state.setdefault("init", None)
+        state.setdefault("warm_start", False)
+        state.setdefault("cluster_radius", None)
+        super().__setstate__(state)
 
     @classmethod
     def pretrained(cls, name=pretrained_models.ZERO_SHOT_MODEL, *, cluster_radius=None, device="auto",

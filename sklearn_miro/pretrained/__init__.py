@@ -355,6 +355,13 @@ class PretrainedMIRO:
             return None
         return pair_correlation_fit(X, spacing=float(fov_spacing(X)[0]))
 
+    def fov_connectivity_radius(self, X):
+        """The connectivity radius one validated FOV is collapsed with (``RADIUS_IN_SPACINGS``
+        mean spacings); NaN for a FOV that spans no area (left unmoved)."""
+        if _spans_nothing(X):
+            return float("nan")
+        return RADIUS_IN_SPACINGS * float(fov_spacing(X)[0])
+
     def dbscan_min_samples(self, X, *, fit=None):
         """The label-free ``min_samples`` for one FOV.
 
