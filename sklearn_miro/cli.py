@@ -549,9 +549,9 @@ TRAIN_EPILOG = """\
 Rough time with the defaults (fine-tuning the pretrained model: 800 synthetic FOVs x 3
 epochs, fewer when the crops hold more than 300 localisations; hidden size 64, 15 steps):
 0.8-1.5 CPU-minutes on one thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
-nm, 1,000-8,000 localisations each), the densest scenarios included, 2.1 when a fit that
-moved nothing is trained again on thinned background
-(benchmarks/results/quality/summary.md); 8-9 minutes on rings, whose hollow clusters get 25
+nm, 1,000-8,000 localisations each), the densest scenarios included; up to 2.1 when a fit
+that moved nothing is trained a second time on thinned background (the project's simulated
+scenario 3 with blinking; benchmarks/results/quality/summary.md); 8-9 minutes on rings, whose hollow clusters get 25
 steps and twice the FOVs (--n-steps auto). From random weights (--init
 none: 2,000 FOVs x 12 epochs) 12-14 minutes for shape mixtures (compiled where a C++
 compiler is found, --compile); 6-39 on the benchmark scenarios before compiled training. Time grows about

@@ -247,7 +247,7 @@ class _TrainingPasses:
             try:
                 self.compiled = torch.compile(network, dynamic=True)
             except Exception as error:  # e.g. a Python version torch cannot compile on
-                self._fail(error)
+                self._fail(_describe_failure(error))
 
     def step(self, run):
         """``run(forward)``: one batch's forward and backward passes; its result is returned.
@@ -270,18 +270,21 @@ class _TrainingPasses:
         except FloatingPointError:  # the loss itself diverged: not the compiler's doing
             raise
         except Exception as error:  # no compiler, unsupported platform, compiler bug
-            self.compiled = None
-            result = run(self.network)  # raises if the step itself is at fault
-            self._fail(error, stacklevel=5)
-            return result
-
-    def _fail(self, error, stacklevel=5):
-        """Remember why compiling failed, for the rest of the process, and warn."""
-        global _COMPILE_FAILURE
-        message = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no message"
-        _COMPILE_FAILURE = f"{type(error).__name__}: {message}"
+            failure = _describe_failure(error)
+        # The rerun is outside the except block: an error of the step itself is then
+        # raised on its own, not chained to the compiler's, and the failed compiled
+        # pass's frames and tensors are released first.
         self.compiled = None
-        self._warn(_COMPILE_FAILURE, stacklevel=stacklevel)
+        result = run(self.network)
+        self._fail(failure, stacklevel=5)
+        return result
+
+    def _fail(self, failure, stacklevel=5):
+        """Remember why compiling failed (:func:`_describe_failure`), for the rest of the process, and warn."""
+        global _COMPILE_FAILURE
+        _COMPILE_FAILURE = failure
+        self.compiled = None
+        self._warn(failure, stacklevel=stacklevel)
 
     @staticmethod
     def _warn(reason, stacklevel=4):
@@ -292,6 +295,12 @@ class _TrainingPasses:
             TrainingCompileWarning,
             stacklevel=stacklevel,
         )
+
+
+def _describe_failure(error):
+    """``"Type: first line of the message"`` of a compile failure, at most 200 characters of message."""
+    message = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no message"
+    return f"{type(error).__name__}: {message}"
 
 
 @contextlib.contextmanager

@@ -141,6 +141,7 @@ def test_an_error_of_the_step_itself_is_raised_and_not_blamed_on_the_compiler(da
         raise RuntimeError("the loss is broken")
 
     monkeypatch.setattr(training, "miro_loss", broken_loss)
-    with pytest.raises(RuntimeError, match="the loss is broken"):
+    with pytest.raises(RuntimeError, match="the loss is broken") as raised:
         fit(data, compile=True)
+    assert raised.value.__context__ is None  # not shown "during handling of" a compile error
     assert training._COMPILE_FAILURE is None

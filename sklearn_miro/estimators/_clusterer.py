@@ -210,7 +210,12 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     values of ``eps`` from 1 % to 100 % of the connectivity radius
     (geometric), and ``min_samples`` from 2 up to the median training cluster
     size. This needs the labels ``y``; the training FOVs were also used to
-    train the network, so the choice is slightly optimistic.
+    train the network, so the choice is slightly optimistic (choosing on FOVs
+    the network was not trained on moved the choice but did not improve it:
+    ``benchmarks/crossfit_choice.py``). A pretrained transformer
+    (:meth:`MIROTransformer.pretrained`) with labels is not trained: its
+    connectivity radius is 3.5 mean spacings per FOV, and the candidates use
+    the median over the labelled FOVs.
 
     With ``collapse_passes="auto"`` the same search runs on the training
     FOVs collapsed once and twice, and the higher best score decides.
@@ -502,7 +507,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             if len(radii) == 0:
                 raise ValueError(
                     "eps='auto' found no labelled FOV that spans an area (each needs at least "
-                    "2 distinct localisations); give eps explicitly."
+                    "3 localisations, not all on one point); give eps explicitly."
                 )
             return float(np.median(radii))
         return transformer_radius(self.transformer_)

@@ -374,7 +374,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
 
     def __setstate__(self, state):
         # Transformers pickled before the pretrained models existed trained
-        # from random weights, never continued a fit and had no cluster radius.
+        # from random weights, never continued a fit and had no cluster radius;
+        # they keep those values, fitted or not, so that a refit trains as
+        # they did (the current default, init="auto", would fine-tune instead).
         state = dict(state)
         state.setdefault("init", None)
         state.setdefault("warm_start", False)

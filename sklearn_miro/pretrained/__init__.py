@@ -357,7 +357,7 @@ class PretrainedMIRO:
 
     def fov_connectivity_radius(self, X):
         """The connectivity radius one validated FOV is collapsed with (``RADIUS_IN_SPACINGS``
-        mean spacings); NaN for a FOV that spans no area (left unmoved)."""
+        mean spacings); NaN for a FOV of fewer than 3 localisations or no extent (left unmoved)."""
         if _spans_nothing(X):
             return float("nan")
         return RADIUS_IN_SPACINGS * float(fov_spacing(X)[0])
