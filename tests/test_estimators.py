@@ -619,3 +619,13 @@ def test_get_set_params_and_clone():
     clu.set_params(transformer__hidden_size=16)
     assert clu.transformer.hidden_size == 16
     assert repr(MIROTransformer()) == "MIROTransformer()"
+
+
+def test_a_refit_with_given_dbscan_parameters_leaves_no_stale_grid(data, fitted):
+    X, y, fov = data
+    clusterer = MIROClusterer(FrozenEstimator(fitted)).fit(X, y, groups=fov)
+    assert clusterer.eps_grid_ is not None and clusterer.tuning_scores_ is not None
+    clusterer.set_params(eps=20.0, min_samples=4, collapse_passes=1, border_points="cluster",
+                         outlier_radius=None).fit(X, y, groups=fov)
+    assert clusterer.eps_grid_ is None and clusterer.min_samples_grid_ is None
+    assert clusterer.tuning_scores_ is None and (clusterer.eps_, clusterer.min_samples_) == (20.0, 4)
