@@ -34,7 +34,8 @@ import quality  # noqa: E402
 
 from sklearn_miro import MIROTransformer  # noqa: E402
 from sklearn_miro.clustering import (  # noqa: E402
-    AUTO_OUTLIER_RADII, choose_dbscan_parameters, dbscan_template, transformer_radius, trim_clusters,
+    AUTO_OUTLIER_RADII, choose_dbscan_parameters, dbscan_template, stack_fov_labels, transformer_radius,
+    trim_clusters,
 )
 from sklearn_miro.estimators import collapse_repeatedly  # noqa: E402
 from sklearn_miro.metrics import ari_dagger_ji_c_ami  # noqa: E402
@@ -62,17 +63,21 @@ def choose(X_fovs, y_fovs, collapsed_by_passes, radius):
     return best
 
 
+def collapsed_once_and_twice(transformer, X_fov):
+    """``{1: one pass, 2: two passes}`` of ``transformer`` on one FOV (the second on the first's output)."""
+    once = collapse_repeatedly(transformer, X_fov, 1)
+    return {1: once, 2: collapse_repeatedly(transformer, once, 1, collapsed=True)}
+
+
 def test_scores(transformer, choice, Xte, yte, gte):
-    labels = np.full(len(Xte), -1, dtype=np.int64)
-    offset = 0
     clusterer = dbscan_template(choice["eps"], choice["min_samples"], core_only=choice["core_only"])
-    for f in np.unique(gte):
-        m = gte == f
-        moved = collapse_repeatedly(transformer, Xte[m], choice["passes"])
-        lab = trim_clusters(Xte[m], clusterer.fit_predict(moved), choice["outlier_radius"])
-        labels[m] = np.where(lab >= 0, lab + offset, -1)
-        offset += int(lab.max()) + 1 if (lab >= 0).any() else 0
-    return quality.mean_scores(Xte, yte, gte, labels)
+    fov_indices = [np.flatnonzero(gte == f) for f in np.unique(gte)]
+    fov_labels = [
+        trim_clusters(Xte[idx], clusterer.fit_predict(collapse_repeatedly(transformer, Xte[idx], choice["passes"])),
+                      choice["outlier_radius"])
+        for idx in fov_indices
+    ]
+    return quality.mean_scores(Xte, yte, gte, stack_fov_labels(fov_indices, fov_labels, len(Xte)))
 
 
 def run(name, seed, n_test):
@@ -93,20 +98,19 @@ def run(name, seed, n_test):
         t = MIROTransformer(random_state=seed, verbose=0).fit(Xtr[rest], ytr[rest], groups=gtr[rest])
         X_fovs.append(Xtr[gtr == f])
         y_fovs.append(ytr[gtr == f])
-        once = collapse_repeatedly(t, X_fovs[-1], 1)
-        held[1].append(once)
-        held[2].append(collapse_repeatedly(t, once, 1, collapsed=True))
+        for passes, moved in collapsed_once_and_twice(t, X_fovs[-1]).items():
+            held[passes].append(moved)
     held_fit_cpu = time.process_time() - cpu
     crossfit_choice = choose(X_fovs, y_fovs, held, transformer_radius(miro.transformer_))
     crossfit = test_scores(miro.transformer_, crossfit_choice, Xte, yte, gte)
     # The same choice code on the training collapses of the full network: it must give the default.
-    own = {p: [collapse_repeatedly(miro.transformer_, X, p) for X in X_fovs] for p in (1, 2)}
+    own_fovs = [collapsed_once_and_twice(miro.transformer_, X) for X in X_fovs]
+    own = {p: [fov[p] for fov in own_fovs] for p in (1, 2)}
     own_choice = choose(X_fovs, y_fovs, own, transformer_radius(miro.transformer_))
-    dbscan = quality._tuned_dbscan_labels if data["dbscan"] == "tuned" else None
     return dict(scenario=name, seed=seed, n_test=len(np.unique(gte)), fit_cpu_min=fit_cpu / 60,
                 held_out_fits_cpu_min=held_fit_cpu / 60, default_choice=default_choice, default=default,
                 own_choice_check=own_choice, crossfit_choice=crossfit_choice, crossfit=crossfit,
-                plain_dbscan_rule=str(data["dbscan"]) if dbscan is None else "tuned")
+                plain_dbscan_rule=str(data["dbscan"]))
 
 
 def fmt(s):

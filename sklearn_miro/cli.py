@@ -551,12 +551,12 @@ epochs, fewer when the crops hold more than 300 localisations; hidden size 64, 1
 0.8-1.5 CPU-minutes on one thread for 3 FOVs of the benchmark of Nieves et al. (2000 x 2000
 nm, 1,000-8,000 localisations each), the densest scenarios included; up to 2.1 when a fit
 that moved nothing is trained a second time on thinned background (the project's simulated
-scenario 3 with blinking; benchmarks/results/quality/summary.md); 8-9 minutes on rings, whose hollow clusters get 25
-steps and twice the FOVs (--n-steps auto). From random weights (--init
-none: 2,000 FOVs x 12 epochs) 12-14 minutes for shape mixtures (compiled where a C++
-compiler is found, --compile); 6-39 on the benchmark scenarios before compiled training. Time grows about
-linearly with --n-augmented x --max-epochs and with --n-steps; a CUDA GPU (--device cuda) is
-several times faster.
+scenario 3 with blinking; benchmarks/results/quality/summary.md); 8-9 minutes on rings,
+whose hollow clusters get 25 steps and twice the FOVs (--n-steps auto). From random weights
+(--init none: 2,000 FOVs x 12 epochs) 12-14 minutes for shape mixtures (compiled where a
+C++ compiler is found, --compile); 6-39 on the benchmark scenarios before compiled
+training. Time grows about linearly with --n-augmented x --max-epochs and with --n-steps;
+a CUDA GPU (--device cuda) is several times faster.
 
 The model is written in the safe .miro format unless the output name ends in
 .joblib/.pkl (a pickle: it can run code when loaded; share .miro files instead).

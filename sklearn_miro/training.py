@@ -276,15 +276,18 @@ class _TrainingPasses:
         # pass's frames and tensors are released first.
         self.compiled = None
         result = run(self.network)
-        self._fail(failure, stacklevel=5)
+        self._fail(failure)
         return result
 
-    def _fail(self, failure, stacklevel=5):
-        """Remember why compiling failed (:func:`_describe_failure`), for the rest of the process, and warn."""
+    def _fail(self, failure):
+        """Remember why compiling failed (:func:`_describe_failure`), for the rest of the process, and warn.
+
+        Called from ``__init__`` and ``step``: both are three frames under the
+        caller of :func:`fit_network`, which the warning points at.
+        """
         global _COMPILE_FAILURE
         _COMPILE_FAILURE = failure
-        self.compiled = None
-        self._warn(failure, stacklevel=stacklevel)
+        self._warn(failure, stacklevel=5)
 
     @staticmethod
     def _warn(reason, stacklevel=4):

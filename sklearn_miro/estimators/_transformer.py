@@ -48,8 +48,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         localisation budget of 750 instead of 300 per crop (so up to 8 times
         the CPU time on dense data): on rings both were needed to reach the
         paper's quality, at about 7 times the CPU time (8.6-8.7
-        CPU-minutes on the quality table's machine, ``doc/method.md``). A warm start keeps its network's depth. The value
-        used is ``n_steps_``.
+        CPU-minutes on the quality table's machine, ``doc/method.md``). A
+        warm start keeps its network's depth. The value used is ``n_steps_``.
     connectivity_radius : float or "auto", default="auto"
         Delaunay edges at least this long are dropped; in the units of X
         (usually nm). ``"auto"``: 3.5 times the mean localisation spacing
@@ -166,7 +166,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         shape mixtures and the NPC, trained from scratch, bfloat16 cut a fit's
         CPU time to 0.70-0.93 of float32's at the same scores
         (``doc/method.md``). Choose ``"float32"`` (and ``compile=False``) for
-        bit-identical fits across machines. The choice made is ``training_precision_``.
+        bit-identical fits across machines. The choice made is
+        ``training_precision_``.
     compile : {"auto"} or bool, default="auto"
         Run the training passes through ``torch.compile``, which fuses the
         network's element-wise work on the graph's edges into a few loops.
