@@ -102,11 +102,13 @@ def _pair_codes(fov_codes, labels, mask):
     if lab.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
-    low = lab.min()
-    span = int(lab.max() - low) + 1
-    key = fov * span + (lab - low)
+    # Number the label values first: a key built from the raw values
+    # (fov * span + label) overflows int64 for labels near +-2**62.
+    label_values, label_codes = np.unique(lab, return_inverse=True)
+    span = label_values.size
+    key = fov * span + label_codes.ravel().astype(np.int64)
     uniq, inverse = np.unique(key, return_inverse=True)
-    return inverse.ravel().astype(np.int64), uniq // span, uniq % span + low
+    return inverse.ravel().astype(np.int64), uniq // span, label_values[uniq % span]
 
 
 # --------------------------------------------------------------------------- #
@@ -507,8 +509,8 @@ def cluster_table(
         inside = parent != background
         n_in_parent = np.zeros(k, dtype=np.int64)
         if inside.any():
-            span = int(parent[inside].max() - parent[inside].min()) + 1
-            key = pair_fov[inside] * span + (parent[inside] - parent[inside].min())
+            parent_values, parent_codes = np.unique(parent[inside], return_inverse=True)
+            key = pair_fov[inside] * parent_values.size + parent_codes.ravel().astype(np.int64)
             _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
             n_in_parent[inside] = counts[inverse.ravel()]
         columns["parent_label"] = parent

@@ -342,8 +342,12 @@ def choose_dbscan_parameters(
     """
     eps_grid = EPS_FRACTIONS * radius if is_auto(eps) else np.array([float(eps)])
     if is_auto(min_samples):
-        labels = np.concatenate(labels_fovs)
-        sizes = np.unique(labels[labels >= 0], return_counts=True)[1]
+        # Sizes per FOV: labels that restart in every FOV must not pool the
+        # clusters of several FOVs into one.
+        sizes = np.concatenate(
+            [np.unique(np.asarray(lab)[np.asarray(lab) >= 0], return_counts=True)[1] for lab in labels_fovs]
+            or [np.empty(0, dtype=np.int64)]
+        )
         typical = max(2, int(np.median(sizes))) if len(sizes) else 2
         ms_grid = MIN_SAMPLES_GRID[MIN_SAMPLES_GRID <= typical]
         if len(ms_grid) == 0:

@@ -801,6 +801,11 @@ def load_benchmark(
         index = table["label"].to_numpy()
         if index.dtype.kind not in "iu":
             raise ValueError(f"{path}: the 'index' column must hold integer cluster ids.")
+        if index.size and index.min() < 0:
+            raise ValueError(
+                f"{path}: the 'index' column holds negative ids (smallest {int(index.min())}); "
+                "the benchmark format numbers clusters from 1 and marks background with 0."
+            )
         Xs.append(table[["x", "y"]].to_numpy())
         indices.append(index.astype(np.int64))
         groups.append(np.full(len(table), number, dtype=np.int64))
@@ -812,8 +817,10 @@ def load_benchmark(
     y = np.full(X.shape[0], -1, dtype=np.int64)
     clustered = original_index != 0
     position = np.concatenate([np.full(len(i), k, dtype=np.int64) for k, i in enumerate(indices)])
-    pair = position[clustered] * (original_index.max() + 1) + original_index[clustered]
-    _, y[clustered] = np.unique(pair, return_inverse=True)
+    pair = np.column_stack([position[clustered], original_index[clustered]])
+    if pair.size:
+        _, codes = np.unique(pair, axis=0, return_inverse=True)
+        y[clustered] = codes.ravel()
 
     train_mask = test_mask = strict_test_mask = None
     if train_fovs is not None:
@@ -1254,6 +1261,13 @@ def _write_picasso_like(path, source, labels, label_name, extra_columns, drop_ba
     if records.dtype.names is None:
         raise ValueError(f"{source}: dataset {key!r} is not a table with named columns.")
     info = read_picasso_info(source)
+    if path.with_suffix(".yaml").resolve() == source.with_suffix(".yaml").resolve():
+        raise ValueError(
+            f"Writing {path} would overwrite {source.with_suffix('.yaml')}, the metadata of the "
+            "source file (Picasso keeps it beside the HDF5 file under the same stem). Choose an "
+            "output name with another stem, e.g. "
+            f"{source.with_name(source.stem + '_miro.hdf5').name}."
+        )
     if info is None:
         raise ValueError(
             f"{source} has no Picasso metadata (no {source.with_suffix('.yaml').name} beside it "

@@ -113,13 +113,18 @@ class _Encoder:
 
         if value is None or isinstance(value, (bool, str)):
             return value
+        if isinstance(value, np.bool_):
+            return bool(value)
         if isinstance(value, numbers.Integral):
             return int(value)
         if isinstance(value, numbers.Real):
             value = float(value)
             return value if math.isfinite(value) else {"__float__": repr(value)}
         if isinstance(value, np.ndarray):
-            if value.dtype.kind in "biuf":
+            if value.dtype.kind in "biuf" or (value.dtype.kind == "V" and value.dtype.names
+                                               and not value.dtype.hasobject):
+                # Structured arrays of plain fields (a fitted HDBSCAN's
+                # single-linkage tree) go into the .npz like any other array.
                 return self.array(np.ascontiguousarray(value))
             items = value.ravel().tolist()
             if all(isinstance(v, (str, int, float, bool)) or v is None for v in items):
@@ -333,7 +338,13 @@ def load_model(path):
         raise ValueError(f"{path} is a damaged sklearn_miro model file: {exc}") from exc
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a sklearn_miro model file (no format marker).")
-    if document.get("format_version", 0) > _FORMAT_VERSION:
+    version = document.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(
+            f"{path} is a damaged sklearn_miro model file: its format_version is {version!r}, "
+            "not an integer."
+        )
+    if version > _FORMAT_VERSION:
         raise ValueError(
             f"{path} was written by a newer sklearn_miro (format version "
             f"{document['format_version']}, version {document.get('sklearn_miro_version')}); "
@@ -341,8 +352,13 @@ def load_model(path):
         )
     try:
         return _Decoder(arrays)(document["estimator"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} cannot be loaded: {exc}") from exc
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+        # RuntimeError: torch refusing weights whose shapes do not match the
+        # stored network configuration (an edited or damaged file).
+        raise ValueError(
+            f"{path} cannot be loaded: it is a damaged or incompatible sklearn_miro model file "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _version():

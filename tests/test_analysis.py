@@ -213,3 +213,14 @@ def test_radial_spread_and_arc_resultant_tell_spots_rings_and_arcs_apart():
     np.testing.assert_allclose(moved["arc_resultant"], resultant, rtol=1e-9)
     single = cluster_table(np.zeros((1, 2)), np.zeros(1, dtype=int))
     assert np.isnan(single["radial_spread"][0]) and single["arc_resultant"][0] == 0.0
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0, 2**62, 2**62, 2**62], [-(2**62)] * 3 + [2**62] * 3])
+def test_cluster_table_with_extreme_label_values(labels):
+    # The (FOV, label) key once overflowed int64 for labels near 2**62 and put
+    # a cluster in the wrong FOV under a label that does not exist.
+    X = np.array([[0, 0], [1, 0], [0, 1], [10, 10], [11, 10], [10, 11.0]])
+    table = cluster_table(X, np.array(labels, dtype=np.int64), groups=[0, 0, 0, 1, 1, 1])
+    assert table["fov"].tolist() == [0, 1]
+    assert table["label"].tolist() == [labels[0], labels[3]]
+    np.testing.assert_allclose(table[["centroid_x", "centroid_y"]].to_numpy(), [[1 / 3, 1 / 3], [31 / 3, 31 / 3]])

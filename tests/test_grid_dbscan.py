@@ -172,3 +172,21 @@ def test_dbscan_star_partition_does_not_depend_on_the_order_of_the_points(seed, 
     # The same clusters: one-to-one between the two numberings.
     pairs = np.unique(np.column_stack([labels[order], permuted])[permuted >= 0], axis=0)
     assert len(np.unique(pairs[:, 0])) == len(np.unique(pairs[:, 1])) == len(pairs)
+
+
+def test_min_samples_grid_counts_cluster_sizes_per_fov():
+    # Labels that restart in every FOV must not pool two FOVs' clusters into
+    # one twice as large (the grid once reached 10 for clusters of 5).
+    from sklearn_miro.clustering import choose_dbscan_parameters
+
+    rng = np.random.default_rng(0)
+    fovs, restarting = [], []
+    for _ in range(2):
+        centres = rng.uniform(0, 1000, (10, 2))
+        fovs.append(np.repeat(centres, 5, axis=0) + rng.normal(scale=5, size=(50, 2)))
+        restarting.append(np.repeat(np.arange(10), 5))
+    unique = [restarting[0], restarting[1] + 10]
+    grid_restarting = choose_dbscan_parameters(fovs, fovs, restarting, 50.0, 20.0, "auto")[4]
+    grid_unique = choose_dbscan_parameters(fovs, fovs, unique, 50.0, 20.0, "auto")[4]
+    np.testing.assert_array_equal(grid_restarting, grid_unique)
+    assert grid_unique.max() <= 5

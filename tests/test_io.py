@@ -358,3 +358,28 @@ def test_scenario_2_ambiguity_matches_the_reference(shared_dir):
     mb = load_benchmark(root / "blinking" / "scenario_2", file_order="lexicographic", fov_numbers=[1])
     assert mb.train_fov_numbers == [3, 41, 40]
     assert mb.alternative_train_fov_numbers == [23, 36, 35]
+
+
+def test_load_benchmark_refuses_negative_cluster_ids(tmp_path):
+    # The benchmark format marks background with 0; a folder using -1 for it
+    # once had its "-1" points merged into another FOV's cluster.
+    folder = tmp_path / "data" / "ground_truth" / "scenario_4"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"x": [0.0, 1, 2], "y": [0.0, 1, 2], "index": [1, 2, 2]}).to_csv(
+        folder / "fov_1.csv", index=False)
+    pd.DataFrame({"x": [5.0, 6, 7], "y": [5.0, 6, 7], "index": [-1, 0, 1]}).to_csv(
+        folder / "fov_2.csv", index=False)
+    with pytest.raises(ValueError, match=r"fov_2.csv: the 'index' column holds negative ids"):
+        load_benchmark(folder, training_indices=[1])
+
+
+def test_load_benchmark_ids_stay_distinct_across_fovs(tmp_path):
+    # Large file ids in one FOV and small ones in another do not collide.
+    folder = tmp_path / "data" / "ground_truth" / "scenario_4"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"x": [0.0, 1, 2, 3], "y": [0.0, 1, 2, 3], "index": [1, 1, 2**40, 0]}).to_csv(
+        folder / "fov_1.csv", index=False)
+    pd.DataFrame({"x": [5.0, 6, 7], "y": [5.0, 6, 7], "index": [1, 2**40, 0]}).to_csv(
+        folder / "fov_2.csv", index=False)
+    bench = load_benchmark(folder, training_indices=[1])
+    np.testing.assert_array_equal(bench.y, [0, 0, 1, -1, 2, 3, -1])

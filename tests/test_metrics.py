@@ -858,3 +858,27 @@ def test_acceptance_snippet_on_scenario_8(shared_dir):
     means = clustering_report(X, y, per_fov, groups=fov).mean()
     assert means["ari_dagger"] == pytest.approx(0.81, abs=0.05)  # Table S3, DBSCAN, S8
     assert means["iou"] == pytest.approx(0.65, abs=0.05)
+
+
+def test_iou_grid_follows_the_reference_rule_near_the_origin():
+    from sklearn_miro.metrics.core import reference_grid_size
+
+    # A FOV from 67 to 2036 nm: the reference's ceil(2036 / 100) * 100 + 400.
+    coords = np.array([[67.0, 80.0], [2036.0, 1500.0]])
+    assert reference_grid_size(coords) == 2500
+    # The same FOV shifted to negative coordinates or far from the origin: the
+    # bounding box's side (1969 nm) instead, whatever the offset.
+    assert reference_grid_size(coords - 5000.0) == 2400
+    assert reference_grid_size(coords + 1e9) == 2400
+
+
+def test_ami_fast_path_keeps_scikit_learns_limit_cases(monkeypatch):
+    from sklearn_miro.metrics import core
+
+    codes_true = np.arange(12) % 4
+    one = np.zeros(12, dtype=np.int64)
+    monkeypatch.setattr(core, "_SKLEARN_AMI_MAX_PAIRS", 0)  # force the large-table formula
+    for method in ("arithmetic", "geometric", "min", "max"):
+        expected = adjusted_mutual_info_score(codes_true, one, average_method=method)
+        assert core.adjusted_mutual_information(codes_true, 4, one, 1, method) == expected == 0.0
+        assert core.adjusted_mutual_information(one, 1, one, 1, method) == 1.0

@@ -95,3 +95,47 @@ def test_a_pretrained_model_and_its_label_free_clusterer_round_trip(tmp_path):
     loaded = load_model(save_model(clusterer, tmp_path / "c.miro"))
     assert loaded.label_free_ and loaded.cluster_radius_ == clusterer.cluster_radius_
     np.testing.assert_array_equal(loaded.predict(X), clusterer.labels_)
+
+
+def _rewrite(source, target, edit):
+    """Copy a model file with its JSON document edited by ``edit``."""
+    with zipfile.ZipFile(source) as archive:
+        document = json.loads(archive.read("model.json"))
+        raw = archive.read("arrays.npz")
+    edit(document)
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("model.json", json.dumps(document))
+        archive.writestr("arrays.npz", raw)
+    return target
+
+
+def test_damaged_files_give_a_clear_error_not_a_torch_one(tmp_path):
+    from sklearn.cluster import DBSCAN
+
+    from sklearn_miro.network import MIRONetwork
+
+    holder = DBSCAN()
+    holder.net_ = MIRONetwork(hidden_size=8)
+    path = save_model(holder, tmp_path / "n.miro")
+
+    def wider(document):  # weights no longer match the stored configuration
+        document["estimator"]["state"]["__dict__"]["net_"]["__network__"]["config"]["__dict__"][
+            "hidden_size"] = 16
+
+    with pytest.raises(ValueError, match="damaged or incompatible .*RuntimeError"):
+        load_model(_rewrite(path, tmp_path / "wider.miro", wider))
+    with pytest.raises(ValueError, match="format_version is '1', not an integer"):
+        load_model(_rewrite(path, tmp_path / "v.miro", lambda d: d.update(format_version="1")))
+
+
+def test_numpy_bools_and_a_fitted_hdbscan_round_trip(tmp_path):
+    from sklearn.cluster import HDBSCAN
+
+    X, _, _ = make_gaussian_clusters(n_fovs=1, n_clusters=4, n_localizations=15, fov_size=500.0, random_state=0)
+    fitted = HDBSCAN(copy=True).fit(X)
+    fitted.flag_ = np.bool_(True)
+    loaded = load_model(save_model(fitted, tmp_path / "h.miro"))
+    assert loaded.flag_ is True
+    np.testing.assert_array_equal(loaded.labels_, fitted.labels_)
+    # its single-linkage tree (a structured array) survives, so its methods work
+    np.testing.assert_array_equal(loaded.dbscan_clustering(20.0), fitted.dbscan_clustering(20.0))

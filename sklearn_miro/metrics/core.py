@@ -385,13 +385,21 @@ def reference_grid_size(coords):
 
     The reference uses ``ceil(max(max x, max y) / 100) * 100 + 400`` samples over
     the bounding box of all localisations (about 1 nm per sample for a 2 um
-    FOV), which assumes FOVs that start at the origin: elsewhere it gives a
-    grid that grows with the coordinates (a FOV at 10^9 nm could not be
-    allocated). The larger side of the bounding box replaces the largest
-    coordinate, which is the reference's rule for a FOV that starts at 0 and
-    does not depend on where the FOV sits.
+    FOV). That rule assumes FOVs near the origin: elsewhere it gives a grid
+    that grows with the coordinates (a FOV at 10^9 nm could not be
+    allocated). So it is used as it is where every coordinate is >= 0 and the
+    largest is at most twice the larger side of the bounding box (a FOV near
+    the origin, as the benchmark's are); otherwise the larger side of the
+    bounding box replaces the largest coordinate, which gives the same grid
+    for a FOV starting at 0 and does not depend on where the FOV sits.
     """
-    largest = float(np.ptp(coords, axis=0).max())
+    coords = np.asarray(coords, dtype=float)
+    side = float(np.ptp(coords, axis=0).max())
+    largest = side
+    if coords.min() >= 0:
+        largest_coordinate = float(coords.max())
+        if largest_coordinate <= 2.0 * side:
+            largest = max(largest_coordinate, side)
     return int(np.ceil(largest / 100.0) * 100 + 400)
 
 
@@ -666,13 +674,18 @@ def adjusted_mutual_information(codes_true, n_true, codes_pred, n_pred, average_
     expectation loops over every pair of clusters (minutes for tens of
     thousands of clusters); the same formula is evaluated with the
     expectation of :func:`expected_mutual_information` (over distinct cluster
-    sizes), which agrees with scikit-learn's to rounding. Both labellings then
-    have more than 1,000 clusters, so none of scikit-learn's limit cases (a
-    single cluster on either side) applies.
+    sizes), which agrees with scikit-learn's to rounding, after scikit-learn's
+    limit cases (one cluster on both sides: 1; on one side only: 0), which a
+    table of more than 10^6 pairs can still meet (10^6 true clusters against
+    one predicted).
     """
     table = contingency(codes_true, n_true, codes_pred, n_pred)
     row_sums, col_sums = table.row_sums, table.col_sums
     k_true, k_pred = int((row_sums > 0).sum()), int((col_sums > 0).sum())
+    if k_true == k_pred and k_true <= 1:
+        return 1.0
+    if k_true == 1 or k_pred == 1:
+        return 0.0
     if k_true * k_pred <= _SKLEARN_AMI_MAX_PAIRS:
         # Small tables: scikit-learn's own computation, bit for bit. The codes
         # are already checked integer vectors: its parameter validation (a
