@@ -26,6 +26,7 @@ status 2 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -199,13 +200,35 @@ def _integer_labels(values, path, column):
     return numeric.to_numpy().astype(np.int64)
 
 
-def _read_labelled(paths, label_column, background):
+# The reader's keyword -> the command-line option that sets it, for its messages.
+_READER_OPTIONS = {"pixel_size": "--pixel-size", "coordinate_unit": "--coordinate-unit",
+                   "label_name": "--label-name"}
+
+
+def _cli_message(exc):
+    """An error of the Python API with its keyword names replaced by the CLI options."""
+    message = str(exc)
+    for keyword, option in _READER_OPTIONS.items():
+        message = re.sub(rf"(?<![\w-]){keyword}(?!\w)", option, message)
+    return message
+
+
+def _read_table(path, args):
+    """read_localizations with the units given on the command line."""
     from .io import read_localizations
 
+    try:
+        return read_localizations(path, pixel_size=getattr(args, "pixel_size", None),
+                                  coordinate_unit=getattr(args, "coordinate_unit", None))
+    except ValueError as exc:
+        raise CommandError(_cli_message(exc)) from None
+
+
+def _read_labelled(paths, label_column, background, args=None):
     background = _parse_background(background)
     Xs, ys, groups = [], [], []
     for k, path in enumerate(paths):
-        df = read_localizations(path)
+        df = _read_table(path, args)
         column = label_column or "label"
         # read_localizations renames label-like columns ("index", "cluster") to
         # "label": accept the name the user sees in the file too.
@@ -279,7 +302,7 @@ def _train(args):
     clusterer._validate_params()
     resolve_device(args.device)
     output = _output_file(args.output, args.force, "Model file")
-    X, y, groups = _read_labelled(args.files, args.label_column, args.background)
+    X, y, groups = _read_labelled(args.files, args.label_column, args.background, args)
     print(
         f"Training on {len(args.files)} FOV(s), {len(X)} localisations, "
         f"{int((np.unique(y) >= 0).sum())} clusters ..."
@@ -421,7 +444,14 @@ def _cluster(args):
     tables, targets = [], []
     inputs = {Path(p).resolve() for p in args.files}
     for path in args.files:
-        tables.append(read_localizations(path))
+        tables.append(_read_table(path, args))
+        new_name = args.label_name or ("group" if Path(path).suffix.lower() in (".h5", ".hdf5") else "cluster")
+        clash = [c for c in _original_names(tables[-1]) if str(c).casefold() == new_name.casefold()]
+        if clash:
+            raise CommandError(
+                f"{path} already has a column named {clash[0]!r}; pass --label-name with another "
+                "name for the new label column."
+            )
         if args.output:
             target = Path(args.output)
         else:
@@ -450,10 +480,13 @@ def _cluster(args):
         # The labels go into a copy of the input in its own format (every
         # column kept under its own name); the per-cluster statistics into
         # <name>_clusters_table.csv.
-        write_labels_as_source(
-            target, path, labels, label_name=args.label_name,
-            description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_},
-        )  # fmt: skip
+        try:
+            write_labels_as_source(
+                target, path, labels, label_name=args.label_name,
+                description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_},
+            )  # fmt: skip
+        except ValueError as exc:
+            raise CommandError(_cli_message(exc)) from None
         cluster_table(X, labels).to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
         print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path.name}")
@@ -463,31 +496,87 @@ def _cluster(args):
 # ------------------------------------------------------------------ stats
 
 
-def _stats(args):
-    from .analysis import cluster_table, fov_summary
-    from .io import read_localizations
+def _stats_label_column(df, path, label_column):
+    """The column of ``df`` holding the cluster ids, and its name in the file.
 
-    Xs, labels, fovs = [], [], []
-    for path in args.files:
-        df = read_localizations(path)
-        renamed = {v: k for k, v in df.attrs.get("original_columns", {}).items()}
-        column = renamed.get(args.label_column, args.label_column) if args.label_column else "label"
+    Without ``--label-column``: the only label-like column, or, when the file
+    has several (a benchmark file clustered by ``sklearn-miro cluster`` keeps
+    its ``index`` and gains ``cluster``), the column ``cluster`` writes.
+    Anything else is ambiguous and an error.
+    """
+    from .io import LABEL_SPELLINGS
+
+    renamed = {v: k for k, v in df.attrs.get("original_columns", {}).items()}
+    if label_column:
+        column = renamed.get(label_column, label_column)
         if column not in df.columns:
             raise CommandError(
-                f"{path}: no label column {args.label_column or 'label/cluster/index/group'!r} "
-                f"(columns: {list(df.columns)}). Pass --label-column with the name of the "
-                "column that holds the cluster ids."
+                f"{path}: no label column {label_column!r} (columns: {_original_names(df)})."
             )
-        values = _integer_column(df[column], path, column)
+        return column, label_column
+    candidates = [c for c in df.columns if c == "label" or str(c).casefold() in LABEL_SPELLINGS]
+    if not candidates:
+        raise CommandError(
+            f"{path}: no label column (label/cluster/index/group; columns: {_original_names(df)}). "
+            "Pass --label-column with the name of the column that holds the cluster ids."
+        )
+    if len(candidates) > 1:
+        # The column 'sklearn-miro cluster' adds: "cluster", "group" in Picasso HDF5.
+        new_name = "group" if Path(path).suffix.lower() in (".h5", ".hdf5") else "cluster"
+        written = [c for c in candidates if c != "label" and _original_name(df, c) == new_name]
+        if len(written) != 1:
+            raise CommandError(
+                f"{path} has several label columns ({[_original_name(df, c) for c in candidates]}); "
+                "pass --label-column to say which one holds the cluster ids."
+            )
+        candidates = written
+    return candidates[0], _original_name(df, candidates[0])
+
+
+def _stats(args):
+    from .analysis import cluster_table, fov_summary
+
+    # Every output path is checked before any work.
+    first = Path(args.files[0])
+    out_dir = Path(args.output_dir) if args.output_dir else first.parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
+    prefix = args.prefix or first.stem
+    table_path = _output_file(out_dir / f"{prefix}_cluster_table.csv", args.force, "Cluster table")
+    summary_path = _output_file(out_dir / f"{prefix}_fov_summary.csv", args.force, "FOV summary")
+    histogram = _output_file(Path(args.histogram), args.force, "Histogram") if args.histogram else None
+    inputs = {Path(p).resolve() for p in args.files}
+    for output in (table_path, summary_path, histogram):
+        if output is not None and Path(output).resolve() in inputs:
+            raise CommandError(f"The output {output} is one of the input files.")
+
+    # FOV names: the file names, made unique with their folders where two
+    # files share a name (day1/cell.csv and day2/cell.csv are two FOVs).
+    stems = [Path(p).stem for p in args.files]
+    names = [
+        stem if stems.count(stem) == 1 else str(Path(p).with_suffix("")) for stem, p in zip(stems, args.files)
+    ]
+    if len(set(names)) < len(names):
+        raise CommandError("The same file is given twice; each file is one FOV.")
+    Xs, labels, fovs, used = [], [], [], {}
+    for path, fov in zip(args.files, names):
+        df = _read_table(path, args)
+        column, shown = _stats_label_column(df, path, args.label_column)
+        used.setdefault(shown, []).append(path)
+        values = _integer_column(df[column], path, shown)
         Xs.append(df[["x", "y"]].to_numpy())
         labels.append(values)
-        fov = Path(path).stem
         if args.fov_column:
-            if args.fov_column not in df.columns:
-                raise CommandError(f"{path}: no FOV column {args.fov_column!r} (columns: {list(df.columns)}).")
-            fovs.append(np.array([f"{fov}:{v}" for v in df[args.fov_column].to_numpy()]))
+            renamed = {v: k for k, v in df.attrs.get("original_columns", {}).items()}
+            fov_column = renamed.get(args.fov_column, args.fov_column)
+            if fov_column not in df.columns:
+                raise CommandError(f"{path}: no FOV column {args.fov_column!r} (columns: {_original_names(df)}).")
+            fovs.append(np.array([f"{fov}:{v}" for v in df[fov_column].to_numpy()]))
         else:
             fovs.append(np.full(len(df), fov, dtype=object))
+    for shown, paths in used.items():
+        where = "every file" if len(paths) == len(args.files) else f"{len(paths)} file(s)"
+        print(f"Cluster ids from the column {shown!r} ({where}; --label-column to choose another).")
     X, y, groups = np.concatenate(Xs), np.concatenate(labels), np.concatenate(fovs)
     background = args.background
     if background == "auto":
@@ -500,12 +589,6 @@ def _stats(args):
             raise CommandError(f"--background must be 'auto' or an integer; got {background!r}.") from None
     table = cluster_table(X, y, groups, background=background)
     summary = fov_summary(X, y, groups, area=args.area, table=table, background=background)
-    first = Path(args.files[0])
-    out_dir = Path(args.output_dir) if args.output_dir else first.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
-    prefix = args.prefix or first.stem
-    table_path = out_dir / f"{prefix}_cluster_table.csv"
-    summary_path = out_dir / f"{prefix}_fov_summary.csv"
     table.to_csv(table_path, index=False)
     summary.to_csv(summary_path, index=False)
     print(
@@ -517,14 +600,14 @@ def _stats(args):
                "cluster_density_per_um2", "median_radius_of_gyration", "median_nn_distance"]
     print(summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"Wrote {table_path} and {summary_path}")
-    if args.histogram:
+    if histogram is not None:
         try:
             from .plotting import plot_cluster_statistics
         except ImportError as exc:  # pragma: no cover - matplotlib is an extra
             raise CommandError(str(exc)) from exc
         fig = plot_cluster_statistics(table)
-        fig.savefig(args.histogram, dpi=120)
-        print(f"Saved the histograms to {args.histogram}")
+        fig.savefig(histogram, dpi=120)
+        print(f"Saved the histograms to {histogram}")
     return 0
 
 
@@ -567,6 +650,13 @@ def _parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback of an error")
+    units = argparse.ArgumentParser(add_help=False)
+    units.add_argument("--pixel-size", dest="pixel_size", type=float, default=None, metavar="NM",
+                       help="camera pixel size in nm, for coordinates in pixels (headers such as "
+                            "'x [px]', Picasso files without their YAML, or --coordinate-unit px)")
+    units.add_argument("--coordinate-unit", dest="coordinate_unit", choices=("nm", "um", "px"),
+                       default=None,
+                       help="unit of coordinate columns whose header names none (default: nm)")
     parser = argparse.ArgumentParser(
         prog="sklearn-miro",
         description="MIRO clustering of single-molecule localisation microscopy data.",
@@ -587,7 +677,7 @@ def _parser():
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser(
-        "train", help="labelled localisation files -> model file", parents=[common],
+        "train", help="labelled localisation files -> model file", parents=[common, units],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRAIN_EPILOG,
         description="Train MIRO + DBSCAN on labelled localisation files (one FOV each).",
     )
@@ -646,7 +736,7 @@ def _parser():
     train.set_defaults(func=_train)
 
     cluster = sub.add_parser("cluster", help="model + localisation files -> labelled copies + cluster tables",
-                             parents=[common])
+                             parents=[common, units])
     cluster.add_argument("model", nargs="?", default=None,
                          help="model file written by 'sklearn-miro train' (.miro; .joblib files are "
                               "accepted with a warning); omit with --pretrained")
@@ -672,10 +762,12 @@ def _parser():
                          help="overwrite output files that exist")
     cluster.set_defaults(func=_cluster)
 
-    stats = sub.add_parser("stats", help="labelled localisation files -> cluster table and FOV summary")
+    stats = sub.add_parser("stats", help="labelled localisation files -> cluster table and FOV summary",
+                           parents=[common, units])
     stats.add_argument("files", nargs="+", help="labelled localisation files, one FOV each")
     stats.add_argument("--label-column", default=None,
-                       help="column with the cluster ids (default: label/cluster/index/group)")
+                       help="column with the cluster ids (default: the file's one label-like column; "
+                            "with several, the 'cluster' column that 'sklearn-miro cluster' writes)")
     stats.add_argument("--background", default="auto",
                        help="label of non-clustered localisations (default: -1 if present, else 0)")
     stats.add_argument("--fov-column", default=None,
@@ -688,6 +780,7 @@ def _parser():
                             "(default: the first file's name)")
     stats.add_argument("--histogram", default=None, metavar="PNG",
                        help="also save histograms of radius, size and nearest-neighbour distance")
+    stats.add_argument("-f", "--force", action="store_true", help="overwrite output files that exist")
     stats.set_defaults(func=_stats)
     return parser
 

@@ -32,6 +32,7 @@ from ._validation import check_cluster_labels, check_coordinates, check_positive
 
 __all__ = [
     "DEFAULT_N_TRAINING_FOVS",
+    "LABEL_SPELLINGS",
     "check_output_path",
     "load_benchmark",
     "picasso_pixel_size",
@@ -75,6 +76,8 @@ _CANONICAL = {
     ),
 }  # fmt: skip
 _SPELLING_TO_CANONICAL = {s: c for c, spellings in _CANONICAL.items() for s in spellings}
+#: Column names (lower case) that :func:`read_localizations` reads as cluster labels.
+LABEL_SPELLINGS = frozenset(_CANONICAL["label"])
 _LENGTH_COLUMNS = {
     "x", "y", "z", "uncertainty", "uncertainty_x", "uncertainty_y", "uncertainty_z",
     "sigma", "sigma_x", "sigma_y",
@@ -1130,11 +1133,15 @@ def _label_columns(labels, n_rows, label_name, default_name):
 
 
 def _check_new_columns(existing, new_names, source):
-    clash = [name for name in new_names if name in set(map(str, existing))]
+    # Case-insensitive, as the readers match headers: a new "cluster" beside
+    # an existing "Cluster" would be read back as the old column.
+    present = {str(name).casefold(): str(name) for name in existing}
+    clash = [name for name in new_names if str(name).casefold() in present]
     if clash:
+        found = present[str(clash[0]).casefold()]
         raise ValueError(
-            f"{source} already has a column named {clash[0]!r}; pass another label_name "
-            "so that no input column is overwritten."
+            f"{source} already has a column named {found!r}; pass another label_name "
+            f"than {clash[0]!r} so that no input column is overwritten or shadowed."
         )
 
 

@@ -98,6 +98,25 @@ def to_model_space(X, fov_normalization):
     return positions, lambda Q: Q * high
 
 
+def length_in_output_units(X_fov, length, fov_normalization):
+    """A length of the model's coordinate space in the units ``transform`` returns.
+
+    The identity without normalisation. With ``"minmax"`` and ``"reference"``
+    the network's space is the FOV scaled to [0, 1] per axis, and its outputs
+    are mapped back by the FOV's extent (``"minmax"``) or per-axis maximum
+    (``"reference"``, see :func:`to_model_space`); the larger axis factor is
+    used.
+    """
+    if fov_normalization is None:
+        return float(length)
+    X_fov = np.asarray(X_fov, dtype=float)
+    if fov_normalization == "minmax":
+        factor = np.ptp(X_fov, axis=0).max()
+    else:
+        factor = X_fov.max(axis=0).max()
+    return float(length) * float(factor)
+
+
 def fov_statistics(X, fov_indices):
     """Median side length and median localisation density of the FOVs.
 

@@ -196,3 +196,76 @@ def test_train_says_how_many_recurrent_steps_and_why(tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse
         main(["train", str(path), "-o", str(tmp_path / "bad.miro"), "--n-steps", "deep"])
     assert "--n-steps: expected 'auto' or an integer; got 'deep'" in capsys.readouterr().err
+
+
+def test_stats_keeps_files_of_the_same_name_apart(labelled_files, tmp_path, capsys):
+    # day1/cell.csv and day2/cell.csv are two FOVs, not one.
+    copies = []
+    for day, source in zip(("day1", "day2"), labelled_files):
+        (tmp_path / day).mkdir()
+        copies.append(tmp_path / day / "cell.csv")
+        copies[-1].write_text(source.read_text())
+    assert main(["stats", *map(str, copies), "--output-dir", str(tmp_path / "out")]) == 0
+    summary = pd.read_csv(tmp_path / "out" / "cell_fov_summary.csv")
+    assert summary["fov"].tolist() == [str(copies[0].with_suffix("")), str(copies[1].with_suffix(""))]
+    for k, source in enumerate(labelled_files):
+        index = pd.read_csv(source)["index"]
+        assert summary["n_clusters"][k] == index[index > 0].nunique()
+    # every output is checked before any work, and kept unless --force
+    assert main(["stats", *map(str, copies), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert main(["stats", *map(str, copies), "--output-dir", str(tmp_path / "out"), "-f"]) == 0
+
+
+def test_stats_after_cluster_reads_the_new_column(model_path, labelled_files, tmp_path, capsys):
+    # The benchmark file keeps its "index" column and gains "cluster":
+    # stats must report MIRO's clusters, not the ground truth's.
+    out = tmp_path / "clustered.csv"
+    assert main(["cluster", str(model_path), str(labelled_files[0]), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["stats", str(out), "--output-dir", str(tmp_path)]) == 0
+    assert "column 'cluster'" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "clustered_cluster_table.csv")
+    written = pd.read_csv(out)["cluster"]
+    counts = written[written >= 0].value_counts().sort_index()
+    np.testing.assert_array_equal(table["label"], counts.index)
+    np.testing.assert_array_equal(table["n_localizations"], counts.to_numpy())
+    # two label-like columns, neither written by `cluster`: ambiguous
+    both = tmp_path / "both.csv"
+    frame = pd.read_csv(labelled_files[0])
+    frame.assign(group=frame["index"] % 2).to_csv(both, index=False)
+    assert main(["stats", str(both), "--output-dir", str(tmp_path)]) == 2
+    assert "several label columns (['index', 'group'])" in capsys.readouterr().err
+    assert main(["stats", str(both), "--output-dir", str(tmp_path), "--label-column", "group"]) == 0
+
+
+def test_pixel_coordinates_on_the_command_line(model_path, labelled_files, tmp_path, capsys):
+    frame = pd.read_csv(labelled_files[0])
+    pixels = tmp_path / "px.csv"
+    pd.DataFrame({"x [px]": frame["x"] / 100, "y [px]": frame["y"] / 100, "index": frame["index"]}).to_csv(
+        pixels, index=False)
+    assert main(["stats", str(pixels), "--output-dir", str(tmp_path)]) == 2
+    assert "pass --pixel-size (nm per pixel)" in capsys.readouterr().err
+    assert main(["stats", str(pixels), "--output-dir", str(tmp_path), "--pixel-size", "100"]) == 0
+    nm = pd.read_csv(tmp_path / "px_cluster_table.csv")
+    assert main(["stats", str(labelled_files[0]), "--output-dir", str(tmp_path)]) == 0
+    reference = pd.read_csv(tmp_path / "fov_0_cluster_table.csv")
+    np.testing.assert_allclose(nm["radius_of_gyration"], reference["radius_of_gyration"], rtol=1e-9)
+    assert main(["cluster", str(model_path), str(pixels), "--pixel-size", "100", "-o",
+                 str(tmp_path / "px_clusters.csv")]) == 0
+    unitless = tmp_path / "unitless.csv"
+    pd.DataFrame({"x": frame["x"] / 100, "y": frame["y"] / 100}).to_csv(unitless, index=False)
+    assert main(["cluster", str(model_path), str(unitless), "--coordinate-unit", "px",
+                 "--pixel-size", "100", "-o", str(tmp_path / "u.csv")]) == 0
+    np.testing.assert_array_equal(pd.read_csv(tmp_path / "u.csv")["cluster"],
+                                  pd.read_csv(tmp_path / "px_clusters.csv")["cluster"])
+
+
+def test_cluster_refuses_a_label_name_the_input_has_in_another_case(model_path, labelled_files, tmp_path, capsys):
+    frame = pd.read_csv(labelled_files[0])
+    source = tmp_path / "upper.csv"
+    frame.rename(columns={"index": "Cluster"}).to_csv(source, index=False)
+    assert main(["cluster", str(model_path), str(source), "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "already has a column named 'Cluster'; pass --label-name" in err
+    assert not (tmp_path / "o.csv").exists()

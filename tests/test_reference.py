@@ -332,3 +332,20 @@ def test_scenario_6_checkpoint_on_two_test_fovs(scenario_6):
         assert ours["ji_c"] > baseline["ji_c"]
         assert ours["rmsre_n"] < baseline["rmsre_n"]
         assert ours["ari_dagger"] > baseline["ari_dagger"]
+
+
+def test_clusterer_eps_candidates_in_the_units_of_x_for_a_checkpoint(tmp_path):
+    # A checkpoint's connectivity radius (0.2) is in the [0, 1] FOV space; the
+    # collapsed points are in nm, so eps="auto" must search in nm.
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_miro import MIROClusterer
+    from sklearn_miro.datasets import make_gaussian_clusters
+
+    path = save(tmp_path, random_reference_state(hidden=8, seed=1))
+    model = load_reference_checkpoint(path, n_steps=2, connectivity_radius=0.2, device="cpu")
+    X, y, _ = make_gaussian_clusters(n_fovs=1, n_clusters=5, n_localizations=20, fov_size=1000.0,
+                                     random_state=0)
+    clusterer = MIROClusterer(FrozenEstimator(model), collapse_passes=1, border_points="cluster",
+                              outlier_radius=None).fit(X, y)
+    assert clusterer.eps_grid_.max() == pytest.approx(0.2 * X.max(axis=0).max())

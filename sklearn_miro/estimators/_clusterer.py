@@ -37,6 +37,7 @@ from ..clustering import (
     tune_dbscan,
 )
 from ..metrics import ari_dagger_ji_c_ami
+from ..model import length_in_output_units
 from ..parallel import map_fovs
 from ..pretrained import PretrainedMIRO
 from ._base import AUTO_BORDER_POINTS, search_border_rules
@@ -510,7 +511,15 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                     "3 localisations, not all on one point); give eps explicitly."
                 )
             return float(np.median(radii))
-        return transformer_radius(self.transformer_)
+        radius = transformer_radius(self.transformer_)
+        normalization = getattr(getattr(inner_transformer(self.transformer_), "model_", None),
+                                "fov_normalization", None)
+        if normalization is not None:
+            # The radius is in the network's [0, 1] FOV space (the authors'
+            # checkpoints), the collapsed points in the units of X.
+            radius = float(np.median([length_in_output_units(X[idx], radius, normalization)
+                                      for idx in fov_indices]))
+        return radius
 
     def _transform_fov(self, X_fov, n_passes=None, collapsed=False):
         # The transformer's public transform: a pretrained (units per FOV) or
