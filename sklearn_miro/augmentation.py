@@ -489,8 +489,32 @@ def _sample_background(training_set, template, side, options, rng):
     points, cls = rel[inside], bg_cls[inside]
     flips = rng.random(2) < 0.5
     points = np.where(flips, window - points, points)
+    points, cls = _mirror_tiled(points, cls, window, side)
     keep = rng.random(len(points)) < rng.uniform(min(options.background_count_range[0], 1.0), 1.0)
     return points[keep], cls[keep]
+
+
+def _mirror_tiled(points, classes, window, side):
+    """Background of a ``window`` repeated, mirrored at every seam, to fill ``side``.
+
+    A template FOV smaller than the crop (a narrow or small training FOV)
+    would otherwise leave part of the crop without background while clusters
+    are still placed there, an artefact the network would learn from.
+    Mirroring keeps the density continuous across the seams.
+    """
+    window = np.asarray(window, dtype=np.float64)
+    valid = window > 0
+    repeats = np.where(valid, np.ceil(np.asarray(side) / np.where(valid, window, 1.0) - 1e-9), 1)
+    repeats = repeats.astype(np.int64)
+    if np.all(repeats <= 1) or len(points) == 0:
+        return points, classes
+    tiles = np.stack(np.meshgrid(np.arange(repeats[0]), np.arange(repeats[1]), indexing="ij"), -1)
+    tiles = tiles.reshape(-1, 2)  # (n_tiles, 2) tile index per axis
+    mirrored = tiles[:, None, :] % 2 == 1
+    tiled = np.where(mirrored, window - points[None], points[None]) + tiles[:, None, :] * window
+    tiled = tiled.reshape(-1, 2)
+    inside = np.all(tiled < side, axis=1)
+    return tiled[inside], np.tile(classes, len(tiles))[inside]
 
 
 def synthesize_fov(training_set, options, rng):
@@ -507,6 +531,12 @@ def synthesize_fov(training_set, options, rng):
         Cluster labels of the synthetic FOV (-1 = background), for evaluation.
     """
     ts = training_set
+    if isinstance(options.fov_size, str):
+        raise ValueError(
+            f"options.fov_size={options.fov_size!r} must be resolved before synthesising FOVs: "
+            "pass a side (e.g. default_fov_size(training_set, density), the estimators' 'auto') "
+            "or None for the size of the training FOVs."
+        )
     template = rng.integers(ts.n_fovs)
     if options.fov_size is None:
         side = ts.fov_extent[template].copy()

@@ -348,12 +348,14 @@ def _csr_eps(X, groups, k, alpha):
         points = X if fov is None else X[groups == fov]
         try:
             area = ConvexHull(points).volume
-        except Exception:  # fewer than 3 points, or collinear
+        except Exception:  # fewer than 3 points, or collinear: NaN keeps the FOV's slot
+            eps.append(np.nan)
             continue
         eps.append(np.sqrt(mean_neighbours / (np.pi * points.shape[0] / area)))
-    if not eps:
+    eps = np.asarray(eps, dtype=np.float64)
+    if not np.isfinite(eps).any():
         raise ValueError("No FOV has 3 localisations that are not collinear: no area to compute a density.")
-    return np.asarray(eps)
+    return eps
 
 
 def suggest_eps(X, min_samples=5, groups=None, *, method="csr", alpha=0.05):
@@ -369,7 +371,9 @@ def suggest_eps(X, min_samples=5, groups=None, *, method="csr", alpha=0.05):
       ``lambda`` is the number of localisations over the area of their convex
       hull. Background localisations then rarely become core points, while
       clusters, denser than the average, do. With groups, one value per FOV
-      (``eps_per_fov``) and their median as ``eps``.
+      (``eps_per_fov``, in the order of ``numpy.unique(groups)``; NaN for a
+      FOV of fewer than 3 localisations or collinear ones, which has no area)
+      and the median of the others as ``eps``.
     - ``method="knee"``: the knee of the sorted k-distance curve
       (:func:`k_distance`), with both axes scaled to [0, 1]: the point farthest
       below the chord joining the first and last points (the "Kneedle" rule of
@@ -425,7 +429,7 @@ def suggest_eps(X, min_samples=5, groups=None, *, method="csr", alpha=0.05):
     result = Bunch(method=method, k=k, distances=distances)
     if method == "csr":
         result.eps_per_fov = _csr_eps(X, groups, k, alpha)
-        result.eps = float(np.median(result.eps_per_fov))
+        result.eps = float(np.nanmedian(result.eps_per_fov))
         result.knee_index = int(np.searchsorted(distances, result.eps))
         return result
     x = np.linspace(0.0, 1.0, distances.size)

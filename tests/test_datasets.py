@@ -383,3 +383,15 @@ def test_add_blinking_does_not_modify_input_and_repeats_arrays():
 def test_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_blinking_options_given_as_an_empty_dict_crop_like_true():
+    X_true, _, _ = make_benchmark_scenario(2, n_fovs=1, blinking=True, random_state=0)
+    X_dict, _, _ = make_benchmark_scenario(2, n_fovs=1, blinking={}, random_state=0)
+    np.testing.assert_array_equal(X_dict, X_true)
+    assert X_dict.min() >= 0 and X_dict.max() <= 2000
+
+
+def test_multishape_refuses_counts_for_shapes_not_drawn():
+    with pytest.raises(ValueError, match=r"entries for shape\(s\) \['ring'\] that are not in shapes"):
+        make_multishape(("spot",), n_clusters={"spot": 2, "ring": 5}, random_state=0)

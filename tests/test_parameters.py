@@ -198,3 +198,14 @@ def test_pair_correlation_radius_follows_units_and_translation(scale, shift):
                                      fov_size=2000.0, random_state=3)
     reference = pair_correlation_radius(X)
     assert pair_correlation_radius(X * scale + shift) == pytest.approx(reference * scale, rel=1e-4)
+
+
+def test_csr_eps_keeps_one_slot_per_fov():
+    X, _, fov = make_gaussian_clusters(n_fovs=2, n_clusters=3, n_localizations=10, random_state=0)
+    X = np.vstack([X, [[0.0, 0.0], [5.0, 5.0]]])
+    groups = np.concatenate([np.where(fov == 0, "a", "b"), ["c", "c"]])
+    result = suggest_eps(X, 5, groups)
+    assert result.eps_per_fov.shape == (3,) and np.isnan(result.eps_per_fov[2])
+    alone = [suggest_eps(X[groups == g], 5).eps for g in ("a", "b")]
+    np.testing.assert_allclose(result.eps_per_fov[:2], alone)
+    assert result.eps == pytest.approx(np.median(alone))

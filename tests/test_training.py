@@ -99,3 +99,32 @@ def test_central_fraction_tells_rings_from_blobs():
     assert central_fraction(prepare_training_set(X, y)) < 0.02
     # Clusters under min_size localisations are left out: none left is NaN.
     assert np.isnan(central_fraction(prepare_training_set(X, y), min_size=1000))
+
+
+def test_background_fills_crops_larger_than_their_template():
+    # One narrow FOV (2000 x 500 nm): an 816-nm crop is taller than the FOV,
+    # and its background once stopped at 500 nm while clusters went on.
+    from sklearn_miro.datasets import make_gaussian_clusters
+
+    X, y, _ = make_gaussian_clusters(n_fovs=1, n_clusters=10, n_localizations=15, n_background=600,
+                                     fov_size=2000.0, random_state=0)
+    X = X * [1.0, 0.25]  # squeeze the FOV to 2000 x 500 nm
+    ts = prepare_training_set(X, y)
+    side = 816.0
+    options = AugmentationOptions.from_dict({"fov_size": side, "background_count_range": (1.0, 1.0)})
+    rng = np.random.default_rng(1)
+    above, below = 0, 0
+    for _ in range(20):
+        positions, _, _, labels = synthesize_fov(ts, options, rng)
+        background = positions[labels[:, 0] == -1]
+        assert background[:, 1].max() > 0.9 * side
+        above += np.sum(background[:, 1] > side / 2)
+        below += np.sum(background[:, 1] <= side / 2)
+    # the same density in both halves (mirrored copies of the template's 500 nm)
+    assert 0.8 < above / below < 1.25
+
+
+def test_synthesize_fov_needs_a_resolved_crop_size(training_set):
+    ts = training_set[0]
+    with pytest.raises(ValueError, match="fov_size='auto' must be resolved"):
+        synthesize_fov(ts, AugmentationOptions(), np.random.default_rng(0))

@@ -345,7 +345,7 @@ def make_benchmark_scenario(scenario, *, blinking=False, n_fovs=1, random_state=
             f"scenario must be one of {sorted(_SCENARIOS)} (the paper's benchmark "
             f"scenarios; scenario 1 is not simulated); got {scenario!r}."
         )
-    settings = {**_SCENARIOS[scenario], "crop": bool(blinking), **params}
+    settings = {**_SCENARIOS[scenario], "crop": check_blinking(blinking) is not None, **params}
     return make_gaussian_clusters(
         n_fovs, blinking=blinking, random_state=random_state, **settings
     )

@@ -135,6 +135,12 @@ def _simulate_shapes(
         missing = [s for s in shapes if s not in n_clusters]
         if missing:
             raise ValueError(f"n_clusters has no entry for shape(s) {missing}.")
+        unused = [s for s in n_clusters if s not in shapes]
+        if unused:
+            raise ValueError(
+                f"n_clusters has entries for shape(s) {unused} that are not in shapes {list(shapes)}; "
+                "add them to shapes or remove them."
+            )
     else:
         n_clusters = {s: n_clusters for s in shapes}
     counts_spec = {
