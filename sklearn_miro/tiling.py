@@ -169,6 +169,16 @@ class SquareTiles:
         if cell.size and cell.min() < 0:
             raise ValueError("origin must be at or below the smallest coordinate of X.")
         shape = tuple(int(v) for v in (cell.max(axis=0) + 1)) if cell.size else (0, 0)
+        n_tiles = shape[0] * shape[1]
+        if n_tiles > max(10 * X.shape[0], 10**6):
+            # The grid is dense (one bound per tile): a tile_size in the wrong
+            # units (um for nm data) would allocate gigabytes before failing.
+            extent = np.ptp(X, axis=0)
+            raise ValueError(
+                f"tile_size={tile_size:g} cuts a FOV of {extent[0]:.4g} x {extent[1]:.4g} into "
+                f"{n_tiles:,} tiles for {X.shape[0]:,} localisations; tile_size is a length in the "
+                "units of X (nm for SMLM data), and tiles of thousands of localisations work best."
+            )
         tile_of = cell[:, 0] * (shape[1] if shape[1] else 1) + cell[:, 1]
         order = np.argsort(tile_of, kind="stable")
         bounds = np.searchsorted(tile_of[order], np.arange(shape[0] * shape[1] + 1))

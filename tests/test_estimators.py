@@ -629,3 +629,30 @@ def test_a_refit_with_given_dbscan_parameters_leaves_no_stale_grid(data, fitted)
                          outlier_radius=None).fit(X, y, groups=fov)
     assert clusterer.eps_grid_ is None and clusterer.min_samples_grid_ is None
     assert clusterer.tuning_scores_ is None and (clusterer.eps_, clusterer.min_samples_) == (20.0, 4)
+
+
+def test_clusterers_do_not_suspect_stacking_when_groups_are_given(data):
+    # Denser FOVs than the training ones, each given as its own group: the
+    # transformer alone is silent, and so must the clusterer be.
+    X, y, fov = data
+    clusterer = MIROClusterer(tiny(), eps=20.0, min_samples=3, collapse_passes=2,
+                              border_points="cluster", outlier_radius=None).fit(X, y, groups=fov)
+    Xn, _, gn = make_gaussian_clusters(n_fovs=2, n_clusters=12, n_localizations=15, n_background=150,
+                                       fov_size=500.0, random_state=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clusterer.transformer_.transform(Xn, groups=gn)
+        clusterer.predict(Xn, groups=gn)
+        MIROClusterer(FrozenEstimator(clusterer.transformer_), eps=20.0, min_samples=3,
+                      border_points="cluster", outlier_radius=None).fit(Xn, groups=gn)
+    # without groups, the same data stacked together still warns
+    with pytest.warns(UserWarning, match="pass groups="):
+        clusterer.predict(np.concatenate([Xn[gn == 0]] * 4))
+
+
+def test_a_tile_size_in_the_wrong_units_is_refused_before_allocating(data):
+    from sklearn_miro.tiling import SquareTiles
+
+    X, _, fov = data
+    with pytest.raises(ValueError, match=r"tile_size=0.001 cuts a FOV .* into .* tiles"):
+        SquareTiles.from_points(X[fov == 0], 1e-3)

@@ -837,3 +837,40 @@ def DBSCAN_labels(X, eps, min_samples):
     from sklearn.cluster import DBSCAN
 
     return DBSCAN(eps=eps, min_samples=min_samples).fit_predict(X)
+
+
+def test_pandas_output_names_one_scale_and_every_scale(data, fitted):
+    X, _, fov = data
+    model = copy.deepcopy(fitted).set_output(transform="pandas")
+    one = model.transform(X, groups=fov, scale="rings")
+    assert list(one.columns) == ["rings_x", "rings_y"]
+    np.testing.assert_array_equal(one.to_numpy(), fitted.transform(X, groups=fov, scale="rings"))
+    every = model.transform(X, groups=fov)
+    assert list(every.columns) == ["corners_x", "corners_y", "rings_x", "rings_y"]
+    assert list(model.get_feature_names_out()) == list(every.columns)  # nothing left behind
+    scales = model.transform_scales(X, groups=fov)
+    np.testing.assert_array_equal(scales["rings"], one.to_numpy())
+    with sklearn.config_context(transform_output="pandas"):
+        np.testing.assert_array_equal(fitted.transform_scales(X, groups=fov)["corners"],
+                                      every.to_numpy()[:, :2])
+
+
+def test_eps_candidates_in_the_units_of_x_with_fov_normalization(data):
+    X, Y, fov = data
+    model = tiny(fov_normalization="minmax").fit(X, Y, groups=fov)
+    clusterer = MultiscaleMIROClusterer(FrozenEstimator(model), eps="auto", min_samples=(3, 3),
+                                        border_points="cluster").fit(X, Y, groups=fov)
+    radius = model.connectivity_radius_ * np.median([np.ptp(X[fov == f], axis=0).max() for f in range(3)])
+    for grid in clusterer.eps_grid_:
+        assert grid.max() == pytest.approx(radius)
+
+
+def test_the_clusterers_refuse_the_other_kind_of_transformer(data, fitted):
+    from sklearn_miro import MIROClusterer, MIROTransformer
+
+    X, Y, fov = data
+    with pytest.raises(TypeError, match="must be a MIROTransformer .*use MultiscaleMIROClusterer"):
+        MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3).fit(X, Y[:, 1], groups=fov)
+    single = MIROTransformer(hidden_size=8, n_steps=2, n_augmented=4, max_epochs=1, random_state=0)
+    with pytest.raises(TypeError, match="must be a MultiscaleMIROTransformer .*use MIROClusterer"):
+        MultiscaleMIROClusterer(single, eps=(10.0, 40.0), min_samples=(3, 3)).fit(X, Y, groups=fov)

@@ -544,3 +544,12 @@ def test_zero_shot_tiling_is_exact_when_feature_tiles_cover_the_fov(monkeypatch)
     np.testing.assert_allclose(tiled, whole, atol=1e-3)
     assert np.abs(whole - X).max() > 1.0  # the network moved something
 
+
+
+def test_a_cluster_radius_set_after_pretrained_is_checked_by_name(fov):
+    X, _ = fov
+    miro = MIROTransformer.pretrained("nanoclusters").set_params(cluster_radius=-30.0)
+    with pytest.raises(ValueError, match="'cluster_radius' parameter of MIROTransformer must be"):
+        miro.transform(X)
+    with pytest.raises(ValueError, match="'cluster_radius' parameter of MIROTransformer must be"):
+        miro.collapse_fov(X)

@@ -640,3 +640,12 @@ def test_an_unfitted_classifier_stays_unfitted_through_a_pickle():
     assert loaded.border_points == "background"
     with pytest.raises(NotFittedError):
         check_is_fitted(loaded)
+
+
+def test_eps_candidates_in_the_units_of_x_with_fov_normalization(data):
+    X, y, fov, shape = data
+    model = tiny(eps="auto", min_samples="auto", fov_normalization="minmax").fit(
+        X, shape, clusters=y, groups=fov)
+    radius = model.model_.connectivity_radius * np.median(
+        [np.ptp(X[fov == f], axis=0).max() for f in np.unique(fov)])
+    assert model.eps_grid_.max() == pytest.approx(radius)

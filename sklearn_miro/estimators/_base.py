@@ -33,6 +33,7 @@ from ..model import (
     to_model_space,
     native_bfloat16,
     compiler_available,
+    length_in_output_units,
     network_from_state,
     train_model,
 )
@@ -401,7 +402,7 @@ class BaseMIRO(BaseEstimator):
                                     tile_size=tile_size, crop_features=self.crop_features,
                                     n_jobs=self.n_jobs, verbose=self.verbose)
 
-    def collapse_fovs(self, X, fov_indices, steps=None):
+    def collapse_fovs(self, X, fov_indices, steps=None, *, groups_given=False):
         """Collapse coordinates that the caller has validated already, FOV by FOV.
 
         The internal path of :class:`MIROClusterer` and
@@ -419,6 +420,10 @@ class BaseMIRO(BaseEstimator):
             Row indices of every FOV.
         steps : list of int, optional
             Recurrent steps whose outputs are returned (default: the last).
+        groups_given : bool, default=False
+            Whether the FOVs come from the user's ``groups``: then none is
+            suspected of being several stacked FOVs (the units are still
+            checked).
 
         Returns
         -------
@@ -427,7 +432,8 @@ class BaseMIRO(BaseEstimator):
         """
         check_is_fitted(self, "model_")
         for idx in fov_indices:
-            self._check_domain(X[idx], None, [np.arange(len(idx))])
+            fov = np.arange(len(idx))
+            self._check_domain(X[idx], np.zeros(len(idx)) if groups_given else None, [fov])
         steps = [self.model_.n_steps - 1] if steps is None else steps
         return self._collapse(X, fov_indices, steps)
 
@@ -600,3 +606,17 @@ def upgrade_pre_model_state(state):
             "version."
         ) from exc
     return state
+
+
+def radius_in_units_of_x(radius, fov_normalization, X, fov_indices):
+    """A connectivity radius in the units of X, for the eps candidates.
+
+    Without normalisation the radius is already in the units of X. With
+    ``"minmax"`` or ``"reference"`` (the authors' checkpoints) it is in the
+    network's [0, 1] FOV space while the collapsed points are in the units of
+    X: the median over the labelled FOVs of its length there.
+    """
+    if fov_normalization is None:
+        return float(radius)
+    return float(np.median([length_in_output_units(X[idx], radius, fov_normalization)
+                            for idx in fov_indices]))

@@ -37,16 +37,15 @@ from ..clustering import (
     tune_dbscan,
 )
 from ..metrics import ari_dagger_ji_c_ami
-from ..model import length_in_output_units
 from ..parallel import map_fovs
 from ..pretrained import PretrainedMIRO
-from ._base import AUTO_BORDER_POINTS, search_border_rules
+from ._base import AUTO_BORDER_POINTS, radius_in_units_of_x, search_border_rules
 from ._transformer import MIROTransformer
 
 __all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
 
 
-def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False):
+def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False, one_fov=False):
     """``transformer.transform`` applied ``n_passes`` times to one FOV (each pass on the last one's output).
 
     Only a pass on the user's coordinates checks them against the training
@@ -55,17 +54,24 @@ def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False):
     localisations the network has just brought together, whose spacing is far
     below the training data's on purpose. The checks are skipped with
     :func:`sklearn_miro.domain.skip_domain_checks`, which is thread-safe.
+
+    ``one_fov=True`` says that ``X_fov`` is one FOV of the user's ``groups``:
+    the first pass is then given that FOV as its groups, so the transformer
+    checks the units but does not suspect several stacked FOVs.
     """
     moved = X_fov
     for done in range(n_passes):
         with skip_domain_checks() if collapsed or done > 0 else contextlib.nullcontext():
-            moved = transformer.transform(moved)
+            if one_fov and done == 0 and not collapsed:
+                moved = transformer.transform(moved, groups=np.zeros(len(moved), dtype=np.int64))
+            else:
+                moved = transformer.transform(moved)
     return moved
 
 
-def predict_fov(transformer, clusterer, X_fov, n_passes=1):
+def predict_fov(transformer, clusterer, X_fov, n_passes=1, one_fov=False):
     """Labels of one FOV: :func:`collapse_repeatedly` then :func:`~sklearn_miro.clustering.cluster_fov`."""
-    return cluster_fov(clusterer, collapse_repeatedly(transformer, X_fov, n_passes))
+    return cluster_fov(clusterer, collapse_repeatedly(transformer, X_fov, n_passes, one_fov=one_fov))
 
 
 #: Numbers of passes ``collapse_passes="auto"`` chooses from (increasing).
@@ -349,7 +355,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.collapse_passes_ = pass_options[0]
         self.border_points_ = border_options[0]
         # One pass on the user's coordinates; further passes are applied to its output.
-        collapsed = [self._transform_fov(X[idx], n_passes=1) for idx in fov_indices]
+        collapsed = [self._transform_fov(X[idx], n_passes=1, one_fov=groups is not None) for idx in fov_indices]
         if self.clusterer is None and (auto or len(pass_options) > 1 or len(border_options) > 1):
             if labels is None:
                 raise ValueError(
@@ -511,21 +517,14 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                     "3 localisations, not all on one point); give eps explicitly."
                 )
             return float(np.median(radii))
-        radius = transformer_radius(self.transformer_)
-        normalization = getattr(getattr(inner_transformer(self.transformer_), "model_", None),
-                                "fov_normalization", None)
-        if normalization is not None:
-            # The radius is in the network's [0, 1] FOV space (the authors'
-            # checkpoints), the collapsed points in the units of X.
-            radius = float(np.median([length_in_output_units(X[idx], radius, normalization)
-                                      for idx in fov_indices]))
-        return radius
+        normalization = getattr(inner_transformer(self.transformer_).model_, "fov_normalization", None)
+        return radius_in_units_of_x(transformer_radius(self.transformer_), normalization, X, fov_indices)
 
-    def _transform_fov(self, X_fov, n_passes=None, collapsed=False):
+    def _transform_fov(self, X_fov, n_passes=None, collapsed=False, one_fov=False):
         # The transformer's public transform: a pretrained (units per FOV) or
         # fine-tuned transformer collapses each FOV in its own way.
         n_passes = self.collapse_passes_ if n_passes is None else n_passes
-        return collapse_repeatedly(self.transformer_, X_fov, n_passes, collapsed=collapsed)
+        return collapse_repeatedly(self.transformer_, X_fov, n_passes, collapsed=collapsed, one_fov=one_fov)
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
         return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n, self.n_jobs)
@@ -557,7 +556,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             # Every FOV collapsed and clustered in one task (n_jobs, joblib).
             fov_labels = map_fovs(
                 predict_fov,
-                [(self.transformer_, self.clusterer_, X[idx], self.collapse_passes_) for idx in fov_indices],
+                [(self.transformer_, self.clusterer_, X[idx], self.collapse_passes_, True) for idx in fov_indices],
                 self.n_jobs,
             )
         return trim_clusters(X, stack_fov_labels(fov_indices, fov_labels, X.shape[0]), self.outlier_radius_)
@@ -615,13 +614,13 @@ def check_miro_transformer(transformer):
     MIROClusterer passes ``groups`` to its transformer and reads its
     connectivity radius; any other transformer would fail deep inside.
     """
-    from ._base import BaseMIRO
-
     inner = inner_transformer(transformer)
-    if not isinstance(inner, BaseMIRO):
+    if not isinstance(inner, MIROTransformer):
+        hint = (" (for a multiscale transformer use MultiscaleMIROClusterer)"
+                if type(inner).__name__ == "MultiscaleMIROTransformer" else "")
         raise TypeError(
-            "transformer must be a MIRO transformer (MIROTransformer, or one wrapped in "
-            f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}."
+            "transformer must be a MIROTransformer (or one wrapped in "
+            f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}{hint}."
         )
 
 

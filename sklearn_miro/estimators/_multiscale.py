@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from ..analysis import multiscale_cluster_table
@@ -44,7 +45,14 @@ from .._validation import (
     split_by_group,
 )
 from ..model import readout_steps
-from ._base import AUTO_BORDER_POINTS, MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO, search_border_rules
+from ._base import (
+    AUTO_BORDER_POINTS,
+    MULTISCALE_N_STEPS,
+    NETWORK_DEFAULTS,
+    BaseMIRO,
+    radius_in_units_of_x,
+    search_border_rules,
+)
 
 __all__ = [
     "MultiscaleMIROClusterer",
@@ -514,23 +522,34 @@ device_, n_features_in_, feature_names_in_
         X, _, fov_indices = self._prepare_predict_input(X, groups)
         if scale is not None:
             s = _scale_index(scale, self.scale_names_)
+            if _get_output_config("transform", self)["dense"] != "default":
+                # set_output's wrapper names the columns with get_feature_names_out
+                # right after this returns: it names this scale's two columns.
+                self._feature_names_scale = s
             return self._collapse(X, fov_indices, [int(self.scale_steps_[s])]).moved[0]
         moved = self._collapse(X, fov_indices, [int(k) for k in self.scale_steps_]).moved
         return np.concatenate(list(moved), axis=1)
 
     def transform_scales(self, X, groups=None):
         """Collapsed coordinates of every scale as a dict ``{scale name: (n, 2) array}``."""
-        Xt = self.transform(X, groups=groups)
-        return {name: Xt[:, 2 * s : 2 * s + 2] for s, name in enumerate(self.scale_names_)}
+        X, _, fov_indices = self._prepare_predict_input(X, groups)
+        moved = self._collapse(X, fov_indices, [int(k) for k in self.scale_steps_]).moved
+        return dict(zip(self.scale_names_, moved))
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then transform the training data (every scale; each FOV on its own)."""
         return self.fit(X, y, groups=groups).transform(X, groups=groups)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the columns of ``transform(X)``: ``"<scale>_x", "<scale>_y"`` per scale."""
+        """Names of the columns of ``transform(X)``: ``"<scale>_x", "<scale>_y"`` per scale.
+
+        Under ``set_output(transform="pandas")`` (or polars), ``transform(X,
+        scale=s)`` returns the two columns of scale ``s`` named this way.
+        """
         check_is_fitted(self, "model_")
-        return np.array([f"{name}_{axis}" for name in self.scale_names_ for axis in ("x", "y")], dtype=object)
+        selected = self.__dict__.pop("_feature_names_scale", None)
+        names = self.scale_names_ if selected is None else (self.scale_names_[selected],)
+        return np.array([f"{name}_{axis}" for name in names for axis in ("x", "y")], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -770,7 +789,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             else tuple(inner.scale_names_)
         )
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
-        collapsed = self._collapse_fovs(X, fov_indices)
+        collapsed = self._collapse_fovs(X, fov_indices, groups is not None)
         self._choose_dbscan(X, labels, fov_indices, collapsed)
         self.labels_ = self._cluster(fov_indices, collapsed, X.shape[0])
         self.cluster_table_ = multiscale_cluster_table(
@@ -780,6 +799,14 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
 
     def _fitted_transformer(self, X, labels, groups):
         template = self._transformer_template()
+        inner = inner_transformer(template)
+        if not isinstance(inner, MultiscaleMIROTransformer):
+            hint = (" (for a single-scale transformer use MIROClusterer)"
+                    if type(inner).__name__ == "MIROTransformer" else "")
+            raise TypeError(
+                "transformer must be a MultiscaleMIROTransformer (or one wrapped in "
+                f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}{hint}."
+            )
         if is_fitted(template):
             return template
         if labels is None:
@@ -799,6 +826,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = [], [], []
         # The transformer's n_jobs and verbose also serve the search.
         inner = inner_transformer(self.transformer_)
+        radius = radius_in_units_of_x(transformer_radius(self.transformer_),
+                                      inner.model_.fov_normalization, X, fov_indices)
         compare = self.border_points == "auto" and labels is not None
         options = AUTO_BORDER_POINTS if compare else (
             "cluster" if self.border_points == "auto" else self.border_points,)
@@ -815,7 +844,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         [X[idx] for idx in fov_indices],
                         [c[s] for c in collapsed],
                         [labels[idx, s] for idx in fov_indices],
-                        transformer_radius(self.transformer_),
+                        radius,
                         eps[s],
                         min_samples[s],
                         n_jobs=getattr(inner, "n_jobs", None),
@@ -839,10 +868,11 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             self.eps_grid_.append(e_grid)
             self.min_samples_grid_.append(m_grid)
 
-    def _collapse_fovs(self, X, fov_indices):
+    def _collapse_fovs(self, X, fov_indices, groups_given):
         """(n_scales, n_fov, 2) collapsed coordinates of every FOV of validated X."""
         miro = inner_transformer(self.transformer_)
-        moved = miro.collapse_fovs(X, fov_indices, [int(k) for k in miro.scale_steps_]).moved
+        moved = miro.collapse_fovs(X, fov_indices, [int(k) for k in miro.scale_steps_],
+                                   groups_given=groups_given).moved
         return [moved[:, idx] for idx in fov_indices]
 
     def _cluster(self, fov_indices, collapsed, n):
@@ -895,7 +925,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         selected = None if scale is None else _scale_index(scale, self.scale_names_)
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         # Each FOV on its own (the transformer warns when one looks like stacked FOVs).
-        collapsed = self._collapse_fovs(X, fov_indices)
+        collapsed = self._collapse_fovs(X, fov_indices, groups is not None)
         labels = self._cluster(fov_indices, collapsed, X.shape[0])
         return labels if selected is None else labels[:, selected]
 

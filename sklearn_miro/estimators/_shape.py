@@ -33,7 +33,14 @@ from ..clustering import (
     is_auto,
 )
 from .._validation import check_cluster_labels, check_label_vector
-from ._base import AUTO_BORDER_POINTS, MULTISCALE_N_STEPS, NETWORK_DEFAULTS, BaseMIRO, search_border_rules
+from ._base import (
+    AUTO_BORDER_POINTS,
+    MULTISCALE_N_STEPS,
+    NETWORK_DEFAULTS,
+    BaseMIRO,
+    radius_in_units_of_x,
+    search_border_rules,
+)
 
 __all__ = [
     "CLUSTER_DESCRIPTORS",
@@ -504,7 +511,9 @@ device_, n_features_in_, feature_names_in_
         self.border_points_, (eps, ms, scores, e_grid, m_grid), rule_scores = search_border_rules(
             lambda core_only, bar: choose_dbscan_parameters(
                 [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
-                [clusters[idx] for idx in fov_indices], self.model_.connectivity_radius,
+                [clusters[idx] for idx in fov_indices],
+                radius_in_units_of_x(self.model_.connectivity_radius, self.model_.fov_normalization,
+                                     X, fov_indices),
                 self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
                 n_jobs=self.n_jobs, progress=bar, core_only=core_only, memo=memo,
             ),

@@ -6,7 +6,7 @@ import warnings
 from numbers import Integral, Real
 
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
@@ -439,6 +439,14 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         estimator.n_features_in_ = 2
         return estimator
 
+    def _check_cluster_radius(self):
+        # A pretrained model is used without fit, so a cluster_radius set with
+        # set_params after pretrained() is checked where it is used, by name.
+        validate_parameter_constraints(
+            {"cluster_radius": self._parameter_constraints["cluster_radius"]},
+            {"cluster_radius": self.cluster_radius}, caller_name=type(self).__name__,
+        )
+
     @property
     def pretrained_(self):
         """Name of the pretrained model used zero-shot; None after ``fit``."""
@@ -516,6 +524,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         check_is_fitted(self, "model_")
         X = check_coordinates(X, estimator=self, reset=False, min_points=1)
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            self._check_cluster_radius()
             return self.model_.collapse_fov(X, self.cluster_radius, verbose=self.verbose,
                                             tile_size=self.tile_size, crop_features=self.crop_features)
         radius = self.length_scale_ / pretrained_models.UNIT_IN_CLUSTER_RADII
@@ -586,6 +595,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         X, _, fov_indices = self._prepare_predict_input(X, groups)
         steps = [self._resolve_step(step)]
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
+            self._check_cluster_radius()
             return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius,
                                         verbose=self.verbose, tile_size=self.tile_size,
                                         crop_features=self.crop_features)[0].moved[0]
