@@ -406,7 +406,9 @@ def dbscan_per_fov_scaled(fov_indices, points, eps, min_samples, n, *, core_only
     for idx, pts, fov_eps, fov_ms in zip(fov_indices, points, eps, fov_min_samples):
         if not np.isfinite(fov_eps) or len(idx) == 0:
             continue
-        fov_labels = dbscan_template(float(fov_eps), int(fov_ms), core_only).fit_predict(pts)
+        # cluster_fov: bounded memory on large FOVs (collapsed clusters make
+        # scikit-learn's neighbourhoods grow with the square of their size).
+        fov_labels = cluster_fov(dbscan_template(float(fov_eps), int(fov_ms), core_only), pts)
         labels[idx] = offset_labels(fov_labels, offset)
         if (fov_labels >= 0).any():
             offset += int(fov_labels.max()) + 1

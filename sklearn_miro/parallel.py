@@ -87,7 +87,7 @@ def runs_in_this_process(n_jobs):
     return effective_n_jobs(n_jobs) == 1
 
 
-def map_fovs(function, arguments, n_jobs=None):
+def map_fovs(function, arguments, n_jobs=None, progress=None):
     """``[function(*args) for args in arguments]``, in parallel when ``n_jobs`` asks for it.
 
     Parameters
@@ -99,6 +99,9 @@ def map_fovs(function, arguments, n_jobs=None):
         scikit-learn's convention. With one job the calls run in this process,
         in order, with the caller's torch settings; inside a task of another
         ``map_fovs`` call they run in that task, in order.
+    progress : tqdm-like or None, default=None
+        Advanced by one per finished call in this process, by all of them at
+        once when the calls run in parallel.
 
     Returns
     -------
@@ -110,12 +113,20 @@ def map_fovs(function, arguments, n_jobs=None):
         # One job: everything in this process, nested joblib calls included
         # (under a Dask context scikit-learn's would otherwise become tasks).
         with parallel_config(backend="sequential"):
-            return [function(*args) for args in arguments]
+            results = []
+            for args in arguments:
+                results.append(function(*args))
+                if progress is not None:
+                    progress.update(1)
+            return results
     # Several FOVs per task, about TASKS_PER_WORKER tasks per worker: the
     # backend's cost per task (under Dask about 25 ms of scheduler and
     # client time on the calling machine) is then paid per batch, while the
     # tasks stay small enough to balance FOVs of unequal size.
     batch_size = max(1, len(arguments) // (TASKS_PER_WORKER * effective_n_jobs(n_jobs)))
-    return Parallel(n_jobs=n_jobs, batch_size=batch_size)(
+    results = Parallel(n_jobs=n_jobs, batch_size=batch_size)(
         delayed(_single_threaded)(function, args) for args in arguments
     )
+    if progress is not None:
+        progress.update(len(results))
+    return results

@@ -188,3 +188,36 @@ def test_tiled_fovs_show_a_progress_bar_when_verbose(data, fitted, capsys):
     whole.model_ = fitted.model_
     whole.transform(X0)
     assert "MIRO" not in capsys.readouterr().err
+
+
+def test_zero_shot_clustering_of_many_fovs_uses_n_jobs_and_shows_progress(data, capsys):
+    X, _, fov = data
+    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=20.0, verbose=0)
+    sequential = MIROClusterer(miro).fit_predict(X, groups=fov)
+    capsys.readouterr()
+    parallel = MIROClusterer(miro, n_jobs=2)
+    np.testing.assert_array_equal(parallel.fit_predict(X, groups=fov), sequential)
+    np.testing.assert_array_equal(parallel.predict(X, groups=fov), sequential)
+    assert "MIRO" not in capsys.readouterr().err  # verbose=0: silent
+    shown = MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=20.0))
+    np.testing.assert_array_equal(shown.fit_predict(X, groups=fov), sequential)
+    assert "MIRO: clustering FOVs (zero-shot)" in capsys.readouterr().err
+
+
+def test_zero_shot_dbscan_of_a_large_fov_runs_in_bounded_memory(monkeypatch):
+    # Above GRID_DBSCAN_MIN_POINTS the per-FOV DBSCAN of zero-shot clustering
+    # goes through grid_dbscan (same labels as scikit-learn's DBSCAN).
+    from sklearn.cluster import DBSCAN
+
+    from sklearn_miro import clustering
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 5000, (40, 2))
+    points = np.repeat(centres, 300, axis=0) + rng.normal(scale=3.0, size=(12000, 2))
+    expected = DBSCAN(eps=5.0, min_samples=10).fit_predict(points)
+    calls = []
+    original = clustering.grid_dbscan
+    monkeypatch.setattr(clustering, "grid_dbscan", lambda *a, **k: calls.append(1) or original(*a, **k))
+    labels = clustering.dbscan_per_fov_scaled([np.arange(len(points))], [points], [5.0], 10, len(points))
+    assert calls == [1]
+    assert np.array_equal(labels, expected)

@@ -37,6 +37,7 @@ from ..clustering import (
     tune_dbscan,
 )
 from ..metrics import ari_dagger_ji_c_ami
+from ..model import progress_bar
 from ..parallel import map_fovs
 from ..pretrained import PretrainedMIRO
 from ._base import AUTO_BORDER_POINTS, radius_in_units_of_x, search_border_rules
@@ -67,6 +68,20 @@ def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False, one_
             else:
                 moved = transformer.transform(moved)
     return moved
+
+
+def label_free_fov(model, X_fov, cluster_radius, min_samples, verbose, tile_size, crop_features):
+    """A pretrained model's zero-shot work on one FOV: (collapsed, cluster radius, min_samples).
+
+    One pair-correlation fit serves the cluster radius (unless
+    ``cluster_radius`` is given) and ``min_samples`` (unless given).
+    """
+    fit = model.pair_correlation_fit(X_fov) if cluster_radius is None or min_samples is None else None
+    moved, radius = model.collapse_fov(X_fov, cluster_radius, fit=fit, verbose=verbose,
+                                       tile_size=tile_size, crop_features=crop_features)
+    if min_samples is None:
+        min_samples = model.dbscan_min_samples(X_fov, fit=fit)
+    return moved, radius, int(min_samples)
 
 
 def predict_fov(transformer, clusterer, X_fov, n_passes=1, one_fov=False):
@@ -454,20 +469,21 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         eps_in_radii, _ = model.dbscan_rule
         core_only = self.border_points_ == "background"
         auto_min_samples = self.min_samples == "auto"
-        collapsed, radii, min_samples = [], [], []
-        for idx in fov_indices:
-            X_fov = X[idx]
-            # One pair-correlation fit per FOV serves the radius and min_samples.
-            fit = (model.pair_correlation_fit(X_fov)
-                   if inner.cluster_radius is None or auto_min_samples else None)
-            moved, radius = model.collapse_fov(X_fov, inner.cluster_radius, fit=fit, verbose=inner.verbose,
-                                               tile_size=inner.tile_size, crop_features=inner.crop_features)
-            collapsed.append(moved)
-            radii.append(radius)
-            min_samples.append(model.dbscan_min_samples(X_fov, fit=fit) if auto_min_samples
-                               else int(self.min_samples))
-        radii = np.array(radii, dtype=float)
-        min_samples = np.array(min_samples, dtype=np.int64)
+        given_min_samples = None if auto_min_samples else int(self.min_samples)
+        # Every FOV on its own, in one task (n_jobs, joblib), with a bar over
+        # the FOVs when there are several.
+        with progress_bar(len(fov_indices), "MIRO: clustering FOVs (zero-shot)",
+                          getattr(inner, "verbose", 0) if len(fov_indices) > 1 else 0) as bar:
+            per_fov = map_fovs(
+                label_free_fov,
+                [(model, X[idx], inner.cluster_radius, given_min_samples, inner.verbose, inner.tile_size,
+                  inner.crop_features) for idx in fov_indices],
+                self.n_jobs,
+                progress=bar,
+            )
+        collapsed = [moved for moved, _, _ in per_fov]
+        radii = np.array([radius for _, radius, _ in per_fov], dtype=float)
+        min_samples = np.array([ms for _, _, ms in per_fov], dtype=np.int64)
         eps = eps_in_radii * radii if self.eps == "auto" else np.full(len(radii), float(self.eps))
         if record:
             finite = np.isfinite(radii)

@@ -386,7 +386,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
 
     @classmethod
     def pretrained(cls, name=pretrained_models.ZERO_SHOT_MODEL, *, cluster_radius=None, device="auto",
-                   verbose=0):
+                   verbose=1):
         """A fitted transformer with a pretrained network shipped in the package.
 
         No training and no labels: the network was trained on simulations only
@@ -408,7 +408,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             Typical RMS radius of a cluster in the units of X (nm), if known.
         device : str, default="auto"
             Used by ``fit`` when fine-tuning; zero-shot inference runs on the CPU.
-        verbose : int, default=0
+        verbose : int, default=1
+            Progress bars on long work, as the estimator's own default: FOVs
+            processed in tiles (more than 50,000 localisations), several FOVs
+            clustered zero-shot by :class:`MIROClusterer`, fine-tuning. 0: none.
 
         Returns
         -------
