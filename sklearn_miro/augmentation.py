@@ -517,6 +517,28 @@ def _mirror_tiled(points, classes, window, side):
     return tiled[inside], np.tile(classes, len(tiles))[inside]
 
 
+# Training FOVs whose areas differ by more than this factor are drawn as crop
+# templates in proportion to their area; closer areas, uniformly.
+TEMPLATE_AREA_RATIO = 2.0
+
+
+def _draw_template(training_set, rng):
+    """The training FOV a synthetic crop takes its density and background from.
+
+    Uniformly among FOVs of similar size. A crop takes its template's
+    density of clusters, so a small labelled FOV (a crop around one cluster)
+    drawn as often as the whole FOVs would fill a fifth of the crops with
+    about 20 times the clusters; when areas differ by more than
+    ``TEMPLATE_AREA_RATIO``, FOVs are drawn in proportion to their area, as a
+    localisation drawn from the pooled training data would pick them.
+    """
+    areas = np.prod(training_set.fov_extent, axis=1)
+    positive = areas > 0
+    if training_set.n_fovs == 1 or not positive.all() or areas.max() <= TEMPLATE_AREA_RATIO * areas.min():
+        return rng.integers(training_set.n_fovs)
+    return int(np.searchsorted(np.cumsum(areas) / areas.sum(), rng.random(), side="right"))
+
+
 def synthesize_fov(training_set, options, rng):
     """Assemble one synthetic FOV.
 
@@ -537,7 +559,7 @@ def synthesize_fov(training_set, options, rng):
             "pass a side (e.g. default_fov_size(training_set, density), the estimators' 'auto') "
             "or None for the size of the training FOVs."
         )
-    template = rng.integers(ts.n_fovs)
+    template = _draw_template(ts, rng)
     if options.fov_size is None:
         side = ts.fov_extent[template].copy()
     else:

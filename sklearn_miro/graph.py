@@ -56,7 +56,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.linalg import eigh as scipy_eigh
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import ArpackError, eigsh
 from scipy.spatial import Delaunay, QhullError
 
 from ._validation import check_coordinates, check_positive
@@ -82,6 +82,9 @@ _DENSE_MAX_NODES = 256
 _SUBSET_MIN_NODES = 64
 # Eigenvalues closer than this are treated as one degenerate eigenspace.
 _DEGENERACY_TOL = 1e-6
+# Components up to this size are solved densely when Lanczos cannot give their
+# lowest eigenpairs (about 0.5 GB of float64 at the limit).
+_DENSE_FALLBACK_MAX_NODES = 8_000
 
 
 @dataclass
@@ -541,15 +544,32 @@ def _dense_component_features(local_src, local_tgt, slot, weights, n_comp, size,
             out[start:stop] = _invariant_features(values[:, 1:], vectors[:, :, 1:], k)
         else:
             # The trivial pair, k more and a few extra so that a degenerate
-            # group straddling the k-th column is seen whole.
-            n_eig = min(k + 5, size)
+            # group straddling the k-th column is seen whole; the window is
+            # widened while the group reaches its last column (many copies of
+            # one point make groups of any size).
             for j, matrix in enumerate(lap):
-                values, vectors = scipy_eigh(
-                    matrix, subset_by_index=[0, n_eig - 1], driver="evr",
-                    overwrite_a=True, check_finite=False,
-                )
+                n_eig = min(k + 5, size)
+                while True:
+                    values, vectors = scipy_eigh(
+                        matrix, subset_by_index=[0, n_eig - 1], driver="evr", check_finite=False,
+                    )
+                    if n_eig == size or not _group_reaches_window_end(values, k):
+                        break
+                    n_eig = min(2 * n_eig, size)
                 out[start + j] = _invariant_features(values[None, 1:], vectors[None, :, 1:], k)[0]
     return out
+
+
+def _group_reaches_window_end(values, k):
+    """Whether eigenvalue ``k`` (0 = trivial) is degenerate with the last one computed."""
+    if len(values) <= k + 1:
+        return False
+    return values[-1] - values[k] <= _DEGENERACY_TOL * max(1.0, abs(values[k]))
+
+
+def _dense_eigenpairs(lap):
+    """All eigenpairs of a sparse Laplacian, densely (ascending)."""
+    return np.linalg.eigh(lap.toarray())
 
 
 def _sparse_component_features(rows, cols, weights, size, k):
@@ -563,14 +583,45 @@ def _sparse_component_features(rows, cols, weights, size, k):
         shape=(size, size),
     )
     # A few extra eigenpairs so that a degenerate group straddling the k-th
-    # column is seen whole.
+    # column is seen whole; more while the group reaches the last one, and a
+    # dense solve when that would be most of the spectrum or when Lanczos
+    # does not converge (thousands of copies of one point do both).
     n_eig = min(k + 4, size - 1)
     # Deterministic start vector: results do not depend on global RNG state.
     v0 = np.random.default_rng(size).uniform(0.5, 1.5, size)
-    values, vectors = eigsh(lap, k=n_eig, sigma=-1e-3, which="LM", v0=v0)
-    order = np.argsort(values, kind="stable")
-    values, vectors = values[order], vectors[:, order]
+    while True:
+        if n_eig > size // 4:
+            values, vectors = _dense_component_eigenpairs(lap, size)
+            break
+        try:
+            # Shift-invert converges in tens of iterations on these graphs; the
+            # cap bounds the time a degenerate spectrum takes to fail.
+            values, vectors = eigsh(lap, k=n_eig, sigma=-1e-3, which="LM", v0=v0, maxiter=2000)
+        except ArpackError:  # includes ArpackNoConvergence
+            values, vectors = _dense_component_eigenpairs(lap, size)
+            break
+        order = np.argsort(values, kind="stable")
+        values, vectors = values[order], vectors[:, order]
+        if not _group_reaches_window_end(values, k):
+            break
+        if size <= _DENSE_FALLBACK_MAX_NODES:
+            values, vectors = _dense_component_eigenpairs(lap, size)
+            break
+        n_eig = 2 * n_eig
     return _invariant_features(values[None, 1:], vectors[None, :, 1:], k)[0]
+
+
+def _dense_component_eigenpairs(lap, size):
+    """Every eigenpair of one component's Laplacian, when Lanczos cannot give the few needed."""
+    if size > _DENSE_FALLBACK_MAX_NODES:
+        raise ValueError(
+            f"The graph has a connected component of {size:,} localisations whose Laplacian "
+            "eigenvectors could not be computed (the Lanczos solver did not converge, or the "
+            "lowest eigenvalues are all equal: typically thousands of copies of one point). "
+            "Remove exact duplicate localisations, or use crop_features=True (the default), "
+            "which computes the features on squares of the training crops' size."
+        )
+    return _dense_eigenpairs(lap)
 
 
 def laplacian_eigenvector_features(n_nodes, edge_index, k=N_EIGENVECTORS, *, normalization="unit"):

@@ -562,10 +562,18 @@ def resolve_depth(config, training_set):
     Measured when fine-tuning the pretrained model on rings (the rings of
     issue 11's quality table, 3 seeds): more steps and more FOVs were both
     needed to reach the paper's Table 1 band (``doc/method.md``). A config
-    whose ``n_steps`` is a number is returned unchanged. Returns
+    whose ``n_steps`` is a number is returned unchanged, but for empty
+    ``step_scales`` (one scale: every step supervised by it). Returns
     ``(config, central_fraction)``; the fraction is NaN when not measured.
     """
     if config.n_steps != "auto":
+        # One scale unless the caller says which scale supervises each step.
+        if not config.step_scales:
+            config = replace(config, step_scales=tuple(np.zeros(int(config.n_steps), dtype=np.int64)))
+        elif len(config.step_scales) != int(config.n_steps):
+            raise ValueError(
+                f"step_scales has {len(config.step_scales)} entries for n_steps={config.n_steps}."
+            )
         return config, float("nan")
     fraction = central_fraction(training_set, min_size=HOLLOW_MIN_LOCALIZATIONS)
     hollow = is_hollow(fraction)  # NaN (no cluster large enough) is not hollow
@@ -884,9 +892,13 @@ def training_diagnostics(model, X, labels, fov_indices, graphs, config, *, dista
     """
     last = model.n_steps - 1
     scale = int(model.step_scales[last])
-    # With the features the estimator's transform will use.
-    moved = model.collapse(X, fov_indices, [last], torch.device("cpu"),
-                           crop_features=config.crop_features).moved[0]
+    # With the features the estimator's transform will use. "reference" maps
+    # the output to the authors' clustering space, not back to the units of X:
+    # "minmax" gives the same network input mapped back to X's units, where
+    # the compression must be measured.
+    measured = replace(model, fov_normalization="minmax") if model.fov_normalization == "reference" else model
+    moved = measured.collapse(X, fov_indices, [last], torch.device("cpu"),
+                              crop_features=config.crop_features).moved[0]
     groups = np.zeros(len(X), dtype=np.int64)
     for k, idx in enumerate(fov_indices):
         groups[idx] = k

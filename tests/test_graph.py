@@ -292,3 +292,32 @@ def test_edge_pencils_are_the_circles_that_hold_no_other_point(seed, n, copies):
     low = np.where(a < -1e-9, bound, -np.inf).max(axis=1)
     np.testing.assert_allclose(t_high[distinct], high, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(t_low[distinct], low, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_copies", [100, 300])
+def test_many_copies_of_one_point_get_equal_features(n_copies):
+    # A degenerate eigenspace wider than the few eigenpairs computed once gave
+    # the copies arbitrary, unequal features (dense and Lanczos paths).
+    graph = build_graph(np.zeros((n_copies, 2)), 1.0, normalization="rms")
+    np.testing.assert_allclose(np.ptp(graph.node_attr, axis=0), 0.0, atol=1e-9)
+    ring = np.linspace(0, 2 * np.pi, 9)[:-1]
+    X = np.concatenate([np.zeros((n_copies, 2)), np.c_[np.cos(ring), np.sin(ring)]])
+    features = build_graph(X, 1.5, normalization="rms").node_attr
+    np.testing.assert_allclose(np.ptp(features[:n_copies], axis=0), 0.0, atol=1e-7)
+
+
+def test_lanczos_failure_falls_back_to_a_dense_solve(monkeypatch):
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    from sklearn_miro import graph as graph_module
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1000, (400, 2))  # one component of 400 nodes: the Lanczos path
+    expected = build_graph(X, 200.0, normalization="rms").node_attr
+
+    def fails(*args, **kwargs):
+        raise ArpackNoConvergence("no convergence", np.empty(0), np.empty((0, 0)))
+
+    monkeypatch.setattr(graph_module, "eigsh", fails)
+    got = build_graph(X, 200.0, normalization="rms").node_attr
+    np.testing.assert_allclose(got, expected, atol=1e-8)

@@ -128,3 +128,19 @@ def test_synthesize_fov_needs_a_resolved_crop_size(training_set):
     ts = training_set[0]
     with pytest.raises(ValueError, match="fov_size='auto' must be resolved"):
         synthesize_fov(ts, AugmentationOptions(), np.random.default_rng(0))
+
+
+def test_a_small_labelled_fov_does_not_crowd_the_crops():
+    # Two whole FOVs and a 90-nm crop around one cluster: drawn as often as the
+    # others, the small FOV gave crops 20 times denser than planned.
+    X, y, fov = make_benchmark_scenario(2, n_fovs=2, random_state=0)
+    first = y[fov == 0]
+    cluster = X[fov == 0][first == first[first >= 0][0]]
+    small = np.concatenate([cluster, cluster.mean(0) + [[30, 30], [-30, 25], [20, -35.0]]])
+    Xa = np.concatenate([X, small])
+    ya = np.r_[y, np.zeros(len(cluster), int), -np.ones(3, int)]
+    ts = prepare_training_set(Xa, ya, np.r_[fov, np.full(len(small), 2)])
+    options = AugmentationOptions(fov_size=1171.6)
+    rng = np.random.default_rng(0)
+    sizes = [len(synthesize_fov(ts, options, rng)[0]) for _ in range(30)]
+    assert max(sizes) < 600
