@@ -869,7 +869,7 @@ def test_the_clusterers_refuse_the_other_kind_of_transformer(data, fitted):
     from sklearn_miro import MIROClusterer, MIROTransformer
 
     X, Y, fov = data
-    with pytest.raises(TypeError, match="must be a MIROTransformer .*use MultiscaleMIROClusterer"):
+    with pytest.raises(TypeError, match="must be a MIRO transformer \\(MIROTransformer.*use MultiscaleMIROClusterer"):
         MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3).fit(X, Y[:, 1], groups=fov)
     single = MIROTransformer(hidden_size=8, n_steps=2, n_augmented=4, max_epochs=1, random_state=0)
     with pytest.raises(TypeError, match="must be a MultiscaleMIROTransformer .*use MIROClusterer"):

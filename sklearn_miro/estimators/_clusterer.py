@@ -635,7 +635,7 @@ def check_miro_transformer(transformer):
         hint = (" (for a multiscale transformer use MultiscaleMIROClusterer)"
                 if type(inner).__name__ == "MultiscaleMIROTransformer" else "")
         raise TypeError(
-            "transformer must be a MIROTransformer (or one wrapped in "
+            "transformer must be a MIRO transformer (MIROTransformer, or one wrapped in "
             f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}{hint}."
         )
 
