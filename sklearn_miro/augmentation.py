@@ -494,6 +494,10 @@ def _sample_background(training_set, template, side, options, rng):
     return points[keep], cls[keep]
 
 
+# More mirrored copies of a template's background than this are not made.
+_MAX_MIRRORED_TILES = 400
+
+
 def _mirror_tiled(points, classes, window, side):
     """Background of a ``window`` repeated, mirrored at every seam, to fill ``side``.
 
@@ -506,7 +510,9 @@ def _mirror_tiled(points, classes, window, side):
     valid = window > 0
     repeats = np.where(valid, np.ceil(np.asarray(side) / np.where(valid, window, 1.0) - 1e-9), 1)
     repeats = repeats.astype(np.int64)
-    if np.all(repeats <= 1) or len(points) == 0:
+    if np.all(repeats <= 1) or len(points) == 0 or np.prod(repeats) > _MAX_MIRRORED_TILES:
+        # (A template almost flat on one axis would need millions of copies:
+        # such a crop keeps the window's background only.)
         return points, classes
     tiles = np.stack(np.meshgrid(np.arange(repeats[0]), np.arange(repeats[1]), indexing="ij"), -1)
     tiles = tiles.reshape(-1, 2)  # (n_tiles, 2) tile index per axis
@@ -536,7 +542,8 @@ def _draw_template(training_set, rng):
     positive = areas > 0
     if training_set.n_fovs == 1 or not positive.all() or areas.max() <= TEMPLATE_AREA_RATIO * areas.min():
         return rng.integers(training_set.n_fovs)
-    return int(np.searchsorted(np.cumsum(areas) / areas.sum(), rng.random(), side="right"))
+    drawn = np.searchsorted(np.cumsum(areas) / areas.sum(), rng.random(), side="right")
+    return int(min(drawn, training_set.n_fovs - 1))  # the cumulative sum may end 1 ulp under 1
 
 
 def synthesize_fov(training_set, options, rng):

@@ -552,12 +552,13 @@ def _stats(args):
 
     # FOV names: the file names, made unique with their folders where two
     # files share a name (day1/cell.csv and day2/cell.csv are two FOVs).
-    stems = [Path(p).stem for p in args.files]
-    names = [
-        stem if stems.count(stem) == 1 else str(Path(p).with_suffix("")) for stem, p in zip(stems, args.files)
-    ]
-    if len(set(names)) < len(names):
+    resolved = [Path(p).resolve() for p in args.files]
+    if len(set(resolved)) < len(resolved):
         raise CommandError("The same file is given twice; each file is one FOV.")
+    stems = [Path(p).stem for p in args.files]
+    names = [stem if stems.count(stem) == 1 else str(Path(p).with_suffix("")) for stem, p in zip(stems, args.files)]
+    # cell.csv and cell.tsv in one folder: their names keep the suffix.
+    names = [name if names.count(name) == 1 else str(p) for name, p in zip(names, args.files)]
     Xs, labels, fovs, used = [], [], [], {}
     for path, fov in zip(args.files, names):
         df = _read_table(path, args)

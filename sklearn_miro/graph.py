@@ -604,7 +604,9 @@ def _sparse_component_features(rows, cols, weights, size, k):
         values, vectors = values[order], vectors[:, order]
         if not _group_reaches_window_end(values, k):
             break
-        if size <= _DENSE_FALLBACK_MAX_NODES:
+        if size <= _DENSE_FALLBACK_MAX_NODES or n_eig >= 64:
+            # Dense when affordable; past 64 pairs, Lanczos would only grow
+            # slower and larger before the same error.
             values, vectors = _dense_component_eigenpairs(lap, size)
             break
         n_eig = 2 * n_eig

@@ -215,6 +215,14 @@ def test_stats_keeps_files_of_the_same_name_apart(labelled_files, tmp_path, caps
     assert main(["stats", *map(str, copies), "--output-dir", str(tmp_path / "out")]) == 2
     assert "pass --force" in capsys.readouterr().err
     assert main(["stats", *map(str, copies), "--output-dir", str(tmp_path / "out"), "-f"]) == 0
+    # the same name with another suffix in one folder: two FOVs, named with their suffix
+    other = copies[0].with_suffix(".tsv")
+    pd.read_csv(copies[0]).to_csv(other, sep="\t", index=False)
+    assert main(["stats", str(copies[0]), str(other), "--output-dir", str(tmp_path / "out2")]) == 0
+    summary = pd.read_csv(tmp_path / "out2" / "cell_fov_summary.csv")
+    assert summary["fov"].tolist() == [str(copies[0]), str(other)]
+    assert main(["stats", str(copies[0]), str(copies[0]), "--output-dir", str(tmp_path / "o3")]) == 2
+    assert "given twice" in capsys.readouterr().err
 
 
 def test_stats_after_cluster_reads_the_new_column(model_path, labelled_files, tmp_path, capsys):

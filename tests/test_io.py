@@ -374,12 +374,12 @@ def test_load_benchmark_refuses_negative_cluster_ids(tmp_path):
 
 
 def test_load_benchmark_ids_stay_distinct_across_fovs(tmp_path):
-    # Large file ids in one FOV and small ones in another do not collide.
+    # Ids near 2**62 in three FOVs: the key position * (max id + 1) + id
+    # once overflowed int64 and merged clusters of different FOVs.
     folder = tmp_path / "data" / "ground_truth" / "scenario_4"
     folder.mkdir(parents=True)
-    pd.DataFrame({"x": [0.0, 1, 2, 3], "y": [0.0, 1, 2, 3], "index": [1, 1, 2**40, 0]}).to_csv(
-        folder / "fov_1.csv", index=False)
-    pd.DataFrame({"x": [5.0, 6, 7], "y": [5.0, 6, 7], "index": [1, 2**40, 0]}).to_csv(
-        folder / "fov_2.csv", index=False)
+    for number, ids in ((1, [1, 1, 2**62, 0]), (2, [1, 2**62, 0]), (3, [2**62, 5])):
+        pd.DataFrame({"x": np.arange(len(ids), dtype=float), "y": np.arange(len(ids), dtype=float),
+                      "index": ids}).to_csv(folder / f"fov_{number}.csv", index=False)
     bench = load_benchmark(folder, training_indices=[1])
-    np.testing.assert_array_equal(bench.y, [0, 0, 1, -1, 2, 3, -1])
+    np.testing.assert_array_equal(bench.y, [0, 0, 1, -1, 2, 3, -1, 5, 4])

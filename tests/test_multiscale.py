@@ -853,6 +853,24 @@ def test_pandas_output_names_one_scale_and_every_scale(data, fitted):
     with sklearn.config_context(transform_output="pandas"):
         np.testing.assert_array_equal(fitted.transform_scales(X, groups=fov)["corners"],
                                       every.to_numpy()[:, :2])
+    # A failed single-scale call leaves nothing behind for the next one.
+    with pytest.raises(ValueError, match="tile_size"):
+        model.set_params(tile_size=1e-3).transform(X, groups=fov, scale="rings")
+    model.set_params(tile_size="auto")
+    assert list(model.transform(X, groups=fov).columns) == list(every.columns)
+    assert list(model.get_feature_names_out()) == list(every.columns)
+
+
+def test_pandas_output_of_one_and_every_scale_from_two_threads(data, fitted):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, _, fov = data
+    model = copy.deepcopy(fitted).set_output(transform="pandas")
+    calls = [{"scale": "rings"}, {}] * 4
+    with ThreadPoolExecutor(2) as pool:
+        outputs = list(pool.map(lambda kw: model.transform(X, groups=fov, **kw), calls))
+    for kw, out in zip(calls, outputs):
+        assert out.shape[1] == (2 if kw else 4)
 
 
 def test_eps_candidates_in_the_units_of_x_with_fov_normalization(data):

@@ -553,3 +553,5 @@ def test_a_cluster_radius_set_after_pretrained_is_checked_by_name(fov):
         miro.transform(X)
     with pytest.raises(ValueError, match="'cluster_radius' parameter of MIROTransformer must be"):
         miro.collapse_fov(X)
+    with pytest.raises(ValueError, match="'cluster_radius' parameter of MIROTransformer must be"):
+        MIROClusterer(miro).fit(X)

@@ -190,14 +190,22 @@ def test_tiled_fovs_show_a_progress_bar_when_verbose(data, fitted, capsys):
     assert "MIRO" not in capsys.readouterr().err
 
 
-def test_zero_shot_clustering_of_many_fovs_uses_n_jobs_and_shows_progress(data, capsys):
+def test_zero_shot_clustering_of_many_fovs_uses_n_jobs_and_shows_progress(data, capsys, monkeypatch):
+    from sklearn_miro.estimators import _clusterer
+
     X, _, fov = data
+    asked = []
+    original = _clusterer.map_fovs
+    monkeypatch.setattr(_clusterer, "map_fovs",
+                        lambda f, args, n_jobs=None, **kw: asked.append((f.__name__, n_jobs))
+                        or original(f, args, n_jobs, **kw))
     miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=20.0, verbose=0)
     sequential = MIROClusterer(miro).fit_predict(X, groups=fov)
     capsys.readouterr()
     parallel = MIROClusterer(miro, n_jobs=2)
     np.testing.assert_array_equal(parallel.fit_predict(X, groups=fov), sequential)
     np.testing.assert_array_equal(parallel.predict(X, groups=fov), sequential)
+    assert ("label_free_fov", 2) in asked  # the per-FOV work went to map_fovs with n_jobs
     assert "MIRO" not in capsys.readouterr().err  # verbose=0: silent
     shown = MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=20.0))
     np.testing.assert_array_equal(shown.fit_predict(X, groups=fov), sequential)

@@ -470,6 +470,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         core_only = self.border_points_ == "background"
         auto_min_samples = self.min_samples == "auto"
         given_min_samples = None if auto_min_samples else int(self.min_samples)
+        inner._check_cluster_radius()  # set after pretrained(), never validated by a fit
         # Every FOV on its own, in one task (n_jobs, joblib), with a bar over
         # the FOVs when there are several.
         with progress_bar(len(fov_indices), "MIRO: clustering FOVs (zero-shot)",

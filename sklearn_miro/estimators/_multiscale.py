@@ -17,6 +17,7 @@ cluster lies in which coarse one (:func:`nesting_report`).
 
 from __future__ import annotations
 
+import contextvars
 import numbers
 import warnings
 
@@ -64,6 +65,9 @@ __all__ = [
     "step_supervision",
 ]
 
+# (id of the transformer, scale) whose single-scale output set_output's wrapper
+# is about to name; per thread and per context, never stored on the estimator.
+_NAMED_SCALE = contextvars.ContextVar("sklearn_miro_named_scale", default=(None, None))
 
 
 # --------------------------------------------------------------------------
@@ -522,11 +526,13 @@ device_, n_features_in_, feature_names_in_
         X, _, fov_indices = self._prepare_predict_input(X, groups)
         if scale is not None:
             s = _scale_index(scale, self.scale_names_)
+            moved = self._collapse(X, fov_indices, [int(self.scale_steps_[s])]).moved[0]
             if _get_output_config("transform", self)["dense"] != "default":
                 # set_output's wrapper names the columns with get_feature_names_out
-                # right after this returns: it names this scale's two columns.
-                self._feature_names_scale = s
-            return self._collapse(X, fov_indices, [int(self.scale_steps_[s])]).moved[0]
+                # right after this returns, in this thread: it names this scale's
+                # two columns. Set last, so that an error leaves nothing behind.
+                _NAMED_SCALE.set((id(self), s))
+            return moved
         moved = self._collapse(X, fov_indices, [int(k) for k in self.scale_steps_]).moved
         return np.concatenate(list(moved), axis=1)
 
@@ -547,7 +553,11 @@ device_, n_features_in_, feature_names_in_
         scale=s)`` returns the two columns of scale ``s`` named this way.
         """
         check_is_fitted(self, "model_")
-        selected = self.__dict__.pop("_feature_names_scale", None)
+        owner, selected = _NAMED_SCALE.get()
+        if owner == id(self):
+            _NAMED_SCALE.set((None, None))
+        else:
+            selected = None
         names = self.scale_names_ if selected is None else (self.scale_names_[selected],)
         return np.array([f"{name}_{axis}" for name in names for axis in ("x", "y")], dtype=object)
 
