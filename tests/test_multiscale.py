@@ -890,5 +890,5 @@ def test_the_clusterers_refuse_the_other_kind_of_transformer(data, fitted):
     with pytest.raises(TypeError, match="must be a MIRO transformer \\(MIROTransformer.*use MultiscaleMIROClusterer"):
         MIROClusterer(FrozenEstimator(fitted), eps=20.0, min_samples=3).fit(X, Y[:, 1], groups=fov)
     single = MIROTransformer(hidden_size=8, n_steps=2, n_augmented=4, max_epochs=1, random_state=0)
-    with pytest.raises(TypeError, match="must be a MultiscaleMIROTransformer .*use MIROClusterer"):
+    with pytest.raises(TypeError, match="must be a MultiscaleMIROTransformer, .*use MIROClusterer"):
         MultiscaleMIROClusterer(single, eps=(10.0, 40.0), min_samples=(3, 3)).fit(X, Y, groups=fov)

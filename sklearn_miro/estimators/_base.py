@@ -23,6 +23,7 @@ from .._validation import (
 )
 from ..domain import UnitMismatchWarning, domain_checks_enabled, localization_spacing, unit_mismatch_message
 from ..augmentation import CROP_LOCALIZATIONS, AugmentationOptions
+from ..clustering import inner_transformer
 from ..diagnostics import check_move_nothing
 from ..model import (
     DEFAULT_N_STEPS,
@@ -620,3 +621,19 @@ def radius_in_units_of_x(radius, fov_normalization, X, fov_indices):
         return float(radius)
     return float(np.median([length_in_output_units(X[idx], radius, fov_normalization)
                             for idx in fov_indices]))
+
+
+def check_transformer_kind(transformer, kind, described, other_kind, other_clusterer):
+    """Raise a TypeError unless ``transformer`` (possibly frozen) is a ``kind``.
+
+    ``described`` names what is expected in the message; when the transformer
+    is the other kind (class name ``other_kind``), the message points to
+    ``other_clusterer``, the clusterer made for it.
+    """
+    inner = inner_transformer(transformer)
+    if not isinstance(inner, kind):
+        hint = f" (for a {other_kind} use {other_clusterer})" if type(inner).__name__ == other_kind else ""
+        raise TypeError(
+            f"transformer must be {described}, or one wrapped in sklearn.frozen.FrozenEstimator, "
+            f"or None; got {type(inner).__name__}{hint}."
+        )

@@ -40,7 +40,7 @@ from ..metrics import ari_dagger_ji_c_ami
 from ..model import progress_bar
 from ..parallel import map_fovs
 from ..pretrained import PretrainedMIRO
-from ._base import AUTO_BORDER_POINTS, radius_in_units_of_x, search_border_rules
+from ._base import AUTO_BORDER_POINTS, check_transformer_kind, radius_in_units_of_x, search_border_rules
 from ._transformer import MIROTransformer
 
 __all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
@@ -631,14 +631,8 @@ def check_miro_transformer(transformer):
     MIROClusterer passes ``groups`` to its transformer and reads its
     connectivity radius; any other transformer would fail deep inside.
     """
-    inner = inner_transformer(transformer)
-    if not isinstance(inner, MIROTransformer):
-        hint = (" (for a multiscale transformer use MultiscaleMIROClusterer)"
-                if type(inner).__name__ == "MultiscaleMIROTransformer" else "")
-        raise TypeError(
-            "transformer must be a MIRO transformer (MIROTransformer, or one wrapped in "
-            f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}{hint}."
-        )
+    check_transformer_kind(transformer, MIROTransformer, "a MIRO transformer (MIROTransformer)",
+                           "MultiscaleMIROTransformer", "MultiscaleMIROClusterer")
 
 
 def _is_pretrained(transformer):

@@ -51,6 +51,7 @@ from ._base import (
     MULTISCALE_N_STEPS,
     NETWORK_DEFAULTS,
     BaseMIRO,
+    check_transformer_kind,
     radius_in_units_of_x,
     search_border_rules,
 )
@@ -809,14 +810,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
 
     def _fitted_transformer(self, X, labels, groups):
         template = self._transformer_template()
-        inner = inner_transformer(template)
-        if not isinstance(inner, MultiscaleMIROTransformer):
-            hint = (" (for a single-scale transformer use MIROClusterer)"
-                    if type(inner).__name__ == "MIROTransformer" else "")
-            raise TypeError(
-                "transformer must be a MultiscaleMIROTransformer (or one wrapped in "
-                f"sklearn.frozen.FrozenEstimator) or None; got {type(inner).__name__}{hint}."
-            )
+        check_transformer_kind(template, MultiscaleMIROTransformer, "a MultiscaleMIROTransformer",
+                               "MIROTransformer", "MIROClusterer")
         if is_fitted(template):
             return template
         if labels is None:
