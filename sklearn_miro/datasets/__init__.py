@@ -8,7 +8,8 @@ All simulators share the same conventions:
 * cluster labels: -1 for background, clusters numbered 0..n_clusters-1
   uniquely across all FOVs returned (in FOV order, no gaps);
 * ``fov``: the FOV id 0..n_fovs-1 of every localisation (localisations are
-  shuffled within their FOV);
+  shuffled within their FOV; a FOV left with no localisation has no rows, so
+  its id is missing);
 * two-scale simulators return labels of shape (n, 2): column 0 the fine scale
   (corners, spots), column 1 the coarse scale (rings, NPCs);
 * :func:`make_multishape` also returns the shape class of every localisation
