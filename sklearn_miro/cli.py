@@ -229,11 +229,7 @@ def _read_labelled(paths, label_column, background, args=None):
     Xs, ys, groups = [], [], []
     for k, path in enumerate(paths):
         df = _read_table(path, args)
-        column = label_column or "label"
-        # read_localizations renames label-like columns ("index", "cluster") to
-        # "label": accept the name the user sees in the file too.
-        renamed = {v: k for k, v in df.attrs.get("original_columns", {}).items()}
-        column = renamed.get(column, column)
+        column = _canonical_name(df, label_column or "label")
         if column not in df.columns:
             raise CommandError(
                 f"{path}: no label column {label_column or 'label/index/cluster'!r} (columns: "
@@ -264,6 +260,21 @@ def _original_name(df, column):
 
 def _original_names(df):
     return [_original_name(df, c) for c in df.columns]
+
+
+def _canonical_name(df, name):
+    """The column of ``df`` for a name as the file spells it.
+
+    read_localizations renames known columns (``index`` or ``cluster`` to
+    ``label``); the user may give either name.
+    """
+    renamed = {original: canonical for canonical, original in df.attrs.get("original_columns", {}).items()}
+    return renamed.get(name, name)
+
+
+def _written_label_name(path):
+    """The label column ``sklearn-miro cluster`` adds to ``path`` without --label-name."""
+    return "group" if Path(path).suffix.lower() in (".h5", ".hdf5") else "cluster"
 
 
 def _output_file(path, force, what):
@@ -445,7 +456,7 @@ def _cluster(args):
     inputs = {Path(p).resolve() for p in args.files}
     for path in args.files:
         tables.append(_read_table(path, args))
-        new_name = args.label_name or ("group" if Path(path).suffix.lower() in (".h5", ".hdf5") else "cluster")
+        new_name = args.label_name or _written_label_name(path)
         clash = [c for c in _original_names(tables[-1]) if str(c).casefold() == new_name.casefold()]
         if clash:
             raise CommandError(
@@ -506,9 +517,8 @@ def _stats_label_column(df, path, label_column):
     """
     from .io import LABEL_SPELLINGS
 
-    renamed = {v: k for k, v in df.attrs.get("original_columns", {}).items()}
     if label_column:
-        column = renamed.get(label_column, label_column)
+        column = _canonical_name(df, label_column)
         if column not in df.columns:
             raise CommandError(
                 f"{path}: no label column {label_column!r} (columns: {_original_names(df)})."
@@ -521,9 +531,7 @@ def _stats_label_column(df, path, label_column):
             "Pass --label-column with the name of the column that holds the cluster ids."
         )
     if len(candidates) > 1:
-        # The column 'sklearn-miro cluster' adds: "cluster", "group" in Picasso HDF5.
-        new_name = "group" if Path(path).suffix.lower() in (".h5", ".hdf5") else "cluster"
-        written = [c for c in candidates if c != "label" and _original_name(df, c) == new_name]
+        written = [c for c in candidates if c != "label" and _original_name(df, c) == _written_label_name(path)]
         if len(written) != 1:
             raise CommandError(
                 f"{path} has several label columns ({[_original_name(df, c) for c in candidates]}); "
@@ -545,14 +553,13 @@ def _stats(args):
     table_path = _output_file(out_dir / f"{prefix}_cluster_table.csv", args.force, "Cluster table")
     summary_path = _output_file(out_dir / f"{prefix}_fov_summary.csv", args.force, "FOV summary")
     histogram = _output_file(Path(args.histogram), args.force, "Histogram") if args.histogram else None
-    inputs = {Path(p).resolve() for p in args.files}
+    resolved = [Path(p).resolve() for p in args.files]
     for output in (table_path, summary_path, histogram):
-        if output is not None and Path(output).resolve() in inputs:
+        if output is not None and Path(output).resolve() in resolved:
             raise CommandError(f"The output {output} is one of the input files.")
 
     # FOV names: the file names, made unique with their folders where two
     # files share a name (day1/cell.csv and day2/cell.csv are two FOVs).
-    resolved = [Path(p).resolve() for p in args.files]
     if len(set(resolved)) < len(resolved):
         raise CommandError("The same file is given twice; each file is one FOV.")
     stems = [Path(p).stem for p in args.files]
@@ -568,8 +575,7 @@ def _stats(args):
         Xs.append(df[["x", "y"]].to_numpy())
         labels.append(values)
         if args.fov_column:
-            renamed = {v: k for k, v in df.attrs.get("original_columns", {}).items()}
-            fov_column = renamed.get(args.fov_column, args.fov_column)
+            fov_column = _canonical_name(df, args.fov_column)
             if fov_column not in df.columns:
                 raise CommandError(f"{path}: no FOV column {args.fov_column!r} (columns: {_original_names(df)}).")
             fovs.append(np.array([f"{fov}:{v}" for v in df[fov_column].to_numpy()]))

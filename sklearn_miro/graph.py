@@ -567,11 +567,6 @@ def _group_reaches_window_end(values, k):
     return values[-1] - values[k] <= _DEGENERACY_TOL * max(1.0, abs(values[k]))
 
 
-def _dense_eigenpairs(lap):
-    """All eigenpairs of a sparse Laplacian, densely (ascending)."""
-    return np.linalg.eigh(lap.toarray())
-
-
 def _sparse_component_features(rows, cols, weights, size, k):
     """Features of one large component, by shift-invert Lanczos.
 
@@ -623,7 +618,7 @@ def _dense_component_eigenpairs(lap, size):
             "Remove exact duplicate localisations, or use crop_features=True (the default), "
             "which computes the features on squares of the training crops' size."
         )
-    return _dense_eigenpairs(lap)
+    return np.linalg.eigh(lap.toarray())
 
 
 def laplacian_eigenvector_features(n_nodes, edge_index, k=N_EIGENVECTORS, *, normalization="unit"):

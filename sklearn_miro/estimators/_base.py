@@ -609,18 +609,18 @@ def upgrade_pre_model_state(state):
     return state
 
 
-def radius_in_units_of_x(radius, fov_normalization, X, fov_indices):
-    """A connectivity radius in the units of X, for the eps candidates.
+def radius_in_units_of_x(model, X, fov_indices):
+    """A fitted model's connectivity radius in the units of X, for the eps candidates.
 
     Without normalisation the radius is already in the units of X. With
     ``"minmax"`` or ``"reference"`` (the authors' checkpoints) it is in the
     network's [0, 1] FOV space while the collapsed points are in the units of
     X: the median over the labelled FOVs of its length there.
     """
-    if fov_normalization is None:
+    radius, normalization = model.connectivity_radius, model.fov_normalization
+    if normalization is None:
         return float(radius)
-    return float(np.median([length_in_output_units(X[idx], radius, fov_normalization)
-                            for idx in fov_indices]))
+    return float(np.median([length_in_output_units(X[idx], radius, normalization) for idx in fov_indices]))
 
 
 def check_transformer_kind(transformer, kind, described, other_kind, other_clusterer):

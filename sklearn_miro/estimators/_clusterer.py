@@ -32,7 +32,6 @@ from ..clustering import (
     is_auto,
     is_fitted,
     stack_fov_labels,
-    transformer_radius,
     trim_clusters,
     tune_dbscan,
 )
@@ -474,7 +473,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         # Every FOV on its own, in one task (n_jobs, joblib), with a bar over
         # the FOVs when there are several.
         with progress_bar(len(fov_indices), "MIRO: clustering FOVs (zero-shot)",
-                          getattr(inner, "verbose", 0) if len(fov_indices) > 1 else 0) as bar:
+                          inner.verbose if len(fov_indices) > 1 else 0) as bar:
             per_fov = map_fovs(
                 label_free_fov,
                 [(model, X[idx], inner.cluster_radius, given_min_samples, inner.verbose, inner.tile_size,
@@ -534,8 +533,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                     "3 localisations, not all on one point); give eps explicitly."
                 )
             return float(np.median(radii))
-        normalization = getattr(inner_transformer(self.transformer_).model_, "fov_normalization", None)
-        return radius_in_units_of_x(transformer_radius(self.transformer_), normalization, X, fov_indices)
+        return radius_in_units_of_x(inner_transformer(self.transformer_).model_, X, fov_indices)
 
     def _transform_fov(self, X_fov, n_passes=None, collapsed=False, one_fov=False):
         # The transformer's public transform: a pretrained (units per FOV) or

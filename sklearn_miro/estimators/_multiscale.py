@@ -36,7 +36,6 @@ from ..clustering import (
     inner_transformer,
     is_auto,
     is_fitted,
-    transformer_radius,
 )
 from .._validation import (
     check_cluster_labels,
@@ -831,8 +830,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         self.tuning_scores_, self.eps_grid_, self.min_samples_grid_ = [], [], []
         # The transformer's n_jobs and verbose also serve the search.
         inner = inner_transformer(self.transformer_)
-        radius = radius_in_units_of_x(transformer_radius(self.transformer_),
-                                      inner.model_.fov_normalization, X, fov_indices)
+        radius = radius_in_units_of_x(inner.model_, X, fov_indices)
         compare = self.border_points == "auto" and labels is not None
         options = AUTO_BORDER_POINTS if compare else (
             "cluster" if self.border_points == "auto" else self.border_points,)

@@ -512,8 +512,7 @@ device_, n_features_in_, feature_names_in_
             lambda core_only, bar: choose_dbscan_parameters(
                 [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
                 [clusters[idx] for idx in fov_indices],
-                radius_in_units_of_x(self.model_.connectivity_radius, self.model_.fov_normalization,
-                                     X, fov_indices),
+                radius_in_units_of_x(self.model_, X, fov_indices),
                 self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
                 n_jobs=self.n_jobs, progress=bar, core_only=core_only, memo=memo,
             ),
