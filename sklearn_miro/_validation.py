@@ -331,7 +331,8 @@ def integer_labels(arr, *, name="y", background=-1):
     """A fresh int64 copy of an array of cluster labels of any shape.
 
     Integer and boolean arrays are accepted; float arrays only when every value
-    is a finite integer; anything else raises a ValueError naming ``name``.
+    is a finite integer; anything else, and values that do not fit in int64,
+    raise a ValueError naming ``name``.
     """
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
@@ -341,6 +342,11 @@ def integer_labels(arr, *, name="y", background=-1):
                 f"{name} must hold integer cluster labels; got non-integer values "
                 "(did you pass coordinates or a continuous target?)."
             )
+        # float64(2**63) is the first value past int64's largest; the cast
+        # would give a wrong label without any error.
+        too_large = (arr >= 2.0**63) | (arr < -(2.0**63))
+        if too_large.any():
+            _raise_int64_overflow(arr[too_large].ravel()[0].item(), name)
     elif arr.dtype.kind == "O":
         _check_no_missing(
             arr, name, f"every localisation needs an integer cluster label ({background} = background)"
@@ -351,6 +357,16 @@ def integer_labels(arr, *, name="y", background=-1):
                 f"{name} must hold integer cluster labels ({background} = background); got "
                 f"{type(bad[0]).__name__} values such as {bad[0]!r}."
             )
+        try:
+            return arr.astype(np.int64, copy=True)
+        except OverflowError:  # Python ints past int64's range
+            limits = np.iinfo(np.int64)
+            outside = [v for v in arr.ravel() if not limits.min <= int(v) <= limits.max]
+            _raise_int64_overflow(int(outside[0]), name)
+    elif arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        # uint64 labels past int64's largest value would wrap to negative
+        # numbers, 2**64 - 1 becoming -1, the background.
+        _raise_int64_overflow(int(arr.max()), name)
     elif arr.dtype.kind not in "iub":
         example = arr.ravel()[0].item() if arr.size else None
         raise ValueError(
@@ -358,6 +374,15 @@ def integer_labels(arr, *, name="y", background=-1):
             f"got dtype {arr.dtype} (values such as {example!r})."
         )
     return arr.astype(np.int64, copy=True)
+
+
+def _raise_int64_overflow(value, name):
+    limits = np.iinfo(np.int64)
+    raise ValueError(
+        f"{name} holds the label {value}, which does not fit in a 64-bit signed integer "
+        f"({limits.min}..{limits.max}); renumber the clusters (e.g. with "
+        "np.unique(labels, return_inverse=True))."
+    )
 
 
 def check_groups(groups, n_samples, *, name="groups"):

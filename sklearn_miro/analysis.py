@@ -19,6 +19,8 @@ cluster); the only loop is over fields of view, for the nearest-cluster search.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -81,6 +83,82 @@ def _check_labels_2d(labels, n, name):
     if arr.ndim == 2:
         return arr[:, 0], arr[:, 1]
     return arr, None
+
+
+def _check_background(background):
+    """The background label as a Python int; raise for anything else.
+
+    A background of None, a string or 0.5 would match no label and silently
+    turn every localisation into a cluster member.
+    """
+    if isinstance(background, (bool, np.bool_)) or not isinstance(
+        background, (numbers.Integral, np.integer)
+    ):
+        raise TypeError(
+            f"background must be an integer cluster label (e.g. -1, or 0 for the "
+            f"benchmark's files); got {type(background).__name__} {background!r}."
+        )
+    background = int(background)
+    limits = np.iinfo(np.int64)
+    if not limits.min <= background <= limits.max:
+        raise ValueError(
+            f"background must fit in a 64-bit integer ({limits.min}..{limits.max}); "
+            f"got {background}."
+        )
+    return background
+
+
+def _check_cluster_index(X, cluster_index, n_clusters):
+    """Validated (X, cluster index, n_clusters) of :func:`convex_hulls`."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n_localizations, 2); got shape {X.shape}.")
+    index = np.asarray(cluster_index)
+    if index.ndim != 1 or index.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"cluster_index must have shape ({X.shape[0]},), the cluster of every row of X; "
+            f"got shape {index.shape}."
+        )
+    if index.dtype.kind == "f":
+        whole = np.isfinite(index) & (index == np.round(index))
+        if not whole.all():
+            bad = index[~whole][0].item()
+            raise ValueError(
+                f"cluster_index must hold integer cluster indices in 0..n_clusters-1; got the "
+                f"non-integer value {bad!r}."
+            )
+    elif index.dtype.kind not in "iu":
+        raise ValueError(
+            f"cluster_index must hold integer cluster indices in 0..n_clusters-1; got dtype "
+            f"{index.dtype}."
+        )
+    if index.size and index.min() < 0:
+        raise ValueError(
+            f"cluster_index must hold cluster indices in 0..n_clusters-1; got the negative "
+            f"value {index.min().item()} (drop the background localisations first)."
+        )
+    if index.size and index.max() > np.iinfo(np.int64).max:
+        raise ValueError(
+            f"cluster_index holds {index.max().item()}, which does not fit in a 64-bit integer."
+        )
+    index = index.astype(np.int64)
+    largest = int(index.max()) if index.size else -1
+    if n_clusters is None:
+        return X, index, largest + 1
+    if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(
+        n_clusters, (numbers.Integral, np.integer)
+    ):
+        raise TypeError(
+            f"n_clusters must be an integer or None; got {type(n_clusters).__name__} "
+            f"{n_clusters!r}."
+        )
+    n_clusters = int(n_clusters)
+    if n_clusters <= largest:
+        raise ValueError(
+            f"n_clusters={n_clusters} but cluster_index holds the index {largest}; n_clusters "
+            f"must be larger than every index (at least {largest + 1})."
+        )
+    return X, index, n_clusters
 
 
 def _fov_codes(groups, n):
@@ -191,11 +269,17 @@ def convex_hulls(X, cluster_index, n_clusters=None, *, centers=None):
         a single localisation has perimeter 0.
     n_vertices : ndarray of shape (n_clusters,)
         Number of hull vertices.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not of shape (n, 2), ``cluster_index`` is not one
+        integer per row of ``X`` (floats must be whole numbers), holds a
+        negative value, or ``n_clusters`` is not larger than its largest value.
+    TypeError
+        If ``n_clusters`` is neither None nor an integer.
     """
-    X = np.asarray(X, dtype=np.float64)
-    index = np.asarray(cluster_index, dtype=np.int64)
-    if n_clusters is None:
-        n_clusters = int(index.max()) + 1 if index.size else 0
+    X, index, n_clusters = _check_cluster_index(X, cluster_index, n_clusters)
     area = np.zeros(n_clusters)
     perimeter = np.zeros(n_clusters)
     n_vertices = np.zeros(n_clusters, dtype=np.int64)
@@ -302,11 +386,40 @@ def convex_hulls(X, cluster_index, n_clusters=None, *, centers=None):
 # Per-cluster table
 # --------------------------------------------------------------------------- #
 def _mode_per_cluster(cluster, values, n_clusters):
-    """Most frequent value of ``values`` in every cluster (ties: smallest code)."""
+    """Most frequent value of ``values`` in every cluster.
+
+    Ties go to the smallest value (in ``np.unique`` order); a cluster with no
+    localisation gets the smallest value.
+
+    Parameters
+    ----------
+    cluster : ndarray of shape (n,)
+        Cluster of every localisation, integers in ``0..n_clusters-1``.
+    values : ndarray of shape (n,)
+        Value (shape class, coarse label, ...) of every localisation.
+    n_clusters : int
+        Number of clusters.
+
+    Returns
+    -------
+    mode : ndarray of shape (n_clusters,)
+    """
     uniques, codes = np.unique(values, return_inverse=True)
-    codes = codes.ravel()
-    counts = np.bincount(cluster * uniques.size + codes, minlength=n_clusters * uniques.size)
-    return uniques[counts.reshape(n_clusters, uniques.size).argmax(axis=1)]
+    span = uniques.size
+    # Only the (cluster, value) pairs that occur are counted: a dense
+    # n_clusters x n_values table grows with the product (4000 pores of 8
+    # corners each would need more than a GB).
+    key = cluster.astype(np.int64) * span + codes.ravel().astype(np.int64)
+    if key.size == 0:
+        return uniques[:0]
+    pairs, counts = np.unique(key, return_counts=True)
+    pair_cluster, pair_code = pairs // span, pairs % span
+    # Per cluster, largest count first and, among equal counts, smallest code.
+    order = np.lexsort((pair_code, -counts, pair_cluster))
+    first = order[np.r_[True, pair_cluster[order][1:] != pair_cluster[order][:-1]]]
+    best = np.zeros(n_clusters, dtype=np.int64)
+    best[pair_cluster[first]] = pair_code[first]
+    return uniques[best]
 
 
 def _nearest_cluster_distance(centers, fov):
@@ -420,6 +533,8 @@ def cluster_table(
     ValueError
         For coordinates that are not (n, 2) finite numbers, labels, groups,
         shapes or parent labels of the wrong length or type.
+    TypeError
+        If ``background`` is not an integer.
 
     Notes
     -----
@@ -429,6 +544,7 @@ def cluster_table(
     The cost is one sort of the localisations: 10^6 localisations in 10^4
     clusters take about a second on one CPU core (``benchmarks/analysis_speed.py``).
     """
+    background = _check_background(background)
     X = check_coordinates(X, name="X")
     n = X.shape[0]
     fine, coarse = _check_labels_2d(labels, n, "labels")
@@ -543,6 +659,7 @@ def multiscale_cluster_table(X, labels, groups=None, *, scale_names=None, backgr
         NPCs: the pore holding each corner and the corners per pore); the
         coarsest has ``parent_label = background`` and ``n_in_parent = 0``.
     """
+    background = _check_background(background)
     arr = np.asarray(labels)
     if arr.ndim != 2:
         raise ValueError(
@@ -633,6 +750,7 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     """
     if area not in ("hull", "bbox"):
         raise ValueError(f"area must be 'hull' or 'bbox'; got {area!r}.")
+    background = _check_background(background)
     X = check_coordinates(X, name="X")
     n = X.shape[0]
     fine, _ = _check_labels_2d(labels, n, "labels")

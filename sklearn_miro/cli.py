@@ -29,6 +29,7 @@ import argparse
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -443,7 +444,7 @@ def _cluster_model(args):
 
 def _cluster(args):
     from .analysis import cluster_table
-    from .io import read_localizations, write_labels_as_source
+    from .io import ShadowedLabelsWarning, read_localizations, write_labels_as_source
 
     model = _cluster_model(args)
     if args.output and len(args.files) > 1:
@@ -492,10 +493,15 @@ def _cluster(args):
         # column kept under its own name); the per-cluster statistics into
         # <name>_clusters_table.csv.
         try:
-            write_labels_as_source(
-                target, path, labels, label_name=args.label_name,
-                description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_},
-            )  # fmt: skip
+            with warnings.catch_warnings():
+                # stats reads the column written here even when the input has
+                # its own labels (e.g. a benchmark file's 'index'): the
+                # warning's advice is for Python callers.
+                warnings.simplefilter("ignore", ShadowedLabelsWarning)
+                write_labels_as_source(
+                    target, path, labels, label_name=args.label_name,
+                    description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_},
+                )  # fmt: skip
         except ValueError as exc:
             raise CommandError(_cli_message(exc)) from None
         cluster_table(X, labels).to_csv(table_path, index=False)

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import csv
 import json
+import operator
 import re
 import warnings
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,7 @@ from ._validation import check_cluster_labels, check_coordinates, check_positive
 __all__ = [
     "DEFAULT_N_TRAINING_FOVS",
     "LABEL_SPELLINGS",
+    "ShadowedLabelsWarning",
     "check_output_path",
     "load_benchmark",
     "picasso_pixel_size",
@@ -391,6 +394,46 @@ def _read_hdf5(path, key):
 # --------------------------------------------------------------------------- #
 # Public reader
 # --------------------------------------------------------------------------- #
+def _explicit_columns(columns):
+    """The ``columns`` argument of :func:`read_localizations` with canonical keys.
+
+    Keys may be any spelling the reader recognises (``"cluster"`` or
+    ``"precision"`` as well as ``"label"`` or ``"uncertainty"``): only
+    canonical names are output columns, so a spelling left as it is would
+    match nothing and its column would be dropped without a word.
+    """
+    if columns is None:
+        return {}
+    if not isinstance(columns, dict):
+        raise TypeError(
+            "columns must be a dict mapping output names to the file's column names, e.g. "
+            f"{{'x': 'Xc', 'y': 'Yc'}}; got {type(columns).__name__}."
+        )
+    explicit, given = {}, {}
+    for key, original in columns.items():
+        canonical = _SPELLING_TO_CANONICAL.get(re.sub(r"[\s\-]+", "_", str(key).strip().lower()))
+        if canonical is None:
+            raise ValueError(
+                f"columns has the key {key!r}, which is not a column read_localizations "
+                f"knows; accepted names: {list(_CANONICAL)} (or a spelling of one, such as "
+                "'cluster' for 'label' or 'precision' for 'uncertainty'). Columns that are "
+                "not mapped are kept under their own names."
+            )
+        if canonical in explicit:
+            raise ValueError(
+                f"columns maps both {given[canonical]!r} and {key!r} to the output column "
+                f"{canonical!r}; give one file column per output column."
+            )
+        if original in explicit.values():
+            other = next(given[c] for c, o in explicit.items() if o == original)
+            raise ValueError(
+                f"columns maps the file's column {original!r} to both {other!r} and "
+                f"{key!r}; a column can be read as one output column only."
+            )
+        explicit[canonical], given[canonical] = original, key
+    return explicit
+
+
 def read_localizations(
     path, *, pixel_size=None, coordinate_unit=None, columns=None, sep=None, hdf5_key="locs"
 ):
@@ -421,6 +464,12 @@ def read_localizations(
     columns : dict, default=None
         Explicit mapping from canonical names to the file's column names, e.g.
         ``{"x": "Xc", "y": "Yc"}``, overriding the automatic recognition.
+        Keys may also be spellings the reader recognises (``"cluster"`` for
+        ``label``, ``"precision"`` for ``uncertainty``, ...). To read another
+        column than the first label-like one as the labels, e.g. the
+        ``cluster`` column that :func:`write_labels_as_source` adds to a
+        benchmark file, pass ``{"label": "cluster"}``; the other label-like
+        columns are then kept under their own names.
     sep : str, default=None
         Delimiter; detected when None.
     hdf5_key : str, default="locs"
@@ -446,7 +495,11 @@ def read_localizations(
     ValueError
         If the file is empty, not a readable table, lacks x/y columns (the
         message lists the columns found) or has non-numeric or missing values
-        in a numeric column (the message names the column and the row).
+        in a numeric column (the message names the column and the row), or
+        if ``columns`` has an unknown key, maps two keys to one output column
+        or one file column to two keys, or names a column the file lacks.
+    TypeError
+        If ``columns`` is not a dict.
     ImportError
         For an HDF5 file when h5py is not installed.
     """
@@ -482,7 +535,7 @@ def read_localizations(
 
     # Map every column to a canonical name (first match wins).
     mapping, units = {}, {}
-    explicit = dict(columns or {})
+    explicit = _explicit_columns(columns)
     for canonical, original in explicit.items():
         if original not in raw.columns:
             raise ValueError(
@@ -923,6 +976,18 @@ def check_output_path(path, *, overwrite=True, create_folder=False):
         raise PermissionError(f"Cannot write {path}: folder {folder} is not writable.")
     return path
 
+
+def _check_free_name(table, name, what, fix):
+    """Raise when ``name`` equals a column of ``table`` in any case."""
+    taken = {str(column).casefold(): column for column in table}
+    found = taken.get(str(name).casefold())
+    if found is not None:
+        raise ValueError(
+            f"The {what} {name!r} clashes with the output's column {found!r} (names are "
+            f"compared ignoring case); {fix}."
+        )
+
+
 def write_labels(
     path, X, labels, *, groups=None, extra_columns=None, label_name="cluster", float_format=None
 ):
@@ -945,15 +1010,30 @@ def write_labels(
         MIRO's collapsed coordinates, written after the labels.
     label_name : str or list of str, default="cluster"
         Name of the label column; for 2-D labels a list of k names, or a
-        prefix (``cluster_0``, ``cluster_1``, ...).
+        prefix (``cluster_0``, ``cluster_1``, ...). It must differ from
+        ``x``, ``y`` (and ``fov`` with ``groups``) in any case.
     float_format : str, default=None
         Format of floats (e.g. ``"%.3f"``); full precision when None.
 
     Returns
     -------
     path : pathlib.Path
-        The written file; :func:`read_localizations` reads it back with the
-        labels in a ``label`` column.
+        The written file, with columns ``x``, ``y``, [``fov``], the label
+        column(s), then the extra columns. :func:`read_localizations` reads
+        1-D labels back in its ``label`` column when ``label_name`` is a name
+        it recognises as labels (:data:`LABEL_SPELLINGS`: the default
+        ``cluster``, ``label``, ``cluster_id``, ...); other names, and the
+        ``<label_name>_0``, ``<label_name>_1``, ... columns of 2-D labels,
+        are kept under their own names. Select one of them as the labels
+        with ``read_localizations(path, columns={"label": "cluster_0"})``.
+
+    Raises
+    ------
+    ValueError
+        If the labels or groups do not have one value per localisation, a
+        label or extra column would have the name of another column (compared
+        case-insensitively, as the reader matches names), or ``label_name``
+        does not match the labels' shape.
     """
     path = check_output_path(path)
     X = check_coordinates(X, name="X")
@@ -981,7 +1061,12 @@ def write_labels(
         if groups.shape != (n,):
             raise ValueError(f"groups must have shape ({n},); got {groups.shape}.")
         table["fov"] = groups
-    table.update(zip(names, columns))
+    # Names are compared case-insensitively, as the reader matches headers: a
+    # label column "X" beside "x" would be read back as the coordinates (or a
+    # dict key "x" would silently replace them).
+    for name, values in zip(names, columns):
+        _check_free_name(table, name, "label column", "pass another label_name")
+        table[name] = values
     if extra_columns is not None:
         items = extra_columns.items() if isinstance(extra_columns, dict) else extra_columns.items()
         for name, values in items:
@@ -991,8 +1076,7 @@ def write_labels(
                     f"extra column {name!r} has {values.shape[0] if values.ndim else 0} "
                     f"values; expected {n}."
                 )
-            if name in table:
-                raise ValueError(f"extra column {name!r} clashes with an existing column.")
+            _check_free_name(table, name, "extra column", "rename it")
             table[name] = values
     pd.DataFrame(table).to_csv(path, index=False, float_format=float_format)
     return path
@@ -1050,7 +1134,7 @@ def read_picasso_info(path):
         except yaml.YAMLError as exc:
             raise ValueError(f"Could not parse Picasso's metadata file {yaml_path}: {exc}") from exc
         return [dict(d) if isinstance(d, dict) else {"value": d} for d in documents]
-    if path.is_file() and path.suffix.lower() in (".hdf5", ".h5", ".hdf"):
+    if path.is_file() and (path.suffix.lower() in (".hdf5", ".h5", ".hdf") or _is_hdf5(path)):
         try:
             import h5py
         except ImportError:
@@ -1163,17 +1247,28 @@ def write_labels_as_source(
     added as new column(s). The format follows the source:
 
     - **delimited text** (ThunderSTORM, SMAP, the benchmark, any CSV/TSV):
-      the same delimiter, with the header quoted when the source's header
-      was (ThunderSTORM's ``"x [nm]"`` style), label column ``cluster`` by
-      default;
-    - **Picasso HDF5** (``.hdf5``/``.h5``): the ``locs`` table as a structured
-      array with the source's fields and dtypes plus an int32 ``group``
-      column (the name Picasso's Render colours clusters by), and a YAML file
-      beside it (``<name>.yaml``) holding the source's metadata documents
-      followed by one describing the clustering. Like Picasso's own
+      every line of the source is copied as it is (same bytes: values, quotes,
+      delimiter, encoding, line endings) with the new fields appended to it,
+      label column ``cluster`` by default; the new header names are quoted
+      when the source's header is (ThunderSTORM's ``"x [nm]"`` style);
+    - **Picasso HDF5** (``.hdf5``/``.h5``, or any file with the HDF5
+      signature, as :func:`read_localizations` accepts): the ``locs`` table as
+      a structured array with the source's fields and dtypes plus an int32
+      ``group`` column (the name Picasso's Render colours clusters by), and a
+      YAML file beside it (``<name>.yaml``) holding the source's metadata
+      documents followed by one describing the clustering. Like Picasso's own
       clustering output, only clustered localisations are written by default
       (``drop_background``); Picasso needs the ``Width``, ``Height`` and
       ``Frames`` of the movie in the metadata, so the source must have them.
+      Text extra columns are stored as UTF-8 byte strings (Picasso's
+      fixed-length strings; ``value.decode("utf-8")`` gives the text back).
+
+    When the source already has a column that :func:`read_localizations`
+    reads as labels (any of :data:`LABEL_SPELLINGS`, e.g. the benchmark's
+    ``index``), that column stays first and is the one read back as
+    ``label``; a UserWarning says so. Read the new labels back with
+    ``read_localizations(path, columns={"label": "cluster"})`` (the name of
+    the new column).
 
     Parameters
     ----------
@@ -1191,7 +1286,8 @@ def write_labels_as_source(
         Name of the label column(s): ``"cluster"`` for text, ``"group"`` for
         Picasso.
     extra_columns : dict, default=None
-        Further per-row columns to add (name -> values), e.g. shape classes.
+        Further per-row columns to add (name -> 1-D values, one per row of
+        the source), e.g. shape classes.
     drop_background : bool, default=None
         Leave out localisations whose (first) label is -1. Default: False for
         text, True for Picasso HDF5.
@@ -1211,7 +1307,14 @@ def write_labels_as_source(
     ValueError
         If the labels do not have one value per row of the source, a new
         column would overwrite an input column, a Picasso source lacks the
-        metadata Picasso needs, or ``path`` is the source itself.
+        metadata Picasso needs, labels do not fit Picasso's int32 ``group``
+        column, or ``path`` is the source itself.
+
+    Warns
+    -----
+    UserWarning
+        When the source has a label column that would be read back instead
+        of the new labels.
     """
     path, source = Path(path), Path(source)
     if not source.is_file():
@@ -1220,33 +1323,214 @@ def write_labels_as_source(
         raise FileNotFoundError(f"Cannot write {path}: folder {path.parent} does not exist.")
     if path.resolve() == source.resolve():
         raise ValueError(f"{path} is the source file itself; write the labels to a new file.")
-    is_hdf5 = source.suffix.lower() in (".hdf5", ".h5", ".hdf")
+    # The same detection as read_localizations: a Picasso file renamed
+    # without its suffix is still HDF5.
+    is_hdf5 = source.suffix.lower() in (".hdf5", ".h5", ".hdf") or _is_hdf5(source)
     if is_hdf5:
         return _write_picasso_like(
             path, source, labels, label_name, extra_columns,
             True if drop_background is None else bool(drop_background), description, hdf5_key,
         )
     table = _read_text(source, None)
-    _, delimiter = _sniff_text(source)
+    encoding, delimiter = _sniff_text(source)
     columns = _label_columns(labels, len(table), label_name, "cluster")
-    extra = dict(extra_columns or {})
+    extra = _extra_values(extra_columns, len(table))
     _check_new_columns(table.columns, [n for n, _ in columns] + list(extra), source)
-    out = table.copy()
-    for name, values in columns:
-        out[name] = values
-    for name, values in extra.items():
-        values = np.asarray(values)
-        if values.shape[:1] != (len(table),):
-            raise ValueError(f"extra column {name!r} has {values.shape[:1]} values; expected {len(table)}.")
-        out[name] = values
-    if drop_background:
-        out = out[columns[0][1] != -1]
-    with open(source, "rb") as handle:
-        first_line = handle.readline()
-    quoting = csv.QUOTE_NONNUMERIC if b'"' in first_line else csv.QUOTE_MINIMAL
-    sep = " " if delimiter == r"\s+" else delimiter
-    out.to_csv(path, index=False, sep=sep, quoting=quoting)
+    _warn_if_labels_shadowed(table.columns, columns[0][0], source, path)
+    keep = columns[0][1] != -1 if drop_background else None
+    _append_text_fields(source, path, encoding, delimiter, [*columns, *extra.items()], keep, len(table))
     return path
+
+
+def _extra_values(extra_columns, n_rows):
+    """The extra columns as {name: 1-D array of n_rows values}."""
+    extra = {}
+    for name, values in dict(extra_columns or {}).items():
+        values = np.asarray(values)
+        if values.ndim != 1 or values.shape[0] != n_rows:
+            raise ValueError(
+                f"extra column {name!r} must have one value per row of the source ({n_rows}); "
+                f"got shape {values.shape}."
+            )
+        extra[name] = values
+    return extra
+
+
+class ShadowedLabelsWarning(UserWarning):
+    """The source of :func:`write_labels_as_source` has a label column the reader picks first.
+
+    ``sklearn-miro stats`` reads the column ``sklearn-miro cluster`` wrote and
+    filters this warning; Python callers read the new labels with
+    ``read_localizations(path, columns={"label": <label_name>})``.
+    """
+
+
+def _warn_if_labels_shadowed(existing, new_name, source, path, stacklevel=3):
+    """Warn when the source has a label column that the reader would pick first.
+
+    read_localizations reads the first label-like column as ``label``; the new
+    labels are appended after every input column, so an input ``index`` (the
+    benchmark's ground truth) or ``cluster_id`` would be read back instead.
+    """
+    shadowing = [c for c in existing if _parse_header(c)[0] == "label"]
+    if shadowing:
+        warnings.warn(
+            f"{source} already has the column {str(shadowing[0])!r}, which read_localizations "
+            f"reads as the cluster labels: read_localizations({str(path)!r}) returns those in "
+            f"'label', not the new labels written to {str(new_name)!r}. Read the new labels "
+            f"with read_localizations(path, columns={{'label': {str(new_name)!r}}}).",
+            ShadowedLabelsWarning,
+            stacklevel=stacklevel,
+        )
+
+
+# Byte-order marks -> a codec that decodes them as U+FEFF and writes them back,
+# so that the copy has exactly the source's bytes.
+_EXACT_CODECS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _text_field(values, delimiter, quote_text):
+    """Values of a new column as text fields (object array of str).
+
+    Numbers are written as Python prints them (missing values as empty
+    fields, as pandas writes them); text is quoted when it holds the
+    delimiter, a quote, a line break or (whitespace-delimited files)
+    whitespace, and always when ``quote_text`` (the source quotes its header,
+    as ThunderSTORM does: text fields are quoted, numbers are not).
+    """
+    values = np.asarray(values)
+    # map() over built-ins: the per-row work runs in C, as for numpy
+    # (np.strings needs numpy 2, pandas' .str is a Python loop).
+    if values.dtype.kind in "iub":
+        return np.array(list(map(str, values.tolist())), dtype=object)
+    if values.dtype.kind == "f":
+        # numpy's shortest repr of the value's own precision (float32 0.1 is
+        # "0.1", not the "0.10000000149011612" of the Python float).
+        text = values.astype(str).astype(object)
+        text[np.isnan(values)] = ""
+        return text
+    if values.dtype.kind == "S":
+        values = np.char.decode(values, "utf-8")
+    missing = pd.isna(values) if values.dtype.kind == "O" else np.zeros(values.shape, dtype=bool)
+    text = list(map(str, values.tolist()))
+    if delimiter == r"\s+":
+        special = re.compile(r'\s|"')
+    else:
+        special = re.compile(re.escape(delimiter) + r'|"|[\r\n]|^\s|\s$')
+    needs_quotes = np.fromiter(map(bool, map(special.search, text)), dtype=bool, count=len(text))
+    needs_quotes |= bool(quote_text)
+    text = np.array(text, dtype=object)
+    escaped = map(str.replace, text[needs_quotes], repeat('"'), repeat('""'))
+    text[needs_quotes] = ['"' + t + '"' for t in escaped] if needs_quotes.any() else []
+    text[missing] = ""
+    return text
+
+
+def _records(text, delimiter):
+    """Split a text table into records.
+
+    Records are lines, except that a quoted field holding a line break makes
+    one record of several lines (as pandas and the csv module read it).
+
+    Returns
+    -------
+    bodies, endings : object ndarrays
+        Every record without and with only its line break (``""`` for a
+        last line without one); ``bodies + endings`` joined is ``text``.
+    header : int
+        Index of the header record, the first that is not blank.
+    data : bool ndarray
+        The data rows: records after the header that are not blank (pandas
+        skips blank lines).
+    """
+    n_lf, n_cr, n_crlf = text.count("\n"), text.count("\r"), text.count("\r\n")
+    newline = "\n" if n_cr == 0 else "\r\n" if n_lf == n_cr == n_crlf else "\r" if n_lf == 0 else None
+    if newline is not None:  # one kind of line break: str.split is ten times faster
+        bodies = text.split(newline)
+        endings = [newline] * (len(bodies) - 1) + [""]
+    else:
+        parts = re.split(r"(\r\n|\r|\n)", text)
+        bodies, endings = parts[0::2], parts[1::2] + [""]
+    if len(bodies) > 1 and bodies[-1] == "":
+        bodies, endings = bodies[:-1], endings[:-1]  # the text ends with a line break
+    filled = _filled(bodies)
+    header = int(np.argmax(filled)) if filled.any() else len(bodies)
+    data_start = sum(map(len, bodies[: header + 1])) + sum(map(len, endings[: header + 1]))
+    if '"' in text[data_start:]:
+        # Quotes in the data: let the csv module say which lines form one
+        # record (a quote opens a quoted field only at the start of a field).
+        lines = list(map(operator.add, bodies, endings))
+        reader = csv.reader(
+            iter(lines), delimiter=" " if delimiter == r"\s+" else delimiter,
+            quotechar='"', skipinitialspace=True,
+        )
+        ends = np.array([reader.line_num for _ in reader], dtype=np.int64)
+        starts = np.r_[0, ends[:-1]]
+        offsets = np.r_[0, np.cumsum(list(map(len, lines)))]
+        endings = [endings[b - 1] for b in ends]
+        stops = offsets[ends] - np.array(list(map(len, endings)), dtype=np.int64)
+        bodies = [text[a:b] for a, b in zip(offsets[starts], stops)]
+        filled = _filled(bodies)
+        header = int(np.argmax(filled)) if filled.any() else len(bodies)
+    data = filled.copy()
+    data[: header + 1] = False
+    return np.array(bodies, dtype=object), np.array(endings, dtype=object), header, data
+
+
+def _filled(bodies):
+    """Mask of the lines that are not blank (a byte-order mark is no content)."""
+    filled = np.fromiter(map(bool, map(str.strip, bodies)), dtype=bool, count=len(bodies))
+    if len(bodies) and filled[0]:
+        filled[0] = bool(bodies[0].lstrip("\ufeff").strip())
+    return filled
+
+
+def _append_text_fields(source, path, encoding, delimiter, new_columns, keep, n_rows):
+    """Copy ``source`` to ``path`` line by line with new fields appended.
+
+    Appending to the raw lines, rather than writing the table pandas read,
+    keeps every value as the user's file has it (``007`` stays ``007``, an
+    integer column with a blank does not become ``1.0``, ``1e3`` stays
+    ``1e3``), as well as quoting, encoding and line endings.
+    """
+    raw = source.read_bytes()
+    codec = next((c for bom, c in _EXACT_CODECS if raw.startswith(bom)), None)
+    if codec is None:
+        codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"Could not decode {source} as {codec} text: {exc}. Save it as UTF-8.") from exc
+    bodies, endings, header, data = _records(text, delimiter)
+    if int(data.sum()) != n_rows:
+        raise ValueError(
+            f"Could not match the lines of {source} to its {n_rows} localisations (found "
+            f"{int(data.sum())} data lines); write the labels with write_labels instead."
+        )
+    quote_text = '"' in bodies[header]
+    sep = " " if delimiter == r"\s+" else delimiter
+    names = _text_field(np.array([str(name) for name, _ in new_columns]), delimiter, quote_text)
+    bodies[header] = bodies[header] + "".join(sep + name for name in names)
+    fields = [_text_field(values, delimiter, quote_text) for _, values in new_columns]
+    bodies[data] = list(map(operator.add, bodies[data], map(sep.join, zip(repeat(""), *fields))))
+    lines = bodies + endings
+    if keep is not None:
+        kept = np.ones(lines.size, dtype=bool)
+        kept[np.flatnonzero(data)[~keep]] = False
+        lines = lines[kept]
+    try:
+        path.write_bytes("".join(lines.tolist()).encode(codec))
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"The new columns hold characters that {source}'s encoding ({codec}) cannot "
+            f"represent: {exc}. Convert the source to UTF-8 first."
+        ) from exc
 
 
 def _write_picasso_like(path, source, labels, label_name, extra_columns, drop_background, description, key):
@@ -1291,16 +1575,27 @@ def _write_picasso_like(path, source, labels, label_name, extra_columns, drop_ba
     if len(columns) > 1 and label_name is None:
         columns[0] = ("group", columns[0][1])
         columns[1:] = [(f"group_{k}", c) for k, (_, c) in enumerate(columns[1:], start=1)]
-    extra = dict(extra_columns or {})
+    extra = _extra_values(extra_columns, records.shape[0])
     _check_new_columns(records.dtype.names, [n for n, _ in columns] + list(extra), source)
+    _warn_if_labels_shadowed(records.dtype.names, columns[0][0], source, path, stacklevel=4)
+    # Picasso's group column is int32: a larger label would wrap around
+    # silently (2**31 becoming -2**31) and merge or split clusters.
+    limits = np.iinfo(np.int32)
+    for name, values in columns:
+        outside = (values < limits.min) | (values > limits.max)
+        if outside.any():
+            raise ValueError(
+                f"The labels for the column {name!r} hold {int(values[outside][0])}, which does not "
+                f"fit Picasso's int32 group column ({limits.min}..{limits.max}); renumber the "
+                "clusters first, e.g. with np.unique(labels, return_inverse=True)."
+            )
     names = [n for n, _ in columns] + list(extra)
     data = [c.astype(np.int32) for _, c in columns]
     for name, values in extra.items():
-        values = np.asarray(values)
-        if values.shape[:1] != (records.shape[0],):
-            raise ValueError(f"extra column {name!r} has {values.shape[:1]} values; expected {records.shape[0]}.")
         if values.dtype.kind in "OU":
-            values = values.astype("S")  # HDF5 stores fixed-length byte strings
+            # HDF5 stores fixed-length byte strings; UTF-8 keeps any text
+            # (an ASCII-only cast would fail on "µ").
+            values = np.char.encode(values.astype(str), "utf-8")
         data.append(values)
     out = recfunctions.append_fields(records, names, data, usemask=False, asrecarray=False)
     if drop_background:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import ConvexHull
 
-from sklearn_miro.analysis import cluster_table, convex_hulls, fov_summary
+from sklearn_miro.analysis import cluster_table, convex_hulls, fov_summary, multiscale_cluster_table
 from sklearn_miro.datasets import make_gaussian_clusters, make_multishape, make_npc
 
 
@@ -224,3 +224,82 @@ def test_cluster_table_with_extreme_label_values(labels):
     assert table["fov"].tolist() == [0, 1]
     assert table["label"].tolist() == [labels[0], labels[3]]
     np.testing.assert_allclose(table[["centroid_x", "centroid_y"]].to_numpy(), [[1 / 3, 1 / 3], [31 / 3, 31 / 3]])
+
+
+# --------------------------------------------------------------------------- #
+# Regressions: mode per cluster, argument validation
+# --------------------------------------------------------------------------- #
+def _dense_mode(cluster, values, n_clusters):
+    """The former rule: a dense (cluster x value) count table, argmax per row."""
+    uniques, codes = np.unique(values, return_inverse=True)
+    counts = np.bincount(cluster * uniques.size + codes.ravel(), minlength=n_clusters * uniques.size)
+    return uniques[counts.reshape(n_clusters, uniques.size).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mode_per_cluster_matches_the_dense_rule(seed):
+    from sklearn_miro.analysis import _mode_per_cluster
+
+    rng = np.random.default_rng(seed)
+    n_clusters = int(rng.integers(1, 40))
+    # Few values per cluster, so that ties are frequent; every cluster present.
+    cluster = np.r_[np.arange(n_clusters), rng.integers(0, n_clusters, 300)]
+    for values in (rng.integers(-1, 4, cluster.size), rng.choice(["ring", "spot", "arc"], cluster.size)):
+        np.testing.assert_array_equal(
+            _mode_per_cluster(cluster, values, n_clusters), _dense_mode(cluster, values, n_clusters)
+        )
+
+
+def test_mode_per_cluster_memory_grows_with_the_pairs_that_occur():
+    from sklearn_miro.analysis import _mode_per_cluster
+
+    # 300 000 fine clusters in 300 000 coarse ones: the former dense table had
+    # 9e10 entries (720 GB) and failed to allocate.
+    k = 300_000
+    cluster = np.repeat(np.arange(k), 2)
+    values = np.repeat(np.arange(k)[::-1], 2)
+    np.testing.assert_array_equal(_mode_per_cluster(cluster, values, k), np.arange(k)[::-1])
+
+
+def test_convex_hulls_validates_cluster_index():
+    X = np.array([[0, 0], [10, 0], [10, 10], [0, 10.0]])
+    with pytest.raises(ValueError, match="non-integer value 0.5"):
+        convex_hulls(X, np.array([0.5, 0, 0, 0]))
+    with pytest.raises(ValueError, match="negative value -1"):
+        convex_hulls(X, np.array([-1, 0, 0, 0]))
+    with pytest.raises(ValueError, match=r"n_clusters=2 but cluster_index holds the index 3.*at least 4"):
+        convex_hulls(X, np.array([0, 0, 3, 3]), 2)
+    with pytest.raises(ValueError, match=r"cluster_index must have shape \(4,\)"):
+        convex_hulls(X, np.array([0, 0, 0]))
+    with pytest.raises(ValueError, match="dtype <U1"):
+        convex_hulls(X, np.array(["a", "a", "b", "b"]))
+    # whole-number floats are indices
+    area, _, _ = convex_hulls(X, np.zeros(4))
+    assert area.tolist() == [100.0]
+
+
+@pytest.mark.parametrize("background", [None, "x", 0.5, True])
+def test_background_must_be_an_integer(background):
+    X = np.array([[0, 0], [10, 0], [10, 10], [0, 10.0]])
+    labels = np.array([-1, -1, 0, 0])
+    with pytest.raises(TypeError, match="background must be an integer"):
+        cluster_table(X, labels, background=background)
+    with pytest.raises(TypeError, match="background must be an integer"):
+        fov_summary(X, labels, background=background)
+    with pytest.raises(TypeError, match="background must be an integer"):
+        multiscale_cluster_table(X, np.column_stack([labels, labels]), background=background)
+    # numpy integers are integers
+    assert cluster_table(X, labels, background=np.int64(-1))["label"].tolist() == [0]
+
+
+def test_uint64_labels_beyond_int64_are_an_error_not_background():
+    X = np.array([[0, 0], [10, 0], [10, 10], [0, 10.0]])
+    # 2**64 - 1 once wrapped to -1 and the 3-point cluster became background.
+    labels = np.array([2**64 - 1] * 3 + [3], dtype=np.uint64)
+    with pytest.raises(ValueError, match="18446744073709551615, which does not fit in a 64-bit"):
+        cluster_table(X, labels)
+    with pytest.raises(ValueError, match="does not fit in a 64-bit"):
+        cluster_table(X, np.array([1e19, 1e19, 1.0, 1.0]))
+    table = cluster_table(X, np.array([2**63 - 1] * 3 + [3], dtype=np.uint64))
+    assert table["label"].tolist() == [3, 2**63 - 1]
+    assert table["n_localizations"].tolist() == [1, 3]

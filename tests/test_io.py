@@ -169,6 +169,22 @@ def test_bad_column_mapping(tmp_path):
         read_localizations(path, columns={"x": "Xc", "y": "b"})
 
 
+def test_column_mapping_accepts_spellings_and_rejects_unknown_keys(tmp_path):
+    path = write(tmp_path / "c.csv", "Xc,Yc,cid,prec\n0,1,4,3.5\n10,2,5,4.5\n")
+    # "cluster" and "precision" are spellings of label and uncertainty: their
+    # columns were once dropped without a word.
+    df = read_localizations(path, columns={"x": "Xc", "y": "Yc", "cluster": "cid", "precision": "prec"})
+    assert list(df.columns) == ["x", "y", "uncertainty", "label"]
+    assert df["label"].tolist() == [4, 5] and df["uncertainty"].tolist() == [3.5, 4.5]
+    assert df.attrs["original_columns"]["label"] == "cid"
+    with pytest.raises(ValueError, match=r"key 'colour'.*accepted names: \['x', 'y', 'z', 'frame'"):
+        read_localizations(path, columns={"x": "Xc", "y": "Yc", "colour": "cid"})
+    with pytest.raises(ValueError, match="maps both 'label' and 'cluster' to the output column 'label'"):
+        read_localizations(path, columns={"x": "Xc", "y": "Yc", "label": "cid", "cluster": "prec"})
+    with pytest.raises(ValueError, match="column 'cid' to both 'label' and 'frame'"):
+        read_localizations(path, columns={"x": "Xc", "y": "Yc", "label": "cid", "frame": "cid"})
+
+
 # --------------------------------------------------------------------------- #
 # write_labels
 # --------------------------------------------------------------------------- #
@@ -212,6 +228,42 @@ def test_write_two_scale_labels(tmp_path):
     assert list(pd.read_csv(path).columns) == ["x", "y", "corner", "ring"]
     path = write_labels(tmp_path / "npc2.csv", X, np.array([[0, 0], [-1, -1]]))
     assert list(pd.read_csv(path).columns) == ["x", "y", "cluster_0", "cluster_1"]
+
+
+def test_two_scale_labels_read_back_as_documented(tmp_path):
+    X = np.array([[1.5, 2.5], [3.5, 4.5]])
+    path = write_labels(tmp_path / "npc.csv", X, np.array([[0, 1], [0, -1]]))
+    # The scales keep their own names (no "label" column, as the docstring
+    # once claimed); one of them is selected as the labels with columns=.
+    df = read_localizations(path)
+    assert "label" not in df.columns
+    assert df["cluster_0"].tolist() == [0, 0] and df["cluster_1"].tolist() == [1, -1]
+    df = read_localizations(path, columns={"label": "cluster_1"})
+    assert df["label"].tolist() == [1, -1] and df["cluster_0"].tolist() == [0, 0]
+    doc = " ".join(write_labels.__doc__.split())
+    assert "reads it back with the labels in a ``label`` column" not in doc
+    assert 'columns={"label": "cluster_0"}' in doc
+
+
+@pytest.mark.parametrize(
+    "kwargs, clash",
+    [
+        ({"label_name": "x"}, "'x'"),
+        ({"label_name": "Y"}, "'y'"),
+        ({"label_name": "FOV", "groups": [0, 1]}, "'fov'"),
+        ({"label_name": ["corner", "X"], "labels": [[0, 0], [1, 1]]}, "'x'"),
+        ({"label_name": ["ring", "Ring"], "labels": [[0, 0], [1, 1]]}, "'ring'"),
+        ({"extra_columns": {"Cluster": [1, 2]}}, "'cluster'"),
+    ],
+)
+def test_write_labels_never_overwrites_a_column(tmp_path, kwargs, clash):
+    X = np.array([[1.5, 2.5], [3.5, 4.5]])
+    kwargs = {"labels": [7, 8], **kwargs}
+    labels = kwargs.pop("labels")
+    # label_name="x" once replaced the x coordinates by the labels.
+    with pytest.raises(ValueError, match=f"clashes with the output's column {clash}"):
+        write_labels(tmp_path / "w.csv", X, labels, **kwargs)
+    assert not (tmp_path / "w.csv").exists()
 
 
 def test_write_labels_errors(tmp_path):

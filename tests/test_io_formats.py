@@ -1,10 +1,13 @@
 """Writing labels back in the user's own format; Picasso's YAML metadata."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from sklearn_miro.io import (
+    ShadowedLabelsWarning,
     picasso_pixel_size,
     read_localizations,
     read_picasso_info,
@@ -50,8 +53,9 @@ def test_text_formats_and_errors(tmp_path):
     out = write_labels_as_source(
         tmp_path / "o.tsv", source, np.array([[0, 1], [-1, 1]]), extra_columns={"shape": ["spot", "spot"]}
     )
+    # the source's values as written there ("3", not pandas' "3.0")
     assert out.read_text().splitlines() == [
-        "x\ty\tframe\tcluster_0\tcluster_1\tshape", "1.5\t2\t0\t0\t1\tspot", "3.0\t4\t1\t-1\t1\tspot"
+        "x\ty\tframe\tcluster_0\tcluster_1\tshape", "1.5\t2\t0\t0\t1\tspot", "3\t4\t1\t-1\t1\tspot"
     ]
     with pytest.raises(ValueError, match="labels has 3 cluster labels"):
         write_labels_as_source(tmp_path / "o.tsv", source, [0, 1, 2])
@@ -175,3 +179,100 @@ def test_picasso_output_never_overwrites_the_source_metadata(tmp_path):
         write_labels_as_source(tmp_path / "movie_locs.h5", path, np.zeros(50, dtype=int))
     assert path.with_suffix(".yaml").read_text() == before
     assert not (tmp_path / "movie_locs.h5").exists()
+
+
+# --------------------------------------------------------------------------- #
+# Regressions
+# --------------------------------------------------------------------------- #
+def test_text_source_values_are_kept_byte_for_byte(tmp_path):
+    # pandas' type inference once rewrote values: 007 -> 7, an integer column
+    # with a blank -> 1.0, 1e3 -> 1000.0, a 19-digit timestamp -> a float.
+    source = tmp_path / "ts.csv"
+    text = (
+        '"id","frame","x [nm]","y [nm]","sample","uncertainty [nm]","timestamp"\r\n'
+        "1,1,10.50,20.25,007,5,1700000000123456789\r\n"
+        "2,,11.00,21.00,012,,1700000000123456790\r\n"
+        "\r\n"
+        '3,2,1e3,22.0,"A,1",6,1700000000123456791\r\n'
+    )
+    source.write_bytes(text.encode())
+    out = write_labels_as_source(
+        tmp_path / "ts_out.csv", source, [0, 0, -1], extra_columns={"shape": ["ring", "µ, spot", "arc"]}
+    )
+    expected = [
+        line + suffix
+        for line, suffix in zip(
+            text.split("\r\n"), [',"cluster","shape"', ',0,"ring"', ',0,"µ, spot"', "", ',-1,"arc"', ""]
+        )
+    ]
+    assert out.read_bytes() == "\r\n".join(expected).encode()
+    df = read_localizations(out, columns={"label": "cluster"})
+    assert df["label"].tolist() == [0, 0, -1] and df["shape"].tolist() == ["ring", "µ, spot", "arc"]
+    # a whitespace-delimited file with a quoted field; background dropped
+    source = tmp_path / "ws.txt"
+    source.write_text('x y note\n1 2 "a b"\n3 4 c\n')
+    out = write_labels_as_source(tmp_path / "ws_out.txt", source, [0, -1], drop_background=True)
+    assert out.read_text() == 'x y note cluster\n1 2 "a b" 0\n'
+
+
+def test_label_column_in_the_source_is_reported(tmp_path):
+    # A benchmark file keeps its ground-truth "index", which read_localizations
+    # reads first: the new labels were silently not the ones read back.
+    source = tmp_path / "fov_1.csv"
+    source.write_text("x,y,index\n0,0,0\n10,0,0\n20,0,3\n30,0,3\n")
+    mine = np.array([5, 5, 6, -1])
+    with pytest.warns(ShadowedLabelsWarning, match=r"column 'index'.*columns=\{'label': 'cluster'\}"):
+        out = write_labels_as_source(tmp_path / "fov_1_miro.csv", source, mine)
+    back = read_localizations(out, columns={"label": "cluster"})
+    np.testing.assert_array_equal(back["label"], mine)
+    assert back["index"].tolist() == [0, 0, 3, 3]
+    with pytest.warns(ShadowedLabelsWarning, match=r"column 'index'.*columns=\{'label': 'miro'\}"):
+        write_labels_as_source(tmp_path / "b.csv", source, mine, label_name="miro")
+    # no label column in the source: nothing to say
+    plain = tmp_path / "plain.csv"
+    plain.write_text("x,y\n0,0\n1,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = write_labels_as_source(tmp_path / "plain_out.csv", plain, [1, -1])
+    assert read_localizations(out)["label"].tolist() == [1, -1]
+
+
+def test_picasso_source_without_hdf5_suffix(tmp_path):
+    # read_localizations recognises HDF5 by its signature; the writer once
+    # rejected the same file for its suffix.
+    path, locs, _ = _picasso_file(tmp_path)
+    renamed = tmp_path / "movie_locs.dat"
+    path.rename(renamed)
+    labels = np.arange(50) % 3
+    read_localizations(renamed)
+    out = write_labels_as_source(tmp_path / "out.hdf5", renamed, labels)
+    with h5py.File(out, "r") as handle:
+        np.testing.assert_array_equal(handle["locs"]["group"], labels)
+        np.testing.assert_array_equal(handle["locs"]["x"], locs["x"])
+    assert read_picasso_info(out)[-1]["Source"] == str(renamed)
+
+
+def test_picasso_text_extra_column_with_non_ascii_characters(tmp_path):
+    path, _, _ = _picasso_file(tmp_path)
+    shapes = np.array(["µ-spot", "ring", "Ø arc", "x", "ring"] * 10)
+    out = write_labels_as_source(
+        tmp_path / "shapes.hdf5", path, np.zeros(50, dtype=int), extra_columns={"shape": shapes}
+    )
+    with h5py.File(out, "r") as handle:
+        stored = handle["locs"]["shape"]
+    assert [value.decode("utf-8") for value in stored] == shapes.tolist()
+    back = read_localizations(out)
+    assert [value.decode("utf-8") for value in back["shape"]] == shapes.tolist()
+
+
+def test_picasso_group_labels_must_fit_int32(tmp_path):
+    path, _, _ = _picasso_file(tmp_path)
+    labels = np.full(50, -1, dtype=np.int64)
+    labels[:2] = 2**31  # once written as -2**31 without a word
+    with pytest.raises(ValueError, match=r"'group' hold 2147483648, which does not fit Picasso's int32"):
+        write_labels_as_source(tmp_path / "big.hdf5", path, labels)
+    assert not (tmp_path / "big.hdf5").exists()
+    labels[:2] = 2**31 - 1  # the largest int32 and the background are fine
+    out = write_labels_as_source(tmp_path / "ok.hdf5", path, labels, drop_background=False)
+    with h5py.File(out, "r") as handle:
+        np.testing.assert_array_equal(handle["locs"]["group"], labels)
