@@ -165,7 +165,10 @@ class SquareTiles:
         X = np.asarray(X, dtype=np.float64)
         tile_size = float(tile_size)
         origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
-        cell = np.floor((X - origin) / tile_size).astype(np.int64)
+        # Float indices until the number of tiles is known to be sane: the
+        # cast to int64 is undefined beyond its range (a tile_size far too
+        # small for the FOV).
+        cell = np.floor((X - origin) / tile_size)
         if cell.size and cell.min() < 0:
             raise ValueError("origin must be at or below the smallest coordinate of X.")
         shape = tuple(int(v) for v in (cell.max(axis=0) + 1)) if cell.size else (0, 0)
@@ -179,6 +182,7 @@ class SquareTiles:
                 f"{n_tiles:,} tiles for {X.shape[0]:,} localisations; tile_size is a length in the "
                 "units of X (nm for SMLM data), and tiles of thousands of localisations work best."
             )
+        cell = cell.astype(np.int64)
         tile_of = cell[:, 0] * (shape[1] if shape[1] else 1) + cell[:, 1]
         order = np.argsort(tile_of, kind="stable")
         bounds = np.searchsorted(tile_of[order], np.arange(shape[0] * shape[1] + 1))
@@ -552,6 +556,8 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
     """
     X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
+    if feature_tile_size is not None:
+        check_positive(feature_tile_size, "feature_tile_size")
     if feature_tile_size is None or not edge_index.shape[1]:
         return laplacian_eigenvector_features(n, edge_index, n_eigenvectors, normalization=normalization)
     # Whole feature tiles in chunks of about FEATURE_CHUNK_NODES localisations
@@ -560,9 +566,18 @@ def tile_eigenvector_features(X, edge_index, feature_tile_size, *, origin=None,
     # threaded: scipy's LAPACK and ARPACK wrappers hold the GIL (measured: the
     # same 6.5 s wall for 300,000 localisations on one or two threads).
     origin = X.min(axis=0) if origin is None else np.asarray(origin, dtype=np.float64)
-    cell = np.floor((X - origin) / float(feature_tile_size)).astype(np.int64)
-    cell_id = cell[:, 0] * (int(cell[:, 1].max()) + 1) + cell[:, 1]
-    _, cell_of_node, cell_sizes = np.unique(cell_id, return_inverse=True, return_counts=True)
+    # Tiles are told apart by their (column, row) indices kept as floats and
+    # sorted by column, then row (the order of the tile ids before). A linear
+    # id, column * n_rows + row, overflowed int64 when feature_tile_size was
+    # tiny for the FOV's extent (n_columns * n_rows > 2^63), and casting the
+    # indices to int64 is undefined beyond it; +0.0 makes -0.0 equal to 0.0.
+    cell = np.floor((X - origin) / float(feature_tile_size)) + 0.0
+    by_cell = np.lexsort((cell[:, 1], cell[:, 0]))
+    sorted_cell = cell[by_cell]
+    new_cell = np.r_[True, np.any(sorted_cell[1:] != sorted_cell[:-1], axis=1)]
+    cell_of_node = np.empty(n, dtype=np.int64)
+    cell_of_node[by_cell] = np.cumsum(new_cell) - 1
+    cell_sizes = np.diff(np.r_[np.flatnonzero(new_cell), n])
     before = np.cumsum(cell_sizes) - cell_sizes  # nodes in the cells before each cell
     chunk_of_node = (before // FEATURE_CHUNK_NODES)[cell_of_node]
     source, target = edge_index
@@ -681,7 +696,8 @@ def tiled_network_outputs(
     connectivity_radius, length_scale : float
         As in :func:`sklearn_miro.graph.build_graph`.
     steps : sequence of int
-        Recurrent steps (0-based) whose outputs are returned.
+        Recurrent steps (0-based, each >= 0, at least one) whose outputs are
+        returned.
     tile_size : float, optional
         Side of the owned part of a tile; default :func:`default_tile_size`
         on the halo width measured by :func:`hop_halo_width`.
@@ -727,7 +743,7 @@ def tiled_network_outputs(
     X = check_coordinates(X, min_points=1)
     r = float(check_positive(connectivity_radius, "connectivity_radius"))
     unit = float(check_positive(length_scale, "length_scale"))
-    steps = [int(s) for s in steps]
+    steps = _check_steps(steps)
     n_steps = max(steps) + 1
     halo = n_steps * r if halo is None else float(check_positive(halo, "halo", allow_zero=True))
     check_positive(max_batch_nodes, "max_batch_nodes", integer=True)
@@ -937,6 +953,40 @@ class _Clock:
         self.wall, self.cpu = wall, cpu
 
 
+def _check_steps(steps):
+    """``steps`` as a list of int: a non-empty sequence of 0-based recurrent steps.
+
+    Parameters
+    ----------
+    steps : sequence of int
+        Each an integer >= 0 (Python or NumPy integers; not bools or floats).
+
+    Returns
+    -------
+    steps : list of int
+
+    Raises
+    ------
+    ValueError
+        If ``steps`` is not a sequence, is empty, or holds anything but
+        integers >= 0.
+    """
+    if isinstance(steps, (str, bytes)) or not np.iterable(steps):
+        raise ValueError(
+            "steps must be a sequence of recurrent steps (0-based integers), e.g. [n_steps - 1]; "
+            f"got {steps!r}."
+        )
+    steps = list(steps)
+    if not steps:
+        raise ValueError("steps is empty: give at least one recurrent step (0-based) to return.")
+    for s in steps:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s < 0:
+            raise ValueError(
+                f"steps must hold recurrent steps as integers >= 0 (0-based); got {s!r} in {steps!r}."
+            )
+    return [int(s) for s in steps]
+
+
 def resolve_tile_size(tile_size, n_localizations):
     """Whether (and with which owned side) to tile a FOV.
 
@@ -984,10 +1034,12 @@ def fov_network_outputs(
     Parameters
     ----------
     network : MIRONetwork
-    positions : ndarray of shape (n, 2)
+    positions : array-like of shape (n, 2)
         Coordinates in the network's space.
     connectivity_radius, length_scale : float
     steps : sequence of int
+        Recurrent steps (0-based, each >= 0, at least one) whose outputs are
+        returned.
     normalization : {"rms", "unit"}
     tile_size : "auto", None or float
         See :func:`resolve_tile_size`.
@@ -1011,8 +1063,12 @@ def fov_network_outputs(
     connected : ndarray of shape (n,), bool
         Only with ``return_connected=True``.
     """
-
-    steps = [int(s) for s in steps]
+    # Checked here, not only by tiled_network_outputs: the untiled path
+    # hands them to build_graph and torch, whose errors do not say what was
+    # wrong (a list has no .shape; an empty or negative step fails in max()
+    # or torch.zeros).
+    positions = check_coordinates(positions, min_points=1, name="positions")
+    steps = _check_steps(steps)
     n = positions.shape[0]
     use_tiles, side = resolve_tile_size(tile_size, n)
     if use_tiles:

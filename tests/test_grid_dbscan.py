@@ -1,9 +1,12 @@
 """Bounded-memory DBSCAN: the same core points and labels as scikit-learn's."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.spatial import cKDTree
 from sklearn.base import clone
 from sklearn.cluster import DBSCAN
 
@@ -190,3 +193,195 @@ def test_min_samples_grid_counts_cluster_sizes_per_fov():
     grid_unique = choose_dbscan_parameters(fovs, fovs, unique, 50.0, 20.0, "auto")[4]
     np.testing.assert_array_equal(grid_restarting, grid_unique)
     assert grid_unique.max() <= 5
+
+
+# ------------------------------------------- grid keys at any extent / eps
+
+
+def _cell_centre(i, eps=1.0):
+    side = eps / np.sqrt(2.0) * (1.0 - 1e-9)  # grid_dbscan's cell side
+    return (i + 0.5) * side
+
+
+def test_far_apart_cells_are_never_merged():
+    # With one grid over the cloud, cell (2^32, 0) had the key of cell (0, 0)
+    # modulo 2^64 once a point set the grid's width to 2^32: the two pairs,
+    # 3e9 apart, became one cluster of 4.
+    c = _cell_centre
+    X = np.array([
+        [c(0), c(0)], [c(0) + 0.01, c(0)],
+        [c(2**32), c(0)], [c(2**32) + 0.01, c(0)],
+        [c(0), c(2**32 - 5)],
+    ])
+    expected = DBSCAN(eps=1.0, min_samples=3).fit(X)
+    labels, core = grid_dbscan(X, 1.0, 3)
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+    np.testing.assert_array_equal(neighbour_counts(X, 1.0), [2, 2, 2, 2, 1])
+
+
+@pytest.mark.parametrize("extent", [1e6, 1e9, 1e12, 1e15])
+def test_clusters_far_apart_get_sklearns_labels(extent):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.uniform(0, 3, (20, 2)), rng.uniform(0, 3, (20, 2)) + [extent, extent],
+                   [[0, extent]], [[extent, 0]]])
+    expected = DBSCAN(eps=1.0, min_samples=3).fit(X)
+    labels, core = grid_dbscan(X, 1.0, 3)
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+
+
+def test_eps_tiny_for_the_extent_gives_sklearns_labels():
+    # extent / eps = 1e19: cell indices beyond int64 (their cast was
+    # undefined: "invalid value encountered in cast").
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.uniform(0, 1, (30, 2)), [[1e7, 1e7]]])
+    X = np.vstack([X, X[:10] + 1e-13])  # 10 pairs of points 1e-13 apart
+    eps = 1e-12
+    expected = DBSCAN(eps=eps, min_samples=2).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels, core = grid_dbscan(X, eps, 2)
+        counts = neighbour_counts(X, eps)
+    assert labels.max() + 1 == 10
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+    np.testing.assert_array_equal(counts, np.r_[np.full(10, 2), np.ones(21), np.full(10, 2)])
+
+
+@pytest.mark.parametrize("kind", ["uniform", "collapsed", "grid"])
+@pytest.mark.parametrize("seed", range(4))
+def test_grids_per_group_give_the_same_labels_and_counts(kind, seed, monkeypatch):
+    # Clouds too wide for one grid are split into groups more than eps apart,
+    # each on its own grid: forced here on ordinary clouds.
+    monkeypatch.setattr(grid_dbscan_module, "_MAX_GRID_CELLS", 0)
+    rng = np.random.default_rng(200 + seed)
+    X = _cloud(kind, rng, int(rng.integers(2, 500)))
+    eps = float(rng.choice([0.7, 1.0, 2.0, 6.0]))
+    min_samples = int(rng.integers(1, 12))
+    expected = DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+    labels, core = grid_dbscan(X, eps, min_samples, chunk_size=int(rng.choice([7, 2_000_000])))
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(neighbour_counts(X, eps), cKDTree(X).query_ball_point(X, eps, return_length=True))
+
+
+# ------------------------------------------------------------- border points
+
+
+def _blob_and_ring(m, k, seed=0):
+    """m points inside one grid cell and k points about eps = 1 from them (on both sides)."""
+    rng = np.random.default_rng(seed)
+    blob = rng.uniform(-0.15, 0.15, (m, 2))
+    angle = rng.uniform(0, 2 * np.pi, k)
+    radius = rng.uniform(0.95, 1.2, k)
+    return np.vstack([blob, np.c_[np.cos(angle), np.sin(angle)] * radius[:, None]])
+
+
+def test_border_points_of_a_collapsed_cluster_are_not_compared_with_all_its_points(monkeypatch):
+    # Every ring point is a border point whose box test against the blob's
+    # cell is undecided. Each (point, cell) pair once expanded the whole cell,
+    # k * m point pairs at once whatever chunk_size (8,000 + 8,000: 3 GB):
+    # now a k-d tree search each.
+    m = k = 600
+    X = _blob_and_ring(m, k)
+    expanded = []
+    segments = grid_dbscan_module._segments
+    monkeypatch.setattr(grid_dbscan_module, "_segments",
+                        lambda start, count: expanded.append(int(count.sum())) or segments(start, count))
+    labels, core = grid_dbscan(X, 1.0, m, chunk_size=1000)
+    expected = DBSCAN(eps=1.0, min_samples=m).fit(X)
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+    assert 0 < (labels[m:] == 0).sum() < k  # both sides of the ring's eps are exercised
+    # Linear in the points (the cluster links expand each core cell for at
+    # most 12 neighbouring cells), not k * m = 360,000.
+    assert max(expanded, default=0) <= 12 * len(X)
+
+
+def test_border_points_compared_pair_by_pair_respect_chunk_size(monkeypatch):
+    # Small core cells are compared point by point, chunk_size point pairs
+    # (plus at most one cell's) at a time.
+    rng = np.random.default_rng(5)
+    X = _cloud("uniform", rng, 3000)
+    chunk_size = 20
+    expanded = []
+    segments = grid_dbscan_module._segments
+    monkeypatch.setattr(grid_dbscan_module, "_segments",
+                        lambda start, count: expanded.append(int(count.sum())) or segments(start, count))
+    labels, core = grid_dbscan(X, 3.0, 8, chunk_size=chunk_size)
+    expected = DBSCAN(eps=3.0, min_samples=8).fit(X)
+    np.testing.assert_array_equal(labels, expected.labels_)
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+    assert len(expanded) > 10
+    assert max(expanded) <= chunk_size + grid_dbscan_module._TREE_CELL
+
+
+@pytest.mark.parametrize("tree_cell", [0, 64, 10**9])
+def test_border_points_reaching_several_collapsed_clusters_go_to_the_first(tree_cell, monkeypatch):
+    # Border points within eps of two or three collapsed clusters, decided by
+    # k-d tree searches (tree_cell=0), pairwise (10**9) or both.
+    monkeypatch.setattr(grid_dbscan_module, "_TREE_CELL", tree_cell)
+    rng = np.random.default_rng(11)
+    centres = np.array([[0.0, 0.0], [1.9, 0.0], [0.95, 1.6], [6.0, 6.0]])
+    blobs = np.repeat(centres, 150, axis=0) + rng.normal(0, 0.05, (600, 2))
+    between = rng.uniform(-1.0, 3.0, (400, 2))
+    X = np.vstack([between[:200], blobs, between[200:]])
+    expected = DBSCAN(eps=1.0, min_samples=100).fit(X)
+    labels, core = grid_dbscan(X, 1.0, 100, chunk_size=500)
+    np.testing.assert_array_equal(core, expected.core_sample_indices_)
+    np.testing.assert_array_equal(labels, expected.labels_)
+
+
+# --------------------------------------------------------- neighbour counts
+
+
+def _counts_reference(X, eps):
+    """The counts neighbour_counts gave before its grid shortcut: a k-d tree's."""
+    return cKDTree(X).query_ball_point(X, eps, return_length=True)
+
+
+def _counting_cloud(kind, rng):
+    n = int(rng.integers(1, 1500))
+    if kind == "lattice":  # many pairs at exactly eps (1, sqrt(2), 2 ...)
+        return np.round(rng.uniform(0, 12, (n, 2)))
+    if kind == "quarter lattice":
+        return np.round(rng.uniform(-4, 4, (n, 2)) * 4) / 4
+    if kind == "duplicates":
+        base = np.round(rng.uniform(0, 6, (max(1, n // 10), 2)), 1)
+        return base[rng.integers(0, len(base), n)]
+    centres = rng.uniform(0, 20, (max(1, n // 200), 2))  # collapsed clusters of ~200
+    spread = rng.choice([0.0, 1e-3, 0.05, 0.3, 1.0])
+    blobs = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 1, (n, 2)) * spread
+    return np.vstack([blobs, np.round(rng.uniform(0, 20, (n // 4, 2)), 1)])
+
+
+@pytest.mark.parametrize("forced", ["default", "all on the grid, trees", "all on the grid, mixed"])
+@pytest.mark.parametrize("kind", ["lattice", "quarter lattice", "duplicates", "collapsed"])
+@pytest.mark.parametrize("seed", range(5))
+def test_neighbour_counts_equal_a_kd_trees(forced, kind, seed, monkeypatch):
+    # The grid shortcut (whole cells counted at once) must not change a single
+    # count, ties at exactly eps and duplicates included.
+    if forced != "default":
+        monkeypatch.setattr(grid_dbscan_module, "_GRID_MASS", -(10**12))
+        monkeypatch.setattr(grid_dbscan_module, "_TREE_CELL", 0 if forced.endswith("trees") else 3)
+    rng = np.random.default_rng(1000 * seed + len(kind) + len(forced))
+    X = _counting_cloud(kind, rng)
+    eps = float(rng.choice([0.25, 0.5, 1.0, np.sqrt(2.0), 2.0, 1 / np.sqrt(2.0)]))
+    counts = neighbour_counts(X, eps, chunk_size=int(rng.choice([5, 2_000_000])))
+    np.testing.assert_array_equal(counts, _counts_reference(X, eps))
+    brute = (((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1) <= eps * eps).sum(axis=1)
+    np.testing.assert_array_equal(counts, brute)
+    for min_samples in (2, 30, 200):
+        expected = DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+        labels, core = grid_dbscan(X, eps, min_samples, neighbour_counts=counts)
+        np.testing.assert_array_equal(core, expected.core_sample_indices_)
+        np.testing.assert_array_equal(labels, expected.labels_)
+
+
+def test_a_collapsed_cluster_is_counted_without_visiting_its_neighbours(monkeypatch):
+    # A k-d tree counts each of m points' m neighbours one by one (80,000
+    # points: 2.9 CPU-s); on the grid the cell is counted once.
+    monkeypatch.setattr(grid_dbscan_module, "cKDTree", None)  # any tree would fail
+    X = np.random.default_rng(0).normal(0, 1e-3, (20_000, 2))
+    np.testing.assert_array_equal(neighbour_counts(X, 0.5), np.full(20_000, 20_000))

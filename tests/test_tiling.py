@@ -1,5 +1,7 @@
 """Tiled inference: exactness of the halo, ownership, per-feature-tile eigenvectors."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -512,3 +514,99 @@ def test_progress_names_the_stages_and_counts_every_localisation(cloud, network,
                           progress=progress)
     assert progress.stages == ["triangulating", "eigenvectors", "network"]
     assert progress.done == len(X)
+
+
+# ------------------------------------------------ tile ids at any extent / tile size
+
+
+def _with_and_without(edges, dropped):
+    both = lambda e: np.concatenate([np.array(e).T, np.array(e).T[::-1]], axis=1)
+    return both(edges), both([e for e in edges if e not in dropped])
+
+
+def test_feature_tiles_far_apart_are_never_merged():
+    # The linear tile id column * n_rows + row overflowed int64: with 2^32
+    # rows, tile (2^32, 0) had the id of tile (0, 0), so an edge between them
+    # stayed in the eigen-problem.
+    w = 2.0**32
+    X = np.array([[0.5, 0.5], [0.6, 0.5], [w + 0.5, 0.5], [w + 0.6, 0.5], [0.5, w - 0.5], [0.6, w - 0.5]])
+    with_cross, without = _with_and_without([(0, 1), (2, 3), (4, 5), (0, 2)], dropped=[(0, 2)])
+    np.testing.assert_allclose(tile_eigenvector_features(X, with_cross, 1.0),
+                               tile_eigenvector_features(X, without, 1.0))
+
+
+def test_feature_tiles_tiny_for_the_extent():
+    # extent / feature_tile_size = 1e19: tile indices beyond int64, whose
+    # cast was undefined ("invalid value encountered in cast").
+    X = np.array([[0.0, 0.0], [1e-13, 0.0], [1e7, 1e7], [1e7, 1e7 + 1e-9]])
+    with_cross, without = _with_and_without([(0, 1), (2, 3), (0, 2)], dropped=[(0, 2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        features = tile_eigenvector_features(X, with_cross, 1e-12)
+    np.testing.assert_allclose(features, tile_eigenvector_features(X, without, 1e-12))
+
+
+def test_feature_tiles_keep_their_order():
+    # Tiles are numbered column by column, then row by row, as with the
+    # former integer ids: the feature chunks hold the same tiles.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1000, (3000, 2))
+    graph = build_graph(X, 60.0)
+    cell = np.floor((X - X.min(axis=0)) / 250.0).astype(np.int64)
+    tile_id = cell[:, 0] * (cell[:, 1].max() + 1) + cell[:, 1]
+    inside = tile_id[graph.edge_index[0]] == tile_id[graph.edge_index[1]]
+    expected = laplacian_eigenvector_features(len(X), graph.edge_index[:, inside], normalization="rms")
+    np.testing.assert_allclose(tile_eigenvector_features(X, graph.edge_index, 250.0), expected, atol=1e-8)
+
+
+def test_square_tiles_far_too_small_are_a_clear_error():
+    X = np.array([[0.0, 0.0], [1e7, 1e7]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="tile_size=1e-12 cuts a FOV"):
+            SquareTiles.from_points(X, 1e-12)
+
+
+# -------------------------------------------------- fov_network_outputs input
+
+
+_FOV_KWARGS = dict(connectivity_radius=100.0, length_scale=20.0)
+
+
+@pytest.mark.parametrize("tile_size", [None, 400.0])
+def test_fov_network_outputs_accept_a_list_of_positions(cloud, network, tile_size):
+    expected = tiling.fov_network_outputs(network, cloud, steps=[0, 2], tile_size=tile_size, **_FOV_KWARGS)
+    got = tiling.fov_network_outputs(network, cloud.tolist(), steps=(np.int64(0), 2), tile_size=tile_size,
+                                     **_FOV_KWARGS)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("tile_size", [None, 400.0])
+@pytest.mark.parametrize("positions, match", [
+    (np.zeros((5, 3)), "positions must have shape"),
+    (np.zeros((0, 2)), "0 sample"),
+    (np.array([[0.0, 0.0], [np.nan, 1.0]]), "positions contains NaN"),
+])
+def test_fov_network_outputs_reject_bad_positions(network, tile_size, positions, match):
+    with pytest.raises(ValueError, match=match):
+        tiling.fov_network_outputs(network, positions, steps=[0], tile_size=tile_size, **_FOV_KWARGS)
+
+
+@pytest.mark.parametrize("call", ["untiled", "tiled", "tiled_network_outputs"])
+@pytest.mark.parametrize("steps, match", [
+    ([], "steps is empty"),
+    ([-3], "integers >= 0"),
+    ([0, -1], "integers >= 0"),
+    ([1.0], "integers >= 0"),
+    ([True], "integers >= 0"),
+    (3, "steps must be a sequence"),
+    ("0", "steps must be a sequence"),
+])
+def test_fov_network_outputs_reject_bad_steps(cloud, network, call, steps, match):
+    if call == "tiled_network_outputs":
+        run = lambda: tiled_network_outputs(network, cloud, steps=steps, tile_size=400.0, **_FOV_KWARGS)
+    else:
+        tile_size = None if call == "untiled" else 400.0
+        run = lambda: tiling.fov_network_outputs(network, cloud, steps=steps, tile_size=tile_size, **_FOV_KWARGS)
+    with pytest.raises(ValueError, match=match):
+        run()
