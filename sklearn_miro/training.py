@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .augmentation import (
     AugmentationOptions,
@@ -317,6 +318,20 @@ def _fail_on_recompile_limit():
         yield
 
 
+def _moving_average(network, window, total_steps):
+    """An exponential moving average of ``network``'s weights, or None without ``window``.
+
+    Started from the current (initial) weights, so that the average of the
+    first steps leans on where the fit began rather than on one noisy step.
+    """
+    if window is None:
+        return None
+    decay = 1.0 - 1.0 / max(float(window) * total_steps, 10.0)
+    averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay))
+    averaged.update_parameters(network)  # the first call copies: the initial weights
+    return averaged
+
+
 def fit_network(
     network,
     graphs,
@@ -337,6 +352,7 @@ def fit_network(
     progress=None,
     precision="float32",
     compile=False,
+    average_window=None,
 ):
     """Train ``network`` in place with Adam on ``graphs``.
 
@@ -374,6 +390,12 @@ def fit_network(
         Run the training forward and backward passes through
         ``torch.compile`` (see :class:`_TrainingPasses`); if compiling fails,
         warn (:class:`TrainingCompileWarning`) and train uncompiled.
+    average_window : float or None, default=None
+        When set, the weights validated and returned are an exponential
+        moving average of the Adam iterates (``torch.optim.swa_utils``) whose
+        window spans this fraction of all optimisation steps (decay
+        ``1 - 1 / max(average_window * steps, 10)``), started from the initial
+        weights; ``None`` keeps the iterates themselves.
 
     Returns
     -------
@@ -409,6 +431,9 @@ def fit_network(
         progress.set_postfix_str("compiling the training passes (about a CPU-minute)", refresh=True)
     history = TrainingHistory()
     best_state, best_loss, since_best = None, np.inf, 0
+    averaged = _moving_average(network, average_window, total_batches)
+    # The network whose weights are validated and kept.
+    kept = network if averaged is None else averaged.module
     started = time.perf_counter()
     for epoch in range(max_epochs):
         order = rng.permutation(len(graphs))
@@ -433,6 +458,8 @@ def fit_network(
             loss = passes.step(forward_backward)
             optimiser.step()
             scheduler.step()
+            if averaged is not None:
+                averaged.update_parameters(network)
             running += loss.item() * batch.n_nodes
             seen += batch.n_nodes
             if progress is not None:
@@ -441,11 +468,11 @@ def fit_network(
         history.train_loss.append(running / max(seen, 1))
         history.n_epochs = epoch + 1
         if val_batches:
-            val = _evaluate(network, val_batches, n_steps, step_scales_t, alpha, distance_scale, beta)
+            val = _evaluate(kept, val_batches, n_steps, step_scales_t, alpha, distance_scale, beta)
             history.validation_loss.append(val)
             if val < best_loss:
                 best_loss, since_best, history.best_epoch = val, 0, epoch
-                best_state = copy.deepcopy(network.state_dict())
+                best_state = copy.deepcopy(kept.state_dict())
             else:
                 since_best += 1
             if n_iter_no_change is not None and since_best >= n_iter_no_change:
@@ -453,6 +480,8 @@ def fit_network(
     if best_state is not None:
         network.load_state_dict(best_state)
     else:
+        if averaged is not None:
+            network.load_state_dict(averaged.module.state_dict())
         history.best_epoch = history.n_epochs - 1
     network.eval()
     history.compiled = passes.compiled is not None

@@ -163,3 +163,51 @@ def test_fit_network_rejects_an_unknown_precision():
     with pytest.raises(ValueError, match="precision must be one of"):
         fit_network(MIRONetwork(8, 2), [], n_steps=2, step_scales=[0, 0], alpha=0.0,
                     distance_scale=1.0, precision="float16")
+
+
+def _toy_training_graphs(n_graphs, seed=0):
+    from sklearn_miro.augmentation import TrainingGraph
+
+    rng = np.random.default_rng(seed)
+    graphs = []
+    for _ in range(n_graphs):
+        points = rng.uniform(0, 200, (60, 2))
+        graph = build_graph(points, 30.0)
+        positions = torch.from_numpy(points / 30.0).float()
+        graphs.append(TrainingGraph(
+            node_attr=torch.from_numpy(graph.node_attr), edge_index=torch.from_numpy(graph.edge_index),
+            edge_attr=torch.from_numpy(graph.edge_attr), positions=positions,
+            # Every point is asked to move to the FOV's centre.
+            targets=torch.full((1, len(points), 2), 100.0 / 30.0), classes=torch.zeros(len(points), dtype=torch.long)))
+    return graphs
+
+
+def _fit_toy(average_window, validation=True):
+    from sklearn_miro.training import fit_network
+
+    torch.manual_seed(0)
+    network = MIRONetwork(8, 2)
+    initial = {k: v.clone() for k, v in network.state_dict().items()}
+    history = fit_network(network, _toy_training_graphs(8), n_steps=2, step_scales=[0, 0], alpha=0.0,
+                          distance_scale=1.0, learning_rate=1e-2, max_epochs=3, batch_size=2,
+                          validation_graphs=_toy_training_graphs(2, seed=1) if validation else (),
+                          rng=np.random.default_rng(0), average_window=average_window)
+    return initial, network.state_dict(), history
+
+
+@pytest.mark.parametrize("validation", [True, False])
+def test_the_moving_average_is_what_is_validated_and_kept(validation):
+    initial, iterate, history = _fit_toy(None, validation)
+    assert not all(torch.allclose(initial[k], iterate[k]) for k in initial)  # the iterates move
+    # A window of ~1e9 steps: the average stays at the initial weights, so
+    # they are what comes back, and (validated on them) every epoch scores alike.
+    initial, averaged, history = _fit_toy(1e9, validation)
+    for k in initial:
+        torch.testing.assert_close(averaged[k], initial[k], atol=1e-6, rtol=0)
+    if validation:
+        assert len(history.validation_loss) == 3
+        assert np.ptp(history.validation_loss) < 1e-6
+    # A window of a tenth of the steps lies between the two.
+    _, windowed, _ = _fit_toy(0.1, validation)
+    assert not all(torch.allclose(windowed[k], iterate[k]) for k in initial)
+    assert not all(torch.allclose(windowed[k], initial[k]) for k in initial)

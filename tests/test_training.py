@@ -144,3 +144,26 @@ def test_a_small_labelled_fov_does_not_crowd_the_crops():
     rng = np.random.default_rng(0)
     sizes = [len(synthesize_fov(ts, options, rng)[0]) for _ in range(30)]
     assert max(sizes) < 600
+
+
+def test_budget_cut_crops_get_proportionally_more_epochs_when_fine_tuning():
+    from sklearn_miro.model import TrainingConfig, budgeted_max_epochs
+
+    fine_tuning = TrainingConfig(max_epochs=3, n_augmented=800, budget_max_epochs=9)
+    assert budgeted_max_epochs(fine_tuning, 800, 800) == 3  # no cut
+    assert budgeted_max_epochs(fine_tuning, 800, 695) == 3  # 3.45 rounds to 3
+    assert budgeted_max_epochs(fine_tuning, 800, 382) == 6
+    assert budgeted_max_epochs(fine_tuning, 800, 150) == 9  # 16, capped
+    assert budgeted_max_epochs(TrainingConfig(max_epochs=12), 2000, 929) == 12  # not set: unchanged
+
+
+def test_only_the_automatic_fine_tuning_schedule_grows_its_epochs_and_averages():
+    from sklearn_miro import MIROTransformer
+
+    options = AugmentationOptions()
+    fine = MIROTransformer()._training_config(options, fine_tuning=True)
+    assert (fine.budget_max_epochs, fine.average_window) == (9, 0.1)
+    scratch = MIROTransformer()._training_config(options, fine_tuning=False)
+    assert (scratch.budget_max_epochs, scratch.average_window) == (None, None)
+    assert MIROTransformer(max_epochs=4)._training_config(options, fine_tuning=True).budget_max_epochs is None
+    assert MIROTransformer(n_augmented=100)._training_config(options, fine_tuning=True).budget_max_epochs is None

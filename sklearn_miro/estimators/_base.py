@@ -138,6 +138,14 @@ FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 8
 # used the median radius; up to about 3,500 on simulated 9 with blinking with
 # the 90th percentile; about 650 on the simulated NPC).
 AUTO_CROP_LOCALIZATIONS = int(1.5 * CROP_LOCALIZATIONS)
+# When the budget cuts a fine-tuning fit's crops, its epochs grow in
+# proportion, up to this factor (sklearn_miro.model.budgeted_max_epochs), and
+# every fine-tuning fit validates and keeps a moving average of its weights
+# over this fraction of its steps (benchmarks/README.md, thirty-second and
+# thirty-third sessions): blinking 6's network collapses its training clusters
+# to 0.43 of their size instead of 0.51 with 9 epochs instead of 3.
+BUDGET_EPOCH_FACTOR = 3
+FINE_TUNING_AVERAGE_WINDOW = 0.1
 # The authors' multiscale and multishape models use K = 20 recurrent steps.
 MULTISCALE_N_STEPS = 20
 
@@ -323,6 +331,13 @@ class BaseMIRO(BaseEstimator):
             # With the automatic schedule, the same number of training
             # localisations whatever the crops hold.
             localization_budget=AUTO_CROP_LOCALIZATIONS if self.n_augmented == "auto" else None,
+            # Fine-tuning keeps about its number of optimisation steps when the
+            # budget cuts the crops; only the automatic schedule, so that a
+            # user's max_epochs or n_augmented is what runs.
+            budget_max_epochs=(BUDGET_EPOCH_FACTOR * schedule["max_epochs"]
+                               if fine_tuning and self.n_augmented == "auto" and self.max_epochs == "auto"
+                               else None),
+            average_window=FINE_TUNING_AVERAGE_WINDOW if fine_tuning else None,
             crop_features=self.crop_features,
             precision=self._training_precision(device, fine_tuning),
             compile=self._training_compile(device, fine_tuning, schedule),
