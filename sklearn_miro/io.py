@@ -23,7 +23,7 @@ import json
 import operator
 import re
 import warnings
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -1250,7 +1250,12 @@ def write_labels_as_source(
       every line of the source is copied as it is (same bytes: values, quotes,
       delimiter, encoding, line endings) with the new fields appended to it,
       label column ``cluster`` by default; the new header names are quoted
-      when the source's header is (ThunderSTORM's ``"x [nm]"`` style);
+      when the source's header is (ThunderSTORM's ``"x [nm]"`` style). A row
+      with fewer fields than the header gets empty ones (``""`` in a
+      whitespace-delimited file) and one with more loses its empty trailing
+      fields, so that the new fields follow the header's last column. Missing
+      values of extra columns are empty fields (``""`` when whitespace
+      separates fields), dates and durations are written as text;
     - **Picasso HDF5** (``.hdf5``/``.h5``, or any file with the HDF5
       signature, as :func:`read_localizations` accepts): the ``locs`` table as
       a structured array with the source's fields and dtypes plus an int32
@@ -1338,7 +1343,9 @@ def write_labels_as_source(
     _check_new_columns(table.columns, [n for n, _ in columns] + list(extra), source)
     _warn_if_labels_shadowed(table.columns, columns[0][0], source, path)
     keep = columns[0][1] != -1 if drop_background else None
-    _append_text_fields(source, path, encoding, delimiter, [*columns, *extra.items()], keep, len(table))
+    n_rows = len(table)
+    del table  # only the source's text is needed from here on
+    _append_text_fields(source, path, encoding, delimiter, [*columns, *extra.items()], keep, n_rows)
     return path
 
 
@@ -1395,16 +1402,33 @@ _EXACT_CODECS = (
 )
 
 
+# A field of a whitespace-delimited record as pandas' C parser splits it:
+# spaces and tabs separate fields (not other whitespace), a quoted part may
+# hold them, and a quote inside a field is an ordinary character.
+_WS_FIELD = re.compile(r'(?:"[^"]*"|[^ \t"]|")+')
+# What makes str.split() count the fields of such a record otherwise: a quote,
+# or whitespace other than spaces and tabs (line breaks only occur inside
+# quoted fields).
+_NOT_SPLIT_LIKE_PANDAS = re.compile(
+    '["\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]'
+)
+
+
 def _text_field(values, delimiter, quote_text):
     """Values of a new column as text fields (object array of str).
 
-    Numbers are written as Python prints them (missing values as empty
-    fields, as pandas writes them); text is quoted when it holds the
-    delimiter, a quote, a line break or (whitespace-delimited files)
-    whitespace, and always when ``quote_text`` (the source quotes its header,
-    as ThunderSTORM does: text fields are quoted, numbers are not).
+    Numbers are written as Python prints them, dates and durations as pandas
+    prints them (``2020-01-01 12:00:00``), missing values as empty fields (as
+    pandas writes them) or, in whitespace-delimited files, where an empty
+    field would vanish and shift the next ones, as ``""`` (read back as
+    missing). Text is quoted when it holds the delimiter, a quote, a line
+    break or (whitespace-delimited files) whitespace or nothing, and always
+    when ``quote_text`` (the source quotes its header, as ThunderSTORM does:
+    text fields are quoted, numbers are not).
     """
     values = np.asarray(values)
+    whitespace = delimiter == r"\s+"
+    empty = '""' if whitespace else ""
     # map() over built-ins: the per-row work runs in C, as for numpy
     # (np.strings needs numpy 2, pandas' .str is a Python loop).
     if values.dtype.kind in "iub":
@@ -1413,14 +1437,21 @@ def _text_field(values, delimiter, quote_text):
         # numpy's shortest repr of the value's own precision (float32 0.1 is
         # "0.1", not the "0.10000000149011612" of the Python float).
         text = values.astype(str).astype(object)
-        text[np.isnan(values)] = ""
+        text[np.isnan(values)] = empty
         return text
+    if values.dtype.kind in "Mm":
+        # Text as pandas writes it (numpy's integer nanoseconds would read
+        # back as numbers); NaT is missing.
+        series = pd.Series(values)
+        missing = series.isna().to_numpy()
+        values = np.array(series.astype(str).tolist(), dtype=object)
+        values[missing] = None
     if values.dtype.kind == "S":
         values = np.char.decode(values, "utf-8")
     missing = pd.isna(values) if values.dtype.kind == "O" else np.zeros(values.shape, dtype=bool)
     text = list(map(str, values.tolist()))
-    if delimiter == r"\s+":
-        special = re.compile(r'\s|"')
+    if whitespace:
+        special = re.compile(r'\s|"|^$')
     else:
         special = re.compile(re.escape(delimiter) + r'|"|[\r\n]|^\s|\s$')
     needs_quotes = np.fromiter(map(bool, map(special.search, text)), dtype=bool, count=len(text))
@@ -1428,8 +1459,33 @@ def _text_field(values, delimiter, quote_text):
     text = np.array(text, dtype=object)
     escaped = map(str.replace, text[needs_quotes], repeat('"'), repeat('""'))
     text[needs_quotes] = ['"' + t + '"' for t in escaped] if needs_quotes.any() else []
-    text[missing] = ""
+    text[missing] = empty
     return text
+
+
+class _CsvLimits:
+    """Let the csv module read fields as long as the text; its errors become ValueError.
+
+    csv refuses fields longer than ``csv.field_size_limit()`` (131,072
+    characters by default), which pandas reads; the limit is restored on exit.
+    """
+
+    def __init__(self, source, size):
+        self.source, self.size = source, size
+
+    def __enter__(self):
+        self.limit = csv.field_size_limit()
+        csv.field_size_limit(max(self.limit, min(self.size + 1, 2**31 - 1)))
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        csv.field_size_limit(self.limit)
+        if isinstance(exc, csv.Error):
+            raise ValueError(
+                f"Could not split {self.source} into records with the csv module: {exc}; "
+                "write the labels with write_labels instead."
+            ) from exc
+        return False
 
 
 def _records(text, delimiter):
@@ -1437,6 +1493,8 @@ def _records(text, delimiter):
 
     Records are lines, except that a quoted field holding a line break makes
     one record of several lines (as pandas and the csv module read it).
+    Raises csv.Error (see :class:`_CsvLimits`) for text the csv module cannot
+    split.
 
     Returns
     -------
@@ -1457,27 +1515,31 @@ def _records(text, delimiter):
     else:
         parts = re.split(r"(\r\n|\r|\n)", text)
         bodies, endings = parts[0::2], parts[1::2] + [""]
+        del parts
     if len(bodies) > 1 and bodies[-1] == "":
         bodies, endings = bodies[:-1], endings[:-1]  # the text ends with a line break
     filled = _filled(bodies)
     header = int(np.argmax(filled)) if filled.any() else len(bodies)
     data_start = sum(map(len, bodies[: header + 1])) + sum(map(len, endings[: header + 1]))
-    if '"' in text[data_start:]:
+    if text.find('"', data_start) != -1:
         # Quotes in the data: let the csv module say which lines form one
         # record (a quote opens a quoted field only at the start of a field).
-        lines = list(map(operator.add, bodies, endings))
+        # The lines are made one at a time, not held in a list.
         reader = csv.reader(
-            iter(lines), delimiter=" " if delimiter == r"\s+" else delimiter,
+            map(operator.add, bodies, endings), delimiter=" " if delimiter == r"\s+" else delimiter,
             quotechar='"', skipinitialspace=True,
         )
         ends = np.array([reader.line_num for _ in reader], dtype=np.int64)
-        starts = np.r_[0, ends[:-1]]
-        offsets = np.r_[0, np.cumsum(list(map(len, lines)))]
-        endings = [endings[b - 1] for b in ends]
-        stops = offsets[ends] - np.array(list(map(len, endings)), dtype=np.int64)
-        bodies = [text[a:b] for a, b in zip(offsets[starts], stops)]
-        filled = _filled(bodies)
-        header = int(np.argmax(filled)) if filled.any() else len(bodies)
+        if not np.array_equal(ends, np.arange(1, len(bodies) + 1)):  # multi-line records
+            starts = np.r_[0, ends[:-1]]
+            lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
+            lengths += np.fromiter(map(len, endings), dtype=np.int64, count=len(endings))
+            offsets = np.r_[0, np.cumsum(lengths)]
+            endings = [endings[b - 1] for b in ends]
+            stops = offsets[ends] - np.array(list(map(len, endings)), dtype=np.int64)
+            bodies = [text[a:b] for a, b in zip(offsets[starts].tolist(), stops.tolist())]
+            filled = _filled(bodies)
+            header = int(np.argmax(filled)) if filled.any() else len(bodies)
     data = filled.copy()
     data[: header + 1] = False
     return np.array(bodies, dtype=object), np.array(endings, dtype=object), header, data
@@ -1491,13 +1553,74 @@ def _filled(bodies):
     return filled
 
 
+def _field_counts(bodies, delimiter):
+    """Number of fields in each record, as pandas splits it (array of int)."""
+    n = len(bodies)
+    if delimiter == r"\s+":
+        # str.split (fast) where it splits as pandas does, else the pattern
+        counts = np.fromiter(map(len, map(str.split, bodies)), dtype=np.int64, count=n)
+        odd = np.fromiter(map(bool, map(_NOT_SPLIT_LIKE_PANDAS.search, bodies)), dtype=bool, count=n)
+        if odd.any():
+            counts[odd] = list(map(len, map(_WS_FIELD.findall, bodies[odd])))
+        return counts
+    counts = np.fromiter(map(str.count, bodies, repeat(delimiter)), dtype=np.int64, count=n) + 1
+    quoted = np.flatnonzero(np.fromiter(map(operator.contains, bodies, repeat('"')), dtype=bool, count=n))
+    if quoted.size:  # a delimiter may be inside quotes
+        reader = csv.reader(bodies[quoted], delimiter=delimiter, quotechar='"', skipinitialspace=True)
+        counts[quoted] = np.fromiter(map(len, reader), dtype=np.int64, count=quoted.size)
+    return counts
+
+
+def _match_header_width(bodies, data, n_names, delimiter):
+    """Give every data record the header's number of fields, in place.
+
+    pandas reads a row with fewer fields than the header with missing values
+    at the end, and drops the fields of a row beyond the header's (the reader
+    accepts them only when they are empty: trailing delimiters). The new
+    fields must follow the header's last column, so short records get empty
+    fields (``""`` when whitespace separates fields) and long ones lose their
+    empty trailing fields.
+    """
+    rows = np.flatnonzero(data)
+    counts = _field_counts(bodies[rows], delimiter)
+    whitespace = delimiter == r"\s+"
+    short = counts < n_names
+    if short.any():
+        pads = np.array([(' ""' if whitespace else delimiter) * k for k in range(n_names + 1)], dtype=object)
+        index = rows[short]
+        bodies[index] = list(map(operator.add, bodies[index], pads[n_names - counts[short]]))
+    long = counts > n_names
+    if long.any():
+        index = rows[long]
+        if whitespace:
+            cut = [
+                body[: [m.end() for m in _WS_FIELD.finditer(body)][n_names - 1]]
+                for body in bodies[index]
+            ]
+        else:
+            # The fields cut hold no delimiter: the reader refuses a row
+            # whose fields beyond the header's are not empty.
+            cut = [
+                body.rsplit(delimiter, k)[0]
+                for body, k in zip(bodies[index], (counts[long] - n_names).tolist())
+            ]
+        bodies[index] = cut
+
+
+# Rows written per piece: bounds the memory of the text being built.
+_WRITE_CHUNK = 65536
+
+
 def _append_text_fields(source, path, encoding, delimiter, new_columns, keep, n_rows):
     """Copy ``source`` to ``path`` line by line with new fields appended.
 
     Appending to the raw lines, rather than writing the table pandas read,
     keeps every value as the user's file has it (``007`` stays ``007``, an
     integer column with a blank does not become ``1.0``, ``1e3`` stays
-    ``1e3``), as well as quoting, encoding and line endings.
+    ``1e3``), as well as quoting, encoding and line endings. Only a row with
+    another number of fields than the header changes: empty fields are added
+    or trailing empty ones removed, so that the new fields follow the
+    header's last column.
     """
     raw = source.read_bytes()
     codec = next((c for bom, c in _EXACT_CODECS if raw.startswith(bom)), None)
@@ -1507,30 +1630,55 @@ def _append_text_fields(source, path, encoding, delimiter, new_columns, keep, n_
         text = raw.decode(codec)
     except UnicodeDecodeError as exc:
         raise ValueError(f"Could not decode {source} as {codec} text: {exc}. Save it as UTF-8.") from exc
-    bodies, endings, header, data = _records(text, delimiter)
-    if int(data.sum()) != n_rows:
-        raise ValueError(
-            f"Could not match the lines of {source} to its {n_rows} localisations (found "
-            f"{int(data.sum())} data lines); write the labels with write_labels instead."
-        )
-    quote_text = '"' in bodies[header]
+    del raw
     sep = " " if delimiter == r"\s+" else delimiter
+    with _CsvLimits(source, len(text)):
+        bodies, endings, header, data = _records(text, delimiter)
+        del text
+        if int(data.sum()) != n_rows:
+            raise ValueError(
+                f"Could not match the lines of {source} to its {n_rows} localisations (found "
+                f"{int(data.sum())} data lines); write the labels with write_labels instead."
+            )
+        n_names = int(_field_counts(bodies[header : header + 1], delimiter)[0])
+        _match_header_width(bodies, data, n_names, delimiter)
+    quote_text = '"' in bodies[header]
     names = _text_field(np.array([str(name) for name, _ in new_columns]), delimiter, quote_text)
-    bodies[header] = bodies[header] + "".join(sep + name for name in names)
-    fields = [_text_field(values, delimiter, quote_text) for _, values in new_columns]
-    bodies[data] = list(map(operator.add, bodies[data], map(sep.join, zip(repeat(""), *fields))))
-    lines = bodies + endings
+    suffixes = np.full(len(bodies), "", dtype=object)
+    suffixes[header] = "".join(sep + name for name in names)
+    kept = None
     if keep is not None:
-        kept = np.ones(lines.size, dtype=bool)
+        kept = np.ones(len(bodies), dtype=bool)
         kept[np.flatnonzero(data)[~keep]] = False
-        lines = lines[kept]
-    try:
-        path.write_bytes("".join(lines.tolist()).encode(codec))
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"The new columns hold characters that {source}'s encoding ({codec}) cannot "
-            f"represent: {exc}. Convert the source to UTF-8 first."
-        ) from exc
+    # The output is built and encoded a piece at a time, each piece's source
+    # lines released once encoded: never several copies of the whole text.
+    pieces, row = [], 0
+    for start in range(0, len(bodies), _WRITE_CHUNK):
+        stop = min(start + _WRITE_CHUNK, len(bodies))
+        block = slice(start, stop)
+        n_data = int(data[block].sum())
+        if n_data:
+            fields = [
+                _text_field(values[row : row + n_data], delimiter, quote_text) for _, values in new_columns
+            ]
+            suffixes[block][data[block]] = list(map(sep.join, zip(repeat(""), *fields)))
+            del fields
+            row += n_data
+        parts = zip(bodies[block].tolist(), suffixes[block].tolist(), endings[block].tolist())
+        if kept is not None:
+            parts = (p for p, k in zip(parts, kept[block].tolist()) if k)
+        try:
+            pieces.append("".join(chain.from_iterable(parts)).encode(codec))
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"The new columns hold characters that {source}'s encoding ({codec}) cannot "
+                f"represent: {exc}. Convert the source to UTF-8 first."
+            ) from exc
+        bodies[block] = None
+        suffixes[block] = None
+    del bodies, suffixes
+    with open(path, "wb") as handle:
+        handle.writelines(pieces)
 
 
 def _write_picasso_like(path, source, labels, label_name, extra_columns, drop_background, description, key):

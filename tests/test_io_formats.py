@@ -1,5 +1,6 @@
 """Writing labels back in the user's own format; Picasso's YAML metadata."""
 
+import csv
 import warnings
 
 import numpy as np
@@ -276,3 +277,88 @@ def test_picasso_group_labels_must_fit_int32(tmp_path):
     out = write_labels_as_source(tmp_path / "ok.hdf5", path, labels, drop_background=False)
     with h5py.File(out, "r") as handle:
         np.testing.assert_array_equal(handle["locs"]["group"], labels)
+
+
+@pytest.mark.parametrize(
+    "name, data, expected",
+    [
+        # a row without its last value (pandas reads it as missing)
+        ("short_row.csv", b"x,y,photons\n1,2,500\n4,5\n7,8,900\n", b"x,y,photons,cluster\n1,2,500,10\n4,5,,11\n7,8,900,12\n"),
+        # a trailing delimiter on the header only: an unnamed empty column
+        ("trailing_header.csv", b"x,y,\n1,2\n3,4\n", b"x,y,,cluster\n1,2,,10\n3,4,,11\n"),
+        # trailing delimiters on the data only: dropped by the reader
+        ("trailing_data.tsv", b"x\ty\n1\t2\t\n3\t4\t\n", b"x\ty\tcluster\n1\t2\t10\n3\t4\t11\n"),
+        # whitespace-delimited: an empty field would vanish, "" is read as missing
+        ("short_row.txt", b"x y z\n1 2 3\n4 5\n", b'x y z cluster\n1 2 3 10\n4 5 "" 11\n'),
+    ],
+    ids=["short_row", "trailing_delimiter_header", "trailing_delimiter_data", "short_row_whitespace"],
+)
+def test_rows_with_another_number_of_fields_than_the_header(tmp_path, name, data, expected):
+    # The new field was appended after each row's own last field, so it landed
+    # in the header's column of a missing value (photons 11, labels NaN) or
+    # beyond the header (unreadable).
+    source = tmp_path / name
+    source.write_bytes(data)
+    before = read_localizations(source)
+    labels = np.arange(len(before)) + 10
+    out = write_labels_as_source(tmp_path / ("out_" + name), source, labels)
+    assert out.read_bytes() == expected
+    back = read_localizations(out, columns={"label": "cluster"})
+    np.testing.assert_array_equal(back["label"], labels)
+    for column in before.columns:
+        np.testing.assert_array_equal(back[column], before[column])
+
+
+def test_quoted_field_longer_than_the_csv_field_limit(tmp_path):
+    # csv.reader refuses fields over 131,072 characters by default: _csv.Error
+    # escaped the CLI's ValueError handling, for a file pandas reads.
+    source = tmp_path / "long.csv"
+    note = "a" * 200_000
+    source.write_bytes(b'x,y,note\n1,2,"' + note.encode() + b'"\n3,4,"short"\n')
+    limit = csv.field_size_limit()
+    out = write_labels_as_source(tmp_path / "long_out.csv", source, [0, 1])
+    assert csv.field_size_limit() == limit  # restored
+    back = read_localizations(out, columns={"label": "cluster"})
+    assert back["label"].tolist() == [0, 1] and back["note"].tolist() == [note, "short"]
+
+
+def test_whitespace_extra_columns_with_missing_values(tmp_path):
+    # An empty field disappears between spaces: the next fields moved one
+    # column left (score read "ring", shape NaN).
+    source = tmp_path / "ws.txt"
+    source.write_bytes(b"x y\n1 2\n3 4\n5 6\n")
+    extra = {
+        "score": np.array([np.nan, 0.5, 1.0]),
+        "shape": np.array(["ring", None, ""], dtype=object),
+        "n": np.array([1, 2, 3]),
+    }
+    out = write_labels_as_source(tmp_path / "ws_out.txt", source, [7, 8, 9], extra_columns=extra)
+    assert out.read_bytes() == b'x y cluster score shape n\n1 2 7 "" ring 1\n3 4 8 0.5 "" 2\n5 6 9 1.0 "" 3\n'
+    back = read_localizations(out, columns={"label": "cluster"})
+    assert back["label"].tolist() == [7, 8, 9] and back["n"].tolist() == [1, 2, 3]
+    np.testing.assert_array_equal(back["score"], [np.nan, 0.5, 1.0])
+    assert back["shape"].iloc[0] == "ring" and back["shape"].iloc[1:].isna().all()
+
+
+def test_datetime_extra_columns_are_written_as_text(tmp_path):
+    # numpy's datetime64 was written as integer nanoseconds.
+    source = tmp_path / "dt.csv"
+    source.write_bytes(b"x,y\n1,2\n3,4\n5,6\n")
+    extra = {
+        "t": np.array(["2020-01-01", "2021-06-01T12:00", "NaT"], dtype="datetime64[ns]"),
+        "dt": np.array([1, 90, "NaT"], dtype="timedelta64[s]"),
+    }
+    out = write_labels_as_source(tmp_path / "dt_out.csv", source, [0, 1, -1], extra_columns=extra)
+    assert out.read_text().splitlines() == [
+        "x,y,cluster,t,dt",
+        "1,2,0,2020-01-01 00:00:00,0 days 00:00:01",
+        "3,4,1,2021-06-01 12:00:00,0 days 00:01:30",
+        "5,6,-1,,",
+    ]
+    back = read_localizations(out, columns={"label": "cluster"})
+    np.testing.assert_array_equal(pd.to_datetime(back["t"]).to_numpy(), extra["t"])
+    # whitespace-delimited: the space inside the date is quoted
+    source = tmp_path / "dt.txt"
+    source.write_bytes(b"x y\n1 2\n")
+    out = write_labels_as_source(tmp_path / "dt_out.txt", source, [0], extra_columns={"t": extra["t"][1:2]})
+    assert out.read_bytes() == b'x y cluster t\n1 2 0 "2021-06-01 12:00:00"\n'
