@@ -32,16 +32,25 @@ any two points of one cell are closer than ``eps``:
   cell's core points.
 
 Neighbourhoods are closed (``distance <= eps``) and distances are compared as
-squared sums, as in scikit-learn's tree searches; a pair at a distance that
-rounds differently in two floating-point evaluations (a measure-zero event on
-real data) is the only possible difference.
+squared sums (``dx^2 + dy^2 <= eps^2``), as scikit-learn's tree searches
+compare single points; a pair at a distance that rounds differently in two
+floating-point evaluations (a measure-zero event on real data) is the only
+possible difference. One such tie: scikit-learn's k-d tree may accept a whole
+node by comparing the ``sqrt`` of its largest squared distance with ``eps``,
+so a pair at ``d^2 = eps^2`` plus one ulp can be neighbours there (depending
+on how the tree splits the points), never here: at such exact ties the labels
+can differ from scikit-learn's.
 
 Memory is O(n) plus chunks of at most ``chunk_size`` candidate pairs or
 neighbour indices; the grid holds only non-empty cells, so coordinates far from
 the origin cost nothing. Where one grid would be too wide for exact cell
 indices (``eps`` tiny for the coordinates' extent), the points are first split
 into groups more than ``eps`` apart, each on its own grid, so the labels stay
-scikit-learn's at any ratio of extent to ``eps``.
+scikit-learn's at any ratio of extent to ``eps`` as long as ``eps**2`` is a
+normal float (``eps`` above about ``1.5e-154``). Below that the squared
+distances underflow (to 0 or to subnormals), so scikit-learn calls points far
+more than ``eps`` apart neighbours (``0 <= 0``), and the groups, split at gaps
+wider than ``eps``, do not: the labels can differ.
 
 :class:`DBSCANStar` is DBSCAN* (Campello, Moulavi and Sander 2013): the same
 core points and clusters, with every border point left as noise
@@ -95,13 +104,19 @@ _MAX_GRID_CELLS = 2**21
 _TREE_CELL = 64
 # A cell next to a dense one is counted on the grid (_count_neighbours) when
 # the points of the cells wholly within eps of it, which a k-d tree counts
-# one by one for each of its points, outweigh the grid's extra work: this
-# many points, plus _GRID_MASS_PER_CUT per cell that the ball of a point cuts
-# (a tree search each), plus the points of those cells. Measured on 220,000
-# localisations in clusters of 100 to 20,000 (sd 0.3 to 5, eps 10): never
-# slower than the k-d tree alone, 3 to 10 times faster on tight clusters.
+# one by one for each of its points (about 2 ns a point), outweigh the
+# grid's extra work: this many points, plus _GRID_MASS_PER_CUT per cell that
+# the ball of a point cuts (a k-d tree search of that cell each, about 1 us),
+# plus the points of those cells. Measured (CPU-s, one k-d tree count for
+# every point -> this rule): blobs of m points (sd 0.01) each ringed by 8
+# cells of 64 points that every blob point's ball cuts, eps 10: m = 1,000:
+# 0.64 -> 0.65; 3,000: 2.0 -> 2.0; 8,000: 1.8 -> 1.9 (the grid alone: 1.7);
+# 10,000: 3.0 -> 2.1; 20,000: 2.6 -> 1.4. With 256 per cut cell, and the cut
+# cells compared pair by pair (about 60 ns a pair), m = 3,000 took 9.6 s.
+# Clusters of 10,000 to 50,000 (sd 0 to 3) with rings at eps: 1.7 to 3.3 ->
+# 0.6 to 2.2. One collapsed blob of 80,000 points: 2.9 -> 0.01.
 _GRID_MASS = 256
-_GRID_MASS_PER_CUT = 256
+_GRID_MASS_PER_CUT = 1024
 
 
 def _cell_keys(X, eps, side):
@@ -258,9 +273,10 @@ class _CellSearch:
     """Exact tests of single points against whole cells: how many (or whether any) cell points are within eps.
 
     The pairs given are those that bounding boxes could not decide. A cell of
-    at most :data:`_TREE_CELL` points is compared point by point, in chunks
-    of at most ``chunk_size`` point pairs. The larger cells (collapsed
-    clusters) are searched with k-d trees, so that a query costs a tree
+    at most :data:`_TREE_CELL` points (unless ``tree_cells`` says otherwise)
+    is compared point by point, in chunks of at most ``chunk_size`` point
+    pairs. The larger cells (collapsed clusters), or those of
+    ``tree_cells``, are searched with k-d trees, so that a query costs a tree
     search instead of a pass over the cell: one tree per residue class of
     the cells (:class:`_Grid`), 25 in all. Two cells of one class are at
     least 5 columns or rows apart (or in different groups of
@@ -278,25 +294,29 @@ class _CellSearch:
     first, count, residue : ndarray of shape (n_cells,)
     eps : float
     chunk_size : int
+    tree_cells : ndarray of shape (n_cells,), bool, optional
+        The cells searched with k-d trees (default: those of more than
+        :data:`_TREE_CELL` points).
     """
 
-    def __init__(self, points, first, count, residue, eps, chunk_size):
+    def __init__(self, points, first, count, residue, eps, chunk_size, tree_cells=None):
         self.points, self.first, self.count, self.residue = points, first, count, residue
         self.eps, self.eps2, self.chunk_size = eps, eps * eps, chunk_size
+        self.tree_cells = count > _TREE_CELL if tree_cells is None else tree_cells
         self._trees = {}
 
     def _by_tree(self, cell):
-        """The large cells among ``cell``: (k-d tree, positions in ``cell``) per residue class."""
-        big = np.flatnonzero(self.count[cell] > _TREE_CELL)
+        """The tree-searched cells among ``cell``: (k-d tree, positions in ``cell``) per residue class."""
+        big = np.flatnonzero(self.tree_cells[cell])
         residue = self.residue[cell[big]]
         for r in np.unique(residue):  # at most 25 classes
             if r not in self._trees:
-                cells = np.flatnonzero((self.count > _TREE_CELL) & (self.residue == r))
+                cells = np.flatnonzero(self.tree_cells & (self.residue == r))
                 self._trees[r] = cKDTree(self.points[_segments(self.first[cells], self.count[cells])[0]])
             yield self._trees[r], big[residue == r]
 
     def _brute(self, query, cell):
-        s = np.flatnonzero(self.count[cell] <= _TREE_CELL)
+        s = np.flatnonzero(~self.tree_cells[cell])
         hits = _brute_counts(query[s], self.points, self.first[cell[s]], self.count[cell[s]],
                              self.eps2, self.chunk_size)
         return s, hits
@@ -403,7 +423,8 @@ def _count_neighbours(grid, points, eps, chunk_size):
     points at once, with no distance computed; one whose box is farther than
     ``eps`` adds nothing; the cells that the boxes leave undecided are
     decided point by point the same way, and only those that the ball of a
-    point cuts are searched (:class:`_CellSearch`). The other points have
+    point cuts are searched, each with the k-d tree of its residue class
+    (:class:`_CellSearch`, small cells included). The other points have
     few candidates and are counted by a k-d tree, as before (10^6 uniform
     points with about 5 neighbours each: 2.2 CPU-s with the tree, 4.5 on the
     grid).
@@ -455,7 +476,11 @@ def _count_neighbours(grid, points, eps, chunk_size):
             counts[chunk] = tree.query_ball_point(points[chunk], eps, return_length=True)
     if not on_grid.any():
         return counts
-    search = _CellSearch(points, grid.first, grid.count, grid.residue, eps, chunk_size)
+    # Every cut cell is searched with the k-d trees (small ones too: a tree
+    # counts about 2 ns a point, comparing pair by pair about 60 ns a pair).
+    searched = np.zeros(n_cells, dtype=bool)
+    searched[cut_b] = True
+    search = _CellSearch(points, grid.first, grid.count, grid.residue, eps, chunk_size, searched)
     # The cut cell pairs, point by point: (point of cell a, cell b), a block
     # of pairs at a time (the cell of a collapsed cluster is split).
     for idx, which in _segment_chunks(grid.first[cut_a], grid.count[cut_a], 25 * _KEY_BLOCK):
@@ -485,8 +510,10 @@ def neighbour_counts(X, eps, *, chunk_size=2_000_000):
     O(m), not the O(m^2) of counting neighbour by neighbour; points with
     few candidates are counted by a k-d tree. Distances are compared as
     squared sums (``dx^2 + dy^2 <= eps^2``), as :class:`scipy.spatial.cKDTree`
-    and scikit-learn's tree searches do. O(n) memory plus chunks of at most
-    ``chunk_size`` point pairs.
+    does and as scikit-learn's tree searches do for single points (they may
+    accept a whole node at ``d^2 = eps^2`` plus one ulp; see the module
+    notes). Exact while ``eps**2`` is a normal float. O(n) memory plus
+    chunks of at most ``chunk_size`` point pairs.
 
     Parameters
     ----------

@@ -168,18 +168,23 @@ class SquareTiles:
         # Float indices until the number of tiles is known to be sane: the
         # cast to int64 is undefined beyond its range (a tile_size far too
         # small for the FOV).
-        cell = np.floor((X - origin) / tile_size)
+        # A tile_size tiny enough (1e-320) makes the quotient overflow to inf:
+        # reported as too many tiles below, not as int(inf)'s OverflowError.
+        with np.errstate(over="ignore"):
+            cell = np.floor((X - origin) / tile_size)
         if cell.size and cell.min() < 0:
             raise ValueError("origin must be at or below the smallest coordinate of X.")
-        shape = tuple(int(v) for v in (cell.max(axis=0) + 1)) if cell.size else (0, 0)
+        finite = bool(np.isfinite(cell).all())
+        shape = tuple(int(v) for v in (cell.max(axis=0) + 1)) if cell.size and finite else (0, 0)
         n_tiles = shape[0] * shape[1]
-        if n_tiles > max(10 * X.shape[0], 10**6):
+        if not finite or n_tiles > max(10 * X.shape[0], 10**6):
             # The grid is dense (one bound per tile): a tile_size in the wrong
             # units (um for nm data) would allocate gigabytes before failing.
             extent = np.ptp(X, axis=0)
+            how_many = f"{n_tiles:,}" if finite else "more than 10^308"
             raise ValueError(
                 f"tile_size={tile_size:g} cuts a FOV of {extent[0]:.4g} x {extent[1]:.4g} into "
-                f"{n_tiles:,} tiles for {X.shape[0]:,} localisations; tile_size is a length in the "
+                f"{how_many} tiles for {X.shape[0]:,} localisations; tile_size is a length in the "
                 "units of X (nm for SMLM data), and tiles of thousands of localisations work best."
             )
         cell = cell.astype(np.int64)

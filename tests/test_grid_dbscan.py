@@ -379,6 +379,34 @@ def test_neighbour_counts_equal_a_kd_trees(forced, kind, seed, monkeypatch):
         np.testing.assert_array_equal(labels, expected.labels_)
 
 
+def test_cells_cut_next_to_a_collapsed_cluster_are_searched_with_trees(monkeypatch):
+    # A collapsed blob ringed by small cells that every blob point's ball
+    # cuts: the ring cells are searched with k-d trees, not compared pair by
+    # pair (about 60 ns a pair: 3-5 times slower than one k-d tree count).
+    compared = []
+    brute = grid_dbscan_module._brute_counts
+    monkeypatch.setattr(grid_dbscan_module, "_brute_counts",
+                        lambda query, *args: compared.append(len(query)) or brute(query, *args))
+    searched = []
+    count_close = grid_dbscan_module._CellSearch.count_close
+    monkeypatch.setattr(grid_dbscan_module._CellSearch, "count_close",
+                        lambda self, query, cell: searched.append(len(query)) or count_close(self, query, cell))
+    eps = 10.0
+    side = eps / np.sqrt(2.0)
+    rng = np.random.default_rng(3)
+    corner = np.array([side, side]) * 3
+    parts = [corner + side / 2 + rng.normal(0, 0.01, (12_000, 2))]
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            if dx or dy:
+                parts.append(corner + np.array([dx, dy]) * side + rng.uniform(0.02, 0.98, (30, 2)) * side)
+    X = np.vstack(parts)
+    counts = neighbour_counts(X, eps)
+    np.testing.assert_array_equal(counts, _counts_reference(X, eps))
+    assert counts[:12_000].max() < len(X)  # the ring is cut
+    assert sum(searched) >= 12_000 and sum(compared) == 0  # blob on the grid, ring by trees
+
+
 def test_a_collapsed_cluster_is_counted_without_visiting_its_neighbours(monkeypatch):
     # A k-d tree counts each of m points' m neighbours one by one (80,000
     # points: 2.9 CPU-s); on the grid the cell is counted once.

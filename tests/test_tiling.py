@@ -567,6 +567,17 @@ def test_square_tiles_far_too_small_are_a_clear_error():
             SquareTiles.from_points(X, 1e-12)
 
 
+@pytest.mark.parametrize("tile_size", [1e-320, 5e-324, 1e-310])
+def test_square_tiles_so_small_that_the_tile_indices_overflow_are_the_same_clear_error(tile_size):
+    # (X - origin) / tile_size overflows to inf: the same ValueError, not
+    # int(inf)'s OverflowError.
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [1e7, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="cuts a FOV .* into more than 10\\^308 tiles"):
+            SquareTiles.from_points(X, tile_size)
+
+
 # -------------------------------------------------- fov_network_outputs input
 
 
