@@ -85,15 +85,18 @@ def _check_labels_2d(labels, n, name):
     return arr, None
 
 
+def _is_integer(value):
+    """Whether ``value`` is an integer scalar (bools excluded: True is not a label)."""
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_background(background):
     """The background label as a Python int; raise for anything else.
 
     A background of None, a string or 0.5 would match no label and silently
     turn every localisation into a cluster member.
     """
-    if isinstance(background, (bool, np.bool_)) or not isinstance(
-        background, (numbers.Integral, np.integer)
-    ):
+    if not _is_integer(background):
         raise TypeError(
             f"background must be an integer cluster label (e.g. -1, or 0 for the "
             f"benchmark's files); got {type(background).__name__} {background!r}."
@@ -145,9 +148,7 @@ def _check_cluster_index(X, cluster_index, n_clusters):
     largest = int(index.max()) if index.size else -1
     if n_clusters is None:
         return X, index, largest + 1
-    if isinstance(n_clusters, (bool, np.bool_)) or not isinstance(
-        n_clusters, (numbers.Integral, np.integer)
-    ):
+    if not _is_integer(n_clusters):
         raise TypeError(
             f"n_clusters must be an integer or None; got {type(n_clusters).__name__} "
             f"{n_clusters!r}."
