@@ -449,12 +449,17 @@ def split_by_group(groups, n_samples):
     return [(uniques[k], by_label[k]) for k in np.argsort(first, kind="stable")]
 
 
+def is_integer_scalar(value):
+    """Whether ``value`` is a Python or NumPy integer (bools excluded: True is not a count or a label)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def check_positive(value, name, *, allow_zero=False, integer=False, allow_none=False):
     """Check a scalar hyper-parameter and return it; raise a clear error otherwise."""
     if value is None and allow_none:
         return value
-    kinds = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    of_kind = is_integer_scalar(value) if integer else isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not of_kind:
         kind = "an integer" if integer else "a number"
         raise ValueError(f"{name} must be {kind}; got {value!r}.")
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):

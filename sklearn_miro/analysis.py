@@ -19,13 +19,11 @@ cluster); the only loop is over fields of view, for the nearest-cluster search.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from ._validation import check_coordinates, check_groups, integer_labels
+from ._validation import check_coordinates, check_groups, integer_labels, is_integer_scalar
 
 __all__ = [
     "CLUSTER_TABLE_UNITS",
@@ -85,18 +83,13 @@ def _check_labels_2d(labels, n, name):
     return arr, None
 
 
-def _is_integer(value):
-    """Whether ``value`` is an integer scalar (bools excluded: True is not a label)."""
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_background(background):
     """The background label as a Python int; raise for anything else.
 
     A background of None, a string or 0.5 would match no label and silently
     turn every localisation into a cluster member.
     """
-    if not _is_integer(background):
+    if not is_integer_scalar(background):
         raise TypeError(
             f"background must be an integer cluster label (e.g. -1, or 0 for the "
             f"benchmark's files); got {type(background).__name__} {background!r}."
@@ -148,7 +141,7 @@ def _check_cluster_index(X, cluster_index, n_clusters):
     largest = int(index.max()) if index.size else -1
     if n_clusters is None:
         return X, index, largest + 1
-    if not _is_integer(n_clusters):
+    if not is_integer_scalar(n_clusters):
         raise TypeError(
             f"n_clusters must be an integer or None; got {type(n_clusters).__name__} "
             f"{n_clusters!r}."

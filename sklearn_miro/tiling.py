@@ -77,7 +77,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from threadpoolctl import threadpool_limits
 
-from ._validation import check_coordinates, check_positive
+from ._validation import check_coordinates, check_positive, is_integer_scalar
 from .graph import (
     N_EIGENVECTORS,
     build_graph,
@@ -518,7 +518,7 @@ def _resolve_threads(n_threads):
     """None: torch's thread count; negative: counted from the CPUs (-1 all, -2 all but one)."""
     if n_threads is None:
         return torch.get_num_threads()
-    if isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool) and n_threads < 0:
+    if is_integer_scalar(n_threads) and n_threads < 0:
         return max(1, joblib.cpu_count() + 1 + int(n_threads))
     return int(check_positive(n_threads, "n_threads", integer=True))
 
@@ -985,7 +985,7 @@ def _check_steps(steps):
     if not steps:
         raise ValueError("steps is empty: give at least one recurrent step (0-based) to return.")
     for s in steps:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s < 0:
+        if not is_integer_scalar(s) or s < 0:
             raise ValueError(
                 f"steps must hold recurrent steps as integers >= 0 (0-based); got {s!r} in {steps!r}."
             )
