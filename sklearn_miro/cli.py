@@ -732,7 +732,7 @@ def _parser():
                        help="arithmetic of the training passes: auto = bfloat16 when training from "
                             "random weights on a CPU with native bfloat16 (0.6-0.75 of the CPU "
                             "time per step, measured), else float32; float32 for fits identical "
-                            "across machines (default: auto)")
+                            "on machines with the same CPU model (default: auto)")
     train.add_argument("--compile", choices=("auto", "yes", "no"), default=d["compile"],
                        help="run the training passes through torch.compile: auto = yes when "
                             "training from random weights for at least 2,000 scheduled steps on a "

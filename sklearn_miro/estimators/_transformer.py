@@ -166,8 +166,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         shape mixtures and the NPC, trained from scratch, bfloat16 cut a fit's
         CPU time to 0.70-0.93 of float32's at the same scores
         (``doc/method.md``). Choose ``"float32"`` (and ``compile=False``) for
-        bit-identical fits across machines. The choice made is
-        ``training_precision_``.
+        bit-identical fits on machines with the same CPU model; another CPU
+        model sums float32 products in another order, so its fits differ in
+        the last digits and, after training, by about a seed's spread. The
+        choice made is ``training_precision_``.
     compile : {"auto"} or bool, default="auto"
         Run the training passes through ``torch.compile``, which fuses the
         network's element-wise work on the graph's edges into a few loops.
