@@ -90,6 +90,13 @@ def main(argv=None):
             "collapse_passes": clusterer.collapse_passes_,
             "n_candidates": int(np.size(clusterer.tuning_scores_)),
             "tuning_scores": np.asarray(clusterer.tuning_scores_).tolist(),
+            # Since the thirty-fourth session: the rest of the choice, so that
+            # an exact change can be checked on all of it.
+            "border_points": clusterer.border_points_,
+            "border_point_scores": clusterer.border_point_scores_,
+            "collapse_pass_scores": ({str(k): v for k, v in clusterer.collapse_pass_scores_.items()}
+                                     if clusterer.collapse_pass_scores_ is not None else None),
+            "outlier_radius": clusterer.outlier_radius_,
         }
         print(f"{name}: median {statistics.median(cpu):.2f} CPU-s, {statistics.median(wall):.2f} wall-s "
               f"over {args.repeats}; eps {clusterer.eps_:.2f}, min_samples {clusterer.min_samples_}, "

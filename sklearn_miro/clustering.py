@@ -32,6 +32,7 @@ __all__ = [
     "MIN_SAMPLES_GRID",
     "GRID_DBSCAN_MIN_POINTS",
     "choose_dbscan_parameters",
+    "choose_dbscan_parameters_rules",
     "AUTO_OUTLIER_RADII",
     "cluster_fov",
     "cluster_mahalanobis",
@@ -46,6 +47,7 @@ __all__ = [
     "transformer_radius",
     "trim_clusters",
     "tune_dbscan",
+    "tune_dbscan_rules",
     "tuning_score",
 ]
 
@@ -108,7 +110,42 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     best : (eps, min_samples, score)
     scores : ndarray of shape (len(eps_grid), len(min_samples_grid))
         Mean score over FOVs.
+
+    See Also
+    --------
+    tune_dbscan_rules : DBSCAN and DBSCAN* scored from the same DBSCAN runs.
     """
+    return tune_dbscan_rules(fovs, eps_grid, min_samples_grid, (bool(core_only),), extra_scores, score,
+                             n_jobs, progress, memo=memo)[0]
+
+
+def tune_dbscan_rules(fovs, eps_grid, min_samples_grid, core_only_options=(False, True), extra_scores=None,
+                      score=None, n_jobs=None, progress=None, *, memo=None):
+    """:func:`tune_dbscan` for several border-point rules, from one DBSCAN run per candidate.
+
+    DBSCAN* keeps DBSCAN's core points and clusters and only leaves the
+    border points out, so both rules are scored on the labels of one
+    :func:`~sklearn_miro.grid_dbscan.grid_dbscan` run per FOV and candidate:
+    the same scores as one :func:`tune_dbscan` search per rule, at about half
+    the clustering work (the estimators' ``border_points="auto"``).
+
+    Parameters
+    ----------
+    fovs, eps_grid, min_samples_grid, extra_scores, score, n_jobs, memo
+        As in :func:`tune_dbscan`.
+    core_only_options : sequence of bool, default=(False, True)
+        The rules to score: ``False`` DBSCAN, ``True`` DBSCAN*.
+    progress : tqdm-like, optional
+        Advanced by one per ``eps`` candidate (all rules at once).
+
+    Returns
+    -------
+    results : list of (best, scores)
+        One :func:`tune_dbscan` result per entry of ``core_only_options``.
+    """
+    core_only_options = tuple(bool(c) for c in core_only_options)
+    if not core_only_options:
+        raise ValueError("core_only_options is empty: give at least one border-point rule to score.")
     extra_scores = extra_scores or [None] * len(fovs)
     score = tuning_score if score is None else score
     # Neighbouring candidates often give one FOV the same labels (about one
@@ -121,20 +158,31 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     row_progress = progress if runs_in_this_process(n_jobs) else None
     rows = map_fovs(
         _score_eps_row,
-        [(eps, fovs, min_samples_grid, extra_scores, score, memo, row_progress, core_only)
+        [(eps, fovs, min_samples_grid, extra_scores, score, memo, row_progress, core_only_options)
          for eps in eps_grid],
         n_jobs,
     )
     if progress is not None and row_progress is None:
         progress.update(len(rows))
-    scores = np.array(rows, dtype=np.float64).reshape(len(eps_grid), len(min_samples_grid))
-    i, j = np.unravel_index(np.argmax(scores), scores.shape)
-    return (float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores
+    # rows: one (n_rules, n_min_samples) array per eps.
+    all_scores = np.array(rows, dtype=np.float64).reshape(len(eps_grid), len(core_only_options),
+                                                          len(min_samples_grid))
+    results = []
+    for r in range(len(core_only_options)):
+        scores = np.ascontiguousarray(all_scores[:, r, :])
+        i, j = np.unravel_index(np.argmax(scores), scores.shape)
+        results.append(((float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores))
+    return results
 
 
 def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progress=None,
-                   core_only=False):
-    """Mean score over the FOVs of DBSCAN(eps, m) (or DBSCAN*) for every m of ``min_samples_grid``."""
+                   core_only_options=(False,)):
+    """Mean score over the FOVs of DBSCAN(eps, m) for every m of ``min_samples_grid``, per rule.
+
+    Returns an array of shape ``(len(core_only_options), len(min_samples_grid))``:
+    DBSCAN where the option is False, DBSCAN* (the same run's border points
+    as background) where it is True.
+    """
     # grid_dbscan gives scikit-learn's DBSCAN labels; on collapsed FOVs it is
     # about 4 times faster than DBSCAN on a precomputed neighbourhood graph
     # shared by every min_samples, whose per-row sorting and splitting took
@@ -143,18 +191,19 @@ def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progr
     # neighbour counts that decide the core points depend on eps only: counted
     # once for every min_samples.
     counts = [neighbour_counts(Xc, eps) for _, Xc, _ in fovs]
-    row = np.empty(len(min_samples_grid))
+    row = np.empty((len(core_only_options), len(min_samples_grid)))
     for j, min_samples in enumerate(min_samples_grid):
-        fov_scores = []
+        fov_scores = [[] for _ in core_only_options]
         for k, ((X, Xc, y), c, extra) in enumerate(zip(fovs, counts, extra_scores)):
             labels, core = grid_dbscan(Xc, eps, int(min_samples), neighbour_counts=c)
-            if core_only:
-                labels = drop_border_points(labels, core)
-            key = (k, hashlib.blake2b(labels.tobytes(), digest_size=16).digest())
-            if key not in memo:
-                memo[key] = _fov_score(score, X, y, labels, extra)
-            fov_scores.append(memo[key])
-        row[j] = np.mean(fov_scores)
+            for r, core_only in enumerate(core_only_options):
+                rule_labels = drop_border_points(labels, core) if core_only else labels
+                key = (k, hashlib.blake2b(rule_labels.tobytes(), digest_size=16).digest())
+                if key not in memo:
+                    memo[key] = _fov_score(score, X, y, rule_labels, extra)
+                fov_scores[r].append(memo[key])
+        for r in range(len(core_only_options)):
+            row[r, j] = np.mean(fov_scores[r])
     if progress is not None:
         progress.update(1)
     return row
@@ -339,6 +388,29 @@ def choose_dbscan_parameters(
     Returns
     -------
     eps, min_samples, scores, eps_grid, min_samples_grid
+
+    See Also
+    --------
+    choose_dbscan_parameters_rules : the same for DBSCAN and DBSCAN* at once.
+    """
+    return choose_dbscan_parameters_rules(
+        X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores, score, n_jobs, progress,
+        core_only_options=(bool(core_only),), memo=memo,
+    )[0]
+
+
+def choose_dbscan_parameters_rules(
+    X_fovs, collapsed, labels_fovs, radius, eps, min_samples, extra_scores=None, score=None,
+    n_jobs=None, progress=None, *, core_only_options=(False, True), memo=None,
+):
+    """:func:`choose_dbscan_parameters` for several border-point rules (:func:`tune_dbscan_rules`).
+
+    Returns
+    -------
+    results : list of (eps, min_samples, scores, eps_grid, min_samples_grid)
+        One :func:`choose_dbscan_parameters` result per entry of
+        ``core_only_options`` (``False``: DBSCAN, ``True``: DBSCAN*), the
+        same values as one search per rule.
     """
     eps_grid = EPS_FRACTIONS * radius if is_auto(eps) else np.array([float(eps)])
     if is_auto(min_samples):
@@ -357,9 +429,9 @@ def choose_dbscan_parameters(
     fovs = list(zip(X_fovs, collapsed, labels_fovs))
     if progress is not None:  # one step per eps candidate
         progress.reset(total=len(eps_grid))
-    (best_eps, best_ms, _), scores = tune_dbscan(fovs, eps_grid, ms_grid, extra_scores, score, n_jobs,
-                                                 progress, core_only=core_only, memo=memo)
-    return best_eps, best_ms, scores, eps_grid, ms_grid
+    results = tune_dbscan_rules(fovs, eps_grid, ms_grid, core_only_options, extra_scores, score, n_jobs,
+                                progress, memo=memo)
+    return [(best_eps, best_ms, scores, eps_grid, ms_grid) for (best_eps, best_ms, _), scores in results]
 
 
 def is_auto(value):

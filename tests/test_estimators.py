@@ -343,14 +343,14 @@ def test_dbscan_search_shows_a_progress_bar_when_the_transformer_is_verbose(data
     talkative = copy.deepcopy(fitted).set_params(verbose=1)
     sequential = MIROClusterer(FrozenEstimator(talkative)).fit(X, y, groups=fov)
     err = capsys.readouterr().err
-    assert "MIRO: choosing DBSCAN's parameters (1 pass)" in err
-    assert "MIRO: choosing DBSCAN's parameters (2 passes)" in err
+    assert "MIRO: choosing the parameters of DBSCAN and DBSCAN* (1 pass)" in err
+    assert "MIRO: choosing the parameters of DBSCAN and DBSCAN* (2 passes)" in err
     MIROClusterer(FrozenEstimator(fitted)).fit(X, y, groups=fov)  # verbose=0: silent
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
     # Parallel scoring advances the bar from this process only; the same choice either way.
     parallel = MIROClusterer(FrozenEstimator(talkative), n_jobs=2).fit(X, y, groups=fov)
-    assert "MIRO: choosing DBSCAN's parameters" in capsys.readouterr().err
+    assert "MIRO: choosing the parameters of DBSCAN" in capsys.readouterr().err
     np.testing.assert_array_equal(parallel.tuning_scores_, sequential.tuning_scores_)
 
 

@@ -195,6 +195,37 @@ def test_min_samples_grid_counts_cluster_sizes_per_fov():
     assert grid_unique.max() <= 5
 
 
+
+def test_one_search_for_both_border_rules_scores_as_one_search_per_rule():
+    # DBSCAN and DBSCAN* are scored on the same DBSCAN runs: the same grids,
+    # to the last bit, as a separate search per rule (with or without a
+    # shared memo of scored labellings), and the two rules do differ here.
+    from sklearn_miro.clustering import choose_dbscan_parameters, choose_dbscan_parameters_rules
+    from sklearn_miro.metrics import ari_dagger_ji_c_ami
+
+    rng = np.random.default_rng(1)
+    X_fovs, labels = [], []
+    for _ in range(2):
+        centres = rng.uniform(0, 1000, (8, 2))
+        spread = rng.uniform(3, 12, (8, 1))
+        clustered = np.repeat(centres, 12, axis=0) + rng.normal(size=(96, 2)) * np.repeat(spread, 12, axis=0)
+        X_fovs.append(np.vstack([clustered, rng.uniform(0, 1000, (60, 2))]))
+        labels.append(np.r_[np.repeat(np.arange(8), 12), np.full(60, -1)])
+    collapsed = [X * 0.5 for X in X_fovs]
+    args = (X_fovs, collapsed, labels, 80.0, "auto", "auto")
+    both = choose_dbscan_parameters_rules(*args, score=ari_dagger_ji_c_ami, core_only_options=(False, True))
+    memo = {}
+    for core_only, result in zip((False, True), both):
+        for shared in (None, memo):
+            alone = choose_dbscan_parameters(*args, score=ari_dagger_ji_c_ami, core_only=core_only, memo=shared)
+            assert alone[:2] == result[:2]
+            for a, b in zip(alone[2:], result[2:]):
+                np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(both[0][2], both[1][2])
+    with pytest.raises(ValueError, match="core_only_options is empty"):
+        choose_dbscan_parameters_rules(*args, core_only_options=())
+
+
 # ------------------------------------------- grid keys at any extent / eps
 
 

@@ -82,6 +82,43 @@ def test_grouped_expected_mutual_information_is_scikit_learns(seed):
     assert ours == pytest.approx(expected, rel=1e-10, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_expected_mutual_information_is_the_same_cached_chunked_or_fresh(seed, monkeypatch):
+    # Each pair of sizes' term is kept for later calls (a DBSCAN grid search
+    # scores thousands of labellings of one FOV): a warm cache, small chunks
+    # and a cache cleared when full all give the value computed from nothing,
+    # to the last bit, and scikit-learn's to rounding.
+    from sklearn.metrics.cluster._expected_mutual_info_fast import expected_mutual_information as emi
+
+    from sklearn_miro.metrics import core
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 2000))
+    truth = rng.integers(0, rng.integers(2, 40), n)
+    sums = []
+    for _ in range(5):
+        pred = rng.integers(0, rng.integers(2, 40), n)
+        table = contingency_matrix(truth, pred, sparse=True)
+        sums.append((np.asarray(table.sum(axis=1)).ravel(), np.asarray(table.sum(axis=0)).ravel(),
+                     emi(table, n)))
+    core._EMI_PAIR_CACHE.clear()
+    fresh = []
+    for rows, cols, _ in sums:
+        core._EMI_PAIR_CACHE.clear()
+        fresh.append(expected_mutual_information(rows, cols))
+    warm = [expected_mutual_information(rows, cols) for rows, cols, _ in sums]
+    core._EMI_PAIR_CACHE.clear()
+    chunked = [expected_mutual_information(rows, cols, chunk_size=7) for rows, cols, _ in sums]
+    monkeypatch.setattr(core, "_EMI_CACHE_MAX", 30)
+    core._EMI_PAIR_CACHE.clear()
+    capped = [expected_mutual_information(rows, cols) for rows, cols, _ in sums]
+    assert len(core._EMI_PAIR_CACHE) <= 30
+    np.testing.assert_array_equal(warm, fresh)
+    np.testing.assert_array_equal(capped, fresh)
+    np.testing.assert_array_equal(chunked, fresh)
+    np.testing.assert_allclose(fresh, [e for _, _, e in sums], rtol=1e-10, atol=1e-12)
+
+
 def test_ami_with_thousands_of_clusters_agrees_with_scikit_learn():
     from sklearn_miro.metrics import ami
 

@@ -445,7 +445,7 @@ def test_verbose_transformer_shows_the_dbscan_search_per_scale(data, fitted, cap
     clu = MultiscaleMIROClusterer(FrozenEstimator(talkative), eps=("auto", 40.0),
                                   min_samples=("auto", 10), border_points="cluster").fit(X, Y, groups=fov)
     err = capsys.readouterr().err
-    assert f"MIRO: choosing DBSCAN's parameters ({clu.scale_names_[0]})" in err
+    assert f"MIRO: choosing the parameters of DBSCAN ({clu.scale_names_[0]})" in err
     assert f"({clu.scale_names_[1]})" not in err  # that scale's parameters were given
 
 

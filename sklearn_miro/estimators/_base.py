@@ -58,13 +58,15 @@ AUTO_BORDER_POINTS = ("cluster", "background")
 
 
 def search_border_rules(search, rules, desc, verbose):
-    """One search of DBSCAN's parameters per border-point rule; the best score wins.
+    """DBSCAN's parameters searched for every border-point rule; the best score wins.
 
-    The estimators' ``border_points="auto"`` choice. ``search(core_only,
-    progress)`` runs :func:`~sklearn_miro.clustering.choose_dbscan_parameters`
-    (with ``core_only`` for DBSCAN*) and returns its result; ``desc`` is the
-    progress bar's text, ``{dbscan}`` standing for "DBSCAN" or "DBSCAN*". A tie
-    goes to the earlier rule of ``rules`` (DBSCAN first).
+    The estimators' ``border_points="auto"`` choice. ``search(core_only_options,
+    progress)`` runs
+    :func:`~sklearn_miro.clustering.choose_dbscan_parameters_rules` with one
+    ``core_only`` flag per rule (``True`` for DBSCAN*) and returns its list of
+    results: both rules are scored on the same DBSCAN runs. ``desc`` is the
+    progress bar's text, ``{dbscan}`` standing for "DBSCAN", "DBSCAN*" or
+    both. A tie goes to the earlier rule of ``rules`` (DBSCAN first).
 
     Returns
     -------
@@ -75,11 +77,11 @@ def search_border_rules(search, rules, desc, verbose):
     best_scores : dict
         The best score of every rule.
     """
-    found = {}
-    for rule in rules:
-        name = "DBSCAN*" if rule == "background" else "DBSCAN"
-        with progress_bar(None, desc.format(dbscan=name), verbose) as bar:
-            found[rule] = search(rule == "background", bar)
+    rules = tuple(rules)
+    names = " and ".join("DBSCAN*" if rule == "background" else "DBSCAN" for rule in rules)
+    with progress_bar(None, desc.format(dbscan=names), verbose) as bar:
+        results = search(tuple(rule == "background" for rule in rules), bar)
+    found = dict(zip(rules, results))
     best_scores = {rule: float(np.max(result[2])) for rule, result in found.items()}
     winner = max(best_scores, key=best_scores.get)  # max() keeps the first of equal scores
     return winner, found[winner], best_scores

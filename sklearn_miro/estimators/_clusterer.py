@@ -23,7 +23,7 @@ from ..clustering import (
     AUTO_OUTLIER_RADII,
     EPS_CONSTRAINTS,
     MIN_SAMPLES_CONSTRAINTS,
-    choose_dbscan_parameters,
+    choose_dbscan_parameters_rules,
     cluster_fov,
     cluster_per_fov,
     dbscan_per_fov_scaled,
@@ -429,12 +429,12 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             while done < n_passes:
                 candidate = [self._transform_fov(c, n_passes=1, collapsed=True) for c in candidate]
                 done += 1
-            desc = "MIRO: choosing {dbscan}'s parameters"
+            desc = "MIRO: choosing the parameters of {dbscan}"
             if len(pass_options) > 1:
                 desc += f" ({n_passes} pass{'es' if n_passes > 1 else ''})"
             rule, found, scores = search_border_rules(
-                lambda core_only, bar, fovs=candidate: self._search(X, labels, fov_indices, fovs, core_only,
-                                                                    bar, memo),
+                lambda core_only_options, bar, fovs=candidate: self._search(
+                    X, labels, fov_indices, fovs, core_only_options, bar, memo),
                 border_options, desc, verbose,
             )
             best[n_passes] = (scores[rule], rule, found, candidate)
@@ -496,9 +496,9 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         return dbscan_per_fov_scaled(fov_indices, collapsed, eps, min_samples, X.shape[0],
                                      core_only=core_only)
 
-    def _search(self, X, labels, fov_indices, collapsed, core_only, progress, memo):
-        """:func:`~sklearn_miro.clustering.choose_dbscan_parameters` on the collapsed training FOVs."""
-        return choose_dbscan_parameters(
+    def _search(self, X, labels, fov_indices, collapsed, core_only_options, progress, memo):
+        """:func:`~sklearn_miro.clustering.choose_dbscan_parameters_rules` on the collapsed training FOVs."""
+        return choose_dbscan_parameters_rules(
             [X[idx] for idx in fov_indices],
             collapsed,
             [labels[idx] for idx in fov_indices],
@@ -510,7 +510,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             score=ari_dagger_ji_c_ami,
             n_jobs=self.n_jobs,
             progress=progress,
-            core_only=core_only,
+            core_only_options=core_only_options,
             memo=memo,
         )
 

@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..analysis import multiscale_cluster_table
 from ..clustering import (
-    choose_dbscan_parameters,
+    choose_dbscan_parameters_rules,
     cluster_per_fov,
     dbscan_template,
     inner_transformer,
@@ -843,7 +843,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                     )
                 memo = {}  # a labelling met by both rules is scored once
                 rule, (e, m, scores, e_grid, m_grid), rule_scores = search_border_rules(
-                    lambda core_only, bar: choose_dbscan_parameters(
+                    lambda core_only_options, bar: choose_dbscan_parameters_rules(
                         [X[idx] for idx in fov_indices],
                         [c[s] for c in collapsed],
                         [labels[idx, s] for idx in fov_indices],
@@ -852,11 +852,11 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         min_samples[s],
                         n_jobs=getattr(inner, "n_jobs", None),
                         progress=bar,
-                        core_only=core_only,
+                        core_only_options=core_only_options,
                         memo=memo,
                     ),
                     options,
-                    f"MIRO: choosing {{dbscan}}'s parameters ({self.scale_names_[s]})",
+                    f"MIRO: choosing the parameters of {{dbscan}} ({self.scale_names_[s]})",
                     getattr(inner, "verbose", 0),
                 )
                 self.border_point_scores_.append(rule_scores if compare else None)

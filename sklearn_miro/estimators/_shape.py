@@ -27,7 +27,7 @@ from ..analysis import cluster_table
 from ..clustering import (
     EPS_CONSTRAINTS,
     MIN_SAMPLES_CONSTRAINTS,
-    choose_dbscan_parameters,
+    choose_dbscan_parameters_rules,
     cluster_per_fov,
     dbscan_template,
     is_auto,
@@ -509,14 +509,14 @@ device_, n_features_in_, feature_names_in_
 
         memo = {}  # a labelling met by both rules is scored once
         self.border_points_, (eps, ms, scores, e_grid, m_grid), rule_scores = search_border_rules(
-            lambda core_only, bar: choose_dbscan_parameters(
+            lambda core_only_options, bar: choose_dbscan_parameters_rules(
                 [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
                 [clusters[idx] for idx in fov_indices],
                 radius_in_units_of_x(self.model_, X, fov_indices),
                 self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
-                n_jobs=self.n_jobs, progress=bar, core_only=core_only, memo=memo,
+                n_jobs=self.n_jobs, progress=bar, core_only_options=core_only_options, memo=memo,
             ),
-            options, "MIRO: choosing {dbscan}'s parameters", self.verbose,
+            options, "MIRO: choosing the parameters of {dbscan}", self.verbose,
         )  # fmt: skip
         if len(options) > 1:
             self.border_point_scores_ = rule_scores
