@@ -115,12 +115,12 @@ def tune_dbscan(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None,
     --------
     tune_dbscan_rules : DBSCAN and DBSCAN* scored from the same DBSCAN runs.
     """
-    return tune_dbscan_rules(fovs, eps_grid, min_samples_grid, (bool(core_only),), extra_scores, score,
-                             n_jobs, progress, memo=memo)[0]
+    return tune_dbscan_rules(fovs, eps_grid, min_samples_grid, extra_scores, score, n_jobs, progress,
+                             core_only_options=(bool(core_only),), memo=memo)[0]
 
 
-def tune_dbscan_rules(fovs, eps_grid, min_samples_grid, core_only_options=(False, True), extra_scores=None,
-                      score=None, n_jobs=None, progress=None, *, memo=None):
+def tune_dbscan_rules(fovs, eps_grid, min_samples_grid, extra_scores=None, score=None, n_jobs=None,
+                      progress=None, *, core_only_options=(False, True), memo=None):
     """:func:`tune_dbscan` for several border-point rules, from one DBSCAN run per candidate.
 
     DBSCAN* keeps DBSCAN's core points and clusters and only leaves the
@@ -133,19 +133,17 @@ def tune_dbscan_rules(fovs, eps_grid, min_samples_grid, core_only_options=(False
     ----------
     fovs, eps_grid, min_samples_grid, extra_scores, score, n_jobs, memo
         As in :func:`tune_dbscan`.
-    core_only_options : sequence of bool, default=(False, True)
-        The rules to score: ``False`` DBSCAN, ``True`` DBSCAN*.
     progress : tqdm-like, optional
         Advanced by one per ``eps`` candidate (all rules at once).
+    core_only_options : sequence of bool, default=(False, True)
+        The rules to score: ``False`` DBSCAN, ``True`` DBSCAN*.
 
     Returns
     -------
     results : list of (best, scores)
         One :func:`tune_dbscan` result per entry of ``core_only_options``.
     """
-    core_only_options = tuple(bool(c) for c in core_only_options)
-    if not core_only_options:
-        raise ValueError("core_only_options is empty: give at least one border-point rule to score.")
+    core_only_options = _check_core_only_options(core_only_options)
     extra_scores = extra_scores or [None] * len(fovs)
     score = tuning_score if score is None else score
     # Neighbouring candidates often give one FOV the same labels (about one
@@ -173,6 +171,17 @@ def tune_dbscan_rules(fovs, eps_grid, min_samples_grid, core_only_options=(False
         i, j = np.unravel_index(np.argmax(scores), scores.shape)
         results.append(((float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores))
     return results
+
+
+def _check_core_only_options(core_only_options):
+    """``core_only_options`` as a tuple of bools: a non-empty sequence of True / False."""
+    options = tuple(core_only_options) if np.iterable(core_only_options) else None
+    if not options or not all(isinstance(c, (bool, np.bool_)) for c in options):
+        raise ValueError(
+            "core_only_options must be a non-empty sequence of booleans, one per border-point "
+            f"rule to score (False: DBSCAN, True: DBSCAN*), e.g. (False, True); got {core_only_options!r}."
+        )
+    return tuple(bool(c) for c in options)
 
 
 def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progress=None,
@@ -405,6 +414,20 @@ def choose_dbscan_parameters_rules(
 ):
     """:func:`choose_dbscan_parameters` for several border-point rules (:func:`tune_dbscan_rules`).
 
+    Parameters
+    ----------
+    X_fovs, collapsed, labels_fovs : list of ndarray
+        Per FOV: the localisations, their collapsed positions and their
+        cluster labels (-1 background).
+    radius : float
+        The length ``eps="auto"``'s candidates are fractions of.
+    eps, min_samples : float, int or "auto"
+        As in :func:`choose_dbscan_parameters`.
+    extra_scores, score, n_jobs, progress, memo
+        As in :func:`tune_dbscan`.
+    core_only_options : sequence of bool, default=(False, True)
+        The rules to score: ``False`` DBSCAN, ``True`` DBSCAN*.
+
     Returns
     -------
     results : list of (eps, min_samples, scores, eps_grid, min_samples_grid)
@@ -429,8 +452,8 @@ def choose_dbscan_parameters_rules(
     fovs = list(zip(X_fovs, collapsed, labels_fovs))
     if progress is not None:  # one step per eps candidate
         progress.reset(total=len(eps_grid))
-    results = tune_dbscan_rules(fovs, eps_grid, ms_grid, core_only_options, extra_scores, score, n_jobs,
-                                progress, memo=memo)
+    results = tune_dbscan_rules(fovs, eps_grid, ms_grid, extra_scores, score, n_jobs, progress,
+                                core_only_options=core_only_options, memo=memo)
     return [(best_eps, best_ms, scores, eps_grid, ms_grid) for (best_eps, best_ms, _), scores in results]
 
 

@@ -200,7 +200,7 @@ def test_one_search_for_both_border_rules_scores_as_one_search_per_rule():
     # DBSCAN and DBSCAN* are scored on the same DBSCAN runs: the same grids,
     # to the last bit, as a separate search per rule (with or without a
     # shared memo of scored labellings), and the two rules do differ here.
-    from sklearn_miro.clustering import choose_dbscan_parameters, choose_dbscan_parameters_rules
+    from sklearn_miro.clustering import choose_dbscan_parameters, choose_dbscan_parameters_rules, tune_dbscan_rules
     from sklearn_miro.metrics import ari_dagger_ji_c_ami
 
     rng = np.random.default_rng(1)
@@ -222,8 +222,13 @@ def test_one_search_for_both_border_rules_scores_as_one_search_per_rule():
             for a, b in zip(alone[2:], result[2:]):
                 np.testing.assert_array_equal(a, b)
     assert not np.array_equal(both[0][2], both[1][2])
-    with pytest.raises(ValueError, match="core_only_options is empty"):
-        choose_dbscan_parameters_rules(*args, core_only_options=())
+    # The rules are keyword-only booleans: a positional extra_scores list or
+    # rule names must not be read as flags.
+    for bad in ((), ("cluster", "background"), True, (0, 1)):
+        with pytest.raises(ValueError, match="core_only_options must be a non-empty sequence of booleans"):
+            choose_dbscan_parameters_rules(*args, core_only_options=bad)
+    with pytest.raises(TypeError):
+        tune_dbscan_rules(list(zip(X_fovs, collapsed, labels)), [10.0], [3], None, None, None, None, (False,))
 
 
 # ------------------------------------------- grid keys at any extent / eps

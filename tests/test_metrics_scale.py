@@ -113,8 +113,15 @@ def test_expected_mutual_information_is_the_same_cached_chunked_or_fresh(seed, m
     core._EMI_PAIR_CACHE.clear()
     capped = [expected_mutual_information(rows, cols) for rows, cols, _ in sums]
     assert len(core._EMI_PAIR_CACHE) <= 30
+    # Past the kept log-factorial table, gammaln term by term: the same values.
+    monkeypatch.setattr(core, "_LOG_FACTORIALS_KEPT", 16)
+    monkeypatch.setattr(core, "_LOG_FACTORIALS", np.zeros(1))
+    core._EMI_PAIR_CACHE.clear()
+    untabled = [expected_mutual_information(rows, cols) for rows, cols, _ in sums]
+    assert core._LOG_FACTORIALS.size <= 16
     np.testing.assert_array_equal(warm, fresh)
     np.testing.assert_array_equal(capped, fresh)
+    np.testing.assert_array_equal(untabled, fresh)
     np.testing.assert_array_equal(chunked, fresh)
     np.testing.assert_allclose(fresh, [e for _, _, e in sums], rtol=1e-10, atol=1e-12)
 

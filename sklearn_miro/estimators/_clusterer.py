@@ -413,17 +413,19 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     def _choose(self, X, labels, fov_indices, collapsed, pass_options, border_options):
         """Search DBSCAN's parameters for every candidate number of passes and border-point rule.
 
-        Each (passes, border points) pair gets its own ``eps`` / ``min_samples``
-        search on the training FOVs; the best score wins, and a tie goes to
-        fewer passes, then to DBSCAN (border points in clusters). Sets the
-        chosen parameters and the per-option scores; returns the training
-        FOVs collapsed with the chosen number of passes.
+        Each number of passes gets one ``eps`` / ``min_samples`` search on the
+        training FOVs that scores every border-point rule on the same DBSCAN
+        runs (:func:`~sklearn_miro.clustering.choose_dbscan_parameters_rules`);
+        the best (passes, border points) score wins, and a tie goes to fewer
+        passes, then to DBSCAN (border points in clusters). Sets the chosen
+        parameters and the per-option scores; returns the training FOVs
+        collapsed with the chosen number of passes.
         """
         best, rule_scores, candidate, done = {}, {}, collapsed, 1
         memo = {}  # labellings met again (another pass, DBSCAN vs DBSCAN*) are not rescored
-        # The search can take as long as the fine-tuning (about a minute on
-        # blinking data): a bar per candidate collapse and border-point rule
-        # when the transformer is verbose.
+        # The search can take half a minute on blinking data: a bar per
+        # candidate collapse (both border-point rules in it) when the
+        # transformer is verbose.
         verbose = getattr(inner_transformer(self.transformer_), "verbose", 0)
         for n_passes in pass_options:
             while done < n_passes:

@@ -366,7 +366,7 @@ def ami(labels_true, labels_pred, *, background=-1, average_method="arithmetic")
     the observed cluster sizes. The background is an ordinary cluster and the
     average is arithmetic, as in the paper's tables (scikit-learn's default);
     the value equals :func:`sklearn.metrics.adjusted_mutual_info_score` to
-    rounding (about 1e-15: the expectation is summed over pairs of distinct
+    rounding (about 1e-12: the expectation is summed over pairs of distinct
     cluster sizes, in another order, and reused across calls on the same
     FOV, which makes a DBSCAN grid search's AMI several times cheaper).
 
