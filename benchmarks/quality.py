@@ -968,6 +968,19 @@ def _metric_cells(rs, key, paper, mark):
     return [_fmt_seeds(ours), paper_cell, f"{base:.3f}" if np.isfinite(base) else "-"], misses
 
 
+def target_misses(name, results, keys=TARGET_METRICS):
+    """Issue 11's misses of a transformer row's results (one JSON dict per seed); [] when met.
+
+    The summary table's rule (``_metric_cells``): the mean over seeds within the
+    paper's std of its MIRO row or better, and better than DBSCAN, per metric.
+    """
+    paper, mark = _paper_reference(name)
+    misses = []
+    for key in keys:
+        misses += _metric_cells(results, key, paper, mark)[1]
+    return misses
+
+
 def _table(names, by, keys):
     """Markdown rows of the scenarios ``names``, one ours / paper / DBSCAN triple per metric key."""
     header = ["scenario", "seeds", "test FOVs", "CPU min / model", "s / test FOV", "compression (train)",
