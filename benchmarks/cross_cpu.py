@@ -59,6 +59,18 @@ def cpu_model(results):
     return ", ".join(models)
 
 
+def verdict(name, results):
+    """"yes", or "no (...)" with issue 11's misses by the summary's rule."""
+    misses = quality.target_misses(name, results)
+    return "yes" if not misses else "no (" + ", ".join(misses) + ")"
+
+
+def mean_of(results, key):
+    """The mean of a per-result figure (one decimal), "-" when no result has it."""
+    values = [r[key] for r in results if r.get(key) is not None]
+    return f"{np.mean(values):.1f}" if values else "-"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", required=True, help="where the refits' JSON files are")
@@ -80,19 +92,10 @@ def main(argv=None):
         table = load(TABLE, name, args.table_tag, args.seeds)
         models.update([cpu_model(refit), cpu_model(table)])
         dbscan = " / ".join(f"{np.mean([r['metrics'][k]['DBSCAN'] for r in refit]):.3f}" for k in METRICS)
-
-        def verdict(results):
-            misses = quality.target_misses(name, results)
-            return "yes" if not misses else "no (" + ", ".join(misses) + ")"
-
-        def mean_of(results, key, scale=1.0):
-            values = [r[key] for r in results if r.get(key) is not None]
-            return f"{np.mean(values) * scale:.1f}" if values else "-"
-
         print(f"| {name} | {len(refit)} | {cells(table)} | {cells(refit)} | {dbscan} | "
               f"{mean_of(table, 'fit_cpu_min')} -> {mean_of(refit, 'fit_cpu_min')} | "
               f"{mean_of(table, 'dbscan_tuning_cpu_s')} -> {mean_of(refit, 'dbscan_tuning_cpu_s')} | "
-              f"{verdict(table)} / {verdict(refit)} |")
+              f"{verdict(name, table)} / {verdict(name, refit)} |")
     print(f"\nCPU models: {'; '.join(sorted(models))}")
 
 
