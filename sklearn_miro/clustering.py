@@ -11,6 +11,7 @@ the command line and the benchmarks.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -152,11 +153,13 @@ def tune_dbscan_rules(fovs, eps_grid, min_samples_grid, extra_scores=None, score
     # The score depends on the FOV's labels only, not on the collapsed
     # coordinates: a memo is valid across collapses and DBSCAN variants.
     memo = {} if memo is None else memo
+    # The ground truth of each FOV validated and encoded once, not once per labelling.
+    scorers = [_fov_scorer(score, X, y) for X, _, y in fovs]
     # A progress bar can only be advanced from this process.
     row_progress = progress if runs_in_this_process(n_jobs) else None
     rows = map_fovs(
         _score_eps_row,
-        [(eps, fovs, min_samples_grid, extra_scores, score, memo, row_progress, core_only_options)
+        [(eps, fovs, min_samples_grid, extra_scores, scorers, memo, row_progress, core_only_options)
          for eps in eps_grid],
         n_jobs,
     )
@@ -184,7 +187,23 @@ def _check_core_only_options(core_only_options):
     return tuple(bool(c) for c in options)
 
 
-def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progress=None,
+def _fov_scorer(score, X, labels_true):
+    """``labels_pred -> score(X, labels_true, labels_pred)`` for one FOV.
+
+    The package's two search scores get a :class:`~sklearn_miro.metrics.FOVScorer`
+    (the same values; the ground truth prepared once), any other score is
+    called as it is.
+    """
+    from .metrics import FOVScorer, ari_dagger_ji_c, ari_dagger_ji_c_ami
+
+    metric = {ari_dagger_ji_c_ami: "ari_dagger_ji_c_ami", ari_dagger_ji_c: "ari_dagger_ji_c",
+              tuning_score: "ari_dagger_ji_c"}.get(score)
+    if metric is not None:
+        return FOVScorer(X, labels_true, metric=metric)
+    return partial(score, X, labels_true)
+
+
+def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, scorers, memo, progress=None,
                    core_only_options=(False,)):
     """Mean score over the FOVs of DBSCAN(eps, m) for every m of ``min_samples_grid``, per rule.
 
@@ -203,13 +222,13 @@ def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progr
     row = np.empty((len(core_only_options), len(min_samples_grid)))
     for j, min_samples in enumerate(min_samples_grid):
         fov_scores = [[] for _ in core_only_options]
-        for k, ((X, Xc, y), c, extra) in enumerate(zip(fovs, counts, extra_scores)):
+        for k, ((_, Xc, _), c, extra, scorer) in enumerate(zip(fovs, counts, extra_scores, scorers)):
             labels, core = grid_dbscan(Xc, eps, int(min_samples), neighbour_counts=c)
             for r, core_only in enumerate(core_only_options):
                 rule_labels = drop_border_points(labels, core) if core_only else labels
                 key = (k, hashlib.blake2b(rule_labels.tobytes(), digest_size=16).digest())
                 if key not in memo:
-                    memo[key] = _fov_score(score, X, y, rule_labels, extra)
+                    memo[key] = _fov_score(scorer, rule_labels, extra)
                 fov_scores[r].append(memo[key])
         for r in range(len(core_only_options)):
             row[r, j] = np.mean(fov_scores[r])
@@ -218,8 +237,8 @@ def _score_eps_row(eps, fovs, min_samples_grid, extra_scores, score, memo, progr
     return row
 
 
-def _fov_score(score, X, labels_true, labels_pred, extra):
-    base = score(X, labels_true, labels_pred)
+def _fov_score(scorer, labels_pred, extra):
+    base = scorer(labels_pred)
     if extra is None:
         return base
     return (2.0 * base + extra(labels_pred)) / 3.0

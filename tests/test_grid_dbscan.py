@@ -231,6 +231,29 @@ def test_one_search_for_both_border_rules_scores_as_one_search_per_rule():
         tune_dbscan_rules(list(zip(X_fovs, collapsed, labels)), [10.0], [3], None, None, None, None, (False,))
 
 
+def test_search_scores_with_a_prepared_truth_as_with_the_score_function():
+    # The search prepares each FOV's ground truth once (metrics.FOVScorer) for
+    # the package's two scores; any other score is called as it is. The grids
+    # equal those of calling the functions themselves on every labelling.
+    from sklearn_miro.clustering import tune_dbscan, tuning_score
+    from sklearn_miro.metrics import ari_dagger_ji_c, ari_dagger_ji_c_ami
+
+    rng = np.random.default_rng(3)
+    fovs = []
+    for _ in range(2):
+        centres = rng.uniform(0, 800, (6, 2))
+        X = np.vstack([np.repeat(centres, 10, axis=0) + rng.normal(0, 8, (60, 2)),
+                       rng.uniform(0, 800, (40, 2))])
+        fovs.append((X, X * 0.6, np.r_[np.repeat(np.arange(6), 10), np.full(40, -1)]))
+    eps_grid, ms_grid = np.geomspace(2.0, 60.0, 6), np.array([2, 4, 8])
+    for score, function in ((ari_dagger_ji_c_ami, ari_dagger_ji_c_ami), (tuning_score, ari_dagger_ji_c)):
+        prepared = tune_dbscan(fovs, eps_grid, ms_grid, score=score)
+        called = tune_dbscan(fovs, eps_grid, ms_grid, score=lambda X, t, p, f=function: f(X, t, p))
+        assert prepared[0] == called[0]
+        np.testing.assert_array_equal(prepared[1], called[1])
+        assert np.ptp(prepared[1]) > 0.1  # the grid does discriminate
+
+
 # ------------------------------------------- grid keys at any extent / eps
 
 

@@ -229,6 +229,43 @@ def test_combined_scores_are_exactly_the_means_of_their_terms(fov):
         assert ari_dagger_ji_c_ami(X, true, pred, variant=variant) == (2.0 * pair + ami(true, pred)) / 3.0
 
 
+@given(fov=st.data())
+@settings(max_examples=40, deadline=None)
+def test_fov_scorer_is_the_combined_score_for_every_labelling(fov):
+    # FOVScorer prepares the ground truth once and scores many labellings
+    # against it (a DBSCAN search): each value is the function's, to the last bit.
+    n = fov.draw(st.integers(4, 40))
+    X = np.array(fov.draw(st.lists(st.tuples(st.floats(0, 500), st.floats(0, 500)),
+                                   min_size=n, max_size=n)))
+    true = fov.draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n))
+    preds = [fov.draw(st.lists(st.integers(-1, 5), min_size=n, max_size=n)) for _ in range(3)]
+    for variant in ("paper", "reference"):
+        both = metrics.FOVScorer(X, true, variant=variant)
+        pair = metrics.FOVScorer(X, true, metric="ari_dagger_ji_c", variant=variant)
+        for pred in preds:
+            assert both(pred) == ari_dagger_ji_c_ami(X, true, pred, variant=variant)
+            assert pair(pred) == ari_dagger_ji_c(X, true, pred, variant=variant)
+
+
+def test_fov_scorer_rejects_bad_input_with_the_functions_messages():
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [50.0, 50.0], [51.0, 50.0]])
+    true = np.array([0, 0, 1, -1])
+    with pytest.raises(ValueError, match="metric must be one of"):
+        metrics.FOVScorer(X, true, metric="ari")
+    with pytest.raises(ValueError, match="labels_true"):
+        metrics.FOVScorer(X, true[:3])
+    scorer = metrics.FOVScorer(X, true)
+    with pytest.raises(ValueError, match="labels_pred") as found:
+        scorer(np.array([0, 0, 1]))
+    with pytest.raises(ValueError) as direct:
+        ari_dagger_ji_c_ami(X, true, np.array([0, 0, 1]))
+    assert str(found.value) == str(direct.value)
+    labels = np.array([0, 0, 1, 1])
+    before = labels.copy()
+    scorer(labels)
+    np.testing.assert_array_equal(labels, before)  # nothing the user passed is modified
+
+
 def cluster_level_example():
     """Three true clusters, three predicted: two matches, one miss, one false positive.
 

@@ -67,6 +67,28 @@ def test_component_wise_matching_is_the_full_assignment(seed):
     assert np.all(distances[rows, cols] <= thresholds[rows])
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_matching_with_many_small_components_is_the_full_assignment(seed):
+    # Over-split predictions (two or three predicted centroids near each true
+    # one) give many components of several pairs, each solved on its own with
+    # its clusters renumbered in one vectorised pass: the same number of true
+    # positives and total distance as one assignment over everything.
+    rng = np.random.default_rng(seed)
+    true_c = np.stack(np.meshgrid(np.arange(8), np.arange(8)), -1).reshape(-1, 2) * 100.0
+    copies = rng.integers(1, 4, len(true_c))
+    pred_c = np.repeat(true_c, copies, axis=0) + rng.normal(0, 8, (copies.sum(), 2))
+    pred_c = pred_c[rng.permutation(len(pred_c))]
+    thresholds = rng.uniform(10, 30, len(true_c))
+    distances = cdist(true_c, pred_c)
+    allowed = distances <= thresholds[:, None]
+    forbidden = (len(true_c) + 1) * (distances[allowed].max() + 1)
+    r, c = linear_sum_assignment(np.where(allowed, distances, forbidden))
+    keep = allowed[r, c]
+    rows, cols = centroid_matching(true_c, pred_c, thresholds)
+    assert rows.size == keep.sum() and np.all(np.diff(rows) > 0) and len(set(cols)) == cols.size
+    assert distances[rows, cols].sum() == pytest.approx(distances[r[keep], c[keep]].sum(), abs=1e-9)
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_grouped_expected_mutual_information_is_scikit_learns(seed):
     from sklearn.metrics.cluster._expected_mutual_info_fast import expected_mutual_information as emi
