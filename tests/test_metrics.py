@@ -264,6 +264,8 @@ def test_fov_scorer_rejects_bad_input_with_the_functions_messages():
     before = labels.copy()
     scorer(labels)
     np.testing.assert_array_equal(labels, before)  # nothing the user passed is modified
+    with pytest.raises(AttributeError):  # what it computes is fixed at construction
+        scorer.metric = "ari_dagger_ji_c"
 
 
 def cluster_level_example():

@@ -909,21 +909,30 @@ class FOVScorer:
     ``FOVScorer(X, labels_true)(labels_pred)`` is
     ``ari_dagger_ji_c_ami(X, labels_true, labels_pred)``, to the last bit; the
     coordinates and ``labels_true`` are validated, encoded and summarised
-    (cluster sizes, centroids, extents) once instead of at every call. A DBSCAN
-    grid search scores thousands of labellings of the same FOVs
-    (``MIROClusterer.fit``); there the ground truth's share was about a fifth
-    of the scoring.
+    (cluster sizes, centroids, extents) once instead of at every call. For
+    loops over candidate labellings of the same FOVs, such as the DBSCAN
+    search of ``MIROClusterer.fit``. It is not a scikit-learn scorer (those
+    take an estimator and data: :data:`miro_scorer`, :func:`get_scorer`).
 
     Parameters
     ----------
-    X : array-like of shape (n_localizations, 2)
-        Coordinates of the FOV's localisations, in nm.
+    X : array-like or DataFrame of shape (n_localizations, 2)
+        Coordinates of the FOV's localisations, in nm (a DataFrame: its ``x``
+        and ``y`` columns).
     labels_true : array-like of shape (n_localizations,)
         Ground-truth labels (``background`` for localisations in no cluster).
     metric : {"ari_dagger_ji_c_ami", "ari_dagger_ji_c"}, default="ari_dagger_ji_c_ami"
         The score: :func:`ari_dagger_ji_c_ami` or :func:`ari_dagger_ji_c`.
     background, variant, matching, threshold
-        As in :func:`ari_dagger_ji_c_ami`.
+        As in :func:`ari_dagger_ji_c_ami`. Invalid values raise here, not at
+        the first call.
+
+    Attributes
+    ----------
+    metric : str
+        The score computed (read-only).
+    variant : str
+        The metrics' variant (read-only).
 
     Examples
     --------
@@ -943,8 +952,8 @@ class FOVScorer:
                  matching=None, threshold=None):
         if metric not in self.METRICS:
             raise ValueError(f"metric must be one of {self.METRICS}; got {metric!r}.")
-        self.metric = metric
-        self.variant = variant
+        self._metric = metric
+        self._variant = variant
         # The checks of _pair_evaluation, in its order, the ground truth's once.
         self._method = _resolve_matching(variant, matching)
         self._threshold = _check_threshold(threshold)
@@ -954,12 +963,32 @@ class FOVScorer:
         self._background = background
         self._truth = _Truth(labels_true, background, coords)
 
+    @property
+    def metric(self):
+        return self._metric
+
+    @property
+    def variant(self):
+        return self._variant
+
     def __call__(self, labels_pred):
-        """The score of ``labels_pred`` (one label per localisation of ``X``)."""
+        """Score one predicted labelling.
+
+        Parameters
+        ----------
+        labels_pred : array-like of shape (n_localizations,)
+            Predicted labels of the FOV's localisations (``background`` for
+            none), in the order of ``X``.
+
+        Returns
+        -------
+        float
+            The value of :attr:`metric`, in [0, 1].
+        """
         labels_pred = check_label_vector(labels_pred, self._n, name="labels_pred", against="labels_true")
         evaluation = _Evaluation(None, labels_pred, self._background, truth=self._truth)
-        pair = _ari_dagger_ji_c(evaluation, self.variant, self._method, self._threshold)
-        if self.metric == "ari_dagger_ji_c":
+        pair = _ari_dagger_ji_c(evaluation, self._variant, self._method, self._threshold)
+        if self._metric == "ari_dagger_ji_c":
             return pair
         return (2.0 * pair + evaluation.ami("arithmetic")) / 3.0
 
