@@ -146,14 +146,16 @@ def test_a_small_labelled_fov_does_not_crowd_the_crops():
     assert max(sizes) < 600
 
 
-def test_budget_cut_crops_get_proportionally_more_epochs_when_fine_tuning():
+def test_budget_cut_crops_get_more_epochs_with_the_square_of_the_cut_when_fine_tuning():
     from sklearn_miro.model import TrainingConfig, budgeted_max_epochs
 
-    fine_tuning = TrainingConfig(max_epochs=3, n_augmented=800, budget_max_epochs=9)
+    fine_tuning = TrainingConfig(max_epochs=3, n_augmented=800, budget_max_epochs=18)
     assert budgeted_max_epochs(fine_tuning, 800, 800) == 3  # no cut
-    assert budgeted_max_epochs(fine_tuning, 800, 695) == 3  # 3.45 rounds to 3
-    assert budgeted_max_epochs(fine_tuning, 800, 382) == 6
-    assert budgeted_max_epochs(fine_tuning, 800, 150) == 9  # 16, capped
+    assert budgeted_max_epochs(fine_tuning, 800, 1594) == 3  # more than requested: no cut
+    assert budgeted_max_epochs(fine_tuning, 800, 790) == 3  # 3.08 rounds to 3
+    assert budgeted_max_epochs(fine_tuning, 800, 695) == 4  # cut 1.15: 3.97
+    assert budgeted_max_epochs(fine_tuning, 800, 382) == 13  # cut 2.09: 13.2
+    assert budgeted_max_epochs(fine_tuning, 800, 150) == 18  # cut 5.33: 85, capped
     assert budgeted_max_epochs(TrainingConfig(max_epochs=12), 2000, 929) == 12  # not set: unchanged
 
 
@@ -162,7 +164,7 @@ def test_only_the_automatic_fine_tuning_schedule_grows_its_epochs_and_averages()
 
     options = AugmentationOptions()
     fine = MIROTransformer()._training_config(options, fine_tuning=True)
-    assert (fine.budget_max_epochs, fine.average_window) == (9, 0.1)
+    assert (fine.budget_max_epochs, fine.average_window) == (18, 0.1)
     scratch = MIROTransformer()._training_config(options, fine_tuning=False)
     assert (scratch.budget_max_epochs, scratch.average_window) == (None, None)
     assert MIROTransformer(max_epochs=4)._training_config(options, fine_tuning=True).budget_max_epochs is None

@@ -140,13 +140,15 @@ FINE_TUNING_SCHEDULE = {"learning_rate": 3e-4, "max_epochs": 3, "n_augmented": 8
 # used the median radius; up to about 3,500 on simulated 9 with blinking with
 # the 90th percentile; about 650 on the simulated NPC).
 AUTO_CROP_LOCALIZATIONS = int(1.5 * CROP_LOCALIZATIONS)
-# When the budget cuts a fine-tuning fit's crops, its epochs grow in
-# proportion, up to this factor (sklearn_miro.model.budgeted_max_epochs), and
-# every fine-tuning fit validates and keeps a moving average of its weights
-# over this fraction of its steps (benchmarks/README.md, thirty-second and
-# thirty-third sessions): blinking 6's network collapses its training clusters
-# to 0.43 of their size instead of 0.51 with 9 epochs instead of 3.
-BUDGET_EPOCH_FACTOR = 3
+# When the budget cuts a fine-tuning fit's crops, its epochs grow with the
+# square of the cut, up to this factor times the schedule's
+# (sklearn_miro.model.budgeted_max_epochs: 18 epochs), and every fine-tuning
+# fit validates and keeps a moving average of its weights over this fraction
+# of its steps (benchmarks/README.md, thirty-second, thirty-third and
+# thirty-fifth sessions): blinking 6's network collapses its training clusters
+# to 0.43 of their size instead of 0.51 with 9 epochs instead of 3, and to
+# 0.42 with 18.
+BUDGET_EPOCH_FACTOR = 6
 FINE_TUNING_AVERAGE_WINDOW = 0.1
 # The authors' multiscale and multishape models use K = 20 recurrent steps.
 MULTISCALE_N_STEPS = 20

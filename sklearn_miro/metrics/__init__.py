@@ -911,7 +911,9 @@ class FOVScorer:
     coordinates and ``labels_true`` are validated, encoded and summarised
     (cluster sizes, centroids, extents) once instead of at every call. For
     loops over candidate labellings of the same FOVs, such as the DBSCAN
-    search of ``MIROClusterer.fit``. It is not a scikit-learn scorer (those
+    search of ``MIROClusterer.fit``, which it made 0.84-0.86 times as long on
+    blinking scenarios 5 and 6 (``benchmarks/README.md``, thirty-fifth
+    session). It is not a scikit-learn scorer (those
     take an estimator and data: :data:`miro_scorer`, :func:`get_scorer`).
 
     Parameters
