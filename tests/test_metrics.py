@@ -211,17 +211,23 @@ def test_ami_rejects_an_unknown_average():
         ami([0, 0, 1, 1], [0, 1, 0, 1], average_method="median")
 
 
+def draw_small_fov(data, n_pred=1):
+    """Coordinates, true labels and ``n_pred`` predicted labellings of a small FOV (hypothesis)."""
+    n = data.draw(st.integers(4, 40))
+    X = np.array(data.draw(st.lists(st.tuples(st.floats(0, 500), st.floats(0, 500)),
+                                    min_size=n, max_size=n)))
+    true = data.draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n))
+    preds = [data.draw(st.lists(st.integers(-1, 5), min_size=n, max_size=n)) for _ in range(n_pred)]
+    return X, true, preds
+
+
 @given(fov=st.data())
 @settings(max_examples=40, deadline=None)
 def test_combined_scores_are_exactly_the_means_of_their_terms(fov):
     # The combined scores share one encoding of the labellings between their
     # terms (DBSCAN grid searches call them thousands of times); the value
     # must be the mean of the separate metrics to the last bit.
-    n = fov.draw(st.integers(4, 40))
-    X = np.array(fov.draw(st.lists(st.tuples(st.floats(0, 500), st.floats(0, 500)),
-                                   min_size=n, max_size=n)))
-    true = fov.draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n))
-    pred = fov.draw(st.lists(st.integers(-1, 5), min_size=n, max_size=n))
+    X, true, (pred,) = draw_small_fov(fov)
     for variant in ("paper", "reference"):
         pair = 0.5 * (ari_dagger(true, pred, variant=variant)
                       + jaccard_cluster_index(X, true, pred, variant=variant))
@@ -234,11 +240,7 @@ def test_combined_scores_are_exactly_the_means_of_their_terms(fov):
 def test_fov_scorer_is_the_combined_score_for_every_labelling(fov):
     # FOVScorer prepares the ground truth once and scores many labellings
     # against it (a DBSCAN search): each value is the function's, to the last bit.
-    n = fov.draw(st.integers(4, 40))
-    X = np.array(fov.draw(st.lists(st.tuples(st.floats(0, 500), st.floats(0, 500)),
-                                   min_size=n, max_size=n)))
-    true = fov.draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n))
-    preds = [fov.draw(st.lists(st.integers(-1, 5), min_size=n, max_size=n)) for _ in range(3)]
+    X, true, preds = draw_small_fov(fov, n_pred=3)
     for variant in ("paper", "reference"):
         both = metrics.FOVScorer(X, true, variant=variant)
         pair = metrics.FOVScorer(X, true, metric="ari_dagger_ji_c", variant=variant)
