@@ -453,8 +453,8 @@ class TrainingConfig:
     recurrent step (all zeros for one scale). ``localization_budget``, when
     set, caps ``n_augmented`` so that the synthetic FOVs hold about that many
     localisations in all (:func:`~sklearn_miro.augmentation.budgeted_n_augmented`);
-    then, with ``budget_max_epochs`` set, ``max_epochs`` grows in proportion
-    to the cut, up to that many (:func:`budgeted_max_epochs`).
+    then, with ``budget_max_epochs`` set, ``max_epochs`` grows with the
+    square of the cut, up to that many (:func:`budgeted_max_epochs`).
     ``average_window``, when set, keeps a moving average of the weights over
     that fraction of the optimisation steps (:func:`~sklearn_miro.training.fit_network`).
     ``crop_features`` is the inference the training diagnostics use
