@@ -853,18 +853,8 @@ def ari_dagger_ji_c(X, labels_true, labels_pred, *, background=-1, variant="pape
     float
         ``(ari_dagger + jaccard_cluster_index) / 2``, in [0, 1].
     """
-    evaluation, method, threshold = _pair_evaluation(X, labels_true, labels_pred, background, variant,
-                                                     matching, threshold)
-    return _ari_dagger_ji_c(evaluation, variant, method, threshold)
-
-
-def _pair_evaluation(X, labels_true, labels_pred, background, variant, matching, threshold):
-    """One validated evaluation shared by the terms of the combined scores (the same checks,
-    in the same order, as :func:`ari_dagger` and :func:`jaccard_cluster_index`)."""
-    method = _resolve_matching(variant, matching)
-    threshold = _check_threshold(threshold)
-    coords, labels_true, labels_pred = _check_pair(labels_true, labels_pred, X)
-    return _Evaluation(labels_true, labels_pred, background, coords), method, threshold
+    return FOVScorer(X, labels_true, metric="ari_dagger_ji_c", background=background, variant=variant,
+                     matching=matching, threshold=threshold)(labels_pred)
 
 
 def _ari_dagger_ji_c(evaluation, variant, method, threshold):
@@ -897,17 +887,16 @@ def ari_dagger_ji_c_ami(X, labels_true, labels_pred, *, background=-1, variant="
     float
         ``(ari_dagger + jaccard_cluster_index + ami) / 3``.
     """
-    evaluation, method, threshold = _pair_evaluation(X, labels_true, labels_pred, background, variant,
-                                                     matching, threshold)
-    pair = _ari_dagger_ji_c(evaluation, variant, method, threshold)
-    return (2.0 * pair + evaluation.ami("arithmetic")) / 3.0
+    return FOVScorer(X, labels_true, background=background, variant=variant, matching=matching,
+                     threshold=threshold)(labels_pred)
 
 
 class FOVScorer:
     """One FOV's ground truth, ready to score many predicted labellings against it.
 
     ``FOVScorer(X, labels_true)(labels_pred)`` is
-    ``ari_dagger_ji_c_ami(X, labels_true, labels_pred)``, to the last bit; the
+    ``ari_dagger_ji_c_ami(X, labels_true, labels_pred)`` (which is computed this
+    way), to the last bit; the
     coordinates and ``labels_true`` are validated, encoded and summarised
     (cluster sizes, centroids, extents) once instead of at every call. For
     loops over candidate labellings of the same FOVs, such as the DBSCAN
@@ -956,7 +945,8 @@ class FOVScorer:
             raise ValueError(f"metric must be one of {self.METRICS}; got {metric!r}.")
         self._metric = metric
         self._variant = variant
-        # The checks of _pair_evaluation, in its order, the ground truth's once.
+        # The checks of ari_dagger and jaccard_cluster_index, in their order (the
+        # ground truth's here, once; labels_pred's at every call).
         self._method = _resolve_matching(variant, matching)
         self._threshold = _check_threshold(threshold)
         coords = check_coordinates(X, name="X")
