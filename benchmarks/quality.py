@@ -402,6 +402,38 @@ def _clustered_weight_loss(outputs, batch, step_scales, alpha, distance_scale, b
                             weight / weight.mean())
 
 
+BOUNDARY_WEIGHT = float(os.environ.get("BOUNDARY_WEIGHT", 4))
+
+
+def _boundary_mask(batch, dtype):
+    """1 for the clustered localisations joined by a graph edge to a localisation of another
+    cluster (same targets' scale 0; a different centre), else 0."""
+    centres = batch.positions - batch.targets[0]
+    clustered = batch.targets.abs().sum(dim=(0, 2)) > 0
+    src, tgt = batch.edge_index[0], batch.edge_index[1]
+    apart = (centres[src] - centres[tgt]).abs().sum(dim=1) > 1e-4
+    across = clustered[src] & clustered[tgt] & apart
+    mask = torch.zeros(len(clustered), dtype=dtype)
+    mask[src[across]] = 1.0
+    mask[tgt[across]] = 1.0
+    return mask
+
+
+def _boundary_weight_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
+    """Experiment: the displacement term with the localisations on a boundary between two
+    clusters (an edge to another cluster's localisation) weighted ``BOUNDARY_WEIGHT``
+    (environment variable, default 4), the others 1, normalised to mean weight 1.
+
+    Why: the touching clusters are where the collapse fails (twenty-seventh session,
+    ``touching_clusters.py``): isolated C-shapes collapse to 0.15 of their size, touching
+    ones to 0.69, and DBSCAN merges them. Their boundary localisations are a small share of
+    a crop's loss.
+    """
+    weight = 1.0 + (BOUNDARY_WEIGHT - 1.0) * _boundary_mask(batch, outputs.dtype)
+    return _reweighted_loss(outputs, batch, step_scales, alpha, distance_scale, beta,
+                            weight / weight.mean())
+
+
 HUBER_DELTA = float(os.environ.get("HUBER_DELTA", 1.0))
 
 
@@ -556,6 +588,7 @@ def _patch_real_crops():
 EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patch_loss(_late_steps_loss),
                "clustered_weight": _patch_loss(_clustered_weight_loss),
                "huber": _patch_loss(_huber_loss),
+               "boundary_weight": _patch_loss(_boundary_weight_loss),
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot(resample=True),
                "single_shot_size_spread": _patch_single_shot(size_spread="auto"),

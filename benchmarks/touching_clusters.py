@@ -111,8 +111,12 @@ def main():
     parser = quality.probe_parser(__doc__)
     parser.add_argument("--params", default="{}", help="JSON dict of extra MIROTransformer parameters")
     parser.add_argument("--output", default=None, help="JSON file for the results")
+    parser.add_argument("--experiment", choices=sorted(quality.EXPERIMENTS), default=None,
+                        help="an experimental change patched in before fitting (quality.py)")
     args = parser.parse_args()
     params = json.loads(args.params)
+    if args.experiment:
+        quality.apply_experiment(args.experiment)
     results = []
     for name in args.scenarios:
         for seed in args.seeds:
