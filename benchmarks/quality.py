@@ -406,14 +406,14 @@ BOUNDARY_WEIGHT = float(os.environ.get("BOUNDARY_WEIGHT", 4))
 
 
 def _boundary_mask(batch, dtype):
-    """1 for the clustered localisations joined by a graph edge to a localisation of another
-    cluster (same targets' scale 0; a different centre), else 0."""
+    """1 for the localisations clustered at the first scale and joined by a graph edge to a
+    localisation of another cluster of that scale (a different centre), else 0."""
     centres = batch.positions - batch.targets[0]
-    clustered = batch.targets.abs().sum(dim=(0, 2)) > 0
+    clustered = batch.targets[0].abs().sum(dim=1) > 0
     src, tgt = batch.edge_index[0], batch.edge_index[1]
     apart = (centres[src] - centres[tgt]).abs().sum(dim=1) > 1e-4
     across = clustered[src] & clustered[tgt] & apart
-    mask = torch.zeros(len(clustered), dtype=dtype)
+    mask = torch.zeros(len(clustered), dtype=dtype, device=clustered.device)
     mask[src[across]] = 1.0
     mask[tgt[across]] = 1.0
     return mask

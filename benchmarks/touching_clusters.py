@@ -121,6 +121,7 @@ def main():
     for name in args.scenarios:
         for seed in args.seeds:
             results.append(run(name, seed, args.n_test, params))
+            results[-1]["experiment"] = args.experiment
             report(results[-1])
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=1))
