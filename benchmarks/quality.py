@@ -196,6 +196,21 @@ def probe_test_scores(clusterer, X, y, groups, X_in=None):
     return mean_scores(X, y, groups, labels), seconds
 
 
+def choice_record(clusterer, scores, **extra):
+    """What a fitted ``MIROClusterer`` chose after its network, with its test ``scores`` and
+    any ``extra`` entries (a probe's CPU seconds): one JSON-ready dict."""
+    return {"eps": float(clusterer.eps_), "min_samples": int(clusterer.min_samples_),
+            "collapse_passes": int(clusterer.collapse_passes_), "outlier_radius": clusterer.outlier_radius_,
+            **extra, **scores}
+
+
+def choice_line(label, record, width=20):
+    """One printed line of a :func:`choice_record`."""
+    return (f"  {label:{width}s} eps {record['eps']:6.2f} min_samples {record['min_samples']:3d} passes "
+            f"{record['collapse_passes']} radius {record['outlier_radius']}: ARI† {record['ari_dagger']:.3f} "
+            f"JI_c {record['ji_c']:.3f} RMSRE_N {record['rmsre_n']:.3f}")
+
+
 def fit_default_clusterer(name, seed, n_test=None, params=None):
     """A probe's common start: the scenario's data and ``MIROClusterer`` fitted with the defaults.
 

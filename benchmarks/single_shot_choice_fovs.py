@@ -77,10 +77,8 @@ def run(name, seed, n_test, authors=False):
         cpu = time.process_time()
         clusterer = MIROClusterer(FrozenEstimator(transformer)).fit(Xc, yc, groups=gc)
         scores, _ = quality.probe_test_scores(clusterer, Xte, yte, gte)
-        out["variants"][label] = {"eps": float(clusterer.eps_), "min_samples": int(clusterer.min_samples_),
-                                  "collapse_passes": int(clusterer.collapse_passes_),
-                                  "outlier_radius": clusterer.outlier_radius_,
-                                  "choice_cpu_s": time.process_time() - cpu, **scores}
+        # choice_cpu_s: the choice's fit, the test prediction and its scoring.
+        out["variants"][label] = quality.choice_record(clusterer, scores, choice_cpu_s=time.process_time() - cpu)
     return out
 
 
@@ -88,9 +86,7 @@ def report(result):
     print(f"{result['scenario']} {result['network']} network, seed {result['seed']} "
           f"(fit {result['fit_cpu_s'] / 60:.2f} CPU-min)")
     for label, v in result["variants"].items():
-        print(f"  {label:24s} eps {v['eps']:6.2f} min_samples {v['min_samples']:3d} passes {v['collapse_passes']} "
-              f"radius {v['outlier_radius']}: ARI† {v['ari_dagger']:.3f} JI_c {v['ji_c']:.3f} "
-              f"RMSRE_N {v['rmsre_n']:.3f}", flush=True)
+        print(quality.choice_line(label, v, width=24), flush=True)
 
 
 def main():

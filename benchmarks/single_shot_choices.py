@@ -42,19 +42,14 @@ def run(name, seed, n_test):
         clusterer = (fitted if not forced else
                      MIROClusterer(FrozenEstimator(fitted.transformer_), **forced).fit(Xtr, ytr, groups=gtr))
         scores, _ = quality.probe_test_scores(clusterer, Xte, yte, gte)
-        out["variants"][label] = {"eps": float(clusterer.eps_), "min_samples": int(clusterer.min_samples_),
-                                  "collapse_passes": int(clusterer.collapse_passes_),
-                                  "outlier_radius": clusterer.outlier_radius_,
-                                  "cpu_s": time.process_time() - cpu, **scores}
+        out["variants"][label] = quality.choice_record(clusterer, scores, cpu_s=time.process_time() - cpu)
     return out
 
 
 def report(result):
     print(f"{result['scenario']} seed {result['seed']} (fit {result['fit_cpu_s'] / 60:.2f} CPU-min)")
     for label, v in result["variants"].items():
-        print(f"  {label:20s} eps {v['eps']:6.2f} min_samples {v['min_samples']:3d} passes {v['collapse_passes']} "
-              f"radius {v['outlier_radius']}: ARI† {v['ari_dagger']:.3f} JI_c {v['ji_c']:.3f} "
-              f"RMSRE_N {v['rmsre_n']:.3f}", flush=True)
+        print(quality.choice_line(label, v), flush=True)
 
 
 if __name__ == "__main__":
