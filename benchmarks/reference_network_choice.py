@@ -40,17 +40,21 @@ REFERENCE = quality.SHARED / "reference"
 
 
 def checkpoint_settings(name):
-    """(checkpoint file, metadata entry) of a quality-table row's scenario."""
+    """(checkpoint file, metadata entry, load settings) of a quality-table row's scenario; the
+    settings (recurrent steps, connectivity radius) are ``load_reference_checkpoint``'s keywords."""
     if name in quality.SINGLE_SHOT:
         number = name.split("-")[1]
-        meta = json.loads((REFERENCE / "single_shot_metadata.json").read_text())
-        return REFERENCE / "checkpoints" / f"single_shot_scenario_{number}.pt", meta[
-            f"Ground Truth - Scenario {number}"]
-    kind, number = name.split("-S")
-    meta = json.loads((REFERENCE / "benchmark_metadata.json").read_text())
-    key = ("Multiple Blinking" if kind == "MB" else "Ground Truth") + f" - Scenario {number}"
-    suffix = "_blinking" if kind == "MB" else ""
-    return REFERENCE / "checkpoints" / f"benchmark_scenario_{number}{suffix}.pt", meta[key]
+        path = REFERENCE / "checkpoints" / f"single_shot_scenario_{number}.pt"
+        meta = json.loads((REFERENCE / "single_shot_metadata.json").read_text())[f"Ground Truth - Scenario {number}"]
+    else:
+        kind, number = name.split("-S")
+        key = ("Multiple Blinking" if kind == "MB" else "Ground Truth") + f" - Scenario {number}"
+        suffix = "_blinking" if kind == "MB" else ""
+        path = REFERENCE / "checkpoints" / f"benchmark_scenario_{number}{suffix}.pt"
+        meta = json.loads((REFERENCE / "benchmark_metadata.json").read_text())[key]
+    settings = {"n_steps": int(meta["recurrent_iterations"]),
+                "connectivity_radius": float(meta["builder_kwargs"]["connectivity_radius"])}
+    return path, meta, settings
 
 
 def per_fov_labels(transformer, params, X, groups):
@@ -63,9 +67,7 @@ def per_fov_labels(transformer, params, X, groups):
 
 
 def run(name, n_test):
-    path, meta = checkpoint_settings(name)
-    settings = {"n_steps": int(meta["recurrent_iterations"]),
-                "connectivity_radius": float(meta["builder_kwargs"]["connectivity_radius"])}
+    path, meta, settings = checkpoint_settings(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = quality.load_scenario(name, n_test, None)

@@ -58,13 +58,11 @@ def run(name, seed, n_test, authors=False):
     if name not in quality.SINGLE_SHOT:
         raise SystemExit(f"{name}: single-shot rows only ({quality.SINGLE_SHOT})")
     if authors:
-        path, meta = reference_network_choice.checkpoint_settings(name)
+        path, _, settings = reference_network_choice.checkpoint_settings(name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             data = quality.load_scenario(name, n_test, None)
-        transformer = load_reference_checkpoint(
-            path, output="nm", n_steps=int(meta["recurrent_iterations"]),
-            connectivity_radius=float(meta["builder_kwargs"]["connectivity_radius"]))
+        transformer = load_reference_checkpoint(path, output="nm", **settings)
         fit_cpu = 0.0
     else:
         data, fitted, fit_cpu = quality.fit_default_clusterer(name, seed, n_test)
