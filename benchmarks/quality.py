@@ -162,6 +162,17 @@ def probe_parser(doc, default_seeds=(0,)):
     return parser
 
 
+def pop_option(flag, default=None):
+    """Remove ``flag VALUE`` from ``sys.argv`` and return VALUE (``default`` when absent): an
+    option of one probe script, taken out before :func:`run_probe` parses the shared ones."""
+    if flag not in sys.argv:
+        return default
+    i = sys.argv.index(flag)
+    value = sys.argv[i + 1]
+    del sys.argv[i:i + 2]
+    return value
+
+
 def run_probe(doc, run, report):
     """A probe's main: ``run(name, seed, n_test) -> dict`` per scenario and seed, ``report(dict)``
     prints it, and ``--output`` keeps every result in one JSON file."""

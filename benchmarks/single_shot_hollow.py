@@ -68,8 +68,5 @@ def report(r):
 
 
 if __name__ == "__main__":
-    if "--steps" in sys.argv:
-        i = sys.argv.index("--steps")
-        STEPS = sys.argv[i + 1]
-        del sys.argv[i:i + 2]
+    STEPS = quality.pop_option("--steps", STEPS)
     quality.run_probe(__doc__, run, report)

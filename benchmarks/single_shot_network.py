@@ -68,8 +68,5 @@ def report(r):
 
 
 if __name__ == "__main__":
-    if "--params" in sys.argv:
-        i = sys.argv.index("--params")
-        PARAMS = json.loads(sys.argv[i + 1])
-        del sys.argv[i:i + 2]
+    PARAMS = json.loads(quality.pop_option("--params", "{}"))
     quality.run_probe(__doc__, run, report)
