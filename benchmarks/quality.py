@@ -650,13 +650,16 @@ def _split_test(arrays, n, test_fovs):
     return tuple(a[keep] for a in arrays)
 
 
+def plain_dbscan_labels(X, g, eps, min_samples):
+    """Plain DBSCAN(eps, min_samples) on every FOV of the stacked ``X`` on its own (FOV ids ``g``)."""
+    fov_indices = [np.flatnonzero(g == f) for f in np.unique(g)]
+    return dbscan_per_fov(fov_indices, [X[idx] for idx in fov_indices], eps, min_samples, len(X))
+
+
 def _tuned_dbscan_labels(train_X, train_y, train_g, radius, X, g):
     """Plain DBSCAN tuned on the training FOVs (same grid and score as MIRO's), per test FOV."""
     params = tuned_dbscan((train_X, train_y, train_g), radius)
-    fov_indices = [np.flatnonzero(g == f) for f in np.unique(g)]
-    labels = dbscan_per_fov(fov_indices, [X[idx] for idx in fov_indices], params["eps"],
-                            params["min_samples"], len(X))
-    return params, labels
+    return params, plain_dbscan_labels(X, g, params["eps"], params["min_samples"])
 
 
 def _report_rows(X, y, g, labels_by_method, **extra):

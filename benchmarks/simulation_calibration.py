@@ -25,8 +25,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 from paper_values import paper_row  # noqa: E402
@@ -50,8 +48,7 @@ CONTROL = (2, 4, 5, 6, 8)
 
 def dbscan_scores(X, y, groups, eps, min_samples):
     """Mean over FOVs of the authors' metrics for DBSCAN(eps, min_samples) per FOV."""
-    fov_indices = [np.flatnonzero(groups == f) for f in np.unique(groups)]
-    labels = quality.dbscan_per_fov(fov_indices, [X[i] for i in fov_indices], eps, min_samples, len(X))
+    labels = quality.plain_dbscan_labels(X, groups, eps, min_samples)
     return quality.mean_scores(X, y, groups, labels)
 
 

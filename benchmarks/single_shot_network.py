@@ -8,7 +8,7 @@ training FOVs' median cluster count, background count and side
 (``single_shot_hollow.one_ring_fovs``), fits ``MIROClusterer`` with the defaults
 plus ``--params`` (extra ``MIROTransformer`` parameters, JSON), and scores it on
 the scenario's test FOVs (all of them unless ``--n-test``), beside plain
-DBSCAN with the benchmark's published parameters (benchmark scenarios only).
+DBSCAN with the benchmark's published parameters (so: benchmark rows only).
 
     OMP_NUM_THREADS=1 python benchmarks/single_shot_network.py GT-S8 --seeds 0
     OMP_NUM_THREADS=1 python benchmarks/single_shot_network.py GT-S8 --seeds 0 --params '{"hidden_size": 96}'
@@ -22,25 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
-import numpy as np  # noqa: E402
 import quality  # noqa: E402
 from single_shot_hollow import one_ring_fovs  # noqa: E402
 
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
-from sklearn_miro.clustering import dbscan_per_fov  # noqa: E402
 
 PARAMS = {}
 
 
-def published_dbscan_labels(data):
-    """Plain DBSCAN with the benchmark's own parameters on every test FOV (the paper's DBSCAN row)."""
-    X, _, g = data["test"]
-    fov_indices = [np.flatnonzero(g == f) for f in np.unique(g)]
-    return dbscan_per_fov(fov_indices, [X[idx] for idx in fov_indices], data["dbscan"]["eps"],
-                          data["dbscan"]["min_samples"], len(X))
-
-
 def run(name, seed, n_test):
+    if name not in quality.BENCHMARK:
+        raise SystemExit(f"{name}: benchmark rows only ({quality.BENCHMARK}): the baseline is DBSCAN with "
+                         "the benchmark's published parameters")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = quality.load_scenario(name, n_test, None)
@@ -49,7 +42,9 @@ def run(name, seed, n_test):
     model = MIROClusterer(MIROTransformer(random_state=seed, verbose=0, **PARAMS)).fit(Xs, ys, groups=gs)
     fit_cpu, fit_wall = time.process_time() - cpu, time.perf_counter() - wall
     scores, seconds = quality.probe_test_scores(model, *data["test"])
-    dbscan = quality.mean_scores(*data["test"], published_dbscan_labels(data))
+    Xte, _, gte = data["test"]
+    published = quality.plain_dbscan_labels(Xte, gte, data["dbscan"]["eps"], data["dbscan"]["min_samples"])
+    dbscan = quality.mean_scores(*data["test"], published)
     miro = model.transformer_
     return {"scenario": name, "seed": seed, "params": PARAMS, "cluster_size": cluster_size,
             "started_from": miro.started_from_, "n_augmented": int(miro.n_augmented_),
