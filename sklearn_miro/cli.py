@@ -144,7 +144,7 @@ def _demo(args):
 
 # Defaults of the training options, shown by `train --help` (those of
 # MIROTransformer).
-TRAIN_DEFAULTS = dict(hidden_size=64, n_steps="auto", max_epochs="auto", n_augmented="auto",
+TRAIN_DEFAULTS = dict(hidden_size="auto", n_steps="auto", max_epochs="auto", n_augmented="auto",
                       learning_rate="auto", init="auto", precision="auto",
                       compile="auto")
 JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
@@ -648,7 +648,9 @@ epochs, fewer when the crops hold more than 300 localisations; hidden size 64, 1
 nm, 1,000-8,000 localisations each), the densest scenarios included; up to 2.1 when a fit
 that moved nothing is trained a second time on thinned background (the project's simulated
 scenario 3 with blinking; benchmarks/results/quality/summary.md); 8-9 minutes on rings,
-whose hollow clusters get 25 steps and twice the FOVs (--n-steps auto). From random weights
+whose hollow clusters get 25 steps and twice the FOVs (--n-steps auto); about 10 on
+elongated clusters (median axis ratio at least 3) with crops of at most 300 localisations,
+which train a network of hidden size 96 from random weights (--hidden-size auto). From random weights
 (--init none: 2,000 FOVs x 12 epochs) 12-14 minutes for shape mixtures (compiled where a
 C++ compiler is found, --compile); 6-39 on the benchmark scenarios before compiled
 training. Time grows about linearly with --n-augmented x --max-epochs and with --n-steps;
@@ -708,8 +710,9 @@ def _parser():
                        help="connectivity radius in nm (default: 3.5 x the mean localisation "
                             "spacing of the files)")
     d = TRAIN_DEFAULTS
-    train.add_argument("--hidden-size", dest="hidden_size", type=int, default=d["hidden_size"],
-                       help=f"network width (default: {d['hidden_size']})")
+    train.add_argument("--hidden-size", dest="hidden_size", type=_auto_or(int), default=d["hidden_size"],
+                       help="network width (default: auto = 64, or 96 trained from random weights "
+                            "for elongated clusters with --init auto)")
     train.add_argument("--n-steps", dest="n_steps", type=_auto_or(int), default=d["n_steps"],
                        help="recurrent steps (default: auto = 15, or 25 when fine-tuning on hollow "
                             "clusters such as rings)")

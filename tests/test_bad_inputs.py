@@ -339,7 +339,7 @@ def test_cli_train_help_shows_defaults_and_time(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = capsys.readouterr().out
-    assert "(default: 64)" in out and "minutes" in out
+    assert "(default: auto = 64, or 96" in out and "minutes" in out
     # The schedule depends on the start: both values are shown.
     help_text = " ".join(out.split())
     assert "auto = 800 when starting from pretrained weights" in help_text

@@ -302,18 +302,22 @@ class BaseMIRO(BaseEstimator):
         }
 
     def _training_config(self, options, n_outputs=2, step_scales=None, beta=0.0, fine_tuning=False,
-                         n_steps=None):
+                         n_steps=None, hidden_size=None, training_note=""):
         """The :class:`~sklearn_miro.model.TrainingConfig` of these parameters.
 
         ``n_steps`` replaces the parameter (``"auto"``: resolved by the training
-        core on the labelled clusters, with one scale).
+        core on the labelled clusters, with one scale), and so does
+        ``hidden_size`` (resolved by the caller).
         """
         schedule = self.training_schedule(fine_tuning)
         n_steps = self.n_steps if n_steps is None else n_steps
+        hidden_size = self.hidden_size if hidden_size is None else hidden_size
+        if hidden_size == "auto":  # MIROTransformer's, when no rule chose another width
+            hidden_size = NETWORK_DEFAULTS["hidden_size"]
         device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state, legacy=True).randint(0, 2**31 - 1))
         return TrainingConfig(
-            hidden_size=self.hidden_size,
+            hidden_size=int(hidden_size),
             n_steps=n_steps,
             connectivity_radius=self.connectivity_radius,
             length_scale=self.length_scale,
@@ -345,6 +349,7 @@ class BaseMIRO(BaseEstimator):
             crop_features=self.crop_features,
             precision=self._training_precision(device, fine_tuning),
             compile=self._training_compile(device, fine_tuning, schedule),
+            training_note=training_note,
         )
 
     def _training_precision(self, device, fine_tuning):

@@ -11,9 +11,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
 from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
-from ..model import DEFAULT_N_STEPS
+from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_random_start
+from ._base import AUTO_CROP_LOCALIZATIONS, BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
-from ._base import BaseMIRO
 
 __all__ = ["MIROTransformer"]
 
@@ -33,10 +33,12 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
 
     Parameters
     ----------
-    hidden_size : int, default=64
+    hidden_size : int or "auto", default="auto"
         Width of the hidden node and edge representations (the paper uses 256;
         64 trains about 10 times faster on a CPU at a small cost in quality,
-        paper Table S8).
+        paper Table S8). ``"auto"``: 64 (the pretrained models' width), or 96
+        when ``init="auto"`` chooses random weights for elongated clusters
+        (see ``init``). The value used is ``hidden_size_``.
     n_steps : int or "auto", default="auto"
         Number of recurrent message-passing steps ``K``: the receptive field,
         in graph hops. Clusters larger than ``n_steps`` hops need more steps.
@@ -196,8 +198,17 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         and ``length_scale`` ``"auto"``, ``fov_normalization=None``), else
         random weights. Starting from trained weights leaves the trivial
         "move nothing" solution on data where training from random weights
-        does not, in a fraction of the time (``benchmarks/README.md``). The
-        choice made is ``started_from_``.
+        does not, in a fraction of the time (``benchmarks/README.md``).
+        One exception, with ``hidden_size`` and the four schedule parameters
+        (``learning_rate``, ``max_epochs``, ``n_augmented``, ``batch_size``)
+        also ``"auto"``: when the labelled clusters are elongated (median
+        ratio of long to short axis at least 3) and a synthetic crop holds at
+        most 300 localisations, ``fit`` trains a network of hidden size 96
+        from random weights with the from-scratch schedule, about 10
+        CPU-minutes instead of about 1; fine-tuning the pretrained network,
+        trained on round clusters, fell short of the paper on such clusters
+        (:func:`sklearn_miro.model.elongated_random_start`, ``doc/method.md``).
+        The choice made is ``started_from_``.
     warm_start : bool, default=False
         When True and the estimator is already fitted, ``fit`` starts from the
         current network (scikit-learn's ``warm_start``); it takes precedence
@@ -267,6 +278,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     started_from_ : str or None
         What training started from: a pretrained model's name,
         ``"warm_start"``, or None (random weights).
+    hidden_size_ : int
+        Width of the fitted network (``hidden_size`` with ``"auto"`` resolved).
     training_relative_loss_ : float
         Best validation loss (last training loss without validation graphs)
         divided by the loss of moving nothing, on the same synthetic FOVs.
@@ -310,6 +323,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
 
     _parameter_constraints: dict = {
         **BaseMIRO._parameter_constraints,
+        "hidden_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "init": [str, None],
         "warm_start": ["boolean"],
         "cluster_radius": [Interval(Real, 0, None, closed="neither"), None],
@@ -319,7 +333,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     def __init__(
         self,
         *,
-        hidden_size=_D["hidden_size"],
+        hidden_size="auto",
         n_steps="auto",
         connectivity_radius=_D["connectivity_radius"],
         length_scale=_D["length_scale"],
@@ -459,6 +473,12 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         return getattr(self.model_, "name", None)
 
     @property
+    def hidden_size_(self):
+        """Width of the fitted network (``hidden_size`` with ``"auto"`` resolved)."""
+        check_is_fitted(self, "model_")
+        return int(self.model_.network.hidden_size)
+
+    @property
     def model_card_(self):
         """The card of the pretrained model used zero-shot (training settings, DBSCAN rule)."""
         check_is_fitted(self, "model_")
@@ -477,7 +497,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             return self.init
         info = pretrained_models.model_info(pretrained_models.FINE_TUNING_MODEL)
         compatible = (
-            self.hidden_size == info["network"]["hidden_size"]
+            self.hidden_size in ("auto", info["network"]["hidden_size"])
             and self.n_steps in ("auto", info["n_steps"])
             and self.eigenvector_normalization == info["eigenvector_normalization"]
             and self.connectivity_radius == "auto"
@@ -486,7 +506,31 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         )
         return pretrained_models.FINE_TUNING_MODEL if compatible else None
 
-    def _initial_state(self):
+    def _elongated_start(self, X, labels, fov_indices, options):
+        """``(hidden size, note)`` when ``init="auto"`` trains elongated clusters from random weights, else None."""
+        automatic = (self.hidden_size == "auto" and self.init == "auto"
+                     and not (self.warm_start and "model_" in self.__dict__)
+                     and all(getattr(self, name) == "auto"
+                             for name in ("learning_rate", "max_epochs", "n_augmented", "batch_size")))
+        if not automatic or self._pretrained_start() is None:
+            return None
+        choice = elongated_random_start(X, labels, fov_indices, augmentation=options,
+                                        fov_normalization=self.fov_normalization,
+                                        max_crop_localizations=AUTO_CROP_LOCALIZATIONS)
+        if not choice.random_weights:
+            return None
+        return ELONGATED_HIDDEN_SIZE, (f"random weights, hidden size {ELONGATED_HIDDEN_SIZE}: elongated "
+                                       f"clusters, axis ratio {choice.axis_ratio:.1f}")
+
+    def _resolved_hidden_size(self):
+        """``hidden_size`` with ``"auto"`` resolved when no elongation rule applies."""
+        if self.hidden_size != "auto":
+            return self.hidden_size
+        if self.warm_start and "model_" in self.__dict__:
+            return self.model_.network.hidden_size
+        return _D["hidden_size"]
+
+    def _initial_state(self, hidden_size):
         """Weights ``fit`` starts from and their origin (None, None for random weights).
 
         The current network (warm_start), a pretrained one (``init``), or None.
@@ -503,9 +547,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             # doc/method.md).
             network, _ = pretrained_models.load_pretrained(origin)
             source = f"the pretrained model {origin!r}"
-        if network.hidden_size != self.hidden_size:
+        if network.hidden_size != hidden_size:
             raise ValueError(
-                f"hidden_size={self.hidden_size} but {source} has hidden_size="
+                f"hidden_size={hidden_size} but {source} has hidden_size="
                 f"{network.hidden_size}; set hidden_size={network.hidden_size} or init=None."
             )
         return {k: v.detach().clone() for k, v in network.state_dict().items()}, origin
@@ -562,10 +606,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         models were trained in, and ``transform`` uses them for every FOV.
         """
         options = self._augmentation_options()
-        initial_state, started_from = self._initial_state()
+        self._pretrained_start()  # an unknown init fails before the data are checked
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
+        elongated = self._elongated_start(X, labels, fov_indices, options)
+        if elongated is None:
+            hidden_size, note = self._resolved_hidden_size(), ""
+            initial_state, started_from = self._initial_state(hidden_size)
+        else:
+            (hidden_size, note), initial_state, started_from = elongated, None, None
         # n_steps="auto" lets the training core choose the depth on the
         # labelled clusters only when fine-tuning a pretrained model, where the
         # rule was measured; a warm start keeps its network's depth, random
@@ -575,7 +625,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             n_steps = self.model_.n_steps
         elif n_steps == "auto" and initial_state is None:
             n_steps = DEFAULT_N_STEPS
-        config = self._training_config(options, fine_tuning=initial_state is not None, n_steps=n_steps)
+        config = self._training_config(options, fine_tuning=initial_state is not None, n_steps=n_steps,
+                                       hidden_size=hidden_size, training_note=note)
         return self._fit_model(X, labels, groups, fov_indices, config,
                                initial_state=initial_state, started_from=started_from)
 
