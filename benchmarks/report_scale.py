@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/report_scale.py 20000     # 10^6 localisations
 """
-import time, resource, numpy as np, warnings
+import time, resource, numpy as np
 from sklearn_miro.metrics import clustering_report
 rng = np.random.default_rng(0)
 import sys

@@ -39,7 +39,7 @@ def main():
     args = parser.parse_args()
     make = make_rings if args.scenario == "rings" else make_c_shapes
     paper = PAPER_DBSCAN[args.scenario]
-    print(f"| min_center_distance (nm) | DBSCAN eps / min_samples | "
+    print("| min_center_distance (nm) | DBSCAN eps / min_samples | "
           + " | ".join(f"{m} (paper {paper[m][0]} ± {paper[m][1]})" for m in METRICS) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in METRICS) + " |")
     for distance in args.distances:

@@ -444,7 +444,7 @@ def _cluster_model(args):
 
 def _cluster(args):
     from .analysis import cluster_table
-    from .io import ShadowedLabelsWarning, read_localizations, write_labels_as_source
+    from .io import ShadowedLabelsWarning, write_labels_as_source
 
     model = _cluster_model(args)
     if args.output and len(args.files) > 1:

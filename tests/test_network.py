@@ -112,7 +112,7 @@ def test_inference_buffers_give_the_training_path_outputs(edge_block, monkeypatc
     torch.manual_seed(2)
     network = MIRONetwork(16, 2)
     node_attr, edge_index, edge_attr = _graph_tensors(seed=3, n=200)
-    n, e = node_attr.shape[0], edge_index.shape[1]
+    n = node_attr.shape[0]
     # Shrinking active sets: edges sorted so that the first e_k have both
     # ends among the first n_k nodes (n_k non-increasing).
     key = edge_index.max(dim=0).values
