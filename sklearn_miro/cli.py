@@ -331,7 +331,8 @@ def _train(args):
         save_model(clusterer, output)
     miro = clusterer.transformer_
     print(
-        f"Saved {output} (trained in {miro.training_time_:.0f} s, {_depth(miro)}; connectivity radius "
+        f"Saved {output} (trained {_start(miro)} in {miro.training_time_:.0f} s, {_depth(miro)}; "
+        f"connectivity radius "
         f"{miro.connectivity_radius_:.1f}, DBSCAN eps {clusterer.eps_:.2f}, min_samples "
         f"{clusterer.min_samples_} after {clusterer.collapse_passes_} collapse pass(es), "
         f"{_border_rule(clusterer)}, {_trim_rule(clusterer)}; "
@@ -340,6 +341,15 @@ def _train(args):
         f"{miro.training_relative_loss_:.2f} x that of moving nothing{_retry_note(miro)})."
     )
     return 0
+
+
+def _start(miro):
+    """What the fit started from, with the width of a network trained from random weights."""
+    if miro.started_from_ is None:
+        return f"from random weights (hidden size {miro.hidden_size_})"
+    if miro.started_from_ == "warm_start":
+        return "on from the model's own network"
+    return f"from the pretrained model {miro.started_from_!r}"
 
 
 def _depth(miro):

@@ -197,6 +197,7 @@ def test_train_says_how_many_recurrent_steps_and_why(tmp_path, capsys):
                  "--n-augmented", "2", "-q"]) == 0
     out = capsys.readouterr().out
     assert "25 recurrent steps: hollow clusters, 0% of their localisations near their centres" in out
+    assert "trained from the pretrained model 'nanoclusters' in" in out
     assert main(["train", str(path), "-o", str(tmp_path / "m15.miro"), "--max-epochs", "1",
                  "--n-augmented", "2", "--n-steps", "15", "-q"]) == 0
     assert "15 recurrent steps;" in capsys.readouterr().out

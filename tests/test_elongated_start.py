@@ -3,12 +3,14 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_miro import MIROTransformer
 from sklearn_miro._validation import split_by_group
+from sklearn_miro.cli import main
 from sklearn_miro.augmentation import AugmentationOptions, median_axis_ratio, prepare_training_set
 from sklearn_miro.datasets import make_gaussian_clusters
 from sklearn_miro.estimators import FINE_TUNING_SCHEDULE, FROM_SCRATCH_SCHEDULE
@@ -108,3 +110,16 @@ def test_the_training_bar_says_why_the_fit_is_longer(short_schedules, capsys):
         warnings.simplefilter("ignore")
         MIROTransformer(random_state=0, verbose=1).fit(X, y, groups=groups)
     assert f"random weights, hidden size {ELONGATED_HIDDEN_SIZE}: elongated clusters" in capsys.readouterr().err
+
+
+def test_the_cli_says_what_training_started_from(short_schedules, tmp_path, capsys):
+    X, y, groups = _clusters(6.0)
+    first = groups == groups.min()
+    path = tmp_path / "elongated.csv"
+    pd.DataFrame({"x": X[first, 0], "y": X[first, 1], "index": y[first] + 1}).to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", str(path), "-o", str(tmp_path / "m.miro"), "-q"]) == 0
+        assert f"trained from random weights (hidden size {ELONGATED_HIDDEN_SIZE}) in" in capsys.readouterr().out
+        assert main(["train", str(path), "-o", str(tmp_path / "m64.miro"), "--hidden-size", "64", "-q"]) == 0
+        assert "trained from the pretrained model 'nanoclusters' in" in capsys.readouterr().out
