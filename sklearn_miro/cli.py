@@ -659,7 +659,7 @@ nm, 1,000-8,000 localisations each), the densest scenarios included; up to 2.1 w
 that moved nothing is trained a second time on thinned background (the project's simulated
 scenario 3 with blinking; benchmarks/results/quality/summary.md); 8-9 minutes on rings,
 whose hollow clusters get 25 steps and twice the FOVs (--n-steps auto); about 10 on
-elongated clusters (median axis ratio at least 3) with crops of at most 300 localisations,
+elongated clusters (median axis ratio at least 3) with crops of at most 250 localisations,
 which train a network of hidden size 96 from random weights (--hidden-size auto). From random weights
 (--init none: 2,000 FOVs x 12 epochs) 12-14 minutes for shape mixtures (compiled where a
 C++ compiler is found, --compile); 6-39 on the benchmark scenarios before compiled

@@ -65,6 +65,7 @@ __all__ = [
     "budgeted_max_epochs",
     "ELONGATED_AXIS_RATIO",
     "ELONGATED_HIDDEN_SIZE",
+    "ELONGATED_MAX_CROP_LOCALIZATIONS",
     "RandomStartChoice",
     "elongated_random_start",
     "train_model",
@@ -571,6 +572,12 @@ ELONGATED_AXIS_RATIO = 3.0
 #: ... and then, with small enough crops, the estimators' automatic start is a
 #: network of this width trained from random weights (:func:`elongated_random_start`).
 ELONGATED_HIDDEN_SIZE = 96
+#: Small enough: at most this many localisations per synthetic crop. The
+#: from-scratch schedule's 2,000 crops then keep their number, and its cost,
+#: which grows with the localisations it trains on (8.5-10.1 CPU-minutes for
+#: crops of 211 on the quality table's machine), stays under about 12
+#: CPU-minutes, inside issue 11's 15 with room for slower CPUs.
+ELONGATED_MAX_CROP_LOCALIZATIONS = 250
 
 
 class RandomStartChoice(NamedTuple):
@@ -590,13 +597,13 @@ def _resolved_crops(options, training_set, side, model_density):
 
 
 def elongated_random_start(X, labels, fov_indices, *, augmentation, fov_normalization=None,
-                           max_crop_localizations):
+                           max_crop_localizations=ELONGATED_MAX_CROP_LOCALIZATIONS):
     """Whether the automatic start should be random weights at :data:`ELONGATED_HIDDEN_SIZE`.
 
     Yes when the labelled clusters are elongated (median axis ratio at least
     :data:`ELONGATED_AXIS_RATIO`) and a synthetic crop holds at most
     ``max_crop_localizations`` localisations, so that the from-scratch
-    schedule keeps all its crops.
+    schedule keeps all its crops and its cost stays bounded.
 
     Why: the shipped pretrained network was trained on round and mildly
     elliptical clusters, and fine-tuning it for a few minutes leaves elongated
@@ -625,7 +632,7 @@ def elongated_random_start(X, labels, fov_indices, *, augmentation, fov_normaliz
     fov_indices : list of ndarray
     augmentation : AugmentationOptions
     fov_normalization : str or None, default=None
-    max_crop_localizations : float
+    max_crop_localizations : float, default=ELONGATED_MAX_CROP_LOCALIZATIONS
 
     Returns
     -------

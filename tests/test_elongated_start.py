@@ -14,7 +14,12 @@ from sklearn_miro.cli import main
 from sklearn_miro.augmentation import AugmentationOptions, median_axis_ratio, prepare_training_set
 from sklearn_miro.datasets import make_gaussian_clusters
 from sklearn_miro.estimators import FINE_TUNING_SCHEDULE, FROM_SCRATCH_SCHEDULE
-from sklearn_miro.model import ELONGATED_AXIS_RATIO, ELONGATED_HIDDEN_SIZE, elongated_random_start
+from sklearn_miro.model import (
+    ELONGATED_AXIS_RATIO,
+    ELONGATED_HIDDEN_SIZE,
+    ELONGATED_MAX_CROP_LOCALIZATIONS,
+    elongated_random_start,
+)
 
 
 def _clusters(aspect_ratio, random_state=0):
@@ -22,7 +27,7 @@ def _clusters(aspect_ratio, random_state=0):
                                   aspect_ratio=aspect_ratio, fov_size=1000.0, random_state=random_state)
 
 
-def _choice(X, y, groups, max_crop_localizations=300):
+def _choice(X, y, groups, max_crop_localizations=ELONGATED_MAX_CROP_LOCALIZATIONS):
     fovs = [idx for _, idx in split_by_group(groups, len(X))]
     return elongated_random_start(X, y[:, None], fovs, augmentation=AugmentationOptions(),
                                   max_crop_localizations=max_crop_localizations)

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import pretrained as pretrained_models
 from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
 from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_random_start
-from ._base import AUTO_CROP_LOCALIZATIONS, BaseMIRO
+from ._base import BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
 
 __all__ = ["MIROTransformer"]
@@ -203,7 +203,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         (``learning_rate``, ``max_epochs``, ``n_augmented``, ``batch_size``)
         also ``"auto"``: when the labelled clusters are elongated (median
         ratio of long to short axis at least 3) and a synthetic crop holds at
-        most 300 localisations, ``fit`` trains a network of hidden size 96
+        most 250 localisations, ``fit`` trains a network of hidden size 96
         from random weights with the from-scratch schedule, about 10
         CPU-minutes instead of about 1; fine-tuning the pretrained network,
         trained on round clusters, fell short of the paper on such clusters
@@ -515,8 +515,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         if not automatic or self._pretrained_start() is None:
             return None
         choice = elongated_random_start(X, labels, fov_indices, augmentation=options,
-                                        fov_normalization=self.fov_normalization,
-                                        max_crop_localizations=AUTO_CROP_LOCALIZATIONS)
+                                        fov_normalization=self.fov_normalization)
         if not choice.random_weights:
             return None
         return ELONGATED_HIDDEN_SIZE, (f"random weights, hidden size {ELONGATED_HIDDEN_SIZE}: elongated "
