@@ -574,7 +574,7 @@ ELONGATED_AXIS_RATIO = 3.0
 ELONGATED_HIDDEN_SIZE = 96
 #: Small enough: at most this many localisations per synthetic crop. The
 #: from-scratch schedule's 2,000 crops then keep their number, and its cost,
-#: which grows with the localisations it trains on (8.5-10.1 CPU-minutes for
+#: which grows with the localisations it trains on (7.9-10.1 CPU-minutes for
 #: crops of 211 on the quality table's machine), stays under about 12
 #: CPU-minutes, inside issue 11's 15 with room for slower CPUs.
 ELONGATED_MAX_CROP_LOCALIZATIONS = 250
