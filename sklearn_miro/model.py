@@ -574,9 +574,10 @@ ELONGATED_AXIS_RATIO = 3.0
 ELONGATED_HIDDEN_SIZE = 96
 #: Small enough: at most this many localisations per synthetic crop. The
 #: from-scratch schedule's 2,000 crops then keep their number, and its cost,
-#: which grows with the localisations it trains on (7.9-10.1 CPU-minutes for
-#: crops of 211 on the quality table's machine), stays under about 12
-#: CPU-minutes, inside issue 11's 15 with room for slower CPUs.
+#: which grows with the localisations it trains on (7.5-10.1 CPU-minutes for
+#: crops of 200-211 on an AMD EPYC, 11.3 for one fit run beside other jobs),
+#: stays about 12 CPU-minutes or under, where 300 would allow about 14-15,
+#: the edge of issue 11's budget.
 ELONGATED_MAX_CROP_LOCALIZATIONS = 250
 
 
@@ -606,20 +607,22 @@ def elongated_random_start(X, labels, fov_indices, *, augmentation, fov_normaliz
     schedule keeps all its crops and its cost stays bounded.
 
     Why: the shipped pretrained network was trained on round and mildly
-    elliptical clusters, and fine-tuning it for a few minutes leaves elongated
+    elliptical clusters, and fine-tuning it for about a minute leaves elongated
     clusters short of the paper's rows; a wider network trained from random
     weights does better there but costs about ten CPU-minutes instead of one.
     Measured (3 seeds, all test FOVs, ``benchmarks/README.md``, thirty-seventh
     and thirty-eighth sessions): on single-shot scenario 6 (axis ratio 7.0,
     crops of 211 localisations) ARI-dagger / JI_c / RMSRE_N 0.718 / 0.950 /
-    0.226 instead of 0.677 / 0.921 / 0.271, inside the paper's band; on the
-    held-out elongated simulation (3.1, 200) JI_c 0.992 instead of 0.952 and
-    RMSRE_N 0.110 instead of 0.208, ARI-dagger 0.876 instead of 0.880. Where
+    0.226 instead of 0.677 / 0.921 / 0.271 fine-tuned on the same CPU, inside
+    the paper's band; on the held-out elongated simulation (3.1, 200) JI_c
+    0.992 instead of 0.952 and RMSRE_N 0.110 instead of 0.208, ARI-dagger
+    0.876 instead of 0.880 (fine-tuned on another CPU). Where
     the crops are larger the localisation budget cuts them, which costs
     optimisation steps the random start needs and CPU time it cannot spare:
     on blinking scenario 6 (3.8, 1,601 localisations, cut to 375 crops) the
-    random start ended at "move nothing", and on ground truth 6 (5.5, 345,
-    1,737 crops) it gained ARI-dagger but took 14-15 CPU-minutes, at the edge
+    random start ended at "move nothing" (one seed), and on ground truth 6
+    (5.5, 345, 1,737 crops) it gained ARI-dagger but took 14-15 CPU-minutes
+    (two seeds), at the edge
     of issue 11's budget; both keep the fine-tuned start. On round clusters
     (single-shot 5 and four other single-shot scenarios) the wider random
     start lowered ARI-dagger, hence the axis-ratio test.

@@ -38,7 +38,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         64 trains about 10 times faster on a CPU at a small cost in quality,
         paper Table S8). ``"auto"``: 64 (the pretrained models' width), or 96
         when ``init="auto"`` chooses random weights for elongated clusters
-        (see ``init``). The value used is ``hidden_size_``.
+        (see ``init``); a warm start keeps its network's width. The value used
+        is ``hidden_size_``.
     n_steps : int or "auto", default="auto"
         Number of recurrent message-passing steps ``K``: the receptive field,
         in graph hops. Clusters larger than ``n_steps`` hops need more steps.
@@ -199,14 +200,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         random weights. Starting from trained weights leaves the trivial
         "move nothing" solution on data where training from random weights
         does not, in a fraction of the time (``benchmarks/README.md``).
-        One exception, with ``hidden_size`` and the four schedule parameters
+        One exception, with the network settings above at the pretrained
+        model's, ``hidden_size`` and the four schedule parameters
         (``learning_rate``, ``max_epochs``, ``n_augmented``, ``batch_size``)
-        also ``"auto"``: when the labelled clusters are elongated (median
+        at ``"auto"``, and no warm start: when the labelled clusters are elongated (median
         ratio of long to short axis at least 3) and a synthetic crop holds at
         most 250 localisations, ``fit`` trains a network of hidden size 96
         from random weights with the from-scratch schedule, about 10
         CPU-minutes instead of about 1; fine-tuning the pretrained network,
-        trained on round clusters, fell short of the paper on such clusters
+        trained on round and mildly elliptical clusters, fell short of the
+        paper on such clusters
         (:func:`sklearn_miro.model.elongated_random_start`, ``doc/method.md``).
         The choice made is ``started_from_``.
     warm_start : bool, default=False
