@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import pretrained as pretrained_models
 from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
 from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_random_start
-from ._base import BaseMIRO
+from ._base import FINE_TUNING_SCHEDULE, BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
 
 __all__ = ["MIROTransformer"]
@@ -509,12 +509,15 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         )
         return pretrained_models.FINE_TUNING_MODEL if compatible else None
 
+    def _continues_fit(self):
+        """Whether ``fit`` continues the current network (``warm_start`` on a fitted estimator)."""
+        return bool(self.warm_start and "model_" in self.__dict__)
+
     def _elongated_start(self, X, labels, fov_indices, options):
         """``(hidden size, note)`` when ``init="auto"`` trains elongated clusters from random weights, else None."""
-        automatic = (self.hidden_size == "auto" and self.init == "auto"
-                     and not (self.warm_start and "model_" in self.__dict__)
-                     and all(getattr(self, name) == "auto"
-                             for name in ("learning_rate", "max_epochs", "n_augmented", "batch_size")))
+        automatic = (self.hidden_size == "auto" and self.init == "auto" and not self._continues_fit()
+                     # every schedule parameter (the keys both automatic schedules share)
+                     and all(getattr(self, name) == "auto" for name in FINE_TUNING_SCHEDULE))
         if not automatic or self._pretrained_start() is None:
             return None
         choice = elongated_random_start(X, labels, fov_indices, augmentation=options,
@@ -528,7 +531,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         """``hidden_size`` with ``"auto"`` resolved when no elongation rule applies."""
         if self.hidden_size != "auto":
             return self.hidden_size
-        if self.warm_start and "model_" in self.__dict__:
+        if self._continues_fit():
             return self.model_.network.hidden_size
         return _D["hidden_size"]
 
@@ -537,7 +540,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
 
         The current network (warm_start), a pretrained one (``init``), or None.
         """
-        if self.warm_start and "model_" in self.__dict__:
+        if self._continues_fit():
             network, source, origin = self.model_.network, "the current network (warm_start=True)", "warm_start"
         else:
             origin = self._pretrained_start()
