@@ -81,7 +81,20 @@ def _loguniform(rng, low, high):
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def sample_settings(rng):
+#: Data families (``--family``): ``nanoclusters`` draws round clusters (70 %) and
+#: elongated ones of aspect ratio 1.5-6 (30 %); ``elongated`` only elongated ones,
+#: aspect ratio 2.5-9 (log-uniform), the clusters for which the estimators' automatic
+#: start is a network of hidden size 96 (``sklearn_miro.model.elongated_random_start``).
+FAMILIES = ("nanoclusters", "elongated")
+
+
+def _aspect_ratio(rng, family):
+    if family == "elongated":
+        return _loguniform(rng, 2.5, 9.0)
+    return 1.0 if rng.random() < 0.7 else rng.uniform(1.5, 6.0)
+
+
+def sample_settings(rng, family="nanoclusters"):
     """Random simulation settings of one training FOV (lengths in nm)."""
     n_pop = 2 if rng.random() < 0.35 else 1
     populations = []
@@ -90,7 +103,7 @@ def sample_settings(rng):
             dict(
                 cluster_std=_loguniform(rng, 8.0, 100.0),
                 n_localizations=int(round(_loguniform(rng, 4.0, 150.0))),
-                aspect_ratio=1.0 if rng.random() < 0.7 else rng.uniform(1.5, 6.0),
+                aspect_ratio=_aspect_ratio(rng, family),
             )
         )
     blinking = None
@@ -173,7 +186,7 @@ def population_radius(settings):
     return float(np.sqrt(p["cluster_std"] ** 2 + minor**2 + 2 * precision**2))
 
 
-def make_graph(rng, length_noise=0.25, max_nodes=450):
+def make_graph(rng, length_noise=0.25, max_nodes=450, family="nanoclusters"):
     """A training graph (redrawn until it has >= 10 localisations).
 
     Graph edges shorter than RADIUS_IN_SPACINGS mean localisation spacings; edge
@@ -183,7 +196,7 @@ def make_graph(rng, length_noise=0.25, max_nodes=450):
     given or estimated to within about 25 %.
     """
     while True:
-        settings = sample_settings(rng)
+        settings = sample_settings(rng, family)
         X, y = simulate_fov(settings, rng)
         if X.shape[0] >= 10:
             break
@@ -199,7 +212,7 @@ def make_graph(rng, length_noise=0.25, max_nodes=450):
         inside = np.all((X >= corner) & (X < corner + window), axis=1)
         X, y = X[inside], y[inside]
         if X.shape[0] < 10:
-            return make_graph(rng, length_noise, max_nodes)
+            return make_graph(rng, length_noise, max_nodes, family)
     s = fov_spacing(X)[0]
     unit = UNIT_IN_CLUSTER_RADII * radius * float(np.exp(rng.normal(0.0, length_noise)))
     P = X / unit
@@ -263,14 +276,14 @@ EPS_GRID = np.round(np.geomspace(0.1, 2.0, 12), 4)  # in cluster radii
 MIN_SAMPLES_GRID = np.array([3, 4, 5, 6, 8, 10, 15, 20])
 
 
-def full_size_fovs(n_fovs, rng):
-    """``n_fovs`` simulated FOVs of 1,000-4,000 localisations with clusters.
+def full_size_fovs(n_fovs, rng, family="nanoclusters"):
+    """``n_fovs`` simulated FOVs of 1,000-4,000 localisations with clusters of ``family``.
 
     Returns a list of (X, y, median cluster RMS radius, settings).
     """
     fovs = []
     while len(fovs) < n_fovs:
-        settings = sample_settings(rng)
+        settings = sample_settings(rng, family)
         settings["n_target"] = float(np.exp(rng.uniform(np.log(1000), np.log(4000))))
         X, y = simulate_fov(settings, rng)
         radius = cluster_radius(X, y)
@@ -279,7 +292,7 @@ def full_size_fovs(n_fovs, rng):
     return fovs
 
 
-def calibrate_dbscan(network, n_steps, seed, n_fovs=20, crop_features=True):
+def calibrate_dbscan(network, n_steps, seed, n_fovs=20, crop_features=True, family="nanoclusters"):
     """The label-free DBSCAN rule of the model: eps = k x cluster radius, fixed min_samples.
 
     Chosen on simulated FOVs of the training family (never the benchmark), at full-FOV
@@ -295,7 +308,7 @@ def calibrate_dbscan(network, n_steps, seed, n_fovs=20, crop_features=True):
 
     rng = np.random.default_rng(seed + 2_000_003)
     fovs = [(X, y, collapse_fov(network, X, n_steps, radius, crop_features=crop_features), radius)
-            for X, y, radius, _ in full_size_fovs(n_fovs, rng)]
+            for X, y, radius, _ in full_size_fovs(n_fovs, rng, family)]
     scores = np.zeros((len(EPS_GRID), len(MIN_SAMPLES_GRID)))
     for i, k in enumerate(EPS_GRID):
         graphs = [radius_neighbors_graph(m, k * r, mode="distance") for _, _, m, r in fovs]
@@ -362,6 +375,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3500)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--family", choices=FAMILIES, default="nanoclusters",
+                        help="simulated data family (see FAMILIES)")
     parser.add_argument("--n-steps", type=int, default=15, help="recurrent steps")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--alpha", type=float, default=10.0)
@@ -389,7 +404,7 @@ def main(argv=None):
     if args.compare:
         torch.set_num_threads(1)
         compare_models(args.compare, args.n_compare, args.compare_seed, args.hidden_size,
-                       args.n_steps, args.alpha, args.distance_scale)
+                       args.n_steps, args.alpha, args.distance_scale, args.family)
         return
     if args.calibrate:
         torch.set_num_threads(1)
@@ -399,13 +414,17 @@ def main(argv=None):
         network.load_state_dict(torch.load(args.output_dir / f"{args.name}.pt", weights_only=True))
         network.eval()
         wall, cpu = time.perf_counter(), time.process_time()
-        rule = calibrate_dbscan(network, info["n_steps"], args.seed, crop_features=not args.whole_fov_features)
+        # The family the model was trained on (cards from before --family: nanoclusters).
+        family = info["training"].get("family", "nanoclusters")
+        rule = calibrate_dbscan(network, info["n_steps"], args.seed, crop_features=not args.whole_fov_features,
+                                family=family)
         command = f"OMP_NUM_THREADS=1 python benchmarks/train_pretrained.py --calibrate --seed {args.seed}"
         if args.name != "nanoclusters":
             command += f" --name {args.name}"
         if args.whole_fov_features:
             command += " --whole-fov-features"
-        rule.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu, command=command)
+        rule.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu, command=command,
+                    family=family)
         info["dbscan"] = rule
         card_path.write_text(json.dumps(info, indent=1) + "\n")
         print(f"DBSCAN rule: eps = {rule['eps_in_radii']} x cluster radius, min_samples = "
@@ -418,7 +437,7 @@ def main(argv=None):
     val_rng = np.random.default_rng(args.seed + 1_000_003)
     started_wall, started_cpu = time.perf_counter(), time.process_time()
 
-    validation = [make_graph(val_rng) for _ in range(args.n_validation)]
+    validation = [make_graph(val_rng, family=args.family) for _ in range(args.n_validation)]
     val_batches = [collate(validation[i : i + 8], torch.device("cpu")) for i in range(0, len(validation), 8)]
     trivial = evaluate(None, val_batches, args.n_steps, args.alpha, args.distance_scale, trivial=True)
     network = MIRONetwork(args.hidden_size, 2)
@@ -443,7 +462,8 @@ def main(argv=None):
     running, seen = 0.0, 0
     network.train()
     for step in range(1, args.steps + 1):
-        batch = collate([make_graph(rng) for _ in range(args.batch_size)], torch.device("cpu"))
+        batch = collate([make_graph(rng, family=args.family) for _ in range(args.batch_size)],
+                        torch.device("cpu"))
         out = network(batch.node_attr, batch.edge_index, batch.edge_attr, args.n_steps)
         loss = pretraining_loss(out, batch, args.alpha, args.distance_scale)
         optimiser.zero_grad(set_to_none=True)
@@ -472,14 +492,14 @@ def main(argv=None):
                   finished=step == args.steps)
 
 
-def compare_models(paths, n_fovs, seed, hidden_size, n_steps, alpha, distance_scale):
+def compare_models(paths, n_fovs, seed, hidden_size, n_steps, alpha, distance_scale, family="nanoclusters"):
     """Held-out loss of saved networks on the same fresh simulated FOVs, against "move nothing".
 
     The validation FOVs of a training run depend on its seed, so losses printed by two runs
     are not comparable; this puts any number of models on one common set.
     """
     rng = np.random.default_rng(seed)
-    graphs = [make_graph(rng) for _ in range(n_fovs)]
+    graphs = [make_graph(rng, family=family) for _ in range(n_fovs)]
     batches = [collate(graphs[i : i + 8], torch.device("cpu")) for i in range(0, len(graphs), 8)]
     trivial = evaluate(None, batches, n_steps, alpha, distance_scale, trivial=True)
     print(f"move nothing: {trivial:.4f} ({n_fovs} FOVs, numpy seed {seed})")
@@ -503,7 +523,10 @@ def _save(args, state, best_step, best, trivial, history, started_wall, started_
             script="benchmarks/train_pretrained.py",
             command=(f"OMP_NUM_THREADS=1 python benchmarks/train_pretrained.py --steps {args.steps} "
                      f"--batch-size {args.batch_size} --learning-rate {args.learning_rate} "
-                     f"--seed {args.seed}" + (" --stage-one" if args.stage_one else "")),
+                     f"--seed {args.seed} --hidden-size {args.hidden_size} --family {args.family} "
+                     f"--eval-every {args.eval_every} "
+                     f"--name {args.name}" + (" --stage-one" if args.stage_one else "")),
+            family=args.family,
             stage_one=(dict(STAGE_ONE, data="make_benchmark_scenario(6, n_fovs=3, random_state=seed)",
                             seconds=args.stage_one_seconds,
                             started_from=str(args.init_state) if args.init_state else None)
