@@ -136,6 +136,16 @@ HELD_OUT = {
     "hold-elongated-blink": ("gaussian", dict(n_clusters=20, n_localizations=30, cluster_std=60.0,
                                               aspect_ratio=7.0, background_fraction=0.4, fov_size=3000.0,
                                               blinking=True)),
+    # added in the thirty-ninth session, to check the start for elongated clusters whose crops
+    # are too large for random weights (the pretrained elongated model, chosen on ground truth
+    # 6 and blinking 6) on data it was not chosen on: wide elongated clusters (axis ratio about
+    # 4, crops of about 290 localisations) and wide elongated clusters with multiple blinking
+    # (about 3.7, crops of about 370)
+    "hold-wide-elongated": ("gaussian", dict(n_clusters=20, n_localizations=80, cluster_std=90.0,
+                                             aspect_ratio=4.0, background_fraction=0.5, fov_size=3000.0)),
+    "hold-wide-elongated-blink": ("gaussian", dict(n_clusters=20, n_localizations=30, cluster_std=70.0,
+                                                   aspect_ratio=5.0, background_fraction=0.5, fov_size=3000.0,
+                                                   blinking=True)),
 }
 # Shape mixtures (MIROShapeClassifier) and the NPC (MultiscaleMIROClusterer).
 MIXTURES = {"mix-SE": ("spot", "ellipse"), "mix-SR": ("spot", "ring"), "mix-CR": ("c_shape", "ring")}

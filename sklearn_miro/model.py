@@ -66,8 +66,8 @@ __all__ = [
     "ELONGATED_AXIS_RATIO",
     "ELONGATED_HIDDEN_SIZE",
     "ELONGATED_MAX_CROP_LOCALIZATIONS",
-    "RandomStartChoice",
-    "elongated_random_start",
+    "ElongatedStart",
+    "elongated_start",
     "train_model",
     "training_diagnostics",
 ]
@@ -570,7 +570,7 @@ def is_hollow(fraction):
 #: (:func:`~sklearn_miro.augmentation.median_axis_ratio`) is at least this...
 ELONGATED_AXIS_RATIO = 3.0
 #: ... and then, with small enough crops, the estimators' automatic start is a
-#: network of this width trained from random weights (:func:`elongated_random_start`).
+#: network of this width trained from random weights (:func:`elongated_start`).
 ELONGATED_HIDDEN_SIZE = 96
 #: Small enough: at most this many localisations per synthetic crop. The
 #: from-scratch schedule's 2,000 crops then keep their number, and its cost,
@@ -581,9 +581,16 @@ ELONGATED_HIDDEN_SIZE = 96
 ELONGATED_MAX_CROP_LOCALIZATIONS = 250
 
 
-class RandomStartChoice(NamedTuple):
-    """What :func:`elongated_random_start` measured, and its answer."""
+class ElongatedStart(NamedTuple):
+    """What :func:`elongated_start` measured, and its answer.
 
+    ``elongated``: the labelled clusters' median axis ratio is at least
+    :data:`ELONGATED_AXIS_RATIO`; ``random_weights``: elongated, and the crops
+    small enough for a fit from random weights at :data:`ELONGATED_HIDDEN_SIZE`
+    (otherwise an elongated fit fine-tunes the pretrained elongated model).
+    """
+
+    elongated: bool
     random_weights: bool
     axis_ratio: float
     crop_localizations: float
@@ -597,35 +604,38 @@ def _resolved_crops(options, training_set, side, model_density):
     return options, float(model_density * crop_side**2)
 
 
-def elongated_random_start(X, labels, fov_indices, *, augmentation, fov_normalization=None,
-                           max_crop_localizations=ELONGATED_MAX_CROP_LOCALIZATIONS):
-    """Whether the automatic start should be random weights at :data:`ELONGATED_HIDDEN_SIZE`.
+def elongated_start(X, labels, fov_indices, *, augmentation, fov_normalization=None,
+                    max_crop_localizations=ELONGATED_MAX_CROP_LOCALIZATIONS):
+    """Which automatic start suits the labelled clusters' elongation.
 
-    Yes when the labelled clusters are elongated (median axis ratio at least
-    :data:`ELONGATED_AXIS_RATIO`) and a synthetic crop holds at most
-    ``max_crop_localizations`` localisations, so that the from-scratch
-    schedule keeps all its crops and its cost stays bounded.
+    The clusters are elongated when their median axis ratio is at least
+    :data:`ELONGATED_AXIS_RATIO`. Then, when a synthetic crop holds at most
+    ``max_crop_localizations`` localisations, the estimators train a network
+    of hidden size :data:`ELONGATED_HIDDEN_SIZE` from random weights (the
+    from-scratch schedule keeps all its crops and its cost stays bounded);
+    with larger crops they fine-tune the pretrained elongated model
+    (``sklearn_miro.pretrained.ELONGATED_FINE_TUNING_MODEL``) instead of the
+    one trained on round and mildly elliptical clusters.
 
-    Why: the shipped pretrained network was trained on round and mildly
-    elliptical clusters, and fine-tuning it for about a minute leaves elongated
-    clusters short of the paper's rows; a wider network trained from random
-    weights does better there but costs about ten CPU-minutes instead of one.
-    Measured (3 seeds, all test FOVs, ``benchmarks/README.md``, thirty-seventh
-    and thirty-eighth sessions): on single-shot scenario 6 (axis ratio 7.0,
-    crops of 211 localisations) ARI-dagger / JI_c / RMSRE_N 0.718 / 0.950 /
-    0.226 instead of 0.677 / 0.921 / 0.271 fine-tuned on the same CPU, inside
-    the paper's band; on the held-out elongated simulation (3.1, 200) JI_c
-    0.992 instead of 0.952 and RMSRE_N 0.110 instead of 0.208, ARI-dagger
-    0.876 instead of 0.880 (fine-tuned on another CPU). Where
-    the crops are larger the localisation budget cuts them, which costs
-    optimisation steps the random start needs and CPU time it cannot spare:
-    on blinking scenario 6 (3.8, 1,601 localisations, cut to 375 crops) the
-    random start ended at "move nothing" (one seed), and on ground truth 6
-    (5.5, 345, 1,737 crops) it gained ARI-dagger but took 14-15 CPU-minutes
-    (two seeds), at the edge
-    of issue 11's budget; both keep the fine-tuned start. On round clusters
-    (single-shot 5 and four other single-shot scenarios) the wider random
-    start lowered ARI-dagger, hence the axis-ratio test.
+    Why: fine-tuning the round-cluster network for about a minute leaves
+    elongated clusters short of the paper's rows. Measured (3 seeds, all
+    test FOVs, ``benchmarks/README.md``, thirty-seventh to thirty-ninth
+    sessions):
+
+    * random weights at hidden size 96 (about ten CPU-minutes instead of
+      one): on single-shot scenario 6 (axis ratio 7.0, crops of 211
+      localisations) ARI-dagger / JI_c / RMSRE_N 0.718 / 0.950 / 0.226
+      instead of 0.677 / 0.921 / 0.271 fine-tuned on the same CPU, inside the
+      paper's band, where fine-tuning the elongated model gave 0.705 / 0.939
+      / 0.273 (seed 0). On round clusters (single-shot 5 and four other
+      single-shot scenarios) the wider random start lowered ARI-dagger, hence
+      the axis-ratio test;
+    * where the crops are larger the localisation budget cuts them, which
+      costs the random start optimisation steps it needs and CPU time it
+      cannot spare: on blinking scenario 6 (3.8, 1,601 localisations, cut to
+      375 crops) it ended at "move nothing", on ground truth 6 (5.5, 345,
+      1,737 crops) it took 14-15 CPU-minutes. Fine-tuning the elongated model
+      costs what fine-tuning the round-cluster one does.
 
     Parameters
     ----------
@@ -639,7 +649,7 @@ def elongated_random_start(X, labels, fov_indices, *, augmentation, fov_normaliz
 
     Returns
     -------
-    RandomStartChoice
+    ElongatedStart
     """
     X = _normalised(X, fov_indices, fov_normalization)
     side, model_density = fov_statistics(X, fov_indices)
@@ -647,7 +657,7 @@ def elongated_random_start(X, labels, fov_indices, *, augmentation, fov_normaliz
     ratio = median_axis_ratio(training_set)
     _, crop = _resolved_crops(augmentation, training_set, side, model_density)
     elongated = bool(ratio >= ELONGATED_AXIS_RATIO)  # NaN: not elongated
-    return RandomStartChoice(bool(elongated and crop <= max_crop_localizations), ratio, crop)
+    return ElongatedStart(elongated, bool(elongated and crop <= max_crop_localizations), ratio, crop)
 
 
 def budgeted_max_epochs(config, requested, budgeted):

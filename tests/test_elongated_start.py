@@ -1,4 +1,5 @@
-"""The automatic start for elongated labelled clusters: random weights at hidden size 96."""
+"""The automatic start for elongated labelled clusters: random weights at hidden size 96 with
+small crops, the pretrained elongated model with larger ones."""
 
 import warnings
 
@@ -18,8 +19,9 @@ from sklearn_miro.model import (
     ELONGATED_AXIS_RATIO,
     ELONGATED_HIDDEN_SIZE,
     ELONGATED_MAX_CROP_LOCALIZATIONS,
-    elongated_random_start,
+    elongated_start,
 )
+from sklearn_miro.pretrained import ELONGATED_FINE_TUNING_MODEL, model_info
 
 
 def _clusters(aspect_ratio, random_state=0):
@@ -27,10 +29,16 @@ def _clusters(aspect_ratio, random_state=0):
                                   aspect_ratio=aspect_ratio, fov_size=1000.0, random_state=random_state)
 
 
+def _wide_clusters():
+    # Wide elongated clusters: crops of about 280 localisations, over the limit.
+    return make_gaussian_clusters(2, n_clusters=6, n_localizations=60, cluster_std=90.0, aspect_ratio=5.0,
+                                  fov_size=1500.0, random_state=0)
+
+
 def _choice(X, y, groups, max_crop_localizations=ELONGATED_MAX_CROP_LOCALIZATIONS):
     fovs = [idx for _, idx in split_by_group(groups, len(X))]
-    return elongated_random_start(X, y[:, None], fovs, augmentation=AugmentationOptions(),
-                                  max_crop_localizations=max_crop_localizations)
+    return elongated_start(X, y[:, None], fovs, augmentation=AugmentationOptions(),
+                           max_crop_localizations=max_crop_localizations)
 
 
 @pytest.mark.parametrize("aspect_ratio", [1.0, 3.0, 6.0])
@@ -60,11 +68,14 @@ def test_median_axis_ratio_is_nan_without_large_enough_clusters():
 
 def test_elongated_clusters_with_small_crops_start_from_random_weights():
     elongated, round_ = _choice(*_clusters(6.0)), _choice(*_clusters(1.0))
-    assert elongated.random_weights and elongated.axis_ratio >= ELONGATED_AXIS_RATIO
-    assert not round_.random_weights and round_.axis_ratio < ELONGATED_AXIS_RATIO
-    # Crops over the budget would be cut: the fine-tuned start is kept.
+    assert elongated.elongated and elongated.random_weights and elongated.axis_ratio >= ELONGATED_AXIS_RATIO
+    assert not round_.elongated and not round_.random_weights and round_.axis_ratio < ELONGATED_AXIS_RATIO
+    # Crops over the limit would be cut by the budget: a fine-tuned start instead.
     large = _choice(*_clusters(6.0), max_crop_localizations=0.5 * elongated.crop_localizations)
-    assert not large.random_weights and large.axis_ratio == elongated.axis_ratio
+    assert large.elongated and not large.random_weights and large.axis_ratio == elongated.axis_ratio
+    wide = _choice(*_wide_clusters())
+    assert wide.elongated and wide.crop_localizations > ELONGATED_MAX_CROP_LOCALIZATIONS
+    assert not wide.random_weights
 
 
 @pytest.fixture
@@ -94,6 +105,23 @@ def test_fit_trains_elongated_clusters_wider_from_random_weights(short_schedules
         warnings.simplefilter("ignore")
         miro.set_params(warm_start=True).fit(X, y, groups=groups)
     assert miro.hidden_size_ == ELONGATED_HIDDEN_SIZE and miro.started_from_ == "warm_start"
+
+
+def test_elongated_clusters_with_large_crops_fine_tune_the_elongated_model(short_schedules, capsys):
+    X, y, groups = _wide_clusters()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        miro = MIROTransformer(random_state=0, verbose=1).fit(X, y, groups=groups)
+    assert miro.started_from_ == ELONGATED_FINE_TUNING_MODEL == "elongated"
+    assert miro.hidden_size_ == model_info("elongated")["network"]["hidden_size"]
+    assert "fine-tuning 'elongated': elongated clusters, axis ratio 5." in capsys.readouterr().err
+    # Its weights, not the round-cluster model's: one epoch of 16 crops moves
+    # them only a little from the start it loaded.
+    start = MIROTransformer.pretrained("elongated").network_.state_dict()
+    fitted = miro.network_.state_dict()
+    other = MIROTransformer.pretrained("nanoclusters").network_.state_dict()
+    name = next(iter(start))
+    assert (fitted[name] - start[name]).abs().max() < (fitted[name] - other[name]).abs().max()
 
 
 @pytest.mark.parametrize("params, hidden_size, start", [

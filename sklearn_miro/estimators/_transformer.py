@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
 from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
-from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_random_start
+from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_start
 from ._base import FINE_TUNING_SCHEDULE, BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
 
@@ -204,14 +204,14 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         model's, ``hidden_size`` and the four schedule parameters
         (``learning_rate``, ``max_epochs``, ``n_augmented``, ``batch_size``)
         at ``"auto"``, and no warm start: when the labelled clusters are elongated (median
-        ratio of long to short axis at least 3) and a synthetic crop holds at
-        most 250 localisations, ``fit`` trains a network of hidden size 96
-        from random weights with the from-scratch schedule, about 10
-        CPU-minutes instead of about 1; fine-tuning the pretrained network,
-        trained on round and mildly elliptical clusters, fell short of the
-        paper on such clusters
-        (:func:`sklearn_miro.model.elongated_random_start`, ``doc/method.md``).
-        The choice made is ``started_from_``.
+        ratio of long to short axis at least 3), fine-tuning ``"nanoclusters"``,
+        trained on round and mildly elliptical clusters, falls short of the
+        paper. If a synthetic crop holds at most 250 localisations, ``fit``
+        then trains a network of hidden size 96 from random weights with the
+        from-scratch schedule, about 10 CPU-minutes instead of about 1;
+        with larger crops it fine-tunes ``"elongated"``, trained on elongated
+        clusters only (:func:`sklearn_miro.model.elongated_start`,
+        ``doc/method.md``). The choice made is ``started_from_``.
     warm_start : bool, default=False
         When True and the estimator is already fitted, ``fit`` starts from the
         current network (scikit-learn's ``warm_start``); it takes precedence
@@ -514,18 +514,25 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         return bool(self.warm_start and "model_" in self.__dict__)
 
     def _elongated_start(self, X, labels, fov_indices, options):
-        """``(hidden size, note)`` when ``init="auto"`` trains elongated clusters from random weights, else None."""
+        """``(hidden size, pretrained model or None, note)`` when ``init="auto"`` meets elongated clusters, else None.
+
+        None as the model means random weights; the note goes on the training bar.
+        """
         automatic = (self.hidden_size == "auto" and self.init == "auto" and not self._continues_fit()
                      # every schedule parameter (the keys both automatic schedules share)
                      and all(getattr(self, name) == "auto" for name in FINE_TUNING_SCHEDULE))
         if not automatic or self._pretrained_start() is None:
             return None
-        choice = elongated_random_start(X, labels, fov_indices, augmentation=options,
-                                        fov_normalization=self.fov_normalization)
-        if not choice.random_weights:
+        choice = elongated_start(X, labels, fov_indices, augmentation=options,
+                                 fov_normalization=self.fov_normalization)
+        if not choice.elongated:
             return None
-        return ELONGATED_HIDDEN_SIZE, (f"random weights, hidden size {ELONGATED_HIDDEN_SIZE}: elongated "
-                                       f"clusters, axis ratio {choice.axis_ratio:.1f}")
+        why = f"elongated clusters, axis ratio {choice.axis_ratio:.1f}"
+        if choice.random_weights:
+            return ELONGATED_HIDDEN_SIZE, None, f"random weights, hidden size {ELONGATED_HIDDEN_SIZE}: {why}"
+        name = pretrained_models.ELONGATED_FINE_TUNING_MODEL
+        hidden_size = pretrained_models.model_info(name)["network"]["hidden_size"]
+        return hidden_size, name, f"fine-tuning {name!r}: {why}"
 
     def _resolved_hidden_size(self):
         """``hidden_size`` with ``"auto"`` resolved when no elongation rule applies."""
@@ -535,15 +542,17 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             return self.model_.network.hidden_size
         return _D["hidden_size"]
 
-    def _initial_state(self, hidden_size):
+    def _initial_state(self, hidden_size, origin="init"):
         """Weights ``fit`` starts from and their origin (None, None for random weights).
 
-        The current network (warm_start), a pretrained one (``init``), or None.
+        The current network (warm_start), a pretrained one (``origin``, by
+        default the one ``init`` selects), or None.
         """
         if self._continues_fit():
             network, source, origin = self.model_.network, "the current network (warm_start=True)", "warm_start"
         else:
-            origin = self._pretrained_start()
+            if origin == "init":
+                origin = self._pretrained_start()
             if origin is None:
                 return None, None
             # Any n_steps: the recurrent weights are shared by every step, so a
@@ -620,7 +629,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             hidden_size, note = self._resolved_hidden_size(), ""
             initial_state, started_from = self._initial_state(hidden_size)
         else:
-            (hidden_size, note), initial_state, started_from = elongated, None, None
+            hidden_size, origin, note = elongated
+            initial_state, started_from = self._initial_state(hidden_size, origin)
         # n_steps="auto" lets the training core choose the depth on the
         # labelled clusters only when fine-tuning a pretrained model, where the
         # rule was measured; a warm start keeps its network's depth, random

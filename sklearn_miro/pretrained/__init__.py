@@ -41,6 +41,7 @@ from ..tiling import fov_network_outputs
 __all__ = [
     "PretrainedMIRO",
     "FINE_TUNING_MODEL",
+    "ELONGATED_FINE_TUNING_MODEL",
     "RADIUS_IN_SPACINGS",
     "REPEAT_FACTOR",
     "collapse_fov",
@@ -61,6 +62,10 @@ __all__ = [
 #: (doc/pretrained.md, measured on the benchmark and the quality table).
 ZERO_SHOT_MODEL = "nanoclusters-long"
 FINE_TUNING_MODEL = "nanoclusters"
+#: The fine-tuning start for elongated labelled clusters whose crops are too
+#: large for a fit from random weights (``sklearn_miro.model.elongated_start``):
+#: the same network settings, trained on elongated simulations only.
+ELONGATED_FINE_TUNING_MODEL = "elongated"
 
 #: Connectivity radius of the pretrained models, in mean localisation spacings.
 RADIUS_IN_SPACINGS = 3.5
