@@ -57,7 +57,7 @@ __all__ = [
     "model_info",
 ]
 
-#: The two shipped models' roles: the longer-trained network clusters better
+#: The nanocluster models' roles: the longer-trained network clusters better
 #: without labels; the shorter-trained one is the better start for fine-tuning
 #: (doc/pretrained.md, measured on the benchmark and the quality table).
 ZERO_SHOT_MODEL = "nanoclusters-long"
