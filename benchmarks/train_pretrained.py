@@ -83,8 +83,8 @@ def _loguniform(rng, low, high):
 
 #: Data families (``--family``): ``nanoclusters`` draws round clusters (70 %) and
 #: elongated ones of aspect ratio 1.5-6 (30 %); ``elongated`` only elongated ones,
-#: aspect ratio 2.5-9 (log-uniform), the clusters for which the estimators' automatic
-#: start is a network of hidden size 96 (``sklearn_miro.model.elongated_random_start``).
+#: aspect ratio 2.5-9 (log-uniform): the shipped ``elongated`` model, the estimators'
+#: fine-tuning start for elongated clusters with large crops (``sklearn_miro.model.elongated_start``).
 FAMILIES = ("nanoclusters", "elongated")
 
 
