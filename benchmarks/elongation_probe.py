@@ -13,12 +13,17 @@ Two measurements behind the automatic start for elongated clusters
 
     OMP_NUM_THREADS=1 python benchmarks/elongation_probe.py --zero-shot --n-test 20
     OMP_NUM_THREADS=1 python benchmarks/elongation_probe.py --rows GT-S6 MB-S6 hold-wide-elongated
+
+With ``--repeats N`` the rows' measurement is timed (CPU seconds per call, the mean of N):
+the cost ``MIROTransformer.fit`` pays for the rule, which prepares the labelled training
+set once more than training does.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,16 +42,20 @@ from sklearn_miro.model import elongated_start  # noqa: E402
 SCENARIOS = [f"{kind}/scenario_{n}" for kind in ("ground_truth", "blinking") for n in (2, 4, 5, 6, 8)]
 
 
-def labelled_rows(rows):
+def labelled_rows(rows, repeats=1):
     for row in rows:
         X, y, groups = load_scenario(row, n_test=1)["train"]
         fovs = [idx for _, idx in split_by_group(groups, len(X))]
-        choice = elongated_start(np.asarray(X, dtype=float), np.asarray(y).reshape(-1, 1), fovs,
-                                 augmentation=AugmentationOptions())
+        X, labels = np.asarray(X, dtype=float), np.asarray(y).reshape(-1, 1)
+        started = time.process_time()
+        for _ in range(repeats):
+            choice = elongated_start(X, labels, fovs, augmentation=AugmentationOptions())
+        cpu_ms = 1000 * (time.process_time() - started) / repeats
         start = ("random weights, hidden 96" if choice.random_weights
                  else "pretrained 'elongated'" if choice.elongated else "pretrained 'nanoclusters'")
-        print(f"{row}: axis ratio {choice.axis_ratio:.2f}, {choice.crop_localizations:.0f} localisations "
-              f"per crop -> {start}", flush=True)
+        print(f"{row}: {len(X)} localisations, axis ratio {choice.axis_ratio:.2f}, "
+              f"{choice.crop_localizations:.0f} localisations per crop -> {start}; {cpu_ms:.1f} CPU-ms",
+              flush=True)
 
 
 def zero_shot(n_test, thresholds):
@@ -76,9 +85,10 @@ def main(argv=None):
     parser.add_argument("--zero-shot", action="store_true")
     parser.add_argument("--n-test", type=int, default=20)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[2.3, 3.0])
+    parser.add_argument("--repeats", type=int, default=1, help="time the rows' measurement, mean of N calls")
     args = parser.parse_args(argv)
     if args.rows:
-        labelled_rows(args.rows)
+        labelled_rows(args.rows, args.repeats)
     if args.zero_shot:
         zero_shot(args.n_test, args.thresholds)
 
