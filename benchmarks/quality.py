@@ -146,6 +146,13 @@ HELD_OUT = {
     "hold-wide-elongated-blink": ("gaussian", dict(n_clusters=20, n_localizations=30, cluster_std=70.0,
                                                    aspect_ratio=5.0, background_fraction=0.5, fov_size=3000.0,
                                                    blinking=True)),
+    # added at the end of the thirty-ninth session, to check the epochs of a fine-tuning fit
+    # from the elongated model where the budget cuts the crops most (as on blinking 6, where
+    # 4 epochs matched the rule's 18): wide elongated blinking clusters on heavy background,
+    # axis ratio about 3.4, crops of about 1,020 localisations
+    "hold-dense-elongated-blink": ("gaussian", dict(n_clusters=20, n_localizations=50, cluster_std=80.0,
+                                                    aspect_ratio=4.0, background_fraction=0.6, fov_size=3000.0,
+                                                    blinking=True)),
 }
 # Shape mixtures (MIROShapeClassifier) and the NPC (MultiscaleMIROClusterer).
 MIXTURES = {"mix-SE": ("spot", "ellipse"), "mix-SR": ("spot", "ring"), "mix-CR": ("c_shape", "ring")}
