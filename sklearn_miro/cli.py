@@ -728,8 +728,10 @@ def _parser():
                             "clusters such as rings)")
     train.add_argument("--init", default=d["init"],
                        help="weights to start from: auto (the pretrained 'nanoclusters' model when "
-                            "the network settings are its own, else random), none (random), or the "
-                            "name of a pretrained model (default: auto)")
+                            "the network settings are its own, else random; elongated clusters: "
+                            "random weights at hidden size 96 with small crops, the pretrained "
+                            "'elongated' model with larger ones), none (random), or the name of a "
+                            "pretrained model (default: auto)")
     train.add_argument("--max-epochs", dest="max_epochs", type=_auto_or(int), default=d["max_epochs"],
                        help="passes over the synthetic FOVs (default: auto = 3 when starting from "
                             "pretrained weights, else 12)")
@@ -769,8 +771,8 @@ def _parser():
     cluster.add_argument("files", nargs="*", help="localisation files, one field of view each")
     cluster.add_argument("--pretrained", default=None, metavar="NAME",
                          help="use a pretrained model shipped with the package instead of a model "
-                              "file (nanoclusters-long, the better one zero-shot, or nanoclusters); "
-                              "no labels, no training")
+                              "file (nanoclusters-long, the better one zero-shot; nanoclusters; "
+                              "elongated, for elongated clusters); no labels, no training")
     cluster.add_argument("--cluster-radius", dest="cluster_radius", type=float, default=None,
                          help="with --pretrained: typical RMS radius of a cluster in nm "
                               "(default: estimated on every file)")
