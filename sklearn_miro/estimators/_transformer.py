@@ -513,15 +513,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         """Whether ``fit`` continues the current network (``warm_start`` on a fitted estimator)."""
         return bool(self.warm_start and "model_" in self.__dict__)
 
-    def _elongated_start(self, X, labels, fov_indices, options):
+    def _elongated_start(self, X, labels, fov_indices, options, pretrained_start):
         """``(hidden size, pretrained model or None, note)`` when ``init="auto"`` meets elongated clusters, else None.
 
-        None as the model means random weights; the note goes on the training bar.
+        ``pretrained_start`` is what ``init`` selects (:meth:`_pretrained_start`).
+        None as the returned model means random weights; the note goes on the training bar.
         """
         automatic = (self.hidden_size == "auto" and self.init == "auto" and not self._continues_fit()
                      # every schedule parameter (the keys both automatic schedules share)
                      and all(getattr(self, name) == "auto" for name in FINE_TUNING_SCHEDULE))
-        if not automatic or self._pretrained_start() is None:
+        if not automatic or pretrained_start is None:
             return None
         choice = elongated_start(X, labels, fov_indices, augmentation=options,
                                  fov_normalization=self.fov_normalization)
@@ -542,17 +543,15 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             return self.model_.network.hidden_size
         return _D["hidden_size"]
 
-    def _initial_state(self, hidden_size, origin="init"):
+    def _initial_state(self, hidden_size, origin):
         """Weights ``fit`` starts from and their origin (None, None for random weights).
 
-        The current network (warm_start), a pretrained one (``origin``, by
-        default the one ``init`` selects), or None.
+        The current network (warm_start), else the pretrained model named
+        ``origin``, or random weights when ``origin`` is None.
         """
         if self._continues_fit():
             network, source, origin = self.model_.network, "the current network (warm_start=True)", "warm_start"
         else:
-            if origin == "init":
-                origin = self._pretrained_start()
             if origin is None:
                 return None, None
             # Any n_steps: the recurrent weights are shared by every step, so a
@@ -620,17 +619,17 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         models were trained in, and ``transform`` uses them for every FOV.
         """
         options = self._augmentation_options()
-        self._pretrained_start()  # an unknown init fails before the data are checked
+        # Resolved first: an unknown init fails before the data are checked.
+        pretrained_start = self._pretrained_start()
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
-        elongated = self._elongated_start(X, labels, fov_indices, options)
+        elongated = self._elongated_start(X, labels, fov_indices, options, pretrained_start)
         if elongated is None:
-            hidden_size, note = self._resolved_hidden_size(), ""
-            initial_state, started_from = self._initial_state(hidden_size)
+            hidden_size, origin, note = self._resolved_hidden_size(), pretrained_start, ""
         else:
             hidden_size, origin, note = elongated
-            initial_state, started_from = self._initial_state(hidden_size, origin)
+        initial_state, started_from = self._initial_state(hidden_size, origin)
         # n_steps="auto" lets the training core choose the depth on the
         # labelled clusters only when fine-tuning a pretrained model, where the
         # rule was measured; a warm start keeps its network's depth, random
