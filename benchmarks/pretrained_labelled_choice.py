@@ -14,6 +14,8 @@ the label-free zero-shot clusterer, and the CPU seconds of the choice; the
 fine-tuned rows and plain DBSCAN are in ``results/quality/summary.md``.
 
     OMP_NUM_THREADS=1 python benchmarks/pretrained_labelled_choice.py GT-S2 MB-S6 --output out.json
+
+``--model NAME`` takes another shipped model than the zero-shot default.
 """
 
 import sys
@@ -29,14 +31,16 @@ import quality  # noqa: E402
 from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 from sklearn_miro.pretrained import ZERO_SHOT_MODEL  # noqa: E402
 
+MODEL = quality.pop_option("--model", ZERO_SHOT_MODEL)
+
 
 def run(name, seed, n_test):
     data = quality.load_scenario(name, n_test, None)
     Xtr, ytr, gtr = data["train"]
     Xte, yte, gte = data["test"]
-    out = dict(scenario=name, model=ZERO_SHOT_MODEL, n_test=len(np.unique(gte)))
+    out = dict(scenario=name, model=MODEL, n_test=len(np.unique(gte)))
     for mode in ("label_free", "labels"):
-        clusterer = MIROClusterer(MIROTransformer.pretrained(ZERO_SHOT_MODEL))
+        clusterer = MIROClusterer(MIROTransformer.pretrained(MODEL))
         cpu = time.process_time()
         if mode == "labels":
             clusterer.fit(Xtr, ytr, groups=gtr)

@@ -635,6 +635,45 @@ def _patch_real_crops():
     augmentation.synthesize_fov = synthesize
 
 
+PARTIAL_INIT_MODEL = os.environ.get("PARTIAL_INIT_MODEL", "nanoclusters")
+
+
+def _patch_classifier_partial_init():
+    """MIROShapeClassifier starts from a pretrained network (``PARTIAL_INIT_MODEL``) instead of
+    random weights: every layer but the output head is loaded; the head's two displacement
+    rows are the pretrained ones, its class rows stay as a fresh network (seeded) draws them.
+    The training schedule is unchanged (the classifier's, unless ``--params`` says otherwise)."""
+    def apply():
+        import torch
+
+        from sklearn_miro.estimators import MIROShapeClassifier
+        from sklearn_miro.network import MIRONetwork
+        from sklearn_miro.pretrained import load_pretrained
+
+        fit_model = MIROShapeClassifier._fit_model
+
+        def partial_init_fit_model(self, X, labels, groups, fov_indices, config, classes=None,
+                                   initial_state=None, **kwargs):
+            if initial_state is None:
+                pretrained, _ = load_pretrained(PARTIAL_INIT_MODEL)
+                if pretrained.hidden_size != config.hidden_size:
+                    raise ValueError(f"{PARTIAL_INIT_MODEL!r} has hidden size {pretrained.hidden_size}, "
+                                     f"the classifier {config.hidden_size}")
+                torch.manual_seed(config.seed)
+                fresh = MIRONetwork(config.hidden_size, config.n_outputs).state_dict()
+                state = {k: v.clone() for k, v in pretrained.state_dict().items()}
+                for key in ("head.weight", "head.bias"):
+                    head = fresh[key].clone()
+                    head[:2] = state[key]
+                    state[key] = head
+                initial_state = state
+            return fit_model(self, X, labels, groups, fov_indices, config, classes=classes,
+                             initial_state=initial_state, **kwargs)
+
+        MIROShapeClassifier._fit_model = partial_init_fit_model
+    return apply
+
+
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
@@ -648,7 +687,8 @@ EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patc
                "single_shot_10_fovs": _patch_single_shot(n_fovs=10),
                "crop_median": _patch_crop_rule(radius_percentile=50),
                "crop_radii15": _patch_crop_rule(min_cluster_radii=15.0),
-               "real_crops": _patch_real_crops}
+               "real_crops": _patch_real_crops,
+               "classifier_partial_init": _patch_classifier_partial_init()}
 
 
 def apply_experiment(name):

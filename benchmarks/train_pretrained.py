@@ -84,8 +84,10 @@ def _loguniform(rng, low, high):
 #: Data families (``--family``): ``nanoclusters`` draws round clusters (70 %) and
 #: elongated ones of aspect ratio 1.5-6 (30 %); ``elongated`` only elongated ones,
 #: aspect ratio 2.5-9 (log-uniform): the shipped ``elongated`` model, the estimators'
-#: fine-tuning start for elongated clusters with large crops (``sklearn_miro.model.elongated_start``).
-FAMILIES = ("nanoclusters", "elongated")
+#: fine-tuning start for elongated clusters with large crops (``sklearn_miro.model.elongated_start``);
+#: ``blinking`` the clusters of ``nanoclusters`` with multiple blinking in every FOV (half of
+#: ``nanoclusters``' FOVs have it).
+FAMILIES = ("nanoclusters", "elongated", "blinking")
 
 
 def _aspect_ratio(rng, family):
@@ -107,7 +109,7 @@ def sample_settings(rng, family="nanoclusters"):
             )
         )
     blinking = None
-    if rng.random() < 0.5:
+    if family == "blinking" or rng.random() < 0.5:
         blinking = dict(
             mean_blinks=rng.uniform(2.5, 6.0),
             localization_precision=(rng.uniform(8.0, 20.0), 4.0),
@@ -525,12 +527,14 @@ def _save(args, state, best_step, best, trivial, history, started_wall, started_
                      f"--batch-size {args.batch_size} --learning-rate {args.learning_rate} "
                      f"--seed {args.seed} --hidden-size {args.hidden_size} --family {args.family} "
                      f"--eval-every {args.eval_every} "
-                     f"--name {args.name}" + (" --stage-one" if args.stage_one else "")),
+                     f"--name {args.name}" + (" --stage-one" if args.stage_one else "")
+                     + (f" --init-state {args.init_state}" if args.init_state and not args.stage_one else "")),
             family=args.family,
             stage_one=(dict(STAGE_ONE, data="make_benchmark_scenario(6, n_fovs=3, random_state=seed)",
-                            seconds=args.stage_one_seconds,
-                            started_from=str(args.init_state) if args.init_state else None)
-                       if (args.stage_one or args.init_state) else None),
+                            seconds=args.stage_one_seconds)
+                       if args.stage_one else None),
+            # The weights this run started from (--init-state), when not from stage one.
+            init_state=str(args.init_state) if args.init_state and not args.stage_one else None,
             seed=args.seed,
             optimisation_steps_planned=args.steps,
             optimisation_steps_done=history[-1]["step"],

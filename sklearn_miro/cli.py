@@ -772,7 +772,8 @@ def _parser():
     cluster.add_argument("--pretrained", default=None, metavar="NAME",
                          help="use a pretrained model shipped with the package instead of a model "
                               "file (nanoclusters-long, the better one zero-shot; nanoclusters; "
-                              "elongated, for elongated clusters); no labels, no training")
+                              "elongated, for elongated clusters; blinking, for data with multiple "
+                              "blinking only); no labels, no training")
     cluster.add_argument("--cluster-radius", dest="cluster_radius", type=float, default=None,
                          help="with --pretrained: typical RMS radius of a cluster in nm "
                               "(default: estimated on every file)")

@@ -18,6 +18,7 @@ from sklearn_miro.estimators import FINE_TUNING_SCHEDULE
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index
 from sklearn_miro.pretrained import (
+    BLINKING_ZERO_SHOT_MODEL,
     FINE_TUNING_MODEL,
     ZERO_SHOT_MODEL,
     RADIUS_IN_SPACINGS,
@@ -65,15 +66,37 @@ def test_every_shipped_model_loads_with_its_card_and_finds_the_clusters(name, fo
     assert info["name"] == name and not network.training
     assert {"eps_in_radii", "min_samples", "radius_correction"} <= set(info["dbscan"])
     assert info["training"]["wall_seconds"] > 0 and info["training"]["cpu_seconds"] > 0
-    # Zero-shot on a small simulated FOV of 4 clusters of the model's family
+    # Zero-shot on a small simulated FOV of clusters of the model's family
     # (round for the nanocluster models, scenario 6's ellipses for the elongated
-    # one): all 4 found, members mostly right.
+    # one: 4 clusters, all found; scenario 2 with multiple blinking for the
+    # blinking one: 8 clusters, at least 7 found with at most one false cluster;
+    # nanoclusters-long: JI_c 0.5 on this FOV), members mostly right.
     X, y = fov
+    expected_jaccard = 1.0
     if info["training"].get("family") == "elongated":
         X, y, _ = make_benchmark_scenario(6, random_state=0, fov_size=1000.0, n_clusters=4)
+    elif info["training"].get("family") == "blinking":
+        X, y, _ = make_benchmark_scenario(2, random_state=0, fov_size=1400.0, n_clusters=8, blinking=True)
+        expected_jaccard = 7 / 9  # 7 of 8 matched, one false cluster: JI_c = 7 / (7 + 1 + 1)
     labels = MIROClusterer(MIROTransformer.pretrained(name)).fit_predict(X)
-    assert jaccard_cluster_index(X, y, labels) == 1.0
+    assert jaccard_cluster_index(X, y, labels) >= expected_jaccard
     assert ari_dagger(y, labels) > 0.7
+
+
+def test_the_blinking_model_warns_on_data_without_blinking(fov):
+    # Trained on blinking data only, it finds almost none of the clusters of
+    # data without blinking (doc/pretrained.md): the user hears of it.
+    assert BLINKING_ZERO_SHOT_MODEL in available_models()
+    X, _ = fov
+    with pytest.warns(UserWarning, match=r"trained on data with multiple blinking only.*1 of 1 FOV"):
+        MIROClusterer(MIROTransformer.pretrained(BLINKING_ZERO_SHOT_MODEL)).fit_predict(X)
+    blinking, _, groups = make_benchmark_scenario(2, random_state=0, fov_size=1400.0, n_clusters=8,
+                                                  blinking=True, n_fovs=2)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*multiple blinking only")
+        MIROClusterer(MIROTransformer.pretrained(BLINKING_ZERO_SHOT_MODEL)).fit(blinking, groups=groups)
+        # The other models are not concerned.
+        MIROClusterer(MIROTransformer.pretrained(ZERO_SHOT_MODEL)).fit_predict(X)
 
 
 @pytest.mark.parametrize("name", available_models())

@@ -42,6 +42,7 @@ __all__ = [
     "PretrainedMIRO",
     "FINE_TUNING_MODEL",
     "ELONGATED_FINE_TUNING_MODEL",
+    "BLINKING_ZERO_SHOT_MODEL",
     "RADIUS_IN_SPACINGS",
     "REPEAT_FACTOR",
     "collapse_fov",
@@ -66,6 +67,13 @@ FINE_TUNING_MODEL = "nanoclusters"
 #: large for a fit from random weights (``sklearn_miro.model.elongated_start``):
 #: the same network settings, trained on elongated simulations only.
 ELONGATED_FINE_TUNING_MODEL = "elongated"
+#: A zero-shot model the user chooses for data with multiple blinking (every
+#: molecule localised several times): trained on blinking simulations only, it
+#: finds more of the true clusters there than ``ZERO_SHOT_MODEL`` and almost
+#: none on data without blinking (doc/pretrained.md). Nothing chooses it
+#: automatically: no label-free test of blinking measured so far tells blinking
+#: from elongated or hollow clusters.
+BLINKING_ZERO_SHOT_MODEL = "blinking"
 
 #: Connectivity radius of the pretrained models, in mean localisation spacings.
 RADIUS_IN_SPACINGS = 3.5
@@ -341,6 +349,11 @@ class PretrainedMIRO:
     @property
     def n_outputs(self):
         return self.network.n_outputs
+
+    @property
+    def trained_on_blinking(self):
+        """Whether every simulation the network was trained on had multiple blinking."""
+        return self.card.get("training", {}).get("family") == "blinking"
 
     @property
     def dbscan_rule(self):

@@ -1,0 +1,85 @@
+"""Can the data tell whether the localisations blink? Two tests, on every row of the quality table.
+
+The thirty-eighth session looked for a test that tells multiple blinking (several
+localisations per molecule) from data without it and found none; the fortieth wanted
+one to choose a pretrained start trained on blinking data (``benchmarks/README.md``,
+fortieth session). This prints, per scenario:
+
+* **with labels** (the training FOVs): the *background clumping*, the median distance
+  from a labelled background localisation to its nearest background neighbour over the
+  median that distance has for points spread uniformly at random at the same density
+  (``sqrt(ln 2 / (pi rho))``, ``rho`` = background localisations over the FOV's
+  bounding-box area), median over FOVs. About 1 for a uniform background, well under 1
+  when every unclustered molecule gives a few localisations within the localisation
+  precision. The background is used because its layout without blinking is known:
+  cluster shapes (elongated ones above all) mimic blinking in any statistic of the
+  clusters themselves;
+* **without labels** (the first ``--n-test`` test FOVs, default 20): the share of FOVs
+  where the pair-correlation fit the zero-shot units use
+  (``sklearn_miro.parameters.pair_correlation_fit``) keeps its narrow "repeats" term,
+  and the median repeats per localisation.
+
+    OMP_NUM_THREADS=1 python benchmarks/blinking_probe.py [SCENARIO ...] [--n-test N]
+
+Needs ../shared for the benchmark rows.
+"""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+import quality  # noqa: E402
+
+from sklearn_miro.augmentation import prepare_training_set  # noqa: E402
+from sklearn_miro.parameters import pair_correlation_fit  # noqa: E402
+
+#: FOVs with fewer labelled background localisations are not measured.
+MIN_BACKGROUND = 20
+
+
+def background_clumping(X, y, groups, min_background=MIN_BACKGROUND):
+    """Median over FOVs of the background's median nearest-neighbour distance over a uniform
+    background's (see the module docstring); NaN when no FOV has enough background."""
+    training_set = prepare_training_set(X, y, groups)
+    ratios = []
+    for fov, background in enumerate(training_set.backgrounds):
+        if len(background) < max(min_background, 2):
+            continue
+        area = float(np.prod(training_set.fov_extent[fov]))
+        nearest = cKDTree(background).query(background, k=2)[0][:, 1]
+        uniform_median = np.sqrt(np.log(2.0) * area / (np.pi * len(background)))
+        ratios.append(np.median(nearest) / uniform_median)
+    return float(np.median(ratios)) if ratios else float("nan")
+
+
+def label_free_repeats(X, groups):
+    """(share of FOVs whose pair-correlation fit keeps a repeats term, median repeats)."""
+    repeats = np.array([pair_correlation_fit(X[groups == f]).repeat_neighbours for f in np.unique(groups)])
+    return float(np.mean(repeats > 0)), float(np.median(repeats))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rows = quality.BENCHMARK + quality.SIMULATED + quality.SINGLE_SHOT + quality.SHAPES + list(quality.HELD_OUT)
+    parser.add_argument("scenarios", nargs="*", default=rows)
+    parser.add_argument("--n-test", type=int, default=20)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    print("| scenario | blinking | background clumping (labels) | pair correlation: FOVs with repeats | median repeats |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in args.scenarios:
+        data = quality.load_scenario(name, n_test=args.n_test)
+        blinking = name.startswith("MB-") or name.endswith("b") or name.endswith("-blink")
+        clumping = background_clumping(*data["train"])
+        share, repeats = label_free_repeats(data["test"][0], data["test"][2])
+        print(f"| {name} | {'yes' if blinking else 'no'} | {clumping:.3f} | {share:.2f} | {repeats:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
