@@ -20,8 +20,11 @@ fortieth session). This prints, per scenario:
   and the median repeats per localisation.
 
     OMP_NUM_THREADS=1 python benchmarks/blinking_probe.py [SCENARIO ...] [--n-test N]
+    OMP_NUM_THREADS=1 python benchmarks/blinking_probe.py --fgfr1
 
-Needs ../shared for the benchmark rows.
+``--fgfr1``: instead, the pair-correlation fit of each real FGFR1 FOV in
+``../shared/data/fgfr1`` (no labels): extra localisations per molecule (0: no repeats
+term) and the cluster radius. Needs ../shared for the benchmark rows and FGFR1.
 """
 
 import argparse
@@ -64,13 +67,30 @@ def label_free_repeats(X, groups):
     return float(np.mean(repeats > 0)), float(np.median(repeats))
 
 
+def fgfr1_repeats():
+    """The pair-correlation fit of every FGFR1 FOV: a markdown table on stdout."""
+    from sklearn_miro.io import read_localizations
+
+    print("| FOV | localisations | extra localisations per molecule (repeats) | cluster radius (nm) |")
+    print("| --- | --- | --- | --- |")
+    for path in sorted((quality.SHARED / "data" / "fgfr1").glob("*.csv"),
+                       key=lambda p: int(p.stem.rsplit("_", 1)[-1])):
+        X = read_localizations(path)[["x", "y"]].to_numpy()
+        fit = pair_correlation_fit(X)
+        print(f"| {path.stem} | {len(X)} | {fit.repeat_neighbours:.2f} | {fit.radius:.1f} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     rows = quality.BENCHMARK + quality.SIMULATED + quality.SINGLE_SHOT + quality.SHAPES + list(quality.HELD_OUT)
     parser.add_argument("scenarios", nargs="*", default=rows)
     parser.add_argument("--n-test", type=int, default=20)
+    parser.add_argument("--fgfr1", action="store_true", help="the real FGFR1 FOVs' pair-correlation fits only")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    if args.fgfr1:
+        fgfr1_repeats()
+        return
     print("| scenario | blinking | background clumping (labels) | pair correlation: FOVs with repeats | median repeats |")
     print("| --- | --- | --- | --- | --- |")
     for name in args.scenarios:

@@ -69,8 +69,9 @@ FINE_TUNING_MODEL = "nanoclusters"
 ELONGATED_FINE_TUNING_MODEL = "elongated"
 #: A zero-shot model the user chooses for data with multiple blinking (every
 #: molecule localised several times): trained on blinking simulations only, it
-#: finds more of the true clusters there than ``ZERO_SHOT_MODEL`` and almost
-#: none on data without blinking (doc/pretrained.md). Nothing chooses it
+#: found more of the true clusters than ``ZERO_SHOT_MODEL`` on three of the
+#: benchmark's five blinking scenarios (JI_c; ARI-dagger lower on four), and
+#: almost none on data without blinking (doc/pretrained.md). Nothing chooses it
 #: automatically: no label-free test of blinking measured so far tells blinking
 #: from elongated or hollow clusters.
 BLINKING_ZERO_SHOT_MODEL = "blinking"
