@@ -24,7 +24,12 @@ fortieth session). This prints, per scenario:
 
 ``--fgfr1``: instead, the pair-correlation fit of each real FGFR1 FOV in
 ``../shared/data/fgfr1`` (no labels): extra localisations per molecule (0: no repeats
-term) and the cluster radius. Needs ../shared for the benchmark rows and FGFR1.
+term) and the cluster radius. ``--nn-ratios``: instead, a third label-free test, the median
+over localisations of ``log(d_k / d_j)`` (``d_k``: distance to the k-th nearest neighbour,
+all localisations; first 5 test FOVs). ``--groups``: instead, the labelled background's
+blink groups on the training FOVs (single linkage at 25 nm, DBSCAN with ``min_samples=1``):
+mean, median and 90th percentile of their sizes and the median RMS spread of those of 3 or
+more. Needs ../shared for the benchmark rows and FGFR1.
 """
 
 import argparse
@@ -80,16 +85,60 @@ def fgfr1_repeats():
         print(f"| {path.stem} | {len(X)} | {fit.repeat_neighbours:.2f} | {fit.radius:.1f} |", flush=True)
 
 
+def nn_ratios(name):
+    """Median log(d4/d1), log(d8/d1), log(d16/d4) of all localisations, mean over 5 test FOVs."""
+    X, _, g = quality.load_scenario(name, n_test=5)["test"]
+    values = []
+    for f in np.unique(g):
+        d = cKDTree(X[g == f]).query(X[g == f], k=17)[0]
+        values.append([np.median(np.log(d[:, a] / d[:, b])) for a, b in ((4, 1), (8, 1), (16, 4))])
+    return np.mean(values, axis=0)
+
+
+def background_groups(name, linkage=25.0):
+    """(mean, median, 90th percentile) of the labelled background's group sizes, median spread."""
+    from sklearn.cluster import DBSCAN
+
+    X, y, g = quality.load_scenario(name)["train"]
+    sizes, spreads = [], []
+    for f in np.unique(g):
+        B = X[(g == f) & (y < 0)]
+        groups = DBSCAN(eps=linkage, min_samples=1).fit_predict(B)
+        ids, counts = np.unique(groups, return_counts=True)
+        sizes.extend(counts)
+        for k in ids[counts >= 3]:
+            pts = B[groups == k]
+            spreads.append(np.sqrt(((pts - pts.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    sizes = np.asarray(sizes)
+    return sizes.mean(), np.median(sizes), np.percentile(sizes, 90), np.median(spreads)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     rows = quality.BENCHMARK + quality.SIMULATED + quality.SINGLE_SHOT + quality.SHAPES + list(quality.HELD_OUT)
     parser.add_argument("scenarios", nargs="*", default=rows)
     parser.add_argument("--n-test", type=int, default=20)
     parser.add_argument("--fgfr1", action="store_true", help="the real FGFR1 FOVs' pair-correlation fits only")
+    parser.add_argument("--nn-ratios", action="store_true", help="nearest-neighbour distance ratios only")
+    parser.add_argument("--groups", action="store_true", help="the labelled background's blink groups only")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     if args.fgfr1:
         fgfr1_repeats()
+        return
+    if args.nn_ratios:
+        print("| scenario | log d4/d1 | log d8/d1 | log d16/d4 |")
+        print("| --- | --- | --- | --- |")
+        for name in args.scenarios:
+            r = nn_ratios(name)
+            print(f"| {name} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} |", flush=True)
+        return
+    if args.groups:
+        print("| scenario | mean size | median | 90th percentile | median RMS spread (nm) |")
+        print("| --- | --- | --- | --- | --- |")
+        for name in args.scenarios:
+            mean, median, p90, spread = background_groups(name)
+            print(f"| {name} | {mean:.2f} | {median:.0f} | {p90:.0f} | {spread:.1f} |", flush=True)
         return
     print("| scenario | blinking | background clumping (labels) | pair correlation: FOVs with repeats | median repeats |")
     print("| --- | --- | --- | --- | --- |")
