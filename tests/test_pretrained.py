@@ -467,6 +467,9 @@ def test_cli_clusters_with_a_pretrained_model(fov, tmp_path, capsys):
     assert "Unknown pretrained model" in capsys.readouterr().err
     assert main(["cluster", str(path)]) == 2
     assert "give a model file" in capsys.readouterr().err
+    # The blinking model on data without blinking: the CLI user is told too.
+    assert main(["cluster", "--pretrained", BLINKING_ZERO_SHOT_MODEL, str(path), "--output-dir", str(tmp_path)]) == 0
+    assert "trained on data with multiple blinking only" in capsys.readouterr().err
 
 
 def test_cluster_radius_estimate_stays_in_its_bounds(fov):

@@ -39,7 +39,7 @@ from ..clustering import (
 from ..metrics import ari_dagger_ji_c_ami
 from ..model import progress_bar
 from ..parallel import map_fovs
-from ..pretrained import PretrainedMIRO
+from ..pretrained import ZERO_SHOT_MODEL, PretrainedMIRO
 from ._base import AUTO_BORDER_POINTS, check_transformer_kind, radius_in_units_of_x, search_border_rules
 from ._transformer import MIROTransformer
 
@@ -105,7 +105,7 @@ def warn_if_blinking_model_without_blinking(model, blinks):
         f"The pretrained model {model.name!r} was trained on data with multiple blinking only, but "
         f"the pair correlation of {without} of {len(tested)} FOV(s) shows no repeated localisations "
         "of one molecule. On the benchmark's scenarios without blinking this model found almost "
-        "none of the clusters (doc/pretrained.md); use 'nanoclusters-long' for such data. The test "
+        f"none of the clusters (doc/pretrained.md); use {ZERO_SHOT_MODEL!r} for such data. The test "
         "can miss the blinking of sparse data: if your fluorophores blink, ignore this warning.",
         UserWarning,
         stacklevel=4,
