@@ -468,7 +468,8 @@ def test_cli_clusters_with_a_pretrained_model(fov, tmp_path, capsys):
     assert main(["cluster", str(path)]) == 2
     assert "give a model file" in capsys.readouterr().err
     # The blinking model on data without blinking: the CLI user is told too.
-    assert main(["cluster", "--pretrained", BLINKING_ZERO_SHOT_MODEL, str(path), "--output-dir", str(tmp_path)]) == 0
+    assert main(["cluster", "--pretrained", BLINKING_ZERO_SHOT_MODEL, str(path), "--output-dir", str(tmp_path),
+                 "--force"]) == 0
     assert "trained on data with multiple blinking only" in capsys.readouterr().err
 
 
