@@ -674,6 +674,27 @@ def _patch_classifier_partial_init():
     return apply
 
 
+EXCESS_FACTOR = float(os.environ.get("EXCESS_FACTOR", 0.484))
+
+
+def _patch_excess_min_samples():
+    """Zero-shot ``min_samples = max(2, round(EXCESS_FACTOR x (1 + excess_neighbours)))`` from the
+    FOV's pair-correlation fit (the card's value where the fit shows no clustering), instead
+    of the card's value raised with blinking (``benchmarks/min_samples_predictors.py``)."""
+    def apply():
+        from sklearn_miro.pretrained import PretrainedMIRO
+
+        def dbscan_min_samples(self, X, *, fit=None):
+            if fit is None:
+                fit = self.pair_correlation_fit(X)
+            if fit is None or fit.excess_neighbours <= 0:
+                return self.dbscan_rule[1]
+            return max(2, int(round(EXCESS_FACTOR * (1.0 + fit.excess_neighbours))))
+
+        PretrainedMIRO.dbscan_min_samples = dbscan_min_samples
+    return apply
+
+
 # The sixteenth session's "crop_features" experiment became the default
 # (MIROTransformer(crop_features=True)); --params '{"crop_features": false}'
 # gives the earlier whole-FOV features.
@@ -688,7 +709,8 @@ EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patc
                "crop_median": _patch_crop_rule(radius_percentile=50),
                "crop_radii15": _patch_crop_rule(min_cluster_radii=15.0),
                "real_crops": _patch_real_crops,
-               "classifier_partial_init": _patch_classifier_partial_init()}
+               "classifier_partial_init": _patch_classifier_partial_init(),
+               "excess_min_samples": _patch_excess_min_samples()}
 
 
 def apply_experiment(name):

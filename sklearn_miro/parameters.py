@@ -46,7 +46,7 @@ MIN_EXCESS_NEIGHBOURS = 0.25
 
 
 def _no_clustering():
-    return Bunch(radius=float("nan"), repeat_neighbours=0.0)
+    return Bunch(radius=float("nan"), repeat_neighbours=0.0, excess_neighbours=0.0)
 
 
 # --------------------------------------------------------------------------- #
@@ -549,7 +549,10 @@ def pair_correlation_fit(X, *, spacing=None, n_bins=48, max_points=50_000, rando
         about the mean number of other localisations of the same molecule
         (multiple blinking); 0 with one term, or when the narrow term does not
         look like blinking (more excess pairs than the wide term, or wider than
-        half of it).
+        half of it). ``excess_neighbours`` (float): the extra neighbours per
+        localisation over uniform scattering of all the fitted terms, about
+        (cluster size - 1) x the clustered fraction; 0 when the FOV shows no
+        clustering.
     """
     X = check_coordinates(X, min_points=3)
     extent = X.max(axis=0) - X.min(axis=0)
@@ -618,7 +621,8 @@ def pair_correlation_fit(X, *, spacing=None, n_bins=48, max_points=50_000, rando
     # Mean number of extra neighbours a localisation has over uniform
     # scattering: about (cluster size - 1) x clustered fraction when there are
     # clusters, a few thousandths for uniform points (measured).
-    if 4 * np.pi * np.sum(w) / s**2 < MIN_EXCESS_NEIGHBOURS:
+    excess_neighbours = 4 * np.pi * np.sum(w) / s**2
+    if excess_neighbours < MIN_EXCESS_NEIGHBOURS:
         return _no_clustering()
     # With two terms the narrower one is the repeated localisation of single
     # molecules (blinking): its extra neighbours per localisation. Only when it
@@ -631,7 +635,7 @@ def pair_correlation_fit(X, *, spacing=None, n_bins=48, max_points=50_000, rando
     blinking = sig.size == 2 and w[narrow] < w[1 - narrow] and 2 * sig[narrow] <= sig[1 - narrow]
     repeats = 4 * np.pi * w[narrow] / s**2 if blinking else 0.0
     return Bunch(radius=float(np.sqrt(2.0 * np.sum(w * sig**2) / np.sum(w))),
-                 repeat_neighbours=float(repeats))
+                 repeat_neighbours=float(repeats), excess_neighbours=float(excess_neighbours))
 
 
 def pair_correlation_radius(X, *, spacing=None, n_bins=48, max_points=50_000, random_state=0):

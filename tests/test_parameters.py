@@ -17,6 +17,7 @@ from sklearn_miro.parameters import (
     k_distance,
     nena,
     pair_correlation,
+    pair_correlation_fit,
     pair_correlation_radius,
     ripley_h,
     ripley_k,
@@ -189,6 +190,18 @@ def test_pair_correlation_radius_is_nan_without_clusters(n):
     for seed in range(5):
         X = np.random.default_rng(seed).uniform(0, 1000, (n, 2))
         assert np.isnan(pair_correlation_radius(X))
+
+
+@pytest.mark.parametrize("n_localizations", [15, 60])
+def test_pair_correlation_fit_counts_the_extra_neighbours(n_localizations):
+    # About (cluster size - 1) x the clustered fraction: what the fortieth
+    # session's zero-shot min_samples probe builds on.
+    X, y, _ = make_gaussian_clusters(1, n_clusters=20, cluster_std=30.0, n_localizations=n_localizations,
+                                     fov_size=3000.0, random_state=0)
+    expected = (n_localizations - 1) * np.mean(y >= 0)
+    assert pair_correlation_fit(X).excess_neighbours == pytest.approx(expected, rel=0.2)
+    uniform = np.random.default_rng(0).uniform(0, 3000.0, size=(1500, 2))
+    assert pair_correlation_fit(uniform).excess_neighbours == 0.0
 
 
 @settings(max_examples=10, deadline=None)
