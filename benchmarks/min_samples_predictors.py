@@ -17,6 +17,11 @@ held-out rows; the rule scored at its own value, as ``PretrainedMIRO.dbscan_min_
 applies it).
 
     OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --n-fovs 100 --seed 2026
+    OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --fgfr1-figure out.png
+
+``--fgfr1-figure``: instead, real FGFR1 FOVs 4 and 2 (``../shared/data/fgfr1``) zero-shot with
+the deployed ``min_samples`` and with the extra-neighbours rule (given as ``min_samples``),
+side by side.
 """
 
 import argparse
@@ -38,13 +43,53 @@ from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E40
 GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80])
 
 
+def fgfr1_figure(path, factor=0.484, fovs=(4, 2)):
+    """The two rules on real FGFR1 FOVs, one row per FOV: localisations, deployed, extra neighbours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_miro import MIROClusterer, MIROTransformer
+    from sklearn_miro.io import read_localizations
+    from sklearn_miro.parameters import pair_correlation_fit
+
+    fig, axes = plt.subplots(len(fovs), 3, figsize=(15, 5 * len(fovs)), squeeze=False)
+    for row, number in enumerate(fovs):
+        X = read_localizations(quality.SHARED / "data" / "fgfr1" / f"FGFR1_MCF7_AF647_{number}.csv")[["x", "y"]]
+        X = X.to_numpy()
+        axes[row, 0].scatter(X[:, 0], X[:, 1], s=0.5, c="k")
+        axes[row, 0].set_title(f"FOV {number}: {len(X)} localisations")
+        excess = pair_correlation_fit(X).excess_neighbours
+        for col, min_samples in ((1, "auto"), (2, max(2, round(factor * (1 + excess))))):
+            clusterer = MIROClusterer(MIROTransformer.pretrained(verbose=0), min_samples=min_samples)
+            labels = clusterer.fit_predict(X)
+            colours = np.random.default_rng(0).random((labels.max() + 2, 3))
+            axes[row, col].scatter(X[labels < 0, 0], X[labels < 0, 1], s=0.3, c="0.8")
+            axes[row, col].scatter(X[labels >= 0, 0], X[labels >= 0, 1], s=0.8, c=colours[labels[labels >= 0]])
+            rule = "deployed" if min_samples == "auto" else "extra-neighbours"
+            axes[row, col].set_title(f"{rule} rule: min_samples {clusterer.min_samples_}, "
+                                     f"{labels.max() + 1} clusters")
+    for ax in axes.flat:
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=60)
+    print(f"Saved {path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-fovs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--model", default=ZERO_SHOT_MODEL)
+    parser.add_argument("--fgfr1-figure", default=None, metavar="PATH")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.fgfr1_figure:
+        fgfr1_figure(args.fgfr1_figure)
+        return
     model = PretrainedMIRO.load(args.model)
     eps_in_radii, _ = model.dbscan_rule
     rows = []
