@@ -17,7 +17,12 @@ held-out rows; the rule scored at its own value, as ``PretrainedMIRO.dbscan_min_
 applies it).
 
     OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --n-fovs 100 --seed 2026
+    OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --n-fovs 100 --seed 2026 --predictor local-weighted
     OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --fgfr1-figure out.png
+
+``--predictor local`` / ``local-weighted``: the rule's count is instead the typical clustered
+localisation's extra neighbours within the cluster radius (:func:`local_excess`), and the rule
+fitted on the simulations is applied to the real FGFR1 FOVs as well.
 
 ``--fgfr1-figure``: instead, real FGFR1 FOVs 4 and 2 (``../shared/data/fgfr1``) zero-shot with
 the deployed ``min_samples`` and with the extra-neighbours rule (given as ``min_samples``),
@@ -41,6 +46,34 @@ import train_pretrained  # noqa: E402
 from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E402
 
 GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80])
+
+
+def local_excess(X, radius, weighted=False):
+    """The typical clustered localisation's extra neighbours within ``radius`` (label-free).
+
+    Per localisation: its neighbours within ``radius`` minus those a uniform scatter of the
+    FOV's density would give; over the localisations whose excess is above twice the Poisson
+    standard deviation, the median, or with ``weighted`` the median weighted by 1 / (1 +
+    neighbours), so that every cluster counts about once whatever its size (0 when no
+    localisation qualifies).
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(X)
+    area = float(np.prod(np.ptp(X, axis=0)))
+    counts = cKDTree(X).query_ball_point(X, r=radius, return_length=True) - 1
+    expected = (n - 1) / area * np.pi * radius**2
+    excess = counts - expected
+    keep = excess > 2.0 * np.sqrt(max(expected, 1e-12))
+    if not keep.any():
+        return 0.0
+    values = excess[keep]
+    if not weighted:
+        return float(np.median(values))
+    weights = 1.0 / (1.0 + counts[keep])
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
 def fgfr1_figure(path, factor=0.484, fovs=(4, 2)):
@@ -85,6 +118,9 @@ def main():
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--model", default=ZERO_SHOT_MODEL)
     parser.add_argument("--fgfr1-figure", default=None, metavar="PATH")
+    parser.add_argument("--predictor", choices=("excess", "local", "local-weighted"), default="excess",
+                        help="the rule's count: the pair correlation's extra neighbours (default), or the "
+                             "typical clustered localisation's extra neighbours within R (local_excess)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     if args.fgfr1_figure:
@@ -110,12 +146,14 @@ def main():
         s = quality.mean_scores(X, y, groups, labels)
         rows.append(dict(blinking=settings["blinking"] is not None, best=GRID[np.argmax(scores)],
                          best_score=scores.max(), scores=scores, deployed_score=(s["ari_dagger"] + s["ji_c"]) / 2,
-                         repeats=1 + fit.repeat_neighbours, excess=1 + fit.excess_neighbours,
+                         repeats=1 + fit.repeat_neighbours,
+                         excess=1 + (fit.excess_neighbours if args.predictor == "excess"
+                                     else local_excess(X, radius, weighted=args.predictor == "local-weighted")),
                          X=X, y=y, moved=moved, eps=eps_in_radii * radius, card_min_samples=model.dbscan_rule[1]))
     blinking = np.array([r["blinking"] for r in rows])
     best = np.array([r["best"] for r in rows], dtype=float)
     print(f"{len(rows)} simulated FOVs with a finite radius (seed {args.seed}), model {args.model}, "
-          f"eps = {eps_in_radii} R\n")
+          f"eps = {eps_in_radii} R; 'excess' below is the predictor {args.predictor!r}\n")
     print("| FOVs | n | best min_samples (median) | Spearman with 1 + repeats | with 1 + excess | "
           "score: best / deployed / c x (1 + excess) |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -147,6 +185,17 @@ def main():
               f"{predicted_score[keep].mean():.3f} |", flush=True)
     print(f"\nc = {c:.3f} (median of best / (1 + excess) on the even-numbered FOVs; the rule's score "
           "is in-sample on the rows without 'held out')")
+    if args.predictor != "excess" and (quality.SHARED / "data" / "fgfr1").exists():
+        from sklearn_miro.io import read_localizations
+
+        print("\nThe rule on the real FGFR1 FOVs (pair-correlation radius R):")
+        for number in range(1, 11):
+            X = read_localizations(quality.SHARED / "data" / "fgfr1" / f"FGFR1_MCF7_AF647_{number}.csv")
+            X = X[["x", "y"]].to_numpy()
+            fit = model.pair_correlation_fit(X)
+            value = local_excess(X, fit.radius, weighted=args.predictor == "local-weighted")
+            print(f"FOV {number}: {len(X)} localisations, R {fit.radius:.1f} nm, count {value:.1f}, "
+                  f"min_samples {max(2, int(round(c * (1 + value))))} (deployed {model.dbscan_min_samples(X, fit=fit)})")
 
 
 if __name__ == "__main__":

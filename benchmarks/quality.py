@@ -675,12 +675,16 @@ def _patch_classifier_partial_init():
 
 
 EXCESS_FACTOR = float(os.environ.get("EXCESS_FACTOR", 0.484))
+# "excess": the pair correlation's extra neighbours; "local-weighted": the typical clustered
+# localisation's (min_samples_predictors.local_excess, weighted; its factor was 1.023).
+EXCESS_PREDICTOR = os.environ.get("EXCESS_PREDICTOR", "excess")
 
 
 def _patch_excess_min_samples():
-    """Zero-shot ``min_samples = max(2, round(EXCESS_FACTOR x (1 + excess_neighbours)))`` from the
-    FOV's pair-correlation fit (the card's value where the fit shows no clustering), instead
-    of the card's value raised with blinking (``benchmarks/min_samples_predictors.py``)."""
+    """Zero-shot ``min_samples = max(2, round(EXCESS_FACTOR x (1 + count)))``, the count from the
+    FOV's pair-correlation fit (``EXCESS_PREDICTOR``; the card's value where the fit shows no
+    clustering), instead of the card's value raised with blinking
+    (``benchmarks/min_samples_predictors.py``)."""
     def apply():
         from sklearn_miro.pretrained import PretrainedMIRO
 
@@ -689,7 +693,12 @@ def _patch_excess_min_samples():
                 fit = self.pair_correlation_fit(X)
             if fit is None or fit.excess_neighbours <= 0:
                 return self.dbscan_rule[1]
-            return max(2, int(round(EXCESS_FACTOR * (1.0 + fit.excess_neighbours))))
+            count = fit.excess_neighbours
+            if EXCESS_PREDICTOR != "excess":
+                from min_samples_predictors import local_excess
+
+                count = local_excess(X, fit.radius, weighted=EXCESS_PREDICTOR == "local-weighted")
+            return max(2, int(round(EXCESS_FACTOR * (1.0 + count))))
 
         PretrainedMIRO.dbscan_min_samples = dbscan_min_samples
     return apply
