@@ -28,15 +28,11 @@ from sklearn_miro import MIROClusterer, MIROTransformer  # noqa: E402
 
 def run(name, model, min_samples, n_test):
     X, y, g = quality.load_scenario(name, n_test=n_test)["test"]
-    labels, used, offset = np.full(len(X), -1), [], 0
-    for f in np.unique(g):
-        rows = np.flatnonzero(g == f)
-        clusterer = MIROClusterer(MIROTransformer.pretrained(model, verbose=0), min_samples=min_samples)
-        found = clusterer.fit_predict(X[rows])
-        labels[rows] = np.where(found >= 0, found + offset, -1)
-        offset += int(found.max()) + 1 if found.max() >= 0 else 0
-        used.append(clusterer.min_samples_)
-    return quality.mean_scores(X, y, g, labels), int(np.median(used)), len(np.unique(g))
+    # Without labels every FOV is clustered on its own, with its own radius and min_samples.
+    clusterer = MIROClusterer(MIROTransformer.pretrained(model, verbose=0), min_samples=min_samples)
+    clusterer.fit(X, groups=g)
+    used = clusterer.min_samples_per_fov_
+    return quality.mean_scores(X, y, g, clusterer.labels_), int(np.median(used)), len(np.unique(g))
 
 
 def main():

@@ -96,7 +96,7 @@ def warn_if_blinking_model_without_blinking(model, blinks):
     scenarios without blinking it found almost none of them.
     """
     tested = [b for b in blinks if b is not None]
-    if not getattr(model, "trained_on_blinking", False) or not tested:
+    if not model.trained_on_blinking or not tested:
         return
     without = len(tested) - sum(tested)
     if without * 2 <= len(tested):
