@@ -76,8 +76,36 @@ def local_excess(X, radius, weighted=False):
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
-def fgfr1_figure(path, factor=0.484, fovs=(4, 2)):
-    """The two rules on real FGFR1 FOVs, one row per FOV: localisations, deployed, extra neighbours."""
+def tile_excess(X, radius, *, tile_radii=20.0, reach=3.0, weighted=False):
+    """The pair correlation's extra neighbours, robust to one large cluster (label-free).
+
+    Per localisation, its neighbours within ``reach x radius`` minus a uniform scatter's of
+    the FOV's density (over all localisations, the mean of this is the pair-correlation
+    fit's ``excess_neighbours``). The FOV is cut into square tiles of side about
+    ``tile_radii x radius``; the value is the median over the non-empty tiles of their mean,
+    or with ``weighted`` the median over localisations of their tile's mean, so that one
+    tile (one blob) cannot set the FOV's value.
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(X)
+    low, span = X.min(axis=0), np.ptp(X, axis=0)
+    reach_nm = reach * radius
+    counts = cKDTree(X).query_ball_point(X, r=reach_nm, return_length=True) - 1
+    excess = counts - (n - 1) / float(np.prod(span)) * np.pi * reach_nm**2
+    n_tiles = np.maximum(1, np.round(span / (tile_radii * radius))).astype(int)
+    cell = np.minimum((X - low) / span * n_tiles, n_tiles - 1).astype(int)
+    tile = cell[:, 0] * n_tiles[1] + cell[:, 1]
+    members = np.bincount(tile, minlength=n_tiles.prod())
+    means = np.bincount(tile, excess, n_tiles.prod()) / np.maximum(members, 1)
+    return float(np.median(means[tile] if weighted else means[members > 0]))
+
+
+def fgfr1_figure(path, factor=0.484, fovs=(4, 2), cap=None):
+    """The two rules on real FGFR1 FOVs, one row per FOV: localisations, deployed, extra neighbours.
+
+    With ``cap``, the extra-neighbours rule is capped at ``cap x (1 + local_excess(weighted))``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,15 +121,18 @@ def fgfr1_figure(path, factor=0.484, fovs=(4, 2)):
         X = X.to_numpy()
         axes[row, 0].scatter(X[:, 0], X[:, 1], s=0.5, c="k")
         axes[row, 0].set_title(f"FOV {number}: {len(X)} localisations")
-        excess = pair_correlation_fit(X).excess_neighbours
-        for col, min_samples in ((1, "auto"), (2, max(2, round(factor * (1 + excess))))):
+        fit = pair_correlation_fit(X)
+        rule = max(2, round(factor * (1 + fit.excess_neighbours)))
+        if cap is not None:
+            rule = min(rule, max(2, round(cap * (1 + local_excess(X, fit.radius, weighted=True)))))
+        for col, min_samples in ((1, "auto"), (2, rule)):
             clusterer = MIROClusterer(MIROTransformer.pretrained(verbose=0), min_samples=min_samples)
             labels = clusterer.fit_predict(X)
             colours = np.random.default_rng(0).random((labels.max() + 2, 3))
             axes[row, col].scatter(X[labels < 0, 0], X[labels < 0, 1], s=0.3, c="0.8")
             axes[row, col].scatter(X[labels >= 0, 0], X[labels >= 0, 1], s=0.8, c=colours[labels[labels >= 0]])
-            rule = "deployed" if min_samples == "auto" else "extra-neighbours"
-            axes[row, col].set_title(f"{rule} rule: min_samples {clusterer.min_samples_}, "
+            name = "deployed" if min_samples == "auto" else ("capped " if cap else "") + "extra-neighbours"
+            axes[row, col].set_title(f"{name} rule: min_samples {clusterer.min_samples_}, "
                                      f"{labels.max() + 1} clusters")
     for ax in axes.flat:
         ax.set_aspect("equal")
@@ -118,13 +149,18 @@ def main():
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--model", default=ZERO_SHOT_MODEL)
     parser.add_argument("--fgfr1-figure", default=None, metavar="PATH")
-    parser.add_argument("--predictor", choices=("excess", "local", "local-weighted"), default="excess",
+    parser.add_argument("--tile-radii", type=float, default=20.0,
+                        help="with --predictor tile / tile-weighted: the tiles' side in cluster radii R")
+    parser.add_argument("--cap", type=float, default=None,
+                        help="with --fgfr1-figure: cap the rule at CAP x (1 + the typical count)")
+    parser.add_argument("--predictor", choices=("excess", "local", "local-weighted", "excess-capped", "tile", "tile-weighted"),
+                        default="excess",
                         help="the rule's count: the pair correlation's extra neighbours (default), or the "
                              "typical clustered localisation's extra neighbours within R (local_excess)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     if args.fgfr1_figure:
-        fgfr1_figure(args.fgfr1_figure)
+        fgfr1_figure(args.fgfr1_figure, cap=args.cap)
         return
     model = PretrainedMIRO.load(args.model)
     eps_in_radii, _ = model.dbscan_rule
@@ -147,8 +183,12 @@ def main():
         rows.append(dict(blinking=settings["blinking"] is not None, best=GRID[np.argmax(scores)],
                          best_score=scores.max(), scores=scores, deployed_score=(s["ari_dagger"] + s["ji_c"]) / 2,
                          repeats=1 + fit.repeat_neighbours,
-                         excess=1 + (fit.excess_neighbours if args.predictor == "excess"
+                         excess=1 + (fit.excess_neighbours if args.predictor in ("excess", "excess-capped")
+                                     else tile_excess(X, fit.radius, tile_radii=args.tile_radii,
+                                                      weighted=args.predictor == "tile-weighted")
+                                     if args.predictor.startswith("tile")
                                      else local_excess(X, radius, weighted=args.predictor == "local-weighted")),
+                         typical=1 + local_excess(X, fit.radius, weighted=True),
                          X=X, y=y, moved=moved, eps=eps_in_radii * radius, card_min_samples=model.dbscan_rule[1]))
     blinking = np.array([r["blinking"] for r in rows])
     best = np.array([r["best"] for r in rows], dtype=float)
@@ -160,14 +200,30 @@ def main():
     excess = np.array([r["excess"] for r in rows])
     # c x (1 + excess), c fitted in log space on the even-numbered FOVs only, then rounded to
     # the grid; its score is reported on the odd-numbered ones (held out from the fit).
-    c = float(np.exp(np.median(np.log(best[::2]) - np.log(excess[::2]))))
+    # (FOVs whose count shows no clustering, excess <= 1, take the card's value and are left out.)
+    positive = excess[::2] > 1
+    c = float(np.exp(np.median(np.log(best[::2][positive]) - np.log(excess[::2][positive]))))
     held_out = np.zeros(len(rows), dtype=bool)
     held_out[1::2] = True
+    typical = np.array([r["typical"] for r in rows])
+    # excess-capped: the pair count's rule, but never above k x (1 + the typical clustered
+    # localisation's extra neighbours), k the largest ratio of the two on the even-numbered
+    # FOVs, so that the cap binds on no training FOV and only where one FOV's pair count
+    # exceeds anything its typical cluster explains in the simulations (one blob among
+    # small clusters).
+    rule_values = np.maximum(2, np.round(c * excess))
+    k = float(np.max(rule_values[::2] / typical[::2])) if args.predictor == "excess-capped" else np.inf
+    if args.predictor == "excess-capped":
+        ratio = rule_values / typical
+        print(f"rule / (1 + typical count): median {np.median(ratio):.2f}, 90th percentile "
+              f"{np.percentile(ratio, 90):.2f}, max {ratio.max():.2f}; k = {k:.2f} (max on the even-numbered FOVs); "
+              f"the cap binds on {int(np.sum(ratio[1::2] > k))} of {len(ratio[1::2])} odd-numbered FOVs\n")
     # The rule as the package applies it (rounded, at least 2; the card's value without
     # clustering, where the fit gives no excess), scored at its own min_samples.
     predicted_score = []
     for r in rows:
         m = r["card_min_samples"] if r["excess"] <= 1 else max(2, int(round(c * r["excess"])))
+        m = min(m, max(2, int(round(k * r["typical"])))) if np.isfinite(k) else m
         labels = DBSCAN(eps=r["eps"], min_samples=m).fit_predict(r["moved"])
         s = quality.mean_scores(r["X"], r["y"], np.zeros(len(r["X"]), dtype=int), labels)
         predicted_score.append((s["ari_dagger"] + s["ji_c"]) / 2)
@@ -193,9 +249,16 @@ def main():
             X = read_localizations(quality.SHARED / "data" / "fgfr1" / f"FGFR1_MCF7_AF647_{number}.csv")
             X = X[["x", "y"]].to_numpy()
             fit = model.pair_correlation_fit(X)
-            value = local_excess(X, fit.radius, weighted=args.predictor == "local-weighted")
+            if args.predictor.startswith("tile"):
+                value = tile_excess(X, fit.radius, tile_radii=args.tile_radii,
+                                    weighted=args.predictor == "tile-weighted")
+            else:
+                value = local_excess(X, fit.radius, weighted=args.predictor in ("local-weighted", "excess-capped"))
+            rule = max(2, int(round(c * (1 + value))))
+            if args.predictor == "excess-capped":
+                rule = min(max(2, int(round(c * (1 + fit.excess_neighbours)))), max(2, int(round(k * (1 + value)))))
             print(f"FOV {number}: {len(X)} localisations, R {fit.radius:.1f} nm, count {value:.1f}, "
-                  f"min_samples {max(2, int(round(c * (1 + value))))} (deployed {model.dbscan_min_samples(X, fit=fit)})")
+                  f"min_samples {rule} (deployed {model.dbscan_min_samples(X, fit=fit)})")
 
 
 if __name__ == "__main__":

@@ -678,6 +678,11 @@ EXCESS_FACTOR = float(os.environ.get("EXCESS_FACTOR", 0.484))
 # "excess": the pair correlation's extra neighbours; "local-weighted": the typical clustered
 # localisation's (min_samples_predictors.local_excess, weighted; its factor was 1.023).
 EXCESS_PREDICTOR = os.environ.get("EXCESS_PREDICTOR", "excess")
+# "tile" / "tile-weighted": the pair count robust to one blob (min_samples_predictors.tile_excess;
+# factors 0.691 / 0.633 on the simulations).
+# "excess-capped": the pair count's rule, at most EXCESS_CAP x (1 + the weighted typical count)
+# (min_samples_predictors.py --predictor excess-capped prints the k fitted on simulations).
+EXCESS_CAP = float(os.environ.get("EXCESS_CAP", "inf"))
 
 
 def _patch_excess_min_samples():
@@ -694,11 +699,24 @@ def _patch_excess_min_samples():
             if fit is None or fit.excess_neighbours <= 0:
                 return self.dbscan_rule[1]
             count = fit.excess_neighbours
-            if EXCESS_PREDICTOR != "excess":
+            if EXCESS_PREDICTOR in ("local", "local-weighted"):
                 from min_samples_predictors import local_excess
 
                 count = local_excess(X, fit.radius, weighted=EXCESS_PREDICTOR == "local-weighted")
-            return max(2, int(round(EXCESS_FACTOR * (1.0 + count))))
+            elif EXCESS_PREDICTOR in ("tile", "tile-weighted"):
+                from min_samples_predictors import tile_excess
+
+                count = tile_excess(X, fit.radius, tile_radii=float(os.environ.get("EXCESS_TILE_RADII", 20.0)),
+                                    weighted=EXCESS_PREDICTOR == "tile-weighted")
+                if count <= 0:
+                    return self.dbscan_rule[1]
+            value = max(2, int(round(EXCESS_FACTOR * (1.0 + count))))
+            if EXCESS_PREDICTOR == "excess-capped":
+                from min_samples_predictors import local_excess
+
+                typical = 1.0 + local_excess(X, fit.radius, weighted=True)
+                value = min(value, max(2, int(round(EXCESS_CAP * typical))))
+            return value
 
         PretrainedMIRO.dbscan_min_samples = dbscan_min_samples
     return apply
