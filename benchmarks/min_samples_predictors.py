@@ -30,6 +30,7 @@ side by side.
 """
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -43,6 +44,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
 import train_pretrained  # noqa: E402
 
+from sklearn_miro.parameters import tiled_excess_neighbours  # noqa: E402
 from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E402
 
 GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80])
@@ -76,35 +78,29 @@ def local_excess(X, radius, weighted=False):
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
-def tile_excess(X, radius, *, tile_radii=20.0, reach=3.0, weighted=False):
-    """The pair correlation's extra neighbours, robust to one large cluster (label-free).
-
-    Per localisation, its neighbours within ``reach x radius`` minus a uniform scatter's of
-    the FOV's density (over all localisations, the mean of this is the pair-correlation
-    fit's ``excess_neighbours``). The FOV is cut into square tiles of side about
-    ``tile_radii x radius``; the value is the median over the non-empty tiles of their mean,
-    or with ``weighted`` the median over localisations of their tile's mean, so that one
-    tile (one blob) cannot set the FOV's value.
-    """
+def tile_count(X, radius, args):
+    """``--predictor tile-weighted``: :func:`sklearn_miro.parameters.tiled_excess_neighbours`
+    (median over localisations of their tile's mean); ``tile``: the median over the
+    non-empty tiles instead, each tile counting once."""
+    if args.predictor == "tile-weighted":
+        return tiled_excess_neighbours(X, radius, tile_radii=args.tile_radii)
     from scipy.spatial import cKDTree
 
-    n = len(X)
     low, span = X.min(axis=0), np.ptp(X, axis=0)
-    reach_nm = reach * radius
-    counts = cKDTree(X).query_ball_point(X, r=reach_nm, return_length=True) - 1
-    excess = counts - (n - 1) / float(np.prod(span)) * np.pi * reach_nm**2
-    n_tiles = np.maximum(1, np.round(span / (tile_radii * radius))).astype(int)
+    counts = cKDTree(X).query_ball_point(X, r=3.0 * radius, return_length=True) - 1
+    excess = counts - (len(X) - 1) / float(np.prod(span)) * np.pi * (3.0 * radius) ** 2
+    n_tiles = np.maximum(1, np.round(span / (args.tile_radii * radius))).astype(int)
     cell = np.minimum((X - low) / span * n_tiles, n_tiles - 1).astype(int)
     tile = cell[:, 0] * n_tiles[1] + cell[:, 1]
     members = np.bincount(tile, minlength=n_tiles.prod())
-    means = np.bincount(tile, excess, n_tiles.prod()) / np.maximum(members, 1)
-    return float(np.median(means[tile] if weighted else means[members > 0]))
+    return float(np.median(np.bincount(tile, excess, n_tiles.prod())[members > 0] / members[members > 0]))
 
 
-def fgfr1_figure(path, factor=0.484, fovs=(4, 2), cap=None):
+def fgfr1_figure(path, factor=0.484, fovs=(4, 2), cap=None, tile_radii=None):
     """The two rules on real FGFR1 FOVs, one row per FOV: localisations, deployed, extra neighbours.
 
-    With ``cap``, the extra-neighbours rule is capped at ``cap x (1 + local_excess(weighted))``.
+    With ``cap``, the extra-neighbours rule is capped at ``cap x (1 + local_excess(weighted))``;
+    with ``tile_radii``, its count is ``tiled_excess_neighbours`` on tiles of that many radii.
     """
     import matplotlib
 
@@ -123,6 +119,8 @@ def fgfr1_figure(path, factor=0.484, fovs=(4, 2), cap=None):
         axes[row, 0].set_title(f"FOV {number}: {len(X)} localisations")
         fit = pair_correlation_fit(X)
         rule = max(2, round(factor * (1 + fit.excess_neighbours)))
+        if tile_radii is not None:
+            rule = max(2, round(factor * (1 + tiled_excess_neighbours(X, fit.radius, tile_radii=tile_radii))))
         if cap is not None:
             rule = min(rule, max(2, round(cap * (1 + local_excess(X, fit.radius, weighted=True)))))
         for col, min_samples in ((1, "auto"), (2, rule)):
@@ -131,7 +129,8 @@ def fgfr1_figure(path, factor=0.484, fovs=(4, 2), cap=None):
             colours = np.random.default_rng(0).random((labels.max() + 2, 3))
             axes[row, col].scatter(X[labels < 0, 0], X[labels < 0, 1], s=0.3, c="0.8")
             axes[row, col].scatter(X[labels >= 0, 0], X[labels >= 0, 1], s=0.8, c=colours[labels[labels >= 0]])
-            name = "deployed" if min_samples == "auto" else ("capped " if cap else "") + "extra-neighbours"
+            name = "deployed" if min_samples == "auto" else (
+                ("capped " if cap else "tiled " if tile_radii else "") + "extra-neighbours")
             axes[row, col].set_title(f"{name} rule: min_samples {clusterer.min_samples_}, "
                                      f"{labels.max() + 1} clusters")
     for ax in axes.flat:
@@ -151,6 +150,11 @@ def main():
     parser.add_argument("--fgfr1-figure", default=None, metavar="PATH")
     parser.add_argument("--tile-radii", type=float, default=20.0,
                         help="with --predictor tile / tile-weighted: the tiles' side in cluster radii R")
+    parser.add_argument("--write-card", action="store_true",
+                        help="with --predictor tile-weighted: write the fitted rule into the model's card "
+                             "(sklearn_miro/pretrained/MODEL.json, dbscan.min_samples_rule)")
+    parser.add_argument("--factor", type=float, default=0.484,
+                        help="with --fgfr1-figure: the rule's factor (fitted on the simulations)")
     parser.add_argument("--cap", type=float, default=None,
                         help="with --fgfr1-figure: cap the rule at CAP x (1 + the typical count)")
     parser.add_argument("--predictor", choices=("excess", "local", "local-weighted", "excess-capped", "tile", "tile-weighted"),
@@ -158,9 +162,12 @@ def main():
                         help="the rule's count: the pair correlation's extra neighbours (default), or the "
                              "typical clustered localisation's extra neighbours within R (local_excess)")
     args = parser.parse_args()
+    if args.write_card and args.predictor != "tile-weighted":
+        parser.error("--write-card writes the tile-weighted rule: give --predictor tile-weighted")
     warnings.filterwarnings("ignore")
     if args.fgfr1_figure:
-        fgfr1_figure(args.fgfr1_figure, cap=args.cap)
+        fgfr1_figure(args.fgfr1_figure, factor=args.factor, cap=args.cap,
+                     tile_radii=args.tile_radii if args.predictor == "tile-weighted" else None)
         return
     model = PretrainedMIRO.load(args.model)
     eps_in_radii, _ = model.dbscan_rule
@@ -184,8 +191,7 @@ def main():
                          best_score=scores.max(), scores=scores, deployed_score=(s["ari_dagger"] + s["ji_c"]) / 2,
                          repeats=1 + fit.repeat_neighbours,
                          excess=1 + (fit.excess_neighbours if args.predictor in ("excess", "excess-capped")
-                                     else tile_excess(X, fit.radius, tile_radii=args.tile_radii,
-                                                      weighted=args.predictor == "tile-weighted")
+                                     else tile_count(X, fit.radius, args)
                                      if args.predictor.startswith("tile")
                                      else local_excess(X, radius, weighted=args.predictor == "local-weighted")),
                          typical=1 + local_excess(X, fit.radius, weighted=True),
@@ -241,6 +247,27 @@ def main():
               f"{predicted_score[keep].mean():.3f} |", flush=True)
     print(f"\nc = {c:.3f} (median of best / (1 + excess) on the even-numbered FOVs; the rule's score "
           "is in-sample on the rows without 'held out')")
+    if args.write_card:
+        # The rule goes into the model's card, where PretrainedMIRO.dbscan_min_samples reads it.
+        card_path = Path(__file__).resolve().parents[1] / "sklearn_miro" / "pretrained" / f"{args.model}.json"
+        card = json.loads(card_path.read_text())
+        scores = {f"{'with' if b else 'without'}_blinking": dict(
+            n_fovs=int(np.sum(held_out & (blinking == b))),
+            best=round(float(np.mean([r["best_score"] for r, h in zip(rows, held_out & (blinking == b)) if h])), 3),
+            rule=round(float(predicted_score[held_out & (blinking == b)].mean()), 3),
+            card_min_samples_raised_with_repeats=round(
+                float(np.mean([r["deployed_score"] for r, h in zip(rows, held_out & (blinking == b)) if h])), 3))
+            for b in (False, True)}
+        card["dbscan"]["min_samples_rule"] = dict(
+            count="sklearn_miro.parameters.tiled_excess_neighbours", factor=round(c, 3),
+            tile_radii=args.tile_radii, reach=3.0,
+            command=f"OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --n-fovs {args.n_fovs} "
+                    f"--seed {args.seed} --model {args.model} --predictor tile-weighted --tile-radii "
+                    f"{args.tile_radii:g} --write-card",
+            fitted_on="the even-numbered of the simulated FOVs (the model's training family)",
+            held_out_mean_of_ari_dagger_and_ji_c=scores)
+        card_path.write_text(json.dumps(card, indent=1) + "\n")
+        print(f"Wrote the rule into {card_path}")
     if args.predictor != "excess" and (quality.SHARED / "data" / "fgfr1").exists():
         from sklearn_miro.io import read_localizations
 
@@ -250,8 +277,7 @@ def main():
             X = X[["x", "y"]].to_numpy()
             fit = model.pair_correlation_fit(X)
             if args.predictor.startswith("tile"):
-                value = tile_excess(X, fit.radius, tile_radii=args.tile_radii,
-                                    weighted=args.predictor == "tile-weighted")
+                value = tile_count(X, fit.radius, args)
             else:
                 value = local_excess(X, fit.radius, weighted=args.predictor in ("local-weighted", "excess-capped"))
             rule = max(2, int(round(c * (1 + value))))

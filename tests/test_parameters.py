@@ -22,6 +22,7 @@ from sklearn_miro.parameters import (
     ripley_h,
     ripley_k,
     suggest_eps,
+    tiled_excess_neighbours,
 )
 
 
@@ -202,6 +203,70 @@ def test_pair_correlation_fit_counts_the_extra_neighbours(n_localizations):
     assert pair_correlation_fit(X).excess_neighbours == pytest.approx(expected, rel=0.2)
     uniform = np.random.default_rng(0).uniform(0, 3000.0, size=(1500, 2))
     assert pair_correlation_fit(uniform).excess_neighbours == 0.0
+
+
+@pytest.mark.parametrize("n_localizations", [15, 60])
+def test_tiled_excess_neighbours_counts_like_the_pair_correlation(n_localizations):
+    X, y, _ = make_gaussian_clusters(1, n_clusters=20, cluster_std=30.0, n_localizations=n_localizations,
+                                     fov_size=3000.0, random_state=0)
+    expected = (n_localizations - 1) * np.mean(y >= 0)
+    assert tiled_excess_neighbours(X, pair_correlation_fit(X).radius) == pytest.approx(expected, rel=0.3)
+    uniform = np.random.default_rng(0).uniform(0, 3000.0, size=(1500, 2))
+    assert abs(tiled_excess_neighbours(uniform, 40.0)) < 1.0
+
+
+def _small_clusters_and_a_blob(blob_size):
+    X, _, _ = make_gaussian_clusters(1, n_clusters=100, cluster_std=25.0, n_localizations=10,
+                                     fov_size=6000.0, random_state=1)
+    blob = np.random.default_rng(2).normal([1500.0, 1500.0], 40.0, (blob_size, 2))
+    return X, np.vstack([X, blob])
+
+
+def test_tiled_excess_neighbours_is_not_set_by_one_blob():
+    # The real FGFR1 FOV that made the pair count unusable for min_samples: one
+    # blob of a quarter of the localisations among a hundred clusters of ten.
+    # Its pairs outnumber all the others, so the pair count rises thirtyfold;
+    # the tiled count stays where the small clusters put it.
+    small, with_blob = _small_clusters_and_a_blob(600)
+    pair_small, pair_blob = pair_correlation_fit(small), pair_correlation_fit(with_blob)
+    assert pair_blob.excess_neighbours > 10 * pair_small.excess_neighbours
+    typical = tiled_excess_neighbours(small, pair_small.radius)
+    assert 2.0 < typical < 10.0
+    assert tiled_excess_neighbours(with_blob, pair_blob.radius) == pytest.approx(typical, rel=0.5)
+
+
+def test_tiled_excess_neighbours_subsamples_large_fovs():
+    _, X = _small_clusters_and_a_blob(600)
+    radius = pair_correlation_fit(X).radius
+    full = tiled_excess_neighbours(X, radius)
+    assert tiled_excess_neighbours(X, radius, max_points=1500) == pytest.approx(full, rel=0.25)
+    assert tiled_excess_neighbours(X, radius, max_points=1500, random_state=3) != \
+        tiled_excess_neighbours(X, radius, max_points=1500, random_state=4)
+
+
+@settings(max_examples=10, deadline=None)
+@given(scale=st.floats(0.01, 100.0), shift=st.floats(-1e6, 1e6), seed=st.integers(0, 2**31 - 1))
+def test_tiled_excess_neighbours_follows_units_order_and_translation(scale, shift, seed):
+    X, _, _ = make_gaussian_clusters(1, n_clusters=20, cluster_std=25.0, n_localizations=15,
+                                     fov_size=2000.0, random_state=0)
+    order = np.random.default_rng(seed).permutation(len(X))
+    reference = tiled_excess_neighbours(X, 40.0)
+    moved = X[order] * scale + shift
+    assert tiled_excess_neighbours(moved, 40.0 * scale) == pytest.approx(reference, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("radius", [0.0, -3.0, float("nan"), "40"])
+def test_tiled_excess_neighbours_rejects_a_bad_radius(radius):
+    X = np.random.default_rng(0).uniform(0, 1000.0, (50, 2))
+    with pytest.raises(ValueError, match="radius must be"):
+        tiled_excess_neighbours(X, radius)
+
+
+def test_tiled_excess_neighbours_leaves_its_input_alone():
+    X = np.random.default_rng(0).uniform(0, 1000.0, (200, 2))
+    before = X.copy()
+    tiled_excess_neighbours(X, 20.0)
+    assert np.array_equal(X, before)
 
 
 @settings(max_examples=10, deadline=None)

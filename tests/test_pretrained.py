@@ -522,6 +522,35 @@ def test_label_free_min_samples_rises_with_blinking_only():
     assert REPEAT_FACTOR * 3 <= model.dbscan_min_samples(blinking) <= REPEAT_FACTOR * 8
 
 
+def test_zero_shot_min_samples_follows_the_extra_neighbours_not_one_blob():
+    # The zero-shot model's card sizes min_samples on the typical localisation's
+    # extra neighbours: larger clusters, a larger min_samples; one blob among
+    # small clusters does not set it; no clustering, the card's fixed value.
+    from sklearn_miro.datasets import make_gaussian_clusters
+    from sklearn_miro.parameters import tiled_excess_neighbours
+    from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO
+
+    model = PretrainedMIRO.load(ZERO_SHOT_MODEL)
+    rule = model.card["dbscan"]["min_samples_rule"]
+    values = []
+    for size in (10, 40):
+        X, _, _ = make_gaussian_clusters(1, n_clusters=30, cluster_std=30.0, n_localizations=size,
+                                         fov_size=3000.0, random_state=0)
+        fit = model.pair_correlation_fit(X)
+        count = tiled_excess_neighbours(X, fit.radius, tile_radii=rule["tile_radii"], reach=rule["reach"])
+        values.append(model.dbscan_min_samples(X))
+        assert values[-1] == max(2, round(rule["factor"] * (1 + count)))
+    assert values[1] > 2 * values[0]
+    small, _, _ = make_gaussian_clusters(1, n_clusters=100, cluster_std=25.0, n_localizations=10,
+                                         fov_size=6000.0, random_state=1)
+    blob = np.random.default_rng(2).normal([1500.0, 1500.0], 40.0, (600, 2))
+    with_blob = np.vstack([small, blob])
+    pair_rule = rule["factor"] * (1 + model.pair_correlation_fit(with_blob).excess_neighbours)
+    assert model.dbscan_min_samples(with_blob) <= 10 < pair_rule / 5
+    uniform = np.random.default_rng(0).uniform(0, 3000.0, (1500, 2))
+    assert model.dbscan_min_samples(uniform) == model.dbscan_rule[1]
+
+
 def test_cli_shows_progress_on_a_tiled_file_unless_quiet(tmp_path, capsys):
     # Just over the tiling threshold (50,000 localisations): the one size of
     # file on which the bar appears.

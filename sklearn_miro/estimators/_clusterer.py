@@ -236,7 +236,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     label_free_ : bool
         True when ``fit`` got no labels and a pretrained transformer: every
         FOV (in ``fit`` and ``predict``) gets its own cluster length scale,
-        ``eps`` and ``min_samples`` (raised with multiple blinking); ``eps_``
+        ``eps`` and ``min_samples`` (the model card's rule,
+        :meth:`~sklearn_miro.pretrained.PretrainedMIRO.dbscan_min_samples`); ``eps_``
         and ``min_samples_`` are then the medians over the ``fit`` FOVs.
     cluster_radius_, cluster_radii_ : float, ndarray or None
         Label-free mode: median and per-FOV cluster length scale (RMS
@@ -490,8 +491,9 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         Per FOV: the cluster length scale ``R`` (given to the transformer, or
         estimated on the FOV), ``eps = eps_in_radii x R`` (the model card's
         ``dbscan`` entry) and ``min_samples`` from
-        :meth:`~sklearn_miro.pretrained.PretrainedMIRO.dbscan_min_samples` (the
-        card's value, raised with blinking), unless ``eps`` or ``min_samples``
+        :meth:`~sklearn_miro.pretrained.PretrainedMIRO.dbscan_min_samples` (from
+        the FOV's extra neighbours for the zero-shot model, the card's value
+        raised with blinking for the others), unless ``eps`` or ``min_samples``
         are given.
         """
         inner = inner_transformer(self.transformer_)

@@ -424,10 +424,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             -0.03 on 200 benchmark FOVs); ``"nanoclusters"``, the start that ``fit``
             uses by default (``init="auto"``), fine-tunes better (``doc/pretrained.md``).
             ``"blinking"`` is for data with multiple blinking only (several
-            localisations per molecule): there it found more of the true clusters
-            on three of the benchmark's five blinking scenarios, at a lower
-            ARI-dagger on four; on data without blinking it finds almost none of
-            the clusters (JI_c 0.00-0.04 on four ground-truth scenarios, 0.46 on the
+            localisations per molecule); there the default does as well on the
+            benchmark's five blinking scenarios (better on both metrics on two, a
+            trade on two, 0.004 behind on one); on data without blinking it finds
+            almost none of the clusters (JI_c 0.00-0.04 on four ground-truth scenarios, 0.46 on the
             elongated one), and :class:`MIROClusterer` warns where the FOVs' pair
             correlation shows no blinking.
         cluster_radius : float or None, default=None

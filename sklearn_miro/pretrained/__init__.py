@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .._validation import check_coordinates, split_by_group
-from ..parameters import pair_correlation_fit
+from ..parameters import pair_correlation_fit, tiled_excess_neighbours
 from ..model import Collapsed, network_from_state, network_state, tiled_inference_progress
 from ..network import MIRONetwork
 from ..tiling import fov_network_outputs
@@ -68,10 +68,12 @@ FINE_TUNING_MODEL = "nanoclusters"
 #: the same network settings, trained on elongated simulations only.
 ELONGATED_FINE_TUNING_MODEL = "elongated"
 #: A zero-shot model the user chooses for data with multiple blinking (every
-#: molecule localised several times): trained on blinking simulations only, it
-#: found more of the true clusters than ``ZERO_SHOT_MODEL`` on three of the
-#: benchmark's five blinking scenarios (JI_c; ARI-dagger lower on four), and
-#: almost none on data without blinking (doc/pretrained.md). Nothing chooses it
+#: molecule localised several times): trained on blinking simulations only. It
+#: found more of the true clusters than ``ZERO_SHOT_MODEL`` with its earlier
+#: blink-repeat min_samples on three of the benchmark's five blinking scenarios;
+#: ``ZERO_SHOT_MODEL`` with the tiled min_samples of its card does as well (better
+#: on both metrics on two, a trade on two), and this model finds almost none of
+#: the clusters of data without blinking (doc/pretrained.md). Nothing chooses it
 #: automatically: no label-free test of blinking measured so far tells blinking
 #: from elongated or hollow clusters.
 BLINKING_ZERO_SHOT_MODEL = "blinking"
@@ -384,17 +386,35 @@ class PretrainedMIRO:
     def dbscan_min_samples(self, X, *, fit=None):
         """The label-free ``min_samples`` for one FOV.
 
-        The card's ``min_samples``, raised to ``REPEAT_FACTOR`` times the mean
-        number of localisations of one molecule that the FOV's pair
-        correlation shows (multiple blinking,
-        :func:`sklearn_miro.parameters.pair_correlation_fit`); the card's value
-        without blinking. ``fit``: the FOV's :meth:`pair_correlation_fit`, if
-        already computed.
+        Where the card has a ``min_samples_rule`` (``nanoclusters-long``, the
+        zero-shot model): ``max(2, round(factor x (1 + n)))``, ``n`` the FOV's
+        extra neighbours per localisation
+        (:func:`sklearn_miro.parameters.tiled_excess_neighbours` at the pair
+        correlation's cluster radius), ``factor`` fitted on simulations of the
+        model's training family (``benchmarks/min_samples_predictors.py``):
+        larger and more crowded clusters, and blinking, all raise the density
+        a collapsed cluster has and background clumps lack; the card's
+        ``min_samples`` where ``n`` shows no clustering. Other models: the
+        card's ``min_samples``, raised to
+        ``REPEAT_FACTOR`` times the mean number of localisations of one
+        molecule that the FOV's pair correlation shows (multiple blinking,
+        :func:`sklearn_miro.parameters.pair_correlation_fit`). ``fit``: the
+        FOV's :meth:`pair_correlation_fit`, if already computed.
         """
         rule_min_samples = self.dbscan_rule[1]
         if fit is None:
             fit = self.pair_correlation_fit(X)
-        if fit is None or fit.repeat_neighbours <= 0:
+        if fit is None:
+            return rule_min_samples
+        count_rule = self.card["dbscan"].get("min_samples_rule")
+        if count_rule is not None:
+            count = 0.0
+            if np.isfinite(fit.radius):
+                count = tiled_excess_neighbours(X, fit.radius, tile_radii=float(count_rule["tile_radii"]),
+                                                reach=float(count_rule["reach"]))
+            # No extra neighbours: no clustering to size min_samples on (as the rule was measured).
+            return max(2, int(round(float(count_rule["factor"]) * (1.0 + count)))) if count > 0 else rule_min_samples
+        if fit.repeat_neighbours <= 0:
             return rule_min_samples
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
