@@ -427,6 +427,10 @@ def main(argv=None):
             command += " --whole-fov-features"
         rule.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=time.process_time() - cpu, command=command,
                     family=family)
+        if "min_samples_rule" in info.get("dbscan", {}):
+            # Its factor was fitted at the old eps on collapses by this network: refit, don't carry.
+            print("The card's min_samples_rule was fitted with the previous DBSCAN rule and is dropped; "
+                  "refit it with: " + info["dbscan"]["min_samples_rule"]["command"])
         info["dbscan"] = rule
         card_path.write_text(json.dumps(info, indent=1) + "\n")
         print(f"DBSCAN rule: eps = {rule['eps_in_radii']} x cluster radius, min_samples = "
