@@ -11,7 +11,8 @@ the best one (mean of ARI-dagger and JI_c, ties to the smallest) is compared wit
 label-free predictors from the same fit: ``1 + repeats`` and ``1 + excess_neighbours`` (all
 extra neighbours of a localisation: about (cluster size - 1) x the clustered fraction). Prints
 the Spearman correlation of each with the best value, FOVs with and without blinking apart,
-and the score the best value, the deployed rule and a rule ``max(2, round(c x (1 + excess)))``
+and the score the best value, the blink-repeat rule (the package's before the forty-first
+session) and a rule ``max(2, round(c x (1 + excess)))``
 reach (``c`` fitted in log space on the even-numbered FOVs; the odd-numbered ones are its
 held-out rows; the rule scored at its own value, as ``PretrainedMIRO.dbscan_min_samples``
 applies it).
@@ -45,7 +46,7 @@ import quality  # noqa: E402
 import train_pretrained  # noqa: E402
 
 from sklearn_miro.parameters import tiled_excess_neighbours  # noqa: E402
-from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E402
+from sklearn_miro.pretrained import REPEAT_FACTOR, ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E402
 
 GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80])
 
@@ -150,6 +151,9 @@ def main():
     parser.add_argument("--fgfr1-figure", default=None, metavar="PATH")
     parser.add_argument("--tile-radii", type=float, default=20.0,
                         help="with --predictor tile / tile-weighted: the tiles' side in cluster radii R")
+    parser.add_argument("--floor", type=int, default=2,
+                        help="the rule's smallest min_samples (2: DBSCAN's least; the card's value: "
+                             "never below the model's calibrated min_samples)")
     parser.add_argument("--write-card", action="store_true",
                         help="with --predictor tile-weighted: write the fitted rule into the model's card "
                              "(sklearn_miro/pretrained/MODEL.json, dbscan.min_samples_rule)")
@@ -184,7 +188,12 @@ def main():
             s = quality.mean_scores(X, y, groups, labels)
             scores.append((s["ari_dagger"] + s["ji_c"]) / 2)
         scores = np.array(scores)
-        deployed = model.dbscan_min_samples(X, fit=fit)
+        # The blink-repeat rule (the package's before the forty-first session, and still that of
+        # the models without a min_samples_rule), written out so that the comparison does not
+        # change once the card carries the rule this script fits.
+        deployed = model.dbscan_rule[1]
+        if fit.repeat_neighbours > 0:
+            deployed = max(deployed, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
         labels = DBSCAN(eps=eps_in_radii * radius, min_samples=int(deployed)).fit_predict(moved)
         s = quality.mean_scores(X, y, groups, labels)
         rows.append(dict(blinking=settings["blinking"] is not None, best=GRID[np.argmax(scores)],
@@ -201,7 +210,7 @@ def main():
     print(f"{len(rows)} simulated FOVs with a finite radius (seed {args.seed}), model {args.model}, "
           f"eps = {eps_in_radii} R; 'excess' below is the predictor {args.predictor!r}\n")
     print("| FOVs | n | best min_samples (median) | Spearman with 1 + repeats | with 1 + excess | "
-          "score: best / deployed / c x (1 + excess) |")
+          "score: best / blink-repeat rule / c x (1 + excess) |")
     print("| --- | --- | --- | --- | --- | --- |")
     excess = np.array([r["excess"] for r in rows])
     # c x (1 + excess), c fitted in log space on the even-numbered FOVs only, then rounded to
@@ -228,7 +237,7 @@ def main():
     # clustering, where the fit gives no excess), scored at its own min_samples.
     predicted_score = []
     for r in rows:
-        m = r["card_min_samples"] if r["excess"] <= 1 else max(2, int(round(c * r["excess"])))
+        m = r["card_min_samples"] if r["excess"] <= 1 else max(args.floor, int(round(c * r["excess"])))
         m = min(m, max(2, int(round(k * r["typical"])))) if np.isfinite(k) else m
         labels = DBSCAN(eps=r["eps"], min_samples=m).fit_predict(r["moved"])
         s = quality.mean_scores(r["X"], r["y"], np.zeros(len(r["X"]), dtype=int), labels)
@@ -259,11 +268,11 @@ def main():
                 float(np.mean([r["deployed_score"] for r, h in zip(rows, held_out & (blinking == b)) if h])), 3))
             for b in (False, True)}
         card["dbscan"]["min_samples_rule"] = dict(
-            count="sklearn_miro.parameters.tiled_excess_neighbours", factor=round(c, 3),
+            count="sklearn_miro.parameters.tiled_excess_neighbours", factor=round(c, 3), floor=args.floor,
             tile_radii=args.tile_radii, reach=3.0,
             command=f"OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --n-fovs {args.n_fovs} "
                     f"--seed {args.seed} --model {args.model} --predictor tile-weighted --tile-radii "
-                    f"{args.tile_radii:g} --write-card",
+                    f"{args.tile_radii:g} --floor {args.floor} --write-card",
             fitted_on="the even-numbered of the simulated FOVs (the model's training family)",
             held_out_mean_of_ari_dagger_and_ji_c=scores)
         card_path.write_text(json.dumps(card, indent=1) + "\n")
@@ -280,11 +289,11 @@ def main():
                 value = tile_count(X, fit.radius, args)
             else:
                 value = local_excess(X, fit.radius, weighted=args.predictor in ("local-weighted", "excess-capped"))
-            rule = max(2, int(round(c * (1 + value))))
+            rule = max(args.floor, int(round(c * (1 + value))))
             if args.predictor == "excess-capped":
                 rule = min(max(2, int(round(c * (1 + fit.excess_neighbours)))), max(2, int(round(k * (1 + value)))))
             print(f"FOV {number}: {len(X)} localisations, R {fit.radius:.1f} nm, count {value:.1f}, "
-                  f"min_samples {rule} (deployed {model.dbscan_min_samples(X, fit=fit)})")
+                  f"min_samples {rule} (the package now: {model.dbscan_min_samples(X, fit=fit)})")
 
 
 if __name__ == "__main__":

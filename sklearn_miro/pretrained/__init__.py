@@ -413,7 +413,9 @@ class PretrainedMIRO:
                 count = tiled_excess_neighbours(X, fit.radius, tile_radii=float(count_rule["tile_radii"]),
                                                 reach=float(count_rule["reach"]))
             # No extra neighbours: no clustering to size min_samples on (as the rule was measured).
-            return max(2, int(round(float(count_rule["factor"]) * (1.0 + count)))) if count > 0 else rule_min_samples
+            if count <= 0:
+                return rule_min_samples
+            return max(int(count_rule.get("floor", 2)), int(round(float(count_rule["factor"]) * (1.0 + count))))
         if fit.repeat_neighbours <= 0:
             return rule_min_samples
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
