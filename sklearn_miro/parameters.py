@@ -698,11 +698,13 @@ def tiled_excess_neighbours(X, radius, *, tile_radii=10.0, reach=3.0, max_points
     reach_length = reach * radius
     counts = cKDTree(X).query_ball_point(queries, r=reach_length, return_length=True) - 1
     excess = counts - (n - 1) / float(np.prod(span)) * np.pi * reach_length**2
-    n_tiles = np.maximum(1, np.round(span / (tile_radii * radius))).astype(int)
-    cell = np.minimum((queries - low) / span * n_tiles, n_tiles - 1).astype(int)
-    tile = cell[:, 0] * n_tiles[1] + cell[:, 1]
-    members = np.bincount(tile, minlength=int(n_tiles.prod()))
-    means = np.bincount(tile, excess, int(n_tiles.prod())) / np.maximum(members, 1)
+    n_tiles = np.maximum(1.0, np.round(span / (tile_radii * radius)))
+    cell = np.minimum(np.floor((queries - low) / span * n_tiles), n_tiles - 1)
+    # Only the occupied tiles get an index: a radius tiny against the FOV must not
+    # allocate one counter per empty tile.
+    _, tile = np.unique(cell, axis=0, return_inverse=True)
+    tile = tile.ravel()
+    means = np.bincount(tile, excess) / np.bincount(tile)
     return float(np.median(means[tile]))
 
 
