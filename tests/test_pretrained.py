@@ -539,7 +539,7 @@ def test_zero_shot_min_samples_follows_the_extra_neighbours_not_one_blob():
         fit = model.pair_correlation_fit(X)
         count = tiled_excess_neighbours(X, fit.radius, tile_radii=rule["tile_radii"], reach=rule["reach"])
         values.append(model.dbscan_min_samples(X))
-        assert values[-1] == max(2, round(rule["factor"] * (1 + count)))
+        assert values[-1] == max(rule["floor"], round(rule["factor"] * (1 + count)))
     assert values[1] > 2 * values[0]
     small, _, _ = make_gaussian_clusters(1, n_clusters=100, cluster_std=25.0, n_localizations=10,
                                          fov_size=6000.0, random_state=1)
