@@ -72,8 +72,9 @@ ELONGATED_FINE_TUNING_MODEL = "elongated"
 #: found more of the true clusters than ``ZERO_SHOT_MODEL`` with its earlier
 #: blink-repeat min_samples on three of the benchmark's five blinking scenarios;
 #: ``ZERO_SHOT_MODEL`` with the tiled min_samples of its card does as well (better
-#: on both metrics on two, a trade on two), and this model finds almost none of
-#: the clusters of data without blinking (doc/pretrained.md). Nothing chooses it
+#: on both metrics on two, a trade on two, 0.004 behind on one), and this model
+#: finds almost none of the clusters of data without blinking
+#: (doc/pretrained.md). Nothing chooses it
 #: automatically: no label-free test of blinking measured so far tells blinking
 #: from elongated or hollow clusters.
 BLINKING_ZERO_SHOT_MODEL = "blinking"
