@@ -492,9 +492,10 @@ def _cluster(args):
     for path, df, (target, table_path) in zip(args.files, tables, targets):
         X = df[["x", "y"]].to_numpy()
         if args.pretrained is not None:
-            # Zero-shot: every file gets its own cluster length scale and eps.
+            # Zero-shot: every file gets its own cluster length scale, eps and min_samples.
             labels = model.fit_predict(X)
-            scale = f" (cluster radius {model.cluster_radius_:.1f}, eps {model.eps_:.1f})"
+            scale = (f" (cluster radius {model.cluster_radius_:.1f}, eps {model.eps_:.1f}, "
+                     f"min_samples {model.min_samples_})")
             source = f"pretrained:{args.pretrained}"
         else:
             labels = model.predict(X)

@@ -462,7 +462,8 @@ def test_cli_clusters_with_a_pretrained_model(fov, tmp_path, capsys):
     assert main(["cluster", "--pretrained", "nanoclusters", str(path), "--output-dir", str(tmp_path)]) == 0
     out = pd.read_csv(tmp_path / "fov_clusters.csv")
     assert len(out) == len(X)
-    assert "cluster radius" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "cluster radius" in printed and "min_samples" in printed
     assert main(["cluster", "--pretrained", "nope", str(path)]) == 2
     assert "Unknown pretrained model" in capsys.readouterr().err
     assert main(["cluster", str(path)]) == 2
