@@ -90,11 +90,11 @@ def tile_count(X, radius, args):
     low, span = X.min(axis=0), np.ptp(X, axis=0)
     counts = cKDTree(X).query_ball_point(X, r=3.0 * radius, return_length=True) - 1
     excess = counts - (len(X) - 1) / float(np.prod(span)) * np.pi * (3.0 * radius) ** 2
-    n_tiles = np.maximum(1, np.round(span / (args.tile_radii * radius))).astype(int)
-    cell = np.minimum((X - low) / span * n_tiles, n_tiles - 1).astype(int)
-    tile = cell[:, 0] * n_tiles[1] + cell[:, 1]
-    members = np.bincount(tile, minlength=n_tiles.prod())
-    return float(np.median(np.bincount(tile, excess, n_tiles.prod())[members > 0] / members[members > 0]))
+    n_tiles = np.maximum(1.0, np.round(span / (args.tile_radii * radius)))
+    cell = np.minimum(np.floor((X - low) / span * n_tiles), n_tiles - 1)
+    _, tile = np.unique(cell, axis=0, return_inverse=True)
+    tile = tile.ravel()
+    return float(np.median(np.bincount(tile, excess) / np.bincount(tile)))
 
 
 def fgfr1_figure(path, factor=0.484, fovs=(4, 2), cap=None, tile_radii=None):
@@ -154,6 +154,9 @@ def main():
     parser.add_argument("--floor", type=int, default=2,
                         help="the rule's smallest min_samples (2: DBSCAN's least; the card's value: "
                              "never below the model's calibrated min_samples)")
+    parser.add_argument("--fallback-below", type=float, default=None,
+                        help="FOVs whose count is below this take the blink-repeat rule (default: "
+                             "those with a count <= 0 take the card's min_samples)")
     parser.add_argument("--write-card", action="store_true",
                         help="with --predictor tile-weighted: write the fitted rule into the model's card "
                              "(sklearn_miro/pretrained/MODEL.json, dbscan.min_samples_rule)")
@@ -198,6 +201,7 @@ def main():
         s = quality.mean_scores(X, y, groups, labels)
         rows.append(dict(blinking=settings["blinking"] is not None, best=GRID[np.argmax(scores)],
                          best_score=scores.max(), scores=scores, deployed_score=(s["ari_dagger"] + s["ji_c"]) / 2,
+                         blink_rule=int(deployed),
                          repeats=1 + fit.repeat_neighbours,
                          excess=1 + (fit.excess_neighbours if args.predictor in ("excess", "excess-capped")
                                      else tile_count(X, fit.radius, args)
@@ -237,7 +241,13 @@ def main():
     # clustering, where the fit gives no excess), scored at its own min_samples.
     predicted_score = []
     for r in rows:
-        m = r["card_min_samples"] if r["excess"] <= 1 else max(args.floor, int(round(c * r["excess"])))
+        # Where the count shows no clustering (or less than --fallback-below), the card's value,
+        # or with --fallback-below the blink-repeat rule.
+        if args.fallback_below is None:
+            m = r["card_min_samples"] if r["excess"] <= 1 else max(args.floor, int(round(c * r["excess"])))
+        else:
+            m = (r["blink_rule"] if r["excess"] - 1 < args.fallback_below
+                 else max(args.floor, int(round(c * r["excess"]))))
         m = min(m, max(2, int(round(k * r["typical"])))) if np.isfinite(k) else m
         labels = DBSCAN(eps=r["eps"], min_samples=m).fit_predict(r["moved"])
         s = quality.mean_scores(r["X"], r["y"], np.zeros(len(r["X"]), dtype=int), labels)
@@ -269,10 +279,13 @@ def main():
             for b in (False, True)}
         card["dbscan"]["min_samples_rule"] = dict(
             count="sklearn_miro.parameters.tiled_excess_neighbours", factor=round(c, 3), floor=args.floor,
+            fallback_below=args.fallback_below,
             tile_radii=args.tile_radii, reach=3.0,
             command=f"OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --n-fovs {args.n_fovs} "
                     f"--seed {args.seed} --model {args.model} --predictor tile-weighted --tile-radii "
-                    f"{args.tile_radii:g} --floor {args.floor} --write-card",
+                    f"{args.tile_radii:g} --floor {args.floor}"
+                    + (f" --fallback-below {args.fallback_below:g}" if args.fallback_below is not None else "")
+                    + " --write-card",
             fitted_on="the even-numbered of the simulated FOVs (the model's training family)",
             held_out_mean_of_ari_dagger_and_ji_c=scores)
         card_path.write_text(json.dumps(card, indent=1) + "\n")

@@ -492,6 +492,8 @@ def check_random_state(random_state, *, legacy=False):
     if legacy:
         return sklearn_check_random_state(random_state)
     if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be a non-negative int; got {random_state!r}.")
         return np.random.default_rng(random_state)
     if isinstance(random_state, np.random.Generator):
         return random_state

@@ -262,6 +262,30 @@ def test_tiled_excess_neighbours_rejects_a_bad_radius(radius):
         tiled_excess_neighbours(X, radius)
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("max_points", 0, "max_points must be > 0"),
+    ("max_points", 1.5, "max_points must be an integer"),
+    ("random_state", -1, "random_state must be a non-negative int"),
+    ("random_state", "seed", "random_state must be None"),
+    ("tile_radii", -1.0, "tile_radii must be > 0"),
+])
+def test_tiled_excess_neighbours_rejects_bad_options(option, value, message):
+    X = np.random.default_rng(0).uniform(0, 1000.0, (50, 2))
+    with pytest.raises(ValueError, match=message):
+        tiled_excess_neighbours(X, 20.0, **{option: value})
+
+
+def test_tiled_excess_neighbours_on_degenerate_fovs():
+    # No area, no density: 0 (no clustering to size anything on).
+    assert tiled_excess_neighbours(np.zeros((5, 2)), 10.0) == 0.0
+    assert tiled_excess_neighbours(np.c_[np.arange(10.0), np.zeros(10)], 10.0) == 0.0
+    assert tiled_excess_neighbours(np.array([[1.0, 2.0]]), 10.0) == 0.0
+    # A radius tiny against the FOV: one tile per localisation at most, not one per
+    # empty tile (10^16 of them here), and no clustering seen.
+    X = np.random.default_rng(0).uniform(0, 1e6, (2000, 2))
+    assert abs(tiled_excess_neighbours(X, 1e-3)) < 1e-6
+
+
 def test_tiled_excess_neighbours_leaves_its_input_alone():
     X = np.random.default_rng(0).uniform(0, 1000.0, (200, 2))
     before = X.copy()
