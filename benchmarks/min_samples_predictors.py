@@ -155,7 +155,7 @@ def main():
                         help="the rule's smallest min_samples (2: DBSCAN's least; the card's value: "
                              "never below the model's calibrated min_samples)")
     parser.add_argument("--fallback-below", type=float, default=None,
-                        help="FOVs whose count is below this take the blink-repeat rule (default: "
+                        help="FOVs whose count is at most this take the blink-repeat rule (default: "
                              "those with a count <= 0 take the card's min_samples)")
     parser.add_argument("--write-card", action="store_true",
                         help="with --predictor tile-weighted: write the fitted rule into the model's card "
@@ -241,12 +241,12 @@ def main():
     # clustering, where the fit gives no excess), scored at its own min_samples.
     predicted_score = []
     for r in rows:
-        # Where the count shows no clustering (or less than --fallback-below), the card's value,
-        # or with --fallback-below the blink-repeat rule.
+        # Where the count shows no clustering, the card's value; with --fallback-below T, where
+        # the count is at most T, the blink-repeat rule.
         if args.fallback_below is None:
             m = r["card_min_samples"] if r["excess"] <= 1 else max(args.floor, int(round(c * r["excess"])))
         else:
-            m = (r["blink_rule"] if r["excess"] - 1 < args.fallback_below
+            m = (r["blink_rule"] if r["excess"] - 1 <= args.fallback_below
                  else max(args.floor, int(round(c * r["excess"]))))
         m = min(m, max(2, int(round(k * r["typical"])))) if np.isfinite(k) else m
         labels = DBSCAN(eps=r["eps"], min_samples=m).fit_predict(r["moved"])

@@ -394,9 +394,9 @@ class PretrainedMIRO:
         correlation's cluster radius), ``factor`` fitted on simulations of the
         model's training family (``benchmarks/min_samples_predictors.py``):
         larger and more crowded clusters, and blinking, all raise the density
-        a collapsed cluster has and background clumps lack; the card's
-        ``min_samples`` where ``n`` shows no clustering. Other models: the
-        card's ``min_samples``, raised to
+        a collapsed cluster has and background clumps lack. Where ``n <= 0``
+        (few sparse clusters in much background, or a FOV only a few radii
+        wide) and for the other models: the card's ``min_samples``, raised to
         ``REPEAT_FACTOR`` times the mean number of localisations of one
         molecule that the FOV's pair correlation shows (multiple blinking,
         :func:`sklearn_miro.parameters.pair_correlation_fit`). ``fit``: the
@@ -408,15 +408,16 @@ class PretrainedMIRO:
         if fit is None:
             return rule_min_samples
         count_rule = self.card["dbscan"].get("min_samples_rule")
-        if count_rule is not None:
-            count = 0.0
-            if np.isfinite(fit.radius):
-                count = tiled_excess_neighbours(X, fit.radius, tile_radii=float(count_rule["tile_radii"]),
-                                                reach=float(count_rule["reach"]))
-            # No extra neighbours: no clustering to size min_samples on (as the rule was measured).
-            if count <= 0:
-                return rule_min_samples
-            return max(int(count_rule.get("floor", 2)), int(round(float(count_rule["factor"]) * (1.0 + count))))
+        if count_rule is not None and np.isfinite(fit.radius):
+            count = tiled_excess_neighbours(X, fit.radius, tile_radii=float(count_rule["tile_radii"]),
+                                            reach=float(count_rule["reach"]))
+            # At most `fallback_below` extra neighbours (few sparse clusters in much
+            # background, or a FOV only a few radii wide): no count to size min_samples
+            # on, so the blink-repeat rule below (measured better there than the card's
+            # fixed value).
+            if count > float(count_rule.get("fallback_below", 0.0)):
+                return max(int(count_rule.get("floor", 2)),
+                           int(round(float(count_rule["factor"]) * (1.0 + count))))
         if fit.repeat_neighbours <= 0:
             return rule_min_samples
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
