@@ -157,6 +157,8 @@ def main():
     parser.add_argument("--fallback-below", type=float, default=None,
                         help="FOVs whose count is at most this take the blink-repeat rule (default: "
                              "those with a count <= 0 take the card's min_samples)")
+    parser.add_argument("--blink-floor", action="store_true",
+                        help="never below the blink-repeat rule where the pair correlation shows blinking")
     parser.add_argument("--write-card", action="store_true",
                         help="with --predictor tile-weighted: write the fitted rule into the model's card "
                              "(sklearn_miro/pretrained/MODEL.json, dbscan.min_samples_rule)")
@@ -248,6 +250,10 @@ def main():
         else:
             m = (r["blink_rule"] if r["excess"] - 1 <= args.fallback_below
                  else max(args.floor, int(round(c * r["excess"]))))
+        if args.blink_floor and r["repeats"] > 1:
+            # Never below the blink-repeat rule where the pair correlation shows blinking:
+            # a single molecule's blink group must not pass for a cluster.
+            m = max(m, r["blink_rule"])
         m = min(m, max(2, int(round(k * r["typical"])))) if np.isfinite(k) else m
         labels = DBSCAN(eps=r["eps"], min_samples=m).fit_predict(r["moved"])
         s = quality.mean_scores(r["X"], r["y"], np.zeros(len(r["X"]), dtype=int), labels)
@@ -279,12 +285,13 @@ def main():
             for b in (False, True)}
         card["dbscan"]["min_samples_rule"] = dict(
             count="sklearn_miro.parameters.tiled_excess_neighbours", factor=round(c, 3), floor=args.floor,
-            fallback_below=args.fallback_below,
+            fallback_below=args.fallback_below, blink_floor=args.blink_floor,
             tile_radii=args.tile_radii, reach=3.0,
             command=f"OMP_NUM_THREADS=1 python benchmarks/min_samples_predictors.py --n-fovs {args.n_fovs} "
                     f"--seed {args.seed} --model {args.model} --predictor tile-weighted --tile-radii "
                     f"{args.tile_radii:g} --floor {args.floor}"
                     + (f" --fallback-below {args.fallback_below:g}" if args.fallback_below is not None else "")
+                    + (" --blink-floor" if args.blink_floor else "")
                     + " --write-card",
             fitted_on="the even-numbered of the simulated FOVs (the model's training family)",
             held_out_mean_of_ari_dagger_and_ji_c=scores)

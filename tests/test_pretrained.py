@@ -552,6 +552,23 @@ def test_zero_shot_min_samples_follows_the_extra_neighbours_not_one_blob():
     assert model.dbscan_min_samples(uniform) == model.dbscan_rule[1]
 
 
+def test_zero_shot_min_samples_falls_back_to_the_blink_repeats():
+    # A FOV only a few cluster radii wide: the tiled count (no edge correction) is
+    # negative, so min_samples comes from the blink repeats, as before the count.
+    from sklearn_miro.datasets import make_gaussian_clusters
+    from sklearn_miro.parameters import tiled_excess_neighbours
+    from sklearn_miro.pretrained import REPEAT_FACTOR, ZERO_SHOT_MODEL, PretrainedMIRO
+
+    model = PretrainedMIRO.load(ZERO_SHOT_MODEL)
+    X, _, _ = make_gaussian_clusters(1, n_clusters=3, cluster_std=30.0, n_localizations=20, fov_size=300.0,
+                                     background_fraction=0.5, random_state=0,
+                                     blinking=dict(mean_blinks=4.0, localization_precision=(12.0, 4.0)))
+    fit = model.pair_correlation_fit(X)
+    assert tiled_excess_neighbours(X, fit.radius) <= 0 < fit.repeat_neighbours
+    expected = max(model.dbscan_rule[1], int(np.ceil(REPEAT_FACTOR * (1 + fit.repeat_neighbours))))
+    assert model.dbscan_min_samples(X) == expected > model.dbscan_rule[1]
+
+
 def test_cli_shows_progress_on_a_tiled_file_unless_quiet(tmp_path, capsys):
     # Just over the tiling threshold (50,000 localisations): the one size of
     # file on which the bar appears.

@@ -407,20 +407,24 @@ class PretrainedMIRO:
             fit = self.pair_correlation_fit(X)
         if fit is None:
             return rule_min_samples
+        blink_repeat = rule_min_samples
+        if fit.repeat_neighbours > 0:
+            blink_repeat = max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
         count_rule = self.card["dbscan"].get("min_samples_rule")
         if count_rule is not None and np.isfinite(fit.radius):
             count = tiled_excess_neighbours(X, fit.radius, tile_radii=float(count_rule["tile_radii"]),
                                             reach=float(count_rule["reach"]))
             # At most `fallback_below` extra neighbours (few sparse clusters in much
             # background, or a FOV only a few radii wide): no count to size min_samples
-            # on, so the blink-repeat rule below (measured better there than the card's
-            # fixed value).
+            # on, so the blink-repeat rule (measured better there than the card's fixed
+            # value).
             if count > float(count_rule.get("fallback_below", 0.0)):
-                return max(int(count_rule.get("floor", 2)),
-                           int(round(float(count_rule["factor"]) * (1.0 + count))))
-        if fit.repeat_neighbours <= 0:
-            return rule_min_samples
-        return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
+                value = max(int(count_rule.get("floor", 2)), int(round(float(count_rule["factor"]) * (1.0 + count))))
+                if count_rule.get("blink_floor", False) and fit.repeat_neighbours > 0:
+                    # A single molecule's blink group must not pass for a cluster.
+                    value = max(value, blink_repeat)
+                return value
+        return blink_repeat
 
     def collapse_fov(self, X, cluster_radius=None, *, steps=None, fit=None, verbose=0,
                      tile_size="auto", crop_features=False):
