@@ -79,6 +79,17 @@ def local_excess(X, radius, weighted=False):
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
+def collapsed_simulations(model, n_fovs, seed):
+    """Fresh simulated FOVs of the training family (numpy seed ``seed``), each collapsed once by
+    ``model`` as ``MIROClusterer`` does zero-shot: yields ``(X, y, settings, fit, moved, radius)``
+    for those with a finite cluster radius."""
+    for X, y, _, settings in train_pretrained.full_size_fovs(n_fovs, np.random.default_rng(seed)):
+        fit = model.pair_correlation_fit(X)
+        moved, radius = model.collapse_fov(X, None, fit=fit, crop_features=True)
+        if np.isfinite(radius):
+            yield X, y, settings, fit, moved, radius
+
+
 def tile_count(X, radius, args):
     """``--predictor tile-weighted``: :func:`sklearn_miro.parameters.tiled_excess_neighbours`
     (median over localisations of their tile's mean); ``tile``: the median over the
@@ -181,11 +192,7 @@ def main():
     model = PretrainedMIRO.load(args.model)
     eps_in_radii, _ = model.dbscan_rule
     rows = []
-    for X, y, _, settings in train_pretrained.full_size_fovs(args.n_fovs, np.random.default_rng(args.seed)):
-        fit = model.pair_correlation_fit(X)
-        moved, radius = model.collapse_fov(X, None, fit=fit, crop_features=True)
-        if not np.isfinite(radius):
-            continue
+    for X, y, settings, fit, moved, radius in collapsed_simulations(model, args.n_fovs, args.seed):
         groups = np.zeros(len(X), dtype=int)
         scores = []
         for m in GRID:

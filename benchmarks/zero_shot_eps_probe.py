@@ -26,7 +26,7 @@ from sklearn.cluster import DBSCAN
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402
-import train_pretrained  # noqa: E402
+from min_samples_predictors import collapsed_simulations  # noqa: E402
 
 from sklearn_miro.parameters import tiled_excess_neighbours  # noqa: E402
 from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E402
@@ -44,11 +44,7 @@ def main():
     model = PretrainedMIRO.load(args.model)
     card_factor, _ = model.dbscan_rule
     rows = []
-    for X, y, _, settings in train_pretrained.full_size_fovs(args.n_fovs, np.random.default_rng(args.seed)):
-        fit = model.pair_correlation_fit(X)
-        moved, radius = model.collapse_fov(X, None, fit=fit, crop_features=True)
-        if not np.isfinite(radius):
-            continue
+    for X, y, settings, fit, moved, radius in collapsed_simulations(model, args.n_fovs, args.seed):
         min_samples = model.dbscan_min_samples(X, fit=fit)
         groups = np.zeros(len(X), dtype=int)
         scores = []
