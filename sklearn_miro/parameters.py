@@ -662,9 +662,10 @@ def tiled_excess_neighbours(X, radius, *, tile_radii=10.0, reach=3.0, max_points
     much background), it drops to about 0 while the pair correlation still
     shows clustering. Measured: 15 clusters of 40 localisations in a 6 um FOV
     gave 34.9 with 300 background localisations and 0.72 with 900 (pair
-    correlation 27.4 and 16.3). Where the tiles are larger than the clusters
-    are apart, the value is instead above (cluster size - 1) x the clustered
-    fraction, as the tile's own background dilutes less.
+    correlation 27.4 and 16.3). Above that limit the value tends to exceed
+    (cluster size - 1) x the clustered fraction (1.24 times for 20 clusters of
+    60 localisations in a 3 um FOV), because the median localisation sits in a
+    tile richer in clusters than the FOV as a whole.
 
     No edge correction: a localisation within ``reach x radius`` of the
     bounding box misses part of its neighbourhood, so on FOVs only a few times

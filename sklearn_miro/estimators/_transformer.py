@@ -427,9 +427,9 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             localisations per molecule); there the default does as well on the
             benchmark's five blinking scenarios (better on both metrics on two, a
             trade on two, 0.004 behind on one); on data without blinking it finds
-            almost none of the clusters (JI_c 0.00-0.04 on four ground-truth scenarios, 0.46 on the
-            elongated one), and :class:`MIROClusterer` warns where the FOVs' pair
-            correlation shows no blinking.
+            almost none of the clusters (JI_c 0.00-0.04 on four ground-truth
+            scenarios, 0.46 on the elongated one), and :class:`MIROClusterer`
+            warns where the FOVs' pair correlation shows no blinking.
         cluster_radius : float or None, default=None
             Typical RMS radius of a cluster in the units of X (nm), if known.
         device : str, default="auto"

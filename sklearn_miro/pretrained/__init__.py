@@ -419,7 +419,8 @@ class PretrainedMIRO:
             # on, so the blink-repeat rule (measured better there than the card's fixed
             # value).
             if count > float(count_rule.get("fallback_below", 0.0)):
-                value = max(int(count_rule.get("floor", 2)), int(round(float(count_rule["factor"]) * (1.0 + count))))
+                value = max(int(count_rule.get("floor", 2)),
+                            int(round(float(count_rule["factor"]) * (1.0 + count))))
                 if count_rule.get("blink_floor", False) and fit.repeat_neighbours > 0:
                     # A single molecule's blink group must not pass for a cluster.
                     value = max(value, blink_repeat)
