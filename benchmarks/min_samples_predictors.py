@@ -90,6 +90,30 @@ def collapsed_simulations(model, n_fovs, seed):
             yield X, y, settings, fit, moved, radius
 
 
+def capped_pair_count(X, radius, cap, reach=3.0):
+    """``--predictor pair-capped``: the pair count (mean over localisations of their extra
+    neighbours within ``reach x radius``), each localisation's count capped at ``cap`` times
+    the typical cluster's: the median over the localisations more than two Poisson standard
+    deviations above a uniform scatter, weighted by 1 / (1 + neighbours) so that each cluster
+    counts about once. A blob then counts like a cluster of ``cap`` times the typical size,
+    and sparse clusters keep their pair-count weight (no median over background tiles)."""
+    from scipy.spatial import cKDTree
+
+    span = np.ptp(X, axis=0)
+    reach_nm = reach * radius
+    expected = (len(X) - 1) / float(np.prod(span)) * np.pi * reach_nm**2
+    counts = cKDTree(X).query_ball_point(X, r=reach_nm, return_length=True) - 1
+    excess = counts - expected
+    clustered = excess > 2.0 * np.sqrt(max(expected, 1e-12))
+    if not clustered.any():
+        return float(np.mean(excess))
+    values, weights = excess[clustered], 1.0 / (1.0 + counts[clustered])
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    typical = values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
+    return float(np.mean(np.minimum(excess, cap * typical)))
+
+
 def tile_count(X, radius, args):
     """``--predictor tile-weighted``: :func:`sklearn_miro.parameters.tiled_excess_neighbours`
     (median over localisations of their tile's mean); ``tile-weighted-edge``: the same with
@@ -188,9 +212,10 @@ def main():
     parser.add_argument("--factor", type=float, default=0.484,
                         help="with --fgfr1-figure: the rule's factor (fitted on the simulations)")
     parser.add_argument("--cap", type=float, default=None,
-                        help="with --fgfr1-figure: cap the rule at CAP x (1 + the typical count)")
+                        help="with --fgfr1-figure: cap the rule at CAP x (1 + the typical count); with "
+                             "--predictor pair-capped: each localisation's count at CAP x the typical cluster's")
     parser.add_argument("--predictor", choices=("excess", "local", "local-weighted", "excess-capped", "tile", "tile-weighted",
-                                 "tile-weighted-edge"),
+                                 "tile-weighted-edge", "pair-capped"),
                         default="excess",
                         help="the rule's count: the pair correlation's extra neighbours (default), or the "
                              "typical clustered localisation's extra neighbours within R (local_excess)")
@@ -226,6 +251,8 @@ def main():
                          blink_rule=int(deployed),
                          repeats=1 + fit.repeat_neighbours,
                          excess=1 + (fit.excess_neighbours if args.predictor in ("excess", "excess-capped")
+                                     else capped_pair_count(X, fit.radius, args.cap)
+                                     if args.predictor == "pair-capped"
                                      else tile_count(X, fit.radius, args)
                                      if args.predictor.startswith("tile")
                                      else local_excess(X, radius, weighted=args.predictor == "local-weighted")),
@@ -325,7 +352,9 @@ def main():
             X = read_localizations(quality.SHARED / "data" / "fgfr1" / f"FGFR1_MCF7_AF647_{number}.csv")
             X = X[["x", "y"]].to_numpy()
             fit = model.pair_correlation_fit(X)
-            if args.predictor.startswith("tile"):
+            if args.predictor == "pair-capped":
+                value = capped_pair_count(X, fit.radius, args.cap)
+            elif args.predictor.startswith("tile"):
                 value = tile_count(X, fit.radius, args)
             else:
                 value = local_excess(X, fit.radius, weighted=args.predictor in ("local-weighted", "excess-capped"))

@@ -680,6 +680,8 @@ EXCESS_FACTOR = float(os.environ.get("EXCESS_FACTOR", 0.484))
 EXCESS_PREDICTOR = os.environ.get("EXCESS_PREDICTOR", "excess")
 # "tile-weighted": the pair count robust to one blob (sklearn_miro.parameters.tiled_excess_neighbours,
 # tiles of EXCESS_TILE_RADII radii; factors 0.633 at 20, 0.710 at 10 on the simulations).
+# "pair-capped": the pair count with each localisation's count capped at EXCESS_CAP x the typical
+# cluster's (min_samples_predictors.capped_pair_count).
 # "excess-capped": the pair count's rule, at most EXCESS_CAP x (1 + the weighted typical count)
 # (min_samples_predictors.py --predictor excess-capped prints the k fitted on simulations).
 EXCESS_CAP = float(os.environ.get("EXCESS_CAP", "inf"))
@@ -703,14 +705,15 @@ def _patch_excess_min_samples():
                 from min_samples_predictors import local_excess
 
                 count = local_excess(X, fit.radius, weighted=EXCESS_PREDICTOR == "local-weighted")
-            elif EXCESS_PREDICTOR == "tile-weighted-edge":
+            elif EXCESS_PREDICTOR in ("tile-weighted-edge", "pair-capped"):
                 from types import SimpleNamespace
 
-                from min_samples_predictors import tile_count
+                from min_samples_predictors import capped_pair_count, tile_count
 
                 options = SimpleNamespace(predictor=EXCESS_PREDICTOR,
                                           tile_radii=float(os.environ.get("EXCESS_TILE_RADII", 20.0)))
-                count = tile_count(X, fit.radius, options)
+                count = (capped_pair_count(X, fit.radius, EXCESS_CAP) if EXCESS_PREDICTOR == "pair-capped"
+                         else tile_count(X, fit.radius, options))
                 if count <= 0:
                     # The shipped rule's fallback: the card's value raised with the blink repeats.
                     from sklearn_miro.pretrained import REPEAT_FACTOR
