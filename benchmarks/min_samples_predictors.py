@@ -46,7 +46,7 @@ import quality  # noqa: E402
 import train_pretrained  # noqa: E402
 
 from sklearn_miro.parameters import tiled_excess_neighbours  # noqa: E402
-from sklearn_miro.pretrained import REPEAT_FACTOR, ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E402
+from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E402
 
 GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80])
 
@@ -114,19 +114,19 @@ def capped_pair_count(X, radius, cap, reach=3.0):
     return float(np.mean(np.minimum(excess, cap * typical)))
 
 
-def tile_count(X, radius, args):
+def tile_count(X, radius, predictor, tile_radii):
     """``--predictor tile-weighted``: :func:`sklearn_miro.parameters.tiled_excess_neighbours`
     (median over localisations of their tile's mean); ``tile-weighted-edge``: the same with
     each localisation's expected count taken over the part of its disc inside the bounding
     box; ``tile``: the median over the non-empty tiles instead, each tile counting once."""
-    if args.predictor == "tile-weighted":
-        return tiled_excess_neighbours(X, radius, tile_radii=args.tile_radii)
+    if predictor == "tile-weighted":
+        return tiled_excess_neighbours(X, radius, tile_radii=tile_radii)
     from scipy.spatial import cKDTree
 
     low, span = X.min(axis=0), np.ptp(X, axis=0)
     counts = cKDTree(X).query_ball_point(X, r=3.0 * radius, return_length=True) - 1
     inside = 1.0
-    if args.predictor == "tile-weighted-edge":
+    if predictor == "tile-weighted-edge":
         # Edge correction: the fraction of each localisation's disc inside the bounding box,
         # from 256 points spread evenly over the unit disc (a sunflower pattern).
         k = np.arange(256) + 0.5
@@ -136,12 +136,12 @@ def tile_count(X, radius, args):
             points = X[start:start + 4096, None, :] + 3.0 * radius * disc[None]
             inside[start:start + 4096] = np.all((points >= low) & (points <= low + span), axis=2).mean(axis=1)
     excess = counts - (len(X) - 1) / float(np.prod(span)) * np.pi * (3.0 * radius) ** 2 * inside
-    n_tiles = np.maximum(1.0, np.round(span / (args.tile_radii * radius)))
+    n_tiles = np.maximum(1.0, np.round(span / (tile_radii * radius)))
     cell = np.minimum(np.floor((X - low) / span * n_tiles), n_tiles - 1)
     _, tile = np.unique(cell, axis=0, return_inverse=True)
     tile = tile.ravel()
     means = np.bincount(tile, excess) / np.bincount(tile)
-    return float(np.median(means[tile] if args.predictor == "tile-weighted-edge" else means))
+    return float(np.median(means[tile] if predictor == "tile-weighted-edge" else means))
 
 
 def fgfr1_figure(path, factor=0.484, fovs=(4, 2), cap=None, tile_radii=None):
@@ -241,9 +241,7 @@ def main():
         # The blink-repeat rule (the package's before the forty-first session, and still that of
         # the models without a min_samples_rule), written out so that the comparison does not
         # change once the card carries the rule this script fits.
-        deployed = model.dbscan_rule[1]
-        if fit.repeat_neighbours > 0:
-            deployed = max(deployed, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
+        deployed = model.blink_repeat_min_samples(fit)
         labels = DBSCAN(eps=eps_in_radii * radius, min_samples=int(deployed)).fit_predict(moved)
         s = quality.mean_scores(X, y, groups, labels)
         rows.append(dict(blinking=settings["blinking"] is not None, best=GRID[np.argmax(scores)],
@@ -253,7 +251,7 @@ def main():
                          excess=1 + (fit.excess_neighbours if args.predictor in ("excess", "excess-capped")
                                      else capped_pair_count(X, fit.radius, args.cap)
                                      if args.predictor == "pair-capped"
-                                     else tile_count(X, fit.radius, args)
+                                     else tile_count(X, fit.radius, args.predictor, args.tile_radii)
                                      if args.predictor.startswith("tile")
                                      else local_excess(X, radius, weighted=args.predictor == "local-weighted")),
                          typical=1 + local_excess(X, fit.radius, weighted=True),
@@ -355,7 +353,7 @@ def main():
             if args.predictor == "pair-capped":
                 value = capped_pair_count(X, fit.radius, args.cap)
             elif args.predictor.startswith("tile"):
-                value = tile_count(X, fit.radius, args)
+                value = tile_count(X, fit.radius, args.predictor, args.tile_radii)
             else:
                 value = local_excess(X, fit.radius, weighted=args.predictor in ("local-weighted", "excess-capped"))
             rule = max(args.floor, int(round(c * (1 + value))))

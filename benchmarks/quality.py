@@ -706,21 +706,14 @@ def _patch_excess_min_samples():
 
                 count = local_excess(X, fit.radius, weighted=EXCESS_PREDICTOR == "local-weighted")
             elif EXCESS_PREDICTOR in ("tile-weighted-edge", "pair-capped"):
-                from types import SimpleNamespace
-
                 from min_samples_predictors import capped_pair_count, tile_count
 
-                options = SimpleNamespace(predictor=EXCESS_PREDICTOR,
-                                          tile_radii=float(os.environ.get("EXCESS_TILE_RADII", 20.0)))
                 count = (capped_pair_count(X, fit.radius, EXCESS_CAP) if EXCESS_PREDICTOR == "pair-capped"
-                         else tile_count(X, fit.radius, options))
+                         else tile_count(X, fit.radius, EXCESS_PREDICTOR,
+                                         float(os.environ.get("EXCESS_TILE_RADII", 20.0))))
                 if count <= 0:
                     # The shipped rule's fallback: the card's value raised with the blink repeats.
-                    from sklearn_miro.pretrained import REPEAT_FACTOR
-
-                    if fit.repeat_neighbours <= 0:
-                        return self.dbscan_rule[1]
-                    return max(self.dbscan_rule[1], int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
+                    return self.blink_repeat_min_samples(fit)
             elif EXCESS_PREDICTOR == "tile-weighted":
                 from sklearn_miro.parameters import tiled_excess_neighbours
 

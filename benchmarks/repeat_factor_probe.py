@@ -5,7 +5,10 @@ correlation shows multiple blinking to ``REPEAT_FACTOR`` times the mean number o
 localisations of one molecule (``sklearn_miro.pretrained.PretrainedMIRO.dbscan_min_samples``),
 so that a lone molecule's blink group is no cluster. The factor (2) was chosen on 40 simulated
 FOVs, where 3 tied with it. This scores the zero-shot clusterer (``MIROTransformer.pretrained``
-with every default, the factor patched) for several factors:
+with every default, the factor patched) for several factors. Since the forty-first session
+``nanoclusters-long``'s card sizes ``min_samples`` by its own rule and uses this one only as a
+fallback, so the probe applies this rule alone
+(:meth:`~sklearn_miro.pretrained.PretrainedMIRO.blink_repeat_min_samples`) to every model:
 
 * on ``--n-fovs`` fresh simulated FOVs of the pretrained models' training family
   (``benchmarks/train_pretrained.py``: half with blinking), numpy seed ``--seed``: the
@@ -41,8 +44,13 @@ FACTORS = (0.0, 1.0, 2.0, 2.5, 3.0, 4.0, 5.0)
 def scores(model, fovs, factors):
     """{factor: (n, 2) array of (ARI-dagger, JI_c) per FOV}."""
     out = {}
+    # The blink-repeat rule alone, whatever rule the model's card carries.
+    def blink_repeat_only(self, X, *, fit=None):
+        return self.blink_repeat_min_samples(self.pair_correlation_fit(X) if fit is None else fit)
+
+    pretrained.PretrainedMIRO.dbscan_min_samples = blink_repeat_only
     for factor in factors:
-        pretrained.REPEAT_FACTOR = factor  # read at call time by dbscan_min_samples
+        pretrained.REPEAT_FACTOR = factor  # read at call time by blink_repeat_min_samples
         rows = []
         for X, y in fovs:
             labels = MIROClusterer(MIROTransformer.pretrained(model, verbose=0)).fit_predict(X)

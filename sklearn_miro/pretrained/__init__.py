@@ -74,9 +74,8 @@ ELONGATED_FINE_TUNING_MODEL = "elongated"
 #: ``ZERO_SHOT_MODEL`` with the tiled min_samples of its card does as well (better
 #: on both metrics on two, a trade on two, 0.004 behind on one), and this model
 #: finds almost none of the clusters of data without blinking
-#: (doc/pretrained.md). Nothing chooses it
-#: automatically: no label-free test of blinking measured so far tells blinking
-#: from elongated or hollow clusters.
+#: (doc/pretrained.md). Nothing chooses it automatically: no label-free test of
+#: blinking measured so far tells blinking from elongated or hollow clusters.
 BLINKING_ZERO_SHOT_MODEL = "blinking"
 
 #: Connectivity radius of the pretrained models, in mean localisation spacings.
@@ -402,16 +401,11 @@ class PretrainedMIRO:
         :func:`sklearn_miro.parameters.pair_correlation_fit`). ``fit``: the
         FOV's :meth:`pair_correlation_fit`, if already computed.
         """
-        rule_min_samples = self.dbscan_rule[1]
         if fit is None:
             fit = self.pair_correlation_fit(X)
-        if fit is None:
-            return rule_min_samples
-        blink_repeat = rule_min_samples
-        if fit.repeat_neighbours > 0:
-            blink_repeat = max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
+        blink_repeat = self.blink_repeat_min_samples(fit)
         count_rule = self.card["dbscan"].get("min_samples_rule")
-        if count_rule is not None and np.isfinite(fit.radius):
+        if fit is not None and count_rule is not None and np.isfinite(fit.radius):
             count = tiled_excess_neighbours(X, fit.radius, tile_radii=float(count_rule["tile_radii"]),
                                             reach=float(count_rule["reach"]))
             # At most `fallback_below` extra neighbours (few sparse clusters in much
@@ -426,6 +420,21 @@ class PretrainedMIRO:
                     value = max(value, blink_repeat)
                 return value
         return blink_repeat
+
+    def blink_repeat_min_samples(self, fit):
+        """The blink-repeat ``min_samples``: the card's, raised with multiple blinking.
+
+        ``max(card's min_samples, ceil(REPEAT_FACTOR x (1 + fit.repeat_neighbours)))``
+        where the FOV's :meth:`pair_correlation_fit` ``fit`` shows repeated
+        localisations of one molecule, the card's value otherwise (and for
+        ``fit=None``). The whole label-free rule of the models without a
+        ``min_samples_rule``, and the fallback of those with one
+        (:meth:`dbscan_min_samples`). ``REPEAT_FACTOR`` is read at call time.
+        """
+        rule_min_samples = self.dbscan_rule[1]
+        if fit is None or fit.repeat_neighbours <= 0:
+            return rule_min_samples
+        return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
     def collapse_fov(self, X, cluster_radius=None, *, steps=None, fit=None, verbose=0,
                      tile_size="auto", crop_features=False):
