@@ -51,6 +51,16 @@ from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO  # noqa: E40
 GRID = np.array([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80])
 
 
+def extra_neighbours(X, reach_length):
+    """Per localisation, its neighbours within ``reach_length``; and what a uniform scatter of
+    the FOV's (bounding-box) density would give each: ``(counts, expected)``."""
+    from scipy.spatial import cKDTree
+
+    counts = cKDTree(X).query_ball_point(X, r=reach_length, return_length=True) - 1
+    expected = (len(X) - 1) / float(np.prod(np.ptp(X, axis=0))) * np.pi * reach_length**2
+    return counts, expected
+
+
 def local_excess(X, radius, weighted=False):
     """The typical clustered localisation's extra neighbours within ``radius`` (label-free).
 
@@ -60,12 +70,7 @@ def local_excess(X, radius, weighted=False):
     neighbours), so that every cluster counts about once whatever its size (0 when no
     localisation qualifies).
     """
-    from scipy.spatial import cKDTree
-
-    n = len(X)
-    area = float(np.prod(np.ptp(X, axis=0)))
-    counts = cKDTree(X).query_ball_point(X, r=radius, return_length=True) - 1
-    expected = (n - 1) / area * np.pi * radius**2
+    counts, expected = extra_neighbours(X, radius)
     excess = counts - expected
     keep = excess > 2.0 * np.sqrt(max(expected, 1e-12))
     if not keep.any():
@@ -97,12 +102,7 @@ def capped_pair_count(X, radius, cap, reach=3.0):
     deviations above a uniform scatter, weighted by 1 / (1 + neighbours) so that each cluster
     counts about once. A blob then counts like a cluster of ``cap`` times the typical size,
     and sparse clusters keep their pair-count weight (no median over background tiles)."""
-    from scipy.spatial import cKDTree
-
-    span = np.ptp(X, axis=0)
-    reach_nm = reach * radius
-    expected = (len(X) - 1) / float(np.prod(span)) * np.pi * reach_nm**2
-    counts = cKDTree(X).query_ball_point(X, r=reach_nm, return_length=True) - 1
+    counts, expected = extra_neighbours(X, reach * radius)
     excess = counts - expected
     clustered = excess > 2.0 * np.sqrt(max(expected, 1e-12))
     if not clustered.any():
@@ -121,10 +121,8 @@ def tile_count(X, radius, predictor, tile_radii):
     box; ``tile``: the median over the non-empty tiles instead, each tile counting once."""
     if predictor == "tile-weighted":
         return tiled_excess_neighbours(X, radius, tile_radii=tile_radii)
-    from scipy.spatial import cKDTree
-
     low, span = X.min(axis=0), np.ptp(X, axis=0)
-    counts = cKDTree(X).query_ball_point(X, r=3.0 * radius, return_length=True) - 1
+    counts, expected = extra_neighbours(X, 3.0 * radius)
     inside = 1.0
     if predictor == "tile-weighted-edge":
         # Edge correction: the fraction of each localisation's disc inside the bounding box,
@@ -135,7 +133,7 @@ def tile_count(X, radius, predictor, tile_radii):
         for start in range(0, len(X), 4096):
             points = X[start:start + 4096, None, :] + 3.0 * radius * disc[None]
             inside[start:start + 4096] = np.all((points >= low) & (points <= low + span), axis=2).mean(axis=1)
-    excess = counts - (len(X) - 1) / float(np.prod(span)) * np.pi * (3.0 * radius) ** 2 * inside
+    excess = counts - expected * inside
     n_tiles = np.maximum(1.0, np.round(span / (tile_radii * radius)))
     cell = np.minimum(np.floor((X - low) / span * n_tiles), n_tiles - 1)
     _, tile = np.unique(cell, axis=0, return_inverse=True)
