@@ -569,6 +569,28 @@ def test_zero_shot_min_samples_falls_back_to_the_blink_repeats():
     assert model.dbscan_min_samples(X) == expected > model.dbscan_rule[1]
 
 
+def test_zero_shot_min_samples_blink_floor_of_a_card():
+    # A card may ask for the blink-repeat value as a floor (measured, not set in a
+    # shipped card): on a blinking FOV whose tiled count gives less, that floor wins.
+    import copy
+    import dataclasses
+
+    from sklearn_miro.datasets import make_gaussian_clusters
+    from sklearn_miro.pretrained import ZERO_SHOT_MODEL, PretrainedMIRO
+
+    model = PretrainedMIRO.load(ZERO_SHOT_MODEL)
+    card = copy.deepcopy(model.card)
+    card["dbscan"]["min_samples_rule"]["blink_floor"] = True
+    floored = dataclasses.replace(model, card=card)
+    X, _, _ = make_gaussian_clusters(1, n_clusters=3, cluster_std=30.0, n_localizations=20, fov_size=600.0,
+                                     background_fraction=0.5, random_state=2,
+                                     blinking=dict(mean_blinks=4.0, localization_precision=(12.0, 4.0)))
+    fit = model.pair_correlation_fit(X)
+    blink_repeat = model.blink_repeat_min_samples(fit)
+    assert model.dbscan_min_samples(X, fit=fit) < blink_repeat
+    assert floored.dbscan_min_samples(X, fit=fit) == blink_repeat
+
+
 def test_cli_shows_progress_on_a_tiled_file_unless_quiet(tmp_path, capsys):
     # Just over the tiling threshold (50,000 localisations): the one size of
     # file on which the bar appears.
