@@ -431,6 +431,11 @@ def main(argv=None):
             # Its factor was fitted at the old eps on collapses by this network: refit, don't carry.
             print("The card's min_samples_rule was fitted with the previous DBSCAN rule and is dropped; "
                   "refit it with: " + info["dbscan"]["min_samples_rule"]["command"])
+        if info.get("dbscan", {}).get("collapse_passes", 1) > 1:
+            # The calibration collapses once; a second pass was measured with the old rule.
+            print("The card's collapse_passes (a second pass of the network before the label-free "
+                  "DBSCAN) was measured with the previous DBSCAN rule and is dropped: measure it again "
+                  "(benchmarks/README.md, 'Issue 13, forty-second session').")
         info["dbscan"] = rule
         card_path.write_text(json.dumps(info, indent=1) + "\n")
         print(f"DBSCAN rule: eps = {rule['eps_in_radii']} x cluster radius, min_samples = "

@@ -495,7 +495,7 @@ def _cluster(args):
             # Zero-shot: every file gets its own cluster length scale, eps and min_samples.
             labels = model.fit_predict(X)
             scale = (f" (cluster radius {model.cluster_radius_:.1f}, eps {model.eps_:.1f}, "
-                     f"min_samples {model.min_samples_})")
+                     f"min_samples {model.min_samples_}, {model.collapse_passes_} pass(es) of the network)")
             source = f"pretrained:{args.pretrained}"
         else:
             labels = model.predict(X)

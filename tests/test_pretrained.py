@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.cluster import DBSCAN
+from sklearn.metrics import adjusted_rand_score
 
 from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.cli import main
@@ -21,6 +23,7 @@ from sklearn_miro.pretrained import (
     BLINKING_ZERO_SHOT_MODEL,
     FINE_TUNING_MODEL,
     ZERO_SHOT_MODEL,
+    PretrainedMIRO,
     RADIUS_IN_SPACINGS,
     available_models,
     cluster_rms_radius,
@@ -195,12 +198,34 @@ def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
         MIROTransformer.pretrained("nanoclusters", cluster_radius=-1.0)
 
 
-def test_zero_shot_clusterer_refuses_a_second_collapse_pass(fov):
+def test_zero_shot_clusterer_collapses_as_often_as_the_card_says(fov):
     X, _ = fov
-    miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
-    with pytest.raises(ValueError, match="collapse_passes=2 needs labelled FOVs"):
-        MIROClusterer(miro, collapse_passes=2).fit(X)
-    assert MIROClusterer(miro, collapse_passes="auto").fit(X).collapse_passes_ == 1
+    # The zero-shot default clusters after two passes of its network (its card), the
+    # other shipped models after one; an integer overrides the card.
+    assert PretrainedMIRO.load(ZERO_SHOT_MODEL).collapse_passes == 2
+    assert PretrainedMIRO.load("nanoclusters").collapse_passes == 1
+    once = MIROClusterer(MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)).fit(X)
+    assert once.collapse_passes_ == 1
+    miro = MIROTransformer.pretrained(cluster_radius=35.0)
+    default = MIROClusterer(miro).fit(X)
+    assert default.collapse_passes_ == 2
+    assert MIROClusterer(miro, collapse_passes=1).fit(X).collapse_passes_ == 1
+    # The second pass runs on the first one's output in the first one's units (same radius
+    # and the FOV's own mean spacing, not the collapsed points'): the labels are DBSCAN's on
+    # the network applied twice that way.
+    model = PretrainedMIRO.load(ZERO_SHOT_MODEL)
+    spacing = float(fov_spacing(X)[0])
+    twice = collapse_fov(model.network, X, model.n_steps, 35.0, spacing=spacing)
+    twice = collapse_fov(model.network, twice, model.n_steps, 35.0, spacing=spacing)
+    moved, radius = model.collapse_fov(X, 35.0, passes=2)
+    assert radius == 35.0 and np.allclose(moved, twice)
+    assert not np.allclose(moved, model.collapse_fov(X, 35.0)[0])
+    eps_in_radii, _ = model.dbscan_rule
+    expected = DBSCAN(eps=eps_in_radii * 35.0, min_samples=default.min_samples_).fit_predict(twice)
+    assert adjusted_rand_score(expected, default.labels_) == 1.0
+    np.testing.assert_array_equal(default.predict(X), default.labels_)
+    with pytest.raises(ValueError, match="last step only"):
+        model.collapse_fov(X, 35.0, passes=2, steps=[1, 2])
 
 
 def test_zero_shot_clusterer_can_leave_border_points_out(fov):
@@ -464,6 +489,7 @@ def test_cli_clusters_with_a_pretrained_model(fov, tmp_path, capsys):
     assert len(out) == len(X)
     printed = capsys.readouterr().out
     assert "cluster radius" in printed and "min_samples" in printed
+    assert "1 pass(es) of the network" in printed  # nanoclusters' card: one pass
     assert main(["cluster", "--pretrained", "nope", str(path)]) == 2
     assert "Unknown pretrained model" in capsys.readouterr().err
     assert main(["cluster", str(path)]) == 2

@@ -70,17 +70,18 @@ def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False, one_
     return moved
 
 
-def label_free_fov(model, X_fov, cluster_radius, min_samples, verbose, tile_size, crop_features):
+def label_free_fov(model, X_fov, cluster_radius, min_samples, verbose, tile_size, crop_features, n_passes=1):
     """A pretrained model's zero-shot work on one FOV.
 
     Returns ``(collapsed, cluster radius, min_samples, blinks)``. One
     pair-correlation fit serves the cluster radius (unless ``cluster_radius``
     is given) and ``min_samples`` (unless given); ``blinks`` is whether it
     shows repeated localisations of one molecule (None when no fit was made).
+    ``n_passes`` runs of the network, all in the first one's units.
     """
     fit = model.pair_correlation_fit(X_fov) if cluster_radius is None or min_samples is None else None
     moved, radius = model.collapse_fov(X_fov, cluster_radius, fit=fit, verbose=verbose,
-                                       tile_size=tile_size, crop_features=crop_features)
+                                       tile_size=tile_size, crop_features=crop_features, passes=n_passes)
     if min_samples is None:
         min_samples = model.dbscan_min_samples(X_fov, fit=fit)
     blinks = None if fit is None else bool(fit.repeat_neighbours > 0)
@@ -148,9 +149,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         tightens the clusters the first left loose, while background, which
         the first pass left nearly in place, stays. ``"auto"`` chooses 1 or 2
         on the labelled training FOVs with the same score as ``eps`` (see
-        Notes); it is 1 without labels, with a custom ``clusterer``, and for
-        a pretrained transformer used without labels. Two passes double the
-        cost of collapsing a FOV.
+        Notes); it is 1 without labels and with a custom ``clusterer``. For
+        a pretrained transformer used without labels it is the model's
+        label-free rule (its card's ``collapse_passes``: 2 for the zero-shot
+        default ``"nanoclusters-long"``, 1 for the other shipped models), and
+        an integer overrides it; every pass then works in the first one's
+        units (the FOV's cluster radius and mean spacing). Two passes double
+        the cost of collapsing a FOV.
     eps : float or "auto", default="auto"
         DBSCAN radius in the units of X, applied to the collapsed coordinates.
         ``"auto"`` chooses it on the labelled training FOVs (see Notes); with
@@ -378,13 +383,8 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         self.outlier_radius_ = None if self.outlier_radius == "auto" else self.outlier_radius
         self.label_free_ = self.clusterer is None and labels is None and _is_pretrained(self.transformer_)
         if self.label_free_:
-            if self.collapse_passes != "auto" and self.collapse_passes > 1:
-                raise ValueError(
-                    f"collapse_passes={self.collapse_passes} needs labelled FOVs: a pretrained "
-                    "transformer clustering without labels collapses each FOV once, with its own "
-                    "length scale. Pass y, or leave collapse_passes at 1 or 'auto'."
-                )
-            self.collapse_passes_ = 1
+            self.collapse_passes_ = (inner_transformer(self.transformer_).model_.collapse_passes
+                                     if self.collapse_passes == "auto" else int(self.collapse_passes))
             self.border_points_ = "cluster" if self.border_points == "auto" else self.border_points
             self.labels_ = trim_clusters(X, self._cluster_label_free(X, fov_indices, record=True),
                                          self.outlier_radius_)
@@ -510,7 +510,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             per_fov = map_fovs(
                 label_free_fov,
                 [(model, X[idx], inner.cluster_radius, given_min_samples, inner.verbose, inner.tile_size,
-                  inner.crop_features) for idx in fov_indices],
+                  inner.crop_features, self.collapse_passes_) for idx in fov_indices],
                 self.n_jobs,
                 progress=bar,
             )

@@ -364,6 +364,16 @@ class PretrainedMIRO:
         rule = self.card["dbscan"]
         return float(rule["eps_in_radii"]), int(rule["min_samples"])
 
+    @property
+    def collapse_passes(self):
+        """How many passes of the network the label-free rule clusters after (the card's; 1 if absent).
+
+        A second pass, on the first one's output and in its units, tightens
+        the clusters the first left loose; where the card asks for it, it was
+        measured on data no rule of the model was fitted on.
+        """
+        return int(self.card["dbscan"].get("collapse_passes", 1))
+
     def pair_correlation_fit(self, X):
         """The pair-correlation fit of one validated FOV that the label-free units use.
 
@@ -437,7 +447,7 @@ class PretrainedMIRO:
         return max(rule_min_samples, int(np.ceil(REPEAT_FACTOR * (1.0 + fit.repeat_neighbours))))
 
     def collapse_fov(self, X, cluster_radius=None, *, steps=None, fit=None, verbose=0,
-                     tile_size="auto", crop_features=False):
+                     tile_size="auto", crop_features=False, passes=1):
         """Collapse one validated FOV; returns (moved, cluster radius used).
 
         ``steps``: several steps from one network run (``moved`` then has
@@ -445,8 +455,14 @@ class PretrainedMIRO:
         :meth:`pair_correlation_fit`, if already computed (used when
         ``cluster_radius`` is None). ``verbose``: positive for a progress bar
         when the FOV is tiled. ``tile_size``, ``crop_features``: as for
-        :func:`collapse_fov` (the estimator's parameters).
+        :func:`collapse_fov` (the estimator's parameters). ``passes``: how many
+        times the network runs, each run on the last one's output, all in the
+        units of the first (its cluster radius and the FOV's mean spacing:
+        the collapsed points' own spacing is far below the data's on purpose);
+        only with the last step (``steps`` None).
         """
+        if passes > 1 and steps is not None:
+            raise ValueError("collapse_fov: several passes give the last step only; leave steps=None.")
         if _spans_nothing(X):
             unmoved = X.copy() if steps is None else np.repeat(X[None], len(steps), axis=0)
             return unmoved, float("nan")
@@ -464,10 +480,12 @@ class PretrainedMIRO:
                 )
         else:
             radius = float(cluster_radius)
-        with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
-            moved = collapse_fov(self.network, X, self.n_steps, radius, spacing=spacing,
-                                 steps=steps, tile_size=tile_size, progress=bar,
-                                 crop_features=crop_features)
+        moved = X
+        for _ in range(passes):
+            with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
+                moved = collapse_fov(self.network, moved, self.n_steps, radius, spacing=spacing,
+                                     steps=steps, tile_size=tile_size, progress=bar,
+                                     crop_features=crop_features)
         return moved, radius
 
     def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0,
