@@ -76,7 +76,8 @@ def main():
     lines = [
         f"Zero-shot `{args.model}` ({model.collapse_passes} pass(es) of the network), the first "
         f"{args.n_test} test FOVs per scenario; ARI† / JI_c (the authors' definitions), mean over the "
-        f"FOVs. Grid: eps in {list(EPS_IN_RADII)} x R, min_samples in {list(MIN_SAMPLES)}. Command: "
+        f"FOVs. Grid: eps in {', '.join(f'{e:g}' for e in EPS_IN_RADII)} x R, min_samples in "
+        f"{', '.join(str(k) for k in MIN_SAMPLES)}. Command: "
         f"`OMP_NUM_THREADS=1 python benchmarks/zero_shot_ceiling.py --n-test {args.n_test}`.",
         "",
         "| scenario | label-free rule | hand-tuned DBSCAN | best fixed cell (eps / R, min_samples) | "
