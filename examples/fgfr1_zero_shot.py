@@ -69,7 +69,8 @@ def main():
         m, d = summary(X, labels_miro), summary(X, labels_dbscan)
         rows.append((path.stem, len(X), clusterer.cluster_radius_, clusterer.eps_, m, eps, d, seconds))
         if len(shown) < args.n_plot:
-            shown.append((path.stem, X, labels_miro, labels_dbscan, miro.transform(X)))
+            # The collapse DBSCAN ran on: the clusterer's passes of the network.
+            shown.append((path.stem, X, labels_miro, labels_dbscan, miro.transform(X, passes=clusterer.collapse_passes_)))
 
     print("FOV                    n  | MIRO zero-shot: R (nm)  eps  clusters  median size  RMS radius  clustered"
           " | DBSCAN knee: eps  clusters  median size  RMS radius  clustered | MIRO s")

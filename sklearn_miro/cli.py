@@ -511,7 +511,8 @@ def _cluster(args):
                 warnings.simplefilter("ignore", ShadowedLabelsWarning)
                 write_labels_as_source(
                     target, path, labels, label_name=args.label_name,
-                    description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_},
+                    description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_,
+                                 "collapse_passes": getattr(model, "collapse_passes_", None)},
                 )  # fmt: skip
         except ValueError as exc:
             raise CommandError(_cli_message(exc)) from None

@@ -16,5 +16,5 @@ class MovesNothing(MIROTransformer):
     """A fitted transformer moving nothing: its output is a copy of its input, so DBSCAN runs on the
     localisations themselves."""
 
-    def transform(self, X, groups=None, step=None):
+    def transform(self, X, groups=None, step=None, passes=1):
         return np.array(X, dtype=np.float64, copy=True)

@@ -387,11 +387,12 @@ def test_second_collapse_pass_is_the_transformer_applied_to_its_own_output(data,
 
 
 class _TightCollapse(MIROTransformer):
-    """The fitted test transformer, with its output shrunk 50x towards its mean: a tight collapse."""
+    """The fitted test transformer, every pass's output shrunk 50x towards its mean: a tight collapse."""
 
-    def transform(self, X, groups=None, step=None):
-        moved = super().transform(X, groups=groups, step=step)
-        return moved.mean(axis=0) + (moved - moved.mean(axis=0)) / 50.0
+    def _collapse(self, X, fov_indices, steps):
+        collapsed = super()._collapse(X, fov_indices, steps)
+        centre = collapsed.moved.mean(axis=1, keepdims=True)
+        return collapsed._replace(moved=centre + (collapsed.moved - centre) / 50.0)
 
 
 def _tight(fitted):

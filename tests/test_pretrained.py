@@ -16,7 +16,7 @@ from sklearn_miro import MIROClusterer, MIROTransformer
 from sklearn_miro.cli import main
 from sklearn_miro.datasets import make_gaussian_clusters
 from sklearn_miro.augmentation import AugmentationOptions, budgeted_n_augmented
-from sklearn_miro.estimators import FINE_TUNING_SCHEDULE
+from sklearn_miro.estimators import FINE_TUNING_SCHEDULE, collapse_repeatedly
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.metrics import ari_dagger, jaccard_cluster_index
 from sklearn_miro.pretrained import (
@@ -215,17 +215,50 @@ def test_zero_shot_clusterer_collapses_as_often_as_the_card_says(fov):
     # the network applied twice that way.
     model = PretrainedMIRO.load(ZERO_SHOT_MODEL)
     spacing = float(fov_spacing(X)[0])
-    twice = collapse_fov(model.network, X, model.n_steps, 35.0, spacing=spacing)
-    twice = collapse_fov(model.network, twice, model.n_steps, 35.0, spacing=spacing)
-    moved, radius = model.collapse_fov(X, 35.0, passes=2)
+    crop = miro.crop_features
+    twice = collapse_fov(model.network, X, model.n_steps, 35.0, spacing=spacing, crop_features=crop)
+    twice = collapse_fov(model.network, twice, model.n_steps, 35.0, spacing=spacing, crop_features=crop)
+    moved, radius = model.collapse_fov(X, 35.0, passes=2, crop_features=crop)
     assert radius == 35.0 and np.allclose(moved, twice)
-    assert not np.allclose(moved, model.collapse_fov(X, 35.0)[0])
+    assert not np.allclose(moved, model.collapse_fov(X, 35.0, crop_features=crop)[0])
     eps_in_radii, _ = model.dbscan_rule
     expected = DBSCAN(eps=eps_in_radii * 35.0, min_samples=default.min_samples_).fit_predict(twice)
     assert adjusted_rand_score(expected, default.labels_) == 1.0
     np.testing.assert_array_equal(default.predict(X), default.labels_)
-    with pytest.raises(ValueError, match="last step only"):
-        model.collapse_fov(X, 35.0, passes=2, steps=[1, 2])
+    # Steps apply to the last pass; the earlier ones hand on their last step.
+    steps = model.collapse_fov(X, 35.0, passes=2, steps=[3, model.n_steps - 1], crop_features=crop)[0]
+    assert steps.shape == (2,) + X.shape and np.allclose(steps[1], twice)
+    assert not np.allclose(steps[0], twice)
+
+
+def test_later_passes_keep_the_first_ones_units(fov):
+    X, y = fov
+    # With R estimated on the FOV, a pass on collapsed points must not estimate it again:
+    # there it would be a fraction of the clusters' size.
+    miro = MIROTransformer.pretrained()
+    model = miro.model_
+    first, radius = model.collapse_fov(X, crop_features=miro.crop_features)
+    again_estimated, radius_again = model.collapse_fov(first, crop_features=miro.crop_features)
+    assert radius_again < 0.5 * radius  # what transform(transform(X)) used to do
+    twice = miro.transform(X, passes=2)
+    np.testing.assert_allclose(twice, model.collapse_fov(X, passes=2, crop_features=miro.crop_features)[0])
+    assert not np.allclose(twice, again_estimated)
+    # Two FOVs: each keeps its own units.
+    X2 = np.vstack([X, X + 5_000.0])
+    groups = np.repeat([0, 1], len(X))
+    both = miro.transform(X2, groups=groups, passes=2)
+    np.testing.assert_allclose(both[: len(X)], twice)
+    np.testing.assert_allclose(both[len(X):], twice + 5_000.0, atol=1e-6)
+    # The labelled path's passes (chosen or given) are the same collapse.
+    given = MIROClusterer(miro, collapse_passes=2, eps=10.0, min_samples=3, border_points="cluster",
+                          outlier_radius=None).fit(X, y)
+    np.testing.assert_array_equal(given.labels_, DBSCAN(eps=10.0, min_samples=3).fit_predict(twice))
+    np.testing.assert_array_equal(given.predict(X), given.labels_)
+    with pytest.raises(ValueError, match="original coordinates"):
+        collapse_repeatedly(miro, first, 1, collapsed=True)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="passes must be an integer >= 1"):
+            miro.transform(X, passes=bad)
 
 
 def test_zero_shot_clusterer_can_leave_border_points_out(fov):

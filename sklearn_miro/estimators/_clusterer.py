@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -47,27 +46,41 @@ __all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
 
 
 def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False, one_fov=False):
-    """``transformer.transform`` applied ``n_passes`` times to one FOV (each pass on the last one's output).
+    """The network applied ``n_passes`` times to one FOV (each pass on the last one's output).
 
-    Only a pass on the user's coordinates checks them against the training
-    data (units, stacked FOVs): later passes, and every pass when
-    ``collapsed=True`` (input that is already a collapse's output), see
-    localisations the network has just brought together, whose spacing is far
-    below the training data's on purpose. The checks are skipped with
-    :func:`sklearn_miro.domain.skip_domain_checks`, which is thread-safe.
+    ``transformer.transform(X_fov, passes=n_passes)``: every pass keeps the
+    first one's units (for a pretrained transformer, the FOV's cluster radius
+    and mean spacing, which an estimate on collapsed points would get wrong),
+    and only the user's coordinates are checked against the training data
+    (units, stacked FOVs).
+
+    ``collapsed=True``: ``X_fov`` is already a fitted transformer's output, and
+    the passes continue from it (with the checks skipped, through
+    :func:`sklearn_miro.domain.skip_domain_checks`, which is thread-safe: the
+    network has brought the localisations together on purpose). A pretrained
+    transformer cannot continue that way, since its units come from the
+    original coordinates: pass those with the total number of passes.
 
     ``one_fov=True`` says that ``X_fov`` is one FOV of the user's ``groups``:
-    the first pass is then given that FOV as its groups, so the transformer
-    checks the units but does not suspect several stacked FOVs.
+    it is then given to the transformer as one group, so the units are checked
+    but several stacked FOVs are not suspected.
     """
-    moved = X_fov
-    for done in range(n_passes):
-        with skip_domain_checks() if collapsed or done > 0 else contextlib.nullcontext():
-            if one_fov and done == 0 and not collapsed:
-                moved = transformer.transform(moved, groups=np.zeros(len(moved), dtype=np.int64))
-            else:
-                moved = transformer.transform(moved)
-    return moved
+    if n_passes == 0:
+        return X_fov
+    # passes= only when it matters, so that a subclass whose transform predates it
+    # still serves one pass.
+    more = {"passes": n_passes} if n_passes > 1 else {}
+    if not collapsed:
+        groups = np.zeros(len(X_fov), dtype=np.int64) if one_fov else None
+        return transformer.transform(X_fov, groups=groups, **more)
+    if _is_pretrained(transformer):
+        raise ValueError(
+            "collapse_repeatedly(collapsed=True) continues from a fitted transformer's output; a "
+            "pretrained transformer takes its units from the original coordinates: pass them with "
+            "the total number of passes instead."
+        )
+    with skip_domain_checks():
+        return transformer.transform(X_fov, **more)
 
 
 def label_free_fov(model, X_fov, cluster_radius, min_samples, verbose, tile_size, crop_features, n_passes=1):
@@ -398,8 +411,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                           else ("cluster" if self.border_points == "auto" else self.border_points,))
         self.collapse_passes_ = pass_options[0]
         self.border_points_ = border_options[0]
-        # One pass on the user's coordinates; further passes are applied to its output.
-        collapsed = [self._transform_fov(X[idx], n_passes=1, one_fov=groups is not None) for idx in fov_indices]
+        # The chosen number of passes when there is no choice; else one, and
+        # _choose collapses again for every other candidate.
+        collapsed = [self._transform_fov(X[idx], n_passes=pass_options[0] if len(pass_options) == 1 else 1,
+                                         one_fov=groups is not None) for idx in fov_indices]
         if self.clusterer is None and (auto or len(pass_options) > 1 or len(border_options) > 1):
             if labels is None:
                 raise ValueError(
@@ -415,8 +430,6 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                 self.eps_, self.min_samples_ = self.eps, self.min_samples
                 self.clusterer_ = dbscan_template(self.eps_, self.min_samples_,
                                                   core_only=self.border_points_ == "background")
-            collapsed = [self._transform_fov(c, n_passes=self.collapse_passes_ - 1, collapsed=True)
-                         for c in collapsed]
         self.labels_ = self._cluster_collapsed(fov_indices, collapsed, X.shape[0])
         if self.outlier_radius == "auto" and choose:
             self._choose_outlier_radius(X, labels, fov_indices)
@@ -458,9 +471,13 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         # transformer is verbose.
         verbose = getattr(inner_transformer(self.transformer_), "verbose", 0)
         for n_passes in pass_options:
-            while done < n_passes:
-                candidate = [self._transform_fov(c, n_passes=1, collapsed=True) for c in candidate]
-                done += 1
+            if n_passes > done:
+                # From the user's coordinates, so that every pass keeps the first one's
+                # units (a pretrained transformer's are the FOV's own); they were
+                # checked on the first collapse already.
+                with skip_domain_checks():
+                    candidate = [self._transform_fov(X[idx], n_passes=n_passes) for idx in fov_indices]
+                done = n_passes
             desc = "MIRO: choosing the parameters of {dbscan}"
             if len(pass_options) > 1:
                 desc += f" ({n_passes} pass{'es' if n_passes > 1 else ''})"
@@ -569,11 +586,11 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             return float(np.median(radii))
         return radius_in_units_of_x(inner_transformer(self.transformer_).model_, X, fov_indices)
 
-    def _transform_fov(self, X_fov, n_passes=None, collapsed=False, one_fov=False):
+    def _transform_fov(self, X_fov, n_passes=None, one_fov=False):
         # The transformer's public transform: a pretrained (units per FOV) or
         # fine-tuned transformer collapses each FOV in its own way.
         n_passes = self.collapse_passes_ if n_passes is None else n_passes
-        return collapse_repeatedly(self.transformer_, X_fov, n_passes, collapsed=collapsed, one_fov=one_fov)
+        return collapse_repeatedly(self.transformer_, X_fov, n_passes, one_fov=one_fov)
 
     def _cluster_collapsed(self, fov_indices, collapsed, n):
         return cluster_per_fov(fov_indices, collapsed, self.clusterer_, n, self.n_jobs)

@@ -425,8 +425,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             uses by default (``init="auto"``), fine-tunes better (``doc/pretrained.md``).
             ``"blinking"`` is for data with multiple blinking only (several
             localisations per molecule); there the default does as well on the
-            benchmark's five blinking scenarios (better on both metrics on two, a
-            trade on two, 0.004 behind on one); on data without blinking it finds
+            benchmark's five blinking scenarios (better on both metrics on three, a
+            trade on two); on data without blinking it finds
             almost none of the clusters (JI_c 0.00-0.04 on four ground-truth
             scenarios, 0.46 on the elongated one), and :class:`MIROClusterer`
             warns where the FOVs' pair correlation shows no blinking.
@@ -651,7 +651,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         return self._fit_model(X, labels, groups, fov_indices, config,
                                initial_state=initial_state, started_from=started_from)
 
-    def transform(self, X, groups=None, step=None):
+    def transform(self, X, groups=None, step=None, passes=1):
         """Move every localisation towards the centre of its cluster.
 
         Parameters
@@ -661,7 +661,15 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         groups : array-like of shape (n_localizations,), optional
             FOV id of every localisation: each FOV is processed as its own graph.
         step : int, optional
-            Recurrent step whose prediction is used (default: the last one).
+            Recurrent step whose prediction is used (default: the last one);
+            with several passes, that of the last pass.
+        passes : int >= 1, default=1
+            How many times the network runs, each run on the previous one's
+            output (what ``MIROClusterer(collapse_passes=...)`` clusters). All
+            runs keep the first one's units: the model's own for a fitted
+            model; for a pretrained one, each FOV's cluster radius and mean
+            spacing, not estimated again on the collapsed points. Only X is
+            checked against the training data.
 
         Returns
         -------
@@ -669,14 +677,21 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             Collapsed coordinates in the units of X. Localisations without any
             neighbour closer than the connectivity radius are not moved.
         """
+        if isinstance(passes, bool) or not isinstance(passes, Integral) or passes < 1:
+            raise ValueError(f"passes must be an integer >= 1 (runs of the network); got {passes!r}.")
         X, _, fov_indices = self._prepare_predict_input(X, groups)
         steps = [self._resolve_step(step)]
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
             self._check_cluster_radius()
             return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius,
                                         verbose=self.verbose, tile_size=self.tile_size,
-                                        crop_features=self.crop_features)[0].moved[0]
-        return self._collapse(X, fov_indices, steps).moved[0]
+                                        crop_features=self.crop_features, passes=int(passes))[0].moved[0]
+        # A fitted model's units are its own, so a later pass is the network on the last output.
+        moved = X
+        for done in range(int(passes)):
+            last = [self._resolve_step(None)] if done < passes - 1 else steps
+            moved = self._collapse(moved, fov_indices, last).moved[0]
+        return moved
 
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then transform the training data (each FOV on its own).

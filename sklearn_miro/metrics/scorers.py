@@ -261,20 +261,23 @@ class ClusteringScorer:
         return self._check_output(clusterer.fit_predict(X_fov), n_fov, "fit_predict")
 
     def _collapse(self, estimator, X_fov, n_fov):
+        passes = 1
         if hasattr(estimator, "transform"):
             transformer = estimator
         elif isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
             transformer = estimator[:-1]
         elif hasattr(getattr(estimator, "transformer_", None), "transform"):
-            # A fitted MIROClusterer: score the collapse of its MIRO transformer.
+            # A fitted MIROClusterer: score the collapse it clusters, all its passes.
             transformer = estimator.transformer_
+            passes = getattr(estimator, "collapse_passes_", 1)
         else:
             raise TypeError(
                 f"The compression index needs collapsed coordinates, but "
                 f"{type(estimator).__name__} has no transform method (nor is it a "
                 "Pipeline with a transformer before its final step)."
             )
-        collapsed = check_coordinates(transformer.transform(X_fov), name="transformed X")
+        moved = transformer.transform(X_fov) if passes == 1 else transformer.transform(X_fov, passes=passes)
+        collapsed = check_coordinates(moved, name="transformed X")
         if collapsed.shape[0] != n_fov:
             raise ValueError(
                 f"transform returned {collapsed.shape[0]} points for {n_fov} localisations."

@@ -71,8 +71,8 @@ ELONGATED_FINE_TUNING_MODEL = "elongated"
 #: molecule localised several times): trained on blinking simulations only. It
 #: found more of the true clusters than ``ZERO_SHOT_MODEL`` with its earlier
 #: blink-repeat min_samples on three of the benchmark's five blinking scenarios;
-#: ``ZERO_SHOT_MODEL`` with the tiled min_samples of its card does as well (better
-#: on both metrics on two, a trade on two, 0.004 behind on one), and this model
+#: ``ZERO_SHOT_MODEL`` with the tiled min_samples and two passes of its card does as
+#: well (better on both metrics on three, a trade on two), and this model
 #: finds almost none of the clusters of data without blinking
 #: (doc/pretrained.md). Nothing chooses it automatically: no label-free test of
 #: blinking measured so far tells blinking from elongated or hollow clusters.
@@ -457,12 +457,11 @@ class PretrainedMIRO:
         when the FOV is tiled. ``tile_size``, ``crop_features``: as for
         :func:`collapse_fov` (the estimator's parameters). ``passes``: how many
         times the network runs, each run on the last one's output, all in the
-        units of the first (its cluster radius and the FOV's mean spacing:
-        the collapsed points' own spacing is far below the data's on purpose);
-        only with the last step (``steps`` None).
+        units of the first: its cluster radius and the FOV's mean spacing (a
+        radius estimated again on collapsed points would be a fraction of the
+        clusters' size); every pass but the last hands on its last step, and
+        ``steps`` applies to the last.
         """
-        if passes > 1 and steps is not None:
-            raise ValueError("collapse_fov: several passes give the last step only; leave steps=None.")
         if _spans_nothing(X):
             unmoved = X.copy() if steps is None else np.repeat(X[None], len(steps), axis=0)
             return unmoved, float("nan")
@@ -481,16 +480,18 @@ class PretrainedMIRO:
         else:
             radius = float(cluster_radius)
         moved = X
-        for _ in range(passes):
+        for done in range(passes):
             with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
                 moved = collapse_fov(self.network, moved, self.n_steps, radius, spacing=spacing,
-                                     steps=steps, tile_size=tile_size, progress=bar,
-                                     crop_features=crop_features)
+                                     steps=steps if done == passes - 1 else None, tile_size=tile_size,
+                                     progress=bar, crop_features=crop_features)
         return moved, radius
 
     def collapse(self, X, fov_indices, steps, device=None, cluster_radius=None, verbose=0,
-                 tile_size="auto", crop_features=False):
+                 tile_size="auto", crop_features=False, passes=1):
         """Like :meth:`sklearn_miro.model.FittedMIRO.collapse`, units per FOV (CPU).
+
+        ``passes``: runs of the network per FOV, as for :meth:`collapse_fov`.
 
         Returns
         -------
@@ -507,7 +508,7 @@ class PretrainedMIRO:
             # All steps from one network run and one length-scale estimate.
             moved[:, idx], radii[k] = self.collapse_fov(X[idx], cluster_radius, steps=steps,
                                                         verbose=verbose, tile_size=tile_size,
-                                                        crop_features=crop_features)
+                                                        crop_features=crop_features, passes=passes)
         outputs = np.zeros((len(steps), n, self.n_outputs))
         return Collapsed(moved, outputs, np.ones(n, dtype=bool)), radii
 
