@@ -84,13 +84,14 @@ def local_excess(X, radius, weighted=False):
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
-def collapsed_simulations(model, n_fovs, seed):
-    """Fresh simulated FOVs of the training family (numpy seed ``seed``), each collapsed once by
-    ``model`` as ``MIROClusterer`` does zero-shot: yields ``(X, y, settings, fit, moved, radius)``
-    for those with a finite cluster radius."""
+def collapsed_simulations(model, n_fovs, seed, passes=1):
+    """Fresh simulated FOVs of the training family (numpy seed ``seed``), each collapsed by
+    ``model`` as ``MIROClusterer`` does zero-shot (``passes`` runs of the network, in the first
+    one's units): yields ``(X, y, settings, fit, moved, radius)`` for those with a finite
+    cluster radius."""
     for X, y, _, settings in train_pretrained.full_size_fovs(n_fovs, np.random.default_rng(seed)):
         fit = model.pair_correlation_fit(X)
-        moved, radius = model.collapse_fov(X, None, fit=fit, crop_features=True)
+        moved, radius = model.collapse_fov(X, None, fit=fit, crop_features=True, passes=passes)
         if np.isfinite(radius):
             yield X, y, settings, fit, moved, radius
 
@@ -193,6 +194,9 @@ def main():
     parser.add_argument("--n-fovs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--model", default=ZERO_SHOT_MODEL)
+    parser.add_argument("--passes", type=int, default=1,
+                        help="runs of the network before DBSCAN (1: how the card's rule was fitted; the "
+                             "zero-shot default has run 2 since the forty-second session)")
     parser.add_argument("--fgfr1-figure", default=None, metavar="PATH")
     parser.add_argument("--tile-radii", type=float, default=20.0,
                         help="with --predictor tile / tile-weighted: the tiles' side in cluster radii R")
@@ -228,7 +232,7 @@ def main():
     model = PretrainedMIRO.load(args.model)
     eps_in_radii, _ = model.dbscan_rule
     rows = []
-    for X, y, settings, fit, moved, radius in collapsed_simulations(model, args.n_fovs, args.seed):
+    for X, y, settings, fit, moved, radius in collapsed_simulations(model, args.n_fovs, args.seed, args.passes):
         groups = np.zeros(len(X), dtype=int)
         scores = []
         for m in GRID:
@@ -257,6 +261,7 @@ def main():
     blinking = np.array([r["blinking"] for r in rows])
     best = np.array([r["best"] for r in rows], dtype=float)
     print(f"{len(rows)} simulated FOVs with a finite radius (seed {args.seed}), model {args.model}, "
+          f"{args.passes} pass(es) of the network, "
           f"eps = {eps_in_radii} R; 'excess' below is the predictor {args.predictor!r}\n")
     print("| FOVs | n | best min_samples (median) | Spearman with 1 + repeats | with 1 + excess | "
           "score: best / blink-repeat rule / c x (1 + excess) |")
@@ -335,6 +340,7 @@ def main():
                     f"{args.tile_radii:g} --floor {args.floor}"
                     + (f" --fallback-below {args.fallback_below:g}" if args.fallback_below is not None else "")
                     + (" --blink-floor" if args.blink_floor else "")
+                    + (f" --passes {args.passes}" if args.passes != 1 else "")
                     + " --write-card",
             fitted_on="the even-numbered of the simulated FOVs (the model's training family)",
             held_out_mean_of_ari_dagger_and_ji_c=scores)
