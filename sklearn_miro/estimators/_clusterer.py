@@ -411,10 +411,10 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                           else ("cluster" if self.border_points == "auto" else self.border_points,))
         self.collapse_passes_ = pass_options[0]
         self.border_points_ = border_options[0]
-        # The chosen number of passes when there is no choice; else one, and
-        # _choose collapses again for every other candidate.
-        collapsed = [self._transform_fov(X[idx], n_passes=pass_options[0] if len(pass_options) == 1 else 1,
-                                         one_fov=groups is not None) for idx in fov_indices]
+        # The first candidate number of passes (the only one when there is no
+        # choice); _choose collapses again for every other candidate.
+        collapsed = [self._transform_fov(X[idx], n_passes=pass_options[0], one_fov=groups is not None)
+                     for idx in fov_indices]
         if self.clusterer is None and (auto or len(pass_options) > 1 or len(border_options) > 1):
             if labels is None:
                 raise ValueError(
@@ -464,7 +464,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         parameters and the per-option scores; returns the training FOVs
         collapsed with the chosen number of passes.
         """
-        best, rule_scores, candidate, done = {}, {}, collapsed, 1
+        best, rule_scores, candidate, done = {}, {}, collapsed, pass_options[0]
         memo = {}  # labellings met again (another pass, DBSCAN vs DBSCAN*) are not rescored
         # The search can take half a minute on blinking data: a bar per
         # candidate collapse (both border-point rules in it) when the
