@@ -35,6 +35,8 @@ __all__ = [
 _X_NAMES = re.compile(r"^\s*x(\s*[\[(]?\s*nm\s*[\])]?|_nm|nm|_?position)?\s*$", re.IGNORECASE)
 _Y_NAMES = re.compile(r"^\s*y(\s*[\[(]?\s*nm\s*[\])]?|_nm|nm|_?position)?\s*$", re.IGNORECASE)
 
+# "x [um]", "y (px)", ...: a coordinate column named with a unit that is not nm.
+_UNIT_NAMES = re.compile(r"^\s*[xy]\s*[\[(]\s*([^\])]+?)\s*[\])]\s*$", re.IGNORECASE)
 
 def _find_column(columns, pattern):
     matches = [c for c in columns if isinstance(c, str) and pattern.match(c)]
@@ -48,14 +50,16 @@ def select_xy(X):
     labels ...). The x and y columns are recognised case-insensitively, with or
     without a unit suffix (``x``, ``X``, ``x [nm]``, ``x_nm``, ``xnm``) and
     returned as a new DataFrame with columns named ``x`` and ``y``. A DataFrame
-    with exactly two other columns is taken as (x, y) whatever their names.
+    with exactly two other columns is taken as (x, y), unless their names give
+    a unit other than nm (``x [um]``) or name only one of x and y.
     Anything that is not a DataFrame is returned unchanged.
 
     Raises
     ------
     ValueError
         If ``X`` is a DataFrame with more than two columns and no recognisable
-        x and y columns.
+        x and y columns, or two columns named in a unit other than nm or only
+        one of them a coordinate.
     """
     columns = getattr(X, "columns", None)
     if columns is None or not hasattr(X, "iloc"):
@@ -67,6 +71,22 @@ def select_xy(X):
         # ("x [nm]") accepts a benchmark table ("x") and vice versa.
         return X[[xcol, ycol]].set_axis(["x", "y"], axis=1)
     if len(columns) == 2:
+        # Two columns of other names are (x, y), unless the names say otherwise:
+        # a coordinate in another unit (nm would have matched above), or one of
+        # x / y beside some other quantity (e.g. x and frame).
+        units = [m[1].strip() for c in columns if isinstance(c, str) and (m := _UNIT_NAMES.match(c))]
+        if units:
+            raise ValueError(
+                f"The coordinate columns {list(columns)} are in {units[0]!r}; sklearn_miro works in nm. "
+                "Convert them to nm first (sklearn_miro.io.read_localizations converts the units "
+                "of ThunderSTORM and Picasso files)."
+            )
+        if (xcol is None) != (ycol is None):
+            found, other = (xcol, "y") if xcol is not None else (ycol, "x")
+            raise ValueError(
+                f"The DataFrame has the coordinate column {found!r} but no {other} column among "
+                f"{list(columns)}; name the coordinate columns 'x' and 'y'."
+            )
         return X
     raise ValueError(
         "Could not find the coordinate columns in the DataFrame: expected columns "

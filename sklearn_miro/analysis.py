@@ -19,11 +19,19 @@ cluster); the only loop is over fields of view, for the nearest-cluster search.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from ._validation import check_coordinates, check_groups, integer_labels, is_integer_scalar
+from ._validation import (
+    check_coordinates,
+    check_groups,
+    integer_labels,
+    is_integer_scalar,
+    warn_if_zero_is_background,
+)
 
 __all__ = [
     "CLUSTER_TABLE_UNITS",
@@ -228,7 +236,7 @@ def _outside_extreme_polygon(rel, index, n_clusters):
     return outside
 
 
-def convex_hulls(X, cluster_index, n_clusters=None, *, centers=None):
+def convex_hulls(X, cluster_index, n_clusters=None):
     """Area and perimeter of the convex hull of every cluster, vectorised.
 
     The points of every cluster are sorted by their angle around the cluster's
@@ -249,8 +257,6 @@ def convex_hulls(X, cluster_index, n_clusters=None, *, centers=None):
         Cluster of every localisation, integers in ``0..n_clusters-1``.
     n_clusters : int, default=None
         Number of clusters (``cluster_index.max() + 1`` when None).
-    centers : ndarray of shape (n_clusters, 2), default=None
-        Centroids of the clusters; computed when None.
 
     Returns
     -------
@@ -274,6 +280,13 @@ def convex_hulls(X, cluster_index, n_clusters=None, *, centers=None):
         If ``n_clusters`` is neither None nor an integer.
     """
     X, index, n_clusters = _check_cluster_index(X, cluster_index, n_clusters)
+    return _hulls_around_centroids(X, index, n_clusters)
+
+
+def _hulls_around_centroids(X, index, n_clusters, centers=None):
+    """:func:`convex_hulls` on validated input. ``centers`` must be the clusters'
+    centroids (``cluster_table`` has them already): the angular sort needs a point
+    strictly inside every hull, which a centroid is and an arbitrary point is not."""
     area = np.zeros(n_clusters)
     perimeter = np.zeros(n_clusters)
     n_vertices = np.zeros(n_clusters, dtype=np.int64)
@@ -504,13 +517,14 @@ def cluster_table(
           ``radius_of_gyration^2 = major_std^2 + minor_std^2``.
         - ``eccentricity``: ``sqrt(1 - minor_std^2 / major_std^2)`` of the
           covariance ellipse, 0 for an isotropic cluster, 1 for a segment
-          (NaN for a single localisation).
+          (NaN for a cluster of no extent: one localisation, or several at
+          the same position).
         - ``orientation``: angle of the major axis from the x axis, radians in
           (-pi/2, pi/2].
         - ``radial_spread``: standard deviation over mean of the distances
           ``|p - c|``: about 0.52 for a 2D Gaussian spot, small for a thin
           ring (0.2 for a ring of radius 250 nm and width 50 nm); NaN for a
-          single localisation.
+          cluster of no extent (as ``eccentricity``).
         - ``arc_resultant``: length of the mean unit vector ``(p - c) / |p - c|``,
           0 when the localisations surround their centroid evenly (spot,
           ring), larger for an open arc such as a C-shape.
@@ -542,6 +556,10 @@ def cluster_table(
     X = check_coordinates(X, name="X")
     n = X.shape[0]
     fine, coarse = _check_labels_2d(labels, n, "labels")
+    if background == -1:
+        # Label files such as the benchmark's mark background with 0: kept as they
+        # are, the background would be tabulated as one huge cluster.
+        warn_if_zero_is_background(fine, "labels", stacklevel=3)
     if parent_labels is not None:
         if coarse is not None:
             raise ValueError(
@@ -588,7 +606,7 @@ def cluster_table(
     orientation = np.where(orientation <= -np.pi / 2, orientation + np.pi, orientation)
     radial_spread, arc_resultant = _radial_statistics(rel, cluster, sizes)
 
-    area, perimeter, _ = convex_hulls(points, cluster, k, centers=centers)
+    area, perimeter, _ = _hulls_around_centroids(points, cluster, k, centers)
     with np.errstate(invalid="ignore", divide="ignore"):
         density = np.where(area > 0, sizes / area * NM2_PER_UM2, np.nan)
 
@@ -709,6 +727,36 @@ def _fov_areas(X, fov_codes, n_fovs, how):
     return area
 
 
+def _table_fov_codes(table, fov_values, clustered):
+    """Each row's FOV index in ``fov_values``; raise when ``table`` is not of this data.
+
+    A :func:`cluster_table` passed to :func:`fov_summary` must have been computed
+    with the same ``groups`` and ``background``: otherwise its clusters would be
+    counted in the wrong FOVs, or disagree with the clustered localisations.
+    """
+    for column in ("fov", "n_localizations"):
+        if column not in getattr(table, "columns", ()):
+            raise ValueError(f"table must be a cluster_table of the same data; it has no {column!r} column.")
+    fov = table["fov"].to_numpy()
+    codes = np.searchsorted(fov_values, fov)
+    known = (codes < fov_values.size) & (fov_values[np.minimum(codes, fov_values.size - 1)] == fov)
+    if not known.all():
+        raise ValueError(
+            f"table has clusters in FOV(s) {sorted(set(fov[~known].tolist()))[:5]} that groups does not "
+            "have: pass the groups the table was computed with (or omit table)."
+        )
+    codes = codes.astype(np.int64)
+    per_fov = np.bincount(codes, weights=table["n_localizations"].to_numpy(), minlength=fov_values.size)
+    if not np.array_equal(per_fov, clustered):
+        bad = int(np.flatnonzero(per_fov != clustered)[0])
+        raise ValueError(
+            f"table does not match labels: in FOV {fov_values[bad]!r} its clusters hold "
+            f"{int(per_fov[bad])} localisations, labels {int(clustered[bad])}. Compute the table "
+            "with the same labels, groups and background (or omit table)."
+        )
+    return codes
+
+
 def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-1):
     """One row of statistics per field of view.
 
@@ -740,7 +788,15 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
         ``cluster_density_per_um2`` (clusters per um^2), and the medians over
         the FOV's clusters of ``n_localizations``, ``radius_of_gyration``,
         ``hull_area`` and ``nn_distance`` (``median_...`` columns; NaN for a
-        FOV without cluster).
+        FOV without cluster). ``median_hull_area`` counts the 0 area of
+        clusters of one or two localisations or collinear ones, whose
+        ``density_per_um2`` is NaN in the table.
+
+    Raises
+    ------
+    ValueError
+        For a ``table`` that is not the :func:`cluster_table` of the same
+        labels, groups and background.
     """
     if area not in ("hull", "bbox"):
         raise ValueError(f"area must be 'hull' or 'bbox'; got {area!r}.")
@@ -749,15 +805,20 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     n = X.shape[0]
     fine, _ = _check_labels_2d(labels, n, "labels")
     groups = check_groups(groups, n)
+    if background == -1:
+        warn_if_zero_is_background(fine, "labels", stacklevel=3)
     if table is None:
-        table = cluster_table(X, fine, groups, background=background)
+        with warnings.catch_warnings():
+            # Said once, above, for the caller's line.
+            warnings.filterwarnings("ignore", message="labels has no -1", category=UserWarning)
+            table = cluster_table(X, fine, groups, background=background)
     fov_values, fov_codes = _fov_codes(groups, n)
     n_fovs = fov_values.size
     counts = np.bincount(fov_codes, minlength=n_fovs)
     clustered = np.bincount(fov_codes, weights=fine != background, minlength=n_fovs)
     area_um2 = _fov_areas(X, fov_codes, n_fovs, area) / NM2_PER_UM2
-    table_fov = np.searchsorted(fov_values, table["fov"].to_numpy()) if len(table) else []
-    n_clusters = np.bincount(np.asarray(table_fov, dtype=np.int64), minlength=n_fovs)
+    table_fov = _table_fov_codes(table, fov_values, clustered)
+    n_clusters = np.bincount(table_fov, minlength=n_fovs)
     with np.errstate(invalid="ignore", divide="ignore"):
         summary = pd.DataFrame(
             {

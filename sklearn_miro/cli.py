@@ -467,6 +467,11 @@ def _cluster(args):
     inputs = {Path(p).resolve() for p in args.files}
     for path in args.files:
         tables.append(_read_table(path, args))
+        if args.pretrained is not None and len(tables[-1]) < 2:
+            # Zero-shot reads its length scales off the file itself.
+            raise CommandError(
+                f"{path} has {len(tables[-1])} localisation(s); zero-shot clustering needs at least 2."
+            )
         new_name = args.label_name or _written_label_name(path)
         clash = [c for c in _original_names(tables[-1]) if str(c).casefold() == new_name.casefold()]
         if clash:

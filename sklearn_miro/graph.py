@@ -351,6 +351,22 @@ def _unique_pairs(edges, n):
     return np.stack([keys // n, keys % n]).astype(np.int64)
 
 
+def distinct_locations(X):
+    """The distinct locations of ``X``, in order of first appearance.
+
+    Returns ``(first, inverse)``: ``X[first]`` are the distinct rows of ``X``
+    (``first`` increasing) and ``X[first][inverse]`` is ``X``. One lexsort,
+    faster than ``np.unique(X, axis=0)``.
+    """
+    X = np.asarray(X)
+    _, first, inverse = _unique_points(X)
+    # Groups are numbered lexicographically; renumber them by first appearance.
+    rank = np.empty(first.size, dtype=np.int64)
+    order = np.argsort(first, kind="stable")
+    rank[order] = np.arange(first.size)
+    return first[order], rank[inverse]
+
+
 def _unique_points(X):
     """``np.unique(X, axis=0, return_index=True, return_inverse=True)`` via one lexsort."""
     order = np.lexsort((X[:, 1], X[:, 0]))

@@ -281,6 +281,9 @@ def _read_text(path, sep):
         # The header as written (pandas would rename a duplicate 'x' to 'x.1').
         header = pd.read_csv(path, header=None, nrows=1, dtype=str, **options).iloc[0]
         names = [str(c).strip().strip('"').strip() for c in header.tolist()]
+        if all(_looks_numeric(c) for c in names):
+            # Before the duplicate test: a first data row "1,1,100.5,..." is no header.
+            raise _no_header(path, names)
         duplicates = sorted({c for c in names if names.count(c) > 1})
         if duplicates:
             raise ValueError(
@@ -307,11 +310,15 @@ def _read_text(path, sep):
             f"Could not decode {path} as {encoding} text: {exc}. Save it as UTF-8."
         ) from exc
     if all(_looks_numeric(c) for c in table.columns):
-        raise ValueError(
-            f"{path} has no header row: its first line {list(table.columns)} holds "
-            "numbers. Add a header with the column names (e.g. x,y)."
-        )
+        raise _no_header(path, list(table.columns))
     return table
+
+
+def _no_header(path, first_line):
+    return ValueError(
+        f"{path} has no header row: its first line {first_line} holds "
+        "numbers. Add a header with the column names (e.g. x,y)."
+    )
 
 
 def _check_extra_fields(path, n_names, options):

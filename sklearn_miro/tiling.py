@@ -82,6 +82,7 @@ from .graph import (
     N_EIGENVECTORS,
     build_graph,
     delaunay_edge_pencils,
+    distinct_locations,
     edge_frame,
     laplacian_eigenvector_features,
     sort_edges,
@@ -1064,7 +1065,9 @@ def fov_network_outputs(
     Returns
     -------
     outputs : ndarray of shape (len(steps), n, n_outputs), float64
-        0 for localisations without a neighbour closer than the radius.
+        0 for localisations without a neighbour closer than the radius. Exact
+        copies of one location are one node of the graph and share its
+        outputs (a location and its copies alone are not connected).
     connected : ndarray of shape (n,), bool
         Only with ``return_connected=True``.
     """
@@ -1075,6 +1078,23 @@ def fov_network_outputs(
     positions = check_coordinates(positions, min_points=1, name="positions")
     steps = _check_steps(steps)
     n = positions.shape[0]
+    first, inverse = distinct_locations(positions)
+    if first.size < n:
+        # Exact copies of a localisation (a file read twice, coordinates rounded
+        # to a grid) would enter the graph as extra nodes, joined to each other by
+        # zero-length edges and to every neighbour of their location: a graph no
+        # network was trained on. With every localisation of a FOV tripled, the
+        # pretrained network moved points millions of nm. The network sees each
+        # location once, and every copy gets its location's outputs.
+        result = fov_network_outputs(
+            network, positions[first], connectivity_radius=connectivity_radius,
+            length_scale=length_scale, steps=steps, normalization=normalization,
+            tile_size=tile_size, feature_tile_size=feature_tile_size, crop_features=crop_features,
+            device=device, return_connected=return_connected, progress=progress,
+        )
+        if return_connected:
+            return result[0][:, inverse], result[1][inverse]
+        return result[:, inverse]
     use_tiles, side = resolve_tile_size(tile_size, n)
     if use_tiles:
         return tiled_network_outputs(

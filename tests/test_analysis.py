@@ -1,5 +1,7 @@
 """Tests of sklearn_miro.analysis (per-cluster and per-FOV statistics)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,7 +64,7 @@ def test_nearest_cluster_distance_and_orientation():
     # elongated along y: orientation pi/2
     points = rng.standard_normal((300, 2)) * [5.0, 40.0]
     X = np.vstack([c + points[i * 100 : (i + 1) * 100] for i, c in enumerate(centers)])
-    labels = np.repeat([0, 1, 2], 100)
+    labels = np.repeat([1, 2, 3], 100)
     table = cluster_table(X, labels)
     expected = [300, 300, 1000]
     centroids = table[["centroid_x", "centroid_y"]].to_numpy()
@@ -98,7 +100,7 @@ def test_shapes_and_multiscale_columns():
 
 def test_degenerate_clusters():
     X = np.array([[0, 0], [5, 0], [5, 5], [1, 1], [2, 2], [3, 3], [7, 7.0]])
-    labels = np.array([0, 0, 0, 1, 1, 1, 2])
+    labels = np.array([1, 1, 1, 2, 2, 2, 3])
     table = cluster_table(X, labels)
     assert table["hull_area"].tolist() == pytest.approx([12.5, 0, 0])
     assert table["hull_perimeter"].tolist() == pytest.approx([10 + 50**0.5, 4 * 2**0.5, 0])
@@ -199,7 +201,7 @@ def test_radial_spread_and_arc_resultant_tell_spots_rings_and_arcs_apart():
     half = angle / 2  # a half circle: an open arc
     arc = 250.0 * np.column_stack([np.cos(half), np.sin(half)])
     X = np.vstack([spot, ring + 2000.0, arc + 4000.0])
-    table = cluster_table(X, np.repeat([0, 1, 2], n))
+    table = cluster_table(X, np.repeat([1, 2, 3], n))
     spread, resultant = table["radial_spread"].to_numpy(), table["arc_resultant"].to_numpy()
     # Rayleigh distribution: std / mean = sqrt(4 / pi - 1) = 0.523.
     assert spread[0] == pytest.approx(np.sqrt(4 / np.pi - 1), abs=0.02)
@@ -208,14 +210,14 @@ def test_radial_spread_and_arc_resultant_tell_spots_rings_and_arcs_apart():
     # to its localisations do not cancel (0.17 for a thin half circle).
     assert resultant[2] > 0.15 and spread[2] > 3 * spread[1]
     # Both are invariant under translation and scaling of the units.
-    moved = cluster_table(3.0 * X + 1e4, np.repeat([0, 1, 2], n))
+    moved = cluster_table(3.0 * X + 1e4, np.repeat([1, 2, 3], n))
     np.testing.assert_allclose(moved["radial_spread"], spread, rtol=1e-9)
     np.testing.assert_allclose(moved["arc_resultant"], resultant, rtol=1e-9)
     single = cluster_table(np.zeros((1, 2)), np.zeros(1, dtype=int))
     assert np.isnan(single["radial_spread"][0]) and single["arc_resultant"][0] == 0.0
 
 
-@pytest.mark.parametrize("labels", [[0, 0, 0, 2**62, 2**62, 2**62], [-(2**62)] * 3 + [2**62] * 3])
+@pytest.mark.parametrize("labels", [[1, 1, 1, 2**62, 2**62, 2**62], [-(2**62)] * 3 + [2**62] * 3])
 def test_cluster_table_with_extreme_label_values(labels):
     # The (FOV, label) key once overflowed int64 for labels near 2**62 and put
     # a cluster in the wrong FOV under a label that does not exist.
@@ -303,3 +305,44 @@ def test_uint64_labels_beyond_int64_are_an_error_not_background():
     table = cluster_table(X, np.array([2**63 - 1] * 3 + [3], dtype=np.uint64))
     assert table["label"].tolist() == [3, 2**63 - 1]
     assert table["n_localizations"].tolist() == [1, 3]
+
+
+def test_benchmark_labels_with_zero_as_background_are_flagged():
+    # The benchmark's files mark background with 0; tabulated as they are, the
+    # background would become one huge cluster without a word.
+    X = np.array([[0.0, 0.0], [5000.0, 5000.0], [10.0, 10.0], [12.0, 10.0], [11.0, 12.0]])
+    labels = np.array([0, 0, 1, 1, 1])
+    with pytest.warns(UserWarning, match="labels has no -1 .*label 0 for 2 of 5"):
+        cluster_table(X, labels)
+    with pytest.warns(UserWarning, match="labels has no -1") as record:
+        fov_summary(X, labels)
+    assert len(record) == 1  # said once, not again by the table fov_summary computes
+    # With -1 present, or with background=0 given, nothing is said.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cluster_table(X, np.where(labels == 0, -1, labels))
+        cluster_table(X, labels, background=0)
+
+
+def test_fov_summary_refuses_a_table_of_other_data():
+    X, y, g = make_gaussian_clusters(3, n_clusters=4, n_localizations=10, fov_size=600.0, random_state=0)
+    table = cluster_table(X, y, g)
+    np.testing.assert_array_equal(fov_summary(X, y, g, table=table)["n_clusters"],
+                                  fov_summary(X, y, g)["n_clusters"])
+    with pytest.raises(ValueError, match="table does not match labels"):
+        fov_summary(X, y, g, table=cluster_table(X, y))  # computed without groups
+    with pytest.raises(ValueError, match=r"table has clusters in FOV\(s\) \[10"):
+        fov_summary(X, y, g, table=cluster_table(X, y, g + 10))
+    with pytest.raises(ValueError, match="table does not match labels"):
+        fov_summary(X, y, g, table=cluster_table(X, np.where(y == 0, -1, y), g))
+
+
+def test_coordinate_columns_in_another_unit_are_refused():
+    labels = [0, 0, 0]
+    with pytest.raises(ValueError, match=r"are in 'um'; sklearn_miro works in nm"):
+        cluster_table(pd.DataFrame({"x [um]": [0, 0.1, 0], "y [um]": [0, 0, 0.1]}), labels)
+    with pytest.raises(ValueError, match=r"coordinate column 'x' but no y column"):
+        cluster_table(pd.DataFrame({"x": [0, 100, 0], "frame": [1, 2, 3]}), labels)
+    # Two columns of neutral names are still (x, y).
+    table = cluster_table(pd.DataFrame({"a": [0, 100, 0], "b": [0, 0, 100]}), labels)
+    assert table["centroid_x"].iloc[0] == pytest.approx(100 / 3)

@@ -147,6 +147,8 @@ def test_directory(tmp_path):
         ("x,y\n1,2\n,4\n", r"column 'x' has a missing value at data row 2"),
         ("x,y,frame\n1,2,1\n3,4,two\n", r"column 'frame' has the non-numeric value 'two' at data row 2"),
         ("1.0,2.0\n3.0,4.0\n", "has no header row"),
+        # A first data row with repeated numbers is still no header (not "duplicate column name").
+        ("1,1,100.5,200.5\n2,1,101.5,201.5\n", "has no header row"),
     ],
 )
 def test_read_errors(tmp_path, content, message):

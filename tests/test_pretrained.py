@@ -715,3 +715,46 @@ def test_a_cluster_radius_set_after_pretrained_is_checked_by_name(fov):
         miro.collapse_fov(X)
     with pytest.raises(ValueError, match="'cluster_radius' parameter of MIROTransformer must be"):
         MIROClusterer(miro).fit(X)
+
+
+def test_copies_of_localisations_do_not_throw_the_zero_shot_network_off(fov):
+    # Exact copies (a file read twice, rounded coordinates) used to enter the graph
+    # as extra nodes on zero-length edges: with every localisation tripled, the
+    # network moved points millions of nm. Each location is now one node.
+    X, y = fov
+    miro = MIROTransformer.pretrained(verbose=0)
+    side = float(np.ptp(X, axis=0).max())
+    for copies in (2, 3):
+        Z = np.repeat(X, copies, axis=0)
+        moved = miro.transform(Z)
+        assert np.linalg.norm(moved - Z, axis=1).max() < 0.1 * side
+        # Copies of one location move together.
+        np.testing.assert_array_equal(moved[::copies], moved[copies - 1::copies])
+        labels = MIROClusterer(miro).fit_predict(Z)
+        assert adjusted_rand_score(np.repeat(y, copies), labels) > 0.7
+
+
+def test_pass_counts_are_checked_everywhere(fov):
+    X, y = fov
+    miro = MIROTransformer.pretrained(verbose=0)
+    for bad in (0, -2, 2.0, True):
+        with pytest.raises(ValueError, match="passes must be an integer >= 1"):
+            miro.model_.collapse_fov(X, passes=bad)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="n_passes must be an integer >= 0"):
+            collapse_repeatedly(miro, X, bad)
+    with pytest.raises(ValueError, match="collapse_passes must be an integer >= 1 or 'auto'; got True"):
+        MIROClusterer(miro, collapse_passes=True).fit(X)
+
+
+def test_cli_names_a_file_too_small_for_zero_shot(fov, tmp_path, capsys):
+    X, _ = fov
+    good, tiny = tmp_path / "good.csv", tmp_path / "tiny.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1]}).to_csv(good, index=False)
+    pd.DataFrame({"x": [1.0], "y": [2.0]}).to_csv(tiny, index=False)
+    args = ["cluster", "--pretrained", "nanoclusters", str(good), str(tiny), "--output-dir", str(tmp_path / "out")]
+    (tmp_path / "out").mkdir()
+    assert main(args) == 2
+    assert "tiny.csv has 1 localisation(s)" in capsys.readouterr().err
+    # Checked before any clustering: nothing written for the good file either.
+    assert not (tmp_path / "out" / "good_clusters.csv").exists()

@@ -621,3 +621,20 @@ def test_fov_network_outputs_reject_bad_steps(cloud, network, call, steps, match
         run = lambda: tiling.fov_network_outputs(network, cloud, steps=steps, tile_size=tile_size, **_FOV_KWARGS)
     with pytest.raises(ValueError, match=match):
         run()
+
+
+def test_copies_of_a_location_are_one_node(cloud, network):
+    # Exact copies would be extra graph nodes on zero-length edges, a graph the
+    # network never saw; they get their location's outputs instead, whole or tiled.
+    kwargs = dict(connectivity_radius=110.0, length_scale=20.0, steps=[1, 3], feature_tile_size=600.0)
+    rng = np.random.default_rng(3)
+    extra = rng.choice(len(cloud), 40, replace=False)
+    doubled = np.concatenate([cloud, cloud[extra]])
+    for tile_size in (None, 300.0):
+        alone, connected = tiling.fov_network_outputs(network, cloud, tile_size=tile_size, return_connected=True,
+                                                      **kwargs)
+        with_copies, connected_copies = tiling.fov_network_outputs(
+            network, doubled, tile_size=tile_size, return_connected=True, **kwargs)
+        np.testing.assert_array_equal(with_copies[:, : len(cloud)], alone)
+        np.testing.assert_array_equal(with_copies[:, len(cloud):], alone[:, extra])
+        np.testing.assert_array_equal(connected_copies, np.r_[connected, connected[extra]])

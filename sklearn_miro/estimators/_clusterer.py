@@ -65,6 +65,8 @@ def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False, one_
     it is then given to the transformer as one group, so the units are checked
     but several stacked FOVs are not suspected.
     """
+    if isinstance(n_passes, bool) or not isinstance(n_passes, Integral) or n_passes < 0:
+        raise ValueError(f"n_passes must be an integer >= 0 (0: X_fov unchanged); got {n_passes!r}.")
     if n_passes == 0:
         return X_fov
     # passes= only when it matters, so that a subclass whose transform predates it
@@ -151,11 +153,16 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     transformer : MIROTransformer or None, default=None
         The MIRO transformer. ``None`` uses ``MIROTransformer()``; set its
         hyper-parameters with ``transformer=MIROTransformer(...)`` or
-        ``set_params(transformer__n_steps=...)``. An already fitted transformer,
-        for example one wrapped in :class:`sklearn.frozen.FrozenEstimator`, is
-        used as is and never retrained, so changing ``eps`` or
-        ``min_samples`` (also inside ``GridSearchCV``) costs only the
-        clustering. Pass ``clone(transformer)`` to retrain one.
+        ``set_params(transformer__n_steps=...)``. An already fitted transformer
+        (such as ``MIROTransformer.pretrained()``) is used as is and never
+        retrained, so changing ``eps`` or ``min_samples`` costs only the
+        clustering. ``clone`` (which ``GridSearchCV`` and ``cross_validate``
+        call on every fit) returns an unfitted copy of a plain transformer,
+        which would then be trained (or, for a pretrained one, fine-tuned from
+        its weights): wrap it in :class:`sklearn.frozen.FrozenEstimator`, e.g.
+        ``MIROClusterer(FrozenEstimator(MIROTransformer.pretrained()))``, to
+        keep it fitted through cloning. Pass ``clone(transformer)`` to retrain
+        one.
     collapse_passes : int >= 1 or "auto", default="auto"
         How many times the transformer is applied before clustering, each
         pass on the previous one's output: a second pass of the same network
@@ -366,6 +373,11 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         -------
         self : MIROClusterer
         """
+        if isinstance(self.collapse_passes, bool):
+            # Interval(Integral) takes True for 1; a flag here is a mistake.
+            raise ValueError(
+                f"collapse_passes must be an integer >= 1 or 'auto'; got {self.collapse_passes!r}."
+            )
         X = check_coordinates(X, estimator=self, reset=True, min_points=2)
         groups = check_groups(groups, X.shape[0])
         auto = self.clusterer is None and "auto" in (str(self.eps), str(self.min_samples))

@@ -668,8 +668,11 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             output (what ``MIROClusterer(collapse_passes=...)`` clusters). All
             runs keep the first one's units: the model's own for a fitted
             model; for a pretrained one, each FOV's cluster radius and mean
-            spacing, not estimated again on the collapsed points. Only X is
-            checked against the training data.
+            spacing, not estimated again on the collapsed points. The
+            exception is a fitted model with ``fov_normalization`` "minmax" or
+            "reference" (the authors' convention), which scales every run's
+            input to [0, 1] again, as it was trained to. Only X is checked
+            against the training data.
 
         Returns
         -------

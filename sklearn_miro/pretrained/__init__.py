@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from importlib import resources
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -462,6 +463,8 @@ class PretrainedMIRO:
         clusters' size); every pass but the last hands on its last step, and
         ``steps`` applies to the last.
         """
+        if isinstance(passes, bool) or not isinstance(passes, Integral) or passes < 1:
+            raise ValueError(f"passes must be an integer >= 1 (runs of the network); got {passes!r}.")
         if _spans_nothing(X):
             unmoved = X.copy() if steps is None else np.repeat(X[None], len(steps), axis=0)
             return unmoved, float("nan")
