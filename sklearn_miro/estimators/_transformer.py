@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
 from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
-from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_start
+from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_start, merge_copies
 from ._base import FINE_TUNING_SCHEDULE, BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
 
@@ -568,9 +568,11 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             network, _ = pretrained_models.load_pretrained(origin)
             source = f"the pretrained model {origin!r}"
         if network.hidden_size != hidden_size:
+            # warm_start takes precedence over init: init=None would not help there.
+            other = "warm_start=False" if origin == "warm_start" else "init=None"
             raise ValueError(
                 f"hidden_size={hidden_size} but {source} has hidden_size="
-                f"{network.hidden_size}; set hidden_size={network.hidden_size} or init=None."
+                f"{network.hidden_size}; set hidden_size={network.hidden_size} or {other}."
             )
         return {k: v.detach().clone() for k, v in network.state_dict().items()}, origin
 
@@ -631,6 +633,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
+        # Before anything is read off the labelled clusters (their crops' sizes too).
+        X, labels, groups, fov_indices, _ = merge_copies(X, labels, groups, fov_indices, stacklevel=4)
         elongated = self._elongated_start(X, labels, fov_indices, options, pretrained_start)
         if elongated is None:
             hidden_size, origin, note = self._resolved_hidden_size(), pretrained_start, ""
