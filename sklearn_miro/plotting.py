@@ -93,7 +93,26 @@ def _default_marker_size(n):
     return float(np.clip(3000.0 / max(n, 1), 0.5, 12.0))
 
 
-def _draw_labels(ax, X, labels, *, marker_size, background_label, background_color, legend):
+def _class_order(panels, background_label, classes):
+    """The classes of the string panels, in colour order: ``classes`` (minus the
+    background) when given, else the sorted union over every panel, so that one
+    class keeps its colour in every panel of a figure (and, with ``classes``,
+    across figures) even where a panel lacks some class."""
+    background = {"background", str(background_label)}
+    present = set()
+    for _, labels in panels:
+        if labels is not None and _is_categorical(labels):
+            present |= set(labels.astype(str).tolist()) - background
+    if classes is None:
+        return sorted(present)
+    order = [str(c) for c in classes if str(c) not in background]
+    unknown = sorted(present - set(order))
+    if unknown:
+        raise ValueError(f"labels hold class(es) {unknown[:5]} that classes={list(classes)!r} does not list.")
+    return order
+
+
+def _draw_labels(ax, X, labels, *, marker_size, background_label, background_color, legend, class_order=None):
     """Scatter one panel: background first and underneath, then the clusters."""
     if labels is None:
         ax.scatter(X[:, 0], X[:, 1], s=marker_size, c="#3b6ea5", linewidths=0)
@@ -106,7 +125,10 @@ def _draw_labels(ax, X, labels, *, marker_size, background_label, background_col
             linewidths=0, zorder=1, label="background" if background.any() else None,
         )  # fmt: skip
         palette = _palette()
-        for k, name in enumerate(sorted(set(text[~background]))):
+        order = sorted(set(text[~background])) if class_order is None else class_order
+        colour_of = {name: k for k, name in enumerate(order)}
+        for name in sorted(set(text[~background]), key=colour_of.__getitem__):
+            k = colour_of[name]
             members = text == name
             ax.scatter(
                 X[members, 0], X[members, 1], s=marker_size, color=palette[k % len(palette)],
@@ -135,13 +157,20 @@ def _panels(labels, n):
             (str(title), _check_labels(value, n, f"labels[{title!r}]"))
             for title, value in labels.items()
         ]
-    array = np.asarray(labels)
-    if isinstance(labels, (list, tuple)) and array.ndim == 2 and array.shape[0] != n:
+    if isinstance(labels, (list, tuple)) and labels and all(np.ndim(value) == 1 for value in labels) \
+            and len(labels) != n:
+        # Checked one by one: arrays of different lengths would fail in np.asarray.
         return [(None, _check_labels(value, n, f"labels[{k}]")) for k, value in enumerate(labels)]
+    array = np.asarray(labels)
+    if isinstance(labels, np.ndarray) and array.ndim == 2 and array.shape[0] == n and array.shape[1] > 1:
+        # Labels per scale (MultiscaleMIROClusterer.predict): one panel per column.
+        return [(f"scale {k}", _check_labels(array[:, k], n, f"labels[:, {k}]")) for k in range(array.shape[1])]
     return [(None, _check_labels(labels, n, "labels"))]
 
 
 def _new_figure(n_panels, panel_size, ncols=None):
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1):
+        raise ValueError(f"ncols must be a positive integer (panels per row); got {ncols!r}.")
     Figure = _matplotlib()
     ncols = n_panels if ncols is None else min(ncols, n_panels)
     nrows = int(np.ceil(n_panels / ncols))
@@ -171,6 +200,7 @@ def plot_clusters(
     panel_size=4.0,
     legend=True,
     units="nm",
+    classes=None,
 ):
     """Scatter plot of localisations coloured by cluster (or by shape class).
 
@@ -189,6 +219,8 @@ def plot_clusters(
           panels sharing the axes, e.g.
           ``{"DBSCAN": l1, "MIRO": l2, "ground truth": y}`` as in the paper's
           Fig. 2;
+        - an array of shape (n, k), labels per scale (e.g.
+          ``MultiscaleMIROClusterer.predict``): one panel per column;
         - None: all points in one colour.
     ax : Axes or sequence of Axes, default=None
         Where to draw (one per panel); a new figure is made when None.
@@ -204,6 +236,12 @@ def plot_clusters(
         Legend for class (string) labels.
     units : str, default="nm"
         Unit in the axis labels.
+    classes : sequence of str, default=None
+        For class (string) labels: every class, in colour order (e.g. a
+        fitted :class:`~sklearn_miro.MIROShapeClassifier`'s ``classes_``), so
+        that separate figures colour a class alike. By default the classes of
+        all panels of this figure, sorted: one class has one colour in every
+        panel, also where a panel lacks some class.
 
     Returns
     -------
@@ -211,6 +249,7 @@ def plot_clusters(
     """
     X = check_coordinates(X, name="X")
     panels = _panels(labels, X.shape[0])
+    class_order = _class_order(panels, background_label, classes)
     if ax is None:
         fig, axes = _new_figure(len(panels), panel_size)
         for other in axes[1:]:
@@ -222,7 +261,7 @@ def plot_clusters(
     for axis, (panel_title, panel_labels) in zip(axes, panels):
         _draw_labels(
             axis, X, panel_labels, marker_size=size, background_label=background_label,
-            background_color=background_color, legend=legend,
+            background_color=background_color, legend=legend, class_order=class_order,
         )  # fmt: skip
         axis.set_aspect("equal", adjustable="box")
         axis.set_xlabel(f"x ({units})")
@@ -490,6 +529,16 @@ _STAT_LABELS = {
 }
 
 
+def _numeric_column(table, column, name):
+    try:
+        return np.asarray(table[column], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"column {column!r} of table {name!r} is not numeric (e.g. {table[column].iloc[0]!r}); "
+            "histograms need numbers."
+        ) from None
+
+
 def plot_cluster_statistics(
     tables,
     columns=("radius_of_gyration", "n_localizations", "nn_distance"),
@@ -537,6 +586,8 @@ def plot_cluster_statistics(
     if not isinstance(tables, dict) or not tables:
         raise ValueError("tables must be a DataFrame or a non-empty dict {name: DataFrame}.")
     columns = [columns] if isinstance(columns, str) else list(columns)
+    if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 1:
+        raise ValueError(f"bins must be a positive integer; got {bins!r}.")
     for name, table in tables.items():
         missing = [c for c in columns if c not in table.columns]
         if missing:
@@ -552,7 +603,7 @@ def plot_cluster_statistics(
     colors = _palette()
     for axis, column in zip(axes, columns):
         values = {
-            name: np.asarray(table[column], dtype=np.float64) for name, table in tables.items()
+            name: _numeric_column(table, column, name) for name, table in tables.items()
         }
         values = {name: v[np.isfinite(v)] for name, v in values.items()}
         pooled = np.concatenate(list(values.values()))
@@ -622,7 +673,8 @@ def plot_density_map(
         (rows: y, columns: x).
     """
     X = check_coordinates(X, name="X")
-    if pixel_size is None or not np.isfinite(pixel_size) or pixel_size <= 0:
+    if (isinstance(pixel_size, bool) or not isinstance(pixel_size, numbers.Real) or not np.isfinite(pixel_size)
+            or pixel_size <= 0):
         raise ValueError(f"pixel_size must be a positive number; got {pixel_size!r}.")
     if groups is not None:
         groups = np.asarray(groups)

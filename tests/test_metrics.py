@@ -922,3 +922,22 @@ def test_ami_keeps_scikit_learns_limit_cases():
         expected = adjusted_mutual_info_score(codes_true, one, average_method=method)
         assert core.adjusted_mutual_information(codes_true, 4, one, 1, method) == expected == 0.0
         assert core.adjusted_mutual_information(one, 1, one, 1, method) == 1.0
+
+
+def test_background_other_than_minus_one_warns_when_the_prediction_has_noise():
+    # background applies to both labellings: with background=0 for benchmark-style
+    # truth, DBSCAN's noise (-1) would be scored as a cluster, silently.
+    X = np.array([[0, 0], [1, 0], [50, 50], [51, 50], [200, 0.0]])
+    truth = np.array([1, 1, 2, 2, 0])  # 0 = background, as in the benchmark files
+    dbscan_like = np.array([0, 0, 1, 1, -1])
+    with pytest.warns(UserWarning, match=r"labels_pred holds -1 .* background=0"):
+        value = jaccard_cluster_index(X, truth, dbscan_like, background=0)
+    assert value < 1.0  # what the warning is about: the same clusters, not scored as such
+    assert jaccard_cluster_index(X, np.where(truth == 0, -1, truth), dbscan_like) == 1.0
+
+
+def test_text_labels_with_a_numeric_background_are_refused():
+    # Labels read from a file as text keep '-1', which the number -1 does not match.
+    with pytest.raises(ValueError, match=r"holds the text '-1' but background is the number -1"):
+        ari_dagger(np.array(["-1", "1", "1", "2"]), np.array([-1, 1, 1, 2]))
+    assert ari_dagger(np.array(["-1", "1", "1", "2"]), np.array(["-1", "1", "1", "2"]), background="-1") == 1.0

@@ -181,3 +181,33 @@ def test_plot_metrics_errors(metric_tables):
         plot_metrics(metric_tables["MIRO"])
     with pytest.raises(ValueError, match="not numeric"):
         plot_metrics({"a": pd.DataFrame({"ARI": ["high"]})}, metrics=["ARI"])
+
+
+def _class_colours(ax):
+    """{legend label: RGBA} of a class panel's scatter collections."""
+    return {c.get_label(): tuple(np.round(c.get_facecolor()[0], 6)) for c in ax.collections if c.get_label()}
+
+
+def test_a_class_keeps_its_colour_in_every_panel_and_figure():
+    X = np.array([[0, 0], [1, 1], [2, 2], [3, 3.0]])
+    truth = np.array(["background", "ellipse", "spot", "spot"])
+    predicted = np.array(["background", "spot", "spot", "spot"])  # no ellipse here
+    fig = plot_clusters(X, {"truth": truth, "predicted": predicted})
+    a, b = (_class_colours(ax) for ax in fig.axes)
+    assert a["spot"] == b["spot"] and a["ellipse"] != a["spot"]
+    # Across figures: the classifier's classes_ fix the order.
+    classes = ["background", "ellipse", "spot"]
+    alone = _class_colours(plot_clusters(X, predicted, classes=classes).axes[0])
+    assert alone["spot"] == a["spot"]
+    with pytest.raises(ValueError, match=r"class\(es\) \['ring'\] that classes="):
+        plot_clusters(X, np.array(["ring"] * 4), classes=classes)
+
+
+def test_labels_per_scale_give_one_panel_per_scale(rings):
+    X, y, _ = rings
+    fig = plot_clusters(X, np.column_stack([y, np.where(y >= 0, 0, -1)]))
+    assert [ax.get_title() for ax in fig.axes] == ["scale 0", "scale 1"]
+    with pytest.raises(ValueError, match=r"labels\[1\] has"):
+        plot_clusters(X, [y, y[:-1]])
+    with pytest.raises(ValueError, match="ncols must be a positive integer"):
+        plot_metrics({"a": pd.DataFrame({"ARI": [0.5]})}, metrics=["ARI"], ncols=0)

@@ -660,9 +660,12 @@ device_, n_features_in_, feature_names_in_
         ``border_points_ == "background"``) clusters the collapsed coordinates
         of every FOV on its own; every localisation of a cluster then gets the
         cluster's class: the most frequent predicted class of the cluster
-        (ties: the first in ``classes_``) with ``cluster_classes_ == "vote"``,
-        the cluster-class model's prediction from :func:`cluster_descriptors`
-        with ``"descriptors"`` (a cluster it calls background is dissolved).
+        (ties: the first in ``classes_``) with ``cluster_classes_ == "vote"``
+        (a cluster whose most frequent class is the background class keeps its
+        label, and its class is then ``background_class_``: count shapes from
+        ``cluster_classes``, not from ``labels``), the cluster-class model's
+        prediction from :func:`cluster_descriptors` with ``"descriptors"`` (a
+        cluster it calls background is dissolved).
         Localisations in no cluster get ``background_class_`` (their own
         prediction when the training data had no background).
 

@@ -17,7 +17,10 @@ Conventions
   label (default -1, scikit-learn's noise label, e.g. DBSCAN's output) marks
   localisations that belong to no cluster, in the ground truth and in the
   prediction alike. The benchmark files use 0 for background: map it to -1
-  when loading, or pass ``background=0``.
+  when loading (``np.where(y == 0, -1, y)``). ``background=0`` applies to the
+  prediction too, which suits only predictions that mark background with 0
+  (DBSCAN's noise is -1 and its first cluster 0): the metrics warn when the
+  prediction holds -1 but ``background`` is another label.
 * Every metric scores **one field of view (FOV)**. :func:`clustering_report`
   and the scorers take ``groups`` (the FOV id of every localisation), score each
   FOV on its own and average, as the paper does.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 from functools import cached_property
 
 import numpy as np
@@ -140,6 +144,26 @@ class _Truth:
         return core.cluster_table(self.coords, self.encoded)
 
 
+def _warn_if_noise_is_scored_as_a_cluster(pred, background):
+    """Warn when the prediction holds -1 (scikit-learn's noise) but background is another label.
+
+    ``background`` applies to both labellings; with ``background=0`` for
+    benchmark-style ground truth, DBSCAN's noise (-1) would be scored as a
+    cluster and its cluster 0 as background, silently.
+    """
+    if background == -1 or not isinstance(background, numbers.Integral) or pred.classes.dtype.kind not in "iuf":
+        return
+    if np.any(pred.classes == -1):
+        warnings.warn(
+            f"labels_pred holds -1 (scikit-learn's noise label, e.g. DBSCAN's) but background={background!r}: "
+            f"-1 is scored as a cluster and {background!r} as background in the prediction too. If only "
+            "the ground truth uses that label for background, map it to -1 "
+            f"(np.where(labels_true == {background!r}, -1, labels_true)) and keep background=-1.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 class _Evaluation:
     """All metrics of one FOV, sharing the encodings, tables and matchings."""
 
@@ -148,6 +172,7 @@ class _Evaluation:
         self.coords = self.truth.coords
         self.true = self.truth.encoded
         self.pred = core.encode_labels(labels_pred, background, name="labels_pred")
+        _warn_if_noise_is_scored_as_a_cluster(self.pred, background)
         self._matchings = {}
 
     @cached_property
@@ -851,7 +876,8 @@ def ari_dagger_ji_c(X, labels_true, labels_pred, *, background=-1, variant="pape
     Returns
     -------
     float
-        ``(ari_dagger + jaccard_cluster_index) / 2``, in [0, 1].
+        ``(ari_dagger + jaccard_cluster_index) / 2``: at most 1, negative
+        only where ARI-dagger is (worse than chance).
     """
     return FOVScorer(X, labels_true, metric="ari_dagger_ji_c", background=background, variant=variant,
                      matching=matching, threshold=threshold)(labels_pred)
@@ -975,7 +1001,8 @@ class FOVScorer:
         Returns
         -------
         float
-            The value of :attr:`metric`, in [0, 1].
+            The value of :attr:`metric`: at most 1, negative only where
+            ARI-dagger is (worse than chance).
         """
         labels_pred = check_label_vector(labels_pred, self._n, name="labels_pred", against="labels_true")
         evaluation = _Evaluation(None, labels_pred, self._background, truth=self._truth)

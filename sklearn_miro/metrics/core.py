@@ -51,6 +51,13 @@ def encode_labels(labels, background, *, name="labels"):
             f"{name} mixes label types that cannot be compared ({exc}); use one type, "
             "e.g. all integers or all strings."
         ) from exc
+    if (classes.dtype.kind in "UO" and isinstance(background, (int, np.integer))
+            and not isinstance(background, bool) and str(background) in set(map(str, classes))):
+        # Labels read as text ('-1') would silently lose their background.
+        raise ValueError(
+            f"{name} holds the text {str(background)!r} but background is the number {background!r}; "
+            f"convert the labels to integers (e.g. labels.astype(int)) or pass background={str(background)!r}."
+        )
     return EncodedLabels(
         codes=codes.reshape(-1).astype(np.intp, copy=False),
         classes=classes,
