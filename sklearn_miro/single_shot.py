@@ -71,7 +71,7 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
         standard error of the root-mean-square radius of ``m`` points drawn
         from a round Gaussian, i.e. how far the one labelled cluster's size
         may be from its population's typical size.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
 
     Returns
     -------
@@ -119,6 +119,9 @@ def single_shot_training_fovs(cluster, *, n_clusters, n_background, fov_size, n_
             check_positive(size_spread, "size_spread", allow_zero=True)
         except ValueError:
             raise ValueError(f"size_spread must be a finite number >= 0 or 'auto'; got {size_spread!r}.") from None
+    if isinstance(random_state, np.random.Generator):
+        # Ints keep their recorded RandomState streams; a Generator seeds one from its own.
+        random_state = np.random.RandomState(random_state.integers(2**32, dtype=np.uint64))
     rng = check_random_state(random_state, legacy=True)
     points = points - points.mean(axis=0)
     # Copies are rotated, so the margin a copy needs is its radius (the farthest

@@ -371,7 +371,7 @@ def test_add_blinking_does_not_modify_input_and_repeats_arrays():
         (lambda: make_multishape(("spot",), shape_params={"spot": {"radius": 3}}), "Unknown parameter"),
         (lambda: make_multishape(("spot",), shape_params={"ring": {}}), "not among the shapes"),
         (lambda: make_ellipses(aspect_ratio=0.5), "aspect_ratio"),
-        (lambda: make_rings(n_clusters=50, fov_size=1000, min_center_distance=500), "Could not place"),
+        (lambda: make_rings(n_clusters=50, fov_size=1000, min_center_distance=500), "cannot fit"),
         (lambda: make_rings(margin=4000), "margin"),
         (lambda: make_rings(blinking={"precision": 3}), "Unknown blinking option"),
         (lambda: make_rings(random_state="seed"), "random_state"),
@@ -395,3 +395,32 @@ def test_blinking_options_given_as_an_empty_dict_crop_like_true():
 def test_multishape_refuses_counts_for_shapes_not_drawn():
     with pytest.raises(ValueError, match=r"entries for shape\(s\) \['ring'\] that are not in shapes"):
         make_multishape(("spot",), n_clusters={"spot": 2, "ring": 5}, random_state=0)
+
+
+def test_impossible_centre_spacing_fails_at_once():
+    import time
+
+    start = time.process_time()
+    with pytest.raises(ValueError, match="cannot fit in a 2000.0 nm FOV"):
+        make_gaussian_clusters(n_clusters=300, min_center_distance=150.0, random_state=0)
+    assert time.process_time() - start < 1.0  # it used to give up after 6.5 CPU-s of tries
+
+
+def test_scenario_overrides_that_the_populations_hide_are_refused():
+    with pytest.raises(ValueError, match=r"Scenario 7 sets \['n_clusters'\] per population"):
+        make_benchmark_scenario(7, n_clusters=5)
+    with pytest.raises(ValueError, match=r"Scenario 8 sets \['n_localizations'\] per population"):
+        make_benchmark_scenario(8, n_localizations=30)
+    # A value the populations do not set still applies to both.
+    X, y, _ = make_benchmark_scenario(7, n_localizations=30, random_state=0)
+    assert np.bincount(y[y >= 0]).min() == 30
+
+
+def test_a_fov_without_clusters_says_it_is_empty():
+    with pytest.warns(UserWarning, match="drew no cluster, so it gets no background"):
+        X, _, _ = make_gaussian_clusters(1, n_clusters=0, random_state=0)
+    assert X.shape == (0, 2)
+    X, y, _ = make_gaussian_clusters(1, n_clusters=0, n_background=50, random_state=0)
+    assert X.shape == (50, 2) and np.all(y == -1)
+    with pytest.raises(ValueError, match="background_gradient must be a number in"):
+        make_gaussian_clusters(background_gradient="0.5")

@@ -27,6 +27,12 @@ def test_single_shot_fovs_hold_rotated_copies_of_the_cluster():
     X2, _, _ = single_shot_training_fovs(cluster, n_clusters=5, n_background=30,
                                          fov_size=1000.0, n_fovs=2, random_state=0)
     np.testing.assert_array_equal(X, X2)
+    # A Generator seeds it too, as every simulator of sklearn_miro.datasets.
+    X3, _, _ = single_shot_training_fovs(cluster, n_clusters=5, n_background=30, fov_size=1000.0,
+                                         n_fovs=2, random_state=np.random.default_rng(1))
+    X4, _, _ = single_shot_training_fovs(cluster, n_clusters=5, n_background=30, fov_size=1000.0,
+                                         n_fovs=2, random_state=np.random.default_rng(1))
+    np.testing.assert_array_equal(X3, X4)
 
 
 def test_resampled_copies_vary_but_keep_the_cluster_shape():

@@ -12,6 +12,7 @@ a minimum centre distance is asked for, over candidate cluster centres).
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +128,15 @@ def draw_centers(rng, n_centers, fov_size, *, margin=0.0, min_distance=0.0):
         return np.empty((0, 2))
     if min_distance <= 0:
         return rng.uniform(low, high, size=(n_centers, 2))
+    # Discs of diameter min_distance around the centres lie in the square widened by
+    # min_distance/2 on every side, and cannot cover more than the densest packing
+    # (pi / sqrt(12)) of it: beyond that, fail at once instead of after the tries.
+    if n_centers * np.pi * min_distance**2 / 4 > np.pi / np.sqrt(12) * (high - low + min_distance) ** 2:
+        raise ValueError(
+            f"{n_centers} centres at least {min_distance} nm apart cannot fit in a "
+            f"{fov_size} nm FOV (not even packed as tightly as discs can be); lower "
+            "min_center_distance or the number of clusters, or enlarge fov_size."
+        )
     min_d2 = min_distance**2
     accepted = np.empty((n_centers, 2))
     n_accepted, n_tried = 0, 0
@@ -170,6 +180,14 @@ def n_background_for(n_clustered, background_fraction, n_background):
     """
     if n_background is not None:
         return int(n_background)
+    if n_clustered == 0 and background_fraction > 0:
+        warnings.warn(
+            "A FOV drew no cluster, so it gets no background either (background_fraction is a "
+            "share of the FOV's localisations) and is empty; pass n_background= for FOVs of "
+            "background only.",
+            UserWarning,
+            stacklevel=3,
+        )
     return int(round(n_clustered * background_fraction / (1.0 - background_fraction)))
 
 

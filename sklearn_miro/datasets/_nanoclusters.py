@@ -4,6 +4,8 @@ the paper's Fig. 4a."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .._validation import check_positive, check_random_state
@@ -218,8 +220,9 @@ def make_gaussian_clusters(
     )
     background_fraction = check_fraction(background_fraction, "background_fraction")
     check_positive(n_background, "n_background", allow_zero=True, integer=True, allow_none=True)
-    if not 0 <= background_gradient <= 1:
-        raise ValueError(f"background_gradient must be in [0, 1]; got {background_gradient!r}.")
+    if (isinstance(background_gradient, bool) or not isinstance(background_gradient, numbers.Real)
+            or not 0 <= background_gradient <= 1):
+        raise ValueError(f"background_gradient must be a number in [0, 1]; got {background_gradient!r}.")
     fov_size = float(check_positive(fov_size, "fov_size"))
     check_positive(margin, "margin", allow_zero=True)
     check_positive(min_center_distance, "min_center_distance", allow_zero=True)
@@ -345,6 +348,15 @@ def make_benchmark_scenario(scenario, *, blinking=False, n_fovs=1, random_state=
             f"scenario must be one of {sorted(_SCENARIOS)} (the paper's benchmark "
             f"scenarios; scenario 1 is not simulated); got {scenario!r}."
         )
+    scenario_populations = _SCENARIOS[scenario].get("populations")
+    if scenario_populations is not None and "populations" not in params:
+        # The populations set these: an override of the top-level value would do nothing.
+        ignored = sorted(set(params) & {key for population in scenario_populations for key in population})
+        if ignored:
+            raise ValueError(
+                f"Scenario {scenario} sets {ignored} per population, so {ignored[0]}=... would be "
+                "ignored; pass populations=[{...}, {...}] with your values instead."
+            )
     settings = {**_SCENARIOS[scenario], "crop": check_blinking(blinking) is not None, **params}
     return make_gaussian_clusters(
         n_fovs, blinking=blinking, random_state=random_state, **settings

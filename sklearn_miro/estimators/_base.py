@@ -525,7 +525,9 @@ class BaseMIRO(BaseEstimator):
                 f"X has {ratio:.1f} times the localisation density of the training FOVs. "
                 "If it holds several fields of view stacked together, pass groups= (the FOV "
                 "id of every localisation) so that each FOV is processed on its own; "
-                "otherwise their points are mixed into one graph.",
+                "otherwise their points are mixed into one graph. If it is one FOV, it is "
+                "denser than the data the model was trained on (more clusters, more "
+                "background or multiple blinking), and its results deserve a check.",
                 UserWarning,
                 stacklevel=3,
             )
