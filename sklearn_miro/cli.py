@@ -73,7 +73,8 @@ def _demo(args):
     from .metrics import clustering_report
 
     out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    # Checked before the training: an earlier run's figure is kept unless --force.
+    png = _output_file(out / "sklearn_miro_demo.png", args.force, "Figure")
     started = time.perf_counter()
     n_train = 3
     print(
@@ -124,7 +125,6 @@ def _demo(args):
         print(f"{name:<{width}}  " + "  ".join(f"{values[c]:>10.3f}" for c in columns))
     print("(higher is better except RMSRE_N)")
 
-    png = out / "sklearn_miro_demo.png"
     try:
         from .plotting import plot_clusters
 
@@ -225,9 +225,27 @@ def _read_table(path, args):
         raise CommandError(_cli_message(exc)) from None
 
 
+def _auto_background(labels, column_names):
+    """``--background auto``: -1 if present; none for Picasso's ``group`` columns; else 0.
+
+    Picasso's clustered files keep only the clustered localisations, numbered
+    from group 0: reading 0 as background there would drop a real cluster.
+    """
+    if np.any(labels == -1):
+        background = -1
+    elif column_names and all(str(name).strip().lower() == "group" for name in column_names):
+        print("Picasso's 'group' column: every localisation is in a cluster (Picasso's clustered "
+              "files keep no background; use --background to change).")
+        return -1  # absent: nothing is background
+    else:
+        background = 0
+    print(f"Treating label {background} as background (use --background to change).")
+    return background
+
+
 def _read_labelled(paths, label_column, background, args=None):
     background = _parse_background(background)
-    Xs, ys, groups = [], [], []
+    Xs, ys, groups, names = [], [], [], []
     for k, path in enumerate(paths):
         df = _read_table(path, args)
         column = _canonical_name(df, label_column or "label")
@@ -239,11 +257,11 @@ def _read_labelled(paths, label_column, background, args=None):
             )
         Xs.append(df[["x", "y"]].to_numpy())
         ys.append(_integer_labels(df[column].to_numpy(), path, _original_name(df, column)))
+        names.append(_original_name(df, column))
         groups.append(np.full(len(df), k))
     labels = np.concatenate(ys)
     if background == "auto":
-        background = -1 if np.any(labels == -1) else 0
-        print(f"Treating label {background} as background (use --background to change).")
+        background = _auto_background(labels, names)
     labels = np.where(labels == background, -1, labels)
     if not np.any(labels >= 0):
         raise CommandError(
@@ -497,9 +515,20 @@ def _cluster(args):
     for path, df, (target, table_path) in zip(args.files, tables, targets):
         X = df[["x", "y"]].to_numpy()
         if args.pretrained is not None:
+            # Zero-shot works in any unit, but the table beside it is in nm: coordinates
+            # whose typical neighbour is under 1 apart are not nm (um, most likely).
+            if len(X) > 1:
+                from scipy.spatial import cKDTree
+
+                spacing = float(np.median(cKDTree(X).query(X, k=2)[0][:, 1]))
+                if spacing < 1.0:
+                    _warn(f"{path}: the median distance to the nearest localisation is {spacing:.3g}, "
+                          "far below a nanometre: the coordinates look like um (or pixels), while the "
+                          "cluster table is written in nm. Pass --coordinate-unit um (or --pixel-size) "
+                          "or convert the file.")
             # Zero-shot: every file gets its own cluster length scale, eps and min_samples.
             labels = model.fit_predict(X)
-            scale = (f" (cluster radius {model.cluster_radius_:.1f}, eps {model.eps_:.1f}, "
+            scale = (f" (cluster radius {model.cluster_radius_:.4g}, eps {model.eps_:.4g}, "
                      f"min_samples {model.min_samples_}, {model.collapse_passes_} pass(es) of the network)")
             source = f"pretrained:{args.pretrained}"
         else:
@@ -516,14 +545,14 @@ def _cluster(args):
                 warnings.simplefilter("ignore", ShadowedLabelsWarning)
                 write_labels_as_source(
                     target, path, labels, label_name=args.label_name,
-                    description={"Model": source, "eps": model.eps_, "min_samples": model.min_samples_,
+                    description={"Model": source, "eps (nm)": model.eps_, "min_samples": model.min_samples_,
                                  "collapse_passes": getattr(model, "collapse_passes_", None)},
                 )  # fmt: skip
         except ValueError as exc:
             raise CommandError(_cli_message(exc)) from None
         cluster_table(X, labels).to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
-        print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path.name}")
+        print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
     return 0
 
 
@@ -610,8 +639,7 @@ def _stats(args):
     X, y, groups = np.concatenate(Xs), np.concatenate(labels), np.concatenate(fovs)
     background = args.background
     if background == "auto":
-        background = -1 if np.any(y == -1) else 0
-        print(f"Treating label {background} as background (use --background to change).")
+        background = _auto_background(y, list(used))
     else:
         try:
             background = int(background)
@@ -699,6 +727,7 @@ def _parser():
     demo = sub.add_parser("demo", help="train on simulated FOVs and compare MIRO with DBSCAN",
                           parents=[common])
     demo.add_argument("--output-dir", default=".", help="where to save the PNG (default: .)")
+    demo.add_argument("-f", "--force", action="store_true", help="overwrite the PNG if it exists")
     demo.add_argument("--scenario", type=int, default=6, choices=range(2, 11), metavar="2-10",
                       help="benchmark scenario to simulate (default: 6, elliptical clusters)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

@@ -189,7 +189,8 @@ def zero_displacement_loss(batches, loss_fn, n_steps, n_outputs=2):
 
 
 def check_move_nothing(compression, relative_loss, *, compression_threshold=COMPRESSION_THRESHOLD,
-                       relative_loss_threshold=None, started_from=None, retried=False, stacklevel=2):
+                       relative_loss_threshold=None, started_from=None, retried=False, stacklevel=2,
+                       can_start_pretrained=True):
     """Warn with :class:`MoveNothingWarning` when a fit ended near "move nothing".
 
     Parameters
@@ -214,6 +215,9 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         (``FittedMIRO.retry_relative_loss`` is not NaN), kept or not: either
         way the network still moves nothing, and the message says so.
     stacklevel : int, default=2
+    can_start_pretrained : bool, default=True
+        Whether the estimator can start from a pretrained model (has ``init``):
+        the advice to do so is given only then.
 
     Returns
     -------
@@ -228,7 +232,7 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
     advice = (
         "Start from the pretrained weights (init='auto' with the default network settings, "
         "or init='nanoclusters'), which leaves this solution where random weights do not; or "
-        if started_from is None
+        if started_from is None and can_start_pretrained
         else "Try "
     )
     warnings.warn(

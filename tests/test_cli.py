@@ -182,6 +182,9 @@ def test_demo_runs_and_saves_a_png(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "MIRO + DBSCAN" in out and "ARI-dagger" in out
     assert (tmp_path / "sklearn_miro_demo.png").stat().st_size > 10_000
+    # A second run keeps the first figure unless --force, and says so before training.
+    assert main(["demo", "--output-dir", str(tmp_path), "--max-epochs", "1", "--n-augmented", "16"]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
 
 
 def test_train_says_how_many_recurrent_steps_and_why(tmp_path, capsys):
@@ -285,3 +288,18 @@ def test_cluster_refuses_a_label_name_the_input_has_in_another_case(model_path, 
     err = capsys.readouterr().err
     assert "already has a column named 'Cluster'; pass --label-name" in err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_stats_keeps_picasso_group_zero(tmp_path, capsys):
+    # Picasso's clustered files keep only clustered localisations, numbered from
+    # group 0: "auto" used to take 0 for background and drop a real cluster.
+    rng = np.random.default_rng(0)
+    centres = np.repeat([[100.0, 100.0], [600.0, 600.0], [1100.0, 200.0]], 20, axis=0)
+    path = tmp_path / "picasso_like.csv"
+    pd.DataFrame({"x": centres[:, 0] + rng.normal(0, 10, 60), "y": centres[:, 1] + rng.normal(0, 10, 60),
+                  "group": np.repeat([0, 1, 2], 20)}).to_csv(path, index=False)
+    assert main(["stats", str(path), "--output-dir", str(tmp_path / "st")]) == 0
+    out = capsys.readouterr().out
+    assert "every localisation is in a cluster" in out and "3 clusters" in out
+    assert main(["stats", str(path), "--output-dir", str(tmp_path / "st0"), "--background", "0"]) == 0
+    assert "2 clusters" in capsys.readouterr().out

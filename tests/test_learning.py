@@ -62,6 +62,12 @@ def test_check_move_nothing_thresholds():
         assert check_move_nothing(0.8, 0.6)
     with pytest.warns(MoveNothingWarning):  # the loss criterion is there on request
         assert check_move_nothing(0.5, 0.99, relative_loss_threshold=0.9)
+    # The advice to start from a pretrained model only where the estimator has init.
+    with pytest.warns(MoveNothingWarning, match="init='auto'"):
+        check_move_nothing(0.99, 0.6)
+    with pytest.warns(MoveNothingWarning) as record:
+        check_move_nothing(0.99, 0.6, can_start_pretrained=False)
+    assert "init=" not in str(record[0].message) and "Try more optimisation steps" in str(record[0].message)
 
 
 def test_a_high_relative_loss_alone_is_not_move_nothing():

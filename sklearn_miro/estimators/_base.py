@@ -404,7 +404,7 @@ class BaseMIRO(BaseEstimator):
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
                            started_from=started_from,
                            retried=not np.isnan(self.model_.retry_relative_loss),  # kept or not
-                           stacklevel=4)
+                           stacklevel=4, can_start_pretrained="init" in self.get_params(deep=False))
         return self
 
     # ---- inference ---------------------------------------------------------
