@@ -857,8 +857,22 @@ def _warn(message):
     print(f"{_COMMAND[0]}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+# The library's advice in Python keywords -> what a command-line user can do.
+_CLI_ADVICE = (
+    ("init='auto' with the default network settings, or init='nanoclusters'",
+     "--init auto with the default network settings, or --init nanoclusters"),
+    ("(a smaller batch_size or a larger n_augmented / max_epochs)", "(a larger --n-augmented or --max-epochs)"),
+    ("), more labelled clusters, or a smaller length_scale (about 0.4 x the RMS radius of the smallest "
+     "clusters)", ") or more labelled clusters"),
+    ("multiply them by 1000", "pass --coordinate-unit um, or multiply them by 1000"),
+)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    _warn(message)
+    text = str(message)
+    for python, command_line in _CLI_ADVICE:
+        text = text.replace(python, command_line)
+    _warn(text)
 
 
 def main(argv=None):

@@ -292,6 +292,12 @@ def cluster_fov(clusterer, points):
         and len(points) > GRID_DBSCAN_MIN_POINTS
     ):
         return grid_dbscan(points, clusterer.eps, clusterer.min_samples)[0]
+    points = np.asarray(points)
+    if getattr(clusterer, "metric", None) == "euclidean" and points.ndim == 2 and len(points):
+        # No Euclidean distance changes with a translation, and scikit-learn's
+        # brute-force distances (|x|^2 - 2 x.y + |y|^2, used for a few points)
+        # lose every digit at stage coordinates (1e8 nm): relative to the FOV.
+        points = points - points.min(axis=0)
     return np.asarray(clone(clusterer).fit_predict(points))
 
 

@@ -160,19 +160,56 @@ def progress_bar(total, desc, verbose):
                 dynamic_ncols=True)
 
 
+class DeferredProgressBar:
+    """A progress bar drawn only once its total is known (its first ``reset(total=...)``).
+
+    The DBSCAN search learns its number of steps (eps candidates) only when it
+    starts: a bar opened before would print a "0it" line, and a search with
+    nothing to search (eps and min_samples given) would leave an empty bar.
+    A total of one step (eps given) draws no bar. Supports what the searches
+    use: ``reset``, ``update``, ``close`` and ``with``.
+    """
+
+    def __init__(self, desc, verbose):
+        self._desc, self._verbose, self._bar = desc, verbose, None
+
+    def reset(self, total=None):
+        if self._bar is None:
+            if total is not None and total <= 1:
+                return  # one candidate (eps given): nothing worth a bar
+            self._bar = progress_bar(total, self._desc, self._verbose)
+        else:
+            self._bar.reset(total=total)
+
+    def update(self, n=1):
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
 @contextlib.contextmanager
-def tiled_inference_progress(tile_size, n_localizations, verbose):
+def tiled_inference_progress(tile_size, n_localizations, verbose, note=""):
     """The progress bar of one FOV's inference: a tqdm bar, or None.
 
     Only a FOV that ``tile_size`` tiles (:func:`sklearn_miro.tiling.resolve_tile_size`)
     gets one, and only when ``verbose`` is positive: small FOVs take a
     fraction of a second, and a bar each would flood a grid search's output.
+    ``note`` is appended to the bar's text (e.g. which pass of several).
     """
     tiled, _ = resolve_tile_size(tile_size, n_localizations)
     if not (tiled and verbose):
         yield None
         return
-    with progress_bar(n_localizations, "MIRO: tiled inference", verbose) as bar:
+    with progress_bar(n_localizations, f"MIRO: tiled inference{note}", verbose) as bar:
         yield bar
 
 

@@ -445,6 +445,19 @@ def suggest_eps(X, min_samples=5, groups=None, *, method="csr", alpha=0.05):
     return result
 
 
+def _canonical_subsample(X, size, rng):
+    """Row indices of ``size`` localisations drawn by ``rng``, whatever the rows' order.
+
+    Drawn from the localisations sorted by (x, y), not by row index: a FOV
+    given in another order (shuffled, or per camera frame) must give the same
+    estimate. Measured before: 52,000 localisations shuffled moved the
+    pair-correlation radius from 18.82 to 19.20 nm and the zero-shot collapse
+    by up to 37 nm.
+    """
+    order = np.lexsort((X[:, 1], X[:, 0]))
+    return order[rng.choice(X.shape[0], size, replace=False)]
+
+
 def pair_correlation(X, r_edges, *, max_points=50_000, random_state=0):
     """Pair-correlation function ``g(r)`` of one field of view, in rings.
 
@@ -496,7 +509,7 @@ def pair_correlation(X, r_edges, *, max_points=50_000, random_state=0):
         )
     if X.shape[0] > max_points:
         rng = np.random.default_rng(random_state)
-        X = X[rng.choice(X.shape[0], max_points, replace=False)]
+        X = X[_canonical_subsample(X, max_points, rng)]
     n = X.shape[0]
     tree = cKDTree(X)
     # Cumulative ordered-pair counts within each edge; self-pairs (distance 0)
@@ -718,7 +731,7 @@ def tiled_excess_neighbours(X, radius, *, tile_radii=10.0, reach=3.0, max_points
     low, span = X.min(axis=0), np.ptp(X, axis=0)
     if n < 2 or np.prod(span) <= 0:
         return 0.0
-    queries = X if n <= max_points else X[rng.choice(n, max_points, replace=False)]
+    queries = X if n <= max_points else X[_canonical_subsample(X, max_points, rng)]
     reach_length = reach * radius
     counts = cKDTree(X).query_ball_point(queries, r=reach_length, return_length=True) - 1
     excess = counts - (n - 1) / float(np.prod(span)) * np.pi * reach_length**2

@@ -303,3 +303,20 @@ def test_stats_keeps_picasso_group_zero(tmp_path, capsys):
     assert "every localisation is in a cluster" in out and "3 clusters" in out
     assert main(["stats", str(path), "--output-dir", str(tmp_path / "st0"), "--background", "0"]) == 0
     assert "2 clusters" in capsys.readouterr().out
+
+
+def test_library_advice_is_given_in_command_line_flags(capsys):
+    # Warnings raised by the library name Python keywords; on the command line
+    # they name the flags instead (and drop advice no flag can follow).
+    import warnings
+
+    from sklearn_miro.cli import _show_warning
+    from sklearn_miro.diagnostics import MoveNothingWarning, check_move_nothing
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        check_move_nothing(0.99, 0.6)
+    _show_warning(record[0].message, MoveNothingWarning, "", 0)
+    err = capsys.readouterr().err
+    assert "--init nanoclusters" in err and "--n-augmented or --max-epochs" in err
+    assert "init='" not in err and "batch_size" not in err and "length_scale" not in err

@@ -352,6 +352,11 @@ def test_dbscan_search_shows_a_progress_bar_when_the_transformer_is_verbose(data
     parallel = MIROClusterer(FrozenEstimator(talkative), n_jobs=2).fit(X, y, groups=fov)
     assert "MIRO: choosing the parameters of DBSCAN" in capsys.readouterr().err
     np.testing.assert_array_equal(parallel.tuning_scores_, sequential.tuning_scores_)
+    # The bar is drawn once its total is known: no "0it" line first, and none at
+    # all when eps and min_samples are given (one candidate per rule and pass).
+    assert ": 0it [" not in err  # tqdm's line for a bar without a total
+    MIROClusterer(FrozenEstimator(talkative), eps=30.0, min_samples=5).fit(X, y, groups=fov)
+    assert "choosing the parameters" not in capsys.readouterr().err
 
 
 def test_frozen_transformer_is_used_as_is(data, fitted):
@@ -657,3 +662,18 @@ def test_a_tile_size_in_the_wrong_units_is_refused_before_allocating(data):
     X, _, fov = data
     with pytest.raises(ValueError, match=r"tile_size=0.001 cuts a FOV .* into .* tiles"):
         SquareTiles.from_points(X[fov == 0], 1e-3)
+
+
+def test_pipeline_routes_groups_through_fit_transform_with_metadata_routing(data):
+    # MIROTransformer requests groups in fit and transform alike: a Pipeline's
+    # fit_transform could not combine a request in fit with none in transform.
+    import sklearn
+    from sklearn.cluster import DBSCAN
+    from sklearn.pipeline import Pipeline
+
+    X, y, fov = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = Pipeline([("miro", tiny()), ("dbscan", DBSCAN(eps=20.0, min_samples=4))])
+        labels = pipe.fit_predict(X, y, groups=fov)
+    assert labels.shape == (len(X),)
+    assert tiny().get_metadata_routing().transform.requests["groups"] is True

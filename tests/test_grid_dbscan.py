@@ -472,3 +472,14 @@ def test_a_collapsed_cluster_is_counted_without_visiting_its_neighbours(monkeypa
     monkeypatch.setattr(grid_dbscan_module, "cKDTree", None)  # any tree would fail
     X = np.random.default_rng(0).normal(0, 1e-3, (20_000, 2))
     np.testing.assert_array_equal(neighbour_counts(X, 0.5), np.full(20_000, 20_000))
+
+
+def test_small_fovs_at_stage_coordinates_cluster_as_the_search_scored_them():
+    # FOVs too small for grid_dbscan go to scikit-learn's DBSCAN, whose brute-force
+    # distances lose every digit at 1e8 nm; relative to the FOV they do not.
+    from sklearn_miro.clustering import cluster_fov
+
+    X = 1e8 + np.array([[4, 4.5], [2, 4], [5.5, 2.5], [3.5, 5], [1, 3.5], [3.5, 5.5], [4, 9]])
+    np.testing.assert_array_equal(cluster_fov(DBSCAN(eps=0.1, min_samples=3), X),
+                                  grid_dbscan(X, 0.1, 3)[0])
+    assert np.all(cluster_fov(DBSCAN(eps=0.1, min_samples=3), X) == -1)

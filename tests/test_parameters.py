@@ -311,3 +311,18 @@ def test_csr_eps_keeps_one_slot_per_fov():
     alone = [suggest_eps(X[groups == g], 5).eps for g in ("a", "b")]
     np.testing.assert_allclose(result.eps_per_fov[:2], alone)
     assert result.eps == pytest.approx(np.median(alone))
+
+
+def test_subsampled_estimates_do_not_depend_on_the_row_order():
+    # Above max_points the estimates subsample; by row index the subsample (and
+    # with it the zero-shot radius, eps and collapse) changed with the rows' order.
+    from sklearn_miro.datasets import make_gaussian_clusters
+    from sklearn_miro.parameters import tiled_excess_neighbours
+
+    X, _, _ = make_gaussian_clusters(1, n_clusters=30, n_localizations=40, random_state=0)
+    shuffled = X[np.random.default_rng(1).permutation(len(X))]
+    assert len(X) > 600
+    a, b = pair_correlation_fit(X, max_points=600), pair_correlation_fit(shuffled, max_points=600)
+    assert a.radius == b.radius and a.repeat_neighbours == b.repeat_neighbours
+    assert tiled_excess_neighbours(X, 30.0, max_points=600) == tiled_excess_neighbours(shuffled, 30.0,
+                                                                                      max_points=600)

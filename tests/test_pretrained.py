@@ -796,3 +796,11 @@ def test_warm_start_hidden_size_message_names_warm_start(fov):
     miro = MIROTransformer(**_tiny()).fit(X, y)
     with pytest.raises(ValueError, match="or warm_start=False"):
         miro.set_params(warm_start=True, hidden_size=miro.network_.hidden_size * 2, init=None).fit(X, y)
+
+
+def test_the_tiled_inference_bar_says_which_pass(fov, capsys):
+    X, _ = fov
+    model = MIROTransformer.pretrained("nanoclusters-long").model_
+    model.collapse_fov(X, tile_size=300.0, verbose=1, passes=2)
+    err = capsys.readouterr().err
+    assert "MIRO: tiled inference (pass 1 of 2)" in err and "MIRO: tiled inference (pass 2 of 2)" in err

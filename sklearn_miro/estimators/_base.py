@@ -27,10 +27,10 @@ from ..clustering import inner_transformer
 from ..diagnostics import check_move_nothing
 from ..model import (
     DEFAULT_N_STEPS,
+    DeferredProgressBar,
     PRECISIONS,
     FittedMIRO,
     TrainingConfig,
-    progress_bar,
     to_model_space,
     native_bfloat16,
     compiler_available,
@@ -79,7 +79,7 @@ def search_border_rules(search, rules, desc, verbose):
     """
     rules = tuple(rules)
     names = " and ".join("DBSCAN*" if rule == "background" else "DBSCAN" for rule in rules)
-    with progress_bar(None, desc.format(dbscan=names), verbose) as bar:
+    with DeferredProgressBar(desc.format(dbscan=names), verbose) as bar:
         results = search(tuple(rule == "background" for rule in rules), bar)
     found = dict(zip(rules, results))
     best_scores = {rule: float(np.max(result[2])) for rule, result in found.items()}

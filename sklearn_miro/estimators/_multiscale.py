@@ -382,6 +382,10 @@ device_, n_features_in_, feature_names_in_
     """
 
     # k_star and scale_names are checked against y in fit (their messages name the scales).
+    # groups is metadata of transform too: requested so that a Pipeline's fit_transform
+    # (fit and transform) routes it consistently when metadata routing is on.
+    __metadata_request__transform = {"groups": True}
+
     _parameter_constraints: dict = {
         **BaseMIRO._parameter_constraints,
         "k_star": "no_validation",
@@ -961,6 +965,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
 
     def labels_of(self, scale):
         """Training labels (``labels_``) of one scale, by name or index."""
+        check_is_fitted(self, "labels_")
         return self.labels_[:, self.scale_index(scale)]
 
     def nesting_report(self, labels=None, *, fine=0, coarse=-1):

@@ -324,6 +324,10 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     >>> X_collapsed = miro.transform(X_new)  # doctest: +SKIP
     """
 
+    # groups is metadata of transform too: requested so that a Pipeline's fit_transform
+    # (fit and transform) routes it consistently when metadata routing is on.
+    __metadata_request__transform = {"groups": True}
+
     _parameter_constraints: dict = {
         **BaseMIRO._parameter_constraints,
         "hidden_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],

@@ -484,7 +484,8 @@ class PretrainedMIRO:
             radius = float(cluster_radius)
         moved = X
         for done in range(passes):
-            with tiled_inference_progress(tile_size, X.shape[0], verbose) as bar:
+            note = f" (pass {done + 1} of {passes})" if passes > 1 else ""
+            with tiled_inference_progress(tile_size, X.shape[0], verbose, note) as bar:
                 moved = collapse_fov(self.network, moved, self.n_steps, radius, spacing=spacing,
                                      steps=steps if done == passes - 1 else None, tile_size=tile_size,
                                      progress=bar, crop_features=crop_features)
