@@ -184,7 +184,10 @@ def load_reference_checkpoint(
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"Could not read {path} as a PyTorch checkpoint: {exc}") from exc
+        raise ValueError(
+            f"Could not read {path} as a PyTorch checkpoint ({type(exc).__name__}: {exc}); "
+            "give the .pt file of one of the authors' trained networks."
+        ) from exc
     network = _convert_state_dict(state, path)
     if kind is None:
         kind = "miro" if network.n_outputs == 2 else "multishape"
@@ -192,6 +195,19 @@ def load_reference_checkpoint(
         raise ValueError(f"kind must be None, 'miro', 'multiscale' or 'multishape'; got {kind!r}.")
     if output not in ("reference", "nm"):
         raise ValueError(f"output must be 'reference' or 'nm'; got {output!r}.")
+    try:
+        radius_value = float(connectivity_radius)
+    except (TypeError, ValueError):
+        radius_value = float("nan")
+    if not (np.isfinite(radius_value) and 0 < radius_value < 1):
+        # The authors' radii are in normalised units (a FOV scaled to [0, 1], or nm / 2000):
+        # a radius in nm (e.g. 400) loads and then moves points thousands of nm.
+        unit = ("the FOV scaled to [0, 1]: a radius in nm divided by the FOV side" if kind == "miro"
+                else f"nm / {REFERENCE_LENGTH_UNIT_NM:g}")
+        raise ValueError(
+            f"connectivity_radius must be in the authors' normalised units ({unit}), a number "
+            f"between 0 and 1 such as 0.2; got {connectivity_radius!r}."
+        )
     if kind == "multiscale":
         return _load_multiscale(network, n_steps, connectivity_radius, path, device)
     if kind == "multishape":

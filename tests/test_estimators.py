@@ -677,3 +677,9 @@ def test_pipeline_routes_groups_through_fit_transform_with_metadata_routing(data
         labels = pipe.fit_predict(X, y, groups=fov)
     assert labels.shape == (len(X),)
     assert tiny().get_metadata_routing().transform.requests["groups"] is True
+
+
+def test_early_stopping_without_validation_crops_says_it_is_ignored(data):
+    X, y, fov = data
+    with pytest.warns(UserWarning, match="n_iter_no_change=1 is ignored with validation_fraction=0"):
+        tiny(n_iter_no_change=1, validation_fraction=0.0).fit(X, y, groups=fov)

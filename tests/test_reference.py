@@ -349,3 +349,12 @@ def test_clusterer_eps_candidates_in_the_units_of_x_for_a_checkpoint(tmp_path):
     clusterer = MIROClusterer(FrozenEstimator(model), collapse_passes=1, border_points="cluster",
                               outlier_radius=None).fit(X, y)
     assert clusterer.eps_grid_.max() == pytest.approx(0.2 * X.max(axis=0).max())
+
+
+def test_a_radius_in_nm_is_refused(tmp_path):
+    # The authors' radii are normalised (0.2 of a FOV scaled to [0, 1]); 400 (nm)
+    # loaded and then moved points thousands of nm.
+    path = save(tmp_path, random_reference_state())
+    with pytest.raises(ValueError, match=r"connectivity_radius must be in the authors' normalised units"):
+        load_reference_checkpoint(path, n_steps=3, connectivity_radius=400)
+    assert load_reference_checkpoint(path, n_steps=3, connectivity_radius=0.2) is not None

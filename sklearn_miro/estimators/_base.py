@@ -310,6 +310,15 @@ class BaseMIRO(BaseEstimator):
         ``hidden_size`` (resolved by the caller).
         """
         schedule = self.training_schedule(fine_tuning)
+        if self.n_iter_no_change is not None and self.validation_fraction == 0:
+            # Early stopping watches the held-out synthetic crops: there are none.
+            warnings.warn(
+                f"n_iter_no_change={self.n_iter_no_change} is ignored with validation_fraction=0 "
+                "(early stopping watches the loss on held-out synthetic crops); set "
+                "validation_fraction > 0 to stop early.",
+                UserWarning,
+                stacklevel=5,
+            )
         n_steps = self.n_steps if n_steps is None else n_steps
         hidden_size = self.hidden_size if hidden_size is None else hidden_size
         if hidden_size == "auto":  # MIROTransformer's, when no rule chose another width
