@@ -24,6 +24,7 @@ __all__ = [
     "integer_labels",
     "check_coordinates",
     "check_groups",
+    "check_pass_count",
     "check_positive",
     "check_random_state",
     "select_xy",
@@ -37,6 +38,7 @@ _Y_NAMES = re.compile(r"^\s*y(\s*[\[(]?\s*nm\s*[\])]?|_nm|nm|_?position)?\s*$", 
 
 # "x [um]", "y (px)", ...: a coordinate column named with a unit that is not nm.
 _UNIT_NAMES = re.compile(r"^\s*[xy]\s*[\[(]\s*([^\])]+?)\s*[\])]\s*$", re.IGNORECASE)
+
 
 def _find_column(columns, pattern):
     matches = [c for c in columns if isinstance(c, str) and pattern.match(c)]
@@ -486,6 +488,16 @@ def check_positive(value, name, *, allow_zero=False, integer=False, allow_none=F
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}; got {value!r}.")
     return value
+
+
+def check_pass_count(value, name, minimum, meaning):
+    """Check a number of passes of the network (an int, not a bool, at least ``minimum``).
+
+    ``meaning`` says in the message what the count is, e.g. "runs of the network".
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} ({meaning}); got {value!r}.")
+    return int(value)
 
 
 def check_random_state(random_state, *, legacy=False):

@@ -19,8 +19,6 @@ cluster); the only loop is over fields of view, for the nearest-cluster search.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -552,14 +550,21 @@ def cluster_table(
     The cost is one sort of the localisations: 10^6 localisations in 10^4
     clusters take about a second on one CPU core (``benchmarks/analysis_speed.py``).
     """
+    return _cluster_table(X, labels, groups, shapes=shapes, parent_labels=parent_labels,
+                          background=background, warn_zero=True)
+
+
+def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn_zero):
+    """:func:`cluster_table`; ``warn_zero``: say when labels look like 0 = background
+    (:func:`fov_summary` says it once itself, for its caller's line)."""
     background = _check_background(background)
     X = check_coordinates(X, name="X")
     n = X.shape[0]
     fine, coarse = _check_labels_2d(labels, n, "labels")
-    if background == -1:
+    if background == -1 and warn_zero:
         # Label files such as the benchmark's mark background with 0: kept as they
         # are, the background would be tabulated as one huge cluster.
-        warn_if_zero_is_background(fine, "labels", stacklevel=3)
+        warn_if_zero_is_background(fine, "labels", stacklevel=4)
     if parent_labels is not None:
         if coarse is not None:
             raise ValueError(
@@ -808,10 +813,8 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     if background == -1:
         warn_if_zero_is_background(fine, "labels", stacklevel=3)
     if table is None:
-        with warnings.catch_warnings():
-            # Said once, above, for the caller's line.
-            warnings.filterwarnings("ignore", message="labels has no -1", category=UserWarning)
-            table = cluster_table(X, fine, groups, background=background)
+        table = _cluster_table(X, fine, groups, shapes=None, parent_labels=None, background=background,
+                               warn_zero=False)
     fov_values, fov_codes = _fov_codes(groups, n)
     n_fovs = fov_values.size
     counts = np.bincount(fov_codes, minlength=n_fovs)

@@ -517,15 +517,14 @@ def _cluster(args):
         if args.pretrained is not None:
             # Zero-shot works in any unit, but the table beside it is in nm: coordinates
             # whose typical neighbour is under 1 apart are not nm (um, most likely).
-            if len(X) > 1:
-                from scipy.spatial import cKDTree
+            from .domain import localization_spacing
 
-                spacing = float(np.median(cKDTree(X).query(X, k=2)[0][:, 1]))
-                if spacing < 1.0:
-                    _warn(f"{path}: the median distance to the nearest localisation is {spacing:.3g}, "
-                          "far below a nanometre: the coordinates look like um (or pixels), while the "
-                          "cluster table is written in nm. Pass --coordinate-unit um (or --pixel-size) "
-                          "or convert the file.")
+            spacing = localization_spacing(X, [np.arange(len(X))])  # NaN without two distinct points
+            if spacing < 1.0:
+                _warn(f"{path}: the median distance to the nearest localisation is {spacing:.3g}, "
+                      "far below a nanometre: the coordinates look like um (or pixels), while the "
+                      "cluster table is written in nm. Pass --coordinate-unit um (or --pixel-size) "
+                      "or convert the file.")
             # Zero-shot: every file gets its own cluster length scale, eps and min_samples.
             labels = model.fit_predict(X)
             scale = (f" (cluster radius {model.cluster_radius_:.4g}, eps {model.eps_:.4g}, "

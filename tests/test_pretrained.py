@@ -804,3 +804,16 @@ def test_the_tiled_inference_bar_says_which_pass(fov, capsys):
     model.collapse_fov(X, tile_size=300.0, verbose=1, passes=2)
     err = capsys.readouterr().err
     assert "MIRO: tiled inference (pass 1 of 2)" in err and "MIRO: tiled inference (pass 2 of 2)" in err
+
+
+def test_cli_zero_shot_warns_on_coordinates_that_look_like_um(fov, tmp_path, capsys):
+    # Zero-shot clusters in any unit, but its cluster table is written in nm.
+    X, _ = fov
+    path = tmp_path / "in_um.csv"
+    pd.DataFrame({"x": X[:, 0] / 1000, "y": X[:, 1] / 1000}).to_csv(path, index=False)
+    assert main(["cluster", "--pretrained", "nanoclusters", str(path), "--output-dir", str(tmp_path)]) == 0
+    assert "coordinates look like um" in capsys.readouterr().err
+    nm = tmp_path / "in_nm.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1]}).to_csv(nm, index=False)
+    assert main(["cluster", "--pretrained", "nanoclusters", str(nm), "--output-dir", str(tmp_path)]) == 0
+    assert "look like um" not in capsys.readouterr().err

@@ -16,6 +16,7 @@ from .._validation import (
     check_cluster_labels,
     check_coordinates,
     check_groups,
+    check_pass_count,
     split_by_group,
     warn_if_zero_is_background,
 )
@@ -65,8 +66,7 @@ def collapse_repeatedly(transformer, X_fov, n_passes=1, *, collapsed=False, one_
     it is then given to the transformer as one group, so the units are checked
     but several stacked FOVs are not suspected.
     """
-    if isinstance(n_passes, bool) or not isinstance(n_passes, Integral) or n_passes < 0:
-        raise ValueError(f"n_passes must be an integer >= 0 (0: X_fov unchanged); got {n_passes!r}.")
+    n_passes = check_pass_count(n_passes, "n_passes", 0, "0: X_fov unchanged")
     if n_passes == 0:
         return X_fov
     # passes= only when it matters, so that a subclass whose transform predates it

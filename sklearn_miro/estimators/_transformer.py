@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
-from .._validation import check_cluster_labels, check_coordinates, warn_if_zero_is_background
+from .._validation import check_cluster_labels, check_coordinates, check_pass_count, warn_if_zero_is_background
 from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_start, merge_copies
 from ._base import FINE_TUNING_SCHEDULE, BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
@@ -688,18 +688,17 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             Collapsed coordinates in the units of X. Localisations without any
             neighbour closer than the connectivity radius are not moved.
         """
-        if isinstance(passes, bool) or not isinstance(passes, Integral) or passes < 1:
-            raise ValueError(f"passes must be an integer >= 1 (runs of the network); got {passes!r}.")
+        passes = check_pass_count(passes, "passes", 1, "runs of the network")
         X, _, fov_indices = self._prepare_predict_input(X, groups)
         steps = [self._resolve_step(step)]
         if isinstance(self.model_, pretrained_models.PretrainedMIRO):
             self._check_cluster_radius()
             return self.model_.collapse(X, fov_indices, steps, cluster_radius=self.cluster_radius,
                                         verbose=self.verbose, tile_size=self.tile_size,
-                                        crop_features=self.crop_features, passes=int(passes))[0].moved[0]
+                                        crop_features=self.crop_features, passes=passes)[0].moved[0]
         # A fitted model's units are its own, so a later pass is the network on the last output.
         moved = X
-        for done in range(int(passes)):
+        for done in range(passes):
             last = [self._resolve_step(None)] if done < passes - 1 else steps
             moved = self._collapse(moved, fov_indices, last).moved[0]
         return moved

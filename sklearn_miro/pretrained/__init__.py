@@ -28,12 +28,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from importlib import resources
-from numbers import Integral
 
 import numpy as np
 import torch
 
-from .._validation import check_coordinates, split_by_group
+from .._validation import check_coordinates, check_pass_count, split_by_group
 from ..parameters import pair_correlation_fit, tiled_excess_neighbours
 from ..model import Collapsed, network_from_state, network_state, tiled_inference_progress
 from ..network import MIRONetwork
@@ -463,8 +462,7 @@ class PretrainedMIRO:
         clusters' size); every pass but the last hands on its last step, and
         ``steps`` applies to the last.
         """
-        if isinstance(passes, bool) or not isinstance(passes, Integral) or passes < 1:
-            raise ValueError(f"passes must be an integer >= 1 (runs of the network); got {passes!r}.")
+        passes = check_pass_count(passes, "passes", 1, "runs of the network")
         if _spans_nothing(X):
             unmoved = X.copy() if steps is None else np.repeat(X[None], len(steps), axis=0)
             return unmoved, float("nan")
