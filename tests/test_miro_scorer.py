@@ -1,12 +1,16 @@
 """The combined scorers (ARI-dagger, JI_c and AMI) recommended for grid searches."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.cluster import DBSCAN
+from sklearn.exceptions import UndefinedMetricWarning
 
 from sklearn_miro.datasets import make_benchmark_scenario
 from sklearn_miro.metrics import (
     ami,
+    ari_c,
     ari_dagger,
     ari_dagger_ji_c,
     ari_dagger_ji_c_ami,
@@ -14,6 +18,7 @@ from sklearn_miro.metrics import (
     get_scorer_names,
     jaccard_cluster_index,
     miro_scorer,
+    rmsre_n,
 )
 
 
@@ -62,3 +67,35 @@ def test_miro_scorer_does_not_reward_splitting_background(fovs):
     jic = get_scorer("ji_c")
     assert jic(split, X, y, groups=fov) < 0.5 * jic(good, X, y, groups=fov)
     assert miro_scorer(good, X, y, groups=fov) > miro_scorer(split, X, y, groups=fov)
+
+
+def test_a_fov_without_true_clusters_is_left_out_of_undefined_scores(fovs):
+    # ARI_c and RMSRE_N have no value on a FOV whose ground truth has no
+    # cluster; that FOV must not make every candidate's score NaN.
+    X, y, fov = fovs
+    y = y.copy()
+    y[fov == 1] = -1
+    dbscan = DBSCAN(eps=40, min_samples=5)
+    pred0 = dbscan.fit_predict(X[fov == 0])
+    for name, metric, sign in [("ari_c", ari_c, 1), ("neg_rmsre_n", rmsre_n, -1)]:
+        args = (y[fov == 0], pred0) if name == "ari_c" else (X[fov == 0], y[fov == 0], pred0)
+        expected = sign * metric(*args)
+        with pytest.warns(UndefinedMetricWarning, match=r"undefined on 1 of 2 FOVs .*FOV 1\)"):
+            assert get_scorer(name)(dbscan, X, y, groups=fov) == pytest.approx(expected)
+    # Defined on both FOVs: averaged over both, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndefinedMetricWarning)
+        assert np.isfinite(get_scorer("miro")(dbscan, X, y, groups=fov))
+    # Only FOVs without clusters: NaN, said once.
+    with pytest.warns(UndefinedMetricWarning, match="the score is NaN"):
+        assert np.isnan(get_scorer("ari_c")(dbscan, X[fov == 1], y[fov == 1], groups=fov[fov == 1]))
+
+
+def test_a_candidate_that_finds_no_cluster_still_scores_nan(fovs):
+    # RMSRE_N of a clustering without any cluster is NaN and must stay NaN
+    # (it ranks the candidate last in a grid search), not be averaged away.
+    X, y, fov = fovs
+    never = DBSCAN(eps=1e-3, min_samples=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndefinedMetricWarning)
+        assert np.isnan(get_scorer("neg_rmsre_n")(never, X, y, groups=fov))

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.cluster import DBSCAN
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -91,6 +91,16 @@ def test_integer_classes_work_too(data):
     np.testing.assert_array_equal(model.classes_, [0, 10, 20])
     assert model.background_class_ == 0
     assert set(model.predict(X, groups=fov)) <= {0, 10, 20}
+
+
+def test_column_vector_classes_warn_as_scikit_learn_classifiers_do(data, fitted):
+    X, y, fov, shape = data
+    with pytest.warns(DataConversionWarning, match="column-vector y") as record:
+        model = tiny().fit(X, shape[:, None], clusters=y, groups=fov)
+    # Reported at the caller's line, not inside the package.
+    assert all(w.filename == __file__ for w in record if w.category is DataConversionWarning)
+    np.testing.assert_array_equal(model.classes_, fitted.classes_)
+    np.testing.assert_array_equal(model.predict(X, groups=fov), fitted.predict(X, groups=fov))
 
 
 def test_class_head_is_trained_with_beta(data, monkeypatch):

@@ -11,10 +11,12 @@ classifies each cluster instead (``cluster_classes``).
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.exceptions import DataConversionWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
@@ -195,6 +197,15 @@ def shape_targets(y, classes, n_samples):
         raise ValueError(
             "MIROShapeClassifier requires y to be passed, but the target y is None: pass "
             "the class of every localisation (background included) as y."
+        )
+    if np.ndim(classes) == 2 and np.shape(classes)[1] == 1:
+        # scikit-learn's classifiers accept a column vector with this warning
+        # (sklearn.utils.column_or_1d(warn=True)); the classes are used as a 1-D vector.
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the shape "
+            "of y to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=4,
         )
     shape = check_label_vector(classes, n_samples, name="y", entry="class")
     check_classification_targets(shape)

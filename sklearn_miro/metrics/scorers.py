@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 from sklearn import get_config
 from sklearn.base import clone
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import MetadataRequest
@@ -28,6 +29,37 @@ from .._validation import check_coordinates, check_groups, check_label_vector, s
 __all__ = ["ClusteringScorer", "MultipleFOVWarning", "warn_if_stacked_fovs"]
 
 PREDICTION_METHODS = ("auto", "predict", "fit_predict")
+
+
+def _mean_over_fovs(name, values, fov_ids, has_clusters):
+    """Mean over FOVs; a FOV without true clusters whose score is undefined is left out.
+
+    Some metrics have no value on a FOV whose ground truth holds no cluster
+    (ARI_c, RMSRE_N, the compression index: NaN). That is a property of the
+    data, the same for every candidate a grid search compares, so such a FOV
+    is left out of the mean, with a warning, rather than making every
+    candidate's score NaN. Any other NaN (e.g. RMSRE_N of a clustering that
+    found no cluster) is kept: it ranks that candidate last.
+    """
+    values = np.asarray(values, dtype=float)
+    skipped = np.isnan(values) & ~np.asarray(has_clusters, dtype=bool)
+    if skipped.any():
+        # .item(): FOV 3, not np.int64(3).
+        ids = [fov_id.item() if isinstance(fov_id, np.generic) else fov_id
+               for fov_id, skip in zip(fov_ids, skipped) if skip]
+        shown = ", ".join(repr(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
+        kept = int((~skipped).sum())
+        rest = ("the score is NaN" if skipped.all()
+                else f"the score is the mean over the other {kept} FOV{'s' if kept > 1 else ''}")
+        warnings.warn(
+            f"{name} is undefined on {int(skipped.sum())} of {len(values)} FOVs whose ground "
+            f"truth holds no cluster (FOV {shown}); {rest}.",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
+        if skipped.all():
+            return float("nan")
+    return float(np.mean(values[~skipped]))
 
 
 class MultipleFOVWarning(UserWarning):
@@ -196,7 +228,10 @@ class ClusteringScorer:
             )
         fovs = split_by_group(groups, n)
         per_fov = {name: [] for name in self._metrics}
+        fov_ids, has_clusters = [], []
         for fov_id, index, output in self._outputs_per_fov(estimator, X, n, groups, fovs):
+            fov_ids.append(fov_id)
+            has_clusters.append(bool(np.any(labels_true[index] != self._background)))
             for name, (function, sign, kind) in self._metrics.items():
                 kwargs = self._metric_kwargs[name]
                 if kind == "collapse":
@@ -204,7 +239,9 @@ class ClusteringScorer:
                 else:
                     value = function(coords[index], labels_true[index], output, **kwargs)
                 per_fov[name].append(sign * value)
-        scores = {name: float(np.mean(values)) for name, values in per_fov.items()}
+        scores = {}
+        for name, values in per_fov.items():  # a loop, not a comprehension: the warning's stacklevel
+            scores[name] = _mean_over_fovs(name, values, fov_ids, has_clusters)
         if self._return_dict:
             return scores
         return next(iter(scores.values()))
