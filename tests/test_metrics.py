@@ -936,6 +936,24 @@ def test_background_other_than_minus_one_warns_when_the_prediction_has_noise():
     assert jaccard_cluster_index(X, np.where(truth == 0, -1, truth), dbscan_like) == 1.0
 
 
+def test_named_background_labels_are_not_scored_as_clusters_silently():
+    X = np.array([[0, 0], [1, 0], [0, 1], [50, 50], [51, 50], [50, 51], [90, 10], [95, 80.0]])
+    truth = np.array(["a", "a", "a", "b", "b", "b", "bg", "bg"])
+    dbscan_like = np.array([0, 0, 0, 1, 1, 1, -1, -1])
+    # A text background with DBSCAN's -1 in the prediction.
+    with pytest.warns(UserWarning, match=r"labels_pred holds -1 .* background='bg'"):
+        assert jaccard_cluster_index(X, truth, dbscan_like, background="bg") < 1.0
+    # 'bg' with the default background=-1: scored as a cluster unless said.
+    with pytest.warns(UserWarning, match=r"labels_true holds 'bg', which reads as background"):
+        assert jaccard_cluster_index(X, truth, dbscan_like) < 1.0
+    # Mapped as the warnings advise: a perfect score, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert jaccard_cluster_index(X, np.where(truth == "bg", "-1", truth), dbscan_like.astype(str),
+                                     background="-1") == 1.0
+        assert ari_dagger(truth, np.array(["x", "x", "x", "y", "y", "y", "bg", "bg"]), background="bg") == 1.0
+
+
 def test_text_labels_with_a_numeric_background_are_refused():
     # Labels read from a file as text keep '-1', which the number -1 does not match.
     with pytest.raises(ValueError, match=r"holds the text '-1' but background is the number -1"):

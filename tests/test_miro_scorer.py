@@ -1,5 +1,6 @@
 """The combined scorers (ARI-dagger, JI_c and AMI) recommended for grid searches."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -99,3 +100,15 @@ def test_a_candidate_that_finds_no_cluster_still_scores_nan(fovs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UndefinedMetricWarning)
         assert np.isnan(get_scorer("neg_rmsre_n")(never, X, y, groups=fov))
+
+
+@pytest.mark.parametrize("name", get_scorer_names())
+def test_every_scorer_pickles_and_scores_the_same(fovs, name):
+    # A fitted GridSearchCV is saved (joblib / pickle) together with its scorer.
+    X, y, fov = fovs
+    dbscan = DBSCAN(eps=40, min_samples=5).fit(X[fov == 0])
+    scorer = get_scorer(name)
+    restored = pickle.loads(pickle.dumps(scorer))
+    assert repr(restored) == repr(scorer)
+    if name != "compression_index":  # the compression index needs a MIRO transformer to score
+        assert restored(dbscan, X, y, groups=fov) == pytest.approx(scorer(dbscan, X, y, groups=fov), nan_ok=True)

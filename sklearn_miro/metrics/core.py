@@ -528,6 +528,12 @@ def hull_union_iou(coords, encoded_true, encoded_pred, n_pixels=None):
     if not hulls_true and not hulls_pred:
         return np.nan, 0, 0, 0
     if n_pixels is None:
+        # The coordinates start at 0 here, so this is the reference's rule for a
+        # FOV whose corner is at the origin: ceil(side / 100) * 100 + 400. The
+        # reference applies it to the raw largest coordinate; on the benchmark's
+        # FOVs, which do not start exactly at 0, its grid differs by -300 to +100
+        # samples and the IoU by at most 3e-4 per FOV (ground truth 6),
+        # while this one is the same wherever the FOV sits.
         n_pixels = reference_grid_size(coords)
     origin = coords.min(axis=0)
     spacing = np.ptp(coords, axis=0) / (n_pixels - 1)

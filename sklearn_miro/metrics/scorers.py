@@ -53,7 +53,7 @@ def _mean_over_fovs(name, values, fov_ids, has_clusters):
                 else f"the score is the mean over the other {kept} FOV{'s' if kept > 1 else ''}")
         warnings.warn(
             f"{name} is undefined on {int(skipped.sum())} of {len(values)} FOVs whose ground "
-            f"truth holds no cluster (FOV {shown}); {rest}.",
+            f"truth holds no cluster ({'no groups given' if ids == [None] else 'FOV ' + shown}); {rest}.",
             UndefinedMetricWarning,
             stacklevel=3,
         )
