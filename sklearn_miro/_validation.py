@@ -136,6 +136,42 @@ def _match_feature_names(X, estimator):
     return X
 
 
+def _caller_stacklevel():
+    """The ``stacklevel`` of the first frame outside sklearn_miro and scikit-learn.
+
+    For warnings raised below several layers of the package (an estimator's
+    fit, scikit-learn's fit wrapper, a Pipeline): they point at the user's line.
+    """
+    import os
+    import sys
+
+    import sklearn
+
+    inside = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(sklearn.__file__)))
+    frame, level = sys._getframe(1), 1  # level 1: the function that calls warnings.warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+#: Column names (compared case-insensitively) that hold field-of-view ids in a
+#: DataFrame of localisations (``fov`` is what :func:`sklearn_miro.io.write_labels` writes).
+FOV_COLUMN_NAMES = ("fov", "fov_id", "field_of_view")
+
+_NOT_GIVEN = object()
+
+
+def fov_column(X):
+    """The name of ``X``'s field-of-view column (:data:`FOV_COLUMN_NAMES`), or None."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    for column in columns:
+        if str(column).strip().casefold() in FOV_COLUMN_NAMES:
+            return column
+    return None
+
+
 def check_coordinates(
     X,
     *,
@@ -143,6 +179,7 @@ def check_coordinates(
     reset=True,
     min_points=1,
     name="X",
+    groups=_NOT_GIVEN,
 ):
     """Validate localisation coordinates and return them as a new float64 array.
 
@@ -161,12 +198,28 @@ def check_coordinates(
         Smallest acceptable number of localisations.
     name : str, default="X"
         Name used in error messages.
+    groups : array-like or None, optional
+        The FOV ids the caller was given with ``X``. When it is None and
+        ``X`` is a DataFrame with a FOV column (:data:`FOV_COLUMN_NAMES`), a
+        warning says that the column is not used: every localisation is then
+        treated as one FOV, and FOVs stacked on one coordinate range merge.
 
     Returns
     -------
     coordinates : ndarray of shape (n_localizations, 2), dtype float64
         Always a fresh array: the caller's data is never modified.
     """
+    if groups is None:
+        column = fov_column(X)
+        if column is not None and X[column].nunique() > 1:
+            warnings.warn(
+                f"{name} has a column {column!r} with {X[column].nunique()} field-of-view ids, but groups "
+                f"was not given: only x and y are read, and all localisations are treated as one "
+                f"field of view, so FOVs that share a coordinate range merge. Pass "
+                f"groups={name}[{column!r}].",
+                UserWarning,
+                stacklevel=_caller_stacklevel(),
+            )
     X = select_xy(X)
     _check_finite(X, name)
     if estimator is not None and not reset:

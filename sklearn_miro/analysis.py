@@ -558,7 +558,7 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
     """:func:`cluster_table`; ``warn_zero``: say when labels look like 0 = background
     (:func:`fov_summary` says it once itself, for its caller's line)."""
     background = _check_background(background)
-    X = check_coordinates(X, name="X")
+    X = check_coordinates(X, name="X", groups=groups)
     n = X.shape[0]
     fine, coarse = _check_labels_2d(labels, n, "labels")
     if background == -1 and warn_zero:
@@ -806,7 +806,7 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     if area not in ("hull", "bbox"):
         raise ValueError(f"area must be 'hull' or 'bbox'; got {area!r}.")
     background = _check_background(background)
-    X = check_coordinates(X, name="X")
+    X = check_coordinates(X, name="X", groups=groups)
     n = X.shape[0]
     fine, _ = _check_labels_2d(labels, n, "labels")
     groups = check_groups(groups, n)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ._validation import check_positive, split_by_group
-from .graph import build_graph
+from .graph import AREA_WEIGHT_RATIO, area_weights, build_graph, weighted_median
 
 __all__ = [
     "AugmentationOptions",
@@ -344,7 +344,9 @@ def default_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATION
     at the training FOVs' median ``density``, enlarged to at least
     ``min_cluster_radii`` times the ``radius_percentile``-th percentile
     (default 90) of the training clusters' root-mean-square radii, and capped
-    at the median side of the training FOVs.
+    at the median side of the training FOVs (weighted by area where their
+    areas differ by more than :data:`~sklearn_miro.graph.AREA_WEIGHT_RATIO`,
+    as ``density`` is in :func:`~sklearn_miro.model.fov_statistics`).
 
     Why these numbers. Measured on the benchmark's ground-truth scenario 6,
     crops of about 200 localisations (600 nm instead of the full 2,000 nm
@@ -358,7 +360,8 @@ def default_fov_size(training_set, density, *, n_localizations=CROP_LOCALIZATION
     widest clusters, and their ARI-dagger stayed under plain DBSCAN's (see
     the method notes, "Crop size").
     """
-    full_side = float(np.median(np.mean(training_set.fov_extent, axis=1)))
+    extents = training_set.fov_extent
+    full_side = weighted_median(np.mean(extents, axis=1), area_weights(np.prod(extents, axis=1)))
     if not np.isfinite(density) or density <= 0:
         return full_side
     side = float(np.sqrt(n_localizations / density))
@@ -560,8 +563,9 @@ def _mirror_tiled(points, classes, window, side):
 
 
 # Training FOVs whose areas differ by more than this factor are drawn as crop
-# templates in proportion to their area; closer areas, uniformly.
-TEMPLATE_AREA_RATIO = 2.0
+# templates in proportion to their area; closer areas, uniformly (the rule of
+# every statistic over FOVs, graph.area_weights).
+TEMPLATE_AREA_RATIO = AREA_WEIGHT_RATIO
 
 
 def _draw_template(training_set, rng):
@@ -574,11 +578,10 @@ def _draw_template(training_set, rng):
     ``TEMPLATE_AREA_RATIO``, FOVs are drawn in proportion to their area, as a
     localisation drawn from the pooled training data would pick them.
     """
-    areas = np.prod(training_set.fov_extent, axis=1)
-    positive = areas > 0
-    if training_set.n_fovs == 1 or not positive.all() or areas.max() <= TEMPLATE_AREA_RATIO * areas.min():
+    weights = area_weights(np.prod(training_set.fov_extent, axis=1), TEMPLATE_AREA_RATIO)
+    if weights is None:
         return rng.integers(training_set.n_fovs)
-    drawn = np.searchsorted(np.cumsum(areas) / areas.sum(), rng.random(), side="right")
+    drawn = np.searchsorted(np.cumsum(weights), rng.random(), side="right")
     return int(min(drawn, training_set.n_fovs - 1))  # the cumulative sum may end 1 ulp under 1
 
 

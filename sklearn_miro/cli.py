@@ -291,6 +291,28 @@ def _canonical_name(df, name):
     return renamed.get(name, name)
 
 
+def _fov_ids(df, path, fov_column):
+    """The FOV id of every row of ``df`` (None: the file is one FOV), and the column read.
+
+    ``--fov-column`` names the column; without it, a column named ``fov``
+    (what ``write_labels`` writes; :data:`~sklearn_miro._validation.FOV_COLUMN_NAMES`)
+    is used when it holds more than one id, and said.
+    """
+    from ._validation import fov_column as find_fov_column
+
+    if fov_column:
+        column = _canonical_name(df, fov_column)
+        if column not in df.columns:
+            raise CommandError(f"{path}: no FOV column {fov_column!r} (columns: {_original_names(df)}).")
+        return df[column].to_numpy(), fov_column
+    column = find_fov_column(df)
+    if column is None or df[column].nunique() < 2:
+        return None, None
+    print(f"{path}: {df[column].nunique()} fields of view, from the column {column!r} "
+          "(--fov-column to choose another); each is clustered and summarised on its own.")
+    return df[column].to_numpy(), str(column)
+
+
 def _written_label_name(path):
     """The label column ``sklearn-miro cluster`` adds to ``path`` without --label-name."""
     return "group" if Path(path).suffix.lower() in (".h5", ".hdf5") else "cluster"
@@ -514,24 +536,28 @@ def _cluster(args):
                         _output_file(table_path, args.force, "Cluster table")))
     for path, df, (target, table_path) in zip(args.files, tables, targets):
         X = df[["x", "y"]].to_numpy()
+        groups, _ = _fov_ids(df, path, args.fov_column)
         if args.pretrained is not None:
             # Zero-shot works in any unit, but the table beside it is in nm: coordinates
             # whose typical neighbour is under 1 apart are not nm (um, most likely).
             from .domain import localization_spacing
 
-            spacing = localization_spacing(X, [np.arange(len(X))])  # NaN without two distinct points
+            fov_rows = [np.arange(len(X))] if groups is None else [
+                np.flatnonzero(groups == g) for g in np.unique(groups)]
+            spacing = localization_spacing(X, fov_rows)  # NaN without two distinct points
             if spacing < 1.0:
                 _warn(f"{path}: the median distance to the nearest localisation is {spacing:.3g}, "
                       "far below a nanometre: the coordinates look like um (or pixels), while the "
                       "cluster table is written in nm. Pass --coordinate-unit um (or --pixel-size) "
                       "or convert the file.")
             # Zero-shot: every file gets its own cluster length scale, eps and min_samples.
-            labels = model.fit_predict(X)
-            scale = (f" (cluster radius {model.cluster_radius_:.4g}, eps {model.eps_:.4g}, "
-                     f"min_samples {model.min_samples_}, {model.collapse_passes_} pass(es) of the network)")
+            labels = model.fit_predict(X, groups=groups)
+            median = "" if groups is None else "median "
+            scale = (f" ({median}cluster radius {model.cluster_radius_:.4g}, {median}eps {model.eps_:.4g}, "
+                     f"{median}min_samples {model.min_samples_}, {model.collapse_passes_} pass(es) of the network)")
             source = f"pretrained:{args.pretrained}"
         else:
-            labels = model.predict(X)
+            labels = model.predict(X, groups=groups)
             scale, source = "", str(args.model)
         # The labels go into a copy of the input in its own format (every
         # column kept under its own name); the per-cluster statistics into
@@ -549,7 +575,7 @@ def _cluster(args):
                 )  # fmt: skip
         except ValueError as exc:
             raise CommandError(_cli_message(exc)) from None
-        cluster_table(X, labels).to_csv(table_path, index=False)
+        cluster_table(X, labels, groups).to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
         print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
     return 0
@@ -625,11 +651,9 @@ def _stats(args):
         values = _integer_column(df[column], path, shown)
         Xs.append(df[["x", "y"]].to_numpy())
         labels.append(values)
-        if args.fov_column:
-            fov_column = _canonical_name(df, args.fov_column)
-            if fov_column not in df.columns:
-                raise CommandError(f"{path}: no FOV column {args.fov_column!r} (columns: {_original_names(df)}).")
-            fovs.append(np.array([f"{fov}:{v}" for v in df[fov_column].to_numpy()]))
+        ids, _ = _fov_ids(df, path, args.fov_column)
+        if ids is not None:
+            fovs.append(np.array([f"{fov}:{v}" for v in ids]))
         else:
             fovs.append(np.full(len(df), fov, dtype=object))
     for shown, paths in used.items():
@@ -812,6 +836,9 @@ def _parser():
     cluster.add_argument("--cluster-radius", dest="cluster_radius", type=float, default=None,
                          help="with --pretrained: typical RMS radius of a cluster in nm "
                               "(default: estimated on every file)")
+    cluster.add_argument("--fov-column", default=None,
+                         help="column with FOV ids when a file holds several FOVs, each clustered on "
+                              "its own (default: a column named 'fov', as 'write_labels' writes, if any)")
     cluster.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     cluster.add_argument("-q", "--quiet", action="store_true",
                          help="no progress bar on large files (with --pretrained; a saved model "
@@ -835,7 +862,8 @@ def _parser():
     stats.add_argument("--background", default="auto",
                        help="label of non-clustered localisations (default: -1 if present, else 0)")
     stats.add_argument("--fov-column", default=None,
-                       help="column with FOV ids when a file holds several FOVs")
+                       help="column with FOV ids when a file holds several FOVs (default: a column "
+                            "named 'fov', as 'write_labels' writes, if any)")
     stats.add_argument("--area", choices=("hull", "bbox"), default="hull",
                        help="FOV area: convex hull or bounding box of its localisations (default: hull)")
     stats.add_argument("--output-dir", default=None, help="default: beside the first file")

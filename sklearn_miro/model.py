@@ -34,7 +34,7 @@ from .augmentation import (
     prepare_training_set,
 )
 from .domain import check_connectivity, localization_spacing
-from .graph import default_connectivity_radius, distinct_locations
+from .graph import area_weights, default_connectivity_radius, distinct_locations, weighted_median
 from .network import MIRONetwork, reproducible_training
 from .diagnostics import (
     COMPRESSION_THRESHOLD,
@@ -128,6 +128,12 @@ def length_in_output_units(X_fov, length, fov_normalization):
 def fov_statistics(X, fov_indices):
     """Median side length and median localisation density of the FOVs.
 
+    FOVs whose areas differ by more than
+    :data:`~sklearn_miro.graph.AREA_WEIGHT_RATIO` (a whole FOV and small
+    regions around single clusters) are weighted by area
+    (:func:`~sklearn_miro.graph.area_weights`): the area-weighted median side
+    and the density of the pooled localisations.
+
     Parameters
     ----------
     X : ndarray of shape (n, 2)
@@ -139,17 +145,23 @@ def fov_statistics(X, fov_indices):
     side, density : float
         ``density`` is NaN when every FOV is flat (zero area).
     """
-    sides, densities = [], []
+    sides, areas, counts = [], [], []
     for idx in fov_indices:
         pts = X[idx]
         extent = pts.max(axis=0) - pts.min(axis=0)
         sides.append(extent.mean())
-        area = np.prod(extent)
-        if area > 0:
-            densities.append(len(idx) / area)
-    side = float(np.median(sides))
-    density = float(np.median(densities)) if densities else np.nan
-    return side, density
+        areas.append(np.prod(extent))
+        counts.append(len(idx))
+    sides, areas, counts = np.array(sides), np.array(areas), np.array(counts)
+    positive = areas > 0
+    weights = area_weights(areas)  # None for FOVs of similar size (or a flat one): plain medians
+    side = weighted_median(sides, weights)
+    if not positive.any():
+        return side, np.nan
+    if weights is None:
+        return side, float(np.median(counts[positive] / areas[positive]))
+    # FOVs of very different sizes: the density of the pooled localisations.
+    return side, float(counts.sum() / areas.sum())
 
 
 def progress_bar(total, desc, verbose):

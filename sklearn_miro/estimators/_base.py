@@ -400,7 +400,7 @@ class BaseMIRO(BaseEstimator):
         """Validated coordinates, groups and the row indices of every FOV."""
         # Checked before training, not when the fitted model is first applied.
         self._check_tile_size(self.fov_normalization)
-        X = check_coordinates(X, estimator=self, reset=True, min_points=2)
+        X = check_coordinates(X, estimator=self, reset=True, min_points=2, groups=groups)
         groups = check_groups(groups, X.shape[0])
         fovs = split_by_group(groups, X.shape[0])  # once per fit, passed down
         check_training_fovs(X, groups, fovs)
@@ -557,7 +557,7 @@ class BaseMIRO(BaseEstimator):
     def _prepare_predict_input(self, X, groups):
         """Validated X, groups and FOV row indices (coordinates checked once per call)."""
         check_is_fitted(self, "model_")
-        X = check_coordinates(X, estimator=self, reset=False, min_points=1)
+        X = check_coordinates(X, estimator=self, reset=False, min_points=1, groups=groups)
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         self._check_domain(X, groups, fov_indices)

@@ -29,6 +29,7 @@ from ..clustering import (
     cluster_per_fov,
     dbscan_per_fov_scaled,
     dbscan_template,
+    fov_area_weights,
     inner_transformer,
     is_auto,
     is_fitted,
@@ -378,7 +379,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             raise ValueError(
                 f"collapse_passes must be an integer >= 1 or 'auto'; got {self.collapse_passes!r}."
             )
-        X = check_coordinates(X, estimator=self, reset=True, min_points=2)
+        X = check_coordinates(X, estimator=self, reset=True, min_points=2, groups=groups)
         groups = check_groups(groups, X.shape[0])
         auto = self.clusterer is None and "auto" in (str(self.eps), str(self.min_samples))
         labels = None
@@ -453,13 +454,14 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         """Score the training clustering trimmed at every radius of AUTO_OUTLIER_RADII; keep the best.
 
         The score is the DBSCAN search's (mean over FOVs of ARI-dagger, JI_c
-        and AMI); ``max`` keeps the first of equal scores, and the candidates
+        and AMI, weighted as the search weights them); ``max`` keeps the first of equal scores, and the candidates
         run from no trimming to the most.
         """
         fovs = [(X[idx], labels[idx], self.labels_[idx]) for idx in fov_indices]
+        weights = fov_area_weights([X_fov for X_fov, _, _ in fovs])
         scores = {
-            radius: float(np.mean([ari_dagger_ji_c_ami(X_fov, y_fov, trim_clusters(X_fov, pred, radius))
-                                   for X_fov, y_fov, pred in fovs]))
+            radius: float(np.average([ari_dagger_ji_c_ami(X_fov, y_fov, trim_clusters(X_fov, pred, radius))
+                                      for X_fov, y_fov, pred in fovs], weights=weights))
             for radius in AUTO_OUTLIER_RADII
         }
         self.outlier_radius_scores_ = scores
@@ -575,6 +577,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             progress=progress,
             core_only_options=core_only_options,
             memo=memo,
+            fov_weights=fov_area_weights([X[idx] for idx in fov_indices]),
         )
 
     def _eps_grid_radius(self, X, fov_indices):
@@ -623,7 +626,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             -1 for background; cluster ids are unique across FOVs.
         """
         check_is_fitted(self, "labels_")
-        X = check_coordinates(X, estimator=self, reset=False, min_points=1)
+        X = check_coordinates(X, estimator=self, reset=False, min_points=1, groups=groups)
         groups = check_groups(groups, X.shape[0])
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]
         if getattr(self, "label_free_", False):

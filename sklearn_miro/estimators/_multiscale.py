@@ -33,6 +33,7 @@ from ..clustering import (
     choose_dbscan_parameters_rules,
     cluster_per_fov,
     dbscan_template,
+    fov_area_weights,
     inner_transformer,
     is_auto,
     is_fitted,
@@ -786,7 +787,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         """
         _per_scale(self.eps, "eps")
         _per_scale(self.min_samples, "min_samples", integer=True)
-        X = check_coordinates(X, estimator=self, reset=True, min_points=2)
+        X = check_coordinates(X, estimator=self, reset=True, min_points=2, groups=groups)
         groups = check_groups(groups, X.shape[0])
         labels = None if y is None else check_cluster_labels(y, X.shape[0], name="y", per_scale=True)
         self.transformer_ = self._fitted_transformer(X, labels, groups)
@@ -858,6 +859,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         progress=bar,
                         core_only_options=core_only_options,
                         memo=memo,
+                        fov_weights=fov_area_weights([X[idx] for idx in fov_indices]),
                     ),
                     options,
                     f"MIRO: choosing the parameters of {{dbscan}} ({self.scale_names_[s]})",
@@ -927,7 +929,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
             -1 for background; cluster ids are unique across FOVs.
         """
         check_is_fitted(self, "labels_")
-        X = check_coordinates(X, estimator=self, reset=False, min_points=1)
+        X = check_coordinates(X, estimator=self, reset=False, min_points=1, groups=groups)
         groups = check_groups(groups, X.shape[0])
         selected = None if scale is None else _scale_index(scale, self.scale_names_)
         fov_indices = [idx for _, idx in split_by_group(groups, X.shape[0])]

@@ -32,6 +32,7 @@ from ..clustering import (
     choose_dbscan_parameters_rules,
     cluster_per_fov,
     dbscan_template,
+    fov_area_weights,
     is_auto,
 )
 from .._validation import check_cluster_labels, check_label_vector
@@ -526,6 +527,7 @@ device_, n_features_in_, feature_names_in_
                 radius_in_units_of_x(self.model_, X, fov_indices),
                 self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
                 n_jobs=self.n_jobs, progress=bar, core_only_options=core_only_options, memo=memo,
+                fov_weights=fov_area_weights([X[idx] for idx in fov_indices]),
             ),
             options, "MIRO: choosing the parameters of {dbscan}", self.verbose,
         )  # fmt: skip

@@ -212,7 +212,7 @@ class ClusteringScorer:
         score : float or dict
             Mean over FOVs (errors are negated so that greater is better).
         """
-        coords = check_coordinates(X, name="X")
+        coords = check_coordinates(X, name="X", groups=groups)
         n = coords.shape[0]
         if y_true is None:
             raise ValueError(
