@@ -19,7 +19,7 @@ fields of view (MCF7 cells, Alexa Fluor 647, 2 x 2 um each) in
 
     python examples/fgfr1_statistics.py [--output-dir DIR] [--seed 0]
 
-It takes a few minutes on a CPU (most of it training). Without ../shared it
+It takes about 15 minutes on a loaded 2-core CPU (6 of them training). Without ../shared it
 says so and exits without doing anything.
 """
 
@@ -34,7 +34,8 @@ import pandas as pd
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FOLDER = SHARED / "data" / "fgfr1"
 
-# A small model (the CLI demo's): trains in a minute or two on a CPU.
+# A small model: trains in a few minutes on a CPU (6 of the 15 minutes of a run on a
+# loaded 2-core machine, doc/analysis.md).
 SMALL_MODEL = dict(
     hidden_size=32, n_steps=10, n_augmented=600, max_epochs=5, batch_size=1, learning_rate=1e-3
 )

@@ -17,6 +17,9 @@ from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
+    "FOV_COLUMN_NAMES",
+    "caller_stacklevel",
+    "fov_column",
     "warn_if_zero_is_background",
     "check_training_fovs",
     "check_cluster_labels",
@@ -136,20 +139,27 @@ def _match_feature_names(X, estimator):
     return X
 
 
-def _caller_stacklevel():
-    """The ``stacklevel`` of the first frame outside sklearn_miro and scikit-learn.
+def caller_stacklevel():
+    """The ``stacklevel`` of the first frame outside sklearn_miro, scikit-learn and joblib.
 
     For warnings raised below several layers of the package (an estimator's
-    fit, scikit-learn's fit wrapper, a Pipeline): they point at the user's line.
+    fit, scikit-learn's fit wrapper, a Pipeline, joblib's sequential loop):
+    they point at the user's line. Frames without a file (``<stdin>``,
+    ``<string>``) are the user's.
     """
     import os
     import sys
 
+    import joblib
     import sklearn
 
-    inside = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(sklearn.__file__)))
+    folders = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+                    for module in (sys.modules[__package__], sklearn, joblib))
     frame, level = sys._getframe(1), 1  # level 1: the function that calls warnings.warn
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith("<") or not os.path.abspath(filename).startswith(folders):
+            break
         frame, level = frame.f_back, level + 1
     return level
 
@@ -218,7 +228,7 @@ def check_coordinates(
                 f"field of view, so FOVs that share a coordinate range merge. Pass "
                 f"groups={name}[{column!r}].",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
     X = select_xy(X)
     _check_finite(X, name)

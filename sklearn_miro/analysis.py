@@ -19,11 +19,14 @@ cluster); the only loop is over fields of view, for the nearest-cluster search.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
 from ._validation import (
+    caller_stacklevel,
     check_coordinates,
     check_groups,
     integer_labels,
@@ -466,6 +469,7 @@ def cluster_table(
     shapes=None,
     parent_labels=None,
     background=-1,
+    check_units=True,
 ):
     """One row of statistics per cluster.
 
@@ -494,6 +498,11 @@ def cluster_table(
         that coarse cluster (0 for fine clusters outside any).
     background : int, default=-1
         Label of localisations in no cluster.
+    check_units : bool, default=True
+        Warn when the clusters' median radius of gyration is under 1 (no SMLM
+        cluster is a nanometre across: the coordinates are likely um or
+        pixels). The estimators, which work in the units of ``X``, build their
+        tables with False.
 
     Returns
     -------
@@ -551,10 +560,10 @@ def cluster_table(
     clusters take about a second on one CPU core (``benchmarks/analysis_speed.py``).
     """
     return _cluster_table(X, labels, groups, shapes=shapes, parent_labels=parent_labels,
-                          background=background, warn_zero=True)
+                          background=background, warn_zero=True, check_units=check_units)
 
 
-def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn_zero):
+def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn_zero, check_units):
     """:func:`cluster_table`; ``warn_zero``: say when labels look like 0 = background
     (:func:`fov_summary` says it once itself, for its caller's line)."""
     background = _check_background(background)
@@ -650,10 +659,36 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
         columns["n_in_parent"] = n_in_parent
     table = pd.DataFrame(columns)
     table.attrs["units"] = {c: CLUSTER_TABLE_UNITS[c] for c in table.columns}
+    if check_units:
+        _warn_if_not_nm(table["radius_of_gyration"])
     return table
 
 
-def multiscale_cluster_table(X, labels, groups=None, *, scale_names=None, background=-1):
+#: A median cluster radius of gyration under this many coordinate units says
+#: the coordinates are not nm: no SMLM cluster is a nanometre across (the
+#: localisation precision alone is several nm).
+SUB_NM_RADIUS = 1.0
+
+
+def _warn_if_not_nm(radii):
+    """Warn when the clusters' median radius of gyration is under a nanometre (um or pixels).
+
+    The tables are labelled in nm; a DataFrame with um headers is refused by
+    :func:`~sklearn_miro._validation.select_xy`, an array in um is caught here.
+    """
+    radii = np.asarray(radii, dtype=float)
+    radii = radii[np.isfinite(radii) & (radii > 0)]
+    if len(radii) and np.median(radii) < SUB_NM_RADIUS:
+        warnings.warn(
+            f"The clusters' median radius of gyration is {np.median(radii):.3g}, far below a nanometre: "
+            "the coordinates look like um (or pixels), while the table's columns are in nm. "
+            "Convert them to nm first (x 1000 for um, x the pixel size for pixels).",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+
+
+def multiscale_cluster_table(X, labels, groups=None, *, scale_names=None, background=-1, check_units=True):
     """Cluster tables of every scale of a multiscale clustering, stacked.
 
     Parameters
@@ -666,6 +701,8 @@ def multiscale_cluster_table(X, labels, groups=None, *, scale_names=None, backgr
     scale_names : sequence of str, default=None
         Name of every scale (``"scale_0"``, ... when None).
     background : int, default=-1
+    check_units : bool, default=True
+        As in :func:`cluster_table`, checked once, on the coarsest scale.
 
     Returns
     -------
@@ -691,10 +728,10 @@ def multiscale_cluster_table(X, labels, groups=None, *, scale_names=None, backgr
     for k in range(n_scales):
         if k + 1 < n_scales:
             table = cluster_table(
-                X, arr[:, k], groups, parent_labels=arr[:, k + 1], background=background
+                X, arr[:, k], groups, parent_labels=arr[:, k + 1], background=background, check_units=False
             )
         else:
-            table = cluster_table(X, arr[:, k], groups, background=background)
+            table = cluster_table(X, arr[:, k], groups, background=background, check_units=check_units)
             table["parent_label"] = np.full(len(table), background, dtype=np.int64)
             table["n_in_parent"] = np.zeros(len(table), dtype=np.int64)
         table.insert(0, "scale", names[k])
@@ -814,7 +851,7 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
         warn_if_zero_is_background(fine, "labels", stacklevel=3)
     if table is None:
         table = _cluster_table(X, fine, groups, shapes=None, parent_labels=None, background=background,
-                               warn_zero=False)
+                               warn_zero=False, check_units=True)
     fov_values, fov_codes = _fov_codes(groups, n)
     n_fovs = fov_values.size
     counts = np.bincount(fov_codes, minlength=n_fovs)

@@ -258,7 +258,11 @@ def _read_labelled(paths, label_column, background, args=None):
         Xs.append(df[["x", "y"]].to_numpy())
         ys.append(_integer_labels(df[column].to_numpy(), path, _original_name(df, column)))
         names.append(_original_name(df, column))
-        groups.append(np.full(len(df), k))
+        ids, _ = _fov_ids(df, path, getattr(args, "fov_column", None))
+        groups.append(np.array([f"{k}:{v}" for v in ids]) if ids is not None else np.full(len(df), f"{k}:"))
+    # One integer per FOV (file, and FOV id within it), in order of appearance.
+    group_names, first, codes = np.unique(np.concatenate(groups), return_index=True, return_inverse=True)
+    groups = [np.argsort(np.argsort(first))[codes.ravel()]]
     labels = np.concatenate(ys)
     if background == "auto":
         background = _auto_background(labels, names)
@@ -269,8 +273,8 @@ def _read_labelled(paths, label_column, background, args=None):
             "(or negative). Check --background and --label-column."
         )
     # Cluster ids restart in every file: make them unique across files.
-    labels = np.where(labels >= 0, labels + np.concatenate(groups) * (labels.max() + 1), -1)
-    return np.concatenate(Xs), labels, np.concatenate(groups)
+    labels = np.where(labels >= 0, labels + groups[0] * (labels.max() + 1), -1)
+    return np.concatenate(Xs), labels, groups[0]
 
 
 def _original_name(df, column):
@@ -308,8 +312,12 @@ def _fov_ids(df, path, fov_column):
     column = find_fov_column(df)
     if column is None or df[column].nunique() < 2:
         return None, None
+    if df[column].isna().any():
+        print(f"{path}: the column {column!r} has missing values, so it is not read as FOV ids "
+              "and the file is one field of view (--fov-column to read it anyway).")
+        return None, None
     print(f"{path}: {df[column].nunique()} fields of view, from the column {column!r} "
-          "(--fov-column to choose another); each is clustered and summarised on its own.")
+          "(--fov-column to choose another); each is treated on its own.")
     return df[column].to_numpy(), str(column)
 
 
@@ -356,7 +364,7 @@ def _train(args):
     output = _output_file(args.output, args.force, "Model file")
     X, y, groups = _read_labelled(args.files, args.label_column, args.background, args)
     print(
-        f"Training on {len(args.files)} FOV(s), {len(X)} localisations, "
+        f"Training on {len(np.unique(groups))} FOV(s), {len(X)} localisations, "
         f"{int((np.unique(y) >= 0).sum())} clusters ..."
     )
     clusterer.fit(X, y, groups=groups)
@@ -575,7 +583,7 @@ def _cluster(args):
                 )  # fmt: skip
         except ValueError as exc:
             raise CommandError(_cli_message(exc)) from None
-        cluster_table(X, labels, groups).to_csv(table_path, index=False)
+        cluster_table(X, labels, groups, check_units=False).to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
         print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
     return 0
@@ -765,7 +773,11 @@ def _parser():
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRAIN_EPILOG,
         description="Train MIRO + DBSCAN on labelled localisation files (one FOV each).",
     )
-    train.add_argument("files", nargs="+", help="labelled CSV/TSV files, one field of view each")
+    train.add_argument("files", nargs="+", help="labelled CSV/TSV files, one field of view each, or "
+                                                "several with a FOV column (--fov-column)")
+    train.add_argument("--fov-column", default=None,
+                       help="column with FOV ids when a file holds several FOVs (default: a column "
+                            "named 'fov', as 'write_labels' writes, if any)")
     train.add_argument("-o", "--output", default="miro_model.miro",
                        help="model file to write (default: miro_model.miro)")
     train.add_argument("-f", "--force", action="store_true",
@@ -827,7 +839,8 @@ def _parser():
     cluster.add_argument("model", nargs="?", default=None,
                          help="model file written by 'sklearn-miro train' (.miro; .joblib files are "
                               "accepted with a warning); omit with --pretrained")
-    cluster.add_argument("files", nargs="*", help="localisation files, one field of view each")
+    cluster.add_argument("files", nargs="*", help="localisation files, one field of view each, or "
+                                                  "several with a FOV column (--fov-column)")
     cluster.add_argument("--pretrained", default=None, metavar="NAME",
                          help="use a pretrained model shipped with the package instead of a model "
                               "file (nanoclusters-long, the better one zero-shot; nanoclusters; "
@@ -855,7 +868,8 @@ def _parser():
 
     stats = sub.add_parser("stats", help="labelled localisation files -> cluster table and FOV summary",
                            parents=[common, units])
-    stats.add_argument("files", nargs="+", help="labelled localisation files, one FOV each")
+    stats.add_argument("files", nargs="+", help="labelled localisation files, one FOV each, or "
+                                                "several with a FOV column (--fov-column)")
     stats.add_argument("--label-column", default=None,
                        help="column with the cluster ids (default: the file's one label-like column; "
                             "with several, the 'cluster' column that 'sklearn-miro cluster' writes)")

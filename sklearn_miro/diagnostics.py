@@ -190,7 +190,7 @@ def zero_displacement_loss(batches, loss_fn, n_steps, n_outputs=2):
 
 def check_move_nothing(compression, relative_loss, *, compression_threshold=COMPRESSION_THRESHOLD,
                        relative_loss_threshold=None, started_from=None, retried=False, stacklevel=2,
-                       can_start_pretrained=True):
+                       can_start_pretrained=True, scale_name=None, one_fov=False):
     """Warn with :class:`MoveNothingWarning` when a fit ended near "move nothing".
 
     Parameters
@@ -218,6 +218,12 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
     can_start_pretrained : bool, default=True
         Whether the estimator can start from a pretrained model (has ``init``):
         the advice to do so is given only then.
+    scale_name : str or None, default=None
+        The scale whose clusters the compression was measured on (the
+        coarsest, for a multiscale model), named in the message.
+    one_fov : bool, default=False
+        Whether the fit was given no ``groups``: the message then says that
+        several FOVs stacked on one coordinate range must be told apart.
 
     Returns
     -------
@@ -235,14 +241,18 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         if started_from is None and can_start_pretrained
         else "Try "
     )
+    which = f"the clusters of scale {scale_name!r}" if scale_name is not None else "the clusters"
+    stacked = ("If X holds several fields of view sharing one coordinate range, pass their ids "
+               "as groups=: stacked, they look like one crowded FOV. " if one_fov else "")
     warnings.warn(
         "MIRO training ended near the trivial 'move nothing' solution: on the training FOVs "
-        f"the clusters were compressed to {compression:.2f} of their size (median distance "
+        f"{which} were compressed to {compression:.2f} of their size (median distance "
         "to the cluster centre after / before; 1 = unchanged) and the loss is "
         f"{relative_loss:.2f} x the loss of moving nothing. MIRO + DBSCAN will behave like "
         "plain DBSCAN. "
         + ("A second training on crops with thinned background did not leave it either. "
            if retried else "")
+        + stacked
         + f"{advice}more optimisation steps (a smaller batch_size or a larger "
         "n_augmented / max_epochs), more labelled clusters, or a smaller length_scale "
         "(about 0.4 x the RMS radius of the smallest clusters).",

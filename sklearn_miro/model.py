@@ -154,14 +154,16 @@ def fov_statistics(X, fov_indices):
         counts.append(len(idx))
     sides, areas, counts = np.array(sides), np.array(areas), np.array(counts)
     positive = areas > 0
-    weights = area_weights(areas)  # None for FOVs of similar size (or a flat one): plain medians
+    weights = area_weights(areas)  # None for FOVs of similar size: plain medians
     side = weighted_median(sides, weights)
     if not positive.any():
         return side, np.nan
     if weights is None:
         return side, float(np.median(counts[positive] / areas[positive]))
-    # FOVs of very different sizes: the density of the pooled localisations.
-    return side, float(counts.sum() / areas.sum())
+    # FOVs of very different sizes: the density of the pooled localisations
+    # (of the FOVs that span an area).
+    spanning = weights > 0
+    return side, float(counts[spanning].sum() / areas[spanning].sum())
 
 
 def progress_bar(total, desc, verbose):
@@ -287,9 +289,11 @@ class FittedMIRO:
     step_scales : ndarray of shape (n_steps,)
         Scale (label column) supervising each recurrent step.
     distance_unit : float
-        Median side of the training FOVs (unit of the distance loss).
+        Median side of the training FOVs (unit of the distance loss; weighted by
+        area where their areas differ more than 2 times).
     fov_density : float
-        Median localisation density of the training FOVs, in the user's units.
+        Median localisation density of the training FOVs, in the user's units (of
+        the pooled localisations where their areas differ more than 2 times).
     localization_spacing : float
         Median nearest-neighbour distance of the training localisations (median
         over FOVs), in the model's space; new data far from it get a

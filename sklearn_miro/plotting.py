@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_coordinates, check_label_vector
+from ._validation import caller_stacklevel, check_coordinates, check_label_vector, warn_if_zero_is_background
 
 __all__ = [
     "cluster_colors",
@@ -249,6 +249,12 @@ def plot_clusters(
     """
     X = check_coordinates(X, name="X")
     panels = _panels(labels, X.shape[0])
+    if background_label == -1:
+        # Benchmark-style labels (0 = background) would be drawn as one big cluster: said once.
+        for _, panel_labels in panels:
+            if panel_labels is not None and panel_labels.dtype.kind in "iu":
+                warn_if_zero_is_background(panel_labels, "labels", stacklevel=caller_stacklevel() + 1)
+                break
     class_order = _class_order(panels, background_label, classes)
     if ax is None:
         fig, axes = _new_figure(len(panels), panel_size)

@@ -346,3 +346,16 @@ def test_coordinate_columns_in_another_unit_are_refused():
     # Two columns of neutral names are still (x, y).
     table = cluster_table(pd.DataFrame({"a": [0, 100, 0], "b": [0, 0, 100]}), labels)
     assert table["centroid_x"].iloc[0] == pytest.approx(100 / 3)
+
+
+def test_coordinates_in_um_are_named_not_tabulated_as_nm():
+    # A review: cluster_table(X / 1000, ...) gave radii of 0.034 "nm" and 3.3e9 clusters per um^2.
+    from sklearn_miro.datasets import make_benchmark_scenario
+
+    X, y, fov = make_benchmark_scenario(2, n_fovs=2, random_state=0)
+    with pytest.warns(UserWarning, match="median radius of gyration is 0.0331, far below a nanometre") as record:
+        cluster_table(X / 1000, y, fov)
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cluster_table(X, y, fov)

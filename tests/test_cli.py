@@ -320,3 +320,25 @@ def test_library_advice_is_given_in_command_line_flags(capsys):
     err = capsys.readouterr().err
     assert "--init nanoclusters" in err and "--n-augmented or --max-epochs" in err
     assert "init='" not in err and "batch_size" not in err and "length_scale" not in err
+
+
+def test_train_reads_a_fov_column_like_cluster_and_stats(labelled_files, tmp_path, capsys):
+    # Both labelled FOVs in one file with a 'fov' column (ids restart per FOV): trained as two
+    # FOVs, the same as from two files, not as one FOV whose clusters of equal ids merge.
+    frames = [pd.read_csv(p).assign(fov=k) for k, p in enumerate(labelled_files)]
+    together = tmp_path / "both.csv"
+    pd.concat(frames).to_csv(together, index=False)
+    one, two = tmp_path / "one.miro", tmp_path / "two.miro"
+    assert main(["train", str(together), "-o", str(one), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "2 fields of view, from the column 'fov'" in out and "2 FOV(s)" in out
+    assert main(["train", *map(str, labelled_files), "-o", str(two), *TINY]) == 0
+    from sklearn_miro import load_model
+
+    a, b = load_model(one), load_model(two)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    # A 'fov' column with a missing value is not read as FOV ids, and that is said.
+    frames[1].loc[frames[1].index[0], "fov"] = np.nan
+    pd.concat(frames).to_csv(together, index=False)
+    assert main(["stats", str(together), "--output-dir", str(tmp_path), "--force"]) == 0
+    assert "has missing values, so it is not read as FOV ids" in capsys.readouterr().out

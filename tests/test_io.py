@@ -310,6 +310,10 @@ def test_load_benchmark_layout_and_split(tmp_path):
     assert set(np.unique(bench.y)) == set(range(-1, 21))
     for k in range(21):
         assert np.unique(bench.groups[bench.y == k]).size == 1
+    # Numbered in the order of (file position, file id): the codes of np.unique over the pairs.
+    clustered = bench.original_index != 0
+    pairs = np.column_stack([bench.groups[clustered], bench.original_index[clustered]])
+    np.testing.assert_array_equal(bench.y[clustered], np.unique(pairs, axis=0, return_inverse=True)[1].ravel())
     # Each FOV's points are where its file put them (x offset = FOV number * 1e4).
     np.testing.assert_array_equal(bench.groups, (bench.X[:, 0] // 1e4).astype(int))
     assert bench.train_fov_numbers == [5, 2, 3] and bench.test_fov_numbers == [1, 4, 6]
@@ -437,3 +441,10 @@ def test_load_benchmark_ids_stay_distinct_across_fovs(tmp_path):
                       "index": ids}).to_csv(folder / f"fov_{number}.csv", index=False)
     bench = load_benchmark(folder, training_indices=[1])
     np.testing.assert_array_equal(bench.y, [0, 0, 1, -1, 2, 3, -1, 5, 4])
+
+
+def test_a_decimal_comma_is_named(tmp_path):
+    path = tmp_path / "comma.csv"
+    path.write_text("x;y\n1,5;2,5\n3,0;4,0\n")
+    with pytest.raises(ValueError, match="non-numeric value '1,5' .* It looks like a decimal comma"):
+        read_localizations(path)

@@ -49,6 +49,11 @@ def test_a_fit_left_at_move_nothing_warns():
         miro = MIROTransformer(**one_step, random_state=0).fit(X, y)
     assert miro.training_compression_ >= 0.8
     assert f"{miro.training_compression_:.2f}" in str(record[0].message)
+    # One FOV (no groups): the message says how to tell stacked FOVs apart.
+    assert "pass their ids as groups=" in str(record[0].message)
+    with pytest.warns(MoveNothingWarning) as record:
+        MIROTransformer(**one_step, random_state=0).fit(X, y, groups=fov)
+    assert "groups=" not in str(record[0].message)
 
 
 def test_check_move_nothing_thresholds():
@@ -68,6 +73,8 @@ def test_check_move_nothing_thresholds():
     with pytest.warns(MoveNothingWarning) as record:
         check_move_nothing(0.99, 0.6, can_start_pretrained=False)
     assert "init=" not in str(record[0].message) and "Try more optimisation steps" in str(record[0].message)
+    with pytest.warns(MoveNothingWarning, match="the clusters of scale 'rings' were compressed"):
+        check_move_nothing(0.99, 0.6, scale_name="rings")
 
 
 def test_a_high_relative_loss_alone_is_not_move_nothing():

@@ -43,8 +43,11 @@ def mixed():
 def test_area_weights_only_for_very_different_sizes():
     assert area_weights([1.0, 1.5, AREA_WEIGHT_RATIO]) is None
     assert area_weights([5.0]) is None
-    assert area_weights([1.0, 0.0, 4.0]) is None  # a flat FOV: no weights can be trusted
+    assert area_weights([1.0, -1.0, 4.0]) is None and area_weights([1.0, np.nan, 4.0]) is None
     np.testing.assert_allclose(area_weights([1.0, 3.0]), [0.25, 0.75])
+    # A flat FOV weighs nothing and does not make similar FOVs "different".
+    assert area_weights([1.0, 1.5, 0.0]) is None and area_weights([1.0, 1.5, 1e-305]) is None
+    np.testing.assert_allclose(area_weights([1.0, 0.0, 4.0]), [0.2, 0.0, 0.8])
 
 
 @settings(max_examples=60, deadline=None)

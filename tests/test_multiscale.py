@@ -892,6 +892,11 @@ def test_the_clusterers_refuse_the_other_kind_of_transformer(data, fitted):
     single = MIROTransformer(hidden_size=8, n_steps=2, n_augmented=4, max_epochs=1, random_state=0)
     with pytest.raises(TypeError, match="must be a MultiscaleMIROTransformer, .*use MIROClusterer"):
         MultiscaleMIROClusterer(single, eps=(10.0, 40.0), min_samples=(3, 3)).fit(X, Y, groups=fov)
+    # Frozen twice: the message shows the nesting and says what to do.
+    with pytest.raises(TypeError, match=r"got FrozenEstimator\(FrozenEstimator\(MultiscaleMIROTransformer\)\): "
+                                        "wrap the transformer once, not twice"):
+        MultiscaleMIROClusterer(FrozenEstimator(FrozenEstimator(fitted)), eps=(10.0, 40.0),
+                                min_samples=(3, 3)).fit(X, Y, groups=fov)
 
 
 def test_labels_of_before_fit_says_not_fitted():

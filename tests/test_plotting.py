@@ -211,3 +211,18 @@ def test_labels_per_scale_give_one_panel_per_scale(rings):
         plot_clusters(X, [y, y[:-1]])
     with pytest.raises(ValueError, match="ncols must be a positive integer"):
         plot_metrics({"a": pd.DataFrame({"ARI": [0.5]})}, metrics=["ARI"], ncols=0)
+
+
+def test_zero_as_background_is_named_once(rings):
+    X, y, _ = rings
+    shifted = np.where(y == -1, 0, y + 1)  # the benchmark files' convention
+    with pytest.warns(UserWarning, match="uses label 0 for") as record:
+        plot_clusters(X, {"a": shifted, "b": shifted})
+    assert len([w for w in record if "uses label 0" in str(w.message)]) == 1
+    assert record[0].filename == __file__
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        plot_clusters(X, y)
+        plot_clusters(X, shifted, background_label=0)

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
+    caller_stacklevel,
     check_coordinates,
     check_groups,
     check_random_state,
@@ -407,13 +408,14 @@ class BaseMIRO(BaseEstimator):
         return X, groups, [idx for _, idx in fovs]
 
     def _fit_model(self, X, labels, groups, fov_indices, config, classes=None, initial_state=None,
-                   started_from=None):
+                   started_from=None, scale_name=None):
         model = train_model(X, labels, groups, fov_indices, config, classes, initial_state)
         self.model_ = replace(model, started_from=started_from)
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
                            started_from=started_from,
                            retried=not np.isnan(self.model_.retry_relative_loss),  # kept or not
-                           stacklevel=4, can_start_pretrained="init" in self.get_params(deep=False))
+                           stacklevel=caller_stacklevel(), can_start_pretrained="init" in self.get_params(deep=False),
+                           scale_name=scale_name, one_fov=groups is None)
         return self
 
     # ---- inference ---------------------------------------------------------
@@ -668,7 +670,15 @@ def check_transformer_kind(transformer, kind, described, other_kind, other_clust
     inner = inner_transformer(transformer)
     if not isinstance(inner, kind):
         hint = f" (for a {other_kind} use {other_clusterer})" if type(inner).__name__ == other_kind else ""
+        # Show what a wrapper wraps, down to the first object that wraps nothing.
+        chain, current = [type(transformer).__name__], transformer
+        while inner_transformer(current) is not current and len(chain) < 5:
+            current = inner_transformer(current)
+            chain.append(type(current).__name__)
+        got = "(".join(chain) + ")" * (len(chain) - 1)
+        if len(chain) > 2 and isinstance(current, kind):
+            hint = ": wrap the transformer once, not twice"
         raise TypeError(
             f"transformer must be {described}, or one wrapped in sklearn.frozen.FrozenEstimator, "
-            f"or None; got {type(inner).__name__}{hint}."
+            f"or None; got {got}{hint}."
         )

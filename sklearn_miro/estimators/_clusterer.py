@@ -414,7 +414,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
             self.border_points_ = "cluster" if self.border_points == "auto" else self.border_points
             self.labels_ = trim_clusters(X, self._cluster_label_free(X, fov_indices, record=True),
                                          self.outlier_radius_)
-            self.cluster_table_ = cluster_table(X, self.labels_, groups)
+            self.cluster_table_ = cluster_table(X, self.labels_, groups, check_units=False)
             return self
         self.cluster_radius_ = self.cluster_radii_ = self.min_samples_per_fov_ = None
         choose = labels is not None and self.clusterer is None
@@ -447,7 +447,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         if self.outlier_radius == "auto" and choose:
             self._choose_outlier_radius(X, labels, fov_indices)
         self.labels_ = trim_clusters(X, self.labels_, self.outlier_radius_)
-        self.cluster_table_ = cluster_table(X, self.labels_, groups)
+        self.cluster_table_ = cluster_table(X, self.labels_, groups, check_units=False)
         return self
 
     def _choose_outlier_radius(self, X, labels, fov_indices):
@@ -681,7 +681,7 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         -------
         table : pandas.DataFrame
         """
-        return cluster_table(X, self.predict(X, groups=groups), groups)
+        return cluster_table(X, self.predict(X, groups=groups), groups, check_units=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

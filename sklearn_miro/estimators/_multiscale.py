@@ -489,7 +489,8 @@ device_, n_features_in_, feature_names_in_
         cutoffs = resolve_cutoffs(self.k_star, self.n_steps, n_scales)
         names = _resolve_scale_names(self.scale_names, n_scales)
         config = self._training_config(options, step_scales=step_supervision(cutoffs, self.n_steps))
-        self._fit_model(X, labels, groups, fov_indices, config)
+        # The move-nothing check measures the scale that supervises the last step.
+        self._fit_model(X, labels, groups, fov_indices, config, scale_name=names[int(config.step_scales[-1])])
         attributes = scale_attributes(cutoffs, names, self.n_steps)
         # One forward pass of every step over the labelled FOVs, FOV by FOV,
         # measures how far each scale's clusters are collapsed at each step.
@@ -808,7 +809,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         self._choose_dbscan(X, labels, fov_indices, collapsed)
         self.labels_ = self._cluster(fov_indices, collapsed, X.shape[0])
         self.cluster_table_ = multiscale_cluster_table(
-            X, self.labels_, groups, scale_names=self.scale_names_
+            X, self.labels_, groups, scale_names=self.scale_names_, check_units=False
         )
         return self
 
@@ -963,7 +964,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         table : pandas.DataFrame
         """
         labels = self.predict(X, groups=groups)
-        return multiscale_cluster_table(X, labels, groups, scale_names=self.scale_names_)
+        return multiscale_cluster_table(X, labels, groups, scale_names=self.scale_names_, check_units=False)
 
     def labels_of(self, scale):
         """Training labels (``labels_``) of one scale, by name or index."""

@@ -134,7 +134,7 @@ def cluster_descriptors(X, labels, proba):
     inside = labels >= 0
     if not inside.any():
         return cluster_of, np.zeros((0, len(CLUSTER_DESCRIPTORS) + 2 * n_classes))
-    table = cluster_table(X, labels)  # one FOV: labels are unique across FOVs
+    table = cluster_table(X, labels, check_units=False)  # one FOV: labels are unique across FOVs
     cluster_of[inside] = np.searchsorted(table["label"].to_numpy(), labels[inside])
     k, rows = len(table), cluster_of[inside]
     sizes = table["n_localizations"].to_numpy(dtype=float)
@@ -199,7 +199,8 @@ def shape_targets(y, classes, n_samples):
             "MIROShapeClassifier requires y to be passed, but the target y is None: pass "
             "the class of every localisation (background included) as y."
         )
-    if np.ndim(classes) == 2 and np.shape(classes)[1] == 1:
+    shape_of_y = np.asarray(classes).shape
+    if len(shape_of_y) == 2 and shape_of_y[1] == 1:
         # scikit-learn's classifiers accept a column vector with this warning
         # (sklearn.utils.column_or_1d(warn=True)); the classes are used as a 1-D vector.
         warnings.warn(
@@ -726,7 +727,7 @@ device_, n_features_in_, feature_names_in_
         table : pandas.DataFrame
         """
         labels, classes = self.predict_clusters(X, groups=groups)
-        return cluster_table(X, labels, groups, shapes=classes)
+        return cluster_table(X, labels, groups, shapes=classes, check_units=False)
 
     def collapse(self, X, groups=None):
         """Collapsed coordinates (last step), as ``MIROTransformer.transform`` gives them."""

@@ -56,7 +56,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     connectivity_radius : float or "auto", default="auto"
         Delaunay edges at least this long are dropped; in the units of X
         (usually nm). ``"auto"``: 3.5 times the mean localisation spacing
-        ``sqrt(FOV area / n)`` of the training FOVs (median over FOVs), see
+        ``sqrt(FOV area / n)`` of the training FOVs (median over FOVs; pooled over FOVs
+        whose areas differ more than 2 times), see
         :func:`sklearn_miro.graph.default_connectivity_radius`. The value used
         is ``connectivity_radius_``.
     length_scale : float, "auto" or "radius", default="auto"
@@ -257,9 +258,11 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         depth; NaN otherwise. Like the other training attributes, absent on a
         model from :meth:`pretrained` that was not fitted.
     distance_unit_ : float
-        Median side of the training FOVs (the unit of the distance loss).
+        Median side of the training FOVs (the unit of the distance loss;
+        weighted by area where their areas differ more than 2 times).
     fov_density_ : float
-        Median localisation density of the training FOVs, used to warn when
+        Median localisation density of the training FOVs (of the pooled
+        localisations where their areas differ more than 2 times), used to warn when
         several FOVs are passed without ``groups``.
     localization_spacing_ : float
         Median nearest-neighbour distance of the training localisations (in the

@@ -40,6 +40,7 @@ from . import core
 from .scorers import ClusteringScorer, MultipleFOVWarning, warn_if_stacked_fovs
 from ..parallel import map_fovs
 from .._validation import (
+    caller_stacklevel,
     check_coordinates,
     check_groups,
     check_label_vector,
@@ -158,13 +159,17 @@ def _warn_if_noise_is_scored_as_a_cluster(pred, background):
     if _same_label(background, -1) or pred.classes.dtype.kind not in "iuf":
         return
     if np.any(pred.classes == -1):
+        if isinstance(background, numbers.Number):
+            fix = ("If only the ground truth uses that label for background, map it to -1 "
+                   f"(np.where(labels_true == {background!r}, -1, labels_true)) and keep background=-1.")
+        else:  # text labels: bring the prediction's noise to the ground truth's name instead
+            fix = ("Map the prediction's noise to that label: "
+                   f"np.where(labels_pred == -1, {background!r}, labels_pred.astype(str)).")
         warnings.warn(
             f"labels_pred holds -1 (scikit-learn's noise label, e.g. DBSCAN's) but background={background!r}: "
-            f"-1 is scored as a cluster and {background!r} as background in the prediction too. If only "
-            "the ground truth uses that label for background, map it to -1 "
-            f"(np.where(labels_true == {background!r}, -1, labels_true)) and keep background=-1.",
+            f"-1 is scored as a cluster and {background!r} as background in the prediction too. {fix}",
             UserWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
 
 
@@ -192,7 +197,7 @@ def _warn_if_background_is_missing(true, pred, background):
                 f"{named[0]!r} is scored as a cluster. Pass background={named[0]!r} "
                 "if it marks the localisations in no cluster.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
             return
 
