@@ -262,7 +262,9 @@ def save_model(estimator, path, *, overwrite=True):
     path : str or path-like
         The file to write (``.miro`` is the conventional suffix).
     overwrite : bool, default=True
-        When False, an existing file is an error.
+        When False, an existing file is an error. An existing file that is
+        not a model file (a localisation table passed by mistake) is never
+        overwritten.
 
     Returns
     -------
@@ -273,10 +275,17 @@ def save_model(estimator, path, *, overwrite=True):
     TypeError
         If the estimator holds an object the format cannot store (for example
         a custom clusterer class); the message names it.
+    FileExistsError
+        If the file exists and ``overwrite`` is False, or it is not a model file.
     """
     from .io import check_output_path
 
     path = check_output_path(path, overwrite=overwrite)
+    if path.is_file() and path.stat().st_size > 0 and not is_model_file(path):
+        raise FileExistsError(
+            f"{path} exists and is not a sklearn_miro model file ({_describe(path)}); it is not "
+            "overwritten. Remove it or save the model under another name (.miro)."
+        )
     encoder = _Encoder()
     document = {
         "format": _FORMAT,
@@ -334,8 +343,14 @@ def load_model(path):
             raw = archive.read(_ARRAYS_NAME)
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, OSError) as exc:
-        raise ValueError(f"{path} is a damaged sklearn_miro model file: {exc}") from exc
+    except (ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, OSError, RecursionError) as exc:
+        reason = str(exc)
+        if "allow_pickle" in reason or "pickled" in reason:
+            # numpy's own advice (load it with pickling allowed) is what the format exists to avoid.
+            reason = "its arrays hold Python objects, which the format never stores"
+        elif isinstance(exc, RecursionError):
+            reason = "its model.json is nested too deeply"
+        raise ValueError(f"{path} is a damaged sklearn_miro model file: {reason}.") from exc
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a sklearn_miro model file (no format marker).")
     version = document.get("format_version", 0)
@@ -378,6 +393,11 @@ def _describe(path):
             "joblib.load only if you trust its source."
         )
     if head[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "it is a damaged or truncated zip archive (a model file cut short, perhaps)."
         return "it is a zip archive without a sklearn_miro model in it."
     try:
         text = head.decode("utf-8")

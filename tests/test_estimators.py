@@ -683,3 +683,27 @@ def test_early_stopping_without_validation_crops_says_it_is_ignored(data):
     X, y, fov = data
     with pytest.warns(UserWarning, match="n_iter_no_change=1 is ignored with validation_fraction=0"):
         tiny(n_iter_no_change=1, validation_fraction=0.0).fit(X, y, groups=fov)
+
+
+def test_nested_transformer_params_need_a_transformer():
+    from sklearn_miro import MultiscaleMIROClusterer
+
+    # The default transformer=None is built at fit: there is nothing to set parameters on.
+    for clusterer in (MIROClusterer(), MultiscaleMIROClusterer()):
+        with pytest.raises(ValueError, match=r"Cannot set transformer__n_steps: transformer is None"):
+            clusterer.set_params(transformer__n_steps=5)
+    clusterer = MIROClusterer().set_params(transformer=tiny(), transformer__n_steps=5)
+    assert clusterer.transformer.n_steps == 5
+    assert MIROClusterer(tiny()).set_params(transformer__n_steps=4).transformer.n_steps == 4
+
+
+def test_warm_start_inside_the_clusterer_is_said_to_do_nothing(data):
+    X, y, fov = data
+    clusterer = MIROClusterer(tiny(warm_start=True), eps=20.0, min_samples=3)
+    with pytest.warns(UserWarning, match="warm_start=True, but MIROClusterer trains a fresh clone") as record:
+        clusterer.fit(X, y, groups=fov)
+    assert any(w.filename == __file__ for w in record)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        MIROClusterer(tiny(), eps=20.0, min_samples=3).fit(X, y, groups=fov)
+    assert not [w for w in record if "warm_start" in str(w.message)]

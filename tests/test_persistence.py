@@ -139,3 +139,43 @@ def test_numpy_bools_and_a_fitted_hdbscan_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.labels_, fitted.labels_)
     # its single-linkage tree (a structured array) survives, so its methods work
     np.testing.assert_array_equal(loaded.dbscan_clustering(20.0), fitted.dbscan_clustering(20.0))
+
+
+def test_damaged_truncated_and_misplaced_files(tmp_path):
+    import io
+
+    path = save_model(MIROTransformer(hidden_size=5), tmp_path / "u.miro")
+    raw = path.read_bytes()
+    # Cut short: named as such, not as "a zip archive without a model".
+    cut = tmp_path / "cut.miro"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="damaged or truncated zip archive"):
+        load_model(cut)
+    # Arrays holding Python objects: numpy's advice to unpickle them is not passed on.
+    objects = tmp_path / "objects.miro"
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(objects, "w") as target:
+        target.writestr("model.json", source.read("model.json"))
+        npz = io.BytesIO()
+        with zipfile.ZipFile(npz, "w") as inner:
+            inner.writestr("a.npy", buffer.getvalue())
+        target.writestr("arrays.npz", npz.getvalue())
+    with pytest.raises(ValueError, match="damaged sklearn_miro model file: its arrays hold Python objects") as info:
+        load_model(objects)
+    assert "pickle" not in str(info.value)
+    # A JSON document nested beyond the parser's recursion limit: ValueError, not RecursionError.
+    deep = tmp_path / "deep.miro"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(deep, "w") as target:
+        target.writestr("model.json", "[" * 100_000 + "]" * 100_000)
+        target.writestr("arrays.npz", source.read("arrays.npz"))
+    with pytest.raises(ValueError, match="nested too deeply|damaged"):
+        load_model(deep)
+    # A localisation table given as the output by mistake is not overwritten.
+    table = tmp_path / "fov.csv"
+    table.write_text("x,y\n1,2\n")
+    with pytest.raises(FileExistsError, match="is not a sklearn_miro model file .*not overwritten"):
+        save_model(MIROTransformer(), table)
+    assert table.read_text() == "x,y\n1,2\n"
+    save_model(MIROTransformer(hidden_size=6), path)  # a model file is overwritten as before
+    assert load_model(path).hidden_size == 6

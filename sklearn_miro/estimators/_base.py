@@ -660,6 +660,22 @@ def radius_in_units_of_x(model, X, fov_indices):
     return float(np.median([length_in_output_units(X[idx], radius, normalization) for idx in fov_indices]))
 
 
+def check_nested_transformer_params(estimator, params, default):
+    """Refuse ``transformer__*`` parameters while ``transformer`` is None, with the fix.
+
+    scikit-learn's ``set_params`` would fail on ``None.set_params`` with an
+    AttributeError; ``default`` names the transformer built at fit.
+    """
+    nested = sorted(key for key in params if key.startswith("transformer__"))
+    if nested and params.get("transformer", estimator.transformer) is None:
+        raise ValueError(
+            f"Cannot set {', '.join(nested)}: transformer is None (the default {default}() is only "
+            f"built at fit). Pass a transformer whose parameters can be set, e.g. "
+            f"{type(estimator).__name__}(transformer={default}()) or "
+            f"set_params(transformer={default}(), {nested[0]}=...)."
+        )
+
+
 def check_transformer_kind(transformer, kind, described, other_kind, other_clusterer):
     """Raise a TypeError unless ``transformer`` (possibly frozen) is a ``kind``.
 

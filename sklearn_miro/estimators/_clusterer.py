@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..analysis import cluster_table
 from ..domain import skip_domain_checks
 from .._validation import (
+    caller_stacklevel,
     check_cluster_labels,
     check_coordinates,
     check_groups,
@@ -41,7 +42,13 @@ from ..metrics import ari_dagger_ji_c_ami
 from ..model import progress_bar
 from ..parallel import map_fovs
 from ..pretrained import ZERO_SHOT_MODEL, PretrainedMIRO
-from ._base import AUTO_BORDER_POINTS, check_transformer_kind, radius_in_units_of_x, search_border_rules
+from ._base import (
+    AUTO_BORDER_POINTS,
+    check_nested_transformer_params,
+    check_transformer_kind,
+    radius_in_units_of_x,
+    search_border_rules,
+)
 from ._transformer import MIROTransformer
 
 __all__ = ["MIROClusterer", "collapse_repeatedly", "predict_fov", "tune_dbscan"]
@@ -153,8 +160,9 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
     ----------
     transformer : MIROTransformer or None, default=None
         The MIRO transformer. ``None`` uses ``MIROTransformer()``; set its
-        hyper-parameters with ``transformer=MIROTransformer(...)`` or
-        ``set_params(transformer__n_steps=...)``. An already fitted transformer
+        hyper-parameters with ``transformer=MIROTransformer(...)``, then
+        ``set_params(transformer__n_steps=...)`` works too (not while
+        ``transformer`` is None: there is no transformer to set them on). An already fitted transformer
         (such as ``MIROTransformer.pretrained()``) is used as is and never
         retrained, so changing ``eps`` or ``min_samples`` costs only the
         clustering. ``clone`` (which ``GridSearchCV`` and ``cross_validate``
@@ -357,6 +365,23 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
+    def set_params(self, **params):
+        """Set the parameters of this estimator, and of its transformer with ``transformer__<name>``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters. ``transformer__<name>`` needs a transformer
+            (not the default None): pass ``transformer=`` in the same call or
+            before.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        check_nested_transformer_params(self, params, "MIROTransformer")
+        return super().set_params(**params)
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):
         """Train the transformer (if needed) and cluster the training FOVs.
@@ -397,6 +422,16 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
                     "MIROClusterer requires y to be passed, but the target y is None: it needs "
                     "the cluster labels (-1 = background) to train its MIRO transformer, or an "
                     "already fitted transformer (e.g. transformer=FrozenEstimator(fitted_miro))."
+                )
+            if getattr(transformer, "warm_start", False):
+                # clone() drops the weights warm_start would continue from.
+                warnings.warn(
+                    "The transformer has warm_start=True, but MIROClusterer trains a fresh clone of it "
+                    "at every fit, so nothing carries over. To continue training, fit the transformer "
+                    "itself (its fit continues with warm_start=True) and pass it fitted: "
+                    "MIROClusterer(sklearn.frozen.FrozenEstimator(miro)).",
+                    UserWarning,
+                    stacklevel=caller_stacklevel(),
                 )
             self.transformer_ = clone(transformer).fit(X, labels, groups=groups)
 

@@ -51,6 +51,7 @@ from ._base import (
     MULTISCALE_N_STEPS,
     NETWORK_DEFAULTS,
     BaseMIRO,
+    check_nested_transformer_params,
     check_transformer_kind,
     radius_in_units_of_x,
     search_border_rules,
@@ -598,8 +599,9 @@ class MultiscaleMIROClusterer(ClusterMixin, BaseEstimator):
         (e.g. wrapped in :class:`sklearn.frozen.FrozenEstimator`, or loaded
         with :func:`sklearn_miro.load_reference_checkpoint`) is used as is; an
         unfitted one is cloned and trained. Set its hyper-parameters with
-        ``transformer=MultiscaleMIROTransformer(...)`` or
-        ``set_params(transformer__n_steps=...)``.
+        ``transformer=MultiscaleMIROTransformer(...)``, then
+        ``set_params(transformer__n_steps=...)`` works too (not while
+        ``transformer`` is None).
     eps : "auto" or sequence, default="auto"
         DBSCAN radius of each scale, finest first, in the units of X, applied
         to the coordinates collapsed at that scale; an entry (or the whole
@@ -767,6 +769,23 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         if self.transformer is not None:
             return self.transformer
         return MultiscaleMIROTransformer(scale_names=self.scale_names, **legacy)
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator, and of its transformer with ``transformer__<name>``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters. ``transformer__<name>`` needs a transformer
+            (not the default None): pass ``transformer=`` in the same call or
+            before.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        check_nested_transformer_params(self, params, "MultiscaleMIROTransformer")
+        return super().set_params(**params)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):
