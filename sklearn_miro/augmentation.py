@@ -55,6 +55,13 @@ __all__ = [
 #: (when its template FOV has clusters).
 MIN_CLUSTERS_PER_CROP = 1
 
+#: When set, every cluster's centre is kept at least this many of its own RMS
+#: radii from the crop's edge (besides ``margin``), so that wide clusters do not
+#: stick out of the crop into space without background. None (the default):
+#: centres uniform in ``[margin, 1 - margin]`` of the side. Read at call time
+#: (``benchmarks/quality.py --experiment inner_clusters``).
+CLUSTER_EDGE_RMS = None
+
 
 @dataclass
 class AugmentationOptions:
@@ -652,6 +659,13 @@ def synthesize_fov(training_set, options, rng):
         c, s = np.cos(theta), np.sin(theta)
         pts = np.column_stack([c * pts[:, 0] - s * pts[:, 1], s * pts[:, 0] + c * pts[:, 1]])
     centres = (options.margin + rng.uniform(0.0, 1.0, (n_units, 2)) * (1 - 2 * options.margin)) * side
+    if CLUSTER_EDGE_RMS is not None:
+        # The same draws, mapped into the square whose edges lie the cluster's own
+        # CLUSTER_EDGE_RMS radii inside the crop (at most to its centre).
+        inset = np.minimum(np.maximum(CLUSTER_EDGE_RMS * ts.unit_rms[chosen][:, None], options.margin * side),
+                           0.5 * side)
+        fraction = (centres / side - options.margin) / max(1 - 2 * options.margin, 1e-12)
+        centres = inset + fraction * (side - 2 * inset)
     pts = pts + centres[slot]
 
     # Global labels: unit slot x local label; -1 stays -1.
