@@ -42,6 +42,7 @@ from ..model import (
 
 __all__ = [
     "AUTO_BORDER_POINTS",
+    "NestedTransformerParamsMixin",
     "FINE_TUNING_SCHEDULE",
     "FROM_SCRATCH_SCHEDULE",
     "MULTISCALE_N_STEPS",
@@ -674,6 +675,33 @@ def check_nested_transformer_params(estimator, params, default):
             f"{type(estimator).__name__}(transformer={default}()) or "
             f"set_params(transformer={default}(), {nested[0]}=...)."
         )
+
+
+class NestedTransformerParamsMixin:
+    """``set_params`` that refuses ``transformer__<name>`` with the fix while ``transformer`` is None.
+
+    For the clusterers whose default transformer (named by ``_default_transformer``) is only
+    built at fit.
+    """
+
+    _default_transformer = "MIROTransformer"
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator, and of its transformer with ``transformer__<name>``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters. ``transformer__<name>`` needs a transformer
+            (not the default None): pass ``transformer=`` in the same call or
+            before.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        check_nested_transformer_params(self, params, self._default_transformer)
+        return super().set_params(**params)
 
 
 def check_transformer_kind(transformer, kind, described, other_kind, other_clusterer):

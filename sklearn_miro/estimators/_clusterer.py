@@ -44,7 +44,7 @@ from ..parallel import map_fovs
 from ..pretrained import ZERO_SHOT_MODEL, PretrainedMIRO
 from ._base import (
     AUTO_BORDER_POINTS,
-    check_nested_transformer_params,
+    NestedTransformerParamsMixin,
     check_transformer_kind,
     radius_in_units_of_x,
     search_border_rules,
@@ -147,7 +147,7 @@ AUTO_COLLAPSE_PASSES = (1, 2)
 
 
 
-class MIROClusterer(ClusterMixin, BaseEstimator):
+class MIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
     """MIRO followed by DBSCAN (or any scikit-learn clusterer), per field of view.
 
     ``fit`` trains the MIRO transformer on labelled FOVs (unless an already
@@ -364,23 +364,6 @@ class MIROClusterer(ClusterMixin, BaseEstimator):
         "clusterer": [HasMethods(["fit_predict"]), None],
         "n_jobs": [Integral, None],
     }
-
-    def set_params(self, **params):
-        """Set the parameters of this estimator, and of its transformer with ``transformer__<name>``.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters. ``transformer__<name>`` needs a transformer
-            (not the default None): pass ``transformer=`` in the same call or
-            before.
-
-        Returns
-        -------
-        self : estimator instance
-        """
-        check_nested_transformer_params(self, params, "MIROTransformer")
-        return super().set_params(**params)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):

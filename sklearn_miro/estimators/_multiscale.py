@@ -51,7 +51,7 @@ from ._base import (
     MULTISCALE_N_STEPS,
     NETWORK_DEFAULTS,
     BaseMIRO,
-    check_nested_transformer_params,
+    NestedTransformerParamsMixin,
     check_transformer_kind,
     radius_in_units_of_x,
     search_border_rules,
@@ -579,7 +579,7 @@ device_, n_features_in_, feature_names_in_
 # --------------------------------------------------------------------------
 
 
-class MultiscaleMIROClusterer(ClusterMixin, BaseEstimator):
+class MultiscaleMIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
     """Multiscale MIRO followed by one DBSCAN per scale, per field of view.
 
     ``fit`` trains the :class:`MultiscaleMIROTransformer` given as
@@ -687,6 +687,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
 
     # eps, min_samples and scale_names are checked per scale in fit; the
     # deprecated arguments by the transformer they build.
+    _default_transformer = "MultiscaleMIROTransformer"
+
     _parameter_constraints: dict = {
         "transformer": [HasMethods(["fit", "transform"]), None],
         "eps": "no_validation",
@@ -769,23 +771,6 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         if self.transformer is not None:
             return self.transformer
         return MultiscaleMIROTransformer(scale_names=self.scale_names, **legacy)
-
-    def set_params(self, **params):
-        """Set the parameters of this estimator, and of its transformer with ``transformer__<name>``.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters. ``transformer__<name>`` needs a transformer
-            (not the default None): pass ``transformer=`` in the same call or
-            before.
-
-        Returns
-        -------
-        self : estimator instance
-        """
-        check_nested_transformer_params(self, params, "MultiscaleMIROTransformer")
-        return super().set_params(**params)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):
