@@ -776,8 +776,10 @@ def weighted_median(values, weights):
         raise ValueError("weights must be finite, non-negative, not all zero, one per value; "
                          f"got {weights!r} for {values.size} values.")
     order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
-    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+    cumulative = np.cumsum(weights[order])
+    # A relative tolerance: where the cumulative weight reaches exactly half (a tie between
+    # two values), rounding must not decide, e.g. when the weights are scaled.
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1] * (1 - 1e-9))])
 
 
 def default_connectivity_radius(X, groups=None, factor=3.5, *, fov_indices=None):

@@ -50,16 +50,17 @@ def test_area_weights_only_for_very_different_sizes():
     np.testing.assert_allclose(area_weights([1.0, 0.0, 4.0]), [0.2, 0.0, 0.8])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=20), data=st.data())
 def test_weighted_median_properties(values, data):
     weights = np.array(data.draw(st.lists(st.floats(0.01, 100), min_size=len(values), max_size=len(values))))
     m = weighted_median(values, weights)
     assert min(values) <= m <= max(values) and m in values
-    # At least half of the weight lies at or below it, and at or above it.
+    # At least half of the weight lies at or below it, and at or above it (up to the
+    # function's relative tolerance at exact ties).
     values = np.array(values)
-    assert weights[values <= m].sum() >= 0.5 * weights.sum() * (1 - 1e-12)
-    assert weights[values >= m].sum() >= 0.5 * weights.sum() * (1 - 1e-12)
+    assert weights[values <= m].sum() >= 0.5 * weights.sum() * (1 - 1e-9)
+    assert weights[values >= m].sum() >= 0.5 * weights.sum() * (1 - 1e-9)
     # Scaling the weights changes nothing.
     assert weighted_median(values, 7.0 * weights) == m
     assert weighted_median(values, None) == np.median(values)
