@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .graph import area_weights
+from .graph import area_weights, weighted_median
 from .grid_dbscan import DBSCANStar, drop_border_points, grid_dbscan, neighbour_counts
 from .parallel import map_fovs, runs_in_this_process
 
@@ -42,6 +42,7 @@ __all__ = [
     "dbscan_per_fov",
     "dbscan_template",
     "fov_area_weights",
+    "fov_median",
     "is_auto",
     "inner_transformer",
     "is_fitted",
@@ -272,6 +273,21 @@ def fov_area_weights(X_fovs):
     areas = [float(np.prod(np.ptp(np.asarray(X, dtype=np.float64), axis=0))) if len(X) else 0.0
              for X in X_fovs]
     return area_weights(areas)
+
+
+def fov_median(values, X_fovs):
+    """Median over labelled FOVs of one value per FOV, weighted as :func:`fov_area_weights` says.
+
+    NaN values (a FOV that spans no area) are left out; NaN when none is left.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return float("nan")
+    weights = fov_area_weights(X_fovs)
+    if weights is None or weights[finite].sum() <= 0:
+        return float(np.median(values[finite]))
+    return weighted_median(values[finite], weights[finite])
 
 
 def is_fitted(estimator):

@@ -103,3 +103,16 @@ def test_the_dbscan_search_weights_fovs_by_area(mixed):
             per_fov = [ari_dagger_ji_c_ami(X, y, DBSCAN(eps=e, min_samples=m).fit_predict(X)) for X, _, y in data]
             assert scores[a, b] == pytest.approx(np.average(per_fov, weights=weights))
     assert best == scores.max()
+
+
+def test_fov_median_weights_like_the_search(mixed):
+    from sklearn_miro.clustering import fov_median
+
+    Xm, _, fovs, _, _ = mixed
+    X_fovs = [Xm[i] for i in fovs]
+    values = np.arange(len(fovs), dtype=float)  # FOV 0, the whole one, has the smallest value
+    assert fov_median(values, X_fovs) == 0.0  # its area outweighs the eight boxes
+    similar = X_fovs[1:3]
+    assert fov_median([1.0, 3.0], similar) == np.median([1.0, 3.0])
+    assert fov_median([np.nan, 3.0], similar) == 3.0
+    assert np.isnan(fov_median([np.nan, np.nan], similar))

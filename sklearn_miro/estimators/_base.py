@@ -24,7 +24,7 @@ from .._validation import (
 )
 from ..domain import UnitMismatchWarning, domain_checks_enabled, localization_spacing, unit_mismatch_message
 from ..augmentation import CROP_LOCALIZATIONS, AugmentationOptions
-from ..clustering import inner_transformer
+from ..clustering import fov_median, inner_transformer
 from ..diagnostics import check_move_nothing
 from ..model import (
     DEFAULT_N_STEPS,
@@ -653,12 +653,14 @@ def radius_in_units_of_x(model, X, fov_indices):
     Without normalisation the radius is already in the units of X. With
     ``"minmax"`` or ``"reference"`` (the authors' checkpoints) it is in the
     network's [0, 1] FOV space while the collapsed points are in the units of
-    X: the median over the labelled FOVs of its length there.
+    X: the median over the labelled FOVs of its length there (weighted by area
+    where their areas differ more than 2 times, :func:`~sklearn_miro.clustering.fov_median`).
     """
     radius, normalization = model.connectivity_radius, model.fov_normalization
     if normalization is None:
         return float(radius)
-    return float(np.median([length_in_output_units(X[idx], radius, normalization) for idx in fov_indices]))
+    return fov_median([length_in_output_units(X[idx], radius, normalization) for idx in fov_indices],
+                      [X[idx] for idx in fov_indices])
 
 
 def check_nested_transformer_params(estimator, params, default):

@@ -31,6 +31,7 @@ from ..clustering import (
     dbscan_per_fov_scaled,
     dbscan_template,
     fov_area_weights,
+    fov_median,
     inner_transformer,
     is_auto,
     is_fitted,
@@ -610,13 +611,13 @@ class MIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
         if _is_pretrained(self.transformer_):
             model = inner_transformer(self.transformer_).model_
             radii = np.array([model.fov_connectivity_radius(X[idx]) for idx in fov_indices])
-            radii = radii[np.isfinite(radii)]
-            if len(radii) == 0:
+            if not np.isfinite(radii).any():
                 raise ValueError(
                     "eps='auto' found no labelled FOV that spans an area (each needs at least "
                     "3 localisations, not all on one point); give eps explicitly."
                 )
-            return float(np.median(radii))
+            # Weighted by area where the FOVs' areas differ more than 2 times.
+            return fov_median(radii, [X[idx] for idx in fov_indices])
         return radius_in_units_of_x(inner_transformer(self.transformer_).model_, X, fov_indices)
 
     def _transform_fov(self, X_fov, n_passes=None, one_fov=False):
