@@ -221,9 +221,10 @@ def check_coordinates(
     """
     if groups is None:
         column = fov_column(X)
-        if column is not None and X[column].nunique() > 1:
+        n_fovs = 0 if column is None else X[column].nunique()
+        if n_fovs > 1:
             warnings.warn(
-                f"{name} has a column {column!r} with {X[column].nunique()} field-of-view ids, but groups "
+                f"{name} has a column {column!r} with {n_fovs} field-of-view ids, but groups "
                 f"was not given: only x and y are read, and all localisations are treated as one "
                 f"field of view, so FOVs that share a coordinate range merge. Pass "
                 f"groups={name}[{column!r}].",

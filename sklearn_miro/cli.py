@@ -261,8 +261,9 @@ def _read_labelled(paths, label_column, background, args=None):
         ids, _ = _fov_ids(df, path, getattr(args, "fov_column", None))
         groups.append(np.array([f"{k}:{v}" for v in ids]) if ids is not None else np.full(len(df), f"{k}:"))
     # One integer per FOV (file, and FOV id within it), in order of appearance.
-    group_names, first, codes = np.unique(np.concatenate(groups), return_index=True, return_inverse=True)
-    groups = [np.argsort(np.argsort(first))[codes.ravel()]]
+    import pandas as pd
+
+    groups = pd.factorize(np.concatenate(groups))[0]
     labels = np.concatenate(ys)
     if background == "auto":
         background = _auto_background(labels, names)
@@ -273,8 +274,8 @@ def _read_labelled(paths, label_column, background, args=None):
             "(or negative). Check --background and --label-column."
         )
     # Cluster ids restart in every file: make them unique across files.
-    labels = np.where(labels >= 0, labels + groups[0] * (labels.max() + 1), -1)
-    return np.concatenate(Xs), labels, groups[0]
+    labels = np.where(labels >= 0, labels + groups * (labels.max() + 1), -1)
+    return np.concatenate(Xs), labels, groups
 
 
 def _original_name(df, column):
@@ -310,13 +311,14 @@ def _fov_ids(df, path, fov_column):
             raise CommandError(f"{path}: no FOV column {fov_column!r} (columns: {_original_names(df)}).")
         return df[column].to_numpy(), fov_column
     column = find_fov_column(df)
-    if column is None or df[column].nunique() < 2:
+    n_fovs = 0 if column is None else df[column].nunique()
+    if n_fovs < 2:
         return None, None
     if df[column].isna().any():
         print(f"{path}: the column {column!r} has missing values, so it is not read as FOV ids "
               "and the file is one field of view (--fov-column to read it anyway).")
         return None, None
-    print(f"{path}: {df[column].nunique()} fields of view, from the column {column!r} "
+    print(f"{path}: {n_fovs} fields of view, from the column {column!r} "
           "(--fov-column to choose another); each is treated on its own.")
     return df[column].to_numpy(), str(column)
 
@@ -548,10 +550,10 @@ def _cluster(args):
         if args.pretrained is not None:
             # Zero-shot works in any unit, but the table beside it is in nm: coordinates
             # whose typical neighbour is under 1 apart are not nm (um, most likely).
+            from ._validation import split_by_group
             from .domain import localization_spacing
 
-            fov_rows = [np.arange(len(X))] if groups is None else [
-                np.flatnonzero(groups == g) for g in np.unique(groups)]
+            fov_rows = [idx for _, idx in split_by_group(groups, len(X))]
             spacing = localization_spacing(X, fov_rows)  # NaN without two distinct points
             if spacing < 1.0:
                 _warn(f"{path}: the median distance to the nearest localisation is {spacing:.3g}, "

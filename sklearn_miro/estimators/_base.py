@@ -663,22 +663,6 @@ def radius_in_units_of_x(model, X, fov_indices):
                       [X[idx] for idx in fov_indices])
 
 
-def check_nested_transformer_params(estimator, params, default):
-    """Refuse ``transformer__*`` parameters while ``transformer`` is None, with the fix.
-
-    scikit-learn's ``set_params`` would fail on ``None.set_params`` with an
-    AttributeError; ``default`` names the transformer built at fit.
-    """
-    nested = sorted(key for key in params if key.startswith("transformer__"))
-    if nested and params.get("transformer", estimator.transformer) is None:
-        raise ValueError(
-            f"Cannot set {', '.join(nested)}: transformer is None (the default {default}() is only "
-            f"built at fit). Pass a transformer whose parameters can be set, e.g. "
-            f"{type(estimator).__name__}(transformer={default}()) or "
-            f"set_params(transformer={default}(), {nested[0]}=...)."
-        )
-
-
 class NestedTransformerParamsMixin:
     """``set_params`` that refuses ``transformer__<name>`` with the fix while ``transformer`` is None.
 
@@ -702,7 +686,16 @@ class NestedTransformerParamsMixin:
         -------
         self : estimator instance
         """
-        check_nested_transformer_params(self, params, self._default_transformer)
+        # scikit-learn's set_params would fail on None.set_params with an AttributeError.
+        nested = sorted(key for key in params if key.startswith("transformer__"))
+        if nested and params.get("transformer", self.transformer) is None:
+            default = self._default_transformer
+            raise ValueError(
+                f"Cannot set {', '.join(nested)}: transformer is None (the default {default}() is only "
+                f"built at fit). Pass a transformer whose parameters can be set, e.g. "
+                f"{type(self).__name__}(transformer={default}()) or "
+                f"set_params(transformer={default}(), {nested[0]}=...)."
+            )
         return super().set_params(**params)
 
 

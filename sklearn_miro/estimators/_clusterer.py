@@ -582,8 +582,9 @@ class MIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
 
     def _search(self, X, labels, fov_indices, collapsed, core_only_options, progress, memo):
         """:func:`~sklearn_miro.clustering.choose_dbscan_parameters_rules` on the collapsed training FOVs."""
+        X_fovs = [X[idx] for idx in fov_indices]
         return choose_dbscan_parameters_rules(
-            [X[idx] for idx in fov_indices],
+            X_fovs,
             collapsed,
             [labels[idx] for idx in fov_indices],
             self._eps_grid_radius(X, fov_indices),
@@ -596,7 +597,7 @@ class MIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
             progress=progress,
             core_only_options=core_only_options,
             memo=memo,
-            fov_weights=fov_area_weights([X[idx] for idx in fov_indices]),
+            fov_weights=fov_area_weights(X_fovs),
         )
 
     def _eps_grid_radius(self, X, fov_indices):

@@ -844,6 +844,8 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         compare = self.border_points == "auto" and labels is not None
         options = AUTO_BORDER_POINTS if compare else (
             "cluster" if self.border_points == "auto" else self.border_points,)
+        X_fovs = [X[idx] for idx in fov_indices]  # the same labelled FOVs for every scale
+        fov_weights = fov_area_weights(X_fovs)
         for s in range(self.n_scales_):
             if is_auto(eps[s]) or is_auto(min_samples[s]) or compare:
                 if labels is None:
@@ -854,7 +856,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                 memo = {}  # a labelling met by both rules is scored once
                 rule, (e, m, scores, e_grid, m_grid), rule_scores = search_border_rules(
                     lambda core_only_options, bar: choose_dbscan_parameters_rules(
-                        [X[idx] for idx in fov_indices],
+                        X_fovs,
                         [c[s] for c in collapsed],
                         [labels[idx, s] for idx in fov_indices],
                         radius,
@@ -864,7 +866,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                         progress=bar,
                         core_only_options=core_only_options,
                         memo=memo,
-                        fov_weights=fov_area_weights([X[idx] for idx in fov_indices]),
+                        fov_weights=fov_weights,
                     ),
                     options,
                     f"MIRO: choosing the parameters of {{dbscan}} ({self.scale_names_[s]})",

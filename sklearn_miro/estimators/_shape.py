@@ -521,14 +521,15 @@ device_, n_features_in_, feature_names_in_
             )
 
         memo = {}  # a labelling met by both rules is scored once
+        X_fovs = [X[idx] for idx in fov_indices]
         self.border_points_, (eps, ms, scores, e_grid, m_grid), rule_scores = search_border_rules(
             lambda core_only_options, bar: choose_dbscan_parameters_rules(
-                [X[idx] for idx in fov_indices], [moved[idx] for idx in fov_indices],
+                X_fovs, [moved[idx] for idx in fov_indices],
                 [clusters[idx] for idx in fov_indices],
                 radius_in_units_of_x(self.model_, X, fov_indices),
                 self.eps, self.min_samples, extra_scores=[class_f1(idx) for idx in fov_indices],
                 n_jobs=self.n_jobs, progress=bar, core_only_options=core_only_options, memo=memo,
-                fov_weights=fov_area_weights([X[idx] for idx in fov_indices]),
+                fov_weights=fov_area_weights(X_fovs),
             ),
             options, "MIRO: choosing the parameters of {dbscan}", self.verbose,
         )  # fmt: skip

@@ -898,11 +898,6 @@ class _WithoutCoordinates:
         return self.__wrapped__(labels_true, labels_pred, **kwargs)
 
 
-def _without_coordinates(function):
-    """Adapt ``function(labels_true, labels_pred, **kw)`` to the scorer's signature."""
-    return _WithoutCoordinates(function)
-
-
 def ari_dagger_ji_c(X, labels_true, labels_pred, *, background=-1, variant="paper",
                     matching=None, threshold=None):
     """Mean of ARI-dagger and JI_c.
@@ -1066,10 +1061,10 @@ class FOVScorer:
 _SCORER_METRICS = {
     "ari_dagger_ji_c_ami": (ari_dagger_ji_c_ami, 1, "labels"),
     "ari_dagger_ji_c": (ari_dagger_ji_c, 1, "labels"),
-    "ari": (_without_coordinates(ari), 1, "labels"),
-    "ari_dagger": (_without_coordinates(ari_dagger), 1, "labels"),
-    "ari_c": (_without_coordinates(ari_c), 1, "labels"),
-    "ami": (_without_coordinates(ami), 1, "labels"),
+    "ari": (_WithoutCoordinates(ari), 1, "labels"),
+    "ari_dagger": (_WithoutCoordinates(ari_dagger), 1, "labels"),
+    "ari_c": (_WithoutCoordinates(ari_c), 1, "labels"),
+    "ami": (_WithoutCoordinates(ami), 1, "labels"),
     "jaccard_cluster": (jaccard_cluster_index, 1, "labels"),
     "iou": (iou, 1, "labels"),
     "neg_rmsre_n": (rmsre_n, -1, "labels"),

@@ -24,7 +24,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from . import core
-from .._validation import check_coordinates, check_groups, check_label_vector, split_by_group
+from .._validation import caller_stacklevel, check_coordinates, check_groups, check_label_vector, split_by_group
 
 __all__ = ["ClusteringScorer", "MultipleFOVWarning", "warn_if_stacked_fovs"]
 
@@ -55,7 +55,7 @@ def _mean_over_fovs(name, values, fov_ids, has_clusters):
             f"{name} is undefined on {int(skipped.sum())} of {len(values)} FOVs whose ground "
             f"truth holds no cluster ({'no groups given' if ids == [None] else 'FOV ' + shown}); {rest}.",
             UndefinedMetricWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         if skipped.all():
             return float("nan")
@@ -239,9 +239,7 @@ class ClusteringScorer:
                 else:
                     value = function(coords[index], labels_true[index], output, **kwargs)
                 per_fov[name].append(sign * value)
-        scores = {}
-        for name, values in per_fov.items():  # a loop, not a comprehension: the warning's stacklevel
-            scores[name] = _mean_over_fovs(name, values, fov_ids, has_clusters)
+        scores = {name: _mean_over_fovs(name, values, fov_ids, has_clusters) for name, values in per_fov.items()}
         if self._return_dict:
             return scores
         return next(iter(scores.values()))
