@@ -99,7 +99,9 @@ class AugmentationOptions:
         from ``U(1 - dropout, 1)``.
     addition : float, default=0.2
         Each cluster duplicates each of its localisations with a probability
-        drawn from ``U(0, addition)``; copies are jittered.
+        drawn from ``U(0, addition)``; copies are jittered. With ``jitter=0``
+        no copies are made: they would coincide with their originals, and
+        inference treats exact copies as one location.
     jitter : float, default=0.1
         Standard deviation of the Gaussian jitter added to every clustered
         localisation, as a fraction of the cluster's root-mean-square radius.
@@ -640,8 +642,12 @@ def synthesize_fov(training_set, options, rng):
     # Localisation dropout, per-cluster keep probability.
     keep_prob = rng.uniform(1.0 - options.dropout, 1.0, n_units)
     keep = rng.random(len(pts)) < keep_prob[slot]
-    # Localisation addition: duplicate some of the kept localisations.
-    add_prob = rng.uniform(0.0, options.addition, n_units) if options.addition > 0 else np.zeros(n_units)
+    # Localisation addition: duplicate some of the kept localisations. Without
+    # jitter a copy would sit exactly on its original: inference merges exact
+    # copies (the network sees each location once), so training on them would
+    # show the network zero-length edges it never meets. No copies then.
+    adds = options.addition > 0 and options.jitter > 0
+    add_prob = rng.uniform(0.0, options.addition, n_units) if adds else np.zeros(n_units)
     dup = keep & (rng.random(len(pts)) < add_prob[slot])
     pts = np.concatenate([pts[keep], pts[dup]])
     lab = np.concatenate([lab[keep], lab[dup]])

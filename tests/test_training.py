@@ -195,3 +195,22 @@ def test_clusters_can_be_kept_inside_the_crop(training_set, monkeypatch):
     for (p0, d0, _, l0), (p1, d1, _, l1) in zip(default, inner):
         np.testing.assert_array_equal(l0, l1)  # the same clusters and localisations...
         np.testing.assert_allclose(d0, d1, atol=1e-9)  # ...with the same shapes, only moved
+
+
+def test_no_exact_copies_in_synthetic_crops_without_jitter(training_set):
+    # Addition copies are jittered; with jitter=0 they would sit exactly on their
+    # originals (zero-length graph edges, which inference never shows the network).
+    ts = training_set[0]
+    rng = np.random.default_rng(0)
+    unjittered = AugmentationOptions.from_dict({"fov_size": 600.0, "jitter": 0.0, "addition": 1.0})
+    jittered = AugmentationOptions.from_dict({"fov_size": 600.0, "jitter": 0.1, "addition": 1.0})
+    n_clustered = {"unjittered": 0, "jittered": 0}
+    for _ in range(20):
+        positions, _, _, labels = synthesize_fov(ts, unjittered, rng)
+        clustered = positions[labels[:, 0] >= 0]
+        assert len(np.unique(clustered, axis=0)) == len(clustered)
+        n_clustered["unjittered"] += len(clustered)
+        positions, _, _, labels = synthesize_fov(ts, jittered, rng)
+        n_clustered["jittered"] += int(np.sum(labels[:, 0] >= 0))
+    # the copies are really left out (addition=1 adds about half as many again)
+    assert n_clustered["jittered"] > 1.2 * n_clustered["unjittered"]
