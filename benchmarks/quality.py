@@ -27,8 +27,8 @@ by one and scores them with the authors' metric definitions
   (``random_state=0``), 10 test FOVs (``random_state=1``), plain DBSCAN tuned
   on the training FOVs.
 
-* held-out scenarios (``hold-tight``, ``hold-loose-blink``, ``hold-elongated``,
-  ``hold-small-rings``, ``hold-rings-blink``): simulated with settings away from the paper's, fixed
+* held-out scenarios (the ``hold-*`` rows of ``HELD_OUT``: ``hold-tight``,
+  ``hold-loose-blink``, ``hold-elongated``, ``hold-small-rings``, ...): simulated with settings away from the paper's, fixed
   before their first run and never used to choose a rule; 3 training and 10
   test FOVs as above, plain DBSCAN tuned on the training FOVs, which is their
   only target.
@@ -153,6 +153,16 @@ HELD_OUT = {
     "hold-dense-elongated-blink": ("gaussian", dict(n_clusters=20, n_localizations=50, cluster_std=80.0,
                                                     aspect_ratio=4.0, background_fraction=0.6, fov_size=3000.0,
                                                     blinking=True)),
+    # added in the forty-fifth session, after every rule of the recipe was chosen, because
+    # blinking with few molecules per cluster is where the table still misses (blinking 4,
+    # simulated 3 and 7 with blinking): many small clusters of 8 molecules with multiple
+    # blinking on heavy background, and clusters of widely varied counts and widths (10-80
+    # molecules, 20-70 nm) with multiple blinking
+    "hold-small-blink": ("gaussian", dict(n_clusters=40, n_localizations=8, cluster_std=20.0,
+                                          background_fraction=0.6, fov_size=2500.0, blinking=True)),
+    "hold-varied-blink": ("gaussian", dict(n_clusters=(15, 25), n_localizations=(10, 80),
+                                           cluster_std=(20.0, 70.0), background_fraction=0.4,
+                                           fov_size=3000.0, blinking=True)),
 }
 # Shape mixtures (MIROShapeClassifier) and the NPC (MultiscaleMIROClusterer).
 MIXTURES = {"mix-SE": ("spot", "ellipse"), "mix-SR": ("spot", "ring"), "mix-CR": ("c_shape", "ring")}
