@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
     "FOV_COLUMN_NAMES",
+    "CoordinateTypeError",
     "caller_stacklevel",
     "fov_column",
     "warn_if_zero_is_background",
@@ -41,6 +42,17 @@ _Y_NAMES = re.compile(r"^\s*y(\s*[\[(]?\s*nm\s*[\])]?|_nm|nm|_?position)?\s*$", 
 
 # "x [um]", "y (px)", ...: a coordinate column named with a unit that is not nm.
 _UNIT_NAMES = re.compile(r"^\s*[xy]\s*[\[(]\s*([^\])]+?)\s*[\])]\s*$", re.IGNORECASE)
+
+
+class CoordinateTypeError(TypeError, ValueError):
+    """Coordinates of a type that cannot be read as numbers (text, objects, sparse matrices).
+
+    A :class:`TypeError`, as scikit-learn raises for non-numeric input (and
+    as its ``check_dtype_object`` expects), and a :class:`ValueError`, as
+    this package raised before, so that both ``except`` clauses catch it
+    (scikit-learn's :class:`~sklearn.exceptions.NotFittedError` combines two
+    base classes in the same way).
+    """
 
 
 def _find_column(columns, pattern):
@@ -218,6 +230,16 @@ def check_coordinates(
     -------
     coordinates : ndarray of shape (n_localizations, 2), dtype float64
         Always a fresh array: the caller's data is never modified.
+
+    Raises
+    ------
+    CoordinateTypeError
+        A :class:`TypeError` and a :class:`ValueError`: ``X`` holds values
+        that are not numbers (text that does not read as a number, objects
+        such as dicts) or is a sparse matrix.
+    ValueError
+        ``X`` has NaN or infinite values, another number of columns than 2,
+        or fewer than ``min_points`` rows.
     """
     if groups is None:
         column = fov_column(X)
@@ -249,13 +271,17 @@ def check_coordinates(
     except ValueError as exc:
         msg = str(exc)
         if "could not convert" in msg or "convert string" in msg:
-            raise ValueError(
+            # A TypeError by scikit-learn's convention for non-numeric input.
+            raise CoordinateTypeError(
                 f"{name} must hold numeric (x, y) coordinates; found non-numeric "
                 f"values ({msg})."
             ) from exc
         raise
     except TypeError as exc:
-        raise ValueError(
+        # Objects that are not numbers (e.g. a dict in an object array: the
+        # message keeps numpy's "argument must be a string or a real number"),
+        # or a sparse matrix.
+        raise CoordinateTypeError(
             f"{name} must be an array-like of shape (n_localizations, 2) with numeric "
             f"coordinates; got {type(X).__name__} ({exc})."
         ) from exc

@@ -176,7 +176,12 @@ def tune_dbscan_rules(fovs, eps_grid, min_samples_grid, extra_scores=None, score
                                                           len(min_samples_grid))
     results = []
     for r in range(len(core_only_options)):
-        scores = np.ascontiguousarray(all_scores[:, r, :])
+        # A copy, not np.ascontiguousarray: with one eps (or one min_samples)
+        # the slice counts as C-contiguous and would be kept as a view whose
+        # strides still step over the other rules; pickle rebuilds it with
+        # the usual strides, and joblib.hash (which hashes the strides) of a
+        # fitted estimator would change across a pickle round trip.
+        scores = all_scores[:, r, :].copy()
         i, j = np.unravel_index(np.argmax(scores), scores.shape)
         results.append(((float(eps_grid[i]), int(min_samples_grid[j]), float(scores[i, j])), scores))
     return results
@@ -507,7 +512,7 @@ def choose_dbscan_parameters_rules(
         typical = max(2, int(np.median(sizes))) if len(sizes) else 2
         ms_grid = MIN_SAMPLES_GRID[MIN_SAMPLES_GRID <= typical]
         if len(ms_grid) == 0:
-            ms_grid = MIN_SAMPLES_GRID[:1]
+            ms_grid = MIN_SAMPLES_GRID[:1].copy()  # not a view of the module's grid
     else:
         ms_grid = np.array([int(min_samples)])
     fovs = list(zip(X_fovs, collapsed, labels_fovs))

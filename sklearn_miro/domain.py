@@ -16,6 +16,26 @@ because it does not depend on the shape of the FOV or on outliers; stacking
 several FOVs without ``groups`` changes it only by the square root of their
 number (a factor 10 needs 100 stacked FOVs), so a ratio of 10 or more points to
 different units, not to stacking.
+
+A model with ``fov_normalization`` ("minmax", "reference") scales every FOV to
+[0, 1] per axis before building its graph: there the spacing is the same in nm
+and in µm, so the units are checked on the coordinates as given, against the
+training data's spacing in the units it was given in
+(``FittedMIRO.input_spacing``). Such a model's collapse follows any change of
+units (it returns the same points in the new units), but the lengths fitted
+with it do not (a clusterer's ``eps``). Its normalised spacing is compared as
+well (:func:`normalised_spacing_message`): it depends on the number of
+localisations per FOV side, not on the units.
+
+Stacking is looked for with the localisation density instead (localisations
+per area of the bounding box, against the training FOVs' median density): ``k``
+FOVs stacked on one coordinate range have about ``k`` times the density of one
+of them. Real FOVs of one sample differ too (the ten FGFR1 FOVs of the
+shared data: 0.65 to 1.69 times their median density), so only a ratio beyond
+:data:`STACKING_DENSITY_RATIO` (1.8) is reported. One FOV twice as dense as
+the training data cannot be told from two stacked FOVs; it gets the warning
+too, which names both causes: a FOV that much denser than the data the
+network was trained on is itself a reason to check its results.
 """
 
 from __future__ import annotations
@@ -27,11 +47,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 __all__ = [
+    "STACKING_DENSITY_RATIO",
     "UNIT_MISMATCH_FACTOR",
     "check_connectivity",
     "connected_fraction",
     "localization_spacing",
     "nearest_neighbour_distances",
+    "normalised_spacing_message",
     "domain_checks_enabled",
     "skip_domain_checks",
     "unit_mismatch_message",
@@ -42,12 +64,25 @@ __all__ = [
 # than this factor (either way) gets a "different units" warning.
 UNIT_MISMATCH_FACTOR = 10.0
 
+# New data given without groups whose localisation density exceeds the training
+# FOVs' by more than this factor get a "stacked FOVs, or a denser sample?"
+# warning. k stacked FOVs like the training ones have about k times their
+# density, so two stacked FOVs are caught; FOVs of one sample differ by less
+# (0.65 to 1.69 times their median for the ten shared FGFR1 FOVs). One FOV twice
+# as dense as the training data looks like two stacked FOVs and is reported too:
+# the message names both causes, and such a FOV is far enough from the training
+# data for its results to deserve a check.
+STACKING_DENSITY_RATIO = 1.8
+
 
 class UnitMismatchWarning(UserWarning):
     """New data's localisation spacing is far from the training data's.
 
     Usually coordinates in other units (pixels, um) than the model was trained
-    in. Filter it with ``warnings.filterwarnings("ignore",
+    in. For a model with ``fov_normalization``, also FOVs whose spacing in the
+    normalised space the network sees is far from the training FOVs' (many
+    more or far fewer localisations per FOV side; the units do not change
+    it). Filter it with ``warnings.filterwarnings("ignore",
     category=UnitMismatchWarning)`` where a different spacing is expected.
     ``MIROClusterer`` does not check its own output when it applies the
     network again (``collapse_passes=2``, or the extra pass that
@@ -233,4 +268,56 @@ def unit_mismatch_message(spacing, training_spacing, *, factor=UNIT_MISMATCH_FAC
         f"({_times(max(ratio, 1 / ratio))} times {'smaller' if ratio > 1 else 'larger'}). Likely "
         f"cause and fix: {_likely_cause(ratio)}. Results in other units are meaningless (one giant "
         "cluster or only noise)."
+    )
+
+
+def normalised_spacing_message(spacing, training_spacing, fov_normalization, *, factor=UNIT_MISMATCH_FACTOR,
+                               what="X"):
+    """A warning text when the spacing a normalised model's network sees is ``factor`` times off.
+
+    With ``fov_normalization`` "minmax" or "reference" every FOV is scaled to
+    [0, 1] per axis before its graph is built: its spacing there does not
+    depend on the units (those are checked on the raw coordinates, see
+    :func:`unit_mismatch_message`) but on how many localisations the FOV
+    holds per side. A FOV far from the training FOVs in that respect (a much
+    larger field, or several FOVs stacked without ``groups``) gives the
+    network graphs of another scale than it was trained on.
+
+    Parameters
+    ----------
+    spacing : float
+        Localisation spacing of the new data in the normalised space
+        (:func:`localization_spacing` of the normalised FOVs).
+    training_spacing : float
+        That of the training data (``FittedMIRO.localization_spacing``); NaN
+        disables the check.
+    fov_normalization : {"minmax", "reference"}
+        The model's normalisation, named in the message.
+    factor : float, default=10
+    what : str
+        Name of the data in the message.
+
+    Returns
+    -------
+    message : str or None
+        None when the spacings agree within ``factor`` (or either is unknown).
+    """
+    if not (np.isfinite(spacing) and np.isfinite(training_spacing)) or spacing <= 0:
+        return None
+    ratio = training_spacing / spacing
+    if 1.0 / factor <= ratio <= factor:
+        return None
+    if ratio > 1:
+        how, count, cause = "smaller", "many more", "a much larger field, or several FOVs stacked without groups="
+    else:
+        how, count, cause = "larger", "far fewer", "a much smaller or sparser field"
+    return (
+        f"{what} does not look like the training data in the space the model's network sees: "
+        f"fov_normalization={fov_normalization!r} scales every FOV to [0, 1], where its median "
+        f"localisation spacing is {spacing:.3g} against {training_spacing:.3g} in training "
+        f"({_times(max(ratio, 1 / ratio))} times {how}). Units do not change that spacing: the FOV "
+        f"holds {count} localisations per side than the training FOVs ({cause}), so the network "
+        "sees graphs of another scale than it was trained on. Give it FOVs like the training ones "
+        "(e.g. cut a large field into pieces of their size), or use a model fitted with "
+        "fov_normalization=None."
     )

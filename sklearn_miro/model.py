@@ -299,6 +299,12 @@ class FittedMIRO:
         over FOVs), in the model's space; new data far from it get a
         "different units" warning (:mod:`sklearn_miro.domain`). NaN when unknown
         (published checkpoints).
+    input_spacing : float
+        The same in the user's units, before ``fov_normalization``: the units
+        check of a normalised model compares new data's raw spacing with it
+        (normalised coordinates are the same in nm and in µm). Equal to
+        ``localization_spacing`` without normalisation; NaN when unknown
+        (published checkpoints, normalised models fitted before it existed).
     n_fovs : int
     augmentation_fov_size : float or None
     n_augmented : int or None
@@ -348,6 +354,7 @@ class FittedMIRO:
     distance_unit: float = 1.0
     fov_density: float = np.nan
     localization_spacing: float = np.nan
+    input_spacing: float = np.nan
     n_fovs: int = 0
     augmentation_fov_size: float | None = None
     n_augmented: int | None = None
@@ -464,6 +471,9 @@ class FittedMIRO:
         state.setdefault("thinned_background", None)  # saved before the thinned-background retry
         state.setdefault("retry_relative_loss", np.nan)
         state.setdefault("retry_compression", np.nan)
+        # Saved before input_spacing: without normalisation it is localization_spacing.
+        state.setdefault("input_spacing", state.get("localization_spacing", np.nan)
+                         if state.get("fov_normalization") is None else np.nan)
         state["network"] = network_from_state(state["network"])
         self.__dict__.update(state)
 
@@ -980,8 +990,10 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     # Before any graph is built: a radius that leaves the localisations
     # isolated trains on graphs without edges.
     check_connectivity(X, fov_indices, radius)
-    # In the model's space, to check the units of new data at inference.
+    # In the model's space (the graphs the network sees) and in the user's
+    # units (normalised coordinates do not show the units), to check new data.
     spacing = localization_spacing(X, fov_indices)
+    input_spacing = spacing if config.fov_normalization is None else localization_spacing(X_input, fov_indices)
     started = time.perf_counter()
     train_graphs, validation_graphs = _training_graphs(config, training_set, options, radius, unit, rng)
     # The depth rule can make a fit several times longer: the bar says why.
@@ -1006,6 +1018,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
         distance_unit=side,
         fov_density=density,
         localization_spacing=spacing,
+        input_spacing=input_spacing,
         n_fovs=len(fov_indices),
         augmentation_fov_size=float(options.fov_size) if options.fov_size is not None else None,
         n_augmented=int(config.n_augmented),

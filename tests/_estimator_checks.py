@@ -7,9 +7,11 @@ reason are listed here once, with their reason; each test module adds the
 failures specific to its estimators. Most of the same properties (pickling,
 dtype handling, NaN/inf rejection, pipelines, not modifying inputs, and
 sample-order invariance to 1e-3) are tested on 2-D data in the test modules.
-Three of these checks would fail on 2-D data too, for reasons of their own
-recorded with them (``NEEDS_2D_AND``): subset invariance (by design), sample
-order (float32 rounding and cluster ids) and object dtype (our ValueError).
+Two of these checks would fail on 2-D data too, for reasons of their own
+recorded with them (``NEEDS_2D_AND``): subset invariance (by design) and sample
+order (float32 rounding and cluster ids). The object-dtype check passes on 2-D
+data since non-numeric coordinates raise a TypeError (that is also a
+ValueError), as the check expects.
 
 Expected failures are strict in both directions (:func:`run_check`): a listed
 check that starts passing fails, and so does a listed check that fails for
@@ -77,9 +79,6 @@ NEEDS_2D_AND = {
         "float32 inference rounds differently in another order (equal to 1e-3, tested in "
         "test_estimators.py), and clusterers number their clusters in the order met (the "
         "partition is the same)"),
-    "check_dtype_object": needs_2d_and(
-        "non-numeric coordinates raise a ValueError with our own message, not the TypeError "
-        "the check expects"),
 }
 
 # Checks that fail for every MIRO estimator because they feed n_features != 2.

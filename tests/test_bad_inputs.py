@@ -159,7 +159,21 @@ CASES = [
     Case("inf-coordinates", lambda c: c.miro.transform(np.where(np.arange(len(c.X0))[:, None] == 0, np.inf, c.X0)),
          ValueError, ("infinite", "row 0")),
     Case("three-columns", lambda c: c.miro.transform(np.ones((5, 3))), ValueError, ("3 features", "expecting 2")),
-    Case("string-coordinates", lambda c: c.miro.transform([["a", "b"], ["c", "d"]]), ValueError, ("numeric",)),
+    # Non-numeric coordinates: a TypeError (scikit-learn's convention, its check_dtype_object)
+    # that is a ValueError too (test_non_numeric_coordinates_are_a_type_and_a_value_error).
+    Case("string-coordinates", lambda c: c.miro.transform([["a", "b"], ["c", "d"]]), TypeError, ("numeric",)),
+    Case("text-in-object-coordinates-fit",
+         lambda c: MIROTransformer(**TINY).fit(np.where(np.arange(len(c.X))[:, None] == 2, "abc", c.X.astype(object)),
+                                               c.y),
+         TypeError, ("numeric", "'abc'")),
+    Case("dict-in-object-coordinates-fit",  # check_dtype_object's case, with its message
+         lambda c: MIROTransformer(**TINY).fit(np.where(np.arange(len(c.X))[:, None] == 0, {"foo": "bar"},
+                                                        c.X.astype(object)), c.y),
+         TypeError, ("numeric coordinates", "argument must be a string or a real number")),
+    Case("text-column-predict",
+         lambda c: c.clusterer.predict(pd.DataFrame({"x": c.X0[:, 0].astype(str), "y": c.X0[:, 1]}).assign(
+             x=lambda d: d["x"].where(d.index != 1, "1,5"))),
+         TypeError, ("numeric", "'1,5'")),
     Case("dataframe-without-xy", lambda c: c.miro.transform(pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0]})),
          ValueError, ("'x' and 'y'",)),
     # ---- labels and groups
@@ -266,6 +280,15 @@ def test_bad_input(case, ctx):
         messages = str(info.value)
     for word in case.words:
         assert word in messages, f"{word!r} not in {messages!r}"
+
+
+def test_non_numeric_coordinates_are_a_type_and_a_value_error(ctx):
+    # TypeError by scikit-learn's convention; ValueError as before, so that
+    # callers catching either keep working.
+    with pytest.raises(TypeError) as info:
+        ctx.miro.transform(ctx.X0.astype(str).astype(object) + "nm")
+    assert isinstance(info.value, ValueError)
+    assert str(info.value).startswith("X must hold numeric (x, y) coordinates; found non-numeric values")
 
 
 # ---- the CLI: exit status 2, one line on stderr, never a traceback
@@ -441,4 +464,47 @@ def test_same_units_do_not_warn(scale, ctx):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         ctx.miro.transform(ctx.X0 * scale)
+    assert not any("different units" in str(w.message) for w in record)
+
+
+@pytest.fixture(scope="module", params=["minmax", "reference"])
+def normalised(request, ctx):
+    """A tiny model that scales every FOV to [0, 1] before its graph, and its clusterer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MoveNothingWarning)
+        miro = MIROTransformer(**{**TINY, "n_augmented": 4}, fov_normalization=request.param).fit(
+            ctx.X, ctx.y, groups=ctx.fov)
+        clusterer = MIROClusterer(FrozenEstimator(miro), eps=30.0, min_samples=3).fit(ctx.X, ctx.y, groups=ctx.fov)
+    return miro, clusterer
+
+
+def test_a_normalised_model_sees_a_change_of_units(normalised, ctx):
+    # Normalised coordinates are the same in nm and in µm: the network's output follows
+    # the units, but the clusterer's eps (30 nm) would swallow a µm FOV whole.
+    miro, clusterer = normalised
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        np.testing.assert_allclose(miro.transform(ctx.X0 / 1000), miro.transform(ctx.X0) / 1000, rtol=1e-6)
+    for call in (lambda: miro.transform(ctx.X0 / 1000), lambda: clusterer.predict(ctx.X0 / 1000)):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            call()
+        messages = [str(w.message) for w in record]
+        assert any("different units" in m and "µm" in m for m in messages), messages
+        assert not any("times the localisation density" in m for m in messages), messages  # not "stacked FOVs"
+        assert all(w.filename == __file__ for w in record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        miro.transform(ctx.X0)
+        clusterer.predict(ctx.X0)
+
+
+def test_a_normalised_model_tells_a_larger_field_from_other_units(normalised, ctx):
+    # 12 x 12 copies of a training FOV side by side: the same units and density, but
+    # 12 times the side, so 12 times the spacing the network sees after scaling to [0, 1].
+    miro, _ = normalised
+    side = np.ptp(ctx.X0, axis=0).max() + 1.0
+    field = np.concatenate([ctx.X0 + side * np.array([i, j]) for i in range(12) for j in range(12)])
+    with pytest.warns(UserWarning, match="localisations per side than the training FOVs") as record:
+        miro.transform(field, groups=np.zeros(len(field)))
     assert not any("different units" in str(w.message) for w in record)

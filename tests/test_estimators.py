@@ -172,11 +172,55 @@ def test_validation_fraction_keeps_the_best_epoch(data):
 def test_stacked_fovs_without_groups_warn(data, fitted):
     X, _, fov = data
     stacked = np.concatenate([X[fov == 0]] * 4)
-    with pytest.warns(UserWarning, match="pass groups="):
+    with pytest.warns(UserWarning, match="pass groups=") as record:
         fitted.transform(stacked)
+    assert [w.filename for w in record if "pass groups=" in str(w.message)] == [__file__]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fitted.transform(X[fov == 0])
+
+
+def _density_ratio(model, X):
+    """X's localisations per bounding-box area over the training FOVs' median density."""
+    return X.shape[0] / np.prod(np.ptp(X, axis=0)) / model.fov_density_
+
+
+@pytest.mark.parametrize("k, stack", [
+    # Copies of one training FOV: bounding boxes coincide, the density is k times the FOV's.
+    (2, lambda X, fov: np.concatenate([X[fov == 1]] * 2)),
+    (3, lambda X, fov: np.concatenate([X[fov == 1]] * 3)),
+    # Four other FOVs of the training data's kind: their union's box is larger than each.
+    (4, lambda X, fov: make_gaussian_clusters(n_fovs=4, n_clusters=4, n_localizations=15, fov_size=500,
+                                              random_state=20)[0]),
+])
+def test_stacked_fovs_warn(data, fitted, k, stack):
+    X, _, fov = data
+    stacked = stack(X, fov)
+    assert _density_ratio(fitted, stacked) > 1.8
+    with pytest.warns(UserWarning, match=f"X has {_density_ratio(fitted, stacked):.1f} times the localisation "
+                                         "density of the training FOVs"):
+        fitted.transform(stacked)
+
+
+def test_a_somewhat_denser_fov_is_not_taken_for_stacked_fovs(data, fitted):
+    # 1.5 times the clusters (and background) of the training FOVs on the same area:
+    # within what FOVs of one sample differ (0.65-1.69 times their median for FGFR1).
+    denser, _, _ = make_gaussian_clusters(n_fovs=1, n_clusters=6, n_localizations=15, fov_size=500,
+                                          random_state=10)
+    assert 1.2 < _density_ratio(fitted, denser) < 1.75
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.transform(denser)
+
+
+def test_a_fov_twice_as_dense_gets_both_causes_named(data, fitted):
+    # As dense as two stacked FOVs: the density cannot tell them apart, so the
+    # message names both (and a FOV twice as dense as training deserves a check).
+    denser, _, _ = make_gaussian_clusters(n_fovs=1, n_clusters=8, n_localizations=15, fov_size=500,
+                                          random_state=10)
+    assert 1.8 < _density_ratio(fitted, denser) < 2.2
+    with pytest.warns(UserWarning, match="pass groups=.*If it is one FOV, it is denser"):
+        fitted.transform(denser)
 
 
 def test_device_resolution():
@@ -582,6 +626,19 @@ def test_clusterer_joblib_round_trip(data, fitted, tmp_path):
     joblib.dump(clu, tmp_path / "m.joblib")
     loaded = joblib.load(tmp_path / "m.joblib")
     assert (loaded.predict(X, groups=fov) == clu.predict(X, groups=fov)).all()
+
+
+@pytest.mark.parametrize("params", [{}, {"eps": 20.0}, {"min_samples": 3}, {"eps": 20.0, "min_samples": 3,
+                                                                          "collapse_passes": "auto"}])
+def test_clusterer_hash_survives_a_pickle_round_trip(data, fitted, params):
+    # With one eps candidate, tuning_scores_ (1, n_min_samples) was a view of the
+    # search's scores of both border-point rules: strides (2 rows, 1 element),
+    # which joblib.hash hashes and pickle does not keep.
+    X, y, fov = data
+    clu = MIROClusterer(FrozenEstimator(fitted), **params).fit(X, y, groups=fov)
+    again = pickle.loads(pickle.dumps(clu))
+    assert joblib.hash(again) == joblib.hash(clu)
+    assert clu.tuning_scores_.base is None  # its own memory, not a view of the search's table
 
 
 # ------------------------------------------------------- sklearn integration

@@ -959,3 +959,12 @@ def test_text_labels_with_a_numeric_background_are_refused():
     with pytest.raises(ValueError, match=r"holds the text '-1' but background is the number -1"):
         ari_dagger(np.array(["-1", "1", "1", "2"]), np.array([-1, 1, 1, 2]))
     assert ari_dagger(np.array(["-1", "1", "1", "2"]), np.array(["-1", "1", "1", "2"]), background="-1") == 1.0
+
+
+@pytest.mark.parametrize("groups", [None, np.array([0, 0, 0, 1, 1, 1])])
+def test_a_scorer_names_y_when_its_text_labels_hold_minus_one(groups):
+    # The scorer's user passed y (to cross_validate or the scorer), not labels_true.
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [50.0, 50.0], [0.0, 0.0], [1.0, 0.0], [50.0, 50.0]])
+    y = np.array(["1", "1", "-1", "1", "1", "-1"])
+    with pytest.raises(ValueError, match=r"^y holds the text '-1' but background is the number -1"):
+        get_scorer("ari_dagger")(DBSCAN(eps=5, min_samples=2), X, y, groups=groups)

@@ -113,6 +113,22 @@ def test_pickle_names_the_version_and_round_trips(data, fitted):
     assert joblib.hash(fitted) == joblib.hash(loaded)
 
 
+@pytest.mark.parametrize("normalization, expected", [(None, "localization_spacing"), ("minmax", None)])
+def test_a_model_pickled_before_input_spacing_gets_it_where_it_is_known(fitted, normalization, expected):
+    # Without normalisation the training spacing was in the units of X already;
+    # a normalised model's is unknown (NaN: its units check cannot run).
+    assert fitted.model_.input_spacing == fitted.model_.localization_spacing
+    state = fitted.model_.__getstate__()
+    del state["input_spacing"]
+    state["fov_normalization"] = normalization
+    old = FittedMIRO.__new__(FittedMIRO)
+    old.__setstate__(state)
+    if expected is None:
+        assert np.isnan(old.input_spacing)
+    else:
+        assert old.input_spacing == getattr(fitted.model_, expected)
+
+
 def test_estimator_saved_before_the_refactor_still_loads(data):
     # Written by joblib.dump of the GOLDEN_PARAMS fit with the code of commit
     # 47e1cb6 (network and 13 fitted attributes on the estimator itself).

@@ -83,7 +83,15 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         returns the reference's clustering space (normalised output times the
         per-axis maximum of the FOV), in which the authors' published DBSCAN
         ``eps`` values apply. Used by
-        :func:`sklearn_miro.load_reference_checkpoint`.
+        :func:`sklearn_miro.load_reference_checkpoint`. With either, the
+        network sees the same graph whatever the units of X (its output
+        follows them), but lengths chosen with the model, such as a
+        clusterer's ``eps``, stay in the training units: ``transform`` checks
+        the units on the coordinates as given, against the training data's
+        spacing in its own units (a ``UnitMismatchWarning`` beyond 10 times),
+        and also warns when a FOV's spacing in the normalised space is 10
+        times off the training FOVs' (many more or far fewer localisations per
+        FOV side, whatever the units).
     alpha : float, default=10.0
         Weight of the distance-preservation term of the loss (paper Eq. 6),
         on the reference implementation's scale: there, displacements are
@@ -263,12 +271,19 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
     fov_density_ : float
         Median localisation density of the training FOVs (of the pooled
         localisations where their areas differ more than 2 times), used to warn when
-        several FOVs are passed without ``groups``.
+        several FOVs are passed without ``groups``: data without ``groups`` more
+        than :data:`sklearn_miro.domain.STACKING_DENSITY_RATIO` (1.8) times as
+        dense get the warning (two stacked FOVs are about twice as dense; so
+        is one FOV twice as dense, which the message names as the other
+        cause).
     localization_spacing_ : float
         Median nearest-neighbour distance of the training localisations (in the
         space the network sees). ``transform`` warns, naming the likely unit
         conversion, when new data's spacing differs by more than 10 times
-        (:data:`sklearn_miro.domain.UNIT_MISMATCH_FACTOR`).
+        (:data:`sklearn_miro.domain.UNIT_MISMATCH_FACTOR`); with
+        ``fov_normalization``, the units are compared on the raw coordinates
+        (``model_.input_spacing``, the training spacing in the units of X) and
+        this normalised spacing tells FOVs of another size.
     n_fovs_ : int
         Number of training FOVs.
     loss_curve_, validation_loss_curve_ : list of float

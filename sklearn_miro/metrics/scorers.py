@@ -219,7 +219,11 @@ class ClusteringScorer:
                 "This scorer compares the clustering with ground-truth labels: y is "
                 "required (pass y to fit / cross_validate)."
             )
-        labels_true = check_label_vector(y_true, n, name="y_true")
+        # Named y, as the user passed them (to cross_validate, GridSearchCV.fit
+        # or the scorer); encoded once here so that a text '-1' beside a numeric
+        # background is refused under that name, not as the metrics' labels_true.
+        labels_true = check_label_vector(y_true, n, name="y")
+        core.encode_labels(labels_true, self._background, name="y")
         groups = check_groups(groups, n)
         if groups is None:
             warn_if_stacked_fovs(
