@@ -3,8 +3,8 @@
 Nothing here is public API. The helpers encode labels, build the sparse
 contingency table, compute per-cluster statistics, pair clusters, rasterise
 unions of convex hulls and diagnose stacked fields of view. None of them loops
-over localisations in Python; loops over clusters appear only where scipy's
-``ConvexHull`` has to be called once per cluster.
+over localisations or clusters in Python: even the convex hulls of all
+clusters are built at once (a vectorised quickhull, see :func:`cluster_hulls`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import ConvexHull, QhullError, cKDTree
+from scipy.spatial import cKDTree
 from scipy.special import gammaln
 from scipy.spatial.distance import cdist
 
@@ -410,41 +410,255 @@ def reference_grid_size(coords):
     return int(np.ceil(largest / 100.0) * 100 + 400)
 
 
+@dataclass(frozen=True)
+class ConvexHulls:
+    """Convex hulls of several clusters, stored flat.
+
+    ``vertices[offsets[i]:offsets[i + 1]]`` are the vertices of hull ``i``
+    (counter-clockwise, starting at its leftmost vertex, the lowest of
+    those), ``codes[i]`` the label code of its cluster (ascending).
+    """
+
+    vertices: np.ndarray  # (n_vertices, 2) float64, input coordinates
+    sizes: np.ndarray  # (n_hulls,) vertices per hull, each >= 3
+    codes: np.ndarray  # (n_hulls,) label code of each hull's cluster
+
+    def __len__(self):
+        return len(self.sizes)
+
+    @property
+    def offsets(self):
+        return np.r_[0, np.cumsum(self.sizes)]
+
+
+def _cross(ax, ay, bx, by, px, py):
+    """Twice the signed area of (a, b, p): negative when p is right of a -> b.
+
+    Differences are taken from ``a`` (one rounding each) before the products,
+    so the error is a few ulps of ``|b - a| |p - a|`` whatever the offset of
+    the coordinates; :func:`_collinearity_tolerance` is larger than that.
+    """
+    return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+
+
+# Qhull (scipy's ConvexHull) treats a point as on a line when it is within a
+# few times its round-off bound DISTround = eps * (2.02 * max(|x| + |y|) +
+# max(|x|, |y|)) of it (2-D, maxima over the points passed to it). Measured on
+# scipy 1.17: a point near a hull edge is dropped below 3.4-4.2 DISTround, a
+# triangle is "flat" (QhullError) below 2.5-3.3 DISTround.
+_QHULL_COLLINEAR_FACTOR = 3.8
+
+
+def _collinearity_tolerance(px, py, starts):
+    """Distance below which a point counts as on a line, per cluster.
+
+    Mimics Qhull's own tolerance (see ``_QHULL_COLLINEAR_FACTOR``), so that a
+    cluster Qhull finds flat (e.g. points on a line with rounded coordinates)
+    gets no hull here either. It also exceeds the rounding error of
+    :func:`_cross` divided by the edge length (at most about 8 eps max(|x|,
+    |y|)), so a point found outside an edge is outside in exact arithmetic.
+    """
+    ax, ay = np.abs(px), np.abs(py)
+    max_abs = np.maximum.reduceat(np.maximum(ax, ay), starts)
+    max_sum_abs = np.maximum.reduceat(ax + ay, starts)
+    dist_round = np.finfo(np.float64).eps * (2.02 * max_sum_abs + max_abs)
+    return _QHULL_COLLINEAR_FACTOR * dist_round
+
+
+def _group_starts(sorted_ids):
+    """First index of each run of equal values in a sorted integer array."""
+    return np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+
+
 def cluster_hulls(coords, encoded):
     """Vertices (counter-clockwise) of the convex hull of every cluster with an area.
 
-    Clusters with fewer than three localisations, or whose localisations are
+    The same hulls as calling scipy's ``ConvexHull`` (Qhull) on every cluster:
+    clusters with fewer than three localisations, or whose localisations are
     collinear or coincide, have no two-dimensional hull and contribute no
-    pixel. scipy's ``ConvexHull`` is called once per cluster.
+    pixel; vertices are the hull's corners only, duplicates and points on an
+    edge are left out. "On a line" means within Qhull's own tolerance
+    (:func:`_collinearity_tolerance`, a few 1e-15 of the largest coordinate),
+    so points on a line whose coordinates were rounded are collinear too.
+
+    All clusters are processed at once by a vectorised quickhull:
+
+    1. Per cluster, ``P`` = leftmost and ``Q`` = rightmost localisation (the
+       lexicographic min and max of ``(x, y)``, by group reductions), both
+       hull vertices. The points right of ``P -> Q`` (farther than the
+       tolerance) form the subproblem of the lower chain, those left of it
+       (right of ``Q -> P``) that of the upper chain; a cluster where both
+       are empty is collinear or coincident and has no hull.
+    2. A subproblem ``(a, b)`` holds the points right of ``a -> b``. In one
+       round, every subproblem of every cluster takes its point ``f``
+       farthest right of ``a -> b`` (group minimum of the cross products;
+       among points as far as that, which lie on one parallel to ``a -> b``,
+       the one farthest along ``a -> b``, so that ``f`` is a corner and not a
+       point inside an edge) and splits into ``(a, f)`` and ``(f, b)``,
+       keeping only the points right of the new edges. Points in the
+       triangle ``a, f, b`` or on its sides (collinear or duplicate points)
+       are dropped for good, so the candidate arrays only shrink.
+    3. Every round turns each live subproblem into a vertex, so the number of
+       rounds is at most the largest number of vertices of one hull chain;
+       in practice it is the quickhull recursion depth, about log2 of the
+       largest hull's vertex count (16 for a ring of 10^4 localisations all
+       on the hull, 24 for 10^6). A round costs in proportion to the
+       candidates still alive, which fall fast: the first round drops the
+       inside of each cluster's quadrilateral ``P, f_lower, Q, f_upper``.
+    4. The vertices are put in counter-clockwise order by one sort: per
+       cluster ``P``, the lower chain by ascending ``(x, y)``, ``Q``, the
+       upper chain by descending ``(x, y)`` (the order of Andrew's monotone
+       chain, strictly monotone along a strictly convex chain).
+
+    Memory is linear in the number of localisations, and nothing loops over
+    clusters or points in Python. The start of each cycle differs from
+    Qhull's, which changes nothing downstream: :func:`hull_row_intervals`
+    uses the directed edges, the same for every start.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (n_localizations, 2)
+        Coordinates (float64; :func:`hull_union_iou` passes them relative to
+        the FOV's minimum, as the scipy loop got them).
+    encoded : EncodedLabels
+        Labels; the background belongs to no hull.
+
+    Returns
+    -------
+    ConvexHulls
+        One hull per cluster with an area, in the order of the label codes.
     """
-    mask = encoded.cluster_mask()
-    codes = encoded.codes[mask]
-    points = coords[mask]
-    sizes = np.bincount(codes, minlength=encoded.n_classes)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    hulls = []
-    for code in np.flatnonzero(sizes >= 3):
-        member_points = points[order[bounds[code] : bounds[code + 1]]]
-        try:
-            hull = ConvexHull(member_points)
-        except QhullError:  # collinear or coincident points: zero area
-            continue
-        if hull.volume > 0:  # in 2-D, `volume` is the area
-            hulls.append(member_points[hull.vertices])
-    return hulls
+    coords = np.asarray(coords, dtype=np.float64)
+    codes = encoded.codes
+    keep = encoded.cluster_mask()
+    sizes = np.bincount(codes[keep], minlength=encoded.n_classes)
+    keep &= sizes[codes] >= 3
+    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]
+    px, py = coords[order, 0], coords[order, 1]
+    point_cluster_code = codes[order]
+    if px.size == 0:
+        return _empty_hulls()
+
+    # Group reductions over the points sorted by cluster (clusters numbered 0..k-1).
+    starts = _group_starts(point_cluster_code)
+    cluster_code = point_cluster_code[starts]
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, px.size]))
+    x_min = np.minimum.reduceat(px, starts)
+    x_max = np.maximum.reduceat(px, starts)
+    p_x, q_x = x_min, x_max
+    p_y = np.minimum.reduceat(np.where(px == x_min[group], py, np.inf), starts)
+    q_y = np.maximum.reduceat(np.where(px == x_max[group], py, -np.inf), starts)
+    tolerance = _collinearity_tolerance(px, py, starts)
+
+    # Two subproblems per cluster: lower chain P -> Q (ids 0..k-1) and upper
+    # chain Q -> P (ids k..2k-1), holding the points right of them by more
+    # than the tolerance (margin = tolerance * edge length, as cross products
+    # are distances times the edge length).
+    cross = _cross(p_x[group], p_y[group], q_x[group], q_y[group], px, py)
+    margin = (tolerance * np.hypot(q_x - p_x, q_y - p_y))[group]
+    lower, upper = np.flatnonzero(cross < -margin), np.flatnonzero(cross > margin)
+    n_clusters = starts.size
+    candidate = np.r_[lower, upper]
+    cand_cross = np.r_[cross[lower], -cross[upper]]  # right of a -> b is negative
+    child = np.r_[group[lower], group[upper] + n_clusters]
+    child_ax, child_ay = np.r_[p_x, q_x], np.r_[p_y, q_y]
+    child_bx, child_by = np.r_[q_x, p_x], np.r_[q_y, p_y]
+    child_group = np.r_[np.arange(n_clusters), np.arange(n_clusters)]
+    child_chain = np.repeat(np.array([0, 1], np.int8), n_clusters)
+
+    found_point, found_group, found_chain = [], [], []
+    # Each round gives every live subproblem a new vertex of its chain, so the
+    # loop runs at most (largest chain vertex count) times; in practice about
+    # log2 of it (see the docstring).
+    while candidate.size:
+        # `child` is sorted (see below): number its runs 0..m-1, drop empty subproblems.
+        run_starts = _group_starts(child)
+        live = child[run_starts]
+        sub_ax, sub_ay = child_ax[live], child_ay[live]
+        sub_bx, sub_by = child_bx[live], child_by[live]
+        sub_group, sub_chain = child_group[live], child_chain[live]
+        s = np.repeat(np.arange(live.size), np.diff(np.r_[run_starts, child.size]))
+        sub_margin = tolerance[sub_group] * np.hypot(sub_bx - sub_ax, sub_by - sub_ay)
+
+        # f: farthest right of a -> b. Points as far as f up to the tolerance lie
+        # on one line parallel to a -> b, and only its ends are corners: take
+        # the one farthest along a -> b (the lowest index among exact ties).
+        farthest = np.minimum.reduceat(cand_cross, run_starts)
+        tied = np.flatnonzero(cand_cross <= (farthest + sub_margin)[s])
+        t_sub, t_point = s[tied], candidate[tied]
+        along = ((px[t_point] - sub_ax[t_sub]) * (sub_bx - sub_ax)[t_sub]
+                 + (py[t_point] - sub_ay[t_sub]) * (sub_by - sub_ay)[t_sub])
+        t_starts = _group_starts(t_sub)
+        furthest_along = np.maximum.reduceat(along, t_starts)
+        best = np.flatnonzero(along == furthest_along[t_sub])
+        f_point = t_point[best[_group_starts(t_sub[best])]]  # one per live subproblem
+        found_point.append(f_point)
+        found_group.append(sub_group)
+        found_chain.append(sub_chain)
+        fx, fy = px[f_point], py[f_point]
+
+        cx, cy = px[candidate], py[candidate]
+        cross_af = _cross(sub_ax[s], sub_ay[s], fx[s], fy[s], cx, cy)
+        cross_fb = _cross(fx[s], fy[s], sub_bx[s], sub_by[s], cx, cy)
+        margin_af = tolerance[sub_group] * np.hypot(fx - sub_ax, fy - sub_ay)
+        margin_fb = tolerance[sub_group] * np.hypot(sub_bx - fx, sub_by - fy)
+        # f itself gives exactly 0 in both (identical products), so it leaves;
+        # so do points in the triangle (a, f, b) or within the tolerance of its sides.
+        to_left = cross_af < -margin_af[s]
+        to_right = (cross_fb < -margin_fb[s]) & ~to_left  # exclusive even under round-off
+        # Children (a, f) get ids 0..m-1 and (f, b) ids m..2m-1: concatenating
+        # the two selections, each in subproblem order, keeps `child` sorted
+        # without a sort.
+        candidate = np.r_[candidate[to_left], candidate[to_right]]
+        cand_cross = np.r_[cross_af[to_left], cross_fb[to_right]]
+        child = np.r_[s[to_left], s[to_right] + live.size]
+        child_ax, child_ay = np.r_[sub_ax, fx], np.r_[sub_ay, fy]
+        child_bx, child_by = np.r_[fx, sub_bx], np.r_[fy, sub_by]
+        child_group = np.r_[sub_group, sub_group]
+        child_chain = np.r_[sub_chain, sub_chain]
+
+    if not found_point:  # every cluster collinear or coincident
+        return _empty_hulls()
+    f_point = np.concatenate(found_point)
+    f_group = np.concatenate(found_group)
+    f_chain = np.concatenate(found_chain)
+    has_hull = np.zeros(n_clusters, dtype=bool)
+    has_hull[f_group] = True
+    hull_groups = np.flatnonzero(has_hull)
+
+    # Counter-clockwise order: P, lower chain by ascending (x, y), Q, upper
+    # chain by descending (x, y). part: 0 = P, 1 = lower, 2 = Q, 3 = upper.
+    n_hulls = hull_groups.size
+    vx = np.r_[p_x[hull_groups], q_x[hull_groups], px[f_point]]
+    vy = np.r_[p_y[hull_groups], q_y[hull_groups], py[f_point]]
+    v_group = np.r_[hull_groups, hull_groups, f_group]
+    part = np.r_[np.zeros(n_hulls, np.int8), np.full(n_hulls, 2, np.int8),
+                 (1 + 2 * f_chain).astype(np.int8)]
+    direction = np.where(part == 3, -1.0, 1.0)
+    ccw = np.lexsort((direction * vy, direction * vx, part, v_group))
+    vertices = np.stack([vx[ccw], vy[ccw]], axis=1)
+    hull_sizes = np.bincount(v_group, minlength=n_clusters)[hull_groups]
+    return ConvexHulls(vertices=vertices, sizes=hull_sizes, codes=cluster_code[hull_groups])
+
+
+def _empty_hulls():
+    return ConvexHulls(vertices=np.empty((0, 2)), sizes=np.empty(0, np.intp),
+                       codes=np.empty(0, np.intp))
 
 
 def hull_row_intervals(hulls, origin, spacing, n_pixels):
     """Pixel intervals covered by each hull, one per (hull, grid row).
+
+    ``hulls`` is a :class:`ConvexHulls` (counter-clockwise vertices).
 
     The grid has ``n_pixels`` samples per axis at ``origin + k * spacing``
     (exactly the points of ``numpy.linspace`` over the bounding box). A sample
     belongs to a hull when it lies in the closed polygon. Because a convex
     polygon cuts every row in one segment, it suffices to intersect each
     polygon edge with the rows it spans and take, per (hull, row), the smallest
-    and largest crossing: the work grows with the number of rows a hull spans,
-    not with the number of pixels of its bounding box.
+    and largest crossing (unbuffered min / max, no sort): the work grows with
+    the number of rows a hull spans, not with the number of pixels of its
+    bounding box.
 
     Returns
     -------
@@ -452,12 +666,16 @@ def hull_row_intervals(hulls, origin, spacing, n_pixels):
         Half-open intervals on the flattened grid (row-major, with a one-sample
         gap between rows so that intervals of different rows never touch).
     """
-    if not hulls:
+    if len(hulls) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    vertex_counts = np.array([len(h) for h in hulls])
-    start_vertices = np.concatenate(hulls)
-    end_vertices = np.concatenate([np.roll(h, -1, axis=0) for h in hulls])
-    hull_ids = np.repeat(np.arange(len(hulls)), vertex_counts)
+    offsets = hulls.offsets
+    # Edge i runs from vertex i to the next vertex of the same hull (the last
+    # vertex of a hull closes the polygon back to its first).
+    next_vertex = np.arange(1, offsets[-1] + 1)
+    next_vertex[offsets[1:] - 1] = offsets[:-1]
+    start_vertices = hulls.vertices
+    end_vertices = hulls.vertices[next_vertex]
+    hull_ids = np.repeat(np.arange(len(hulls)), hulls.sizes)
 
     x0, y0 = start_vertices[:, 0], start_vertices[:, 1]
     x1, y1 = end_vertices[:, 0], end_vertices[:, 1]
@@ -482,15 +700,27 @@ def hull_row_intervals(hulls, origin, spacing, n_pixels):
     fraction = (row_y - y0[e]) / (y1[e] - y0[e])
     crossing_x = x0[e] + fraction * (x1[e] - x0[e])
 
-    key = hull_ids[e].astype(np.int64) * n_pixels + rows
-    if key.size == 0:  # every hull lies between two pixel rows: it covers no pixel
+    if e.size == 0:  # every hull lies between two pixel rows: it covers no pixel
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((crossing_x, key))
-    key, crossing_x = key[order], crossing_x[order]
-    group_starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    group_ends = np.r_[group_starts[1:], key.size] - 1
-    x_left, x_right = crossing_x[group_starts], crossing_x[group_ends]
-    rows = key[group_starts] % n_pixels
+    # Smallest and largest crossing per (hull, row), without sorting the
+    # crossings: they come grouped by hull (edges are in hull order), and the
+    # rows a convex hull crosses are contiguous, so (hull, row) maps to the
+    # dense index base[hull] + row - first row of the hull, in (hull, row)
+    # order. Unbuffered min / max there give exactly the extreme crossings.
+    hull_of_crossing = hull_ids[e]
+    run_starts = _group_starts(hull_of_crossing)
+    run = np.repeat(np.arange(run_starts.size), np.diff(np.r_[run_starts, e.size]))
+    row_min = np.minimum.reduceat(rows, run_starts)
+    span = np.maximum.reduceat(rows, run_starts) - row_min + 1
+    base = np.cumsum(span) - span
+    dense = base[run] + rows - row_min[run]
+    x_left = np.full(int(span.sum()), np.inf)
+    x_right = np.full(x_left.size, -np.inf)
+    np.minimum.at(x_left, dense, crossing_x)
+    np.maximum.at(x_right, dense, crossing_x)
+    rows = np.repeat(row_min - base, span) + np.arange(x_left.size)
+    crossed = np.isfinite(x_left)  # always, for a convex hull; kept as a guard
+    x_left, x_right, rows = x_left[crossed], x_right[crossed], rows[crossed]
 
     first_col = np.maximum(np.ceil((x_left - origin[0]) / spacing[0]), 0)
     last_col = np.minimum(np.floor((x_right - origin[0]) / spacing[0]), n_pixels - 1)
@@ -525,7 +755,7 @@ def hull_union_iou(coords, encoded_true, encoded_pred, n_pixels=None):
     coords = coords - coords.min(axis=0)
     hulls_true = cluster_hulls(coords, encoded_true)
     hulls_pred = cluster_hulls(coords, encoded_pred)
-    if not hulls_true and not hulls_pred:
+    if len(hulls_true) == 0 and len(hulls_pred) == 0:
         return np.nan, 0, 0, 0
     if n_pixels is None:
         # The coordinates start at 0 here, so this is the reference's rule for a
