@@ -147,6 +147,8 @@ def _demo(args):
 TRAIN_DEFAULTS = dict(hidden_size="auto", n_steps="auto", max_epochs="auto", n_augmented="auto",
                       learning_rate="auto", init="auto", precision="auto",
                       compile="auto")
+# `stats` prints at most this many FOVs of its summary (the first and last half).
+STATS_FOVS_SHOWN = 20
 JOBLIB_SUFFIXES = (".joblib", ".pkl", ".pickle")
 TRUST_WARNING = (
     "joblib/pickle files can run arbitrary code when they are loaded: load only files "
@@ -562,12 +564,14 @@ def _cluster(args):
                       "or convert the file.")
             # Zero-shot: every file gets its own cluster length scale, eps and min_samples.
             labels = model.fit_predict(X, groups=groups)
+            table = model.cluster_table_  # the fit tabulated these very labels
             median = "" if groups is None else "median "
             scale = (f" ({median}cluster radius {model.cluster_radius_:.4g}, {median}eps {model.eps_:.4g}, "
                      f"{median}min_samples {model.min_samples_}, {model.collapse_passes_} pass(es) of the network)")
             source = f"pretrained:{args.pretrained}"
         else:
             labels = model.predict(X, groups=groups)
+            table = None
             scale, source = "", str(args.model)
         # The labels go into a copy of the input in its own format (every
         # column kept under its own name); the per-cluster statistics into
@@ -585,7 +589,9 @@ def _cluster(args):
                 )  # fmt: skip
         except ValueError as exc:
             raise CommandError(_cli_message(exc)) from None
-        cluster_table(X, labels, groups, check_units=False).to_csv(table_path, index=False)
+        if table is None:
+            table = cluster_table(X, labels, groups, check_units=False)
+        table.to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
         print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
     return 0
@@ -629,6 +635,8 @@ def _stats_label_column(df, path, label_column):
 
 
 def _stats(args):
+    import pandas as pd
+
     from .analysis import cluster_table, fov_summary
 
     # Every output path is checked before any work.
@@ -653,7 +661,10 @@ def _stats(args):
     names = [stem if stems.count(stem) == 1 else str(Path(p).with_suffix("")) for stem, p in zip(stems, args.files)]
     # cell.csv and cell.tsv in one folder: their names keep the suffix.
     names = [name if names.count(name) == 1 else str(p) for name, p in zip(names, args.files)]
-    Xs, labels, fovs, used = [], [], [], {}
+    # FOVs are numbered (file by file, each file's ids in their sorted order) and
+    # named only in the output tables: one integer per localisation, not a
+    # string, which keeps large files' memory and time down.
+    Xs, labels, fovs, fov_names, used = [], [], [], [], {}
     for path, fov in zip(args.files, names):
         df = _read_table(path, args)
         column, shown = _stats_label_column(df, path, args.label_column)
@@ -663,9 +674,12 @@ def _stats(args):
         labels.append(values)
         ids, _ = _fov_ids(df, path, args.fov_column)
         if ids is not None:
-            fovs.append(np.array([f"{fov}:{v}" for v in ids]))
+            codes, uniques = pd.factorize(ids, sort=True, use_na_sentinel=False)  # NaN: a FOV too
+            fovs.append(codes + len(fov_names))
+            fov_names.extend(f"{fov}:{v}" for v in uniques)
         else:
-            fovs.append(np.full(len(df), fov, dtype=object))
+            fovs.append(np.full(len(df), len(fov_names)))
+            fov_names.append(fov)
     for shown, paths in used.items():
         where = "every file" if len(paths) == len(args.files) else f"{len(paths)} file(s)"
         print(f"Cluster ids from the column {shown!r} ({where}; --label-column to choose another).")
@@ -680,6 +694,9 @@ def _stats(args):
             raise CommandError(f"--background must be 'auto' or an integer; got {background!r}.") from None
     table = cluster_table(X, y, groups, background=background)
     summary = fov_summary(X, y, groups, area=args.area, table=table, background=background)
+    fov_names = np.asarray(fov_names, dtype=object)
+    table["fov"] = fov_names[table["fov"].to_numpy(dtype=np.int64)]
+    summary["fov"] = fov_names[summary["fov"].to_numpy(dtype=np.int64)]
     table.to_csv(table_path, index=False)
     summary.to_csv(summary_path, index=False)
     print(
@@ -689,7 +706,14 @@ def _stats(args):
     )
     columns = ["fov", "n_localizations", "n_clusters", "fraction_clustered", "area_um2",
                "cluster_density_per_um2", "median_radius_of_gyration", "median_nn_distance"]
-    print(summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    lines = summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}").splitlines()
+    if len(summary) > STATS_FOVS_SHOWN:
+        # Hundreds of FOVs would scroll the totals away: the first and last few
+        # rows here (formatted together, so the columns line up), all in the file.
+        half = STATS_FOVS_SHOWN // 2
+        lines = (lines[: 1 + half] + [f"... {len(summary) - 2 * half} more FOVs (all {len(summary)} in "
+                                      f"{summary_path}) ..."] + lines[-half:])
+    print("\n".join(lines))
     print(f"Wrote {table_path} and {summary_path}")
     if histogram is not None:
         try:

@@ -342,3 +342,19 @@ def test_train_reads_a_fov_column_like_cluster_and_stats(labelled_files, tmp_pat
     pd.concat(frames).to_csv(together, index=False)
     assert main(["stats", str(together), "--output-dir", str(tmp_path), "--force"]) == 0
     assert "has missing values, so it is not read as FOV ids" in capsys.readouterr().out
+
+
+def test_stats_shows_the_first_and_last_fovs_of_many(tmp_path, capsys):
+    # 30 FOVs in one file: the terminal gets 20 rows (in the ids' numeric order,
+    # not as text: many:2 before many:10) and an elision line, the summary file all 30.
+    X, y, fov = make_gaussian_clusters(n_fovs=30, n_clusters=2, n_localizations=10, n_background=10,
+                                       fov_size=500.0, random_state=0)
+    path = tmp_path / "many.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1], "cluster": y, "fov": fov}).to_csv(path, index=False)
+    assert main(["stats", str(path), "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "... 10 more FOVs (all 30 in" in out
+    shown = [line for line in out.splitlines() if line.strip().startswith("many:")]
+    assert len(shown) == 20 and shown[0].split()[0] == "many:0" and shown[-1].split()[0] == "many:29"
+    summary = pd.read_csv(tmp_path / "many_fov_summary.csv")
+    assert summary["fov"].tolist() == [f"many:{k}" for k in range(30)]
