@@ -651,7 +651,7 @@ def check_training_fovs(X, groups, fovs=None):
             )
 
 
-def warn_if_zero_is_background(labels, name="y", stacklevel=3):
+def warn_if_zero_is_background(labels, name="y", stacklevel=None):
     """Warn when labels look like the benchmark's convention (0 = background) instead of -1.
 
     sklearn_miro follows scikit-learn: -1 marks localisations outside any
@@ -659,6 +659,10 @@ def warn_if_zero_is_background(labels, name="y", stacklevel=3):
     they are, the background would be learnt as one huge cluster. When no
     label is -1 but 0 is present next to other labels, say so and give the fix
     (the command line treats 0 as background in that case, and says so too).
+
+    ``stacklevel``: passed to :func:`warnings.warn` as is; None (the default)
+    points the warning at the first line outside sklearn_miro, scikit-learn
+    and joblib (:func:`caller_stacklevel`), the user's.
     """
     labels = np.asarray(labels)
     if labels.size == 0 or np.any(labels == -1):
@@ -671,5 +675,5 @@ def warn_if_zero_is_background(labels, name="y", stacklevel=3):
             "marks background (as in the benchmark's files), pass "
             f"np.where({name} == 0, -1, {name}).",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel() if stacklevel is None else stacklevel,
         )

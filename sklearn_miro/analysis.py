@@ -573,7 +573,7 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
     if background == -1 and warn_zero:
         # Label files such as the benchmark's mark background with 0: kept as they
         # are, the background would be tabulated as one huge cluster.
-        warn_if_zero_is_background(fine, "labels", stacklevel=4)
+        warn_if_zero_is_background(fine, "labels")
     if parent_labels is not None:
         if coarse is not None:
             raise ValueError(
@@ -848,7 +848,7 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     fine, _ = _check_labels_2d(labels, n, "labels")
     groups = check_groups(groups, n)
     if background == -1:
-        warn_if_zero_is_background(fine, "labels", stacklevel=3)
+        warn_if_zero_is_background(fine, "labels")
     if table is None:
         table = _cluster_table(X, fine, groups, shapes=None, parent_labels=None, background=background,
                                warn_zero=False, check_units=True)

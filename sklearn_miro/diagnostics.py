@@ -33,6 +33,8 @@ import warnings
 import numpy as np
 import torch
 
+from ._validation import caller_stacklevel
+
 __all__ = [
     "COMPRESSION_THRESHOLD",
     "MoveNothingWarning",
@@ -189,7 +191,7 @@ def zero_displacement_loss(batches, loss_fn, n_steps, n_outputs=2):
 
 
 def check_move_nothing(compression, relative_loss, *, compression_threshold=COMPRESSION_THRESHOLD,
-                       relative_loss_threshold=None, started_from=None, retried=False, stacklevel=2,
+                       relative_loss_threshold=None, started_from=None, retried=False, stacklevel=None,
                        can_start_pretrained=True, scale_name=None, one_fov=False):
     """Warn with :class:`MoveNothingWarning` when a fit ended near "move nothing".
 
@@ -214,7 +216,11 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         Whether a second training on thinned background was tried
         (``FittedMIRO.retry_relative_loss`` is not NaN), kept or not: either
         way the network still moves nothing, and the message says so.
-    stacklevel : int, default=2
+    stacklevel : int or None, default=None
+        None: the warning points at the first line outside sklearn_miro,
+        scikit-learn and joblib (the line that called fit, through a Pipeline
+        or a search too). An int counts from the caller of this function (1:
+        the line that called it).
     can_start_pretrained : bool, default=True
         Whether the estimator can start from a pretrained model (has ``init``):
         the advice to do so is given only then.
@@ -257,6 +263,6 @@ def check_move_nothing(compression, relative_loss, *, compression_threshold=COMP
         "n_augmented / max_epochs), more labelled clusters, or a smaller length_scale "
         "(about 0.4 x the RMS radius of the smallest clusters).",
         MoveNothingWarning,
-        stacklevel=stacklevel + 1,
+        stacklevel=caller_stacklevel() if stacklevel is None else stacklevel + 1,
     )
     return True

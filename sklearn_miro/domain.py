@@ -195,6 +195,8 @@ def check_connectivity(X, fov_indices, radius, *, error_below=0.01, warn_below=0
     """
     import warnings
 
+    from ._validation import caller_stacklevel
+
     fraction = connected_fraction(X, fov_indices, radius)
     if fraction >= warn_below:
         return fraction
@@ -208,7 +210,7 @@ def check_connectivity(X, fov_indices, radius, *, error_below=0.01, warn_below=0
     )
     if fraction < error_below:
         raise ValueError(text.format("cannot"))
-    warnings.warn(text.format("can hardly"), UserWarning, stacklevel=3)
+    warnings.warn(text.format("can hardly"), UserWarning, stacklevel=caller_stacklevel())
     return fraction
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._validation import check_cluster_labels, check_coordinates, check_positive
+from ._validation import caller_stacklevel, check_cluster_labels, check_coordinates, check_positive
 
 __all__ = [
     "DEFAULT_N_TRAINING_FOVS",
@@ -840,7 +840,7 @@ def load_benchmark(
             f"(FOV number(s) {ordered[:n_default]}) for training and the other "
             f"{len(ordered) - n_default} for testing. Pass training_indices= to choose.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
 
     train_fovs = test_fovs = alternative = None
@@ -1394,7 +1394,7 @@ class ShadowedLabelsWarning(UserWarning):
     """
 
 
-def _warn_if_labels_shadowed(existing, new_name, source, path, stacklevel=3):
+def _warn_if_labels_shadowed(existing, new_name, source, path):
     """Warn when the source has a label column that the reader would pick first.
 
     read_localizations reads the first label-like column as ``label``; the new
@@ -1409,7 +1409,7 @@ def _warn_if_labels_shadowed(existing, new_name, source, path, stacklevel=3):
             f"'label', not the new labels written to {str(new_name)!r}. Read the new labels "
             f"with read_localizations(path, columns={{'label': {str(new_name)!r}}}).",
             ShadowedLabelsWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel(),
         )
 
 
@@ -1747,7 +1747,7 @@ def _write_picasso_like(path, source, labels, label_name, extra_columns, drop_ba
         columns[1:] = [(f"group_{k}", c) for k, (_, c) in enumerate(columns[1:], start=1)]
     extra = _extra_values(extra_columns, records.shape[0])
     _check_new_columns(records.dtype.names, [n for n, _ in columns] + list(extra), source)
-    _warn_if_labels_shadowed(records.dtype.names, columns[0][0], source, path, stacklevel=4)
+    _warn_if_labels_shadowed(records.dtype.names, columns[0][0], source, path)
     # Picasso's group column is int32: a larger label would wrap around
     # silently (2**31 becoming -2**31) and merge or split clusters.
     limits = np.iinfo(np.int32)

@@ -33,6 +33,7 @@ from .augmentation import (
     median_axis_ratio,
     prepare_training_set,
 )
+from ._validation import caller_stacklevel
 from .domain import check_connectivity, localization_spacing
 from .graph import area_weights, default_connectivity_radius, distinct_locations, weighted_median
 from .network import MIRONetwork, reproducible_training
@@ -875,7 +876,7 @@ def _new_network(config):
         return MIRONetwork(config.hidden_size, config.n_outputs)
 
 
-def merge_copies(X, labels, groups, fov_indices, classes=None, *, warn=True, stacklevel=3):
+def merge_copies(X, labels, groups, fov_indices, classes=None, *, warn=True, stacklevel=None):
     """Labelled FOVs with the exact copies of a location within a FOV merged into one row.
 
     Exact copies (a file read twice, coordinates rounded to a grid) would train
@@ -891,7 +892,10 @@ def merge_copies(X, labels, groups, fov_indices, classes=None, *, warn=True, sta
     Returns ``(X, labels, groups, fov_indices, classes)``, the inputs
     themselves when there is no copy; otherwise new arrays (the inputs are not
     modified) and, with ``warn``, a ``UserWarning`` saying how many rows were
-    merged.
+    merged. ``stacklevel``: passed to :func:`warnings.warn` as is; None (the
+    default) points the warning at the first line outside sklearn_miro,
+    scikit-learn and joblib (the line that called fit, through a Pipeline or
+    a search too).
     """
     keep = np.ones(X.shape[0], dtype=bool)
     for idx in fov_indices:
@@ -914,7 +918,7 @@ def merge_copies(X, labels, groups, fov_indices, classes=None, *, warn=True, sta
             "it sees them at inference. If the file was read or concatenated twice, remove the "
             "copies (e.g. with pandas' drop_duplicates) before fitting.",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel() if stacklevel is None else stacklevel,
         )
     position = np.cumsum(keep) - 1
     fov_indices = [position[idx[keep[idx]]] for idx in fov_indices]
@@ -940,7 +944,7 @@ def _warn_without_clusters_to_learn(labels, fov_indices):
         "Check the labels: -1 marks background, and all localisations of one cluster share "
         "one label.",
         UserWarning,
-        stacklevel=6,
+        stacklevel=caller_stacklevel(),
     )
 
 
@@ -968,9 +972,7 @@ def train_model(X, labels, groups, fov_indices, config, classes=None, initial_st
     -------
     FittedMIRO
     """
-    # stacklevel: the line that called the estimator's fit (scikit-learn's fit
-    # wrapper -> fit -> _fit_model -> here).
-    X, labels, groups, fov_indices, classes = merge_copies(X, labels, groups, fov_indices, classes, stacklevel=6)
+    X, labels, groups, fov_indices, classes = merge_copies(X, labels, groups, fov_indices, classes)
     _warn_without_clusters_to_learn(labels, fov_indices)
     # Density in the user's units: used to detect stacked FOVs later.
     _, density = fov_statistics(X, fov_indices)

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import caller_stacklevel, check_coordinates, check_label_vector, warn_if_zero_is_background
+from ._validation import check_coordinates, check_label_vector, warn_if_zero_is_background
 
 __all__ = [
     "cluster_colors",
@@ -253,7 +253,7 @@ def plot_clusters(
         # Benchmark-style labels (0 = background) would be drawn as one big cluster: said once.
         for _, panel_labels in panels:
             if panel_labels is not None and panel_labels.dtype.kind in "iu":
-                warn_if_zero_is_background(panel_labels, "labels", stacklevel=caller_stacklevel() + 1)
+                warn_if_zero_is_background(panel_labels, "labels")
                 break
     class_order = _class_order(panels, background_label, classes)
     if ax is None:

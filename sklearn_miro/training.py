@@ -35,6 +35,7 @@ from .augmentation import (
     prepare_training_set,
     synthesize_fov,
 )
+from ._validation import caller_stacklevel
 
 __all__ = [
     "AugmentationOptions",
@@ -283,21 +284,21 @@ class _TrainingPasses:
     def _fail(self, failure):
         """Remember why compiling failed (:func:`_describe_failure`), for the rest of the process, and warn.
 
-        Called from ``__init__`` and ``step``: both are three frames under the
-        caller of :func:`fit_network`, which the warning points at.
+        The warning points at the first line outside sklearn_miro, scikit-learn
+        and joblib (the user's call of fit).
         """
         global _COMPILE_FAILURE
         _COMPILE_FAILURE = failure
-        self._warn(failure, stacklevel=5)
+        self._warn(failure)
 
     @staticmethod
-    def _warn(reason, stacklevel=4):
+    def _warn(reason):
         warnings.warn(
             f"torch.compile could not compile the training passes ({reason}); training goes on "
             "uncompiled, which is slower on a CPU but gives the same model up to rounding. Pass "
             "compile=False to skip the attempt.",
             TrainingCompileWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel(),
         )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_coordinates, check_positive, check_random_state
+from .._validation import caller_stacklevel, check_coordinates, check_positive, check_random_state
 
 BACKGROUND = "background"
 """Shape class of localisations that belong to no cluster."""
@@ -186,7 +186,7 @@ def n_background_for(n_clustered, background_fraction, n_background):
             "share of the FOV's localisations) and is empty; pass n_background= for FOVs of "
             "background only.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
     return int(round(n_clustered * background_fraction / (1.0 - background_fraction)))
 

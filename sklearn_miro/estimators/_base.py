@@ -320,7 +320,7 @@ class BaseMIRO(BaseEstimator):
                 "(early stopping watches the loss on held-out synthetic crops); set "
                 "validation_fraction > 0 to stop early.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=caller_stacklevel(),
             )
         n_steps = self.n_steps if n_steps is None else n_steps
         hidden_size = self.hidden_size if hidden_size is None else hidden_size
@@ -416,7 +416,7 @@ class BaseMIRO(BaseEstimator):
         check_move_nothing(self.model_.training_compression, self.model_.training_relative_loss,
                            started_from=started_from,
                            retried=not np.isnan(self.model_.retry_relative_loss),  # kept or not
-                           stacklevel=caller_stacklevel(), can_start_pretrained="init" in self.get_params(deep=False),
+                           can_start_pretrained="init" in self.get_params(deep=False),
                            scale_name=scale_name, one_fov=groups is None)
         return self
 

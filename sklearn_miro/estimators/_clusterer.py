@@ -133,7 +133,7 @@ def warn_if_blinking_model_without_blinking(model, blinks):
         f"none of the clusters (doc/pretrained.md); use {ZERO_SHOT_MODEL!r} for such data. The test "
         "can miss the blinking of sparse data: if your fluorophores blink, ignore this warning.",
         UserWarning,
-        stacklevel=4,
+        stacklevel=caller_stacklevel(),
     )
 
 

@@ -39,6 +39,7 @@ from ..clustering import (
     is_fitted,
 )
 from .._validation import (
+    caller_stacklevel,
     check_cluster_labels,
     check_coordinates,
     check_groups,
@@ -766,7 +767,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
                 "version: pass transformer=MultiscaleMIROTransformer(...) instead, as for "
                 "MIROClusterer." + ignored,
                 FutureWarning,
-                stacklevel=3,
+                stacklevel=caller_stacklevel(),
             )
         if self.transformer is not None:
             return self.transformer
@@ -1004,7 +1005,7 @@ validation_fraction, n_iter_no_change, device, random_state, verbose
         i, j = self.scale_index(fine), self.scale_index(coarse)
         if i == j:
             warnings.warn("fine and coarse are the same scale: every cluster nests in itself.",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=caller_stacklevel())
         return nesting_report(labels[:, i], labels[:, j])
 
     def __sklearn_tags__(self):

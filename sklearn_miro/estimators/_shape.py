@@ -35,7 +35,7 @@ from ..clustering import (
     fov_area_weights,
     is_auto,
 )
-from .._validation import check_cluster_labels, check_label_vector
+from .._validation import caller_stacklevel, check_cluster_labels, check_label_vector
 from ._base import (
     AUTO_BORDER_POINTS,
     MULTISCALE_N_STEPS,
@@ -207,7 +207,7 @@ def shape_targets(y, classes, n_samples):
             "A column-vector y was passed when a 1d array was expected. Please change the shape "
             "of y to (n_samples,), for example using ravel().",
             DataConversionWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
     shape = check_label_vector(classes, n_samples, name="y", entry="class")
     check_classification_targets(shape)

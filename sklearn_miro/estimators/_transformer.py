@@ -10,7 +10,13 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted
 
 from .. import pretrained as pretrained_models
-from .._validation import check_cluster_labels, check_coordinates, check_pass_count, warn_if_zero_is_background
+from .._validation import (
+    caller_stacklevel,
+    check_cluster_labels,
+    check_coordinates,
+    check_pass_count,
+    warn_if_zero_is_background,
+)
 from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_start, merge_copies
 from ._base import FINE_TUNING_SCHEDULE, BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
@@ -656,7 +662,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
         warn_if_zero_is_background(labels[:, 0])
         # Before anything is read off the labelled clusters (their crops' sizes too).
-        X, labels, groups, fov_indices, _ = merge_copies(X, labels, groups, fov_indices, stacklevel=4)
+        X, labels, groups, fov_indices, _ = merge_copies(X, labels, groups, fov_indices)
         elongated = self._elongated_start(X, labels, fov_indices, options, pretrained_start)
         if elongated is None:
             hidden_size, origin, note = self._resolved_hidden_size(), pretrained_start, ""
@@ -738,6 +744,6 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
                 "MIROTransformer in a Pipeline) sees the FOVs on top of each other. Use "
                 "MIROClusterer, which clusters every FOV on its own.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=caller_stacklevel(),
             )
         return Xt

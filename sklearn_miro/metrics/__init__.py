@@ -866,7 +866,7 @@ def clustering_report(X, labels_true, labels_pred, groups=None, *, X_collapsed=N
             )
     groups = check_groups(groups, n)
     if groups is None:
-        warn_if_stacked_fovs(coords, labels_true, background, stacklevel=3,
+        warn_if_stacked_fovs(coords, labels_true, background,
                              context="clustering_report without `groups`: ")
     fovs = split_by_group(groups, n)
     rows = map_fovs(

@@ -71,11 +71,14 @@ class MultipleFOVWarning(UserWarning):
     """
 
 
-def warn_if_stacked_fovs(coords, labels_true, background, *, stacklevel=3, context=""):
+def warn_if_stacked_fovs(coords, labels_true, background, *, stacklevel=None, context=""):
     """Warn (:class:`MultipleFOVWarning`) when ``labels_true`` look like stacked FOVs.
 
     See :func:`sklearn_miro.metrics.core.diagnose_stacked_fovs` for the rule.
-    Returns True when it warned.
+    Returns True when it warned. ``stacklevel``: passed to :func:`warnings.warn`
+    as is; None (the default) points the warning at the first line outside
+    sklearn_miro, scikit-learn and joblib (the user's call of the metric, the
+    scorer, cross_validate or the search).
     """
     encoded = core.encode_labels(labels_true, background, name="labels_true")
     diagnosis = core.diagnose_stacked_fovs(coords, encoded)
@@ -95,7 +98,7 @@ def warn_if_stacked_fovs(coords, labels_true, background, *, stacklevel=3, conte
         "see doc/metrics.md). If the labels are not cluster instances of a single FOV "
         "(e.g. class labels), the cluster-level metrics do not apply either.",
         MultipleFOVWarning,
-        stacklevel=stacklevel,
+        stacklevel=caller_stacklevel() if stacklevel is None else stacklevel,
     )
     return True
 
@@ -227,7 +230,7 @@ class ClusteringScorer:
         groups = check_groups(groups, n)
         if groups is None:
             warn_if_stacked_fovs(
-                coords, labels_true, self._background, stacklevel=3,
+                coords, labels_true, self._background,
                 context="Scoring without `groups`: ",
             )
         fovs = split_by_group(groups, n)
