@@ -521,14 +521,17 @@ def check_groups(groups, n_samples, *, name="groups"):
         row = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ValueError(f"{name} contains NaN or infinite FOV ids (the first at position {row}).")
     if arr.dtype.kind == "O":
-        missing = np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in arr])
-        if missing.any():
-            row = int(np.flatnonzero(missing)[0])
-            raise ValueError(
-                f"{name} contains None or NaN (a missing FOV id) at position {row}; every "
-                "localisation needs the id of its field of view."
-            )
-        kinds = {type(v) for v in arr}
+        # set(map(type, ...)) runs in C (~0.03 s per 10^6); the per-element
+        # test for missing ids is only needed when None or floats are present.
+        kinds = set(map(type, arr))
+        if type(None) in kinds or any(issubclass(k, float) for k in kinds):
+            missing = np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in arr])
+            if missing.any():
+                row = int(np.flatnonzero(missing)[0])
+                raise ValueError(
+                    f"{name} contains None or NaN (a missing FOV id) at position {row}; every "
+                    "localisation needs the id of its field of view."
+                )
         if len(kinds) > 1:
             raise ValueError(
                 f"{name} mixes FOV ids of different types ({sorted(k.__name__ for k in kinds)}); "

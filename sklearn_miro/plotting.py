@@ -647,6 +647,7 @@ def plot_density_map(
     title=None,
     panel_size=5.0,
     units="nm",
+    max_image_size=2048,
 ):
     """Binned rendering of one field of view: a 2-D histogram shown as an image.
 
@@ -662,7 +663,12 @@ def plot_density_map(
     fov : FOV id, default=None
         The FOV to draw (the first FOV in ``groups`` when None).
     pixel_size : float, default=20.0
-        Side of a pixel in the units of ``X``.
+        Side of a pixel in the units of ``X``. When the FOV would need more
+        than ``max_image_size`` pixels a side, the pixel is coarsened to the
+        smallest integer multiple of ``pixel_size`` that fits (e.g. 60 nm for a
+        120 um FOV at the default 20 nm); the colour-bar label gives the pixel
+        size used. This bounds the memory and time of the rendering (a full
+        20 nm image of a 120 um FOV would take ~2.5 GB), whatever the FOV's size.
     ax : Axes, default=None
     cmap : str, default="magma"
     max_quantile : float, default=0.99
@@ -671,17 +677,25 @@ def plot_density_map(
     title : str, default=None
     panel_size : float, default=5.0
     units : str, default="nm"
+    max_image_size : int, default=2048
+        Most pixels per side of the image (a saved panel is a few hundred
+        pixels wide, so finer images only cost memory).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        The image is ``fig.axes[0].images[0]``; its array holds the counts
-        (rows: y, columns: x).
+        The image is ``fig.axes[0].images[0]``; its array holds the counts per
+        pixel (rows: y, columns: x; they sum to the FOV's number of
+        localisations). The pixel size used is ``(extent[1] - extent[0]) /
+        n_columns`` of the image (``image.get_extent()``).
     """
     X = check_coordinates(X, name="X")
     if (isinstance(pixel_size, bool) or not isinstance(pixel_size, numbers.Real) or not np.isfinite(pixel_size)
             or pixel_size <= 0):
         raise ValueError(f"pixel_size must be a positive number; got {pixel_size!r}.")
+    if isinstance(max_image_size, bool) or not isinstance(max_image_size, numbers.Integral) or max_image_size < 1:
+        raise ValueError(f"max_image_size must be a positive integer; got {max_image_size!r}.")
+    max_image_size = int(max_image_size)
     if groups is not None:
         groups = np.asarray(groups)
         if groups.shape != (X.shape[0],):
@@ -694,28 +708,43 @@ def plot_density_map(
     elif fov is not None:
         raise ValueError("fov is given but groups is None: pass the FOV id of every localisation.")
     low = X.min(axis=0)
-    n_pixels = np.maximum(np.ceil((X.max(axis=0) - low) / pixel_size).astype(int), 1)
+    span = X.max(axis=0) - low
+    # Coarsen the pixel to an integer multiple of pixel_size when the image
+    # would exceed max_image_size pixels a side (computed in floats: a tiny
+    # pixel_size must not overflow an integer).
+    with np.errstate(over="ignore"):
+        fine = float(np.max(np.ceil(span / pixel_size)))
+    if not np.isfinite(fine):
+        raise ValueError(f"pixel_size={pixel_size!r} is too small for a FOV {float(span.max()):g} {units} wide.")
+    factor = max(1, int(np.ceil(fine / max_image_size)))
+    pixel = pixel_size * factor
+    n_pixels = np.clip(np.ceil(span / pixel).astype(np.int64), 1, max_image_size)
     if np.prod(n_pixels) > 64_000_000:
         raise ValueError(
-            f"pixel_size={pixel_size} gives an image of {n_pixels[0]} x {n_pixels[1]} pixels; "
-            "use a larger pixel_size."
+            f"max_image_size={max_image_size} gives an image of {n_pixels[0]} x {n_pixels[1]} pixels; "
+            "use a smaller max_image_size or a larger pixel_size."
         )
-    index = np.minimum(((X - low) / pixel_size).astype(np.int64), n_pixels - 1)
+    index = np.minimum(((X - low) / pixel).astype(np.int64), n_pixels - 1)
     counts = np.bincount(
         index[:, 1] * n_pixels[0] + index[:, 0], minlength=int(np.prod(n_pixels))
     ).reshape(n_pixels[1], n_pixels[0])
+    if X.shape[0] < np.iinfo(np.int32).max:
+        counts = counts.astype(np.int32)
     if ax is None:
         fig, (axis,) = _new_figure(1, panel_size)
     else:
         fig, (axis,) = _check_axes(ax, 1)
     nonzero = counts[counts > 0]
     vmax = max(float(np.quantile(nonzero, max_quantile)), 1.0) if nonzero.size else 1.0
-    extent = (low[0], low[0] + n_pixels[0] * pixel_size, low[1], low[1] + n_pixels[1] * pixel_size)
+    extent = (low[0], low[0] + n_pixels[0] * pixel, low[1], low[1] + n_pixels[1] * pixel)
     image = axis.imshow(
         counts, origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=vmax,
         interpolation="nearest",
     )  # fmt: skip
-    fig.colorbar(image, ax=axis, label=f"localisations per {pixel_size:g} {units} pixel", shrink=0.8)
+    label = f"localisations per {pixel:g} {units} pixel"
+    if factor > 1:
+        label += f"\n(pixel_size {pixel_size:g} {units} coarsened: at most {max_image_size} pixels a side)"
+    fig.colorbar(image, ax=axis, label=label, shrink=0.8)
     axis.set_xlabel(f"x ({units})")
     axis.set_ylabel(f"y ({units})")
     if title is not None:

@@ -15,6 +15,7 @@ from sklearn_miro.plotting import (  # noqa: E402
     BACKGROUND_COLOR,
     cluster_colors,
     plot_clusters,
+    plot_density_map,
     plot_displacements,
     plot_metrics,
 )
@@ -226,3 +227,44 @@ def test_zero_as_background_is_named_once(rings):
         warnings.simplefilter("error", UserWarning)
         plot_clusters(X, y)
         plot_clusters(X, shifted, background_label=0)
+
+
+def test_density_map_image_is_bounded_for_a_huge_fov():
+    # A 120 um FOV at the default 20 nm would be a 6000 x 6000 image (~2.5 GB
+    # while rendering); the pixel is coarsened to 3 x 20 nm instead.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 120_000, (10_000, 2))
+    X[:2] = [[0, 0], [120_000, 60_000]]  # spans exactly 120 x 120 um / 120 x 60 um
+    X[2] = [60_000, 120_000]
+    fig = plot_density_map(X)
+    image = fig.axes[0].images[0]
+    counts = image.get_array()
+    assert counts.shape == (2000, 2000)  # 120 um / 60 nm
+    assert max(counts.shape) <= 2048
+    assert counts.dtype == np.int32
+    assert counts.sum() == len(X)
+    x0, x1, y0, y1 = image.get_extent()
+    assert np.isclose((x1 - x0) / counts.shape[1], 60.0)
+    assert np.isclose((y1 - y0) / counts.shape[0], 60.0)
+    label = fig.axes[1].get_ylabel()
+    assert "per 60 nm pixel" in label and "coarsened" in label
+    # The counts are those of a direct 60 nm histogram.
+    expected, _, _ = np.histogram2d(X[:, 1], X[:, 0], bins=2000, range=[[0, 120_000], [0, 120_000]])
+    np.testing.assert_array_equal(counts, expected)
+    # A smaller cap gives a coarser, still complete image.
+    small = plot_density_map(X, max_image_size=500).axes[0].images[0].get_array()
+    assert small.shape == (500, 500) and small.sum() == len(X)
+
+
+def test_density_map_keeps_the_pixel_size_of_a_small_fov():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 10_000, (5_000, 2))
+    fig = plot_density_map(X, pixel_size=20.0)
+    counts = fig.axes[0].images[0].get_array()
+    assert max(counts.shape) == 500 and counts.sum() == len(X)
+    label = fig.axes[1].get_ylabel()
+    assert label == "localisations per 20 nm pixel"
+    with pytest.raises(ValueError, match="max_image_size"):
+        plot_density_map(X, max_image_size=0)
+    with pytest.raises(ValueError, match="pixel_size"):
+        plot_density_map(X, pixel_size=5e-324)

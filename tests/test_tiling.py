@@ -516,6 +516,57 @@ def test_progress_names_the_stages_and_counts_every_localisation(cloud, network,
     assert progress.done == len(X)
 
 
+
+class _ClockedProgress(_RecordingProgress):
+    """A tqdm-like bar with ``n``, ``total`` and ``reset``, recording the order of calls."""
+
+    def __init__(self, total):
+        super().__init__()
+        self.n, self.total, self.events = 0, total, []
+
+    def set_postfix_str(self, text, refresh=True):
+        super().set_postfix_str(text, refresh)
+        self.events.append(text)
+
+    def reset(self, total=None):
+        self.events.append(("reset", total, self.n))
+        self.n = 0
+        if total is not None:
+            self.total = total
+
+    def update(self, n):
+        super().update(n)
+        self.n += n
+        if not self.events or self.events[-1] != "update":
+            self.events.append("update")
+
+
+def test_progress_clock_restarts_when_the_network_stage_starts(cloud, network):
+    # The bar advances only in the network stage: its clock (tqdm's reset)
+    # restarts there, so that the triangulation and eigenvectors do not count
+    # in its rate and ETA; its total is kept.
+    progress = _ClockedProgress(total=len(cloud))
+    tiled_network_outputs(network, cloud, connectivity_radius=110.0, length_scale=20.0, steps=[3],
+                          tile_size=300.0, feature_tile_size=600.0, progress=progress)
+    assert progress.events == ["triangulating", "eigenvectors", ("reset", len(cloud), 0), "network", "update"]
+    assert progress.n == progress.total == len(cloud)
+
+
+def test_progress_clock_restart_with_a_real_tqdm_bar(cloud, network):
+    import io
+    import time
+
+    from tqdm import tqdm
+
+    with tqdm(total=len(cloud), file=io.StringIO(), mininterval=0) as bar:
+        before = time.time()
+        tiled_network_outputs(network, cloud, connectivity_radius=110.0, length_scale=20.0, steps=[3],
+                              tile_size=300.0, feature_tile_size=600.0, progress=bar)
+        assert bar.n == bar.total == len(cloud)
+        assert bar.start_t >= before  # restarted in the run, after the graph stages
+        assert bar.postfix == "network"
+
+
 # ------------------------------------------------ tile ids at any extent / tile size
 
 
