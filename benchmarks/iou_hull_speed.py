@@ -29,7 +29,7 @@ import time
 import warnings
 
 import numpy as np
-from scipy.spatial import ConvexHull, QhullError
+from pathlib import Path
 
 from sklearn_miro.metrics import clustering_report, iou
 from sklearn_miro.metrics import core
@@ -38,97 +38,12 @@ REPEATS = 5
 N_TOTAL = 100_000
 
 
-def scipy_loop_hulls(coords, encoded):
-    """The pre-vectorisation ``cluster_hulls``: one scipy ConvexHull per cluster."""
-    mask = encoded.cluster_mask()
-    codes = encoded.codes[mask]
-    points = coords[mask]
-    sizes = np.bincount(codes, minlength=encoded.n_classes)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    hulls = []
-    for code in np.flatnonzero(sizes >= 3):
-        member_points = points[order[bounds[code]: bounds[code + 1]]]
-        try:
-            hull = ConvexHull(member_points)
-        except QhullError:
-            continue
-        if hull.volume > 0:
-            hulls.append(member_points[hull.vertices])
-    return hulls
-
-
-def reference_hull_row_intervals(hulls, origin, spacing, n_pixels):
-    """The former ``hull_row_intervals`` (list of vertex arrays)."""
-    if not hulls:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    vertex_counts = np.array([len(h) for h in hulls])
-    start_vertices = np.concatenate(hulls)
-    end_vertices = np.concatenate([np.roll(h, -1, axis=0) for h in hulls])
-    hull_ids = np.repeat(np.arange(len(hulls)), vertex_counts)
-
-    x0, y0 = start_vertices[:, 0], start_vertices[:, 1]
-    x1, y1 = end_vertices[:, 0], end_vertices[:, 1]
-    not_horizontal = y0 != y1
-    x0, y0, x1, y1, hull_ids = (a[not_horizontal] for a in (x0, y0, x1, y1, hull_ids))
-
-    y_low = (np.minimum(y0, y1) - origin[1]) / spacing[1]
-    y_high = (np.maximum(y0, y1) - origin[1]) / spacing[1]
-    first_row = np.clip(np.ceil(y_low), 0, n_pixels - 1).astype(np.int64)
-    last_row = np.clip(np.floor(y_high), 0, n_pixels - 1).astype(np.int64)
-    rows_per_edge = np.maximum(last_row - first_row + 1, 0)
-    rows_per_edge[np.ceil(y_low) > n_pixels - 1] = 0
-    rows_per_edge[np.floor(y_high) < 0] = 0
-
-    edge_of_crossing = np.repeat(np.arange(len(first_row)), rows_per_edge)
-    offsets = np.arange(edge_of_crossing.size) - np.repeat(
-        np.cumsum(rows_per_edge) - rows_per_edge, rows_per_edge
-    )
-    rows = first_row[edge_of_crossing] + offsets
-    row_y = origin[1] + rows * spacing[1]
-    e = edge_of_crossing
-    fraction = (row_y - y0[e]) / (y1[e] - y0[e])
-    crossing_x = x0[e] + fraction * (x1[e] - x0[e])
-
-    key = hull_ids[e].astype(np.int64) * n_pixels + rows
-    if key.size == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.lexsort((crossing_x, key))
-    key, crossing_x = key[order], crossing_x[order]
-    group_starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    group_ends = np.r_[group_starts[1:], key.size] - 1
-    x_left, x_right = crossing_x[group_starts], crossing_x[group_ends]
-    rows = key[group_starts] % n_pixels
-
-    first_col = np.maximum(np.ceil((x_left - origin[0]) / spacing[0]), 0)
-    last_col = np.minimum(np.floor((x_right - origin[0]) / spacing[0]), n_pixels - 1)
-    nonempty = last_col >= first_col
-    row_stride = n_pixels + 1
-    starts = rows[nonempty] * row_stride + first_col[nonempty].astype(np.int64)
-    ends = rows[nonempty] * row_stride + last_col[nonempty].astype(np.int64) + 1
-    return starts, ends
-
-
-def reference_hull_union_iou(coords, encoded_true, encoded_pred, n_pixels=None):
-    """The former ``hull_union_iou`` (``union_length`` and the grid rule are unchanged)."""
-    coords = coords - coords.min(axis=0)
-    hulls_true = scipy_loop_hulls(coords, encoded_true)
-    hulls_pred = scipy_loop_hulls(coords, encoded_pred)
-    if not hulls_true and not hulls_pred:
-        return np.nan, 0, 0, 0
-    if n_pixels is None:
-        n_pixels = core.reference_grid_size(coords)
-    origin = coords.min(axis=0)
-    spacing = np.ptp(coords, axis=0) / (n_pixels - 1)
-    starts_true, ends_true = reference_hull_row_intervals(hulls_true, origin, spacing, n_pixels)
-    starts_pred, ends_pred = reference_hull_row_intervals(hulls_pred, origin, spacing, n_pixels)
-    area_true = core.union_length(starts_true, ends_true)
-    area_pred = core.union_length(starts_pred, ends_pred)
-    area_union = core.union_length(np.r_[starts_true, starts_pred], np.r_[ends_true, ends_pred])
-    if area_union == 0:
-        return np.nan, area_true, area_pred, area_union
-    intersection = area_true + area_pred - area_union
-    return intersection / area_union, area_true, area_pred, area_union
+# The former scipy loop, kept once, in the test that checks the vectorised hulls against it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_hull_vectorised import (  # noqa: E402
+    reference_cluster_hulls as scipy_loop_hulls,
+    reference_hull_union_iou,
+)
 
 
 def _cluster_points(rng, sizes, centres):
@@ -291,8 +206,6 @@ def main(label):
             "identical": same,
             "times": {f"{v}_{k}": times[v, k] for (v, k) in times},
         }
-    from pathlib import Path
-
     out = Path(__file__).resolve().parent / "results" / f"iou_hull_speed_{label}.json"
     with open(out, "w") as fh:
         json.dump(results, fh, indent=1)

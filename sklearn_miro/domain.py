@@ -240,6 +240,14 @@ def _times(value):
     return f"{value:,.0f}" if value < 1e7 else f"{value:.2g}"
 
 
+def _spacing_ratio(spacing, training_spacing, factor):
+    """``training_spacing / spacing`` when it lies beyond ``factor`` either way, else None (also when unknown)."""
+    if not (np.isfinite(spacing) and np.isfinite(training_spacing)) or spacing <= 0:
+        return None
+    ratio = training_spacing / spacing
+    return None if 1.0 / factor <= ratio <= factor else ratio
+
+
 def unit_mismatch_message(spacing, training_spacing, *, factor=UNIT_MISMATCH_FACTOR, what="X"):
     """A warning text when ``spacing`` and ``training_spacing`` differ by more than ``factor``.
 
@@ -259,10 +267,8 @@ def unit_mismatch_message(spacing, training_spacing, *, factor=UNIT_MISMATCH_FAC
     message : str or None
         None when the spacings agree within ``factor`` (or either is unknown).
     """
-    if not (np.isfinite(spacing) and np.isfinite(training_spacing)) or spacing <= 0:
-        return None
-    ratio = training_spacing / spacing
-    if 1.0 / factor <= ratio <= factor:
+    ratio = _spacing_ratio(spacing, training_spacing, factor)
+    if ratio is None:
         return None
     return (
         f"{what} looks like it is in different units from the training data: its median "
@@ -304,10 +310,8 @@ def normalised_spacing_message(spacing, training_spacing, fov_normalization, *, 
     message : str or None
         None when the spacings agree within ``factor`` (or either is unknown).
     """
-    if not (np.isfinite(spacing) and np.isfinite(training_spacing)) or spacing <= 0:
-        return None
-    ratio = training_spacing / spacing
-    if 1.0 / factor <= ratio <= factor:
+    ratio = _spacing_ratio(spacing, training_spacing, factor)
+    if ratio is None:
         return None
     if ratio > 1:
         how, count, cause = "smaller", "many more", "a much larger field, or several FOVs stacked without groups="
