@@ -17,9 +17,10 @@ that both see the same machine load:
 
 on three FOVs of 100,000 localisations. It also checks that IoU, the report's
 IoU and the pixel counts are bit-identical before/after, and writes
-``benchmarks/results/iou_hull_speed_<label>.json``. The "before" copies are
-kept here (and in ``tests/test_hull_vectorised.py``) only as the reference the
-vectorised hulls are timed and checked against.
+``benchmarks/results/iou_hull_speed_<label>.json``. The "before" code is
+imported from ``tests/test_hull_vectorised.py``, which keeps it as the reference
+the vectorised hulls are checked against (so this script needs ``hypothesis``,
+a test dependency).
 """
 
 import contextlib

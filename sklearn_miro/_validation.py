@@ -157,7 +157,10 @@ def caller_stacklevel():
     For warnings raised below several layers of the package (an estimator's
     fit, scikit-learn's fit wrapper, a Pipeline, joblib's sequential loop):
     they point at the user's line. Frames without a file (``<stdin>``,
-    ``<string>``) are the user's.
+    ``<string>``) are the user's. In a worker thread (joblib's threading
+    backend, ``n_jobs > 1``) no frame of the user's is on the stack, and the
+    warning points at the first frame outside these libraries, in the
+    thread pool; in worker processes warnings are the worker's own.
     """
     import os
     import sys

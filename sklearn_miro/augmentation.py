@@ -99,9 +99,10 @@ class AugmentationOptions:
         from ``U(1 - dropout, 1)``.
     addition : float, default=0.2
         Each cluster duplicates each of its localisations with a probability
-        drawn from ``U(0, addition)``; copies are jittered. With ``jitter=0``
-        no copies are made: they would coincide with their originals, and
-        inference treats exact copies as one location.
+        drawn from ``U(0, addition)``; copies are jittered. With ``jitter=0``,
+        and for clusters of one location (RMS radius 0, which the jitter is a
+        fraction of), no copies are made: they would coincide with their
+        originals, and inference treats exact copies as one location.
     jitter : float, default=0.1
         Standard deviation of the Gaussian jitter added to every clustered
         localisation, as a fraction of the cluster's root-mean-square radius.
@@ -648,6 +649,9 @@ def synthesize_fov(training_set, options, rng):
     # show the network zero-length edges it never meets. No copies then.
     adds = options.addition > 0 and options.jitter > 0
     add_prob = rng.uniform(0.0, options.addition, n_units) if adds else np.zeros(n_units)
+    # The jitter is relative to the cluster's RMS radius: a cluster of one
+    # location (radius 0) would get its copies exactly on it, jitter or not.
+    add_prob = np.where(ts.unit_rms[chosen] > 0, add_prob, 0.0)
     dup = keep & (rng.random(len(pts)) < add_prob[slot])
     pts = np.concatenate([pts[keep], pts[dup]])
     lab = np.concatenate([lab[keep], lab[dup]])

@@ -214,3 +214,22 @@ def test_no_exact_copies_in_synthetic_crops_without_jitter(training_set):
         n_clustered["jittered"] += int(np.sum(labels[:, 0] >= 0))
     # the copies are really left out (addition=1 adds about half as many again)
     assert n_clustered["jittered"] > 1.2 * n_clustered["unjittered"]
+
+
+def test_no_copies_of_a_cluster_of_one_location():
+    # The jitter is a fraction of the cluster's RMS radius: a cluster of one
+    # location (radius 0) would get its addition copies exactly on it.
+    from sklearn_miro.datasets import make_gaussian_clusters
+
+    X, y, fov = make_gaussian_clusters(n_fovs=2, n_clusters=6, n_localizations=15, fov_size=1000.0,
+                                       random_state=0)
+    singles = np.random.default_rng(0).uniform(0, 1000, (20, 2))
+    X, y, fov = np.r_[X, singles], np.r_[y, 100 + np.arange(20)], np.r_[fov, np.zeros(20, int)]
+    ts = prepare_training_set(X, y, fov)
+    assert np.sum(ts.unit_rms == 0) == 20
+    options = AugmentationOptions.from_dict({"fov_size": 600.0, "jitter": 0.1, "addition": 1.0})
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        positions, _, _, labels = synthesize_fov(ts, options, rng)
+        clustered = positions[labels[:, 0] >= 0]
+        assert len(np.unique(clustered, axis=0)) == len(clustered)

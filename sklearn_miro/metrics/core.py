@@ -480,6 +480,12 @@ def cluster_hulls(coords, encoded):
     edge are left out. "On a line" means within Qhull's own tolerance
     (:func:`_collinearity_tolerance`, a few 1e-15 of the largest coordinate),
     so points on a line whose coordinates were rounded are collinear too.
+    Qhull's own test is not a closed formula: a cluster within a few of these
+    tolerances of flat (a sliver 2e-12 wide on a 1,000-wide FOV), or points
+    closer than that to each other or to an edge, can be decided otherwise
+    than by Qhull, which can move a whole grid row or column of pixels in
+    :func:`hull_union_iou`. A review found 2 such FOVs among 2,500 built to
+    be near-degenerate, and none in data rounded to 0.1 nm.
 
     All clusters are processed at once by a vectorised quickhull:
 

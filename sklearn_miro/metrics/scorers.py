@@ -13,6 +13,7 @@ A clustering scorer differs from scikit-learn's ``make_scorer`` in three ways:
 from __future__ import annotations
 
 import inspect
+import numbers
 import warnings
 
 import numpy as np
@@ -223,10 +224,13 @@ class ClusteringScorer:
                 "required (pass y to fit / cross_validate)."
             )
         # Named y, as the user passed them (to cross_validate, GridSearchCV.fit
-        # or the scorer); encoded once here so that a text '-1' beside a numeric
-        # background is refused under that name, not as the metrics' labels_true.
+        # or the scorer): a text '-1' beside a numeric background is refused under
+        # that name, not as the metrics' labels_true. Only text labels with a
+        # numeric background can be refused, so only they pay for the encoding.
         labels_true = check_label_vector(y_true, n, name="y")
-        core.encode_labels(labels_true, self._background, name="y")
+        if (labels_true.dtype.kind in "UO" and isinstance(self._background, numbers.Integral)
+                and not isinstance(self._background, bool)):
+            core.encode_labels(labels_true, self._background, name="y")
         groups = check_groups(groups, n)
         if groups is None:
             warn_if_stacked_fovs(
