@@ -537,10 +537,14 @@ def cluster_table(
           (NaN for a cluster of no extent: one localisation, or several at
           the same position).
         - ``orientation``: angle of the major axis from the x axis, radians in
-          (-pi/2, pi/2].
+          (-pi/2, pi/2], counter-clockwise with y pointing up (with image rows
+          counted downwards, as in a camera frame, the sign flips); arbitrary
+          for an isotropic cluster (eccentricity near 0), 0 for one localisation.
         - ``radial_spread``: standard deviation over mean of the distances
           ``|p - c|``: about 0.52 for a 2D Gaussian spot, small for a thin
-          ring (0.2 for a ring of radius 250 nm and width 50 nm); NaN for a
+          ring (0.2 for a ring of radius 250 nm whose localisations lie a
+          standard deviation of 50 nm from it; 0.06 for a uniform annulus 50 nm
+          wide); NaN for a
           cluster of no extent (as ``eccentricity``).
         - ``arc_resultant``: length of the mean unit vector ``(p - c) / |p - c|``,
           0 when the localisations surround their centroid evenly (spot,
@@ -613,10 +617,18 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
     points = X[mask]
 
     sizes = np.bincount(cluster, minlength=k).astype(np.int64)
-    centers = np.column_stack(
-        [np.bincount(cluster, weights=points[:, a], minlength=k) for a in (0, 1)]
+    # Moments about one member of each cluster: the mean offset from it is
+    # exactly 0 for localisations at one position (sum / n of the raw
+    # coordinates does not round back to them, which gave such a cluster
+    # eccentricity 1 instead of NaN), and large stage offsets cost no digits.
+    reference = np.zeros((k, 2))
+    reference[cluster] = points
+    offsets = points - reference[cluster]
+    mean_offset = np.column_stack(
+        [np.bincount(cluster, weights=offsets[:, a], minlength=k) for a in (0, 1)]
     ) / np.maximum(sizes, 1)[:, None]
-    rel = points - centers[cluster]
+    centers = reference + mean_offset
+    rel = offsets - mean_offset[cluster]
     sxx = np.bincount(cluster, weights=rel[:, 0] ** 2, minlength=k) / np.maximum(sizes, 1)
     syy = np.bincount(cluster, weights=rel[:, 1] ** 2, minlength=k) / np.maximum(sizes, 1)
     sxy = np.bincount(cluster, weights=rel[:, 0] * rel[:, 1], minlength=k) / np.maximum(sizes, 1)
@@ -779,12 +791,14 @@ def _fov_areas(X, fov_codes, n_fovs, how):
     return area
 
 
-def _table_fov_codes(table, fov_values, clustered):
+def _table_fov_codes(table, fov_values, clustered, pairs, sizes):
     """Each row's FOV index in ``fov_values``; raise when ``table`` is not of this data.
 
     A :func:`cluster_table` passed to :func:`fov_summary` must have been computed
-    with the same ``groups`` and ``background``: otherwise its clusters would be
-    counted in the wrong FOVs, or disagree with the clustered localisations.
+    with the same labels, ``groups`` and ``background``: otherwise its clusters
+    would be counted in the wrong FOVs, or disagree with the clustered
+    localisations. ``pairs`` is :func:`_pair_codes` of the labels and ``sizes``
+    the localisations of each of its clusters.
     """
     for column in ("fov", "n_localizations"):
         if column not in getattr(table, "columns", ()):
@@ -806,6 +820,25 @@ def _table_fov_codes(table, fov_values, clustered):
             f"{int(per_fov[bad])} localisations, labels {int(clustered[bad])}. Compute the table "
             "with the same labels, groups and background (or omit table)."
         )
+    if "label" in table.columns:
+        # The same totals per FOV can hide other clusters (two merged, one split):
+        # compare every (FOV, label, size) row, in any order of the table's rows.
+        _, pair_fov, pair_label = pairs
+        ours = pd.DataFrame({"fov": pair_fov, "label": pair_label, "n": sizes})
+        theirs = pd.DataFrame({"fov": codes, "label": table["label"].to_numpy(),
+                               "n": table["n_localizations"].to_numpy()})
+        ours, theirs = (frame.sort_values(["fov", "label"], kind="stable").reset_index(drop=True)
+                        for frame in (ours, theirs))
+        same = len(ours) == len(theirs) and bool(
+            (ours["fov"].to_numpy() == theirs["fov"].to_numpy()).all()
+            and (ours["n"].to_numpy() == theirs["n"].to_numpy()).all()
+            and (ours["label"].astype(str).to_numpy() == theirs["label"].astype(str).to_numpy()).all())
+        if not same:
+            raise ValueError(
+                f"table does not match labels: it lists {len(theirs)} clusters, labels hold {len(ours)}, "
+                "or their labels or sizes differ. Compute the table with the same labels, groups and "
+                "background (or omit table)."
+            )
     return codes
 
 
@@ -837,7 +870,8 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
         One row per FOV (sorted by FOV id) with ``fov``,
         ``n_localizations``, ``n_clustered``, ``fraction_clustered``,
         ``n_clusters``, ``area_um2``, ``localization_density_per_um2``,
-        ``cluster_density_per_um2`` (clusters per um^2), and the medians over
+        ``cluster_density_per_um2`` (clusters per um^2; both NaN for a FOV of
+        zero area, e.g. two localisations with ``area="hull"``), and the medians over
         the FOV's clusters of ``n_localizations``, ``radius_of_gyration``,
         ``hull_area`` and ``nn_distance`` (``median_...`` columns; NaN for a
         FOV without cluster). ``median_hull_area`` counts the 0 area of
@@ -867,7 +901,9 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     counts = np.bincount(fov_codes, minlength=n_fovs)
     clustered = np.bincount(fov_codes, weights=fine != background, minlength=n_fovs)
     area_um2 = _fov_areas(X, fov_codes, n_fovs, area) / NM2_PER_UM2
-    table_fov = _table_fov_codes(table, fov_values, clustered)
+    pairs = _pair_codes(fov_codes, fine, fine != background)
+    table_fov = _table_fov_codes(table, fov_values, clustered, pairs,
+                                 np.bincount(pairs[0], minlength=pairs[1].size))
     n_clusters = np.bincount(table_fov, minlength=n_fovs)
     with np.errstate(invalid="ignore", divide="ignore"):
         summary = pd.DataFrame(

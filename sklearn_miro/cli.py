@@ -26,6 +26,8 @@ status 2 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import re
 import sys
 import time
@@ -664,11 +666,12 @@ def _stats(args):
     # FOVs are numbered (file by file, each file's ids in their sorted order) and
     # named only in the output tables: one integer per localisation, not a
     # string, which keeps large files' memory and time down.
-    Xs, labels, fovs, fov_names, used = [], [], [], [], {}
+    Xs, labels, fovs, fov_names, used, shown_per_file = [], [], [], [], {}, []
     for path, fov in zip(args.files, names):
         df = _read_table(path, args)
         column, shown = _stats_label_column(df, path, args.label_column)
         used.setdefault(shown, []).append(path)
+        shown_per_file.append(shown)
         values = _integer_column(df[column], path, shown)
         Xs.append(df[["x", "y"]].to_numpy())
         labels.append(values)
@@ -683,11 +686,25 @@ def _stats(args):
     for shown, paths in used.items():
         where = "every file" if len(paths) == len(args.files) else f"{len(paths)} file(s)"
         print(f"Cluster ids from the column {shown!r} ({where}; --label-column to choose another).")
-    X, y, groups = np.concatenate(Xs), np.concatenate(labels), np.concatenate(fovs)
     background = args.background
     if background == "auto":
-        background = _auto_background(y, list(used))
-    else:
+        # Decided file by file: one file's -1 must not turn another file's
+        # background 0 into a cluster. Files that disagree are brought to -1.
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet):
+            choices = [_auto_background(values, [shown]) for values, shown in zip(labels, shown_per_file)]
+        zero = [k for k, (choice, values) in enumerate(zip(choices, labels)) if choice == 0 and np.any(values == 0)]
+        if zero and len(zero) < len(labels):
+            for k in zero:
+                labels[k] = np.where(labels[k] == 0, -1, labels[k])
+            print(f"Treating label 0 as background in {len(zero)} file(s) without -1 "
+                  f"({', '.join(str(args.files[k]) for k in zero[:3])}{', ...' if len(zero) > 3 else ''}) "
+                  "and -1 in the others (use --background to change).")
+            background = -1
+        else:
+            background = _auto_background(np.concatenate(labels), list(used))
+    X, y, groups = np.concatenate(Xs), np.concatenate(labels), np.concatenate(fovs)
+    if not isinstance(background, (int, np.integer)):
         try:
             background = int(background)
         except ValueError:
@@ -900,7 +917,8 @@ def _parser():
                        help="column with the cluster ids (default: the file's one label-like column; "
                             "with several, the 'cluster' column that 'sklearn-miro cluster' writes)")
     stats.add_argument("--background", default="auto",
-                       help="label of non-clustered localisations (default: -1 if present, else 0)")
+                       help="label of non-clustered localisations (default, file by file: -1 if the "
+                            "file has it, else 0)")
     stats.add_argument("--fov-column", default=None,
                        help="column with FOV ids when a file holds several FOVs (default: a column "
                             "named 'fov', as 'write_labels' writes, if any)")

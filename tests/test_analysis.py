@@ -426,3 +426,27 @@ def test_check_groups_rejects_missing_and_mixed_object_ids(groups, message):
 
     with pytest.raises(ValueError, match=message):
         check_groups(groups, len(groups))
+
+
+@pytest.mark.parametrize("position", [(0.0, 0.0), (0.1, 0.3), (54321.7, 38025.19)])
+def test_localisations_at_one_position_have_no_shape(position):
+    # sum / n of the raw coordinates does not round back to them: such a cluster once got
+    # eccentricity 1, radial spread 0 and arc resultant 1 instead of its documented values.
+    table = cluster_table(np.array([position] * 3), np.zeros(3, int), check_units=False)
+    row = table.iloc[0]
+    assert row["radius_of_gyration"] == 0.0
+    assert np.isnan(row["eccentricity"]) and np.isnan(row["radial_spread"])
+    assert row["arc_resultant"] == 0.0
+    assert (row["centroid_x"], row["centroid_y"]) == position
+
+
+def test_fov_summary_refuses_a_table_of_other_clusters_with_the_same_totals():
+    square = np.array([[0, 0], [10, 0], [0, 10], [10, 10.0]])
+    X = np.vstack([square, square + 100, square + 300])
+    y = np.repeat([1, 2, 3], 4)
+    merged = cluster_table(X, np.repeat([1, 1, 3], 4))  # 12 clustered localisations, like y
+    with pytest.raises(ValueError, match="table does not match labels"):
+        fov_summary(X, y, table=merged)
+    # the right table is accepted in any row order
+    shuffled = cluster_table(X, y).sample(frac=1, random_state=0)
+    assert fov_summary(X, y, table=shuffled)["n_clusters"].tolist() == [3]

@@ -358,3 +358,20 @@ def test_stats_shows_the_first_and_last_fovs_of_many(tmp_path, capsys):
     assert len(shown) == 20 and shown[0].split()[0] == "many:0" and shown[-1].split()[0] == "many:29"
     summary = pd.read_csv(tmp_path / "many_fov_summary.csv")
     assert summary["fov"].tolist() == [f"many:{k}" for k in range(30)]
+
+
+def test_stats_decides_the_background_file_by_file(tmp_path, capsys):
+    # a.csv marks background with -1, b.csv with 0: b's background must not become a cluster.
+    square = np.array([[0, 0], [10, 0], [0, 10], [10, 10.0]])
+    a = pd.DataFrame({"x": np.r_[square[:, 0], 500, 900], "y": np.r_[square[:, 1], 700, 100],
+                      "cluster": [1, 1, 1, 1, -1, -1]})
+    b = pd.DataFrame({"x": np.r_[square[:, 0] + 50, 400, 800, 100], "y": np.r_[square[:, 1], 900, 50, 600],
+                      "cluster": [1, 1, 1, 1, 0, 0, 0]})
+    a.to_csv(tmp_path / "a.csv", index=False)
+    b.to_csv(tmp_path / "b.csv", index=False)
+    assert main(["stats", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--output-dir", str(tmp_path)]) == 0
+    assert "Treating label 0 as background in 1 file(s) without -1" in capsys.readouterr().out
+    summary = pd.read_csv(tmp_path / "a_fov_summary.csv").set_index("fov")
+    assert summary.loc["b", "n_clusters"] == 1
+    assert summary.loc["b", "fraction_clustered"] == pytest.approx(4 / 7)
+    assert summary.loc["a", "n_clusters"] == 1
