@@ -968,3 +968,17 @@ def test_a_scorer_names_y_when_its_text_labels_hold_minus_one(groups):
     y = np.array(["1", "1", "-1", "1", "1", "-1"])
     with pytest.raises(ValueError, match=r"^y holds the text '-1' but background is the number -1"):
         get_scorer("ari_dagger")(DBSCAN(eps=5, min_samples=2), X, y, groups=groups)
+
+
+def test_clustering_report_shows_progress_over_fovs_when_asked(capsys):
+    from sklearn_miro.datasets import make_gaussian_clusters
+
+    X, y, fov = make_gaussian_clusters(n_fovs=3, n_clusters=3, n_localizations=10, n_background=10,
+                                       fov_size=500.0, random_state=0)
+    quiet = clustering_report(X, y, y, groups=fov)
+    assert "clustering_report" not in capsys.readouterr().err
+    shown = clustering_report(X, y, y, groups=fov, verbose=1)
+    assert "clustering_report: FOVs" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(quiet, shown)
+    with pytest.raises(ValueError, match="verbose must be an integer >= 0"):
+        clustering_report(X, y, y, groups=fov, verbose=-1)
