@@ -791,14 +791,14 @@ def _fov_areas(X, fov_codes, n_fovs, how):
     return area
 
 
-def _table_fov_codes(table, fov_values, clustered, pairs, sizes):
+def _table_fov_codes(table, fov_values, clustered, pairs=None):
     """Each row's FOV index in ``fov_values``; raise when ``table`` is not of this data.
 
     A :func:`cluster_table` passed to :func:`fov_summary` must have been computed
     with the same labels, ``groups`` and ``background``: otherwise its clusters
     would be counted in the wrong FOVs, or disagree with the clustered
-    localisations. ``pairs`` is :func:`_pair_codes` of the labels and ``sizes``
-    the localisations of each of its clusters.
+    localisations. ``pairs`` (:func:`_pair_codes` of the labels) adds a check of
+    every cluster's FOV, label and size; None checks the totals per FOV only.
     """
     for column in ("fov", "n_localizations"):
         if column not in getattr(table, "columns", ()):
@@ -820,11 +820,12 @@ def _table_fov_codes(table, fov_values, clustered, pairs, sizes):
             f"{int(per_fov[bad])} localisations, labels {int(clustered[bad])}. Compute the table "
             "with the same labels, groups and background (or omit table)."
         )
-    if "label" in table.columns:
+    if pairs is not None and "label" in table.columns:
         # The same totals per FOV can hide other clusters (two merged, one split):
         # compare every (FOV, label, size) row, in any order of the table's rows.
-        _, pair_fov, pair_label = pairs
-        ours = pd.DataFrame({"fov": pair_fov, "label": pair_label, "n": sizes})
+        cluster, pair_fov, pair_label = pairs
+        ours = pd.DataFrame({"fov": pair_fov, "label": pair_label,
+                             "n": np.bincount(cluster, minlength=pair_label.size)})
         theirs = pd.DataFrame({"fov": codes, "label": table["label"].to_numpy(),
                                "n": table["n_localizations"].to_numpy()})
         ours, theirs = (frame.sort_values(["fov", "label"], kind="stable").reset_index(drop=True)
@@ -893,7 +894,8 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     groups = check_groups(groups, n)
     if background == -1:
         warn_if_zero_is_background(fine, "labels")
-    if table is None:
+    given = table is not None
+    if not given:
         table = _cluster_table(X, fine, groups, shapes=None, parent_labels=None, background=background,
                                warn_zero=False, check_units=True)
     fov_values, fov_codes = _fov_codes(groups, n)
@@ -901,9 +903,9 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     counts = np.bincount(fov_codes, minlength=n_fovs)
     clustered = np.bincount(fov_codes, weights=fine != background, minlength=n_fovs)
     area_um2 = _fov_areas(X, fov_codes, n_fovs, area) / NM2_PER_UM2
-    pairs = _pair_codes(fov_codes, fine, fine != background)
-    table_fov = _table_fov_codes(table, fov_values, clustered, pairs,
-                                 np.bincount(pairs[0], minlength=pairs[1].size))
+    # Only a table the caller passed can disagree with the labels cluster by cluster.
+    pairs = _pair_codes(fov_codes, fine, fine != background) if given else None
+    table_fov = _table_fov_codes(table, fov_values, clustered, pairs)
     n_clusters = np.bincount(table_fov, minlength=n_fovs)
     with np.errstate(invalid="ignore", divide="ignore"):
         summary = pd.DataFrame(

@@ -26,8 +26,6 @@ status 2 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import re
 import sys
 import time
@@ -229,8 +227,9 @@ def _read_table(path, args):
         raise CommandError(_cli_message(exc)) from None
 
 
-def _auto_background(labels, column_names):
-    """``--background auto``: -1 if present; none for Picasso's ``group`` columns; else 0.
+def _auto_background_choice(labels, column_names):
+    """``--background auto``'s label and what to say about it: -1 if present; none for
+    Picasso's ``group`` columns (returned as -1, which is absent); else 0.
 
     Picasso's clustered files keep only the clustered localisations, numbered
     from group 0: reading 0 as background there would drop a real cluster.
@@ -238,12 +237,17 @@ def _auto_background(labels, column_names):
     if np.any(labels == -1):
         background = -1
     elif column_names and all(str(name).strip().lower() == "group" for name in column_names):
-        print("Picasso's 'group' column: every localisation is in a cluster (Picasso's clustered "
-              "files keep no background; use --background to change).")
-        return -1  # absent: nothing is background
+        return -1, ("Picasso's 'group' column: every localisation is in a cluster (Picasso's clustered "
+                    "files keep no background; use --background to change).")
     else:
         background = 0
-    print(f"Treating label {background} as background (use --background to change).")
+    return background, f"Treating label {background} as background (use --background to change)."
+
+
+def _auto_background(labels, column_names):
+    """:func:`_auto_background_choice`, said on stdout."""
+    background, message = _auto_background_choice(labels, column_names)
+    print(message)
     return background
 
 
@@ -690,9 +694,7 @@ def _stats(args):
     if background == "auto":
         # Decided file by file: one file's -1 must not turn another file's
         # background 0 into a cluster. Files that disagree are brought to -1.
-        quiet = io.StringIO()
-        with contextlib.redirect_stdout(quiet):
-            choices = [_auto_background(values, [shown]) for values, shown in zip(labels, shown_per_file)]
+        choices = [_auto_background_choice(values, [shown])[0] for values, shown in zip(labels, shown_per_file)]
         zero = [k for k, (choice, values) in enumerate(zip(choices, labels)) if choice == 0 and np.any(values == 0)]
         if zero and len(zero) < len(labels):
             for k in zero:

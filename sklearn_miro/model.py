@@ -43,7 +43,7 @@ from .diagnostics import (
     distances_to_centres,
     zero_displacement_loss,
 )
-from .parallel import map_fovs, runs_in_this_process
+from .parallel import map_fovs, progress_bar, runs_in_this_process
 from .tiling import fov_network_outputs, resolve_tile_size
 from .training import PRECISIONS, collate, compiler_available, fit_network, miro_loss, native_bfloat16
 
@@ -60,7 +60,6 @@ __all__ = [
     "native_bfloat16",
     "compiler_available",
     "network_state",
-    "progress_bar",
     "readout_steps",
     "tiled_inference_progress",
     "to_model_space",
@@ -165,14 +164,6 @@ def fov_statistics(X, fov_indices):
     # (of the FOVs that span an area).
     spanning = weights > 0
     return side, float(counts[spanning].sum() / areas[spanning].sum())
-
-
-def progress_bar(total, desc, verbose):
-    """A tqdm progress bar, shown when ``verbose`` is positive."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not verbose, leave=verbose >= 2 or None,
-                dynamic_ncols=True)
 
 
 class DeferredProgressBar:

@@ -43,7 +43,7 @@ from contextlib import contextmanager
 import torch
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
-__all__ = ["DASK_WORKER_CONFIG", "map_fovs", "runs_in_this_process", "torch_threads"]
+__all__ = ["DASK_WORKER_CONFIG", "map_fovs", "progress_bar", "runs_in_this_process", "torch_threads"]
 
 #: Dask configuration for worker processes that run MIRO: keeps glibc's
 #: adaptive malloc thresholds (Dask's default trims at 64 KiB) and turns off
@@ -85,6 +85,18 @@ def _single_threaded(function, args):
 def runs_in_this_process(n_jobs):
     """Whether :func:`map_fovs` with this ``n_jobs`` runs its calls here, in order (one job)."""
     return effective_n_jobs(n_jobs) == 1
+
+
+def progress_bar(total, desc, verbose):
+    """A tqdm progress bar, shown when ``verbose`` is positive (the package's one kind of bar).
+
+    Here, beside :func:`map_fovs` which advances it, so that every module that
+    maps over FOVs (the estimators, the model, the metrics) can use it.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not verbose, leave=verbose >= 2 or None,
+                dynamic_ncols=True)
 
 
 def map_fovs(function, arguments, n_jobs=None, progress=None):

@@ -40,8 +40,7 @@ from ..clustering import (
     tune_dbscan,
 )
 from ..metrics import ari_dagger_ji_c_ami
-from ..model import progress_bar
-from ..parallel import map_fovs
+from ..parallel import map_fovs, progress_bar
 from ..pretrained import ZERO_SHOT_MODEL, PretrainedMIRO
 from ._base import (
     AUTO_BORDER_POINTS,

@@ -38,7 +38,7 @@ import pandas as pd
 
 from . import core
 from .scorers import ClusteringScorer, MultipleFOVWarning, warn_if_stacked_fovs
-from ..parallel import map_fovs
+from ..parallel import map_fovs, progress_bar
 from .._validation import (
     caller_stacklevel,
     check_coordinates,
@@ -875,9 +875,7 @@ def clustering_report(X, labels_true, labels_pred, groups=None, *, X_collapsed=N
         warn_if_stacked_fovs(coords, labels_true, background,
                              context="clustering_report without `groups`: ")
     fovs = split_by_group(groups, n)
-    from tqdm.auto import tqdm  # as the estimators' bars, imported when used
-
-    with tqdm(total=len(fovs), desc="clustering_report: FOVs", unit="FOV", disable=not verbose) as bar:
+    with progress_bar(len(fovs), "clustering_report: FOVs", verbose) as bar:
         rows = map_fovs(
             _report_row,
             [(coords[members], labels_true[members], labels_pred[members],
