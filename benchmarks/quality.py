@@ -497,6 +497,29 @@ def _boundary_weight_loss(outputs, batch, step_scales, alpha, distance_scale, be
                             weight / weight.mean())
 
 
+OUTER_WEIGHT_POWER = float(os.environ.get("OUTER_WEIGHT_POWER", 1))
+
+
+def _outer_weight_loss(outputs, batch, step_scales, alpha, distance_scale, beta=0.0):
+    """Experiment: the displacement term with each clustered localisation weighted by its
+    distance to its cluster's centre (the length of its first-scale target) over the mean of
+    that length in the batch, to the power ``OUTER_WEIGHT_POWER`` (environment variable,
+    default 1); background weight 1; normalised to mean weight 1 over the batch.
+
+    Why: on small blinking clusters (single-shot 5, blinking 4, hold-small-blink) MIRO's
+    clusters are purer but less complete than DBSCAN's: the localisations the collapse leaves
+    behind are the clusters' outer ones (forty-fifth session). Their share of the L1 term is
+    that of any localisation; this weights it by how far they have to move.
+    """
+    radius = torch.linalg.vector_norm(batch.targets[0].to(outputs.dtype), dim=1)
+    clustered = radius > 0
+    mean_radius = radius[clustered].mean() if bool(clustered.any()) else radius.new_tensor(1.0)
+    weight = torch.where(clustered, (radius / mean_radius) ** OUTER_WEIGHT_POWER,
+                         torch.ones_like(radius))
+    return _reweighted_loss(outputs, batch, step_scales, alpha, distance_scale, beta,
+                            weight / weight.mean())
+
+
 HUBER_DELTA = float(os.environ.get("HUBER_DELTA", 1.0))
 
 
@@ -769,6 +792,7 @@ EXPERIMENTS = {"balanced_loss": _patch_loss(_balanced_loss), "late_steps": _patc
                "clustered_weight": _patch_loss(_clustered_weight_loss),
                "huber": _patch_loss(_huber_loss),
                "boundary_weight": _patch_loss(_boundary_weight_loss),
+               "outer_weight": _patch_loss(_outer_weight_loss),
                "balanced_squares": _patch_balanced_squares,
                "single_shot_resample": _patch_single_shot(resample=True),
                "single_shot_size_spread": _patch_single_shot(size_spread="auto"),
