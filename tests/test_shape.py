@@ -247,6 +247,20 @@ def test_joblib_round_trip(data, fitted, tmp_path):
         np.testing.assert_array_equal(a, b)
     again = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(again.predict(X, groups=fov), fitted.predict(X, groups=fov))
+    # The same content hashes the same after a round trip (joblib.Memory caching relies on it).
+    assert joblib.hash(loaded) == joblib.hash(fitted)
+    assert joblib.hash(again) == joblib.hash(fitted)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_miro.diagnostics.MoveNothingWarning")  # a tiny fit; only the hash matters
+def test_joblib_hash_survives_pickling_with_a_binary_cluster_classifier(data):
+    # Two shape classes give a binary LogisticRegression, whose coef_ scikit-learn keeps as a
+    # broadcast view (strides (0, 8)); pickling rebuilt it with ordinary strides, so
+    # joblib.hash (and joblib.Memory's caching) of a loaded classifier differed.
+    X, y, fov, shape = data
+    clf = tiny(cluster_classes="descriptors").fit(X, shape, clusters=y, groups=fov)
+    assert len(clf.cluster_classifier_[-1].classes_) == 2
+    assert joblib.hash(pickle.loads(pickle.dumps(clf))) == joblib.hash(clf)
 
 
 # ------------------------------------------------------------------ errors

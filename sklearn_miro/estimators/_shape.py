@@ -159,6 +159,20 @@ def _cluster_class_model():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
+def _fitted_cluster_class_model(features, targets):
+    """:func:`_cluster_class_model` fitted, with a pickling-stable ``coef_``.
+
+    A binary LogisticRegression keeps ``coef_`` of shape (1, n) with strides
+    (0, 8); pickling rebuilds it with strides (n * 8, 8), so ``joblib.hash``
+    (and with it ``joblib.Memory`` caching) of a saved-and-loaded classifier
+    differed from the original's. A copy has the ordinary strides.
+    """
+    model = _cluster_class_model().fit(features, targets)
+    logistic = model[-1]
+    logistic.coef_ = logistic.coef_.copy()
+    return model
+
+
 def _leave_one_fov_out(features, targets, fovs):
     """Each cluster's class predicted by a model fitted on the other FOVs' clusters (None if impossible)."""
     predicted = np.empty_like(targets)
@@ -596,7 +610,7 @@ device_, n_features_in_, feature_names_in_
             }
             if self.cluster_class_scores_["descriptors"] <= self.cluster_class_scores_["vote"]:
                 return
-        self.cluster_classifier_ = _cluster_class_model().fit(features, targets)
+        self.cluster_classifier_ = _fitted_cluster_class_model(features, targets)
         self.cluster_classes_ = "descriptors"
 
     # ---- inference --------------------------------------------------------------
