@@ -18,7 +18,9 @@ Submodules: :mod:`sklearn_miro.metrics` (the paper's metrics and scorers),
 :mod:`sklearn_miro.io` (localisation files, the benchmark layout),
 :mod:`sklearn_miro.analysis` (per-cluster and per-FOV statistics),
 :mod:`sklearn_miro.parameters` (NeNA precision, Ripley's H, DBSCAN's eps),
-:mod:`sklearn_miro.plotting` (figures, needs matplotlib).
+:mod:`sklearn_miro.plotting` (figures, needs matplotlib),
+:mod:`sklearn_miro.provenance` (``provenance_record`` and ``methods_text``: how fitted
+clusters were obtained, as a record and as a Methods paragraph).
 """
 
 import importlib
@@ -36,6 +38,8 @@ _LAZY = {
     "MIROShapeClassifier": "sklearn_miro.estimators",
     "save_model": "sklearn_miro.persistence",
     "load_model": "sklearn_miro.persistence",
+    "provenance_record": "sklearn_miro.provenance",
+    "methods_text": "sklearn_miro.provenance",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
