@@ -14,7 +14,10 @@
 Coordinates are taken to be in nm (the package's convention): lengths are in
 nm, hull areas in nm^2 and densities per um^2 (``1 um^2 = 10^6 nm^2``).
 Everything is vectorised over localisations and clusters (no Python loop per
-cluster); the only loop is over fields of view, for the nearest-cluster search.
+cluster); the only loops are over fields of view, for the nearest-cluster
+search, and over blocks of 65,536 localisations, which keep the temporaries
+small (a table's peak memory is about 50 bytes per localisation, the
+validated copies of the input included).
 """
 
 from __future__ import annotations
@@ -169,6 +172,20 @@ def _fov_codes(groups, n):
     if groups is None:
         return np.zeros(1, dtype=np.int64), np.zeros(n, dtype=np.int64)
     groups = np.asarray(groups)
+    if groups.dtype.kind in "iu" and groups.size:
+        low, high = int(groups.min()), int(groups.max())
+        if high <= np.iinfo(np.int64).max and high - low <= 4 * n + 1024:
+            # Integer ids over a range not much longer than the data: a table of
+            # the ids present numbers them, in place, without np.unique's
+            # sorted copy, permutation and inverse, or a hash table the size of
+            # the data (either about 40 bytes per localisation at once).
+            codes = groups.astype(np.int64)
+            codes -= low
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[codes] = True
+            number = np.cumsum(present) - 1
+            np.take(number, codes, out=codes)
+            return (np.flatnonzero(present) + low).astype(groups.dtype), codes
     if groups.dtype.kind in "OUS":
         # Strings (and other objects): np.unique sorts the Python objects
         # (~1 s per 10^6); pd.factorize hashes them and sorts only the few
@@ -179,27 +196,121 @@ def _fov_codes(groups, n):
             uniques = uniques.astype(groups.dtype)
         return uniques, codes.astype(np.int64, copy=False)
     uniques, codes = np.unique(groups, return_inverse=True)
-    return uniques, codes.astype(np.int64).ravel()
+    return uniques, codes.astype(np.int64, copy=False).ravel()
 
 
-def _pair_codes(fov_codes, labels, mask):
-    """Dense codes of the (FOV, label) pairs of the localisations in ``mask``.
+def _sorted_clusters(arrays, n_fovs, background):
+    """The clustered localisations in (FOV, label) order, and the clusters they form.
 
-    Returns (unique pair index per selected localisation, fov code per pair,
-    label per pair).
+    One stable sort gives the clusters (the former ``np.unique`` of the labels,
+    then of the (FOV, label) keys, sorted twice) and the order every later step
+    reads the localisations in: a cluster's localisations are contiguous and
+    keep their input order, so ``np.bincount`` adds them up in the same order
+    as on the unsorted data, to the same bits.
+
+    Parameters
+    ----------
+    arrays : list
+        ``[labels, fov_codes]``: int64 labels of shape (n,) and the FOV code of
+        every localisation (None for a single FOV). The list is emptied, so
+        that arrays the caller holds no other reference to are freed before
+        the sort.
+    n_fovs : int
+    background : int
+
+    Returns
+    -------
+    rows : ndarray of shape (m,)
+        Positions of the clustered localisations, sorted by (FOV, label),
+        input order within a cluster.
+    starts : ndarray of shape (k,)
+        Position in ``rows`` of every cluster's first localisation.
+    pair_fov, pair_label : int64 ndarrays of shape (k,)
+        FOV code and label of every cluster, sorted by (FOV, label).
     """
-    lab = labels[mask]
-    fov = fov_codes[mask]
-    if lab.size == 0:
+    labels, fov_codes = arrays
+    arrays.clear()
+    rows = np.flatnonzero(labels != background)
+    if rows.size == 0:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, empty
-    # Number the label values first: a key built from the raw values
-    # (fov * span + label) overflows int64 for labels near +-2**62.
-    label_values, label_codes = np.unique(lab, return_inverse=True)
-    span = label_values.size
-    key = fov * span + label_codes.ravel().astype(np.int64)
-    uniq, inverse = np.unique(key, return_inverse=True)
-    return inverse.ravel().astype(np.int64), uniq // span, label_values[uniq % span]
+        return rows, np.empty(0, dtype=np.intp), empty, empty
+    key = labels[rows]
+    del labels
+    several = fov_codes is not None and n_fovs > 1
+    low = int(key.min())
+    span = int(key.max()) - low + 1
+    if span * (n_fovs if several else 1) <= np.iinfo(np.int64).max:
+        # One int64 key, fov * span + (label - lowest label): it fits, so it
+        # orders like (FOV, label), and one stable argsort does.
+        key -= low
+        fov = fov_codes[rows] if several else None
+        del fov_codes
+        if several:
+            fov *= span
+            key += fov
+        del fov
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        rows = rows[order]
+        del order
+        new = np.empty(key.size, dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        first = key[starts]
+        return rows, starts, first // span, first % span + low
+    # Labels spread over most of int64 (the key would overflow): sort by both.
+    fov = fov_codes[rows] if several else np.zeros(rows.size, dtype=np.int64)
+    del fov_codes
+    order = np.lexsort((key, fov))
+    key, fov, rows = key[order], fov[order], rows[order]
+    del order
+    new = np.empty(key.size, dtype=bool)
+    new[0] = True
+    new[1:] = (key[1:] != key[:-1]) | (fov[1:] != fov[:-1])
+    starts = np.flatnonzero(new)
+    return rows, starts, fov[starts], key[starts]
+
+
+#: Localisations per block in the passes over all of them (moments, the hull
+#: filter): their temporaries are a few arrays of this length, not of the
+#: input's (the former whole-array passes took about 160 bytes per
+#: localisation beyond the input; ``benchmarks/memory_scale.py``).
+_BLOCK_ROWS = 1 << 16
+
+
+def _row_blocks(cluster):
+    """Blocks of rows of data sorted by cluster: ``(lo, hi, c0, local)`` each.
+
+    ``local`` is ``[0, *(cluster[lo:hi] - c0)]``, the clusters of the block's
+    rows counted from its first cluster ``c0``, after a slot for
+    :func:`_carry_bincount`.
+    """
+    size = max(int(_BLOCK_ROWS), 1)
+    m = cluster.size
+    for lo in range(0, m, size):
+        hi = min(lo + size, m)
+        c0 = int(cluster[lo])
+        local = np.empty(hi - lo + 1, dtype=np.intp)
+        local[0] = 0
+        np.subtract(cluster[lo:hi], c0, out=local[1:])
+        yield lo, hi, c0, local
+
+
+def _carry_bincount(total, c0, local, weights):
+    """Add a block's ``weights`` to the per-cluster sums ``total``, as one bincount over all rows would.
+
+    ``np.bincount`` adds the weights of a cluster one after the other, from 0.
+    The block's first cluster may have begun in the previous block: its sum so
+    far, ``total[c0]``, goes in front of the block's weights (the slot of
+    ``local``), so the additions continue in the same order and give the sum
+    of one ``np.bincount`` over every row, to the last bit.
+    """
+    w = np.empty(local.size)
+    w[0] = total[c0]
+    w[1:] = weights
+    part = np.bincount(local, weights=w)
+    total[c0 : c0 + part.size] = part
 
 
 # --------------------------------------------------------------------------- #
@@ -210,41 +321,77 @@ _DIRECTIONS = np.array(
 )  # 8 directions, counter-clockwise
 
 
-def _outside_extreme_polygon(rel, index, n_clusters):
+def _projections(points, cluster, centers, lo, hi):
+    """``(points[lo:hi] - centers[cluster[lo:hi]]) @ _DIRECTIONS.T``, rows ``lo:hi`` of one product over all rows.
+
+    Every product has ``_BLOCK_ROWS`` rows (a short last block is extended
+    backwards, the extra rows dropped), or all of them when there are fewer,
+    as the former single product had: never a small product of a few rows,
+    which a BLAS may compute with another kernel, rounding otherwise (one
+    row would even be a matrix-vector product).
+    """
+    first = max(min(lo, cluster.size - int(_BLOCK_ROWS)), 0)
+    rel = points[first:hi] - np.take(centers, cluster[first:hi], axis=0)
+    return (rel @ _DIRECTIONS.T)[lo - first :]
+
+
+def _outside_extreme_polygon(points, cluster, centers, n_clusters):
     """Mask of the points not strictly inside their cluster's extreme octagon.
 
-    ``rel`` are positions relative to the cluster centroid. For each of 8
-    directions the point of largest projection is found per cluster; the
+    ``points`` are sorted by ``cluster``; positions relative to the cluster's
+    centroid ``centers[cluster]`` are projected on 8 directions and, per
+    cluster and direction, the point of largest projection is found; the
     octagon through these points (in angular order, as the directions are)
     lies inside the hull, so a point strictly inside it is no hull vertex.
+    Three passes over blocks of ``_BLOCK_ROWS`` rows (largest projections;
+    the last point reaching them; the test against the octagon's edges), so
+    that no (n, 8) array is formed.
     """
-    n = rel.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    order = np.argsort(index, kind="stable")
-    sorted_index = index[order]
-    starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
-    counts = np.diff(np.r_[starts, n])
-    points = rel[order]
-    projection = points @ _DIRECTIONS.T  # (n, 8)
-    best = np.maximum.reduceat(projection, starts, axis=0)  # (present clusters, 8)
-    rows, directions = np.nonzero(projection == np.repeat(best, counts, axis=0))
-    segment = np.repeat(np.arange(starts.size), counts)
-    owner = np.empty((starts.size, 8), dtype=np.int64)
-    owner[segment[rows], directions] = rows  # the last point reaching the max
-    vertices = points[owner]  # (present clusters, 8, 2)
-    inside = np.ones(n, dtype=bool)
-    for d in range(8):  # one pass per edge of the octagon, (n,) arrays only
-        start = np.repeat(vertices[:, d], counts, axis=0)
-        edge = np.repeat(vertices[:, (d + 1) % 8] - vertices[:, d], counts, axis=0)
-        cross = edge[:, 0] * (points[:, 1] - start[:, 1]) - edge[:, 1] * (points[:, 0] - start[:, 0])
-        # A degenerate edge (both ends the same point) proves nothing.
-        inside &= (cross > 0) | ((edge[:, 0] == 0) & (edge[:, 1] == 0))
-    # The octagon's vertices themselves are always candidates.
-    inside[owner.ravel()] = False
+    n = cluster.size
+    best = np.full((n_clusters, 8), -np.inf)
+    for lo, hi, _, _ in _row_blocks(cluster):
+        block = cluster[lo:hi]
+        starts = _group_starts(block)
+        present = block[starts]
+        best[present] = np.maximum(
+            best[present], np.maximum.reduceat(_projections(points, cluster, centers, lo, hi), starts, axis=0)
+        )
+    owner = np.full((n_clusters, 8), -1, dtype=np.intp)
+    for lo, hi, _, _ in _row_blocks(cluster):
+        block = cluster[lo:hi]
+        rows, directions = np.nonzero(_projections(points, cluster, centers, lo, hi) == np.take(best, block, axis=0))
+        owner[block[rows], directions] = rows + lo  # the last point reaching the max
+    known = owner >= 0
+    vertices = np.zeros((8, 2, n_clusters))  # direction, axis, cluster
+    d, c = np.nonzero(known.T)
+    vertices[d, :, c] = points[owner[c, d]] - centers[c]
+    edges = np.roll(vertices, -1, axis=0) - vertices
+    flat_edge = (edges[:, 0] == 0) & (edges[:, 1] == 0)
     outside = np.empty(n, dtype=bool)
-    outside[order] = ~inside
+    for lo, hi, _, _ in _row_blocks(cluster):
+        block = cluster[lo:hi]
+        runs = _group_starts(block)
+        present, lengths = block[runs], np.diff(np.r_[runs, hi - lo])
+        rel = points[lo:hi] - np.take(centers, block, axis=0)
+        rel_x, rel_y = rel[:, 0], rel[:, 1]
+        inside = np.ones(hi - lo, dtype=bool)
+        for d in range(8):  # one test per edge of the octagon
+            start_x, start_y = (np.repeat(vertices[d, a, present], lengths) for a in (0, 1))
+            edge_x, edge_y = (np.repeat(edges[d, a, present], lengths) for a in (0, 1))
+            cross = edge_x * (rel_y - start_y) - edge_y * (rel_x - start_x)
+            # A degenerate edge (both ends the same point) proves nothing.
+            inside &= (cross > 0) | np.repeat(flat_edge[d, present], lengths)
+        np.logical_not(inside, out=outside[lo:hi])
+    # The octagon's vertices themselves are always candidates.
+    outside[owner[known]] = True
     return outside
+
+
+def _group_starts(sorted_ids):
+    """First index of each run of equal values in a sorted array."""
+    if sorted_ids.size == 0:
+        return np.empty(0, dtype=np.intp)
+    return np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
 
 
 def convex_hulls(X, cluster_index, n_clusters=None):
@@ -258,7 +405,9 @@ def convex_hulls(X, cluster_index, n_clusters=None):
     are removed at once, and this is repeated until every polygon is convex:
     the polygons are then the hulls. Each pass is a handful of array
     operations on the remaining points (the first pass removes most of them),
-    so the cost is that of one sort of all localisations.
+    so the cost is that of one sort of all localisations. The passes over all
+    localisations run in blocks, so memory beyond the input is a few bytes
+    per localisation (plus the points left after a filter, usually few).
 
     Parameters
     ----------
@@ -291,32 +440,45 @@ def convex_hulls(X, cluster_index, n_clusters=None):
         If ``n_clusters`` is neither None nor an integer.
     """
     X, index, n_clusters = _check_cluster_index(X, cluster_index, n_clusters)
-    return _hulls_around_centroids(X, index, n_clusters)
+    order = np.argsort(index, kind="stable")
+    cluster = index[order]
+    del index
+    points = np.take(X, order, axis=0)
+    del X, order
+    return _sorted_hulls(points, cluster, n_clusters)
 
 
-def _hulls_around_centroids(X, index, n_clusters, centers=None):
-    """:func:`convex_hulls` on validated input. ``centers`` must be the clusters'
-    centroids (``cluster_table`` has them already): the angular sort needs a point
-    strictly inside every hull, which a centroid is and an arbitrary point is not."""
+def _sorted_hulls(points, cluster, n_clusters, centers=None):
+    """:func:`convex_hulls` of validated ``points`` sorted by ``cluster`` (stable).
+
+    ``centers`` must be the clusters' centroids (``cluster_table`` has them
+    already): the angular sort needs a point strictly inside every hull, which
+    a centroid is and an arbitrary point is not. Every cluster's hull depends
+    on its own points only, and the sums over a cluster are formed in its
+    points' order, so the blocks change no bit of the result.
+    """
     area = np.zeros(n_clusters)
     perimeter = np.zeros(n_clusters)
     n_vertices = np.zeros(n_clusters, dtype=np.int64)
-    if index.size == 0:
+    if cluster.size == 0:
         return area, perimeter, n_vertices
-    counts = np.bincount(index, minlength=n_clusters)
+    counts = np.bincount(cluster, minlength=n_clusters)
     if centers is None:
-        centers = np.column_stack(
-            [np.bincount(index, weights=X[:, a], minlength=n_clusters) for a in (0, 1)]
-        ) / np.maximum(counts, 1)[:, None]
-    rel = X - centers[index]
-    radius2 = np.einsum("ij,ij->i", rel, rel)
-    angle = np.arctan2(rel[:, 1], rel[:, 0])
+        sums = np.zeros((2, n_clusters))
+        for lo, hi, c0, local in _row_blocks(cluster):
+            for a in (0, 1):
+                _carry_bincount(sums[a], c0, local, points[lo:hi, a])
+        centers = np.column_stack([sums[0], sums[1]]) / np.maximum(counts, 1)[:, None]
 
     # Degenerate clusters (fewer than 3 points, or all points on a line):
     # the hull is a segment. Detected from the second moments.
-    sxx = np.bincount(index, weights=rel[:, 0] ** 2, minlength=n_clusters)
-    syy = np.bincount(index, weights=rel[:, 1] ** 2, minlength=n_clusters)
-    sxy = np.bincount(index, weights=rel[:, 0] * rel[:, 1], minlength=n_clusters)
+    moments = np.zeros((3, n_clusters))  # sxx, syy, sxy about the centroid
+    for lo, hi, c0, local in _row_blocks(cluster):
+        rel = points[lo:hi] - np.take(centers, cluster[lo:hi], axis=0)
+        _carry_bincount(moments[0], c0, local, rel[:, 0] ** 2)
+        _carry_bincount(moments[1], c0, local, rel[:, 1] ** 2)
+        _carry_bincount(moments[2], c0, local, rel[:, 0] * rel[:, 1])
+    sxx, syy, sxy = moments
     determinant = sxx * syy - sxy**2
     trace = sxx + syy
     flat = (counts < 3) | (determinant <= 1e-12 * trace**2)
@@ -324,23 +486,64 @@ def _hulls_around_centroids(X, index, n_clusters, centers=None):
     # Akl-Toussaint filter: the points of a cluster that are extreme in 8
     # directions span a convex polygon inside the hull; points strictly inside
     # it are not hull vertices and are dropped before sorting.
-    candidates = _outside_extreme_polygon(rel, index, n_clusters) & ~flat[index]
+    candidates = _outside_extreme_polygon(points, cluster, centers, n_clusters)
+    candidates &= ~flat[cluster]
     candidates = np.flatnonzero(candidates)
+    # The star polygons, a few blocks of whole clusters at a time.
+    for lo, hi in _cluster_blocks(cluster[candidates]):
+        _add_star_hulls(points, cluster, centers, candidates[lo:hi], area, perimeter, n_vertices)
 
+    if flat.any():
+        # Segment hulls: length along the main axis of the points.
+        theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+        top = np.full(n_clusters, -np.inf)
+        bottom = np.full(n_clusters, np.inf)
+        for lo, hi, _, _ in _row_blocks(cluster):
+            block = cluster[lo:hi]
+            chosen = np.flatnonzero(flat[block])
+            if chosen.size == 0:
+                continue
+            index = block[chosen]
+            rel = np.take(points, lo + chosen, axis=0) - np.take(centers, index, axis=0)
+            along = rel[:, 0] * np.cos(theta[index]) + rel[:, 1] * np.sin(theta[index])
+            np.maximum.at(top, index, along)
+            np.minimum.at(bottom, index, along)
+        length = np.where(counts > 0, top - bottom, 0.0)
+        area[flat] = 0.0
+        perimeter[flat] = 2.0 * length[flat]
+        n_vertices[flat] = np.where(length[flat] > 0, 2, np.minimum(counts[flat], 1))
+    return area, perimeter, n_vertices
+
+
+def _cluster_blocks(sorted_cluster):
+    """(lo, hi) blocks of about ``_BLOCK_ROWS`` rows that split no cluster (sorted ids)."""
+    n = sorted_cluster.size
+    if n == 0:
+        return []
+    firsts = _group_starts(sorted_cluster)
+    at = np.searchsorted(firsts, np.arange(max(int(_BLOCK_ROWS), 1), n, max(int(_BLOCK_ROWS), 1)))
+    cuts = firsts[at[at < firsts.size]]
+    bounds = np.unique(np.r_[0, cuts, n])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def _add_star_hulls(points, cluster, centers, candidates, area, perimeter, n_vertices):
+    """Reduce the star polygons of the ``candidates`` (whole clusters) to hulls; add their area,
+    perimeter and vertex count to the clusters' entries."""
+    index = cluster[candidates]
+    rel = np.take(points, candidates, axis=0) - np.take(centers, index, axis=0)
+    radius2 = np.einsum("ij,ij->i", rel, rel)
+    angle = np.arctan2(rel[:, 1], rel[:, 0])
     # Sort by (cluster, angle, farthest first) and keep, for equal angles
     # (duplicates, points on a ray from the centroid), the farthest point.
-    order = candidates[
-        np.lexsort((-radius2[candidates], angle[candidates], index[candidates]))
-    ]
-    keep = ~flat[index[order]]
+    order = np.lexsort((-radius2, angle, index))
+    del radius2
     same_ray = np.zeros(order.size, dtype=bool)
-    same_ray[1:] = (index[order][1:] == index[order][:-1]) & (
-        angle[order][1:] == angle[order][:-1]
-    )
-    keep &= ~same_ray
-    idx = order[keep]
+    same_ray[1:] = (index[order][1:] == index[order][:-1]) & (angle[order][1:] == angle[order][:-1])
+    idx = order[~same_ray]
     cid = index[idx]
     px, py = rel[idx, 0], rel[idx, 1]
+    del rel, angle, order, same_ray
 
     while idx.size:
         n = cid.size
@@ -379,25 +582,13 @@ def _hulls_around_centroids(X, index, n_clusters, centers=None):
         seg = np.cumsum(start) - 1
         first = np.flatnonzero(start)
         nxt = np.where(end, first[seg], np.arange(n) + 1)
-        area += 0.5 * np.bincount(cid, weights=px * py[nxt] - px[nxt] * py, minlength=n_clusters)
-        perimeter += np.bincount(
-            cid, weights=np.hypot(px[nxt] - px, py[nxt] - py), minlength=n_clusters
+        low = int(cid[0])
+        size = int(cid[-1]) - low + 1
+        area[low : low + size] += 0.5 * np.bincount(cid - low, weights=px * py[nxt] - px[nxt] * py, minlength=size)
+        perimeter[low : low + size] += np.bincount(
+            cid - low, weights=np.hypot(px[nxt] - px, py[nxt] - py), minlength=size
         )
-        n_vertices += np.bincount(cid, minlength=n_clusters)
-
-    if flat.any():
-        # Segment hulls: length along the main axis of the points.
-        theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
-        along = rel[:, 0] * np.cos(theta[index]) + rel[:, 1] * np.sin(theta[index])
-        top = np.full(n_clusters, -np.inf)
-        bottom = np.full(n_clusters, np.inf)
-        np.maximum.at(top, index, along)
-        np.minimum.at(bottom, index, along)
-        length = np.where(counts > 0, top - bottom, 0.0)
-        area[flat] = 0.0
-        perimeter[flat] = 2.0 * length[flat]
-        n_vertices[flat] = np.where(length[flat] > 0, 2, np.minimum(counts[flat], 1))
-    return area, perimeter, n_vertices
+        n_vertices[low : low + size] += np.bincount(cid - low, minlength=size)
 
 
 # --------------------------------------------------------------------------- #
@@ -422,6 +613,20 @@ def _mode_per_cluster(cluster, values, n_clusters):
     -------
     mode : ndarray of shape (n_clusters,)
     """
+    values = np.asarray(values)
+    if values.size and values.dtype.kind in "iu":
+        low, high = int(values.min()), int(values.max())
+        span = high - low + 1
+        if high <= np.iinfo(np.int64).max and n_clusters * span <= np.iinfo(np.int64).max:
+            # Integers (coarse labels): the key is (cluster, value - lowest value),
+            # which orders as (cluster, np.unique code) does, without
+            # np.unique(values, return_inverse=True) (a sort, its permutation
+            # and the inverse: some 40 bytes per localisation).
+            key = values.astype(np.int64)
+            key -= low
+            key += cluster.astype(np.int64, copy=False) * span
+            best = _most_frequent_codes(key, span, n_clusters)
+            return (best + low).astype(values.dtype, copy=False)
     uniques, codes = np.unique(values, return_inverse=True)
     span = uniques.size
     # Only the (cluster, value) pairs that occur are counted: a dense
@@ -430,6 +635,12 @@ def _mode_per_cluster(cluster, values, n_clusters):
     key = cluster.astype(np.int64) * span + codes.ravel().astype(np.int64)
     if key.size == 0:
         return uniques[:0]
+    return uniques[_most_frequent_codes(key, span, n_clusters)]
+
+
+def _most_frequent_codes(key, span, n_clusters):
+    """Per cluster, the code occurring most often in ``key = cluster * span + code``
+    (the smallest code among ties; 0 for a cluster absent from ``key``)."""
     pairs, counts = np.unique(key, return_counts=True)
     pair_cluster, pair_code = pairs // span, pairs % span
     # Per cluster, largest count first and, among equal counts, smallest code.
@@ -437,7 +648,7 @@ def _mode_per_cluster(cluster, values, n_clusters):
     first = order[np.r_[True, pair_cluster[order][1:] != pair_cluster[order][:-1]]]
     best = np.zeros(n_clusters, dtype=np.int64)
     best[pair_cluster[first]] = pair_code[first]
-    return uniques[best]
+    return best
 
 
 def _nearest_cluster_distance(centers, fov):
@@ -455,20 +666,61 @@ def _nearest_cluster_distance(centers, fov):
     return distance
 
 
-def _radial_statistics(rel, cluster, sizes):
-    """Per cluster: std / mean of the distances to the centroid, and the mean unit vector's length."""
+def _cluster_moments(points, cluster, starts, sizes):
+    """Centroids, second moments and radial statistics of clusters of sorted points.
+
+    ``points`` (m, 2) are sorted by ``cluster`` (0..k-1, every cluster present,
+    its points in input order), ``starts`` and ``sizes`` give each cluster's
+    rows. Two passes over blocks of rows; every sum is :func:`np.bincount`'s,
+    continued across blocks by :func:`_carry_bincount`.
+
+    Moments are taken about one member of each cluster (its last): the mean
+    offset from it is exactly 0 for localisations at one position (sum / n of
+    the raw coordinates does not round back to them, which gave such a
+    cluster eccentricity 1 instead of NaN), and large stage offsets cost no
+    digits.
+
+    Returns
+    -------
+    centers : (k, 2) centroids
+    sxx, syy, sxy : (k,) population (co)variances
+    radial_spread, arc_resultant : (k,) see :func:`cluster_table`
+    """
     k = sizes.size
-    n = np.maximum(sizes, 1)
-    r = np.hypot(rel[:, 0], rel[:, 1])
-    r_mean = np.bincount(cluster, weights=r, minlength=k) / n
-    r_var = np.maximum(np.bincount(cluster, weights=r**2, minlength=k) / n - r_mean**2, 0.0)
-    # A localisation on the centroid has no direction: it adds nothing to the resultant.
+    m = cluster.size
+    divisor = np.maximum(sizes, 1)
+    reference = points[np.r_[starts[1:], m] - 1] if k else np.zeros((0, 2))
+    offset_sums = np.zeros((2, k))
+    for lo, hi, c0, local in _row_blocks(cluster):
+        offsets = points[lo:hi] - np.take(reference, cluster[lo:hi], axis=0)
+        _carry_bincount(offset_sums[0], c0, local, offsets[:, 0])
+        _carry_bincount(offset_sums[1], c0, local, offsets[:, 1])
+    mean_offset = np.column_stack([offset_sums[0], offset_sums[1]]) / divisor[:, None]
+    centers = reference + mean_offset
+    # rel_x^2, rel_y^2, rel_x rel_y, r, r^2 and the unit vector rel / r.
+    sums = np.zeros((7, k))
+    for lo, hi, c0, local in _row_blocks(cluster):
+        block = cluster[lo:hi]
+        rel = points[lo:hi] - np.take(reference, block, axis=0)
+        rel -= np.take(mean_offset, block, axis=0)
+        _carry_bincount(sums[0], c0, local, rel[:, 0] ** 2)
+        _carry_bincount(sums[1], c0, local, rel[:, 1] ** 2)
+        _carry_bincount(sums[2], c0, local, rel[:, 0] * rel[:, 1])
+        r = np.hypot(rel[:, 0], rel[:, 1])
+        _carry_bincount(sums[3], c0, local, r)
+        _carry_bincount(sums[4], c0, local, r**2)
+        # A localisation on the centroid has no direction: it adds nothing to the resultant.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            unit = np.where(r[:, None] > 0, rel / r[:, None], 0.0)
+        _carry_bincount(sums[5], c0, local, unit[:, 0])
+        _carry_bincount(sums[6], c0, local, unit[:, 1])
+    sxx, syy, sxy = sums[0] / divisor, sums[1] / divisor, sums[2] / divisor
+    r_mean = sums[3] / divisor
+    r_var = np.maximum(sums[4] / divisor - r_mean**2, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit = np.where(r[:, None] > 0, rel / r[:, None], 0.0)
         spread = np.where((sizes > 1) & (r_mean > 0), np.sqrt(r_var) / r_mean, np.nan)
-    resultant = np.hypot(np.bincount(cluster, weights=unit[:, 0], minlength=k),
-                         np.bincount(cluster, weights=unit[:, 1], minlength=k)) / n
-    return spread, resultant
+    resultant = np.hypot(sums[5], sums[6]) / divisor
+    return centers, sxx, syy, sxy, spread, resultant
 
 
 def cluster_table(
@@ -567,11 +819,14 @@ def cluster_table(
 
     Notes
     -----
-    Moments use ``np.bincount`` on all localisations at once (two passes:
-    centroids, then centred second moments, which avoids the cancellation of
-    ``E[x^2] - E[x]^2`` far from the origin). Hulls use :func:`convex_hulls`.
-    The cost is one sort of the localisations: 10^6 localisations in 10^4
-    clusters take about a second on one CPU core (``benchmarks/analysis_speed.py``).
+    Moments use ``np.bincount`` on the localisations sorted by cluster (two
+    passes: centroids, then centred second moments, which avoids the
+    cancellation of ``E[x^2] - E[x]^2`` far from the origin), in blocks of
+    65,536 localisations whose sums carry over from block to block in the
+    order of one bincount. Hulls use :func:`convex_hulls`. The cost is one
+    sort of the localisations: 10^6 localisations in 10^4 clusters take about
+    half a second on one CPU core and peak at about 50 MB, 32 of them the
+    validated copies of ``X``, labels and groups (``benchmarks/memory_scale.py``).
     """
     return _cluster_table(X, labels, groups, shapes=shapes, parent_labels=parent_labels,
                           background=background, warn_zero=True, check_units=check_units)
@@ -579,7 +834,13 @@ def cluster_table(
 
 def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn_zero, check_units):
     """:func:`cluster_table`; ``warn_zero``: say when labels look like 0 = background
-    (:func:`fov_summary` says it once itself, for its caller's line)."""
+    (:func:`fov_summary` says it once itself, for its caller's line).
+
+    Memory: the validated copies of the input (``X``, labels, ``groups``), one
+    sort of the clustered localisations, and their coordinates in that order;
+    every pass over them runs in blocks of ``_BLOCK_ROWS`` rows, and each
+    array is dropped once used (``benchmarks/memory_scale.py``).
+    """
     background = _check_background(background)
     X = check_coordinates(X, name="X", groups=groups)
     n = X.shape[0]
@@ -610,28 +871,50 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
                 f"got shape {shapes.shape}."
             )
 
-    fov_values, fov_codes = _fov_codes(groups, n)
-    mask = fine != background
-    cluster, pair_fov, pair_label = _pair_codes(fov_codes, fine, mask)
-    k = pair_label.size
-    points = X[mask]
+    if groups is None:
+        fov_values, fov_codes = np.zeros(1, dtype=np.int64), None
+    else:
+        fov_values, fov_codes = _fov_codes(groups, n)
+    del groups
+    # The arrays go over in a list, which the callee empties: each is freed once used.
+    arrays = [X, fine, coarse, shapes, fov_codes]
+    del X, fine, coarse, shapes, fov_codes
+    return _table_of_arrays(arrays, fov_values, background=background, check_units=check_units)
 
-    sizes = np.bincount(cluster, minlength=k).astype(np.int64)
-    # Moments about one member of each cluster: the mean offset from it is
-    # exactly 0 for localisations at one position (sum / n of the raw
-    # coordinates does not round back to them, which gave such a cluster
-    # eccentricity 1 instead of NaN), and large stage offsets cost no digits.
-    reference = np.zeros((k, 2))
-    reference[cluster] = points
-    offsets = points - reference[cluster]
-    mean_offset = np.column_stack(
-        [np.bincount(cluster, weights=offsets[:, a], minlength=k) for a in (0, 1)]
-    ) / np.maximum(sizes, 1)[:, None]
-    centers = reference + mean_offset
-    rel = offsets - mean_offset[cluster]
-    sxx = np.bincount(cluster, weights=rel[:, 0] ** 2, minlength=k) / np.maximum(sizes, 1)
-    syy = np.bincount(cluster, weights=rel[:, 1] ** 2, minlength=k) / np.maximum(sizes, 1)
-    sxy = np.bincount(cluster, weights=rel[:, 0] * rel[:, 1], minlength=k) / np.maximum(sizes, 1)
+
+def _table_of_arrays(arrays, fov_values, *, background, check_units):
+    """:func:`cluster_table` of validated arrays ``[X, fine, coarse, shapes, fov_codes]``
+    (``coarse``, ``shapes`` and ``fov_codes`` may be None; ``fov_codes`` index
+    ``fov_values``). The list is emptied, so that an array the caller holds no
+    other reference to is freed as soon as it has been used."""
+    X, fine, coarse, shapes, fov_codes = arrays
+    arrays.clear()
+    labels_and_fovs = [fine, fov_codes]
+    del fine, fov_codes
+    rows, starts, pair_fov, pair_label = _sorted_clusters(labels_and_fovs, fov_values.size, background)
+    k = pair_label.size
+    sizes = np.diff(np.r_[starts, rows.size]).astype(np.int64)
+    cluster = np.repeat(np.arange(k, dtype=np.intp), sizes)
+    # The optional columns first, while the rows are at hand.
+    columns_after = {}
+    if shapes is not None:
+        columns_after["shape"] = _mode_per_cluster(cluster, shapes[rows], k) if k else shapes[:0]
+    if coarse is not None:
+        parent = _mode_per_cluster(cluster, coarse[rows], k) if k else coarse[:0]
+        inside = parent != background
+        n_in_parent = np.zeros(k, dtype=np.int64)
+        if inside.any():
+            parent_values, parent_codes = np.unique(parent[inside], return_inverse=True)
+            key = pair_fov[inside] * parent_values.size + parent_codes.ravel().astype(np.int64)
+            _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+            n_in_parent[inside] = counts[inverse.ravel()]
+        columns_after["parent_label"] = parent
+        columns_after["n_in_parent"] = n_in_parent
+    del shapes, coarse
+    points = np.take(X, rows, axis=0)  # (m, 2), sorted by cluster
+    del X, rows
+
+    centers, sxx, syy, sxy, radial_spread, arc_resultant = _cluster_moments(points, cluster, starts, sizes)
     half_trace = 0.5 * (sxx + syy)
     root = np.sqrt((0.5 * (sxx - syy)) ** 2 + sxy**2)
     major = half_trace + root
@@ -640,9 +923,9 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
         eccentricity = np.sqrt(np.clip(1.0 - minor / major, 0.0, 1.0))
     orientation = 0.5 * np.arctan2(2 * sxy, sxx - syy)
     orientation = np.where(orientation <= -np.pi / 2, orientation + np.pi, orientation)
-    radial_spread, arc_resultant = _radial_statistics(rel, cluster, sizes)
 
-    area, perimeter, _ = _hulls_around_centroids(points, cluster, k, centers)
+    area, perimeter, _ = _sorted_hulls(points, cluster, k, centers)
+    del points, cluster
     with np.errstate(invalid="ignore", divide="ignore"):
         density = np.where(area > 0, sizes / area * NM2_PER_UM2, np.nan)
 
@@ -663,22 +946,8 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
         "radial_spread": radial_spread,
         "arc_resultant": arc_resultant,
         "nn_distance": _nearest_cluster_distance(centers, pair_fov),
+        **columns_after,
     }
-    if shapes is not None:
-        columns["shape"] = (
-            _mode_per_cluster(cluster, shapes[mask], k) if k else shapes[:0]
-        )
-    if coarse is not None:
-        parent = _mode_per_cluster(cluster, coarse[mask], k) if k else coarse[:0]
-        inside = parent != background
-        n_in_parent = np.zeros(k, dtype=np.int64)
-        if inside.any():
-            parent_values, parent_codes = np.unique(parent[inside], return_inverse=True)
-            key = pair_fov[inside] * parent_values.size + parent_codes.ravel().astype(np.int64)
-            _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-            n_in_parent[inside] = counts[inverse.ravel()]
-        columns["parent_label"] = parent
-        columns["n_in_parent"] = n_in_parent
     table = pd.DataFrame(columns)
     table.attrs["units"] = {c: CLUSTER_TABLE_UNITS[c] for c in table.columns}
     if check_units:
@@ -797,8 +1066,9 @@ def _table_fov_codes(table, fov_values, clustered, pairs=None):
     A :func:`cluster_table` passed to :func:`fov_summary` must have been computed
     with the same labels, ``groups`` and ``background``: otherwise its clusters
     would be counted in the wrong FOVs, or disagree with the clustered
-    localisations. ``pairs`` (:func:`_pair_codes` of the labels) adds a check of
-    every cluster's FOV, label and size; None checks the totals per FOV only.
+    localisations. ``pairs``, (sizes, FOV codes, labels) of the labels' clusters
+    (:func:`_sorted_clusters`), adds a check of every cluster's FOV, label and
+    size; None checks the totals per FOV only.
     """
     for column in ("fov", "n_localizations"):
         if column not in getattr(table, "columns", ()):
@@ -823,9 +1093,8 @@ def _table_fov_codes(table, fov_values, clustered, pairs=None):
     if pairs is not None and "label" in table.columns:
         # The same totals per FOV can hide other clusters (two merged, one split):
         # compare every (FOV, label, size) row, in any order of the table's rows.
-        cluster, pair_fov, pair_label = pairs
-        ours = pd.DataFrame({"fov": pair_fov, "label": pair_label,
-                             "n": np.bincount(cluster, minlength=pair_label.size)})
+        sizes, pair_fov, pair_label = pairs
+        ours = pd.DataFrame({"fov": pair_fov, "label": pair_label, "n": sizes})
         theirs = pd.DataFrame({"fov": codes, "label": table["label"].to_numpy(),
                                "n": table["n_localizations"].to_numpy()})
         ours, theirs = (frame.sort_values(["fov", "label"], kind="stable").reset_index(drop=True)
@@ -895,16 +1164,21 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     if background == -1:
         warn_if_zero_is_background(fine, "labels")
     given = table is not None
-    if not given:
-        table = _cluster_table(X, fine, groups, shapes=None, parent_labels=None, background=background,
-                               warn_zero=False, check_units=True)
     fov_values, fov_codes = _fov_codes(groups, n)
+    del groups
     n_fovs = fov_values.size
+    if not given:
+        table = _table_of_arrays([X, fine, None, None, fov_codes], fov_values, background=background,
+                                 check_units=True)
     counts = np.bincount(fov_codes, minlength=n_fovs)
     clustered = np.bincount(fov_codes, weights=fine != background, minlength=n_fovs)
     area_um2 = _fov_areas(X, fov_codes, n_fovs, area) / NM2_PER_UM2
     # Only a table the caller passed can disagree with the labels cluster by cluster.
-    pairs = _pair_codes(fov_codes, fine, fine != background) if given else None
+    pairs = None
+    if given:
+        rows, starts, pair_fov, pair_label = _sorted_clusters([fine, fov_codes], n_fovs, background)
+        pairs = (np.diff(np.r_[starts, rows.size]), pair_fov, pair_label)
+        del rows
     table_fov = _table_fov_codes(table, fov_values, clustered, pairs)
     n_clusters = np.bincount(table_fov, minlength=n_fovs)
     with np.errstate(invalid="ignore", divide="ignore"):

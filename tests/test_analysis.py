@@ -450,3 +450,314 @@ def test_fov_summary_refuses_a_table_of_other_clusters_with_the_same_totals():
     # the right table is accepted in any row order
     shuffled = cluster_table(X, y).sample(frac=1, random_state=0)
     assert fov_summary(X, y, table=shuffled)["n_clusters"].tolist() == [3]
+
+
+# --------------------------------------------------------------------------- #
+# Memory: the blocked passes give the former whole-array tables bit for bit
+# --------------------------------------------------------------------------- #
+# The former implementation (two np.unique for the clusters, every per-
+# localisation quantity as a whole array, an (n, 8) projection array for the
+# hull filter: about 160 bytes per localisation beyond the input), kept here
+# as the reference of the blocked one.
+_FORMER_DIRECTIONS = np.array([[np.cos(t), np.sin(t)] for t in np.arange(8) * np.pi / 4])
+
+
+def _former_outside_extreme_polygon(rel, index):
+    n = rel.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(index, kind="stable")
+    sorted_index = index[order]
+    starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    points = rel[order]
+    projection = points @ _FORMER_DIRECTIONS.T
+    best = np.maximum.reduceat(projection, starts, axis=0)
+    rows, directions = np.nonzero(projection == np.repeat(best, counts, axis=0))
+    segment = np.repeat(np.arange(starts.size), counts)
+    owner = np.empty((starts.size, 8), dtype=np.int64)
+    owner[segment[rows], directions] = rows
+    vertices = points[owner]
+    inside = np.ones(n, dtype=bool)
+    for d in range(8):
+        start = np.repeat(vertices[:, d], counts, axis=0)
+        edge = np.repeat(vertices[:, (d + 1) % 8] - vertices[:, d], counts, axis=0)
+        cross = edge[:, 0] * (points[:, 1] - start[:, 1]) - edge[:, 1] * (points[:, 0] - start[:, 0])
+        inside &= (cross > 0) | ((edge[:, 0] == 0) & (edge[:, 1] == 0))
+    inside[owner.ravel()] = False
+    outside = np.empty(n, dtype=bool)
+    outside[order] = ~inside
+    return outside
+
+
+def _former_hulls(X, index, n_clusters, centers=None):
+    area, perimeter = np.zeros(n_clusters), np.zeros(n_clusters)
+    n_vertices = np.zeros(n_clusters, dtype=np.int64)
+    if index.size == 0:
+        return area, perimeter, n_vertices
+    counts = np.bincount(index, minlength=n_clusters)
+    if centers is None:
+        centers = np.column_stack(
+            [np.bincount(index, weights=X[:, a], minlength=n_clusters) for a in (0, 1)]
+        ) / np.maximum(counts, 1)[:, None]
+    rel = X - centers[index]
+    radius2 = np.einsum("ij,ij->i", rel, rel)
+    angle = np.arctan2(rel[:, 1], rel[:, 0])
+    sxx = np.bincount(index, weights=rel[:, 0] ** 2, minlength=n_clusters)
+    syy = np.bincount(index, weights=rel[:, 1] ** 2, minlength=n_clusters)
+    sxy = np.bincount(index, weights=rel[:, 0] * rel[:, 1], minlength=n_clusters)
+    flat = (counts < 3) | (sxx * syy - sxy**2 <= 1e-12 * (sxx + syy) ** 2)
+    candidates = np.flatnonzero(_former_outside_extreme_polygon(rel, index) & ~flat[index])
+    order = candidates[np.lexsort((-radius2[candidates], angle[candidates], index[candidates]))]
+    keep = ~flat[index[order]]
+    same_ray = np.zeros(order.size, dtype=bool)
+    same_ray[1:] = (index[order][1:] == index[order][:-1]) & (angle[order][1:] == angle[order][:-1])
+    keep &= ~same_ray
+    idx = order[keep]
+    cid = index[idx]
+    px, py = rel[idx, 0], rel[idx, 1]
+    while idx.size:
+        n = cid.size
+        start = np.ones(n, dtype=bool)
+        start[1:] = cid[1:] != cid[:-1]
+        end = np.ones(n, dtype=bool)
+        end[:-1] = start[1:]
+        first, last = np.flatnonzero(start), np.flatnonzero(end)
+        seg = np.cumsum(start) - 1
+        size = (last - first + 1)[seg]
+        position = np.arange(n)
+        prev = np.where(start, last[seg], position - 1)
+        nxt = np.where(end, first[seg], position + 1)
+        cross = (px - px[prev]) * (py[nxt] - py) - (py - py[prev]) * (px[nxt] - px)
+        remove = (cross <= 0) & (size > 3)
+        if not remove.any():
+            break
+        keep = ~remove
+        too_few = np.bincount(seg, weights=keep, minlength=first.size)[seg] < 3
+        if too_few.any():
+            keep |= too_few & (cross > 0)
+        if keep.all():
+            break
+        px, py, cid, idx = px[keep], py[keep], cid[keep], idx[keep]
+    if idx.size:
+        n = cid.size
+        start = np.ones(n, dtype=bool)
+        start[1:] = cid[1:] != cid[:-1]
+        end = np.ones(n, dtype=bool)
+        end[:-1] = start[1:]
+        seg = np.cumsum(start) - 1
+        nxt = np.where(end, np.flatnonzero(start)[seg], np.arange(n) + 1)
+        area += 0.5 * np.bincount(cid, weights=px * py[nxt] - px[nxt] * py, minlength=n_clusters)
+        perimeter += np.bincount(cid, weights=np.hypot(px[nxt] - px, py[nxt] - py), minlength=n_clusters)
+        n_vertices += np.bincount(cid, minlength=n_clusters)
+    if flat.any():
+        theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+        along = rel[:, 0] * np.cos(theta[index]) + rel[:, 1] * np.sin(theta[index])
+        top, bottom = np.full(n_clusters, -np.inf), np.full(n_clusters, np.inf)
+        np.maximum.at(top, index, along)
+        np.minimum.at(bottom, index, along)
+        length = np.where(counts > 0, top - bottom, 0.0)
+        area[flat] = 0.0
+        perimeter[flat] = 2.0 * length[flat]
+        n_vertices[flat] = np.where(length[flat] > 0, 2, np.minimum(counts[flat], 1))
+    return area, perimeter, n_vertices
+
+
+def _former_mode(cluster, values, n_clusters):
+    uniques, codes = np.unique(values, return_inverse=True)
+    span = uniques.size
+    key = cluster.astype(np.int64) * span + codes.ravel().astype(np.int64)
+    if key.size == 0:
+        return uniques[:0]
+    pairs, counts = np.unique(key, return_counts=True)
+    pair_cluster, pair_code = pairs // span, pairs % span
+    order = np.lexsort((pair_code, -counts, pair_cluster))
+    first = order[np.r_[True, pair_cluster[order][1:] != pair_cluster[order][:-1]]]
+    best = np.zeros(n_clusters, dtype=np.int64)
+    best[pair_cluster[first]] = pair_code[first]
+    return uniques[best]
+
+
+def _former_cluster_table(X, fine, groups=None, *, shapes=None, coarse=None, background=-1):
+    """The former cluster_table on validated arrays (float64 X, int64 labels)."""
+    from scipy.spatial import cKDTree
+
+    from sklearn_miro.analysis import CLUSTER_TABLE_UNITS
+
+    if groups is None:
+        fov_values, fov_codes = np.zeros(1, dtype=np.int64), np.zeros(len(X), dtype=np.int64)
+    else:
+        fov_values, fov_codes = np.unique(np.asarray(groups), return_inverse=True)
+    mask = fine != background
+    lab, fov = fine[mask], fov_codes[mask].ravel()
+    if lab.size:
+        label_values, label_codes = np.unique(lab, return_inverse=True)
+        span = label_values.size
+        uniq, cluster = np.unique(fov * span + label_codes.ravel(), return_inverse=True)
+        cluster, pair_fov, pair_label = cluster.ravel(), uniq // span, label_values[uniq % span]
+    else:
+        cluster = pair_fov = pair_label = np.empty(0, dtype=np.int64)
+    k = pair_label.size
+    points = X[mask]
+    sizes = np.bincount(cluster, minlength=k).astype(np.int64)
+    reference = np.zeros((k, 2))
+    reference[cluster] = points
+    offsets = points - reference[cluster]
+    mean_offset = np.column_stack(
+        [np.bincount(cluster, weights=offsets[:, a], minlength=k) for a in (0, 1)]
+    ) / np.maximum(sizes, 1)[:, None]
+    centers = reference + mean_offset
+    rel = offsets - mean_offset[cluster]
+    sxx = np.bincount(cluster, weights=rel[:, 0] ** 2, minlength=k) / np.maximum(sizes, 1)
+    syy = np.bincount(cluster, weights=rel[:, 1] ** 2, minlength=k) / np.maximum(sizes, 1)
+    sxy = np.bincount(cluster, weights=rel[:, 0] * rel[:, 1], minlength=k) / np.maximum(sizes, 1)
+    half_trace = 0.5 * (sxx + syy)
+    root = np.sqrt((0.5 * (sxx - syy)) ** 2 + sxy**2)
+    major, minor = half_trace + root, np.maximum(half_trace - root, 0.0)
+    n = np.maximum(sizes, 1)
+    r = np.hypot(rel[:, 0], rel[:, 1])
+    r_mean = np.bincount(cluster, weights=r, minlength=k) / n
+    r_var = np.maximum(np.bincount(cluster, weights=r**2, minlength=k) / n - r_mean**2, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eccentricity = np.sqrt(np.clip(1.0 - minor / major, 0.0, 1.0))
+        unit = np.where(r[:, None] > 0, rel / r[:, None], 0.0)
+        spread = np.where((sizes > 1) & (r_mean > 0), np.sqrt(r_var) / r_mean, np.nan)
+    resultant = np.hypot(np.bincount(cluster, weights=unit[:, 0], minlength=k),
+                         np.bincount(cluster, weights=unit[:, 1], minlength=k)) / n
+    orientation = 0.5 * np.arctan2(2 * sxy, sxx - syy)
+    orientation = np.where(orientation <= -np.pi / 2, orientation + np.pi, orientation)
+    area, perimeter, _ = _former_hulls(points, cluster, k, centers)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        density = np.where(area > 0, sizes / area * 1e6, np.nan)
+    nn = np.full(k, np.nan)
+    for f in np.unique(pair_fov):
+        members = np.flatnonzero(pair_fov == f)
+        if members.size > 1:
+            nn[members] = cKDTree(centers[members]).query(centers[members], k=2)[0][:, 1]
+    columns = {
+        "fov": fov_values[pair_fov] if k else fov_values[:0], "label": pair_label, "n_localizations": sizes,
+        "centroid_x": centers[:, 0], "centroid_y": centers[:, 1], "radius_of_gyration": np.sqrt(sxx + syy),
+        "hull_area": area, "hull_perimeter": perimeter, "density_per_um2": density,
+        "major_std": np.sqrt(major), "minor_std": np.sqrt(minor), "eccentricity": eccentricity,
+        "orientation": orientation, "radial_spread": spread, "arc_resultant": resultant, "nn_distance": nn,
+    }
+    if shapes is not None:
+        columns["shape"] = _former_mode(cluster, shapes[mask], k) if k else shapes[:0]
+    if coarse is not None:
+        parent = _former_mode(cluster, coarse[mask], k) if k else coarse[:0]
+        inside = parent != background
+        n_in_parent = np.zeros(k, dtype=np.int64)
+        if inside.any():
+            parent_values, parent_codes = np.unique(parent[inside], return_inverse=True)
+            key = pair_fov[inside] * parent_values.size + parent_codes.ravel().astype(np.int64)
+            _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+            n_in_parent[inside] = counts[inverse.ravel()]
+        columns["parent_label"], columns["n_in_parent"] = parent, n_in_parent
+    table = pd.DataFrame(columns)
+    table.attrs["units"] = {c: CLUSTER_TABLE_UNITS[c] for c in table.columns}
+    return table
+
+
+def _awkward_data(seed, kind, n, n_fovs, background):
+    """Localisations with background, singletons, duplicates, identical points, several FOVs."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 25))
+    labels = rng.integers(0, k, n)
+    if kind == "singletons":  # many clusters of one or two localisations
+        labels = rng.integers(0, max(n, 1), n)
+    labels = np.where(rng.random(n) < rng.uniform(0, 0.6), background, labels + (background == 0))
+    if kind == "no cluster":
+        labels[:] = background
+    centres = rng.uniform(0, 4000, (max(n, 1) + k, 2))
+    X = centres[labels % centres.shape[0]] + rng.normal(0, rng.uniform(0.5, 60), (n, 2))
+    if kind == "grid":  # duplicates and collinear points
+        X = np.round(X / 20) * 20
+    elif kind == "identical" and n:  # half the localisations at one position
+        X[: n // 2] = X[0]
+    elif kind == "far":  # a stage offset of a billion nanometres
+        X = X + rng.uniform(-1e9, 1e9, 2)
+    groups = None if n_fovs == 0 else rng.integers(0, n_fovs, n) * 3 - 2
+    parent = np.where(rng.random(n) < 0.3, background, rng.integers(1, 5, n))
+    shapes = rng.choice(["arc", "ring", "spot"], n)
+    return X, labels, groups, parent, shapes
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["blobs", "singletons", "grid", "identical", "far", "no cluster"]),
+    n=st.integers(1, 300),
+    n_fovs=st.integers(0, 4),
+    background=st.sampled_from([-1, 0]),
+    block=st.sampled_from([2, 3, 7, 64, None]),
+)
+def test_blocked_cluster_table_equals_the_former_whole_array_one(seed, kind, n, n_fovs, background, block):
+    # Blocks of a few rows split clusters, so the sums carried from block to
+    # block (and the octagon filter's three passes) are exercised everywhere.
+    import sklearn_miro.analysis as analysis
+
+    X, labels, groups, parent, shapes = _awkward_data(seed, kind, n, n_fovs, background)
+    saved = analysis._BLOCK_ROWS
+    analysis._BLOCK_ROWS = saved if block is None else block
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sub-nm radii, label 0 not background
+            table = cluster_table(X, labels, groups, shapes=shapes, parent_labels=parent, background=background)
+            plain = cluster_table(X, labels, groups, background=background)
+            summary = fov_summary(X, labels, groups, background=background)
+            hulls = convex_hulls(X, labels % 11)
+    finally:
+        analysis._BLOCK_ROWS = saved
+    former = _former_cluster_table(X, labels, groups, shapes=shapes, coarse=parent, background=background)
+    pd.testing.assert_frame_equal(table, former, check_exact=True)
+    pd.testing.assert_frame_equal(plain, former.iloc[:, :16], check_exact=True)
+    # fov_summary's own table, and the former table passed in, give one summary.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pd.testing.assert_frame_equal(
+            summary, fov_summary(X, labels, groups, background=background, table=former.iloc[:, :16]),
+            check_exact=True)
+    for got, want in zip(hulls, _former_hulls(X, (labels % 11).astype(np.int64), 11)):
+        np.testing.assert_array_equal(got, want[: got.size])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from([np.int64, np.int32, np.int16, np.uint8, np.uint64]),
+    spread=st.sampled_from([1, 5, 1000, 2**40]),
+)
+def test_integer_fov_codes_are_np_uniques(seed, dtype, spread):
+    from sklearn_miro.analysis import _fov_codes
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 200))
+    info = np.iinfo(dtype)
+    low = max(info.min, -spread)
+    high = min(info.max, spread)
+    groups = rng.integers(low, high, n, endpoint=True, dtype=np.int64).astype(dtype)
+    uniques, codes = _fov_codes(groups, n)
+    want_uniques, want_codes = np.unique(groups, return_inverse=True)
+    assert uniques.dtype == want_uniques.dtype and codes.dtype == np.int64
+    np.testing.assert_array_equal(uniques, want_uniques)
+    np.testing.assert_array_equal(codes, want_codes)
+
+
+def test_cluster_table_peak_memory_is_a_few_dozen_bytes_per_localisation():
+    # The former implementation peaked at about 250 bytes per localisation
+    # (10^6 in 10^4 clusters, 10 FOVs), 32 of them the validated copies of X,
+    # labels and groups; the blocked one at about 48 (benchmarks/memory_scale.py).
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n, k = 200_000, 2_000
+    labels = np.where(rng.random(n) < 0.2, -1, rng.integers(0, k, n))
+    X = rng.uniform(0, 30_000, (k, 2))[labels % k] + rng.normal(0, 20, (n, 2))
+    groups = rng.integers(0, 5, n)
+    tracemalloc.start()
+    try:
+        cluster_table(X, labels, groups)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 110 * n, f"{peak / n:.0f} bytes per localisation"

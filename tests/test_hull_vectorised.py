@@ -360,3 +360,80 @@ def test_clusters_on_a_small_lattice():
     y = np.repeat(np.arange(1000), 10)
     assert_same_hulls(X.astype(float), y)
     assert_same_hulls(X * 0.1, y)  # the same, rounded
+
+
+# ------------------------------------------------- bands of rows (memory bound)
+
+
+def _spread_prediction(rng, n, n_clusters):
+    """A pathological prediction: clusters drawn at random, each spread over the whole FOV."""
+    return rng.integers(0, n_clusters, n)
+
+
+@pytest.mark.parametrize("budget", [1, 37, 1000, 50_000])
+@pytest.mark.parametrize("seed", range(3))
+def test_pixel_counts_in_bands_of_rows_equal_the_whole_grid(seed, budget, monkeypatch):
+    # Every hull of a random labelling spans the whole FOV, so the crossings
+    # (edge, grid row) grow with hulls x rows; hull_union_iou then works one
+    # band of rows at a time. Rows never share an interval, so the pixel
+    # counts are the same integers, band by band or all at once.
+    rng = np.random.default_rng(seed)
+    X, y, _ = _blobs(rng, 60, side=1500.0)
+    pred = _spread_prediction(rng, y.size, 40)
+    true, guess = core.encode_labels(y, -1), core.encode_labels(pred, -1)
+    whole = reference_hull_union_iou(X, true, guess)
+    monkeypatch.setattr(core, "_IOU_BAND_CROSSINGS", budget)
+    for n_pixels in (None, 97):
+        got = core.hull_union_iou(X, true, guess, n_pixels)
+        want = whole if n_pixels is None else reference_hull_union_iou(X, true, guess, n_pixels)
+        assert got[1:] == want[1:] and got[0] == want[0]
+    assert iou(X, y, pred) == whole[0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(integer_fovs(), st.integers(0, 2**32 - 1), st.sampled_from([None, 17, 257]), st.integers(1, 400))
+def test_banded_pixel_counts_on_awkward_hulls(fov, seed, n_pixels, budget):
+    X, y = fov
+    rng = np.random.default_rng(seed)
+    pred = np.where(rng.random(y.size) < 0.3, -1, rng.integers(0, 4, y.size))
+    true, guess = core.encode_labels(y, -1), core.encode_labels(pred, -1)
+    want = reference_hull_union_iou(X, true, guess, n_pixels)
+    saved = core._IOU_BAND_CROSSINGS
+    core._IOU_BAND_CROSSINGS = budget
+    try:
+        got = core.hull_union_iou(X, true, guess, n_pixels)
+    finally:
+        core._IOU_BAND_CROSSINGS = saved
+    assert got[1:] == want[1:]
+    assert (np.isnan(got[0]) and np.isnan(want[0])) or got[0] == want[0]
+
+
+@pytest.mark.parametrize("budget", [1, 100, 5_000])
+def test_row_bands_cover_the_grid_and_hold_the_budget(budget, monkeypatch):
+    rng = np.random.default_rng(4)
+    X, y, _ = _blobs(rng, 30, side=2000.0)
+    coords = X - X.min(axis=0)
+    n_pixels = core.reference_grid_size(coords)
+    origin, spacing = coords.min(axis=0), np.ptp(coords, axis=0) / (n_pixels - 1)
+    edge_sets = [core._hull_edges(core.cluster_hulls(coords, core.encode_labels(labels, -1)), origin, spacing,
+                                  n_pixels) for labels in (y, _spread_prediction(rng, y.size, 25))]
+    monkeypatch.setattr(core, "_IOU_BAND_CROSSINGS", budget)
+    bands = core._row_bands(edge_sets, n_pixels)
+    assert bands[0][0] == 0 and bands[-1][1] == n_pixels
+    assert all(a < b for a, b in bands) and all(b == c for (_, b), (c, _) in zip(bands, bands[1:]))
+    # crossings per row, and per band: at most the budget (at least the edges) plus one row's
+    per_row = np.zeros(n_pixels + 1, np.int64)
+    for edges in edge_sets:
+        first, count = edges[5], edges[6]
+        np.add.at(per_row, first[count > 0], 1)
+        np.add.at(per_row, (first + count)[count > 0], -1)
+    per_row = np.cumsum(per_row)[:-1]
+    limit = max(budget, sum(edges[5].size for edges in edge_sets)) + per_row.max()
+    assert max(per_row[a:b].sum() for a, b in bands) <= limit
+    assert len(bands) > 1 or per_row.sum() <= max(budget, sum(edges[5].size for edges in edge_sets))
+    # the intervals of a band are those of the whole grid in its rows
+    hulls = core.cluster_hulls(coords, core.encode_labels(y, -1))
+    starts, ends = core.hull_row_intervals(hulls, origin, spacing, n_pixels)
+    pieces = [core.hull_row_intervals(hulls, origin, spacing, n_pixels, band) for band in bands]
+    np.testing.assert_array_equal(np.sort(np.concatenate([p[0] for p in pieces])), np.sort(starts))
+    np.testing.assert_array_equal(np.sort(np.concatenate([p[1] for p in pieces])), np.sort(ends))

@@ -155,3 +155,29 @@ def test_ami_with_thousands_of_clusters_agrees_with_scikit_learn():
     true = np.repeat(np.arange(1500), 4)
     pred = np.where(rng.random(true.size) < 0.2, rng.integers(0, 1500, true.size), true)
     assert ami(true, pred) == pytest.approx(adjusted_mutual_info_score(true, pred), abs=1e-9)
+
+
+def test_iou_of_a_prediction_spread_over_the_fov_has_bounded_memory(monkeypatch):
+    # A random labelling makes every predicted hull span the whole FOV: the
+    # (edge, grid row) crossings grow with hulls x rows (10^4 such clusters of
+    # 10^5 localisations once took 5.5 GB at once). They are now handled one
+    # band of rows at a time: the same pixels, a peak set by the band budget.
+    import tracemalloc
+
+    from sklearn_miro.metrics import core
+
+    rng = np.random.default_rng(3)
+    X, y, _ = _fov(rng, n_clusters=40, side=1500.0)
+    pred = rng.integers(0, 300, y.size)
+    true, guess = core.encode_labels(y, -1), core.encode_labels(pred, -1)
+    peaks, results = [], []
+    for budget in (10**9, 2**14):
+        monkeypatch.setattr(core, "_IOU_BAND_CROSSINGS", budget)
+        tracemalloc.start()
+        try:
+            results.append(core.hull_union_iou(X, true, guess))
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert results[0] == results[1]
+    assert peaks[1] < peaks[0] / 4, peaks

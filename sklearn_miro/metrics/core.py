@@ -652,7 +652,7 @@ def _empty_hulls():
                        codes=np.empty(0, np.intp))
 
 
-def hull_row_intervals(hulls, origin, spacing, n_pixels):
+def hull_row_intervals(hulls, origin, spacing, n_pixels, band=None):
     """Pixel intervals covered by each hull, one per (hull, grid row).
 
     ``hulls`` is a :class:`ConvexHulls` (counter-clockwise vertices).
@@ -666,14 +666,31 @@ def hull_row_intervals(hulls, origin, spacing, n_pixels):
     the number of rows a hull spans, not with the number of pixels of its
     bounding box.
 
+    ``band``, a half-open range ``(first, stop)`` of grid rows, restricts the
+    intervals to those rows (None: all); each interval is the same whatever
+    the range, as every (edge, row) crossing is computed on its own.
+
     Returns
     -------
     starts, ends : int64 arrays
         Half-open intervals on the flattened grid (row-major, with a one-sample
         gap between rows so that intervals of different rows never touch).
     """
+    edges = _hull_edges(hulls, origin, spacing, n_pixels)
+    return _edge_row_intervals(edges, origin, spacing, n_pixels, (0, n_pixels) if band is None else band)
+
+
+def _hull_edges(hulls, origin, spacing, n_pixels):
+    """The hulls' non-horizontal edges and the grid rows each one crosses.
+
+    Returns ``(x0, y0, x1, y1, hull_ids, first_row, rows_per_edge)``: edges in
+    hull order, the first row each crosses and how many (0 for an edge
+    between two rows or outside the grid).
+    """
     if len(hulls) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        empty = np.empty(0)
+        none = np.empty(0, np.int64)
+        return empty, empty, empty, empty, none, none, none
     offsets = hulls.offsets
     # Edge i runs from vertex i to the next vertex of the same hull (the last
     # vertex of a hull closes the polygon back to its first).
@@ -695,35 +712,54 @@ def hull_row_intervals(hulls, origin, spacing, n_pixels):
     rows_per_edge = np.maximum(last_row - first_row + 1, 0)
     rows_per_edge[np.ceil(y_low) > n_pixels - 1] = 0
     rows_per_edge[np.floor(y_high) < 0] = 0
+    return x0, y0, x1, y1, hull_ids, first_row, rows_per_edge
+
+
+def _edge_row_intervals(edges, origin, spacing, n_pixels, band):
+    """:func:`hull_row_intervals` of :func:`_hull_edges`, in the grid rows ``band = (first, stop)``."""
+    x0, y0, x1, y1, hull_ids, first_row, rows_per_edge = edges
+    band_first, band_stop = band
+    first = np.maximum(first_row, band_first)
+    count = np.minimum(first_row + rows_per_edge, band_stop) - first
+    crossing = np.flatnonzero(count > 0)  # the edges crossing rows of the band, in hull order
+    if crossing.size == 0:  # every hull lies between two pixel rows: it covers no pixel
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    x0, y0, x1, y1, hull_ids = (a[crossing] for a in (x0, y0, x1, y1, hull_ids))
+    first_row, rows_per_edge = first[crossing], count[crossing]
 
     edge_of_crossing = np.repeat(np.arange(len(first_row)), rows_per_edge)
     offsets = np.arange(edge_of_crossing.size) - np.repeat(
         np.cumsum(rows_per_edge) - rows_per_edge, rows_per_edge
     )
     rows = first_row[edge_of_crossing] + offsets
+    del offsets
     row_y = origin[1] + rows * spacing[1]
     e = edge_of_crossing
     fraction = (row_y - y0[e]) / (y1[e] - y0[e])
+    del row_y
     crossing_x = x0[e] + fraction * (x1[e] - x0[e])
+    del fraction
 
-    if e.size == 0:  # every hull lies between two pixel rows: it covers no pixel
-        return np.empty(0, np.int64), np.empty(0, np.int64)
     # Smallest and largest crossing per (hull, row), without sorting the
     # crossings: they come grouped by hull (edges are in hull order), and the
     # rows a convex hull crosses are contiguous, so (hull, row) maps to the
     # dense index base[hull] + row - first row of the hull, in (hull, row)
     # order. Unbuffered min / max there give exactly the extreme crossings.
     hull_of_crossing = hull_ids[e]
+    del e, edge_of_crossing
     run_starts = _group_starts(hull_of_crossing)
-    run = np.repeat(np.arange(run_starts.size), np.diff(np.r_[run_starts, e.size]))
+    run = np.repeat(np.arange(run_starts.size), np.diff(np.r_[run_starts, hull_of_crossing.size]))
+    del hull_of_crossing
     row_min = np.minimum.reduceat(rows, run_starts)
     span = np.maximum.reduceat(rows, run_starts) - row_min + 1
     base = np.cumsum(span) - span
     dense = base[run] + rows - row_min[run]
+    del run, rows
     x_left = np.full(int(span.sum()), np.inf)
     x_right = np.full(x_left.size, -np.inf)
     np.minimum.at(x_left, dense, crossing_x)
     np.maximum.at(x_right, dense, crossing_x)
+    del dense, crossing_x
     rows = np.repeat(row_min - base, span) + np.arange(x_left.size)
     crossed = np.isfinite(x_left)  # always, for a convex hull; kept as a guard
     x_left, x_right, rows = x_left[crossed], x_right[crossed], rows[crossed]
@@ -735,6 +771,44 @@ def hull_row_intervals(hulls, origin, spacing, n_pixels):
     starts = rows[nonempty] * row_stride + first_col[nonempty].astype(np.int64)
     ends = rows[nonempty] * row_stride + last_col[nonempty].astype(np.int64) + 1
     return starts, ends
+
+
+#: Crossings of hull edges with grid rows that :func:`hull_union_iou` handles
+#: at once (some 100 bytes each): past that, the grid is cut into bands of
+#: rows. A prediction of many clusters spread over the whole FOV (random
+#: labels, say) crosses every row with every hull: 10^4 of them on a 2,400-row
+#: grid made 5 * 10^7 crossings, 5.5 GB at once (benchmarks/memory_scale.py).
+_IOU_BAND_CROSSINGS = 1 << 20
+
+
+def _row_bands(edge_sets, n_pixels):
+    """Half-open ranges of grid rows holding about ``_IOU_BAND_CROSSINGS`` crossings each.
+
+    ``edge_sets`` are :func:`_hull_edges` results. A band holds at most the
+    budget plus the crossings of one row, and the budget is at least the
+    number of edges, so a band costs no more than the edges themselves
+    (memory grows with the input, not with the grid) and the bands repeat the
+    per-edge work a bounded number of times.
+    """
+    first = np.concatenate([edges[5] for edges in edge_sets])
+    count = np.concatenate([edges[6] for edges in edge_sets])
+    total = int(count.sum())
+    budget = max(int(_IOU_BAND_CROSSINGS), first.size, 1)
+    if total <= budget:
+        return [(0, n_pixels)]
+    live = count > 0
+    first, stop = first[live], first[live] + count[live]
+    # The crossings per row change only at the edges' first rows and stops.
+    bounds, where = np.unique(np.r_[first, stop], return_inverse=True)
+    change = np.zeros(bounds.size, dtype=np.int64)
+    np.add.at(change, where.ravel(), np.r_[np.ones(first.size, np.int64), -np.ones(stop.size, np.int64)])
+    density = np.cumsum(change)[:-1]  # crossings per row in [bounds[i], bounds[i + 1])
+    before = np.r_[0, np.cumsum(density * np.diff(bounds))]  # crossings above bounds[i]
+    targets = np.arange(budget, total, budget, dtype=np.int64)
+    segment = np.searchsorted(before, targets, side="right") - 1
+    cuts = bounds[segment] + (targets - before[segment]) // density[segment]
+    cuts = np.unique(cuts[(cuts > 0) & (cuts < n_pixels)]).tolist()
+    return list(zip([0, *cuts], [*cuts, n_pixels]))
 
 
 def union_length(starts, ends):
@@ -755,6 +829,13 @@ def hull_union_iou(coords, encoded_true, encoded_pred, n_pixels=None):
 
     Returns ``(iou, pixels_true, pixels_pred, pixels_union)``; ``iou`` is NaN
     when both unions are empty (the caller decides the convention).
+
+    The work grows with the (hull edge, grid row) crossings, which a
+    pathological prediction makes many: clusters spread over the whole FOV
+    (random labels, say) each cross every row. Past ``_IOU_BAND_CROSSINGS``
+    of them the grid is handled in bands of rows, so that memory stays near
+    that budget (about 50 MB) whatever the crossings: the same pixel counts,
+    as no interval spans two rows.
     """
     # Everything relative to the FOV's own bounding box: the grid, and so the
     # result, does not depend on where the FOV sits.
@@ -773,11 +854,20 @@ def hull_union_iou(coords, encoded_true, encoded_pred, n_pixels=None):
         n_pixels = reference_grid_size(coords)
     origin = coords.min(axis=0)
     spacing = np.ptp(coords, axis=0) / (n_pixels - 1)
-    starts_true, ends_true = hull_row_intervals(hulls_true, origin, spacing, n_pixels)
-    starts_pred, ends_pred = hull_row_intervals(hulls_pred, origin, spacing, n_pixels)
-    area_true = union_length(starts_true, ends_true)
-    area_pred = union_length(starts_pred, ends_pred)
-    area_union = union_length(np.r_[starts_true, starts_pred], np.r_[ends_true, ends_pred])
+    edges_true = _hull_edges(hulls_true, origin, spacing, n_pixels)
+    edges_pred = _hull_edges(hulls_pred, origin, spacing, n_pixels)
+    del coords, hulls_true, hulls_pred
+    # Rows never share an interval, so the pixel counts are sums over bands of
+    # rows, computed one band at a time (one band, all rows, unless the hulls
+    # cross more than _IOU_BAND_CROSSINGS (row, edge) pairs).
+    area_true = area_pred = area_union = 0
+    for band in _row_bands((edges_true, edges_pred), n_pixels):
+        starts_true, ends_true = _edge_row_intervals(edges_true, origin, spacing, n_pixels, band)
+        starts_pred, ends_pred = _edge_row_intervals(edges_pred, origin, spacing, n_pixels, band)
+        area_true += union_length(starts_true, ends_true)
+        area_pred += union_length(starts_pred, ends_pred)
+        area_union += union_length(np.r_[starts_true, starts_pred], np.r_[ends_true, ends_pred])
+        del starts_true, ends_true, starts_pred, ends_pred
     if area_union == 0:
         return np.nan, area_true, area_pred, area_union
     intersection = area_true + area_pred - area_union
