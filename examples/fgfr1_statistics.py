@@ -19,11 +19,13 @@ fields of view (MCF7 cells, Alexa Fluor 647, 2 x 2 um each) in
 
     python examples/fgfr1_statistics.py [--output-dir DIR] [--seed 0]
 
-It takes about 15 minutes on a loaded 2-core CPU (6 of them training). Without ../shared it
-says so and exits without doing anything.
+It takes about 3 CPU-minutes (5 minutes on one thread of a busy 2-core machine, 3 of them
+training). Without ../shared (or $SKLEARN_MIRO_SHARED) it says so and exits without doing
+anything.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The paper's data: ../shared beside the project, or $SKLEARN_MIRO_SHARED.
+SHARED = Path(os.environ.get("SKLEARN_MIRO_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 FOLDER = SHARED / "data" / "fgfr1"
 
-# A small model: trains in a few minutes on a CPU (6 of the 15 minutes of a run on a
-# loaded 2-core machine, doc/analysis.md).
+# A small model: trains in a few minutes on a CPU.
 SMALL_MODEL = dict(
     hidden_size=32, n_steps=10, n_augmented=600, max_epochs=5, batch_size=1, learning_rate=1e-3
 )
@@ -160,7 +162,7 @@ def main():
     comparison = pd.DataFrame(rows)
     comparison.to_csv(out / "comparison.csv")
     print("\nAll ten FOVs (FOV means for densities and fractions):")
-    print(comparison.to_string(float_format=lambda v: f"{v:.3g}"))
+    print(comparison.to_string(float_format=lambda v: f"{v:.4g}"))
 
     fig = plot_cluster_statistics(tables, panel_size=3.6)
     fig.suptitle("FGFR1 (10 FOVs): MIRO vs DBSCAN, as the paper's Fig. 4c-e")

@@ -25,6 +25,8 @@ rough model; the benchmark trains for longer (see doc/multiscale_and_shapes.md).
 """
 
 import argparse
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -39,7 +41,8 @@ from sklearn_miro.datasets import make_npc
 from sklearn_miro.estimators import MultiscaleMIROTransformer
 from sklearn_miro.metrics import clustering_report
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The paper's data: ../shared beside the project, or $SKLEARN_MIRO_SHARED.
+SHARED = Path(os.environ.get("SKLEARN_MIRO_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 SCALES = ("corners", "rings")
 # DBSCAN on the raw coordinates, per scale (eps nm, min_samples): what the
 # grid search of benchmarks/multiscale_and_shapes.py (the one MIRO's
@@ -55,6 +58,8 @@ def get_model(args, X, Y, fov):
         from sklearn_miro import load_reference_checkpoint
 
         path = SHARED / "reference" / "checkpoints" / "multiscale_npc.pt"
+        if not path.is_file():
+            sys.exit(f"--authors needs the authors' checkpoint, not found at {path}.")
         transformer = load_reference_checkpoint(path, kind="multiscale", n_steps=20, connectivity_radius=0.2)
         # The authors' DBSCAN parameters for experimental NPC data (Table S2).
         model = MultiscaleMIROClusterer(transformer=FrozenEstimator(transformer), eps=(4.0, 30.0),
@@ -70,6 +75,7 @@ def get_model(args, X, Y, fov):
         k_star=6,
         connectivity_radius=100.0,
         n_augmented=400,
+        batch_size=4,                    # more optimisation steps in the same time
         max_epochs=args.epochs,
         augmentation={"fov_size": 450.0},
         verbose=1,

@@ -5,8 +5,11 @@ Like the paper's Fig. 3a-c: simulated FOVs mixing spots and ellipses
 every localisation (``"background"`` for the unclustered ones). The network
 collapses every cluster onto its centre and, at the same time, predicts the
 class of every localisation (cross-entropy weighted by ``beta``, paper Eq. 7);
-DBSCAN on the collapsed points gives the clusters, and the mode of the
-predicted classes in a cluster gives the cluster's shape. The script
+DBSCAN on the collapsed points gives the clusters. A cluster's shape is the
+mode of its localisations' predicted classes (the paper's vote) or, when it
+classifies the training clusters better, a small model of the cluster's
+geometry and of that vote (``cluster_classes="auto"``; the script says which).
+The script
 
 1. trains a :class:`~sklearn_miro.MIROShapeClassifier` on 4 simulated FOVs
    (a short CPU training by default; ``--epochs`` for a longer one), or loads
@@ -25,6 +28,8 @@ rough model; the benchmark trains for longer (see doc/multiscale_and_shapes.md).
 """
 
 import argparse
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -36,7 +41,8 @@ from sklearn_miro import MIROShapeClassifier
 from sklearn_miro.datasets import make_multishape
 from sklearn_miro.metrics import clustering_report
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The paper's data: ../shared beside the project, or $SKLEARN_MIRO_SHARED.
+SHARED = Path(os.environ.get("SKLEARN_MIRO_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
 def get_model(args, X, shape, y, fov):
@@ -46,6 +52,8 @@ def get_model(args, X, shape, y, fov):
         from sklearn_miro import load_reference_checkpoint
 
         path = SHARED / "reference" / "checkpoints" / "multishape.pt"
+        if not path.is_file():
+            sys.exit(f"--authors needs the authors' checkpoint, not found at {path}.")
         model = load_reference_checkpoint(path, n_steps=20, connectivity_radius=0.2)
         return model, "the authors' multishape checkpoint"
     started = time.perf_counter()
@@ -90,14 +98,14 @@ def main():
         print("  training-cluster accuracy: "
               + ", ".join(f"{k} {v:.3f}" for k, v in clf.cluster_class_scores_.items())
               + " (descriptors: leave-one-FOV-out)")
-    print(f"mean max probability {proba.max(axis=1).mean():.3f}")
-    print(f"per-localization macro F1: {f1_score(shape_new, cluster_class, average='macro'):.3f} "
-          f"(class per cluster), {f1_score(shape_new, per_localization, average='macro'):.3f} (raw); "
-          f"accuracy {clf.score(X_new, shape_new):.3f}")
+    print(f"held-out FOV: mean probability of the predicted class {proba.max(axis=1).mean():.3f}")
+    print(f"  per-localisation macro F1 {f1_score(shape_new, cluster_class, average='macro'):.3f} "
+          f"(class of its cluster), {f1_score(shape_new, per_localization, average='macro'):.3f} "
+          f"(its own class; accuracy {clf.score(X_new, shape_new):.3f})")
     report = clustering_report(X_new, y_new, labels).iloc[0]
-    print(f"clusters: ARI† {report['ari_dagger']:.3f}, JI_c {report['ji_c']:.3f}, "
-          f"RMSRE_N {report['rmsre_n']:.3f} ({report['n_pred_clusters']} found, "
-          f"{report['n_true_clusters']} true)")
+    print(f"  clusters: ARI† {report['ari_dagger']:.3f}, JI_c {report['ji_c']:.3f}, "
+          f"RMSRE_N {report['rmsre_n']:.3f} ({report['n_pred_clusters']:.0f} found, "
+          f"{report['n_true_clusters']:.0f} true)")
 
     try:
         import matplotlib
@@ -128,7 +136,7 @@ def main():
                     color="white" if cm[i, j] > 0.6 else "black")
     ax.set_xticks(range(len(cm)), clf.classes_, rotation=30)
     ax.set_yticks(range(len(cm)), clf.classes_)
-    ax.set_xlabel("predicted (mode per cluster)")
+    ax.set_xlabel("predicted (class of the cluster)")
     ax.set_ylabel("true")
     ax.set_title(f"F1 = {f1_score(shape_new, cluster_class, average='macro'):.3f}")
     ax = axes[1, -1]

@@ -6,17 +6,23 @@ cluster, randomly rotated and mirrored, over uniform background at the
 density of your data), train ``MIROClusterer`` on them as usual, and cluster
 your real FOVs.
 
-Without ``../shared`` the example simulates the "user data" (ground-truth
-scenario 6 recipe: elongated clusters) and labels one cluster of it; with
-``../shared`` it uses the single cluster the paper's authors trained on and
-scores the benchmark's test FOVs.
+Without ``../shared`` (or ``$SKLEARN_MIRO_SHARED``) the example simulates the
+"user data" (ground-truth scenario 6 recipe: elongated clusters) and labels
+one cluster of it; with ``../shared`` it uses the single cluster the paper's
+authors trained on and scores the benchmark's test FOVs.
 
     python examples/single_shot.py [--n-test 5] [--quick]
 
+``--quick`` trains a tiny network in seconds, a smoke test of the workflow:
+that network learns nothing (a ``MoveNothingWarning`` says so) and MIRO
+then clusters like plain DBSCAN.
+
 The cluster here is elongated (axis ratio about 7 for the paper's cluster,
-about 4.6 for the simulated one), so the defaults
-train a wider network (hidden size 96) from random weights instead of
-fine-tuning the shipped one: about 10 CPU-minutes instead of one. On the
+about 4.6 for the simulated one), so the defaults train a wider network
+(hidden size 96) from random weights instead of fine-tuning the shipped one:
+10 to 20 CPU-minutes instead of one or two (the run with the paper's
+cluster took 21 CPU-minutes, 30 minutes on one thread of a busy 2-core
+machine; ``--quick`` about 40 CPU-seconds). On the
 paper's single-shot scenario 6 that gave ARI-dagger / JI_c / RMSRE_N 0.718 /
 0.950 / 0.226 against 0.677 / 0.921 / 0.271 for fine-tuning, over 3 seeds;
 on round clusters fine-tuning did better and stays the default there
@@ -24,6 +30,7 @@ on round clusters fine-tuning did better and stays the default there
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +42,15 @@ from sklearn_miro.io import load_benchmark
 from sklearn_miro.metrics import clustering_report
 from sklearn_miro.single_shot import load_reference_single_shot, single_shot_training_fovs
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The paper's data: ../shared beside the project, or $SKLEARN_MIRO_SHARED.
+SHARED = Path(os.environ.get("SKLEARN_MIRO_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-test", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="a tiny, fast model (smoke test)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny network that trains in seconds and learns nothing (smoke test)")
     args = parser.parse_args()
 
     folder = SHARED / "data" / "nieves2023" / "ground_truth" / "scenario_6"
