@@ -252,9 +252,11 @@ def _auto_background(labels, column_names):
 
 
 def _read_labelled(paths, label_column, background, args=None):
+    import pandas as pd
+
     background = _parse_background(background)
-    Xs, ys, groups, names = [], [], [], []
-    for k, path in enumerate(paths):
+    Xs, ys, groups, names, n_fovs = [], [], [], [], 0
+    for path in paths:
         df = _read_table(path, args)
         column = _canonical_name(df, label_column or "label")
         if column not in df.columns:
@@ -267,11 +269,18 @@ def _read_labelled(paths, label_column, background, args=None):
         ys.append(_integer_labels(df[column].to_numpy(), path, _original_name(df, column)))
         names.append(_original_name(df, column))
         ids, _ = _fov_ids(df, path, getattr(args, "fov_column", None))
-        groups.append(np.array([f"{k}:{v}" for v in ids]) if ids is not None else np.full(len(df), f"{k}:"))
-    # One integer per FOV (file, and FOV id within it), in order of appearance.
-    import pandas as pd
-
-    groups = pd.factorize(np.concatenate(groups))[0]
+        # One integer per FOV (file, and FOV id within it), in order of
+        # appearance, numbered file by file: not through one "file:id" string
+        # per localisation of all files at once, which took several times the
+        # memory of the coordinates. Ids are still compared as their text.
+        if ids is None:
+            codes = np.zeros(len(df), dtype=np.intp)
+        else:
+            codes = pd.factorize(np.array([f"{v}" for v in ids]))[0]
+        groups.append(codes + n_fovs)
+        n_fovs += int(codes.max()) + 1 if len(codes) else 0
+        del df
+    groups = np.concatenate(groups)
     labels = np.concatenate(ys)
     if background == "auto":
         background = _auto_background(labels, names)
@@ -520,18 +529,24 @@ def _cluster(args):
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
-    # Every input read and every output checked before any clustering.
-    tables, targets = [], []
+    # Every input read and every output checked before any clustering, so that
+    # a bad file or an output clash fails at once, not after hours spent on the
+    # files before it. The tables are not kept: users pass hundreds of FOV
+    # files, and holding them all made memory grow with their sum. Each file
+    # is read again when its turn comes (reading is a small fraction of
+    # clustering it).
+    targets, resolved_targets = [], set()
     inputs = {Path(p).resolve() for p in args.files}
     for path in args.files:
-        tables.append(_read_table(path, args))
-        if args.pretrained is not None and len(tables[-1]) < 2:
+        df = _read_table(path, args)
+        if args.pretrained is not None and len(df) < 2:
             # Zero-shot reads its length scales off the file itself.
             raise CommandError(
-                f"{path} has {len(tables[-1])} localisation(s); zero-shot clustering needs at least 2."
+                f"{path} has {len(df)} localisation(s); zero-shot clustering needs at least 2."
             )
         new_name = args.label_name or _written_label_name(path)
-        clash = [c for c in _original_names(tables[-1]) if str(c).casefold() == new_name.casefold()]
+        clash = [c for c in _original_names(df) if str(c).casefold() == new_name.casefold()]
+        del df
         if clash:
             raise CommandError(
                 f"{path} already has a column named {clash[0]!r}; pass --label-name with another "
@@ -545,16 +560,22 @@ def _cluster(args):
         table_path = target.with_name(f"{target.stem}_table.csv")
         if target.resolve() in inputs:
             raise CommandError(f"The output {target} is one of the input files.")
-        if target.resolve() in {t.resolve() for t, _ in targets}:
+        if target.resolve() in resolved_targets:
             raise CommandError(
                 f"Two inputs would both be written to {target}; use different file names or "
                 "one --output-dir per input."
             )
         targets.append((_output_file(target, args.force, "Output file"),
                         _output_file(table_path, args.force, "Cluster table")))
-    for path, df, (target, table_path) in zip(args.files, tables, targets):
+        resolved_targets.add(targets[-1][0].resolve())
+    # Then one file at a time: read, cluster, write, let go. Peak memory is that
+    # of the largest file and its clustering, whatever the number of files.
+    for path, (target, table_path) in zip(args.files, targets):
+        df = _read_table(path, args)
         X = df[["x", "y"]].to_numpy()
+        n_localizations = len(df)
         groups, _ = _fov_ids(df, path, args.fov_column)
+        del df
         if args.pretrained is not None:
             # Zero-shot works in any unit, but the table beside it is in nm: coordinates
             # whose typical neighbour is under 1 apart are not nm (um, most likely).
@@ -599,7 +620,8 @@ def _cluster(args):
             table = cluster_table(X, labels, groups, check_units=False)
         table.to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
-        print(f"{path}: {len(df)} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
+        print(f"{path}: {n_localizations} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
+        del X, groups, labels, table  # before the next file is read, not after
     return 0
 
 
@@ -687,6 +709,7 @@ def _stats(args):
         else:
             fovs.append(np.full(len(df), len(fov_names)))
             fov_names.append(fov)
+        del df, values, ids  # only the arrays kept above stay: one table in memory at a time
     for shown, paths in used.items():
         where = "every file" if len(paths) == len(args.files) else f"{len(paths)} file(s)"
         print(f"Cluster ids from the column {shown!r} ({where}; --label-column to choose another).")

@@ -1,13 +1,15 @@
 """The sklearn-miro command line, on tiny data and tiny models."""
 
+import argparse
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_miro.cli import main
+from sklearn_miro.cli import CommandError, main
 from sklearn_miro.io import ShadowedLabelsWarning
 from sklearn_miro.datasets import make_gaussian_clusters
 
@@ -375,3 +377,153 @@ def test_stats_decides_the_background_file_by_file(tmp_path, capsys):
     assert summary.loc["b", "n_clusters"] == 1
     assert summary.loc["b", "fraction_clustered"] == pytest.approx(4 / 7)
     assert summary.loc["a", "n_clusters"] == 1
+
+
+# ------------------------------------------------- cluster: one file at a time
+
+
+def _record_cli_io(monkeypatch, model_class):
+    """Record the reader's calls, clustering and writing, with the tables alive at each."""
+    import gc
+    import weakref
+
+    import sklearn_miro.io as sio
+
+    events, tables = [], []
+    read, write = sio.read_localizations, sio.write_labels_as_source
+
+    def live():
+        gc.collect()
+        return sum(ref() is not None for ref in tables)
+
+    def reading(path, **kwargs):
+        df = read(path, **kwargs)
+        tables.append(weakref.ref(df))
+        events.append(("read", Path(path).name))
+        return df
+
+    def writing(target, source, *args, **kwargs):
+        events.append(("write", Path(source).name, live()))
+        return write(target, source, *args, **kwargs)
+
+    def clustering(method):
+        def run(self, X, *args, **kwargs):
+            events.append(("cluster", len(X), live()))
+            return method(self, X, *args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(sio, "read_localizations", reading)
+    monkeypatch.setattr(sio, "write_labels_as_source", writing)
+    for name in ("predict", "fit_predict"):
+        monkeypatch.setattr(model_class, name, clustering(getattr(model_class, name)))
+    return events
+
+
+def _assert_streamed(events, files):
+    """One checking read per file, then read, cluster, write file by file, at most
+    the current file's table alive (the count is the last item of an event)."""
+    names = [p.name for p in files]
+    sizes = [len(pd.read_csv(p)) for p in files]
+    assert [event[:2] for event in events] == [("read", name) for name in names] + [
+        event for name, n in zip(names, sizes) for event in (("read", name), ("cluster", n), ("write", name))
+    ]  # fmt: skip
+    assert all(event[-1] <= 1 for event in events if event[0] != "read")
+
+
+@pytest.fixture(scope="module")
+def three_files(labelled_files, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("three")
+    paths = []
+    for k, source in enumerate([*labelled_files, labelled_files[0]]):
+        # Different sizes, so that the events say which file is clustered.
+        df = pd.read_csv(source).iloc[: 60 - 10 * k]
+        paths.append(folder / f"part_{k}.csv")
+        df.to_csv(paths[-1], index=False)
+    return paths
+
+
+def test_cluster_checks_every_file_then_streams_them(model_path, three_files, tmp_path, monkeypatch):
+    # Memory must not grow with the number of files (users pass hundreds):
+    # every file is read once to check it before any clustering (a bad file
+    # fails before any work), then read, clustered and written one at a time,
+    # no earlier table alive when the next is clustered.
+    events = _record_cli_io(monkeypatch, type(joblib.load(model_path)))
+    assert main(["cluster", str(model_path), *map(str, three_files), "--output-dir", str(tmp_path), "-q"]) == 0
+    _assert_streamed(events, three_files)
+
+
+def test_cluster_outputs_do_not_depend_on_the_other_files(model_path, three_files, tmp_path, capsys):
+    together, alone = tmp_path / "together", tmp_path / "alone"
+    assert main(["cluster", str(model_path), *map(str, three_files), "--output-dir", str(together)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    lines = []
+    for path in three_files:
+        assert main(["cluster", str(model_path), str(path), "--output-dir", str(alone)]) == 0
+        lines += capsys.readouterr().out.splitlines()
+    assert printed == [line.replace(str(alone), str(together)) for line in lines]
+    written = sorted(p.name for p in together.iterdir())
+    assert len(written) == 2 * len(three_files) and written == sorted(p.name for p in alone.iterdir())
+    for name in written:
+        assert (together / name).read_bytes() == (alone / name).read_bytes(), name
+
+
+def test_cluster_writes_nothing_when_a_later_file_is_bad(model_path, three_files, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,abc\n")
+    out = tmp_path / "out"
+    assert main(["cluster", str(model_path), *map(str, three_files[:2]), str(bad), "--output-dir", str(out)]) == 2
+    assert "column 'y' has the non-numeric value 'abc'" in capsys.readouterr().err
+    assert not any(out.glob("*_clusters*"))
+    # The same for a label-column clash in the last file.
+    clash = tmp_path / "clash.csv"
+    pd.read_csv(three_files[0]).assign(cluster=0).to_csv(clash, index=False)
+    assert main(["cluster", str(model_path), str(three_files[0]), str(clash), "--output-dir", str(out)]) == 2
+    assert "already has a column named 'cluster'" in capsys.readouterr().err
+    assert not any(out.glob("*_clusters*"))
+
+
+def test_zero_shot_fits_file_by_file_and_streams(three_files, tmp_path, monkeypatch, capsys):
+    # --pretrained fits every file on its own (its own cluster radius, eps and
+    # min_samples): streamed like a saved model, each file's output that of
+    # the file alone.
+    from sklearn_miro.estimators import MIROClusterer
+
+    together, alone = tmp_path / "together", tmp_path / "alone"
+    files = three_files[:2]
+    assert main(["cluster", "--pretrained", "nanoclusters", *map(str, files), "--output-dir", str(alone), "-q"]) == 0
+    for path in files:  # also file by file: the outputs must be the same
+        assert main(["cluster", "--pretrained", "nanoclusters", str(path), "--output-dir", str(together),
+                     "-q"]) == 0
+    capsys.readouterr()
+    for name in sorted(p.name for p in alone.iterdir()):
+        assert (together / name).read_bytes() == (alone / name).read_bytes(), name
+    events = _record_cli_io(monkeypatch, MIROClusterer)
+    assert main(["cluster", "--pretrained", "nanoclusters", *map(str, files), "--output-dir",
+                 str(tmp_path / "again"), "-q"]) == 0
+    _assert_streamed(events, files)
+
+
+def test_train_numbers_fovs_file_by_file_as_text(tmp_path):
+    # FOV ids are numbered per file in order of appearance, compared as text
+    # (as the one string per localisation they replaced did: 0.0 and -0.0 are
+    # two FOVs, 2 and 2.0 in a float column one), files never sharing a number.
+    from sklearn_miro.cli import _read_labelled
+
+    rng = np.random.default_rng(0)
+    specs = [[0.0, -0.0, 0.0, 2.0, 2], ["b", "a", "b", "c", "a"], None]
+    paths = []
+    for k, fov in enumerate(specs):
+        df = pd.DataFrame({"x": rng.uniform(0, 100, 5), "y": rng.uniform(0, 100, 5), "index": [0, 1, 1, 2, 0]})
+        if fov is not None:
+            df["fov"] = fov
+        paths.append(tmp_path / f"f{k}.csv")
+        df.to_csv(paths[-1], index=False)
+    args = argparse.Namespace(pixel_size=None, coordinate_unit=None, fov_column="fov")
+    with pytest.raises(CommandError, match="no FOV column 'fov'"):
+        _read_labelled(paths, None, "auto", args)
+    args.fov_column = None
+    _, labels, groups = _read_labelled(paths, None, "auto", args)
+    assert groups.dtype == np.intp
+    assert groups.tolist() == [0, 1, 0, 2, 2, 3, 4, 3, 5, 4, 6, 6, 6, 6, 6]
+    assert labels.tolist()[:5] == [-1, 1 + 1 * 3, 1 + 0 * 3, 2 + 2 * 3, -1]  # ids + FOV x (max id + 1)

@@ -3,6 +3,7 @@
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -448,3 +449,109 @@ def test_a_decimal_comma_is_named(tmp_path):
     path.write_text("x;y\n1,5;2,5\n3,0;4,0\n")
     with pytest.raises(ValueError, match="non-numeric value '1,5' .* It looks like a decimal comma"):
         read_localizations(path)
+
+
+# --------------------------------------------------------------------------- #
+# read_localizations: what each layout reads as, pinned exactly (values,
+# dtypes, attrs), around the reader's shortcuts: skipinitialspace only where a
+# field may start with a space, no copies of numeric columns before the
+# DataFrame gathers them, the header found without splitting the whole head.
+# --------------------------------------------------------------------------- #
+def _expected(columns, units, original):
+    df = pd.DataFrame(columns)
+    df.attrs.update(units=units, original_columns=original)
+    return df
+
+
+THUNDERSTORM_TEXT = (
+    '"id","frame","x [nm]","y [nm]","sigma [nm]","intensity [photon]","offset [photon]",'
+    '"bkgstd [photon]","uncertainty [nm]"\n'
+    "1,1,1200.5,3400.25,130.1,2500.0,100.0,12.5,9.8\n"
+    "2,3,1210.0,3390.0,128.0,2400.0,99.0,12.0,10.1\n"
+)
+THUNDERSTORM_FRAME = _expected(
+    {
+        "x": [1200.5, 1210.0], "y": [3400.25, 3390.0], "frame": np.array([1, 3], dtype=np.int64),
+        "uncertainty": [9.8, 10.1], "intensity": [2500.0, 2400.0], "background_std": [12.5, 12.0],
+        "offset": [100.0, 99.0], "sigma": [130.1, 128.0], "id": np.array([1, 2], dtype=np.int64),
+    },
+    {"x": "nm", "y": "nm", "frame": "frame", "uncertainty": "nm", "intensity": "photon",
+     "background_std": "photon", "offset": "photon", "sigma": "nm"},
+    {"x": "x [nm]", "y": "y [nm]", "frame": "frame", "uncertainty": "uncertainty [nm]",
+     "intensity": "intensity [photon]", "background_std": "bkgstd [photon]", "offset": "offset [photon]",
+     "sigma": "sigma [nm]"},
+)  # fmt: skip
+BENCHMARK_FRAME = _expected(
+    {"x": [1.5, 3.0], "y": [2.25, 4.0], "label": np.array([0, 7], dtype=np.int64)},
+    {"x": "nm", "y": "nm"}, {"x": "x", "y": "y", "label": "index"},
+)
+TEXT_FRAME = _expected(
+    {"x": [1.0, 3.0], "y": [2.0, 4.0], "name": pd.array(["a b", "  c"], dtype=pd.StringDtype(na_value=np.nan))},
+    {"x": "nm", "y": "nm"}, {"x": "x", "y": "y"},
+)
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, expected",
+    [
+        ("x,y,index\n1.5,2.25,0\n3,4.0,7\n", {}, BENCHMARK_FRAME),
+        ("x, y, index\n1.5, 2.25, 0\n 3, 4.0,7\n", {}, BENCHMARK_FRAME),  # spaces after delimiters
+        ("\ufeffx;y;index\r\n1.5;2.25;0\r\n3;4.0;7\r\n", {}, BENCHMARK_FRAME),  # BOM, CRLF
+        ("\n" * 3000 + "x,y,index\n1.5,2.25,0\n3,4.0,7\n", {}, BENCHMARK_FRAME),  # header after 3 KB of blank lines
+        (THUNDERSTORM_TEXT, {}, THUNDERSTORM_FRAME),
+        (THUNDERSTORM_TEXT.replace("\n", "\r\n"), {}, THUNDERSTORM_FRAME),
+        # Text: a space at the start of a field is dropped, inside quotes kept.
+        ('x,y,name\n1,2, a b\n3,4,"  c"\n', {}, TEXT_FRAME),
+        ('x\ty\tname\n1\t2\t a b\n3\t4\t"  c"\n', {}, TEXT_FRAME),
+        ('x,y,name\n1,2,a b\n3,4,"  c"\n', {}, TEXT_FRAME),
+    ],
+)
+def test_layouts_read_exactly(tmp_path, text, kwargs, expected):
+    path = write(tmp_path / "layout.csv", text)
+    df = read_localizations(path, **kwargs)
+    expected = expected.copy()
+    expected.attrs["source"] = str(path)
+    pd.testing.assert_frame_equal(df, expected, check_exact=True)
+    assert df.attrs == expected.attrs
+    # The DataFrame holds its own consolidated blocks, as pd.DataFrame(dict) makes them.
+    assert df._mgr.nblocks == len({str(t) for t in df.dtypes})
+
+
+def test_a_space_after_the_first_megabyte_is_still_dropped(tmp_path):
+    # Whether a field may start with a space is decided by scanning the file
+    # in 1 MiB pieces: a space in the last line only must still be seen.
+    n = 120_000
+    path = write(tmp_path / "big.csv", "x,y,name\n" + "1.5,2.5,a\n" * n + "3.5,4.5, b\n")
+    assert path.stat().st_size > 2**20
+    df = read_localizations(path)
+    assert len(df) == n + 1 and df["name"].iloc[-1] == "b" and df["name"].iloc[0] == "a"
+    assert df["x"].dtype == np.float64 and df["x"].iloc[-1] == 3.5
+
+
+def test_delimiter_found_in_a_header_longer_than_a_kilobyte(tmp_path):
+    name = "n" * 1500
+    path = write(tmp_path / "long.csv", f"{name};x;y\n1;2;3\n4;5;6\n")
+    df = read_localizations(path)
+    assert list(df.columns) == ["x", "y", name]
+    np.testing.assert_array_equal(df["x"], [2.0, 5.0])
+
+
+@pytest.mark.parametrize("n_control, binary", [(1, False), (30, True)])
+def test_control_characters_decide_text_or_binary(tmp_path, n_control, binary):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"x,y,note\n" + b"1,2,a\n" * 300 + b"3,4," + b"\x01" * n_control + b"\n")
+    if binary:
+        with pytest.raises(ValueError, match="binary data"):
+            read_localizations(path)
+    else:
+        assert read_localizations(path)["note"].iloc[-1] == "\x01"
+
+
+def test_overflowing_unit_conversion_is_reported_without_a_numpy_warning(tmp_path):
+    path = write(tmp_path / "px.csv", "x [px],y [px],sigma [px]\n1e308,2,1e308\n3,4,5\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from the multiplication
+        with pytest.raises(ValueError, match="non-finite value at data row 1"):
+            read_localizations(path, pixel_size=160)
+        df = read_localizations(write(tmp_path / "s.csv", "x [px],y [px],sigma [px]\n1,2,1e308\n"), pixel_size=160)
+    assert np.isinf(df["sigma"].iloc[0])
