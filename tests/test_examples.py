@@ -83,7 +83,7 @@ SLOW = [
     Example("fgfr1_zero_shot.py", ("--n-fovs", "2", "--n-plot", "1"), shared="data/fgfr1",
             files=("fgfr1_zero_shot.png",),
             stdout=(r"FGFR1_MCF7_AF647_2 +\d+", r"Total clusters over 2 FOVs")),
-    # No option makes these two shorter: 3 and 8 CPU-minutes.
+    # No option makes these two shorter: about 3 CPU-minutes each (178 and 163 CPU-s measured).
     Example("train_and_cluster.py", ("--n-test", "2"), shared="data/nieves2023",
             files=("m.joblib",),
             stdout=(r"trained in \d+ s", r"mean over 2 test FOVs", r"DBSCAN \(eps=30, min_samples=6\) +ari_dagger=0\.\d{3}"),

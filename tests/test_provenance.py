@@ -6,6 +6,7 @@ import importlib
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -502,3 +503,14 @@ def test_docstring_examples():
     module = importlib.import_module("sklearn_miro.provenance")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 8 and result.failed == 0
+
+
+def test_the_documented_example_runs(tmp_path, monkeypatch):
+    # doc/provenance.md's first code block, as a user would paste it (a rename once left it
+    # importing a name that no longer existed).
+    text = (Path(__file__).resolve().parents[1] / "doc" / "provenance.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "doc/provenance.md", "exec"), {"__name__": "__doc_example__"})
+    record = json.loads((tmp_path / "clusters_provenance.json").read_text())
+    assert record["format"] == PROVENANCE_FORMAT
