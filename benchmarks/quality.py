@@ -709,12 +709,12 @@ def _patch_classifier_partial_init():
 
 EXCESS_FACTOR = float(os.environ.get("EXCESS_FACTOR", 0.484))
 # "excess": the pair correlation's extra neighbours; "local-weighted": the typical clustered
-# localisation's (min_samples_predictors.local_excess, weighted; its factor was 1.023).
+# localisation's (excess_counts.local_excess, weighted; its factor was 1.023).
 EXCESS_PREDICTOR = os.environ.get("EXCESS_PREDICTOR", "excess")
 # "tile-weighted": the pair count robust to one blob (sklearn_miro.parameters.tiled_excess_neighbours,
 # tiles of EXCESS_TILE_RADII radii; factors 0.633 at 20, 0.710 at 10 on the simulations).
 # "pair-capped": the pair count with each localisation's count capped at EXCESS_CAP x the typical
-# cluster's (min_samples_predictors.capped_pair_count).
+# cluster's (excess_counts.capped_pair_count).
 # "excess-capped": the pair count's rule, at most EXCESS_CAP x (1 + the weighted typical count)
 # (min_samples_predictors.py --predictor excess-capped prints the k fitted on simulations).
 EXCESS_CAP = float(os.environ.get("EXCESS_CAP", "inf"))
@@ -735,11 +735,11 @@ def _patch_excess_min_samples():
                 return self.dbscan_rule[1]
             count = fit.excess_neighbours
             if EXCESS_PREDICTOR in ("local", "local-weighted"):
-                from min_samples_predictors import local_excess
+                from excess_counts import local_excess
 
                 count = local_excess(X, fit.radius, weighted=EXCESS_PREDICTOR == "local-weighted")
             elif EXCESS_PREDICTOR in ("tile-weighted-edge", "pair-capped"):
-                from min_samples_predictors import capped_pair_count, tile_count
+                from excess_counts import capped_pair_count, tile_count
 
                 count = (capped_pair_count(X, fit.radius, EXCESS_CAP) if EXCESS_PREDICTOR == "pair-capped"
                          else tile_count(X, fit.radius, EXCESS_PREDICTOR,
@@ -756,7 +756,7 @@ def _patch_excess_min_samples():
                     return self.dbscan_rule[1]
             value = max(2, int(round(EXCESS_FACTOR * (1.0 + count))))
             if EXCESS_PREDICTOR == "excess-capped":
-                from min_samples_predictors import local_excess
+                from excess_counts import local_excess
 
                 typical = 1.0 + local_excess(X, fit.radius, weighted=True)
                 value = min(value, max(2, int(round(EXCESS_CAP * typical))))
