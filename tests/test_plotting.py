@@ -10,7 +10,13 @@ matplotlib.use("Agg")
 from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from sklearn_miro.datasets import make_multishape, make_rings  # noqa: E402
+from sklearn_miro.datasets import (  # noqa: E402
+    make_cluster_pairs,
+    make_gaussian_clusters,
+    make_multishape,
+    make_npc,
+    make_rings,
+)
 from sklearn_miro.plotting import (  # noqa: E402
     BACKGROUND_COLOR,
     cluster_colors,
@@ -227,6 +233,44 @@ def test_zero_as_background_is_named_once(rings):
         warnings.simplefilter("error", UserWarning)
         plot_clusters(X, y)
         plot_clusters(X, shifted, background_label=0)
+
+
+def test_zero_spread_like_background_is_named_even_when_outnumbered():
+    # NPC-like rings: the background (relabelled 0, as in the benchmark's files) holds
+    # fewer localisations than the largest ring; it is spread over the whole FOV.
+    X, y_scales, _ = make_npc(random_state=0)
+    rings = y_scales[:, 1]
+    shifted = np.where(rings == -1, 0, rings + 1)
+    assert (shifted == 0).sum() < np.bincount(shifted[shifted > 0]).max()
+    with pytest.warns(UserWarning, match=r"uses label 0 for \d+ of \d+ localisations, spread like "
+                      r"background: .* nm.*pass background_label=0 or np\.where\(labels == 0, -1, labels\)"):
+        plot_clusters(X, shifted)
+    # Checked in every panel, and the panel is named.
+    with pytest.warns(UserWarning, match="labels \\(panel 'truth'\\) has no -1"):
+        plot_clusters(X, {"clusters": rings, "truth": shifted})
+
+
+def test_labels_without_background_are_not_taken_for_zero_background():
+    import warnings
+
+    pairs = make_cluster_pairs(distance=2.0, random_state=1)
+    one_pair = make_cluster_pairs(n_pairs=1, random_state=1)
+    X, y, _ = make_gaussian_clusters(random_state=0)
+    kept = y >= 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for X_, y_, _ in (pairs, one_pair, (X[kept], y[kept], None)):
+            assert (y_ == 0).any() and not (y_ == -1).any()
+            plot_clusters(X_, y_)
+        # Integer classes without background: 0 is as spread as the other class.
+        X_s, _, _, shape = make_multishape(random_state=0)
+        in_cluster = shape != "background"
+        plot_clusters(X_s[in_cluster], np.unique(shape[in_cluster], return_inverse=True)[1])
+    # Whichever cluster is numbered 0.
+    from sklearn_miro.plotting import _zero_background_evidence
+
+    for k in np.unique(y[kept]):
+        assert _zero_background_evidence(X[kept], np.where(y[kept] == k, 0, y[kept] + 1)) is None
 
 
 def test_density_map_image_is_bounded_for_a_huge_fov():
