@@ -22,6 +22,9 @@ __all__ = [
     "caller_stacklevel",
     "fov_column",
     "warn_if_zero_is_background",
+    "zero_background_evidence",
+    "ZERO_BACKGROUND_FOV_FRACTION",
+    "ZERO_BACKGROUND_SPREAD_RATIO",
     "check_training_fovs",
     "check_cluster_labels",
     "check_label_vector",
@@ -657,29 +660,242 @@ def check_training_fovs(X, groups, fovs=None):
             )
 
 
-def warn_if_zero_is_background(labels, name="y", stacklevel=None):
+#: Label 0 reads as background when its localisations spread at least this many times
+#: more than the median other label's (RMS distance to the label's centre) ...
+ZERO_BACKGROUND_SPREAD_RATIO = 2.0
+#: ... and at least this fraction of the spread of all localisations (of its FOV).
+ZERO_BACKGROUND_FOV_FRACTION = 0.3
+
+# Rows per block of the second (centred) pass of :func:`zero_background_evidence`.
+_BLOCK_ROWS = 65_536
+
+
+def _dense_codes(values):
+    """(code 0..k-1 of every entry, k): equal values, equal codes.
+
+    Linear for integers over a range not much longer than the data (a table of
+    the values present numbers them); a sort (:func:`numpy.unique`) for other
+    integers, a hash (:func:`pandas.factorize`) for strings and objects.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * values.size + 1024:
+            if values.dtype.kind == "u":
+                codes = (values - values.dtype.type(low)).astype(np.intp)
+            else:
+                codes = values.astype(np.int64)
+                codes -= low
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[codes] = True
+            number = np.cumsum(present) - 1
+            return number[codes], int(number[-1]) + 1
+    if values.dtype.kind in "OUS":
+        import pandas as pd
+
+        codes, uniques = pd.factorize(values)
+        return codes.astype(np.intp, copy=False), len(uniques)
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes.ravel().astype(np.intp, copy=False), uniques.size
+
+
+def _rms_spreads(X, codes, n_groups):
+    """(count, RMS distance to the group's centre) of every group of rows of ``X``.
+
+    Two passes of :func:`numpy.bincount`: the centres, then the squared
+    distances to them (no cancellation of ``E[x^2] - E[x]^2`` far from the
+    origin), the second in blocks of rows, so that no (n, 2) temporary is made.
+    """
+    counts = np.bincount(codes, minlength=n_groups)
+    safe = np.maximum(counts, 1)
+    centres = np.column_stack([np.bincount(codes, X[:, j], n_groups) for j in range(2)]) / safe[:, None]
+    squares = np.zeros(n_groups)
+    for start in range(0, codes.size, _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        d = X[rows] - centres[codes[rows]]
+        squares += np.bincount(codes[rows], np.einsum("ij,ij->i", d, d), n_groups)
+    return counts, np.sqrt(squares / safe)
+
+
+def zero_background_evidence(X, labels, groups=None):
+    """What makes label 0 look like background (0 = background), or None.
+
+    Only labels without -1 that use 0 next to other labels are candidates. Background
+    is spread over the whole field of view, clusters are compact: label 0 is taken for
+    background when the RMS distance of its localisations to their centre is at least
+    ``ZERO_BACKGROUND_SPREAD_RATIO`` times the median of the other labels' (those with 2
+    localisations or more) and at least ``ZERO_BACKGROUND_FOV_FRACTION`` of all the
+    localisations' own. Measured on every simulator of ``sklearn_miro.datasets``
+    (benchmark scenarios 2-10 with and without blinking, and a sweep of few large or
+    small clusters in small or large FOVs): background of 8 localisations or more
+    relabelled 0 scores a ratio of 2.1 to 160 (8 to 30 at the simulators' defaults; the
+    low end where a few rings fill a small FOV) and a fraction of 0.7 to 2.5; any
+    cluster numbered 0 once the background is dropped scores a fraction of at most 0.16
+    where its ratio is 1.5 or more (an elongated or large cluster), and a ratio of at
+    most 1.3 where its fraction is 0.3 or more (one or two pairs of clusters). A
+    background of a few localisations close together can go unnoticed. Counts are not
+    used: background can be fewer localisations than one cluster (NPC-like rings), and
+    a real cluster can be the largest.
+
+    With ``groups`` (FOV ids), the rule is applied in every FOV on its own, as a
+    cluster is a (FOV, label) pair: label 0's spread in the FOV against the median of
+    the FOV's other labels and the spread of the FOV's localisations. Label 0 looks
+    like background when it does so in at least one FOV. Pooling the FOVs would take
+    clusters numbered 0 in several FOVs (labels that restart in every FOV) for one
+    label spread over all of them, and FOVs far apart in coordinates would make the
+    spread of all localisations so large that background confined to some FOVs
+    falls below the fraction. Without ``groups`` all localisations form one FOV.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 2)
+        Coordinates, validated (finite floats).
+    labels : ndarray of shape (n,)
+        Integer labels.
+    groups : ndarray of shape (n,), default=None
+        FOV ids, validated (:func:`check_groups`).
+
+    Returns
+    -------
+    None or dict
+        ``n_zero`` and ``n``: localisations labelled 0 and in all; ``spread``,
+        ``typical`` and ``overall``: label 0's RMS spread, the median other label's
+        (0 when there is none of 2 localisations) and all localisations', in the
+        first FOV where label 0 looks like background; ``fov``: that FOV's id (None
+        without ``groups``), ``fov_n_zero`` and ``fov_n``: its counts;
+        ``n_fovs_seen`` and ``n_fovs_checked``: FOVs where label 0 looks like
+        background, and where it could (2 localisations or more labelled 0, and
+        not all of them).
+
+    Cost: linear in ``n`` (one :func:`numpy.bincount` pass per moment over
+    combined (FOV, label) codes; a sort only for labels or FOV ids spread over a
+    range much longer than the data).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels)
+    n = labels.size
+    if n == 0 or np.any(labels == -1):
+        return None
+    zero = labels == 0
+    n_zero = int(np.count_nonzero(zero))
+    if n_zero < 2 or n_zero == n:
+        return None
+    if groups is None:
+        fov, n_fovs = np.zeros(n, dtype=np.intp), 1
+    else:
+        fov, n_fovs = _dense_codes(groups)
+    label_code, n_labels = _dense_codes(labels)
+    combined = fov * np.intp(n_labels)
+    combined += label_code
+    del label_code
+    pair, n_pairs = _dense_codes(combined)
+    del combined
+    pair_fov = np.zeros(n_pairs, dtype=np.intp)
+    pair_fov[pair] = fov
+    pair_zero = np.zeros(n_pairs, dtype=bool)
+    pair_zero[pair] = zero
+    del zero
+    counts, spread = _rms_spreads(X, pair, n_pairs)
+    del pair
+    fov_counts, overall = _rms_spreads(X, fov, n_fovs)
+    # The median spread of every FOV's other labels of 2 localisations or more (0 if none).
+    others = ~pair_zero & (counts >= 2)
+    other_fov, other_spread = pair_fov[others], spread[others]
+    order = np.lexsort((other_spread, other_fov))
+    sorted_spread = other_spread[order]
+    per_fov = np.bincount(other_fov, minlength=n_fovs)
+    starts = np.cumsum(per_fov) - per_fov
+    typical = np.zeros(n_fovs)
+    has = per_fov > 0
+    if has.any():
+        low = starts[has] + (per_fov[has] - 1) // 2
+        high = starts[has] + per_fov[has] // 2
+        typical[has] = 0.5 * (sorted_spread[low] + sorted_spread[high])
+    # Label 0 in every FOV that has it (one (FOV, 0) pair per FOV at most).
+    zero_pairs = np.flatnonzero(pair_zero)
+    zero_fov = pair_fov[zero_pairs]
+    fov_n_zero = counts[zero_pairs]
+    spread_zero = spread[zero_pairs]
+    checked = (fov_n_zero >= 2) & (fov_n_zero < fov_counts[zero_fov])
+    seen = (checked & (spread_zero > 0)
+            & (spread_zero >= ZERO_BACKGROUND_FOV_FRACTION * overall[zero_fov])
+            & (spread_zero >= ZERO_BACKGROUND_SPREAD_RATIO * typical[zero_fov]))
+    if not seen.any():
+        return None
+    first = np.flatnonzero(seen)
+    first = first[np.argmin(zero_fov[first])]
+    f = int(zero_fov[first])
+    fov_id = None
+    if groups is not None:
+        fov_id = np.asarray(groups)[int(np.argmax(fov == f))]
+        fov_id = fov_id.item() if isinstance(fov_id, np.generic) else fov_id
+    return dict(n_zero=n_zero, n=n, spread=float(spread_zero[first]), typical=float(typical[f]),
+                overall=float(overall[f]), fov=fov_id, fov_n_zero=int(fov_n_zero[first]),
+                fov_n=int(fov_counts[f]), n_fovs_seen=int(seen.sum()), n_fovs_checked=int(checked.sum()))
+
+
+def warn_if_zero_is_background(labels, name="y", stacklevel=None, *, X=None, units=None, groups=None,
+                               advice=None):
     """Warn when labels look like the benchmark's convention (0 = background) instead of -1.
 
     sklearn_miro follows scikit-learn: -1 marks localisations outside any
     cluster. Label files such as the benchmark's use 0 for them; passed as
-    they are, the background would be learnt as one huge cluster. When no
-    label is -1 but 0 is present next to other labels, say so and give the fix
-    (the command line treats 0 as background in that case, and says so too).
+    they are, the background would be learnt as one huge cluster.
+
+    With the coordinates ``X`` (and ``groups``, the FOV ids, when known), the
+    warning comes only when label 0 is spread like background
+    (:func:`zero_background_evidence`), and says what was seen; labels that
+    simply have no background (e.g. :func:`~sklearn_miro.datasets.make_cluster_pairs`,
+    or simulated clusters without their background) pass in silence. Without
+    ``X``, any label 0 next to other labels and no -1 is named (the command
+    line treats 0 as background in that case, and says so too).
+
+    ``units``: of ``X``, in the message (none shown when None). ``advice``: the
+    message's last sentences, what the label 0 becomes and what to pass; by
+    default that 0 is treated as an ordinary cluster, and
+    ``np.where(name == 0, -1, name)``.
 
     ``stacklevel``: passed to :func:`warnings.warn` as is; None (the default)
     points the warning at the first line outside sklearn_miro, scikit-learn
     and joblib (:func:`caller_stacklevel`), the user's.
+
+    Returns
+    -------
+    bool
+        Whether a warning was given.
     """
+    if advice is None:
+        advice = (f"0 is treated as an ordinary cluster. If label 0 marks background (as in the "
+                  f"benchmark's files), pass np.where({name} == 0, -1, {name}).")
     labels = np.asarray(labels)
-    if labels.size == 0 or np.any(labels == -1):
-        return
-    zero = labels == 0
-    if zero.any() and not zero.all():
-        warnings.warn(
-            f"{name} has no -1 (background) label and uses label 0 for {int(zero.sum())} of "
-            f"{labels.size} localisations; 0 is treated as an ordinary cluster. If label 0 "
-            "marks background (as in the benchmark's files), pass "
-            f"np.where({name} == 0, -1, {name}).",
-            UserWarning,
-            stacklevel=caller_stacklevel() if stacklevel is None else stacklevel,
-        )
+    if X is None:
+        if labels.size == 0 or np.any(labels == -1):
+            return False
+        zero = labels == 0
+        if not zero.any() or zero.all():
+            return False
+        message = (f"{name} has no -1 (background) label and uses label 0 for {int(zero.sum())} of "
+                   f"{labels.size} localisations; {advice}")
+    else:
+        seen = zero_background_evidence(X, labels, groups)
+        if seen is None:
+            return False
+        message = (f"{name} has no -1 (background) label and uses label 0 for {seen['n_zero']} of "
+                   f"{seen['n']} localisations, {_describe_zero_background(seen, units)} {advice}")
+    warnings.warn(message, UserWarning, stacklevel=caller_stacklevel() if stacklevel is None else stacklevel)
+    return True
+
+
+def _describe_zero_background(seen, units):
+    """The evidence of :func:`zero_background_evidence`, in words."""
+    unit = f" {units}" if units else ""
+    ratio = f"{seen['spread'] / seen['typical']:.1f} times" if seen["typical"] > 0 else "far more than"
+    if seen["fov"] is None:
+        where, other, everyone = "", "the median other label's", "all localisations'"
+    else:
+        where = (f" in {seen['n_fovs_seen']} of the {seen['n_fovs_checked']} fields of view with label "
+                 f"0 (in FOV {seen['fov']!r}, {seen['fov_n_zero']} of {seen['fov_n']} localisations)")
+        other, everyone = "the median other label's there", "all that FOV's localisations'"
+    return (f"spread like background{where}: their RMS distance to their centre, {seen['spread']:.3g}{unit}, "
+            f"is {ratio} {other} ({seen['typical']:.3g}{unit}) and {seen['spread'] / seen['overall']:.2f} of "
+            f"{everyone} ({seen['overall']:.3g}{unit}).")

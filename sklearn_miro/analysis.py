@@ -95,6 +95,19 @@ def _check_labels_2d(labels, n, name):
     return arr, None
 
 
+def _warn_if_zero_is_background(X, labels, groups):
+    """Warn when label 0 is spread like background in some FOV and no label is -1
+    (:func:`~sklearn_miro._validation.warn_if_zero_is_background`). The FOVs are
+    looked at one by one: pooled, labels that restart in every FOV (each label
+    then spans the FOVs, as spread as the background) or FOVs far apart in
+    coordinates (background confined to some of them) would hide the background."""
+    warn_if_zero_is_background(
+        labels, "labels", X=X, units="nm", groups=groups,
+        advice="0 is tabulated as an ordinary cluster. If label 0 marks background (as in the "
+               "benchmark's files), pass background=0 or np.where(labels == 0, -1, labels).",
+    )
+
+
 def _check_background(background):
     """The background label as a Python int; raise for anything else.
 
@@ -845,10 +858,6 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
     X = check_coordinates(X, name="X", groups=groups)
     n = X.shape[0]
     fine, coarse = _check_labels_2d(labels, n, "labels")
-    if background == -1 and warn_zero:
-        # Label files such as the benchmark's mark background with 0: kept as they
-        # are, the background would be tabulated as one huge cluster.
-        warn_if_zero_is_background(fine, "labels")
     if parent_labels is not None:
         if coarse is not None:
             raise ValueError(
@@ -870,6 +879,10 @@ def _cluster_table(X, labels, groups, *, shapes, parent_labels, background, warn
                 f"shapes must have shape ({n},), one shape class per localisation; "
                 f"got shape {shapes.shape}."
             )
+    if background == -1 and warn_zero:
+        # Label files such as the benchmark's mark background with 0: kept as they
+        # are, the background would be tabulated as one huge cluster.
+        _warn_if_zero_is_background(X, fine, groups)
 
     if groups is None:
         fov_values, fov_codes = np.zeros(1, dtype=np.int64), None
@@ -1162,7 +1175,7 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     fine, _ = _check_labels_2d(labels, n, "labels")
     groups = check_groups(groups, n)
     if background == -1:
-        warn_if_zero_is_background(fine, "labels")
+        _warn_if_zero_is_background(X, fine, groups)
     given = table is not None
     fov_values, fov_codes = _fov_codes(groups, n)
     del groups

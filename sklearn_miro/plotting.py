@@ -10,11 +10,10 @@ non-interactive Agg backend and in scripts), returns it and never calls
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
-from ._validation import caller_stacklevel, check_coordinates, check_label_vector
+from ._validation import check_coordinates, check_label_vector, warn_if_zero_is_background
 
 __all__ = [
     "cluster_colors",
@@ -169,80 +168,19 @@ def _panels(labels, n):
     return [(None, _check_labels(labels, n, "labels"))]
 
 
-#: Label 0 reads as background when its localisations spread at least this many times
-#: more than the median other label's (RMS distance to the label's centre) ...
-ZERO_BACKGROUND_SPREAD_RATIO = 2.0
-#: ... and at least this fraction of the spread of all localisations of the panel.
-ZERO_BACKGROUND_FOV_FRACTION = 0.3
-
-
-def _zero_background_evidence(X, labels):
-    """What makes label 0 look like background (0 = background), or None.
-
-    Only labels without -1 that use 0 next to other labels are candidates. Background
-    is spread over the whole field of view, clusters are compact: label 0 is taken for
-    background when the RMS distance of its localisations to their centre is at least
-    ``ZERO_BACKGROUND_SPREAD_RATIO`` times the median of the other labels' (those with 2
-    localisations or more) and at least ``ZERO_BACKGROUND_FOV_FRACTION`` of all the
-    localisations' own. Measured on every simulator of ``sklearn_miro.datasets``
-    (benchmark scenarios 2-10 with and without blinking, and a sweep of few large or
-    small clusters in small or large FOVs): background of 8 localisations or more
-    relabelled 0 scores a ratio of 2.1 to 160 (8 to 30 at the simulators' defaults; the
-    low end where a few rings fill a small FOV) and a fraction of 0.7 to 2.5; any
-    cluster numbered 0 once the background is dropped scores a fraction of at most 0.16
-    where its ratio is 1.5 or more (an elongated or large cluster), and a ratio of at
-    most 1.3 where its fraction is 0.3 or more (one or two pairs of clusters). A
-    background of a few localisations close together can go unnoticed. Counts are not
-    used: background can be fewer localisations than one cluster (NPC-like rings), and
-    a real cluster can be the largest.
-    """
-    if labels.size == 0 or np.any(labels == -1):
-        return None
-    zero = labels == 0
-    n_zero = int(zero.sum())
-    if n_zero < 2 or n_zero == labels.size:
-        return None
-    centred = X - X.mean(axis=0)
-    values, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
-    means = np.column_stack([np.bincount(inverse, centred[:, j], values.size) for j in range(2)]) / counts[:, None]
-    squares = np.bincount(inverse, np.einsum("ij,ij->i", centred, centred), values.size) / counts
-    spread = np.sqrt(np.maximum(squares - np.einsum("ij,ij->i", means, means), 0.0))
-    overall = float(np.sqrt(np.mean(np.einsum("ij,ij->i", centred, centred))))
-    k = int(np.flatnonzero(values == 0)[0])
-    others = np.delete(np.arange(values.size), k)
-    others = others[counts[others] >= 2]
-    typical = float(np.median(spread[others])) if others.size else 0.0
-    spread_zero = float(spread[k])
-    if spread_zero <= 0 or spread_zero < ZERO_BACKGROUND_FOV_FRACTION * overall:
-        return None
-    if spread_zero < ZERO_BACKGROUND_SPREAD_RATIO * typical:
-        return None
-    return dict(n_zero=n_zero, n=labels.size, spread=spread_zero, typical=typical, overall=overall)
-
-
 def _warn_if_zero_looks_like_background(X, panels, units):
-    """Warn, once, about the first integer panel whose label 0 looks like background."""
+    """Warn, once, about the first integer panel whose label 0 looks like background
+    (:func:`~sklearn_miro._validation.zero_background_evidence`)."""
     for title, labels in panels:
         if labels is None or labels.dtype.kind not in "iu":
             continue
-        seen = _zero_background_evidence(X, labels)
-        if seen is None:
-            continue
         panel = "" if title is None else f" (panel {title!r})"
-        ratio = f"{seen['spread'] / seen['typical']:.1f} times" if seen["typical"] > 0 else "far more than"
-        warnings.warn(
-            f"labels{panel} has no -1 (background) label and uses label 0 for "
-            f"{seen['n_zero']} of {seen['n']} localisations, spread like background: their RMS "
-            f"distance to their centre, {seen['spread']:.3g} {units}, is {ratio} the median "
-            f"other label's ({seen['typical']:.3g} {units}) and "
-            f"{seen['spread'] / seen['overall']:.2f} of all localisations' ({seen['overall']:.3g} "
-            f"{units}). Label 0 is drawn as one cluster. If it marks background (as in the "
-            "benchmark's files), pass background_label=0 or np.where(labels == 0, -1, labels).",
-            UserWarning,
-            stacklevel=caller_stacklevel(),
-        )
-        return
+        if warn_if_zero_is_background(
+            labels, f"labels{panel}", X=X, units=units,
+            advice="Label 0 is drawn as one cluster. If it marks background (as in the benchmark's "
+                   "files), pass background_label=0 or np.where(labels == 0, -1, labels).",
+        ):
+            return
 
 
 def _new_figure(n_panels, panel_size, ncols=None):

@@ -267,10 +267,10 @@ def test_labels_without_background_are_not_taken_for_zero_background():
         in_cluster = shape != "background"
         plot_clusters(X_s[in_cluster], np.unique(shape[in_cluster], return_inverse=True)[1])
     # Whichever cluster is numbered 0.
-    from sklearn_miro.plotting import _zero_background_evidence
+    from sklearn_miro._validation import zero_background_evidence
 
     for k in np.unique(y[kept]):
-        assert _zero_background_evidence(X[kept], np.where(y[kept] == k, 0, y[kept] + 1)) is None
+        assert zero_background_evidence(X[kept], np.where(y[kept] == k, 0, y[kept] + 1)) is None
 
 
 def test_density_map_image_is_bounded_for_a_huge_fov():

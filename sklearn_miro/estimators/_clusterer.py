@@ -397,7 +397,7 @@ class MIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
         check_miro_transformer(transformer)
         if is_fitted(transformer):
             if labels is not None:
-                warn_if_zero_is_background(labels)
+                warn_if_zero_is_background(labels, X=X, groups=groups)
             self.transformer_ = transformer
         else:
             if labels is None:

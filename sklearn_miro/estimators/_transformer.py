@@ -660,7 +660,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         pretrained_start = self._pretrained_start()
         X, groups, fov_indices = self._validate_fit_input(X, groups)
         labels = check_cluster_labels(y, X.shape[0], name="y")[:, None]
-        warn_if_zero_is_background(labels[:, 0])
+        warn_if_zero_is_background(labels[:, 0], X=X, groups=groups)
         # Before anything is read off the labelled clusters (their crops' sizes too).
         X, labels, groups, fov_indices, _ = merge_copies(X, labels, groups, fov_indices)
         elongated = self._elongated_start(X, labels, fov_indices, options, pretrained_start)
