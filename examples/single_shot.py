@@ -20,9 +20,11 @@ then clusters like plain DBSCAN.
 The cluster here is elongated (axis ratio about 7 for the paper's cluster,
 about 4.6 for the simulated one), so the defaults train a wider network
 (hidden size 96) from random weights instead of fine-tuning the shipped one:
-10 to 20 CPU-minutes instead of one or two (the run with the paper's
-cluster took 21 CPU-minutes, 30 minutes on one thread of a busy 2-core
-machine; ``--quick`` about 40 CPU-seconds). On the
+about 10 CPU-minutes on a CPU with native bfloat16 (AVX-512 BF16 or AMX),
+about 25 on one without, where it trains in float32, instead of one or two
+(this example with the paper's cluster: 25 CPU-minutes, the C++ compiler's
+included, and 36 minutes wall on one thread of a loaded 2-core AVX2-only
+AMD EPYC; ``--quick`` about 40 CPU-seconds). On the
 paper's single-shot scenario 6 that gave ARI-dagger / JI_c / RMSRE_N 0.718 /
 0.950 / 0.226 against 0.677 / 0.921 / 0.271 for fine-tuning, over 3 seeds;
 on round clusters fine-tuning did better and stays the default there

@@ -631,9 +631,11 @@ ELONGATED_HIDDEN_SIZE = 96
 #: Small enough: at most this many localisations per synthetic crop. The
 #: from-scratch schedule's 2,000 crops then keep their number, and its cost,
 #: which grows with the localisations it trains on (7.5-10.1 CPU-minutes for
-#: crops of 200-211 on an AMD EPYC, 11.3 for one fit run beside other jobs),
-#: stays about 12 CPU-minutes or under, where 300 would allow about 14-15,
-#: the edge of issue 11's budget.
+#: crops of 200-211 in bfloat16 on an AMD EPYC with native bfloat16, 11.3 for
+#: one fit run beside other jobs; 24.3 in float32 on an AVX2-only AMD EPYC,
+#: one thread of a loaded 2-core machine), stays about 12 CPU-minutes or
+#: under in bfloat16, where 300 would allow about 14-15, the edge of issue
+#: 11's budget.
 ELONGATED_MAX_CROP_LOCALIZATIONS = 250
 
 
@@ -679,7 +681,8 @@ def elongated_start(X, labels, fov_indices, *, augmentation, fov_normalization=N
     sessions):
 
     * random weights at hidden size 96 (about ten CPU-minutes instead of
-      one): on single-shot scenario 6 (axis ratio 7.0, crops of 211
+      one on a CPU with native bfloat16, about 25 in float32 on one
+      without): on single-shot scenario 6 (axis ratio 7.0, crops of 211
       localisations) ARI-dagger / JI_c / RMSRE_N 0.718 / 0.950 / 0.226
       instead of 0.677 / 0.921 / 0.271 fine-tuned on the same CPU, inside the
       paper's band, where fine-tuning the elongated model gave 0.705 / 0.939
