@@ -36,6 +36,7 @@ __all__ = [
     "check_random_state",
     "select_xy",
     "split_by_group",
+    "z_column_message",
 ]
 
 # Column names that mean "x coordinate" / "y coordinate" in common SMLM files:
@@ -113,6 +114,38 @@ def select_xy(X):
         f"named 'x' and 'y' (any case, optionally with a unit such as 'x [nm]'), "
         f"got columns {list(columns)}."
     )
+
+
+def z_column_message(name, column):
+    """What a z coordinate column beside x and y means for MIRO, in words.
+
+    The one message of the warning that :func:`check_coordinates` gives for a
+    DataFrame with a z column and of the command line's (``name`` is then the
+    file).
+    """
+    return (
+        f"{name} has a z coordinate column {column!r}: MIRO clusters in 2-D, on the x and y "
+        "coordinates only, so z is ignored and localisations at different depths that overlap in "
+        "x and y are clustered together. For 3-D data, choose deliberately: slice in z first (keep "
+        "the localisations of one z range) and cluster each slice, or drop the z column to project "
+        "on purpose."
+    )
+
+
+def _z_column(X):
+    """The z coordinate column of a DataFrame that :func:`select_xy` leaves out, or None.
+
+    Names are recognised as :func:`sklearn_miro.io.read_localizations` does
+    (``z``, ``Z``, ``z [nm]``, ``z (nm)``, ``z_nm``, ``znm``, ``z_position``,
+    ...). A DataFrame of two columns is not asked: its two columns are the
+    coordinates (or it is refused).
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc") or len(columns) <= 2:
+        return None
+    from .io import z_coordinate_column  # io imports this module
+
+    return z_coordinate_column(columns)
 
 
 def _check_finite(X, name):
@@ -232,6 +265,10 @@ def check_coordinates(
         warning says that the column is not used: every localisation is then
         treated as one FOV, and FOVs stacked on one coordinate range merge.
 
+    A DataFrame with a z coordinate column beside x and y (``z``, ``z [nm]``,
+    ``z_nm``, ...) gets a warning (:func:`z_column_message`): MIRO clusters in
+    2-D and z is ignored.
+
     Returns
     -------
     coordinates : ndarray of shape (n_localizations, 2), dtype float64
@@ -245,7 +282,9 @@ def check_coordinates(
         such as dicts) or is a sparse matrix.
     ValueError
         ``X`` has NaN or infinite values, another number of columns than 2,
-        or fewer than ``min_points`` rows.
+        or fewer than ``min_points`` rows (also with an estimator: these
+        messages say what MIRO expects, rather than scikit-learn's "X has 3
+        features, but ... is expecting 2" or "Found array with 0 sample(s)").
     """
     if groups is None:
         column = fov_column(X)
@@ -259,21 +298,23 @@ def check_coordinates(
                 UserWarning,
                 stacklevel=caller_stacklevel(),
             )
+    z_column = _z_column(X)
     X = select_xy(X)
+    if z_column is not None:
+        warnings.warn(z_column_message(name, z_column), UserWarning, stacklevel=caller_stacklevel())
     _check_finite(X, name)
     if estimator is not None and not reset:
         X = _match_feature_names(X, estimator)
     kwargs = dict(
         dtype=np.float64,
         ensure_all_finite=True,
-        ensure_min_samples=1,
+        # Too few rows and another number of columns than 2 get this module's
+        # messages below (what MIRO expects), not scikit-learn's generic ones.
+        ensure_min_samples=0,
         copy=True,
     )
     try:
-        if estimator is not None:
-            arr = validate_data(estimator, X, reset=reset, **kwargs)
-        else:
-            arr = check_array(X, input_name=name, **kwargs)
+        arr = check_array(X, input_name=name, estimator=estimator, **kwargs)
     except ValueError as exc:
         msg = str(exc)
         if "could not convert" in msg or "convert string" in msg:
@@ -292,16 +333,26 @@ def check_coordinates(
             f"coordinates; got {type(X).__name__} ({exc})."
         ) from exc
     if arr.shape[0] < min_points:
-        # "n_samples" wording: scikit-learn's conventions for too-few-samples errors.
+        # "N sample(s)": scikit-learn's wording for too-few-samples errors.
         raise ValueError(
-            f"{name} has {arr.shape[0]} localisation(s) (n_samples = {arr.shape[0]}); "
-            f"at least {min_points} are needed."
+            f"{name} has {arr.shape[0]} localisation(s) ({arr.shape[0]} sample(s)); at least "
+            f"{min_points} are needed: MIRO expects an array of shape (n_localizations, 2) with the "
+            "x and y coordinates (usually in nm) of one localisation per row."
         )
     if arr.ndim != 2 or arr.shape[1] != 2:
+        hint = ""
+        if arr.ndim == 2 and arr.shape[1] == 3:
+            hint = (" MIRO clusters in 2-D: for 3-D localisations (x, y, z), slice in z first (or "
+                    "project on purpose) and pass the x and y columns only, e.g. X[:, :2].")
         raise ValueError(
             f"{name} must have shape (n_localizations, 2): one (x, y) coordinate pair per "
-            f"localisation; got n_features = {arr.shape[1]} (an array of shape {arr.shape})."
+            f"localisation, usually in nm; got n_features = {arr.shape[1]} (an array of shape "
+            f"{arr.shape}).{hint}"
         )
+    if estimator is not None:
+        # Feature names and n_features_in_ set (reset=True) or checked; the
+        # array itself was converted above.
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
     return arr
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "read_picasso_info",
     "write_labels",
     "write_labels_as_source",
+    "z_coordinate_column",
 ]
 
 # Training FOVs of load_benchmark when neither training_indices nor metadata
@@ -129,6 +130,21 @@ def _parse_header(column):
     if unit is not None:
         unit = _UNIT_ALIASES.get(unit, unit)
     return canonical, unit
+
+
+def z_coordinate_column(columns):
+    """The first of ``columns`` that names a z coordinate, or None.
+
+    Recognised as :func:`read_localizations` recognises its ``z`` column: any
+    case, with or without a unit (``z``, ``Z``, ``z [nm]``, ``z (nm)``,
+    ``z_nm``, ``znm``, ``z_position``, ``pos_z``). MIRO clusters in 2-D:
+    :func:`sklearn_miro._validation.check_coordinates` and the command line
+    warn that such a column is ignored.
+    """
+    for column in columns:
+        if _parse_header(column)[0] == "z":
+            return column
+    return None
 
 
 # --------------------------------------------------------------------------- #

@@ -158,7 +158,29 @@ CASES = [
          ValueError, ("NaN", "row 3")),
     Case("inf-coordinates", lambda c: c.miro.transform(np.where(np.arange(len(c.X0))[:, None] == 0, np.inf, c.X0)),
          ValueError, ("infinite", "row 0")),
-    Case("three-columns", lambda c: c.miro.transform(np.ones((5, 3))), ValueError, ("3 features", "expecting 2")),
+    # What MIRO expects, as MIROClusterer.fit_predict says it, not scikit-learn's
+    # "X has 3 features, but MIROTransformer is expecting 2 features as input".
+    Case("three-columns", lambda c: c.miro.transform(np.ones((5, 3))), ValueError,
+         ("shape (n_localizations, 2)", "(x, y) coordinate pair", "n_features = 3", "in 2-D", "X[:, :2]")),
+    Case("three-columns-clusterer", lambda c: c.clusterer.predict(np.ones((5, 3))), ValueError,
+         ("shape (n_localizations, 2)", "n_features = 3", "in 2-D")),
+    Case("four-columns-fit", lambda c: MIROTransformer(**TINY).fit(np.ones((5, 4)), np.zeros(5, int)), ValueError,
+         ("shape (n_localizations, 2)", "n_features = 4")),
+    # Not scikit-learn's "Found array with 0 sample(s) ... required by MIROTransformer".
+    Case("empty-fit", lambda c: MIROTransformer(**TINY).fit(np.empty((0, 2)), np.empty(0, int)), ValueError,
+         ("X has 0 localisation(s)", "at least 2 are needed", "shape (n_localizations, 2)", "x and y coordinates")),
+    Case("empty-transform", lambda c: c.miro.transform(np.empty((0, 2))), ValueError,
+         ("X has 0 localisation(s)", "at least 1 are needed", "shape (n_localizations, 2)")),
+    Case("empty-clusterer-fit", lambda c: MIROClusterer(FrozenEstimator(c.miro), eps=10, min_samples=3).fit(np.empty((0, 2))),
+         ValueError, ("X has 0 localisation(s)", "at least 2 are needed", "shape (n_localizations, 2)")),
+    Case("empty-pretrained-clusterer", lambda c: MIROClusterer(MIROTransformer.pretrained(verbose=0)).fit_predict(np.empty((0, 2))),
+         ValueError, ("X has 0 localisation(s)", "at least 2 are needed")),
+    # A z column beside x and y: clustered in 2-D, and said so.
+    Case("z-column-transform", lambda c: c.miro.transform(pd.DataFrame({"x": c.X0[:, 0], "y": c.X0[:, 1], "z": 0.0})),
+         UserWarning, ("z coordinate column 'z'", "2-D", "z is ignored", "slice in z", "project")),
+    Case("z-column-clusterer-fit", lambda c: MIROClusterer(FrozenEstimator(c.miro), eps=10, min_samples=3).fit(
+        pd.DataFrame({"x [nm]": c.X0[:, 0], "y [nm]": c.X0[:, 1], "Z [nm]": 0.0})),
+         UserWarning, ("z coordinate column 'Z [nm]'", "z is ignored")),
     # Non-numeric coordinates: a TypeError (scikit-learn's convention, its check_dtype_object)
     # that is a ValueError too (test_non_numeric_coordinates_are_a_type_and_a_value_error).
     Case("string-coordinates", lambda c: c.miro.transform([["a", "b"], ["c", "d"]]), TypeError, ("numeric",)),
@@ -402,6 +424,67 @@ def test_dataframes_never_warn_about_feature_names(ctx):
         fitted_on_df.transform(df)
         ctx.miro.transform(df)
         MIROClusterer(FrozenEstimator(ctx.miro), eps=10, min_samples=3).fit(df).predict(ctx.X0)
+
+
+@pytest.mark.parametrize("z_name", ["z", "Z", "z [nm]", "z_nm", "z (nm)", "znm", "z_position"])
+def test_a_z_column_is_named_once_at_the_users_line(z_name, ctx):
+    df = pd.DataFrame({"x": ctx.X0[:, 0], "y": ctx.X0[:, 1], z_name: np.linspace(-300, 300, len(ctx.X0))})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        moved = ctx.miro.transform(df)
+    z_warnings = [w for w in record if "z coordinate column" in str(w.message)]
+    assert len(z_warnings) == 1, [str(w.message) for w in record]
+    assert issubclass(z_warnings[0].category, UserWarning) and z_warnings[0].filename == __file__
+    assert f"X has a z coordinate column {z_name!r}" in str(z_warnings[0].message)
+    np.testing.assert_array_equal(moved, ctx.miro.transform(ctx.X0))  # x and y only, as before
+
+
+def test_a_z_column_in_a_pipeline_warns_once(ctx):
+    from sklearn.cluster import DBSCAN
+    from sklearn.pipeline import Pipeline
+
+    df = pd.DataFrame({"x": ctx.X0[:, 0], "y": ctx.X0[:, 1], "z": 0.0})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        Pipeline([("miro", MIROTransformer.pretrained(verbose=0)), ("dbscan", DBSCAN())]).fit_predict(df)
+    assert sum("z coordinate column" in str(w.message) for w in record) == 1
+    # predict_table clusters and tabulates: X is read (and named) once.
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ctx.clusterer.predict_table(df)
+    assert sum("z coordinate column" in str(w.message) for w in record) == 1
+
+
+def test_no_z_warning_without_a_z_column(ctx):
+    # Other columns, a z uncertainty, or two columns that are the coordinates: silent.
+    frames = [
+        pd.DataFrame({"x": ctx.X0[:, 0], "y": ctx.X0[:, 1], "frame": 1, "uncertainty_z": 5.0, "sz": 1.0}),
+        pd.DataFrame({"u": ctx.X0[:, 0], "z": ctx.X0[:, 1]}),  # two columns: they are (x, y)
+    ]
+    for df in frames:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ctx.miro.transform(df)
+
+
+def test_a_z_column_read_from_a_file_is_named_in_python_and_on_the_command_line(ctx, tmp_path):
+    path = tmp_path / "fov_3d.csv"
+    pd.DataFrame({"x [nm]": ctx.X0[:, 0], "y [nm]": ctx.X0[:, 1], "z [nm]": 0.0,
+                  "index": np.where(ctx.y[ctx.fov == 0] >= 0, ctx.y[ctx.fov == 0] + 1, 0)}).to_csv(path, index=False)
+    df = read_localizations(path)
+    assert "z" in df.columns
+    with pytest.warns(UserWarning, match="X has a z coordinate column 'z': MIRO clusters in 2-D") as record:
+        ctx.clusterer.predict(df)
+    assert any(w.filename == __file__ for w in record if "z coordinate" in str(w.message))
+    code, err = _cli("cluster", ctx.model, path, "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert f"warning: {path} has a z coordinate column 'z [nm]': MIRO clusters in 2-D" in err
+    assert err.count("z coordinate column") == 1
+    code, err = _cli("cluster", "--pretrained", "nanoclusters", path, "-o", tmp_path / "zero_shot.csv", "-q")
+    assert code == 0 and err.count("z coordinate column 'z [nm]'") == 1, err
+    code, err = _cli("train", path, "-o", tmp_path / "m.miro", "-q", "--hidden-size", "8", "--n-steps", "2",
+                     "--n-augmented", "2", "--max-epochs", "1")
+    assert code == 0 and err.count("z coordinate column 'z [nm]'") == 1, err
 
 
 def test_set_params_after_fit_does_not_change_inference(ctx):

@@ -113,6 +113,23 @@ def test_dataframe_input_uses_its_x_y_columns(data):
         model.transform(pd.DataFrame({"a": [1.0], "b": [2.0], "c": [3.0]}))
 
 
+def test_output_feature_names_are_the_inputs_coordinate_names(data, fitted):
+    # The output is the moved x and y: named as the input's coordinates when it
+    # had names (scikit-learn's OneToOneFeatureMixin), x0 and x1 otherwise.
+    X, y, fov = data
+    np.testing.assert_array_equal(fitted.get_feature_names_out(), ["x0", "x1"])
+    thunderstorm = pd.DataFrame({"x [nm]": X[:, 0], "y [nm]": X[:, 1], "frame": 1})
+    model = tiny().fit(thunderstorm, y, groups=fov)
+    np.testing.assert_array_equal(model.get_feature_names_out(), ["x", "y"])
+    out = model.set_output(transform="pandas").transform(thunderstorm[fov == 0])
+    assert list(out.columns) == ["x", "y"]
+    np.testing.assert_array_equal(out.index, np.flatnonzero(fov == 0))
+    # A pretrained model fitted on no DataFrame names them x and y too.
+    pretrained = MIROTransformer.pretrained(verbose=0).set_output(transform="pandas")
+    np.testing.assert_array_equal(pretrained.get_feature_names_out(), ["x", "y"])
+    assert list(pretrained.transform(thunderstorm[fov == 0]).columns) == ["x", "y"]
+
+
 def test_isolated_and_single_localisations_are_not_moved(fitted):
     X = np.array([[0.0, 0.0], [1e6, 1e6]])
     np.testing.assert_array_equal(fitted.transform(X), X)

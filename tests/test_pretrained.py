@@ -183,7 +183,7 @@ def test_zero_shot_default_is_the_longer_trained_model_and_fit_keeps_the_fine_tu
     assert MIROTransformer()._pretrained_start() == FINE_TUNING_MODEL == "nanoclusters"
 
 
-def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
+def test_pretrained_transformer_is_fitted_and_clones_to_itself(fov):
     X, _ = fov
     miro = MIROTransformer.pretrained("nanoclusters", cluster_radius=35.0)
     assert miro.pretrained_ == "nanoclusters"
@@ -191,9 +191,14 @@ def test_pretrained_transformer_is_fitted_and_clones_to_a_fine_tuner(fov):
     assert Xt.shape == X.shape and not np.shares_memory(Xt, X)
     moved, radius = miro.collapse_fov(X)
     assert radius == 35.0 and np.allclose(moved, Xt)
+    # clone keeps a pretrained model pretrained (GridSearchCV, cross_validate and
+    # Pipeline use it as it is: tests/test_pretrained_clone.py); its parameters
+    # say how a fit with labels fine-tunes it.
     fresh = clone(miro)
     assert fresh.init == "nanoclusters" and fresh.cluster_radius == 35.0
-    assert not hasattr(fresh, "network_")
+    assert fresh.pretrained_ == "nanoclusters" and np.array_equal(fresh.transform(X), Xt)
+    # The unfitted fine-tuner is MIROTransformer(init=name), as before.
+    assert not hasattr(MIROTransformer(init="nanoclusters"), "network_")
     with pytest.raises(ValueError, match="cluster_radius"):
         MIROTransformer.pretrained("nanoclusters", cluster_radius=-1.0)
 

@@ -166,12 +166,19 @@ class MIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
         (such as ``MIROTransformer.pretrained()``) is used as is and never
         retrained, so changing ``eps`` or ``min_samples`` costs only the
         clustering. ``clone`` (which ``GridSearchCV`` and ``cross_validate``
-        call on every fit) returns an unfitted copy of a plain transformer,
-        which would then be trained (or, for a pretrained one, fine-tuned from
-        its weights): wrap it in :class:`sklearn.frozen.FrozenEstimator`, e.g.
-        ``MIROClusterer(FrozenEstimator(MIROTransformer.pretrained()))``, to
-        keep it fitted through cloning. Pass ``clone(transformer)`` to retrain
-        one.
+        call on every fit) keeps a pretrained model
+        (:meth:`MIROTransformer.pretrained`, not fitted with labels since)
+        pretrained, so ``GridSearchCV(MIROClusterer(MIROTransformer.pretrained()),
+        {"eps": ..., "min_samples": ...})`` tunes DBSCAN without any
+        training, and its best estimator's transformer is that pretrained
+        model. Of any other fitted transformer, ``clone`` returns an unfitted
+        copy, which ``fit`` would then train: wrap it in
+        :class:`sklearn.frozen.FrozenEstimator`, e.g.
+        ``MIROClusterer(FrozenEstimator(miro))``, to keep it fitted through
+        cloning. To fine-tune a pretrained model on the labels, pass
+        ``MIROTransformer(init=name)`` (trained on every ``fit``), or a
+        pretrained transformer fitted with labels (then frozen as above, for
+        grid searches). Pass ``clone(transformer)`` to retrain one.
     collapse_passes : int >= 1 or "auto", default="auto"
         How many times the transformer is applied before clustering, each
         pass on the previous one's output: a second pass of the same network
@@ -700,6 +707,9 @@ class MIROClusterer(ClusterMixin, NestedTransformerParamsMixin, BaseEstimator):
         -------
         table : pandas.DataFrame
         """
+        check_is_fitted(self, "labels_")
+        # Read once (a FOV or z column is named once), then clustered and tabulated.
+        X = check_coordinates(X, estimator=self, reset=False, min_points=1, groups=groups)
         return cluster_table(X, self.predict(X, groups=groups), groups, check_units=False)
 
     def __sklearn_tags__(self):

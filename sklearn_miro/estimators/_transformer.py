@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
@@ -14,7 +16,10 @@ from .._validation import (
     caller_stacklevel,
     check_cluster_labels,
     check_coordinates,
+    check_groups,
     check_pass_count,
+    select_xy,
+    split_by_group,
     warn_if_zero_is_background,
 )
 from ..model import DEFAULT_N_STEPS, ELONGATED_HIDDEN_SIZE, elongated_start, merge_copies
@@ -22,6 +27,10 @@ from ._base import FINE_TUNING_SCHEDULE, BaseMIRO
 from ._base import NETWORK_DEFAULTS as _D
 
 __all__ = ["MIROTransformer"]
+
+#: Private attribute of a transformer from MIROTransformer.pretrained() not
+#: fitted with labels since: such a one stays pretrained through clone.
+_PRETRAINED_FLAG = "_pretrained_as_shipped"
 
 
 class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
@@ -223,7 +232,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         trained on round and mildly elliptical clusters, falls short of the
         paper. If a synthetic crop holds at most 250 localisations, ``fit``
         then trains a network of hidden size 96 from random weights with the
-        from-scratch schedule, about 10 CPU-minutes instead of about 1;
+        from-scratch schedule, about 10 CPU-minutes instead of about 1 on a
+        CPU with native bfloat16 (about 25 in float32 on one without);
         with larger crops it fine-tunes ``"elongated"``, trained on elongated
         clusters only (:func:`sklearn_miro.model.elongated_start`,
         ``doc/method.md``). The choice made is ``started_from_``.
@@ -429,7 +439,34 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         state.setdefault("init", None)
         state.setdefault("warm_start", False)
         state.setdefault("cluster_radius", None)
+        # Pretrained models pickled before clone kept them pretrained: their model_ says so.
+        # (Nothing is added to any other state: a deep copy must equal its original.)
+        if isinstance(state.get("model_"), pretrained_models.PretrainedMIRO):
+            state.setdefault(_PRETRAINED_FLAG, True)
         super().__setstate__(state)
+
+    def _is_pretrained_as_shipped(self):
+        """Whether this is a model from :meth:`pretrained` not fitted with labels since."""
+        return bool(self.__dict__.get(_PRETRAINED_FLAG, False)) and isinstance(
+            self.__dict__.get("model_"), pretrained_models.PretrainedMIRO)
+
+    def __sklearn_clone__(self):
+        """``sklearn.base.clone``: a pretrained model stays one; any other gives an unfitted copy.
+
+        A transformer returned by :meth:`pretrained` and not fitted with labels
+        since is cloned into the same pretrained model (its parameters as set
+        now, ``set_params`` after ``pretrained()`` included, and a copy of its
+        network), so ``GridSearchCV``, ``cross_validate`` and ``Pipeline`` use
+        it as it is instead of training it. Every other transformer, fitted or
+        not, clones as any scikit-learn estimator: unfitted, same parameters.
+        """
+        fresh = super().__sklearn_clone__()
+        if self._is_pretrained_as_shipped():
+            # 140 KB of weights: a copy, so that no fit of one can touch the other.
+            fresh.model_ = copy.deepcopy(self.model_)
+            fresh.n_features_in_ = 2
+            setattr(fresh, _PRETRAINED_FLAG, True)
+        return fresh
 
     @classmethod
     def pretrained(cls, name=pretrained_models.ZERO_SHOT_MODEL, *, cluster_radius=None, device="auto",
@@ -443,6 +480,16 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         (``cluster_radius``, or estimated per FOV when None). Use it in
         :class:`MIROClusterer` to cluster unlabelled FOVs; ``fit`` on labelled
         FOVs fine-tunes it (the returned estimator has ``init=name``).
+
+        The model stays pretrained through ``sklearn.base.clone``: a clone is
+        the same pretrained model (same parameters, ``set_params`` after this
+        call included, and a copy of the same weights), so ``GridSearchCV``,
+        ``cross_validate`` and ``Pipeline`` use it as it is, without training
+        it and without :class:`sklearn.frozen.FrozenEstimator`. ``fit(X)``
+        without labels keeps it as it is (a ``Pipeline`` ending in DBSCAN
+        runs zero-shot). To fine-tune it, call ``fit(X, y)`` with labels (it
+        is then an ordinary fitted transformer, whose clone is unfitted, with
+        ``init=name``), or use ``MIROTransformer(init=name)``.
 
         Parameters
         ----------
@@ -470,7 +517,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         Returns
         -------
         MIROTransformer
-            Fitted (``pretrained_`` is ``name``).
+            Fitted (``pretrained_`` is ``name``); ``clone`` keeps it fitted and
+            pretrained until a ``fit`` with labels fine-tunes it.
 
         Examples
         --------
@@ -494,6 +542,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         estimator._validate_params()
         estimator.model_ = model
         estimator.n_features_in_ = 2
+        # Cleared by a fit with labels (fine-tuning); kept by clone and by fit without labels.
+        setattr(estimator, _PRETRAINED_FLAG, True)
         return estimator
 
     def _check_cluster_radius(self):
@@ -506,7 +556,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
 
     @property
     def pretrained_(self):
-        """Name of the pretrained model used zero-shot; None after ``fit``."""
+        """Name of the pretrained model used zero-shot; None after ``fit`` with labels."""
         check_is_fitted(self, "model_")
         return getattr(self.model_, "name", None)
 
@@ -630,8 +680,8 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         return self.transform(X), float(radius)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, groups=None):
-        """Train MIRO on labelled FOVs.
+    def fit(self, X, y=None, groups=None):
+        """Train MIRO on labelled FOVs (a pretrained model without labels: kept as it is).
 
         Parameters
         ----------
@@ -640,6 +690,7 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         y : array-like of shape (n_localizations,)
             Integer cluster label of every localisation, -1 for background
             (scikit-learn's noise convention). At least one cluster is needed.
+            Required, except for a model from :meth:`pretrained` (see Notes).
         groups : array-like of shape (n_localizations,), optional
             FOV id of every localisation; absent means one FOV.
 
@@ -654,7 +705,19 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         clusters (``length_scale="auto"``: 0.4 x their median RMS radius;
         connectivity radius 3.5 mean spacings), the units the pretrained
         models were trained in, and ``transform`` uses them for every FOV.
+
+        On a model returned by :meth:`pretrained` (and not fitted with labels
+        since), ``fit(X)`` without ``y`` has nothing to fine-tune on: the
+        network is kept as it is and only X is checked (its column names
+        recorded), so that ``Pipeline([("miro", MIROTransformer.pretrained()),
+        ("dbscan", DBSCAN())]).fit_predict(X)`` runs zero-shot. ``fit(X, y)``
+        fine-tunes it on the labels (from ``init``, the pretrained model's
+        name), after which it is an ordinary fitted transformer.
         """
+        if y is None and self._is_pretrained_as_shipped():
+            X = check_coordinates(X, estimator=self, reset=True, min_points=1, groups=groups)
+            check_groups(groups, X.shape[0])
+            return self
         options = self._augmentation_options()
         # Resolved first: an unknown init fails before the data are checked.
         pretrained_start = self._pretrained_start()
@@ -680,8 +743,11 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             n_steps = DEFAULT_N_STEPS
         config = self._training_config(options, fine_tuning=initial_state is not None, n_steps=n_steps,
                                        hidden_size=hidden_size, training_note=note)
-        return self._fit_model(X, labels, groups, fov_indices, config,
-                               initial_state=initial_state, started_from=started_from)
+        self._fit_model(X, labels, groups, fov_indices, config,
+                        initial_state=initial_state, started_from=started_from)
+        # Fine-tuned (or trained): no longer the shipped model, and clone no longer keeps it.
+        self.__dict__.pop(_PRETRAINED_FLAG, None)
+        return self
 
     def transform(self, X, groups=None, step=None, passes=1):
         """Move every localisation towards the centre of its cluster.
@@ -727,19 +793,50 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
             moved = self._collapse(moved, fov_indices, last).moved[0]
         return moved
 
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: the moved x and y coordinates.
+
+        The input's coordinate names (``feature_names_in_``: ``x`` and ``y``
+        for a DataFrame, whatever their unit suffix, see
+        :func:`sklearn_miro._validation.select_xy`), or ``input_features``;
+        without names, scikit-learn's default ``x0``, ``x1``. A model from
+        :meth:`pretrained` that no DataFrame was fitted on names them ``x``
+        and ``y``, so that ``set_output(transform="pandas")`` gives the
+        coordinates' names.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        if (input_features is None and "feature_names_in_" not in self.__dict__
+                and self._is_pretrained_as_shipped()):
+            return np.asarray(["x", "y"], dtype=object)
+        return super().get_feature_names_out(input_features)
+
     def fit_transform(self, X, y=None, groups=None):
         """Fit, then transform the training data (each FOV on its own).
 
         When several FOVs are given, the output of each FOV keeps its own
         coordinates, so the FOVs overlap: a clusterer applied to the stacked
         output (for example DBSCAN as the next step of a Pipeline) mixes them.
-        :class:`MIROClusterer` clusters each FOV separately.
+        :class:`MIROClusterer` clusters each FOV separately. On a model from
+        :meth:`pretrained` without ``y``, ``fit`` keeps the network (see
+        :meth:`fit`): the output is the zero-shot ``transform``.
         """
         self.fit(X, y, groups=groups)
-        Xt = self.transform(X, groups=groups)
-        if self.n_fovs_ > 1:
+        # The x and y columns only: what fit read and warned about is not read again.
+        Xt = self.transform(select_xy(X), groups=groups)
+        if self._is_pretrained_as_shipped():
+            n_fovs = len(split_by_group(check_groups(groups, len(Xt)), len(Xt)))
+        else:
+            n_fovs = self.n_fovs_
+        if n_fovs > 1:
             warnings.warn(
-                f"fit_transform got {self.n_fovs_} FOVs; their collapsed coordinates share one "
+                f"fit_transform got {n_fovs} FOVs; their collapsed coordinates share one "
                 "coordinate range, so a clusterer fitted on this output (e.g. DBSCAN after "
                 "MIROTransformer in a Pipeline) sees the FOVs on top of each other. Use "
                 "MIROClusterer, which clusters every FOV on its own.",
