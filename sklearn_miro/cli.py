@@ -19,8 +19,11 @@
     (optionally) histograms.
 
 Run ``sklearn-miro <command> --help`` for the options. Every input and output
-path is checked before any work; errors are one line on stderr with exit
-status 2 (``--debug`` shows the traceback).
+path is checked before any work, the inputs first (a bad file or column is
+reported before an output that exists); errors are one line on stderr with
+exit status 2 (``--debug`` shows the traceback). Warnings of the library are
+shown with the command-line options to pass instead of Python's keywords
+(:data:`_CLI_ADVICE`).
 """
 
 from __future__ import annotations
@@ -261,6 +264,35 @@ def _auto_background(labels, column_names):
     return background
 
 
+# --background auto takes label 0 for background (files without -1); a label 0
+# of at least this many localisations that is not spread like background
+# (zero_background_evidence) is pointed out: it may be a cluster.
+COMPACT_ZERO_MIN_LOCALIZATIONS = 8
+
+
+def _note_compact_zero(paths, Xs, labels, groups):
+    """Warn when ``--background auto`` took label 0 for background in files where it is as
+    compact as their other clusters (:func:`~sklearn_miro._validation.zero_background_evidence`
+    finds no sign of background). The decision is not changed: the benchmark's files number
+    background 0, and a background of a few localisations close together can look compact.
+
+    ``paths``, ``Xs``, ``labels``, ``groups``: one entry per file whose label 0 was taken
+    for background (its coordinates, labels and FOV ids).
+    """
+    from ._validation import zero_background_evidence
+
+    compact = [
+        str(path) for path, X, y, g in zip(paths, Xs, labels, groups)
+        if np.count_nonzero(y == 0) >= COMPACT_ZERO_MIN_LOCALIZATIONS and np.any(y > 0)
+        and zero_background_evidence(X, y, g) is None
+    ]
+    if compact:
+        named = ", ".join(compact[:3]) + (f" and {len(compact) - 3} more" if len(compact) > 3 else "")
+        _warn(f"label 0 is taken for background, but in {named} it is as compact as the other clusters "
+              "(not spread over the field of view like background): if it is a cluster, pass "
+              "--background -1.")
+
+
 def _read_labelled(paths, label_column, background, args=None):
     import pandas as pd
 
@@ -291,10 +323,12 @@ def _read_labelled(paths, label_column, background, args=None):
         groups.append(codes + n_fovs)
         n_fovs += int(codes.max()) + 1 if len(codes) else 0
         del df
-    groups = np.concatenate(groups)
     labels = np.concatenate(ys)
     if background == "auto":
         background = _auto_background(labels, names)
+        if background == 0:
+            _note_compact_zero(paths, Xs, ys, groups)
+    groups = np.concatenate(groups)
     labels = np.where(labels == background, -1, labels)
     if not np.any(labels >= 0):
         raise CommandError(
@@ -334,10 +368,7 @@ def _fov_ids(df, path, fov_column):
     from ._validation import fov_column as find_fov_column
 
     if fov_column:
-        column = _canonical_name(df, fov_column)
-        if column not in df.columns:
-            raise CommandError(f"{path}: no FOV column {fov_column!r} (columns: {_original_names(df)}).")
-        return df[column].to_numpy(), fov_column
+        return df[_named_fov_column(df, path, fov_column)].to_numpy(), fov_column
     column = find_fov_column(df)
     n_fovs = 0 if column is None else df[column].nunique()
     if n_fovs < 2:
@@ -349,6 +380,34 @@ def _fov_ids(df, path, fov_column):
     print(f"{path}: {n_fovs} fields of view, from the column {column!r} "
           "(--fov-column to choose another); each is treated on its own.")
     return df[column].to_numpy(), str(column)
+
+
+def _named_fov_column(df, path, fov_column):
+    """The column of ``df`` that ``--fov-column`` names, or a CommandError."""
+    column = _canonical_name(df, fov_column)
+    if column not in df.columns:
+        raise CommandError(f"{path}: no FOV column {fov_column!r} (columns: {_original_names(df)}).")
+    return column
+
+
+def _fov_names(paths):
+    """The name of every file's FOV in the tables of ``cluster`` and ``stats``.
+
+    The file name without its suffix, made unique with its folder where two
+    files share a name (day1/cell.csv and day2/cell.csv are two FOVs), and
+    with its suffix where two files of one folder differ only by it (cell.csv
+    and cell.tsv). A file holding several FOVs names each ``name:id``
+    (:func:`_fov_name`).
+    """
+    stems = [Path(p).stem for p in paths]
+    names = [stem if stems.count(stem) == 1 else str(Path(p).with_suffix("")) for stem, p in zip(stems, paths)]
+    return [name if names.count(name) == 1 else str(p) for name, p in zip(names, paths)]
+
+
+def _fov_name(name, fov_id=None):
+    """A FOV's name in the tables: the file's (:func:`_fov_names`), with the FOV id of a
+    file holding several FOVs, as ``name:id``."""
+    return name if fov_id is None else f"{name}:{fov_id}"
 
 
 def _written_label_name(path):
@@ -391,8 +450,10 @@ def _train(args):
     clusterer.transformer._validate_params()
     clusterer._validate_params()
     resolve_device(args.device)
-    output = _output_file(args.output, args.force, "Model file")
+    # The inputs before the output: a bad file or column is reported rather
+    # than hidden behind a model file that exists.
     X, y, groups = _read_labelled(args.files, args.label_column, args.background, args)
+    output = _output_file(args.output, args.force, "Model file")
     print(
         f"Training on {len(np.unique(groups))} FOV(s), {len(X)} localisations, "
         f"{int((np.unique(y) >= 0).sum())} clusters ..."
@@ -537,17 +598,13 @@ def _cluster(args):
     model = _cluster_model(args)
     if args.output and len(args.files) > 1:
         raise CommandError("--output names one file; use --output-dir with several inputs.")
-    out_dir = Path(args.output_dir) if args.output_dir else None
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
     # Every input read and every output checked before any clustering, so that
     # a bad file or an output clash fails at once, not after hours spent on the
-    # files before it. The tables are not kept: users pass hundreds of FOV
-    # files, and holding them all made memory grow with their sum. Each file
-    # is read again when its turn comes (reading is a small fraction of
-    # clustering it).
-    targets, resolved_targets = [], set()
-    inputs = {Path(p).resolve() for p in args.files}
+    # files before it; the inputs first, so that a bad input is reported
+    # rather than hidden behind an output that exists. The tables are not
+    # kept: users pass hundreds of FOV files, and holding them all made memory
+    # grow with their sum. Each file is read again when its turn comes
+    # (reading is a small fraction of clustering it).
     for path in args.files:
         df = _read_table(path, args)
         _warn_if_z(df, path)
@@ -556,6 +613,8 @@ def _cluster(args):
             raise CommandError(
                 f"{path} has {len(df)} localisation(s); zero-shot clustering needs at least 2."
             )
+        if args.fov_column:
+            _named_fov_column(df, path, args.fov_column)
         new_name = args.label_name or _written_label_name(path)
         clash = [c for c in _original_names(df) if str(c).casefold() == new_name.casefold()]
         del df
@@ -564,6 +623,12 @@ def _cluster(args):
                 f"{path} already has a column named {clash[0]!r}; pass --label-name with another "
                 "name for the new label column."
             )
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
+    targets, resolved_targets = [], set()
+    inputs = {Path(p).resolve() for p in args.files}
+    for path in args.files:
         if args.output:
             target = Path(args.output)
         else:
@@ -580,9 +645,13 @@ def _cluster(args):
         targets.append((_output_file(target, args.force, "Output file"),
                         _output_file(table_path, args.force, "Cluster table")))
         resolved_targets.add(targets[-1][0].resolve())
+    # The tables name every FOV as stats does (the file name; "name:id" for the
+    # FOVs of a file with a FOV column), so that tables of several runs can be
+    # concatenated.
+    fov_names = _fov_names(args.files)
     # Then one file at a time: read, cluster, write, let go. Peak memory is that
     # of the largest file and its clustering, whatever the number of files.
-    for path, (target, table_path) in zip(args.files, targets):
+    for path, fov_name, (target, table_path) in zip(args.files, fov_names, targets):
         df = _read_table(path, args)
         X = df[["x", "y"]].to_numpy()
         n_localizations = len(df)
@@ -630,6 +699,10 @@ def _cluster(args):
             raise CommandError(_cli_message(exc)) from None
         if table is None:
             table = cluster_table(X, labels, groups, check_units=False)
+        if groups is None:
+            table["fov"] = _fov_name(fov_name)
+        else:
+            table["fov"] = [_fov_name(fov_name, v) for v in table["fov"]]
         table.to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
         print(f"{path}: {n_localizations} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
@@ -679,28 +752,14 @@ def _stats(args):
 
     from .analysis import cluster_table, fov_summary
 
-    # Every output path is checked before any work.
-    first = Path(args.files[0])
-    out_dir = Path(args.output_dir) if args.output_dir else first.parent
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
-    prefix = args.prefix or first.stem
-    table_path = _output_file(out_dir / f"{prefix}_cluster_table.csv", args.force, "Cluster table")
-    summary_path = _output_file(out_dir / f"{prefix}_fov_summary.csv", args.force, "FOV summary")
-    histogram = _output_file(Path(args.histogram), args.force, "Histogram") if args.histogram else None
+    # Everything is checked before any work: the options and the inputs first
+    # (a bad file or column is reported rather than hidden behind an output
+    # that exists), then every output path.
+    background = _parse_background(args.background)
     resolved = [Path(p).resolve() for p in args.files]
-    for output in (table_path, summary_path, histogram):
-        if output is not None and Path(output).resolve() in resolved:
-            raise CommandError(f"The output {output} is one of the input files.")
-
-    # FOV names: the file names, made unique with their folders where two
-    # files share a name (day1/cell.csv and day2/cell.csv are two FOVs).
     if len(set(resolved)) < len(resolved):
         raise CommandError("The same file is given twice; each file is one FOV.")
-    stems = [Path(p).stem for p in args.files]
-    names = [stem if stems.count(stem) == 1 else str(Path(p).with_suffix("")) for stem, p in zip(stems, args.files)]
-    # cell.csv and cell.tsv in one folder: their names keep the suffix.
-    names = [name if names.count(name) == 1 else str(p) for name, p in zip(names, args.files)]
+    names = _fov_names(args.files)
     # FOVs are numbered (file by file, each file's ids in their sorted order) and
     # named only in the output tables: one integer per localisation, not a
     # string, which keeps large files' memory and time down.
@@ -717,21 +776,33 @@ def _stats(args):
         if ids is not None:
             codes, uniques = pd.factorize(ids, sort=True, use_na_sentinel=False)  # NaN: a FOV too
             fovs.append(codes + len(fov_names))
-            fov_names.extend(f"{fov}:{v}" for v in uniques)
+            fov_names.extend(_fov_name(fov, v) for v in uniques)
         else:
             fovs.append(np.full(len(df), len(fov_names)))
-            fov_names.append(fov)
+            fov_names.append(_fov_name(fov))
         del df, values, ids  # only the arrays kept above stay: one table in memory at a time
+    first = Path(args.files[0])
+    out_dir = Path(args.output_dir) if args.output_dir else first.parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--output-dir {out_dir} is a file, not a folder.")
+    prefix = args.prefix or first.stem
+    table_path = _output_file(out_dir / f"{prefix}_cluster_table.csv", args.force, "Cluster table")
+    summary_path = _output_file(out_dir / f"{prefix}_fov_summary.csv", args.force, "FOV summary")
+    histogram = _output_file(Path(args.histogram), args.force, "Histogram") if args.histogram else None
+    for output in (table_path, summary_path, histogram):
+        if output is not None and Path(output).resolve() in resolved:
+            raise CommandError(f"The output {output} is one of the input files.")
     for shown, paths in used.items():
         where = "every file" if len(paths) == len(args.files) else f"{len(paths)} file(s)"
         print(f"Cluster ids from the column {shown!r} ({where}; --label-column to choose another).")
-    background = args.background
     if background == "auto":
         # Decided file by file: one file's -1 must not turn another file's
         # background 0 into a cluster. Files that disagree are brought to -1.
         choices = [_auto_background_choice(values, [shown])[0] for values, shown in zip(labels, shown_per_file)]
         zero = [k for k, (choice, values) in enumerate(zip(choices, labels)) if choice == 0 and np.any(values == 0)]
         if zero and len(zero) < len(labels):
+            _note_compact_zero([args.files[k] for k in zero], [Xs[k] for k in zero], [labels[k] for k in zero],
+                               [fovs[k] for k in zero])
             for k in zero:
                 labels[k] = np.where(labels[k] == 0, -1, labels[k])
             print(f"Treating label 0 as background in {len(zero)} file(s) without -1 "
@@ -740,12 +811,9 @@ def _stats(args):
             background = -1
         else:
             background = _auto_background(np.concatenate(labels), list(used))
+            if background == 0:
+                _note_compact_zero(args.files, Xs, labels, fovs)
     X, y, groups = np.concatenate(Xs), np.concatenate(labels), np.concatenate(fovs)
-    if not isinstance(background, (int, np.integer)):
-        try:
-            background = int(background)
-        except ValueError:
-            raise CommandError(f"--background must be 'auto' or an integer; got {background!r}.") from None
     table = cluster_table(X, y, groups, background=background)
     summary = fov_summary(X, y, groups, area=args.area, table=table, background=background)
     fov_names = np.asarray(fov_names, dtype=object)
@@ -980,7 +1048,10 @@ def _warn(message):
     print(f"{_COMMAND[0]}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
-# The library's advice in Python keywords -> what a command-line user can do.
+# The library's advice in Python keywords -> what a command-line user can do,
+# applied in this order to every library warning a command shows
+# (_show_warning): literal texts, or compiled patterns for texts that name a
+# variable. Advice no option can follow is dropped or left as it is.
 _CLI_ADVICE = (
     ("init='auto' with the default network settings, or init='nanoclusters'",
      "--init auto with the default network settings, or --init nanoclusters"),
@@ -988,14 +1059,39 @@ _CLI_ADVICE = (
     ("), more labelled clusters, or a smaller length_scale (about 0.4 x the RMS radius of the smallest "
      "clusters)", ") or more labelled clusters"),
     ("multiply them by 1000", "pass --coordinate-unit um, or multiply them by 1000"),
+    ("(read_localizations(..., pixel_size=...) does it)", "(--pixel-size NM does it)"),
+    ("Convert them to nm first (x 1000 for um, x the pixel size for pixels).",
+     "Pass --coordinate-unit um (or --pixel-size NM for pixels), or convert them to nm first."),
+    # Several FOVs in one file: the CLI's groups are the FOV column.
+    ("pass their ids as groups=:", "name the column of their ids with --fov-column NAME:"),
+    ("pass groups= (the FOV id of every localisation)", "pass --fov-column NAME (the column with the FOV id "
+                                                        "of every localisation)"),
+    ("pass groups=", "pass --fov-column NAME"),
+    ("without groups=", "without --fov-column"),
+    # Background numbered 0 (the benchmark's files).
+    ("pass background=0 or np.where(labels == 0, -1, labels)", "pass --background 0"),
+    (re.compile(r"pass np\.where\((\w+) == 0, -1, \1\)"), "pass --background 0"),
+    ("Pass compile=False to skip the attempt.", "Pass --compile no to skip the attempt."),
+    ("use 'nanoclusters-long' for such data", "use --pretrained nanoclusters-long for such data"),
+    # The estimators' "X" is the file the command works on; "y" / "labels" its label column.
+    (re.compile(r"^X (has|looks|does) "), r"The file \1 "),
+    (re.compile(r"^(?:y|labels) has no -1 \(background\) label and uses"),
+     "The labels have no -1 (background) and use"),
 )
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):
-    text = str(message)
+def _cli_advice(text):
+    """A library warning's text with its Python advice given in command-line options (:data:`_CLI_ADVICE`)."""
     for python, command_line in _CLI_ADVICE:
-        text = text.replace(python, command_line)
-    _warn(text)
+        if isinstance(python, str):
+            text = text.replace(python, command_line)
+        else:
+            text = python.sub(command_line, text)
+    return text
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    _warn(_cli_advice(str(message)))
 
 
 def main(argv=None):

@@ -527,3 +527,137 @@ def test_train_numbers_fovs_file_by_file_as_text(tmp_path):
     assert groups.dtype == np.intp
     assert groups.tolist() == [0, 1, 0, 2, 2, 3, 4, 3, 5, 4, 6, 6, 6, 6, 6]
     assert labels.tolist()[:5] == [-1, 1 + 1 * 3, 1 + 0 * 3, 2 + 2 * 3, -1]  # ids + FOV x (max id + 1)
+
+
+# ------------------------------------------------- review: FOV names, check order, CLI wording
+
+
+def test_cluster_tables_name_fovs_as_stats_does(model_path, labelled_files, tmp_path, capsys):
+    # Tables of several `cluster` runs are concatenated: every cluster's fov must say
+    # which file (and which FOV of a file with a FOV column) it is from, as in stats'
+    # table, not 0 for every file.
+    for path in labelled_files:  # one run per file
+        assert main(["cluster", str(model_path), str(path), "--output-dir", str(tmp_path / "c"), "-q"]) == 0
+    tables = pd.concat([pd.read_csv(tmp_path / "c" / f"{p.stem}_clusters_table.csv") for p in labelled_files])
+    assert tables["fov"].unique().tolist() == ["fov_0", "fov_1"]
+    assert main(["stats", *map(str, labelled_files), "--output-dir", str(tmp_path / "s")]) == 0
+    stats_names = pd.read_csv(tmp_path / "s" / "fov_0_cluster_table.csv")["fov"].unique().tolist()
+    assert stats_names == ["fov_0", "fov_1"]
+    # A file holding both FOVs (a FOV column): "name:id", as stats names them, with a
+    # saved model and zero-shot (whose table comes from the fit).
+    frames = [pd.read_csv(p).assign(field=k + 1) for k, p in enumerate(labelled_files)]
+    both = tmp_path / "both.csv"
+    pd.concat(frames).to_csv(both, index=False)
+    assert main(["stats", str(both), "--fov-column", "field", "--output-dir", str(tmp_path / "s")]) == 0
+    expected = pd.read_csv(tmp_path / "s" / "both_cluster_table.csv")["fov"].unique().tolist()
+    assert expected == ["both:1", "both:2"]
+    assert main(["cluster", str(model_path), str(both), "--fov-column", "field", "-o",
+                 str(tmp_path / "m.csv"), "-q"]) == 0
+    assert pd.read_csv(tmp_path / "m_table.csv")["fov"].unique().tolist() == expected
+    assert main(["cluster", "--pretrained", "nanoclusters", str(both), "--fov-column", "field", "-o",
+                 str(tmp_path / "z.csv"), "-q"]) == 0
+    assert set(pd.read_csv(tmp_path / "z_table.csv")["fov"]) <= set(expected)
+    # The labelled copy keeps the input's own FOV column as it is.
+    assert pd.read_csv(tmp_path / "m.csv")["field"].tolist() == pd.read_csv(both)["field"].tolist()
+
+
+def test_input_errors_come_before_existing_outputs(model_path, labelled_files, tmp_path, capsys):
+    # stats: the outputs exist, the label column does not: the column is the error.
+    out = tmp_path / "s"
+    assert main(["stats", str(labelled_files[0]), "--output-dir", str(out)]) == 0
+    before = (out / "fov_0_cluster_table.csv").read_bytes()
+    capsys.readouterr()
+    assert main(["stats", str(labelled_files[0]), "--output-dir", str(out), "--label-column", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert "no label column 'foo'" in err and "already exists" not in err
+    assert (out / "fov_0_cluster_table.csv").read_bytes() == before
+    # ... and the outputs are still checked before any work
+    assert main(["stats", str(labelled_files[0]), "--output-dir", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    # cluster: the first file's outputs exist; a later file is bad, or lacks --fov-column.
+    c = tmp_path / "c"
+    assert main(["cluster", str(model_path), str(labelled_files[0]), "--output-dir", str(c), "-q"]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,abc\n")
+    assert main(["cluster", str(model_path), str(labelled_files[0]), str(bad), "--output-dir", str(c)]) == 2
+    err = capsys.readouterr().err
+    assert "non-numeric value 'abc'" in err and "already exists" not in err
+    frame = pd.read_csv(labelled_files[1])
+    with_fov = tmp_path / "with_fov.csv"
+    frame.assign(field=0).to_csv(with_fov, index=False)
+    assert main(["cluster", str(model_path), str(with_fov), str(labelled_files[0]), "--fov-column", "field",
+                 "--output-dir", str(c)]) == 2
+    err = capsys.readouterr().err
+    assert "no FOV column 'field'" in err and "already exists" not in err
+    assert not (c / "with_fov_clusters.csv").exists()  # nothing written: checked before any work
+    # train: the model file exists, the label column does not.
+    kept = model_path.read_bytes()
+    assert main(["train", *map(str, labelled_files), "-o", str(model_path), "--label-column", "foo", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "no label column 'foo'" in err and "already exists" not in err
+    assert model_path.read_bytes() == kept
+
+
+def test_library_warnings_give_command_line_options(model_path, labelled_files, tmp_path, capsys):
+    # Three FOVs stacked in one file without a FOV column: the density warning's
+    # advice is --fov-column, not Python's groups=.
+    X, _, fov = make_gaussian_clusters(n_fovs=3, n_clusters=4, n_localizations=15, fov_size=500,
+                                       random_state=5)
+    stacked = tmp_path / "stacked.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1], "field": fov}).to_csv(stacked, index=False)
+    assert main(["cluster", str(model_path), str(stacked), "-o", str(tmp_path / "a.csv"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "times the localisation density" in err and "pass --fov-column NAME" in err
+    assert "groups=" not in err and "X has" not in err
+    assert main(["cluster", str(model_path), str(stacked), "--fov-column", "field", "-o",
+                 str(tmp_path / "b.csv"), "-q"]) == 0
+    assert "localisation density" not in capsys.readouterr().err
+    # Background numbered 0 tabulated as a cluster (--background -1): --background 0.
+    assert main(["stats", str(labelled_files[0]), "--background", "-1", "--output-dir", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "pass --background 0" in err and "np.where" not in err and "background=0" not in err
+    # The other Python advice the library gives, as the commands show it.
+    from sklearn_miro.cli import _cli_advice
+
+    assert _cli_advice("y has no -1 (background) label and uses label 0 for 5 of 9 localisations; 0 is "
+                       "treated as an ordinary cluster. If label 0 marks background (as in the "
+                       "benchmark's files), pass np.where(y == 0, -1, y).").endswith("pass --background 0.")
+    assert "--fov-column" in _cli_advice("If X holds several fields of view sharing one coordinate range, "
+                                         "pass their ids as groups=: stacked, they look like one crowded FOV.")
+    assert "without --fov-column" in _cli_advice("a much larger field, or several FOVs stacked without groups=")
+    assert "--compile no" in _cli_advice("Pass compile=False to skip the attempt.")
+    assert "--coordinate-unit um" in _cli_advice("Convert them to nm first (x 1000 for um, x the pixel size "
+                                                 "for pixels).")
+
+
+def test_auto_background_notes_a_compact_label_zero(labelled_files, tmp_path, capsys):
+    # Labels 0-3 of four compact clusters, no background: auto still takes 0 for
+    # background (the benchmark's convention), and says it may be a cluster.
+    X, y, _ = make_gaussian_clusters(n_fovs=1, n_clusters=4, n_localizations=15, n_background=0,
+                                     fov_size=500, random_state=1)
+    compact = tmp_path / "compact.csv"
+    pd.DataFrame({"x": X[:, 0], "y": X[:, 1], "label": y}).to_csv(compact, index=False)
+    assert main(["stats", str(compact), "--output-dir", str(tmp_path / "a")]) == 0
+    captured = capsys.readouterr()
+    assert "Treating label 0 as background" in captured.out and "3 clusters" in captured.out
+    assert f"in {compact} it is as compact as the other clusters" in captured.err
+    assert "pass --background -1" in captured.err
+    # Background numbered 0 (spread over the FOV): no note.
+    assert main(["stats", *map(str, labelled_files), "--output-dir", str(tmp_path / "b")]) == 0
+    assert "as compact" not in capsys.readouterr().err
+    # Files decided one by one (one with -1): only the compact file is named.
+    minus = tmp_path / "minus.csv"
+    pd.read_csv(labelled_files[0]).assign(index=lambda d: d["index"].replace(0, -1)).to_csv(minus, index=False)
+    assert main(["stats", str(minus), str(compact), "--output-dir", str(tmp_path / "c")]) == 0
+    err = capsys.readouterr().err
+    assert str(compact) in err and str(minus) not in err
+    # train reads its labels the same way.
+    from sklearn_miro.cli import _read_labelled
+
+    args = argparse.Namespace(pixel_size=None, coordinate_unit=None, fov_column=None)
+    _read_labelled([labelled_files[0], compact], None, "auto", args)
+    err = capsys.readouterr().err
+    assert f"in {compact} it is as compact" in err and str(labelled_files[0]) not in err
+    _read_labelled([compact], None, "-1", args)  # an explicit choice: nothing to say
+    assert "as compact" not in capsys.readouterr().err

@@ -553,7 +553,7 @@ def test_a_fov_column_is_used_by_the_cli_and_named_in_python(tmp_path, capsys):
     written = pd.read_csv(tmp_path / "three_clusters.csv")
     assert adjusted_rand_score(written["cluster"], per_fov) == 1.0
     table = pd.read_csv(tmp_path / "three_clusters_table.csv")
-    assert sorted(table["fov"].unique()) == [0, 1, 2]
+    assert sorted(table["fov"].unique()) == ["three:0", "three:1", "three:2"]
     # stats reads the column too: one summary row per FOV.
     assert main(["stats", str(tmp_path / "three_clusters.csv"), "--label-column", "cluster",
                  "--output-dir", str(tmp_path)]) == 0
