@@ -1174,9 +1174,10 @@ def fov_summary(X, labels, groups=None, *, area="hull", table=None, background=-
     n = X.shape[0]
     fine, _ = _check_labels_2d(labels, n, "labels")
     groups = check_groups(groups, n)
-    if background == -1:
-        _warn_if_zero_is_background(X, fine, groups)
     given = table is not None
+    if background == -1 and not given:
+        # A given table comes from cluster_table, which has already said it.
+        _warn_if_zero_is_background(X, fine, groups)
     fov_values, fov_codes = _fov_codes(groups, n)
     del groups
     n_fovs = fov_values.size

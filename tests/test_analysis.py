@@ -317,6 +317,11 @@ def test_benchmark_labels_with_zero_as_background_are_flagged():
     with pytest.warns(UserWarning, match="labels has no -1") as record:
         fov_summary(X, labels)
     assert len(record) == 1  # said once, not again by the table fov_summary computes
+    # Given the table (as `sklearn-miro stats` does), cluster_table has said it already.
+    with pytest.warns(UserWarning, match="labels has no -1") as record:
+        table = cluster_table(X, labels)
+        fov_summary(X, labels, table=table)
+    assert len(record) == 1
     # With -1 present, or with background=0 given, nothing is said.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
