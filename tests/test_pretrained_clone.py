@@ -70,6 +70,23 @@ def test_clone_of_a_pretrained_model_is_the_same_pretrained_model(name, data, no
     assert clone(MIROClusterer(pre)).transformer.pretrained_ == name
 
 
+@pytest.mark.parametrize("change", [dict(max_epochs=1), dict(hidden_size=16), dict(n_steps=5),
+                                    dict(init="nanoclusters"), dict(learning_rate=1e-4)])
+def test_a_changed_network_or_training_setting_is_trained_not_ignored(change, data):
+    # A grid over these on a pretrained model must train each candidate, not keep the
+    # shipped weights under another setting (hidden_size 16 on a 64-wide network).
+    pre = MIROTransformer.pretrained(verbose=0).set_params(**change)
+    fresh = clone(pre)
+    assert not hasattr(fresh, "model_")
+    assert all(getattr(fresh, key) == value for key, value in change.items())
+    with pytest.raises(ValueError, match="requires y"):
+        fresh.fit(data[0])  # an ordinary unfitted transformer, not a pretrained one
+    # Settings that zero-shot use reads, or ignores, keep it pretrained.
+    kept = clone(MIROTransformer.pretrained(verbose=0).set_params(
+        random_state=0, n_jobs=2, device="cpu", crop_features=False, verbose=1))
+    assert kept.pretrained_ == ZERO_SHOT_MODEL
+
+
 def test_a_clone_does_not_carry_what_fit_saw(data, no_training):
     X, _, _ = data
     pre = MIROTransformer.pretrained(verbose=0).fit(pd.DataFrame(X, columns=["x", "y"]))

@@ -31,6 +31,11 @@ __all__ = ["MIROTransformer"]
 #: Private attribute of a transformer from MIROTransformer.pretrained() not
 #: fitted with labels since: such a one stays pretrained through clone.
 _PRETRAINED_FLAG = "_pretrained_as_shipped"
+# Parameters a pretrained model's zero-shot use reads or ignores without effect on its
+# output; a clone after set_params of any other one (the network, its start, the
+# training) is an ordinary unfitted transformer, so that the change is trained.
+_PRETRAINED_INFERENCE_PARAMS = frozenset(
+    {"cluster_radius", "device", "verbose", "tile_size", "crop_features", "n_jobs", "random_state"})
 
 
 class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
@@ -450,6 +455,14 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         return bool(self.__dict__.get(_PRETRAINED_FLAG, False)) and isinstance(
             self.__dict__.get("model_"), pretrained_models.PretrainedMIRO)
 
+    def _training_parameters_as_shipped(self):
+        """Whether every parameter but the inference ones is what :meth:`pretrained` set."""
+        shipped = type(self)(hidden_size=self.model_.network.hidden_size, n_steps="auto",
+                             init=self.model_.name).get_params(deep=False)
+        current = self.get_params(deep=False)
+        return all(current[key] == value for key, value in shipped.items()
+                   if key not in _PRETRAINED_INFERENCE_PARAMS)
+
     def __sklearn_clone__(self):
         """``sklearn.base.clone``: a pretrained model stays one; any other gives an unfitted copy.
 
@@ -457,11 +470,19 @@ class MIROTransformer(OneToOneFeatureMixin, TransformerMixin, BaseMIRO):
         since is cloned into the same pretrained model (its parameters as set
         now, ``set_params`` after ``pretrained()`` included, and a copy of its
         network), so ``GridSearchCV``, ``cross_validate`` and ``Pipeline`` use
-        it as it is instead of training it. Every other transformer, fitted or
-        not, clones as any scikit-learn estimator: unfitted, same parameters.
+        it as it is instead of training it. That holds while only the
+        parameters zero-shot use reads (``cluster_radius``, ``device``,
+        ``verbose``, ``tile_size``, ``crop_features``, ``n_jobs``) or ignores
+        (``random_state``) differ from what :meth:`pretrained` set: after
+        ``set_params`` of any other (the network's size or depth, ``init``, a
+        training setting, as a grid search over them does) the clone is an
+        ordinary unfitted transformer, so the change is trained (fine-tuned
+        from ``init``) rather than silently ignored. Every other transformer,
+        fitted or not, clones as any scikit-learn estimator: unfitted, same
+        parameters.
         """
         fresh = super().__sklearn_clone__()
-        if self._is_pretrained_as_shipped():
+        if self._is_pretrained_as_shipped() and self._training_parameters_as_shipped():
             # 140 KB of weights: a copy, so that no fit of one can touch the other.
             fresh.model_ = copy.deepcopy(self.model_)
             fresh.n_features_in_ = 2
