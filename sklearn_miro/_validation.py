@@ -323,6 +323,13 @@ def check_coordinates(
                 f"{name} must hold numeric (x, y) coordinates; found non-numeric "
                 f"values ({msg})."
             ) from exc
+        if "Expected 2D array" in msg or "Found array with dim" in msg:
+            # scikit-learn's advice (reshape(-1, 1)) would give an (n, 1) array, refused too.
+            shape = np.shape(X) if not hasattr(X, "shape") else X.shape
+            raise ValueError(
+                f"{name} must have shape (n_localizations, 2): the x and y coordinates (usually "
+                f"in nm) of one localisation per row; got an array of shape {tuple(shape)}."
+            ) from exc
         raise
     except TypeError as exc:
         # Objects that are not numbers (e.g. a dict in an object array: the

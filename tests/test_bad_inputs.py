@@ -166,6 +166,14 @@ CASES = [
          ("shape (n_localizations, 2)", "n_features = 3", "in 2-D")),
     Case("four-columns-fit", lambda c: MIROTransformer(**TINY).fit(np.ones((5, 4)), np.zeros(5, int)), ValueError,
          ("shape (n_localizations, 2)", "n_features = 4")),
+    # Not scikit-learn's "Expected 2D array ... Reshape your data using array.reshape(-1, 1)",
+    # whose (n, 1) array would be refused too.
+    Case("one-d-transform", lambda c: c.miro.transform(np.ones(6)), ValueError,
+         ("shape (n_localizations, 2)", "x and y coordinates", "shape (6,)")),
+    Case("scalar-fit", lambda c: MIROTransformer(**TINY).fit(3.0, np.zeros(1, int)), ValueError,
+         ("shape (n_localizations, 2)", "shape ()")),
+    Case("three-d-clusterer", lambda c: c.clusterer.predict(np.ones((4, 2, 2))), ValueError,
+         ("shape (n_localizations, 2)", "shape (4, 2, 2)")),
     # Not scikit-learn's "Found array with 0 sample(s) ... required by MIROTransformer".
     Case("empty-fit", lambda c: MIROTransformer(**TINY).fit(np.empty((0, 2)), np.empty(0, int)), ValueError,
          ("X has 0 localisation(s)", "at least 2 are needed", "shape (n_localizations, 2)", "x and y coordinates")),
