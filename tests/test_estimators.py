@@ -272,7 +272,7 @@ def test_cuda_trained_model_runs_on_cpu(data):
         (np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), "NaN"),
         (np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), "infinity"),
         (np.zeros((3, 3)), "shape \\(n_localizations, 2\\)"),
-        (np.zeros((3,)), "2D array"),
+        (np.zeros((3,)), "shape \\(n_localizations, 2\\).*shape \\(3,\\)"),
         (np.zeros((1, 2)), "at least 2"),
         (np.empty((0, 2)), "0 sample"),
     ],
