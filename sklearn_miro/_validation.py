@@ -16,6 +16,8 @@ import numpy as np
 from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
+from ._columns import z_coordinate_column
+
 __all__ = [
     "FOV_COLUMN_NAMES",
     "CoordinateTypeError",
@@ -143,8 +145,6 @@ def _z_column(X):
     columns = getattr(X, "columns", None)
     if columns is None or not hasattr(X, "iloc") or len(columns) <= 2:
         return None
-    from .io import z_coordinate_column  # io imports this module
-
     return z_coordinate_column(columns)
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ._columns import CANONICAL, LABEL_SPELLINGS, SPELLING_TO_CANONICAL, UNIT_ALIASES, parse_header, z_coordinate_column
 from ._validation import caller_stacklevel, check_cluster_labels, check_coordinates, check_positive
 
 __all__ = [
@@ -53,98 +54,14 @@ DEFAULT_N_TRAINING_FOVS = 3
 # --------------------------------------------------------------------------- #
 # Column recognition
 # --------------------------------------------------------------------------- #
-# Canonical name -> accepted spellings, after lower-casing, removing a unit in
-# brackets and turning spaces/dashes into underscores. Order = output order.
-_CANONICAL = {
-    "x": ("x", "x_position", "position_x", "pos_x", "x_coordinate", "xpos"),
-    "y": ("y", "y_position", "position_y", "pos_y", "y_coordinate", "ypos"),
-    "z": ("z", "z_position", "position_z", "pos_z"),
-    "frame": ("frame", "frames", "frame_number", "framenumber", "frame_index"),
-    "uncertainty": (
-        "uncertainty", "uncertainty_xy", "precision", "localization_precision",
-        "localisation_precision", "loc_precision", "locprec",
-    ),
-    "uncertainty_x": ("uncertainty_x", "lpx", "locprecx", "precision_x"),
-    "uncertainty_y": ("uncertainty_y", "lpy", "locprecy", "precision_y"),
-    "uncertainty_z": ("uncertainty_z", "locprecz", "precision_z"),
-    "intensity": ("intensity", "photons", "phot", "photon_count", "photon"),
-    "background": ("background", "bg", "bkg"),
-    "background_std": ("bkgstd", "bkg_std", "background_std"),
-    "offset": ("offset",),
-    "sigma": ("sigma", "psf_sigma", "psf_width"),
-    "sigma_x": ("sigma_x", "sx", "psfx"),
-    "sigma_y": ("sigma_y", "sy", "psfy"),
-    "label": (
-        "label", "labels", "index", "cluster", "cluster_id", "clusterid", "cluster_label",
-        "cluster_index", "group",
-    ),
-}  # fmt: skip
-_SPELLING_TO_CANONICAL = {s: c for c, spellings in _CANONICAL.items() for s in spellings}
-#: Column names (lower case) that :func:`read_localizations` reads as cluster labels.
-LABEL_SPELLINGS = frozenset(_CANONICAL["label"])
 _LENGTH_COLUMNS = {
     "x", "y", "z", "uncertainty", "uncertainty_x", "uncertainty_y", "uncertainty_z",
     "sigma", "sigma_x", "sigma_y",
 }  # fmt: skip
 # Columns that must hold numbers when present (labels may be anything).
-_NUMERIC_COLUMNS = set(_CANONICAL) - {"label"}
+_NUMERIC_COLUMNS = set(CANONICAL) - {"label"}
 
-_UNIT_IN_BRACKETS = re.compile(r"^(?P<name>.*?)\s*[\[(]\s*(?P<unit>[^\])]*?)\s*[\])]\s*$")
-# Unit glued to the name, as in SMAP's "xnm", "locprecnm" or "x_nm", "x_px".
-_UNIT_SUFFIX = re.compile(r"^(?P<name>.+?)_?(?P<unit>nm|px|pix|um)$")
-_UNIT_ALIASES = {
-    "nm": "nm",
-    "px": "px",
-    "pix": "px",
-    "pixel": "px",
-    "pixels": "px",
-    "um": "um",
-    "µm": "um",
-    "μm": "um",
-    "micron": "um",
-    "microns": "um",
-    "photon": "photon",
-    "photons": "photon",
-    "frame": "frame",
-    "frames": "frame",
-}
 _TO_NM = {"nm": 1.0, "um": 1000.0}
-
-
-def _parse_header(column):
-    """Split a header into (canonical name or None, unit or None)."""
-    text = str(column).strip().strip('"').strip()
-    unit = None
-    match = _UNIT_IN_BRACKETS.match(text)
-    if match:
-        text, unit = match["name"], match["unit"].strip().lower()
-    key = re.sub(r"[\s\-]+", "_", text.lower())
-    if key in _SPELLING_TO_CANONICAL:
-        canonical = _SPELLING_TO_CANONICAL[key]
-    else:
-        canonical = None
-        match = _UNIT_SUFFIX.match(key)
-        if match and match["name"] in _SPELLING_TO_CANONICAL:
-            canonical = _SPELLING_TO_CANONICAL[match["name"]]
-            unit = unit or match["unit"]
-    if unit is not None:
-        unit = _UNIT_ALIASES.get(unit, unit)
-    return canonical, unit
-
-
-def z_coordinate_column(columns):
-    """The first of ``columns`` that names a z coordinate, or None.
-
-    Recognised as :func:`read_localizations` recognises its ``z`` column: any
-    case, with or without a unit (``z``, ``Z``, ``z [nm]``, ``z (nm)``,
-    ``z_nm``, ``znm``, ``z_position``, ``pos_z``). MIRO clusters in 2-D:
-    :func:`sklearn_miro._validation.check_coordinates` and the command line
-    warn that such a column is ignored.
-    """
-    for column in columns:
-        if _parse_header(column)[0] == "z":
-            return column
-    return None
 
 
 # --------------------------------------------------------------------------- #
@@ -567,11 +484,11 @@ def _explicit_columns(columns):
         )
     explicit, given = {}, {}
     for key, original in columns.items():
-        canonical = _SPELLING_TO_CANONICAL.get(re.sub(r"[\s\-]+", "_", str(key).strip().lower()))
+        canonical = SPELLING_TO_CANONICAL.get(re.sub(r"[\s\-]+", "_", str(key).strip().lower()))
         if canonical is None:
             raise ValueError(
                 f"columns has the key {key!r}, which is not a column read_localizations "
-                f"knows; accepted names: {list(_CANONICAL)} (or a spelling of one, such as "
+                f"knows; accepted names: {list(CANONICAL)} (or a spelling of one, such as "
                 "'cluster' for 'label' or 'precision' for 'uncertainty'). Columns that are "
                 "not mapped are kept under their own names."
             )
@@ -707,7 +624,7 @@ def read_localizations(
     if pixel_size is not None:
         pixel_size = float(check_positive(pixel_size, "pixel_size"))
     if coordinate_unit is not None:
-        unit = _UNIT_ALIASES.get(str(coordinate_unit).strip().lower())
+        unit = UNIT_ALIASES.get(str(coordinate_unit).strip().lower())
         if unit not in ("nm", "um", "px"):
             raise ValueError(
                 f"coordinate_unit must be one of 'nm', 'um' (also 'µm', 'micron') or 'px' "
@@ -740,7 +657,7 @@ def read_localizations(
             )
     taken = set(explicit.values())
     for original in raw.columns:
-        canonical, unit = _parse_header(original)
+        canonical, unit = parse_header(original)
         if original in taken:
             canonical = next(c for c, o in explicit.items() if o == original)
         elif canonical in explicit or canonical in mapping:
@@ -761,7 +678,7 @@ def read_localizations(
         )
 
     out = {}
-    for canonical in _CANONICAL:
+    for canonical in CANONICAL:
         if canonical not in mapping:
             continue
         original = mapping[canonical]
@@ -1591,7 +1508,7 @@ def _warn_if_labels_shadowed(existing, new_name, source, path):
     labels are appended after every input column, so an input ``index`` (the
     benchmark's ground truth) or ``cluster_id`` would be read back instead.
     """
-    shadowing = [c for c in existing if _parse_header(c)[0] == "label"]
+    shadowing = [c for c in existing if parse_header(c)[0] == "label"]
     if shadowing:
         warnings.warn(
             f"{source} already has the column {str(shadowing[0])!r}, which read_localizations "
