@@ -32,6 +32,7 @@ from ._validation import (
     caller_stacklevel,
     check_coordinates,
     check_groups,
+    dense_codes,
     integer_labels,
     is_integer_scalar,
     warn_if_zero_is_background,
@@ -184,32 +185,7 @@ def _fov_codes(groups, n):
     """(FOV values, code of every localisation in 0..n_fovs-1)."""
     if groups is None:
         return np.zeros(1, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    groups = np.asarray(groups)
-    if groups.dtype.kind in "iu" and groups.size:
-        low, high = int(groups.min()), int(groups.max())
-        if high <= np.iinfo(np.int64).max and high - low <= 4 * n + 1024:
-            # Integer ids over a range not much longer than the data: a table of
-            # the ids present numbers them, in place, without np.unique's
-            # sorted copy, permutation and inverse, or a hash table the size of
-            # the data (either about 40 bytes per localisation at once).
-            codes = groups.astype(np.int64)
-            codes -= low
-            present = np.zeros(high - low + 1, dtype=bool)
-            present[codes] = True
-            number = np.cumsum(present) - 1
-            np.take(number, codes, out=codes)
-            return (np.flatnonzero(present) + low).astype(groups.dtype), codes
-    if groups.dtype.kind in "OUS":
-        # Strings (and other objects): np.unique sorts the Python objects
-        # (~1 s per 10^6); pd.factorize hashes them and sorts only the few
-        # distinct ids (~0.1 s), giving the same sorted ids and codes.
-        codes, uniques = pd.factorize(groups, sort=True)
-        uniques = np.asarray(uniques)
-        if uniques.dtype != groups.dtype:
-            uniques = uniques.astype(groups.dtype)
-        return uniques, codes.astype(np.int64, copy=False)
-    uniques, codes = np.unique(groups, return_inverse=True)
-    return uniques, codes.astype(np.int64, copy=False).ravel()
+    return dense_codes(groups)
 
 
 def _sorted_clusters(arrays, n_fovs, background):
