@@ -702,7 +702,8 @@ def _cluster(args):
         if groups is None:
             table["fov"] = _fov_name(fov_name)
         else:
-            table["fov"] = [_fov_name(fov_name, v) for v in table["fov"]]
+            # One name per FOV, not per cluster.
+            table["fov"] = table["fov"].map({v: _fov_name(fov_name, v) for v in table["fov"].unique()})
         table.to_csv(table_path, index=False)
         n_clusters = len(np.unique(labels[labels >= 0]))
         print(f"{path}: {n_localizations} localisations, {n_clusters} clusters{scale} -> {target}, {table_path}")
